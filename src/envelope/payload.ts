@@ -1,0 +1,49 @@
+/**
+ * A payload's canonical checksum, and the value an envelope stores for it. Shared by
+ * `seal`, `verify` and `parseEnvelope`, so the three can never disagree on what a
+ * checksum covers.
+ *
+ * @module
+ */
+
+import { canonicalBytes, type Limits } from "../canonical/canonicalize.js";
+import { type Checksum, type ChecksumAlgorithm, checksumOfBytes } from "../checksum/checksum.js";
+import type { JsonValue } from "./schema.js";
+
+const PAYLOAD_PATH = ["payload"];
+
+/** A payload with its checksum. */
+export interface HashedPayload {
+  readonly checksum: Checksum;
+  /**
+   * With `freeze`: the value to store, deep-frozen; the caller's value itself, or, when
+   * it held Dates, the JSON value its canonical form parses to. Without: the input as is.
+   */
+  readonly payload: JsonValue;
+}
+
+/** Deep-freezes a value made by `JSON.parse` (plain objects and arrays only). */
+function deepFreezeJson(value: unknown): void {
+  if (typeof value !== "object" || value === null) return;
+  for (const member of Object.values(value)) deepFreezeJson(member);
+  Object.freeze(value);
+}
+
+/**
+ * Canonicalizes a payload (error paths under `$.payload`) and hashes the bytes.
+ * Throws a `CanonicalizationError` when it is not JSON within the limits; nothing is
+ * frozen then.
+ */
+export function hashPayload(
+  value: unknown,
+  limits: Limits,
+  algorithm: ChecksumAlgorithm,
+  freeze: boolean,
+): HashedPayload {
+  const { bytes, sawDate } = canonicalBytes(value, limits, freeze, PAYLOAD_PATH);
+  const checksum = checksumOfBytes(bytes, algorithm);
+  if (!sawDate || !freeze) return { checksum, payload: value as JsonValue };
+  const parsed = JSON.parse(bytes.toString("utf8")) as JsonValue;
+  deepFreezeJson(parsed);
+  return { checksum, payload: parsed };
+}

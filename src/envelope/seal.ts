@@ -1,0 +1,355 @@
+/**
+ * Sealing: turning a draft (producer, stream, seq, type, schema, payload, ...) into an
+ * immutable envelope with an id, a time, an idempotency key and a checksum.
+ *
+ * Owns: the hot path of every emitted event. Promises: the checksum covers exactly the
+ * canonical form of the stored payload; the envelope and its payload are deep-frozen;
+ * a bad draft fails before anything is computed, with every issue listed, and nothing of
+ * the caller's payload is frozen when it is rejected.
+ *
+ * @module
+ */
+
+import { resolveLimits } from "../canonical/canonicalize.js";
+import type { Checksum, ChecksumAlgorithm } from "../checksum/checksum.js";
+import { EnvelopeValidationError } from "../errors.js";
+import { describe, invalidArgument } from "../internal/arguments.js";
+import { createIdFactory, type IdFactory, isId } from "./ids.js";
+import { zodIssues } from "./issues.js";
+import { sequenceKey } from "./keys.js";
+import { hashPayload } from "./payload.js";
+import {
+  DEFAULT_STREAM,
+  draftFieldsSchema,
+  ENVELOPE_LIMITS,
+  type Envelope,
+  isCleanText,
+  isTraceparent,
+  type JsonOf,
+  type SchemaRef,
+  type Trace,
+} from "./schema.js";
+
+/** What a producer gives to {@link seal}: everything but id, time and checksum. */
+export interface EnvelopeDraft<P = unknown> {
+  /** Name of the producer. 1-128 characters, no control characters, no `/`. */
+  readonly producer: string;
+  /**
+   * Stream inside the producer. 1-256 characters.
+   * @default "default"
+   */
+  readonly stream?: string | undefined;
+  /** Sequence number of the producer: a non-negative safe integer. */
+  readonly seq: number;
+  /** Event type, e.g. `order.created`. 1-256 characters. */
+  readonly type: string;
+  /** Schema name and version of the payload. */
+  readonly schema: SchemaRef;
+  /** The event data: any JSON value (a `Date` is stored as its ISO-8601 string). */
+  readonly payload: P;
+  /**
+   * Idempotency key, 1-512 characters. Give one (e.g. from {@link idempotencyKey} over
+   * business fields) when the same effect may be emitted again under another seq.
+   * @default sequenceKey(producer, stream, seq), e.g. "orders-svc/orders/42"
+   */
+  readonly key?: string | undefined;
+  /** Tracing context. */
+  readonly trace?: Trace | undefined;
+  /** Ids of upstream envelopes, at most 256. */
+  readonly parents?: readonly string[] | undefined;
+}
+
+/** Options of {@link seal} and {@link createSealer}. */
+export interface SealOptions {
+  /**
+   * Milliseconds since the Unix epoch, for `time` and, unless `ids` is given, for the id.
+   * Called once per envelope.
+   * @default Date.now
+   */
+  readonly clock?: (() => number) | undefined;
+  /**
+   * Id factory. By default one monotonic factory per clock function, shared by every
+   * sealer that uses that clock, so ids keep sorting in creation order across sealers.
+   * @default createIdFactory({ clock })
+   */
+  readonly ids?: IdFactory | undefined;
+  /**
+   * Checksum algorithm.
+   * @default "xxh64"
+   */
+  readonly algorithm?: ChecksumAlgorithm | undefined;
+  /**
+   * Largest canonical payload, in UTF-8 bytes; larger is a `too_large` error.
+   * @default 1_048_576 (1 MiB)
+   */
+  readonly maxPayloadBytes?: number | undefined;
+  /**
+   * Deepest payload nesting; deeper is a `too_deep` error.
+   * @default 64
+   */
+  readonly maxDepth?: number | undefined;
+}
+
+/** A function that seals drafts with fixed options; see {@link createSealer}. */
+export type Sealer = <P>(draft: EnvelopeDraft<P>) => Envelope<JsonOf<P>>;
+
+const DRAFT_KEYS = new Set([
+  "producer",
+  "stream",
+  "seq",
+  "type",
+  "schema",
+  "payload",
+  "key",
+  "trace",
+  "parents",
+]);
+const TRACE_KEYS = new Set(["traceparent", "correlationId", "causationId"]);
+const NO_PARENTS: readonly string[] = Object.freeze([]);
+const NO_TRACE: Trace = Object.freeze({});
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function isText(value: unknown, max: number): value is string {
+  return (
+    typeof value === "string" && value.length >= 1 && value.length <= max && isCleanText(value)
+  );
+}
+
+function hasOnlyKeys(value: object, allowed: ReadonlySet<string>): boolean {
+  for (const key of Object.keys(value)) if (!allowed.has(key)) return false;
+  return true;
+}
+
+/**
+ * The hot-path check of a draft's fields (payload aside). It must accept exactly what
+ * `draftFieldsSchema` accepts; a property test holds the two together. On failure the zod
+ * schema is run to list every issue.
+ */
+export function isValidDraft(draft: unknown): boolean {
+  if (!isObject(draft) || !hasOnlyKeys(draft, DRAFT_KEYS)) return false;
+  const { producer, stream, seq, type, schema, key, trace, parents } = draft;
+  if (!isText(producer, ENVELOPE_LIMITS.producer) || producer.includes("/")) return false;
+  if (stream !== undefined && !isText(stream, ENVELOPE_LIMITS.stream)) return false;
+  if (typeof seq !== "number" || !Number.isSafeInteger(seq) || seq < 0) return false;
+  if (!isText(type, ENVELOPE_LIMITS.type)) return false;
+  if (!isObject(schema) || Object.keys(schema).length !== 2) return false;
+  if (!isText(schema.name, ENVELOPE_LIMITS.schemaName)) return false;
+  const version = schema.version;
+  if (typeof version !== "number" || !Number.isSafeInteger(version) || version < 1) return false;
+  if (key !== undefined && !isText(key, ENVELOPE_LIMITS.key)) return false;
+  if (trace !== undefined) {
+    if (!isObject(trace) || !hasOnlyKeys(trace, TRACE_KEYS)) return false;
+    const { traceparent, correlationId, causationId } = trace;
+    if (
+      traceparent !== undefined &&
+      (typeof traceparent !== "string" || !isTraceparent(traceparent))
+    ) {
+      return false;
+    }
+    if (correlationId !== undefined && !isText(correlationId, ENVELOPE_LIMITS.traceField))
+      return false;
+    if (causationId !== undefined && !isText(causationId, ENVELOPE_LIMITS.traceField)) return false;
+  }
+  if (parents !== undefined) {
+    if (!Array.isArray(parents) || parents.length > ENVELOPE_LIMITS.parents) return false;
+    for (let i = 0; i < parents.length; i++) if (!isId(parents[i])) return false;
+  }
+  return true;
+}
+
+/** Copies the defined trace fields into a frozen object. */
+export function freezeTrace(trace: Trace | undefined): Trace {
+  if (trace === undefined) return NO_TRACE;
+  const out: { traceparent?: string; correlationId?: string; causationId?: string } = {};
+  if (trace.traceparent !== undefined) out.traceparent = trace.traceparent;
+  if (trace.correlationId !== undefined) out.correlationId = trace.correlationId;
+  if (trace.causationId !== undefined) out.causationId = trace.causationId;
+  return Object.keys(out).length === 0 ? NO_TRACE : Object.freeze(out);
+}
+
+/** Assembles a frozen envelope; every field already validated. The one place that does. */
+export function buildEnvelope<P>(fields: {
+  id: string;
+  producer: string;
+  stream: string;
+  seq: number;
+  type: string;
+  schema: SchemaRef;
+  time: string;
+  key: string;
+  checksum: Checksum;
+  payload: P;
+  trace: Trace | undefined;
+  parents: readonly string[] | undefined;
+}): Envelope<P> {
+  return Object.freeze({
+    id: fields.id,
+    producer: fields.producer,
+    stream: fields.stream,
+    seq: fields.seq,
+    type: fields.type,
+    schema: Object.freeze({ name: fields.schema.name, version: fields.schema.version }),
+    time: fields.time,
+    key: fields.key,
+    checksum: fields.checksum,
+    payload: fields.payload,
+    trace: freezeTrace(fields.trace),
+    parents:
+      fields.parents === undefined || fields.parents.length === 0
+        ? NO_PARENTS
+        : Object.freeze([...fields.parents]),
+  });
+}
+
+interface ClockIds {
+  now: number;
+  readonly next: IdFactory;
+}
+/** One monotonic id factory per clock function, fed the time the sealer read. */
+const idsByClock = new WeakMap<() => number, ClockIds>();
+
+function idsFor(clock: () => number): ClockIds {
+  let entry = idsByClock.get(clock);
+  if (entry === undefined) {
+    const state = { now: 1 } as { now: number; next: IdFactory };
+    state.next = createIdFactory({ clock: () => state.now });
+    entry = state;
+    idsByClock.set(clock, entry);
+  }
+  return entry;
+}
+
+function explainDraft(draft: unknown): never {
+  const result = draftFieldsSchema.safeParse(draft);
+  const issues = result.success
+    ? [{ path: "$", code: "invalid_draft", message: "draft is not valid" }]
+    : zodIssues(result.error.issues);
+  throw new EnvelopeValidationError(issues);
+}
+
+/**
+ * Creates a sealer: {@link seal} with options resolved once. Reuse one sealer per
+ * producer; its ids sort in creation order.
+ *
+ * @example
+ * ```ts
+ * import { createSealer } from "sinkproof";
+ * let now = Date.parse("2026-11-26T12:00:00.000Z");
+ * const sealOrder = createSealer({ clock: () => now++, algorithm: "sha256" });
+ * const envelope = sealOrder({
+ *   producer: "orders-svc", seq: 1, type: "order.created",
+ *   schema: { name: "order", version: 1 }, payload: { orderId: "o-1", total: 42 },
+ * });
+ * envelope.time; // "2026-11-26T12:00:00.000Z"
+ * ```
+ */
+export function createSealer(options: SealOptions = {}): Sealer {
+  if (typeof options !== "object" || options === null) {
+    invalidArgument("options", `must be an object, got ${describe(options)}`);
+  }
+  const { clock = Date.now, ids, algorithm = "xxh64" } = options;
+  if (typeof clock !== "function") {
+    invalidArgument("options.clock", `must be a function, got ${describe(clock)}`);
+  }
+  if (ids !== undefined && typeof ids !== "function") {
+    invalidArgument("options.ids", `must be an id factory function, got ${describe(ids)}`);
+  }
+  if (algorithm !== "xxh64" && algorithm !== "sha256") {
+    invalidArgument("options.algorithm", `must be "xxh64" or "sha256", got ${describe(algorithm)}`);
+  }
+  const limits = resolveLimits(
+    {
+      maxDepth: options.maxDepth ?? ENVELOPE_LIMITS.maxDepth,
+      maxBytes: options.maxPayloadBytes ?? ENVELOPE_LIMITS.maxPayloadBytes,
+    },
+    "options",
+  );
+  const clockIds = ids === undefined ? idsFor(clock) : undefined;
+  let lastMs = Number.NaN;
+  let lastTime = "";
+
+  function timeOf(ms: unknown): string {
+    if (ms === lastMs) return lastTime;
+    if (typeof ms !== "number" || !Number.isInteger(ms) || ms < 0 || ms > 253_402_300_799_999) {
+      invalidArgument(
+        "options.clock()",
+        `must return an integer number of ms from 0 to 253402300799999 (year 9999), got ${String(ms)}`,
+      );
+    }
+    lastMs = ms;
+    lastTime = new Date(ms).toISOString();
+    return lastTime;
+  }
+
+  return function sealDraft<P>(draft: EnvelopeDraft<P>): Envelope<JsonOf<P>> {
+    if (!isValidDraft(draft)) explainDraft(draft);
+    const hashed = hashPayload(draft.payload, limits, algorithm, true);
+    const ms = clock();
+    const time = timeOf(ms);
+    let id: string;
+    if (clockIds === undefined) {
+      id = (ids as IdFactory)();
+      if (!isId(id)) invalidArgument("options.ids()", `must return a ULID, got ${describe(id)}`);
+    } else {
+      clockIds.now = ms;
+      id = clockIds.next();
+    }
+    const stream = draft.stream ?? DEFAULT_STREAM;
+    return buildEnvelope({
+      id,
+      producer: draft.producer,
+      stream,
+      seq: draft.seq,
+      type: draft.type,
+      schema: draft.schema,
+      time,
+      key: draft.key ?? sequenceKey(draft.producer, stream, draft.seq),
+      checksum: hashed.checksum,
+      payload: hashed.payload as JsonOf<P>,
+      trace: draft.trace,
+      parents: draft.parents,
+    });
+  };
+}
+
+let defaultSealer: Sealer | undefined;
+
+/**
+ * Seals a draft into an immutable {@link Envelope}: assigns an id (monotonic ULID) and a
+ * time, derives the idempotency key when none is given, and computes the checksum of the
+ * payload's canonical form. The envelope is frozen and the payload deep-frozen in place:
+ * seal takes ownership of the payload (a payload holding Dates is replaced by its JSON form).
+ *
+ * A draft with bad fields throws an `EnvelopeValidationError` listing every issue; a
+ * payload that is not JSON or breaks a limit throws a `CanonicalizationError` whose path
+ * starts at `$.payload`. Nothing is frozen when sealing fails.
+ *
+ * `seal(draft, options)` builds a sealer per call; to seal many drafts with the same
+ * options, use {@link createSealer}.
+ *
+ * @example
+ * ```ts
+ * import { seal, verify } from "sinkproof";
+ * const envelope = seal({
+ *   producer: "orders-svc",
+ *   stream: "orders",
+ *   seq: 1,
+ *   type: "order.created",
+ *   schema: { name: "order", version: 1 },
+ *   payload: { orderId: "o-1", total: 42.5 },
+ * });
+ * envelope.checksum;        // "xxh64:…"
+ * verify(envelope).ok;      // true
+ * Object.isFrozen(envelope.payload); // true
+ * ```
+ */
+export function seal<P>(draft: EnvelopeDraft<P>, options?: SealOptions): Envelope<JsonOf<P>> {
+  if (options === undefined) {
+    defaultSealer ??= createSealer();
+    return defaultSealer(draft);
+  }
+  return createSealer(options)(draft);
+}

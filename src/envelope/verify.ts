@@ -1,0 +1,159 @@
+/**
+ * Integrity of sealed envelopes: recompute the checksum from the payload's canonical form
+ * and compare. Any change to the payload or to the checksum after sealing is detected
+ * (for `xxh64`, up to its 64-bit collision odds, which cover accidents, not attackers;
+ * use `sha256` where someone might forge a payload).
+ *
+ * @module
+ */
+
+import { type Limits, resolveLimits } from "../canonical/canonicalize.js";
+import { algorithmOf, checksumsEqual, isChecksum } from "../checksum/checksum.js";
+import { CanonicalizationError, IntegrityError, type ValidationIssue } from "../errors.js";
+import { describe } from "../internal/arguments.js";
+import { hashPayload } from "./payload.js";
+import { ENVELOPE_LIMITS, type Envelope } from "./schema.js";
+
+/** Limits used to canonicalize the payload while verifying. */
+export interface VerifyOptions {
+  /**
+   * Largest canonical payload, in UTF-8 bytes.
+   * @default 1_048_576 (1 MiB)
+   */
+  readonly maxPayloadBytes?: number | undefined;
+  /**
+   * Deepest payload nesting.
+   * @default 64
+   */
+  readonly maxDepth?: number | undefined;
+}
+
+/** Result of {@link verify}. */
+export type VerifyResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly issues: readonly ValidationIssue[] };
+
+const OK: VerifyResult = Object.freeze({ ok: true });
+
+/** Limits from verify-style options; bad options are an `InvalidArgumentError`. */
+export function payloadLimits(options: VerifyOptions | undefined): Limits {
+  return resolveLimits(
+    {
+      maxDepth: options?.maxDepth ?? ENVELOPE_LIMITS.maxDepth,
+      maxBytes: options?.maxPayloadBytes ?? ENVELOPE_LIMITS.maxPayloadBytes,
+    },
+    "options",
+  );
+}
+
+interface Checked {
+  readonly issues: readonly ValidationIssue[];
+  readonly expected?: string;
+  readonly actual?: string;
+}
+
+function check(envelope: unknown, limits: Limits): Checked {
+  if (typeof envelope !== "object" || envelope === null || Array.isArray(envelope)) {
+    return {
+      issues: [
+        {
+          path: "$",
+          code: "invalid_type",
+          message: `expected an envelope object, got ${describe(envelope)}`,
+        },
+      ],
+    };
+  }
+  const { checksum: declared, payload } = envelope as { checksum?: unknown; payload?: unknown };
+  const issues: ValidationIssue[] = [];
+  if (!isChecksum(declared)) {
+    issues.push({
+      path: "$.checksum",
+      code: "invalid_checksum",
+      message: 'must be "xxh64:" + 16 or "sha256:" + 64 lowercase hex digits',
+    });
+  }
+  let actual: string | undefined;
+  try {
+    const algorithm = isChecksum(declared) ? algorithmOf(declared) : "xxh64";
+    actual = hashPayload(payload, limits, algorithm, false).checksum;
+  } catch (error) {
+    if (!(error instanceof CanonicalizationError)) throw error;
+    issues.push({ path: error.path ?? "$.payload", code: error.code, message: error.message });
+  }
+  if (issues.length > 0 || actual === undefined || !isChecksum(declared)) return { issues };
+  if (checksumsEqual(declared, actual)) return { issues };
+  return { expected: declared, actual, issues: [mismatchIssue(declared, actual)] };
+}
+
+function mismatchIssue(expected: string, actual: string): ValidationIssue {
+  return {
+    path: "$.checksum",
+    code: "checksum_mismatch",
+    message: `payload has checksum ${actual}, envelope says ${expected}`,
+  };
+}
+
+/** The error for an envelope whose payload no longer matches its checksum. */
+export function checksumMismatch(
+  expected: string,
+  actual: string,
+  key: string | undefined,
+): IntegrityError {
+  return new IntegrityError(
+    "checksum_mismatch",
+    `Envelope altered after sealing: payload has checksum ${actual}, envelope says ${expected}`,
+    { expected, actual, issues: [mismatchIssue(expected, actual)] },
+    { key, path: "$.checksum" },
+  );
+}
+
+/**
+ * Checks an envelope's integrity: its checksum is well-formed and equals the checksum of
+ * its payload's canonical form. Never throws for a bad envelope (only for bad options);
+ * returns the issues instead.
+ *
+ * @example
+ * ```ts
+ * import { seal, verify } from "sinkproof";
+ * const envelope = seal({ producer: "p", seq: 0, type: "t", schema: { name: "t", version: 1 }, payload: { n: 1 } });
+ * verify(envelope);                                   // { ok: true }
+ * verify({ ...envelope, payload: { n: 2 } }).ok;      // false: checksum_mismatch at $.checksum
+ * ```
+ */
+export function verify(envelope: unknown, options?: VerifyOptions): VerifyResult {
+  const { issues } = check(envelope, payloadLimits(options));
+  return issues.length === 0 ? OK : Object.freeze({ ok: false, issues: Object.freeze(issues) });
+}
+
+/**
+ * Throws an {@link IntegrityError} unless the envelope is intact (see {@link verify}):
+ * code `checksum_mismatch` when the payload and the checksum disagree (with `expected`
+ * and `actual`), code `unverifiable` when the checksum is malformed or the payload is not
+ * JSON within the limits.
+ *
+ * @example
+ * ```ts
+ * import { assertIntact } from "sinkproof";
+ * assertIntact(envelope); // returns, or throws IntegrityError
+ * ```
+ */
+export function assertIntact(
+  envelope: unknown,
+  options?: VerifyOptions,
+): asserts envelope is Envelope {
+  const { issues, expected, actual } = check(envelope, payloadLimits(options));
+  if (issues.length === 0) return;
+  const key = (envelope as { key?: unknown } | null)?.key;
+  const context = typeof key === "string" ? { key } : {};
+  if (expected !== undefined && actual !== undefined) {
+    throw checksumMismatch(expected, actual, context.key);
+  }
+  const first = issues[0] as ValidationIssue;
+  throw new IntegrityError(
+    "unverifiable",
+    `Envelope integrity cannot be checked: ${first.path}: ${first.message}`,
+    { issues },
+    { ...context, path: first.path },
+  );
+}

@@ -1,0 +1,186 @@
+/**
+ * The one error hierarchy of sinkproof.
+ *
+ * Every error the public API throws is a {@link SinkproofError}: it has a literal `code`,
+ * an optional JSON `path` to the offending value, the `cause` it wraps (through
+ * `ErrorOptions`), and context fields (key, sink, position) where they apply. Raw
+ * `TypeError`, `RangeError` or `ZodError` never escape: they are caught at the module
+ * boundary and wrapped.
+ *
+ * `isSinkproofError()` checks a brand symbol from the global registry, so it also
+ * recognises errors thrown by another copy of the library or in another realm
+ * (a worker, a `vm` context), where `instanceof` fails.
+ *
+ * @module
+ */
+
+const BRAND: symbol = Symbol.for("sinkproof.error");
+
+/** Every `code` a {@link SinkproofError} can carry. */
+export type SinkproofErrorCode =
+  | CanonicalizationErrorCode
+  | "invalid_argument"
+  | "invalid_checksum"
+  | "checksum_mismatch"
+  | "unverifiable"
+  | "invalid_envelope"
+  | "id_overflow";
+
+/** The `code`s of {@link CanonicalizationError}: which JSON rule the value broke. */
+export type CanonicalizationErrorCode =
+  | "non_finite_number"
+  | "lone_surrogate"
+  | "bigint"
+  | "function"
+  | "symbol"
+  | "undefined"
+  | "cycle"
+  | "unsupported_object"
+  | "invalid_date"
+  | "too_deep"
+  | "too_large"
+  | "unreadable_value";
+
+/** Context fields an error may carry, beside its code and message. */
+export interface SinkproofErrorContext {
+  /** JSON path of the offending value, e.g. `$.items[3].price`. */
+  readonly path?: string | undefined;
+  /** The idempotency key concerned. */
+  readonly key?: string | undefined;
+  /** The sink concerned. */
+  readonly sink?: string | undefined;
+  /** The ledger position concerned. */
+  readonly position?: number | undefined;
+  /** The error this one wraps. */
+  readonly cause?: unknown;
+}
+
+/**
+ * Base class of every error thrown by sinkproof.
+ *
+ * @example
+ * ```ts
+ * import { canonicalize, isSinkproofError } from "sinkproof";
+ * try {
+ *   canonicalize({ price: Number.NaN });
+ * } catch (error) {
+ *   if (isSinkproofError(error)) console.log(error.code, error.path); // non_finite_number $.price
+ * }
+ * ```
+ */
+export class SinkproofError<C extends SinkproofErrorCode = SinkproofErrorCode> extends Error {
+  /** Machine-readable reason; stable across versions. */
+  readonly code: C;
+  /** JSON path of the offending value, when there is one. */
+  readonly path: string | undefined;
+  /** The idempotency key concerned, when there is one. */
+  readonly key: string | undefined;
+  /** The sink concerned, when there is one. */
+  readonly sink: string | undefined;
+  /** The ledger position concerned, when there is one. */
+  readonly position: number | undefined;
+
+  constructor(code: C, message: string, context: SinkproofErrorContext = {}) {
+    super(message, "cause" in context ? { cause: context.cause } : undefined);
+    this.name = new.target.name;
+    this.code = code;
+    this.path = context.path;
+    this.key = context.key;
+    this.sink = context.sink;
+    this.position = context.position;
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+}
+
+/**
+ * True when `error` is a {@link SinkproofError}, from this copy of the library or any other
+ * (another realm, a duplicated install).
+ *
+ * @example
+ * ```ts
+ * import { isSinkproofError, parseEnvelope } from "sinkproof";
+ * try { parseEnvelope("nope"); } catch (e) { isSinkproofError(e); } // true
+ * ```
+ */
+export function isSinkproofError(error: unknown): error is SinkproofError {
+  return (
+    typeof error === "object" &&
+    error !== null &&
+    (error as Record<symbol, unknown>)[BRAND] === true
+  );
+}
+
+/**
+ * A value cannot be put in canonical form (RFC 8785): it is not JSON, or it breaks a limit.
+ * `path` names the offending value.
+ */
+export class CanonicalizationError extends SinkproofError<CanonicalizationErrorCode> {}
+
+/**
+ * An argument or option given to a sinkproof function is not of the documented form.
+ * `path` names the argument (e.g. `options.maxDepth`).
+ */
+export class InvalidArgumentError extends SinkproofError<"invalid_argument" | "invalid_checksum"> {}
+
+/** One problem found while validating foreign input. */
+export interface ValidationIssue {
+  /** JSON path inside the validated value, e.g. `$.schema.version`. */
+  readonly path: string;
+  /** Machine-readable rule that failed (zod issue codes, plus sinkproof's canonical codes). */
+  readonly code: string;
+  /** Human-readable description. */
+  readonly message: string;
+}
+
+/**
+ * Foreign input (from a queue, HTTP, a file) is not a valid envelope. `issues` lists every
+ * problem found, each with its path, code and message.
+ */
+export class EnvelopeValidationError extends SinkproofError<"invalid_envelope"> {
+  /** Every problem found, in document order. */
+  readonly issues: readonly ValidationIssue[];
+
+  constructor(issues: readonly ValidationIssue[], context: SinkproofErrorContext = {}) {
+    const first = issues[0];
+    const summary = first ? `${first.path}: ${first.message}` : "invalid envelope";
+    const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : "";
+    super("invalid_envelope", `Invalid envelope: ${summary}${more}`, {
+      path: first?.path,
+      ...context,
+    });
+    this.issues = Object.freeze([...issues]);
+  }
+}
+
+/**
+ * An envelope's payload does not match its checksum (code `checksum_mismatch`: it was
+ * altered after it was sealed), or its integrity cannot be checked at all (code
+ * `unverifiable`: malformed checksum, payload that is not JSON). `issues` says what.
+ */
+export class IntegrityError extends SinkproofError<"checksum_mismatch" | "unverifiable"> {
+  /** The checksum the envelope carries, when it has one. */
+  readonly expected: string | undefined;
+  /** The checksum recomputed from the payload's canonical form, when it could be. */
+  readonly actual: string | undefined;
+  /** Every problem found. */
+  readonly issues: readonly ValidationIssue[];
+
+  constructor(
+    code: "checksum_mismatch" | "unverifiable",
+    message: string,
+    details: {
+      expected?: string | undefined;
+      actual?: string | undefined;
+      issues: readonly ValidationIssue[];
+    },
+    context: SinkproofErrorContext = {},
+  ) {
+    super(code, message, context);
+    this.expected = details.expected;
+    this.actual = details.actual;
+    this.issues = Object.freeze([...details.issues]);
+  }
+}
+
+/** An id factory cannot produce another id (the random part overflowed within one millisecond). */
+export class IdError extends SinkproofError<"id_overflow"> {}

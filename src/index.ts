@@ -1,0 +1,67 @@
+/**
+ * sinkproof: prove that every downstream sink holds exactly what a producer emitted.
+ *
+ * This entry point holds the foundation: canonical form (RFC 8785), checksums, ids,
+ * idempotency keys, sealed envelopes, and the error hierarchy.
+ *
+ * @packageDocumentation
+ */
+
+export {
+  type CanonicalizeOptions,
+  canonicalize,
+  DEFAULT_MAX_BYTES,
+  DEFAULT_MAX_DEPTH,
+  MAX_BYTES_LIMIT,
+  MAX_DEPTH_LIMIT,
+} from "./canonical/canonicalize.js";
+export {
+  type Checksum,
+  type ChecksumAlgorithm,
+  type ChecksumOfOptions,
+  type ChecksumOptions,
+  checksum,
+  checksumOf,
+  checksumsEqual,
+  isChecksum,
+} from "./checksum/checksum.js";
+export {
+  createIdFactory,
+  type IdFactory,
+  type IdFactoryOptions,
+  idTime,
+  isId,
+} from "./envelope/ids.js";
+export { idempotencyKey, KEY_PREFIX, type KeyPart, sequenceKey } from "./envelope/keys.js";
+export { type ParseEnvelopeOptions, parseEnvelope } from "./envelope/parse.js";
+export {
+  DEFAULT_STREAM,
+  ENVELOPE_LIMITS,
+  type Envelope,
+  envelopeSchema,
+  type JsonOf,
+  type JsonValue,
+  type SchemaRef,
+  type Trace,
+} from "./envelope/schema.js";
+export {
+  createSealer,
+  type EnvelopeDraft,
+  type Sealer,
+  type SealOptions,
+  seal,
+} from "./envelope/seal.js";
+export { assertIntact, type VerifyOptions, type VerifyResult, verify } from "./envelope/verify.js";
+export {
+  CanonicalizationError,
+  type CanonicalizationErrorCode,
+  EnvelopeValidationError,
+  IdError,
+  IntegrityError,
+  InvalidArgumentError,
+  isSinkproofError,
+  SinkproofError,
+  type SinkproofErrorCode,
+  type SinkproofErrorContext,
+  type ValidationIssue,
+} from "./errors.js";
