@@ -247,6 +247,7 @@ function writeString(st: WalkState, s: string, depth: number): void {
     if (pos > st.maxBytes) tooLarge(st, depth);
   }
   writeByte(st, 0x22);
+  if (st.pos > st.maxBytes) tooLarge(st, depth);
 }
 
 function isPlainPrototype(value: object, proto: object | null): boolean {
@@ -448,6 +449,7 @@ export function canonicalBytes(
   st.freeze = freeze;
   try {
     write(value, 0, st);
+    if (st.pos > st.maxBytes) tooLarge(st, 0);
     if (freeze) for (const c of st.containers) Object.freeze(c);
   } catch (error) {
     if (error instanceof CanonicalizationError) throw error;
@@ -455,7 +457,10 @@ export function canonicalBytes(
     if (error instanceof RangeError && /call stack/i.test(error.message)) {
       fail(st, st.at, "too_deep", "Nesting is too deep for the call stack", error);
     }
-    if (error instanceof RangeError && /(string length|array buffer|allocation)/i.test(error.message)) {
+    if (
+      error instanceof RangeError &&
+      /(string length|array buffer|allocation)/i.test(error.message)
+    ) {
       fail(st, st.at, "too_large", "Canonical form does not fit in memory", error);
     }
     fail(st, st.at, "unreadable_value", "Reading the value threw", error);

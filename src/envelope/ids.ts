@@ -83,7 +83,10 @@ function monotonic(random: () => number): (time: number) => string {
       if (i < 0) {
         digits.fill(31); // leave the state as it was: every later call in this ms fails too
         log("id factory overflow at %d", time);
-        throw new IdError("id_overflow", "Id factory overflow: 2^80 ids were made in one millisecond");
+        throw new IdError(
+          "id_overflow",
+          "Id factory overflow: 2^80 ids were made in one millisecond",
+        );
       }
       digits[i] = (digits[i] as number) + 1;
       if (i < RANDOM_LEN - 1) {

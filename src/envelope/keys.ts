@@ -75,13 +75,17 @@ export function idempotencyKey(parts: Readonly<Record<string, KeyPart>>): string
         `must be a string, a finite number or a boolean, got ${describe(value)}`,
       );
     }
+    if (!name.isWellFormed() || (typeof value === "string" && !value.isWellFormed())) {
+      invalidArgument(where, "holds a lone surrogate (not valid Unicode)");
+    }
   }
   let key: string;
   try {
     key = `${KEY_PREFIX}${sha256Hex(canonicalBytes(parts, PARTS_LIMITS).bytes).slice(0, 32)}`;
   } catch (error) {
     if (error instanceof CanonicalizationError) {
-      return invalidArgument(`parts${error.path?.slice(1) ?? ""}`, error.message, error);
+      const rule = `must be at most ${PARTS_LIMITS.maxBytes} bytes in canonical form`;
+      return invalidArgument("parts", rule, error);
     }
     throw error;
   }

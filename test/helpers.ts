@@ -1,0 +1,42 @@
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { expect } from "vitest";
+import { isSinkproofError, type SinkproofError } from "../src/index.js";
+
+/** Path of a file under test/fixtures/vectors (copied from ../shared/vectors, never edited). */
+export function vectorPath(relative: string): string {
+  return fileURLToPath(new URL(`./fixtures/vectors/${relative}`, import.meta.url));
+}
+
+export function readVector(relative: string): string {
+  return readFileSync(vectorPath(relative), "utf8");
+}
+
+/** Runs `fn`, expects it to throw a SinkproofError, and returns it. */
+export function catchError(fn: () => unknown): SinkproofError {
+  let thrown: unknown;
+  try {
+    fn();
+  } catch (error) {
+    thrown = error;
+  }
+  expect(thrown, "expected a thrown error").toBeDefined();
+  if (!isSinkproofError(thrown)) {
+    throw new Error(`expected a SinkproofError, got ${String(thrown)}`, { cause: thrown });
+  }
+  return thrown;
+}
+
+/** Nests `[...]` `depth` times around `inner`, without recursion. */
+export function nestArrays(depth: number, inner: unknown = 0): unknown {
+  let value: unknown = inner;
+  for (let i = 0; i < depth; i++) value = [value];
+  return value;
+}
+
+/** Nests `{ a: ... }` `depth` times around `inner`, without recursion. */
+export function nestObjects(depth: number, inner: unknown = 0): unknown {
+  let value: unknown = inner;
+  for (let i = 0; i < depth; i++) value = { a: value };
+  return value;
+}
