@@ -153,6 +153,25 @@ function writeAscii(st: WalkState, s: string): void {
   st.pos = pos;
 }
 
+/** Writes a non-negative 32-bit integer in decimal, without making a string. */
+function writeUint(st: WalkState, value: number): void {
+  if (value < 10) {
+    writeByte(st, 0x30 + value);
+    return;
+  }
+  ensure(st, 10);
+  let digits = 1;
+  for (let v = value; v >= 10; v = (v / 10) | 0) digits++;
+  const buf = st.buf;
+  let pos = st.pos + digits;
+  st.pos = pos;
+  for (let v = value; digits > 0; digits--) {
+    const next = (v / 10) | 0;
+    buf[--pos] = 0x30 + (v - next * 10);
+    v = next;
+  }
+}
+
 function writeByte(st: WalkState, byte: number): void {
   if (st.pos === st.buf.length) ensure(st, 1);
   st.buf[st.pos++] = byte;
@@ -260,6 +279,40 @@ function isDate(value: object): value is Date {
   return value instanceof Date || toStringTag.call(value) === "[object Date]";
 }
 
+/**
+ * Sorted member names of recently seen key lists. Objects of one shape (the rows of an
+ * array, the same event type again and again) list their keys in the same order, so
+ * comparing the list with a cached one is cheaper than sorting it again. Direct-mapped,
+ * 64 entries; an entry is used only when the whole list matches.
+ */
+const sortedCache: Array<{ readonly unsorted: string[]; readonly sorted: string[] } | undefined> =
+  new Array(64).fill(undefined);
+
+/** The own enumerable string keys of `value`, sorted by UTF-16 code units. */
+function sortedKeys(value: object): string[] {
+  const keys = Object.keys(value);
+  const n = keys.length;
+  if (n < 2) return keys;
+  const first = keys[0] as string;
+  const slot = (n * 7 + first.length * 3 + (first.charCodeAt(0) | 0)) & 63;
+  const hit = sortedCache[slot];
+  if (hit !== undefined && hit.unsorted.length === n) {
+    const unsorted = hit.unsorted;
+    let same = true;
+    for (let i = 0; i < n; i++) {
+      if (unsorted[i] !== keys[i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return hit.sorted;
+  }
+  const sorted = keys.slice();
+  sortKeys(sorted);
+  sortedCache[slot] = { unsorted: keys, sorted };
+  return sorted;
+}
+
 function sortKeys(keys: string[]): void {
   const n = keys.length;
   if (n > 24) {
@@ -315,9 +368,8 @@ function writeArray(value: unknown[], depth: number, st: WalkState): void {
 
 function writeObject(value: Record<string, unknown>, depth: number, st: WalkState): void {
   enter(value, depth, st);
-  const keys = Object.keys(value);
+  const keys = sortedKeys(value);
   const n = keys.length;
-  if (n > 1) sortKeys(keys);
   const path = st.path;
   writeByte(st, 0x7b);
   let first = true;
@@ -346,6 +398,10 @@ function write(value: unknown, depth: number, st: WalkState): void {
     case "number":
       if (!Number.isFinite(value)) {
         fail(st, depth, "non_finite_number", `${value} is not a JSON number`);
+      }
+      if ((value | 0) === value && value >= 0) {
+        writeUint(st, value);
+        return;
       }
       // ECMAScript Number::toString is exactly RFC 8785's number format (and -0 gives "0").
       writeAscii(st, `${value}`);
@@ -466,7 +522,7 @@ export function canonicalBytes(
     fail(st, st.at, "unreadable_value", "Reading the value threw", error);
   } finally {
     // Drop references to the caller's objects; keep the buffer unless it grew large.
-    st.stack.length = 0;
+    st.stack.fill(undefined);
     if (freeze) st.containers.length = 0;
     if (st.buf.length <= KEEP_BUFFER) spare = st;
   }

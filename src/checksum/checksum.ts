@@ -158,6 +158,11 @@ function assertChecksum(value: unknown, where: string): asserts value is Checksu
 export function checksumsEqual(a: string, b: string): boolean {
   assertChecksum(a, "a");
   assertChecksum(b, "b");
+  return sameChecksum(a, b);
+}
+
+/** {@link checksumsEqual} for checksums already known to be well-formed. Internal. */
+export function sameChecksum(a: Checksum, b: Checksum): boolean {
   if (a.length !== b.length) return false;
   if (algorithmOf(a) === "xxh64") return a === b;
   return timingSafeEqual(Buffer.from(a, "latin1"), Buffer.from(b, "latin1"));

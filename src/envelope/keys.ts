@@ -27,10 +27,6 @@ const MAX_PARTS = 64;
 const MAX_PART_NAME = 128;
 const PARTS_LIMITS = { maxDepth: 2, maxBytes: 64 * 1024 };
 
-function sha256Prefix(text: string): string {
-  return sha256Hex(text).slice(0, 32);
-}
-
 /**
  * Derives a deterministic, collision-resistant idempotency key from named parts: the same
  * parts give the same key in every process and, following the documented recipe, in every

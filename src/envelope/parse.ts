@@ -7,7 +7,7 @@
  */
 
 import type { Checksum } from "../checksum/checksum.js";
-import { algorithmOf, checksumsEqual, isChecksum } from "../checksum/checksum.js";
+import { algorithmOf, isChecksum, sameChecksum } from "../checksum/checksum.js";
 import { CanonicalizationError, EnvelopeValidationError, type ValidationIssue } from "../errors.js";
 import { describe, invalidArgument } from "../internal/arguments.js";
 import { logger } from "../observe/debug.js";
@@ -131,7 +131,7 @@ export function parseEnvelope(input: unknown, options?: ParseEnvelopeOptions): E
     trace: Trace;
     parents: string[];
   };
-  if (verifyChecksum && !checksumsEqual(fields.checksum, hashed.checksum)) {
+  if (verifyChecksum && !sameChecksum(fields.checksum, hashed.checksum)) {
     throw checksumMismatch(fields.checksum, hashed.checksum, fields.key);
   }
   return buildEnvelope({ ...fields, payload: hashed.payload });

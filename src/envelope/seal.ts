@@ -112,10 +112,20 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+/**
+ * Names that passed `isCleanText` recently. Producers seal many envelopes with the same
+ * producer, stream, type and schema names, so the scan is skipped for a name seen before.
+ * Bounded: cleared when full.
+ */
+const cleanNames = new Set<string>();
+
 function isText(value: unknown, max: number): value is string {
-  return (
-    typeof value === "string" && value.length >= 1 && value.length <= max && isCleanText(value)
-  );
+  if (typeof value !== "string" || value.length < 1 || value.length > max) return false;
+  if (cleanNames.has(value)) return true;
+  if (!isCleanText(value)) return false;
+  if (cleanNames.size >= 1024) cleanNames.clear();
+  cleanNames.add(value);
+  return true;
 }
 
 function hasOnlyKeys(value: object, allowed: ReadonlySet<string>): boolean {
@@ -170,6 +180,16 @@ export function freezeTrace(trace: Trace | undefined): Trace {
   return Object.keys(out).length === 0 ? NO_TRACE : Object.freeze(out);
 }
 
+/** The last schema reference frozen: producers seal many envelopes of one schema in a row. */
+let lastSchema: SchemaRef = Object.freeze({ name: "", version: 0 });
+
+function frozenSchema(schema: SchemaRef): SchemaRef {
+  if (schema.name !== lastSchema.name || schema.version !== lastSchema.version) {
+    lastSchema = Object.freeze({ name: schema.name, version: schema.version });
+  }
+  return lastSchema;
+}
+
 /** Assembles a frozen envelope; every field already validated. The one place that does. */
 export function buildEnvelope<P>(fields: {
   id: string;
@@ -191,7 +211,7 @@ export function buildEnvelope<P>(fields: {
     stream: fields.stream,
     seq: fields.seq,
     type: fields.type,
-    schema: Object.freeze({ name: fields.schema.name, version: fields.schema.version }),
+    schema: frozenSchema(fields.schema),
     time: fields.time,
     key: fields.key,
     checksum: fields.checksum,

@@ -8,7 +8,7 @@
  */
 
 import { type Limits, resolveLimits } from "../canonical/canonicalize.js";
-import { algorithmOf, checksumsEqual, isChecksum } from "../checksum/checksum.js";
+import { algorithmOf, type Checksum, isChecksum, sameChecksum } from "../checksum/checksum.js";
 import { CanonicalizationError, IntegrityError, type ValidationIssue } from "../errors.js";
 import { describe } from "../internal/arguments.js";
 import { hashPayload } from "./payload.js";
@@ -64,25 +64,39 @@ function check(envelope: unknown, limits: Limits): Checked {
       ],
     };
   }
-  const { checksum: declared, payload } = envelope as { checksum?: unknown; payload?: unknown };
-  const issues: ValidationIssue[] = [];
-  if (!isChecksum(declared)) {
-    issues.push({
-      path: "$.checksum",
-      code: "invalid_checksum",
-      message: 'must be "xxh64:" + 16 or "sha256:" + 64 lowercase hex digits',
-    });
-  }
-  let actual: string | undefined;
+  let read: { checksum?: unknown; payload?: unknown };
   try {
-    const algorithm = isChecksum(declared) ? algorithmOf(declared) : "xxh64";
-    actual = hashPayload(payload, limits, algorithm, false).checksum;
+    const { checksum, payload } = envelope as { checksum?: unknown; payload?: unknown };
+    read = { checksum, payload };
+  } catch (error) {
+    const message = `reading the envelope threw: ${String(error)}`;
+    return { issues: [{ path: "$", code: "unreadable_value", message }] };
+  }
+  const declared = read.checksum;
+  const wellFormed = isChecksum(declared);
+  const issues: ValidationIssue[] = wellFormed
+    ? []
+    : [
+        {
+          path: "$.checksum",
+          code: "invalid_checksum",
+          message: 'must be "xxh64:" + 16 or "sha256:" + 64 lowercase hex digits',
+        },
+      ];
+  let actual: Checksum;
+  try {
+    actual = hashPayload(
+      read.payload,
+      limits,
+      wellFormed ? algorithmOf(declared) : "xxh64",
+      false,
+    ).checksum;
   } catch (error) {
     if (!(error instanceof CanonicalizationError)) throw error;
     issues.push({ path: error.path ?? "$.payload", code: error.code, message: error.message });
+    return { issues };
   }
-  if (issues.length > 0 || actual === undefined || !isChecksum(declared)) return { issues };
-  if (checksumsEqual(declared, actual)) return { issues };
+  if (!wellFormed || sameChecksum(declared, actual)) return { issues };
   return { expected: declared, actual, issues: [mismatchIssue(declared, actual)] };
 }
 

@@ -1,0 +1,282 @@
+/**
+ * `npm run bench`: the per-event path measured against the floor (JSON.stringify of the
+ * same payload) and against peers, in one process. Prints a table and writes
+ * bench/results.json. Numbers in README and docs come from here.
+ *
+ * Method: tinybench runs each task for a fixed time; one sample is a batch of calls (so
+ * the timer's own cost is negligible), and the figure is the median sample divided by the
+ * batch size. Ratios compare medians measured in the same run.
+ */
+import { writeFileSync } from "node:fs";
+import os from "node:os";
+import * as canonicalizeModule from "canonicalize";
+import { CloudEvent } from "cloudevents";
+import stableStringify from "fast-json-stable-stringify";
+import { Bench } from "tinybench";
+import { canonicalize, checksum, checksumOf, createSealer, verify } from "../src/index.js";
+import { bulkOrderPayload, mebibytePayload, orderPayload } from "./payloads.js";
+
+interface Row {
+  group: string;
+  name: string;
+  /** Median time of one call, in nanoseconds. */
+  medianNs: number;
+  /** Calls per second at the median. */
+  opsPerSec: number;
+  /** medianNs divided by the group's floor's medianNs. */
+  ratioToFloor: number;
+  /** For throughput groups: MiB of input per second at the median. */
+  mibPerSec?: number;
+  floor: boolean;
+}
+
+interface TaskSpec {
+  name: string;
+  fn: () => unknown;
+  batch: number;
+  floor?: boolean;
+}
+
+interface Group {
+  name: string;
+  /** Input size in bytes (JSON text), for throughput. */
+  bytes: number;
+  tasks: TaskSpec[];
+}
+
+let blackhole = 0;
+const keep = (value: unknown) => {
+  blackhole += typeof value === "string" ? value.length : value === undefined ? 0 : 1;
+};
+
+// canonicalize 2.x ships ESM whose typings TypeScript reads as a namespace.
+const canonicalizeNpm = (canonicalizeModule as unknown as { default: (v: unknown) => string | undefined })
+  .default;
+
+const quick = process.argv.includes("--quick");
+const bench = new Bench({ time: quick ? 200 : 1500, warmupTime: quick ? 50 : 300, iterations: 20 });
+
+const order = orderPayload();
+const bulk = bulkOrderPayload();
+const mib = mebibytePayload();
+const orderBytes = Buffer.byteLength(JSON.stringify(order));
+const bulkBytes = Buffer.byteLength(JSON.stringify(bulk));
+const mibBytes = Buffer.byteLength(JSON.stringify(mib));
+const mibCanonical = Buffer.from(canonicalize(mib));
+
+const sealer = createSealer();
+let seq = 0;
+const draftOf = (payload: unknown) => ({
+  producer: "orders-svc",
+  stream: "orders",
+  seq: seq++,
+  type: "order.created",
+  schema: { name: "order", version: 1 },
+  payload,
+});
+const cloudEventOf = (payload: object) =>
+  new CloudEvent({
+    type: "order.created",
+    source: "/orders-svc",
+    subject: "orders",
+    datacontenttype: "application/json",
+    data: payload,
+  });
+const sealedOrder = sealer(draftOf(orderPayload()));
+
+const groups: Group[] = [
+  {
+    name: `canonical form, ${orderBytes}-byte order`,
+    bytes: orderBytes,
+    tasks: [
+      { name: "JSON.stringify", fn: () => keep(JSON.stringify(order)), batch: 200, floor: true },
+      { name: "sinkproof canonicalize", fn: () => keep(canonicalize(order)), batch: 200 },
+      { name: "fast-json-stable-stringify", fn: () => keep(stableStringify(order)), batch: 200 },
+      { name: "canonicalize (npm)", fn: () => keep(canonicalizeNpm(order)), batch: 200 },
+    ],
+  },
+  {
+    name: `canonical form, ${bulkBytes}-byte bulk order`,
+    bytes: bulkBytes,
+    tasks: [
+      { name: "JSON.stringify", fn: () => keep(JSON.stringify(bulk)), batch: 10, floor: true },
+      { name: "sinkproof canonicalize", fn: () => keep(canonicalize(bulk)), batch: 10 },
+      { name: "fast-json-stable-stringify", fn: () => keep(stableStringify(bulk)), batch: 10 },
+      { name: "canonicalize (npm)", fn: () => keep(canonicalizeNpm(bulk)), batch: 10 },
+    ],
+  },
+  {
+    name: `seal, ${orderBytes}-byte order`,
+    bytes: orderBytes,
+    tasks: [
+      { name: "JSON.stringify", fn: () => keep(JSON.stringify(order)), batch: 200, floor: true },
+      {
+        name: "sinkproof seal (canonical + xxh64 + id + key)",
+        fn: () => keep(sealer(draftOf(order))),
+        batch: 200,
+      },
+      { name: "sinkproof verify", fn: () => keep(verify(sealedOrder)), batch: 200 },
+      { name: "new CloudEvent() (cloudevents)", fn: () => keep(cloudEventOf(order)), batch: 50 },
+    ],
+  },
+  {
+    name: `seal, a fresh ${orderBytes}-byte order each call`,
+    bytes: orderBytes,
+    tasks: [
+      {
+        name: "JSON.stringify",
+        fn: () => keep(JSON.stringify(orderPayload(seq++))),
+        batch: 200,
+        floor: true,
+      },
+      {
+        name: "sinkproof seal (freezes the new payload)",
+        fn: () => keep(sealer(draftOf(orderPayload(seq)))),
+        batch: 200,
+      },
+      {
+        name: "new CloudEvent() (cloudevents)",
+        fn: () => keep(cloudEventOf(orderPayload(seq++))),
+        batch: 50,
+      },
+    ],
+  },
+  {
+    name: `seal, ${bulkBytes}-byte bulk order`,
+    bytes: bulkBytes,
+    tasks: [
+      { name: "JSON.stringify", fn: () => keep(JSON.stringify(bulk)), batch: 10, floor: true },
+      {
+        name: "sinkproof seal (canonical + xxh64 + id + key)",
+        fn: () => keep(sealer(draftOf(bulk))),
+        batch: 10,
+      },
+      { name: "new CloudEvent() (cloudevents)", fn: () => keep(cloudEventOf(bulk)), batch: 5 },
+    ],
+  },
+  {
+    name: `checksum throughput, ${(mibBytes / 1048576).toFixed(2)} MiB of orders`,
+    bytes: mibBytes,
+    tasks: [
+      { name: "JSON.stringify", fn: () => keep(JSON.stringify(mib)), batch: 1, floor: true },
+      { name: "sinkproof checksum (xxh64)", fn: () => keep(checksum(mib)), batch: 1 },
+      {
+        name: "sinkproof checksum (sha256)",
+        fn: () => keep(checksum(mib, { algorithm: "sha256" })),
+        batch: 1,
+      },
+      {
+        name: "xxh64 of the canonical bytes alone (checksumOf)",
+        fn: () => keep(checksumOf(mibCanonical)),
+        batch: 1,
+      },
+    ],
+  },
+];
+
+const specs = new Map<string, { group: Group; spec: TaskSpec }>();
+for (const group of groups) {
+  for (const spec of group.tasks) {
+    const id = `${group.name} :: ${spec.name}`;
+    specs.set(id, { group, spec });
+    const { fn, batch } = spec;
+    bench.add(id, () => {
+      for (let i = 0; i < batch; i++) fn();
+    });
+  }
+}
+
+console.log(
+  `sinkproof bench: Node ${process.version}, ${os.cpus()[0]?.model ?? "cpu"} x${os.cpus().length}${quick ? " (quick)" : ""}`,
+);
+await bench.run();
+
+const rows: Row[] = [];
+for (const task of bench.tasks) {
+  const entry = specs.get(task.name);
+  const result = task.result;
+  if (entry === undefined || !("latency" in result))
+    throw new Error(`task ${task.name} did not complete`);
+  const medianNs = (result.latency.p50 * 1e6) / entry.spec.batch;
+  rows.push({
+    group: entry.group.name,
+    name: entry.spec.name,
+    medianNs,
+    opsPerSec: 1e9 / medianNs,
+    ratioToFloor: 0,
+    floor: entry.spec.floor === true,
+    ...(entry.group.name.startsWith("checksum")
+      ? { mibPerSec: entry.group.bytes / 1048576 / (medianNs / 1e9) }
+      : {}),
+  });
+}
+for (const group of groups) {
+  const inGroup = rows.filter((r) => r.group === group.name);
+  const floor = inGroup.find((r) => r.floor);
+  if (floor === undefined) throw new Error(`group ${group.name} has no floor`);
+  for (const row of inGroup) row.ratioToFloor = row.medianNs / floor.medianNs;
+}
+
+const find = (group: string, name: string) => {
+  const row = rows.find((r) => r.group.startsWith(group) && r.name.startsWith(name));
+  if (row === undefined) throw new Error(`no row ${group} / ${name}`);
+  return row;
+};
+const canon400 = find("canonical form, ", "sinkproof canonicalize");
+const seal400 = find("seal, 4", "sinkproof seal");
+const cloud400 = find("seal, 4", "new CloudEvent");
+const targets = [
+  {
+    target: "canonicalize ≤ 1.5× JSON.stringify (400-byte order)",
+    actual: `${canon400.ratioToFloor.toFixed(2)}×`,
+    met: canon400.ratioToFloor <= 1.5,
+  },
+  {
+    target: "seal ≤ 2.0× JSON.stringify (400-byte order)",
+    actual: `${seal400.ratioToFloor.toFixed(2)}×`,
+    met: seal400.ratioToFloor <= 2.0,
+  },
+  {
+    target: "seal faster than new CloudEvent() (400-byte order)",
+    actual: `${(cloud400.medianNs / seal400.medianNs).toFixed(1)}× faster`,
+    met: seal400.medianNs < cloud400.medianNs,
+  },
+];
+
+const fmt = (ns: number) =>
+  ns >= 1e6
+    ? `${(ns / 1e6).toFixed(2)} ms`
+    : ns >= 1e3
+      ? `${(ns / 1e3).toFixed(2)} µs`
+      : `${ns.toFixed(0)} ns`;
+for (const group of groups) {
+  console.log(`\n### ${group.name}\n`);
+  console.log(
+    "| task | median | ops/s | × floor |" + (group.name.startsWith("checksum") ? " MiB/s |" : ""),
+  );
+  console.log("|---|---:|---:|---:|" + (group.name.startsWith("checksum") ? "---:|" : ""));
+  for (const row of rows.filter((r) => r.group === group.name)) {
+    const mibs = row.mibPerSec === undefined ? "" : ` ${row.mibPerSec.toFixed(0)} |`;
+    console.log(
+      `| ${row.name}${row.floor ? " (floor)" : ""} | ${fmt(row.medianNs)} | ${Math.round(row.opsPerSec).toLocaleString("en-US")} | ${row.ratioToFloor.toFixed(2)} |${mibs}`,
+    );
+  }
+}
+console.log("\n### targets\n");
+console.log("| target | measured | met |\n|---|---|---|");
+for (const t of targets) console.log(`| ${t.target} | ${t.actual} | ${t.met ? "yes" : "no"} |`);
+
+const out = {
+  generatedAt: new Date().toISOString(),
+  node: process.version,
+  cpu: os.cpus()[0]?.model ?? "unknown",
+  cores: os.cpus().length,
+  quick,
+  method:
+    "tinybench; one sample = one batch of calls; median sample / batch size; ratios to the group's floor in the same run",
+  rows,
+  targets,
+};
+if (!quick)
+  writeFileSync(new URL("./results.json", import.meta.url), `${JSON.stringify(out, null, 2)}\n`);
+if (blackhole === 0) console.log("(nothing was computed?)");
