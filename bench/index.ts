@@ -50,8 +50,9 @@ const keep = (value: unknown) => {
 };
 
 // canonicalize 2.x ships ESM whose typings TypeScript reads as a namespace.
-const canonicalizeNpm = (canonicalizeModule as unknown as { default: (v: unknown) => string | undefined })
-  .default;
+const canonicalizeNpm = (
+  canonicalizeModule as unknown as { default: (v: unknown) => string | undefined }
+).default;
 
 const quick = process.argv.includes("--quick");
 const bench = new Bench({ time: quick ? 200 : 1500, warmupTime: quick ? 50 : 300, iterations: 20 });
@@ -252,9 +253,9 @@ const fmt = (ns: number) =>
 for (const group of groups) {
   console.log(`\n### ${group.name}\n`);
   console.log(
-    "| task | median | ops/s | × floor |" + (group.name.startsWith("checksum") ? " MiB/s |" : ""),
+    `| task | median | ops/s | × floor |${group.name.startsWith("checksum") ? " MiB/s |" : ""}`,
   );
-  console.log("|---|---:|---:|---:|" + (group.name.startsWith("checksum") ? "---:|" : ""));
+  console.log(`|---|---:|---:|---:|${group.name.startsWith("checksum") ? "---:|" : ""}`);
   for (const row of rows.filter((r) => r.group === group.name)) {
     const mibs = row.mibPerSec === undefined ? "" : ` ${row.mibPerSec.toFixed(0)} |`;
     console.log(

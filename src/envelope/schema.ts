@@ -90,14 +90,23 @@ export interface Envelope<P = JsonValue> {
 
 /** Length limits of envelope fields (UTF-16 code units) and of the payload. */
 export const ENVELOPE_LIMITS: {
+  /** Longest producer name. */
   readonly producer: number;
+  /** Longest stream name. */
   readonly stream: number;
+  /** Longest event type. */
   readonly type: number;
+  /** Longest schema name. */
   readonly schemaName: number;
+  /** Longest idempotency key. */
   readonly key: number;
+  /** Longest `trace.correlationId` or `trace.causationId`. */
   readonly traceField: number;
+  /** Most parent ids. */
   readonly parents: number;
+  /** Default largest canonical payload, in UTF-8 bytes (1 MiB). */
   readonly maxPayloadBytes: number;
+  /** Default deepest payload nesting. */
   readonly maxDepth: number;
 } = Object.freeze({
   producer: 128,
@@ -107,9 +116,7 @@ export const ENVELOPE_LIMITS: {
   key: 512,
   traceField: 256,
   parents: 256,
-  /** Default largest canonical payload, in UTF-8 bytes: 1 MiB. */
   maxPayloadBytes: 1024 * 1024,
-  /** Default deepest payload nesting. */
   maxDepth: 64,
 });
 

@@ -30,8 +30,16 @@ export interface VerifyOptions {
 
 /** Result of {@link verify}. */
 export type VerifyResult =
-  | { readonly ok: true }
-  | { readonly ok: false; readonly issues: readonly ValidationIssue[] };
+  | {
+      /** The checksum matches the payload. */
+      readonly ok: true;
+    }
+  | {
+      /** The envelope is not intact, or cannot be checked. */
+      readonly ok: false;
+      /** What is wrong: `checksum_mismatch`, `invalid_checksum`, or a canonical-form code. */
+      readonly issues: readonly ValidationIssue[];
+    };
 
 const OK: VerifyResult = Object.freeze({ ok: true });
 
