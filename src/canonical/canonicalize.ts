@@ -105,7 +105,7 @@ export interface CanonicalBytes {
    * The UTF-8 canonical form. A view into a buffer that the next canonicalization may
    * overwrite: hash or decode it before canonicalizing anything else.
    */
-  readonly bytes: Buffer;
+  readonly bytes: Uint8Array;
   /** True when the value held a Date: `JSON.parse` of the bytes differs from the value. */
   readonly sawDate: boolean;
 }
@@ -363,7 +363,7 @@ function writeArray(value: unknown[], depth: number, st: WalkState): void {
   }
   writeByte(st, 0x5d);
   if (st.pos > st.maxBytes) tooLarge(st, depth);
-  if (st.freeze) st.containers.push(value);
+  if (st.freeze && !Object.isFrozen(value)) st.containers.push(value);
 }
 
 function writeObject(value: Record<string, unknown>, depth: number, st: WalkState): void {
@@ -387,7 +387,7 @@ function writeObject(value: Record<string, unknown>, depth: number, st: WalkStat
   }
   writeByte(st, 0x7d);
   if (st.pos > st.maxBytes) tooLarge(st, depth);
-  if (st.freeze) st.containers.push(value);
+  if (st.freeze && !Object.isFrozen(value)) st.containers.push(value);
 }
 
 function write(value: unknown, depth: number, st: WalkState): void {
@@ -526,18 +526,13 @@ export function canonicalBytes(
     if (freeze) st.containers.length = 0;
     if (st.buf.length <= KEEP_BUFFER) spare = st;
   }
-  return { bytes: st.buf.subarray(0, st.pos), sawDate: st.sawDate };
+  // A plain Uint8Array view: cheaper to make than Buffer#subarray's FastBuffer.
+  return { bytes: new Uint8Array(st.buf.buffer, st.buf.byteOffset, st.pos), sawDate: st.sawDate };
 }
 
-/** The canonical form of `value` as text; for callers that also need `sawDate`. */
-export function canonicalizeValue(
-  value: unknown,
-  limits: Limits,
-  freeze = false,
-  base: readonly (string | number)[] = [],
-): { text: string; sawDate: boolean } {
-  const { bytes, sawDate } = canonicalBytes(value, limits, freeze, base);
-  return { text: bytes.toString("utf8"), sawDate };
+/** Decodes canonical bytes (always valid UTF-8: the writer made them). */
+export function decodeUtf8(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8");
 }
 
 /**
@@ -560,5 +555,5 @@ export function canonicalizeValue(
  * ```
  */
 export function canonicalize(value: unknown, options?: CanonicalizeOptions): string {
-  return canonicalBytes(value, resolveLimits(options)).bytes.toString("utf8");
+  return decodeUtf8(canonicalBytes(value, resolveLimits(options)).bytes);
 }

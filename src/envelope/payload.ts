@@ -6,7 +6,7 @@
  * @module
  */
 
-import { canonicalBytes, type Limits } from "../canonical/canonicalize.js";
+import { canonicalBytes, decodeUtf8, type Limits } from "../canonical/canonicalize.js";
 import { type Checksum, type ChecksumAlgorithm, checksumOfBytes } from "../checksum/checksum.js";
 import type { JsonValue } from "./schema.js";
 
@@ -43,7 +43,7 @@ export function hashPayload(
   const { bytes, sawDate } = canonicalBytes(value, limits, freeze, PAYLOAD_PATH);
   const checksum = checksumOfBytes(bytes, algorithm);
   if (!sawDate || !freeze) return { checksum, payload: value as JsonValue };
-  const parsed = JSON.parse(bytes.toString("utf8")) as JsonValue;
+  const parsed = JSON.parse(decodeUtf8(bytes)) as JsonValue;
   deepFreezeJson(parsed);
   return { checksum, payload: parsed };
 }
