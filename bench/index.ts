@@ -7,7 +7,7 @@
  * the timer's own cost is negligible), and the figure is the median sample divided by the
  * batch size. Ratios compare medians measured in the same run.
  */
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import * as canonicalizeModule from "canonicalize";
 import { CloudEvent } from "cloudevents";
@@ -278,6 +278,29 @@ const out = {
   rows,
   targets,
 };
-if (!quick)
+if (!quick) {
   writeFileSync(new URL("./results.json", import.meta.url), `${JSON.stringify(out, null, 2)}\n`);
+  // The README's figures are written here, from this run, between its bench markers.
+  const readmeUrl = new URL("../README.md", import.meta.url);
+  const readme = readFileSync(readmeUrl, "utf8");
+  const lines = [
+    `Node ${process.version}, ${out.cpu} ×${out.cores}, ${out.generatedAt.slice(0, 10)}. Median per call; × floor = time ÷ \`JSON.stringify\` of the same payload in the same run.`,
+    "",
+    "| group | task | median | × floor |",
+    "|---|---|---:|---:|",
+    ...rows.map(
+      (r) =>
+        `| ${r.group} | ${r.name}${r.floor ? " (floor)" : ""} | ${fmt(r.medianNs)}${r.mibPerSec === undefined ? "" : ` (${r.mibPerSec.toFixed(0)} MiB/s)`} | ${r.ratioToFloor.toFixed(2)} |`,
+    ),
+    "",
+    "| target | measured | met |",
+    "|---|---|---|",
+    ...targets.map((t) => `| ${t.target} | ${t.actual} | ${t.met ? "yes" : "no"} |`),
+  ];
+  const updated = readme.replace(
+    /<!-- bench:start -->[\s\S]*<!-- bench:end -->/,
+    `<!-- bench:start -->\n${lines.join("\n")}\n<!-- bench:end -->`,
+  );
+  writeFileSync(readmeUrl, updated);
+}
 if (blackhole === 0) console.log("(nothing was computed?)");

@@ -62,11 +62,11 @@ const DEFAULT_LIMITS: Limits = Object.freeze({
 const OBJECT_PROTOTYPE = Object.prototype;
 const toStringTag = Object.prototype.toString;
 const HEX = "0123456789abcdef";
-/** Strings are written in chunks of this many UTF-16 units, so growth stays bounded. */
+/** Long strings that need escaping are written in chunks of this many UTF-16 units. */
 const CHUNK = 8192;
 const INITIAL_BUFFER = 16 * 1024;
-/** Strings of this many units and up (to NATIVE_MAX) are encoded by Node when they need no escaping. */
-const NATIVE_MIN = 64;
+/** Strings up to this many units are encoded in one go, after one room check. */
+const SHORT_STRING = 64;
 /** Anything but printable ASCII other than `"` and `\\`. */
 const NOT_PLAIN_ASCII = /[^\x20\x21\x23-\x5b\x5d-\x7e]/;
 const NATIVE_MAX = 64 * 1024;
@@ -177,95 +177,122 @@ function writeByte(st: WalkState, byte: number): void {
   st.buf[st.pos++] = byte;
 }
 
-/** Writes a JSON string: RFC 8785 escaping (as JSON.stringify), UTF-8 encoded. */
-function writeString(st: WalkState, s: string, depth: number): void {
+/**
+ * Encodes `s[from..to)` as the inside of a JSON string (RFC 8785 escaping, as
+ * JSON.stringify; UTF-8) at `st.pos`. The caller has ensured room for 6 bytes per unit.
+ * Returns the index after the last unit read: `to`, or `to + 1` when a surrogate pair
+ * straddles `to`.
+ */
+function encodeUnits(st: WalkState, s: string, from: number, to: number, depth: number): number {
+  const buf = st.buf;
+  const n = s.length;
+  let pos = st.pos;
+  let i = from;
+  for (; i < to; i++) {
+    let c = s.charCodeAt(i);
+    if (c < 0x80) {
+      if (c >= 0x20 && c !== 0x22 && c !== 0x5c) {
+        buf[pos++] = c;
+        continue;
+      }
+      buf[pos++] = 0x5c;
+      switch (c) {
+        case 0x22:
+          buf[pos++] = 0x22;
+          break;
+        case 0x5c:
+          buf[pos++] = 0x5c;
+          break;
+        case 0x08:
+          buf[pos++] = 0x62;
+          break;
+        case 0x09:
+          buf[pos++] = 0x74;
+          break;
+        case 0x0a:
+          buf[pos++] = 0x6e;
+          break;
+        case 0x0c:
+          buf[pos++] = 0x66;
+          break;
+        case 0x0d:
+          buf[pos++] = 0x72;
+          break;
+        default:
+          buf[pos++] = 0x75;
+          buf[pos++] = 0x30;
+          buf[pos++] = 0x30;
+          buf[pos++] = HEX.charCodeAt(c >> 4);
+          buf[pos++] = HEX.charCodeAt(c & 15);
+      }
+    } else if (c < 0x800) {
+      buf[pos++] = 0xc0 | (c >> 6);
+      buf[pos++] = 0x80 | (c & 63);
+    } else if (c < 0xd800 || c > 0xdfff) {
+      buf[pos++] = 0xe0 | (c >> 12);
+      buf[pos++] = 0x80 | ((c >> 6) & 63);
+      buf[pos++] = 0x80 | (c & 63);
+    } else {
+      const low = i + 1 < n ? s.charCodeAt(i + 1) : 0;
+      if (c > 0xdbff || low < 0xdc00 || low > 0xdfff) {
+        st.pos = pos;
+        fail(st, depth, "lone_surrogate", "String holds a lone surrogate (not valid Unicode)");
+      }
+      // Six bytes were reserved for the high surrogate: enough for the pair's four,
+      // even when the low one lies past `to`.
+      i++;
+      c = 0x10000 + ((c - 0xd800) << 10) + (low - 0xdc00);
+      buf[pos++] = 0xf0 | (c >> 18);
+      buf[pos++] = 0x80 | ((c >> 12) & 63);
+      buf[pos++] = 0x80 | ((c >> 6) & 63);
+      buf[pos++] = 0x80 | (c & 63);
+    }
+  }
+  st.pos = pos;
+  return i;
+}
+
+/**
+ * Writes `prefix` (a comma, or nothing: -1), then a JSON string, then `suffix` (a colon
+ * after a member name, or nothing: -1). Short strings, the common case, take one room
+ * check; long ones are written by Node's encoders when they need no escaping, else in
+ * chunks, so the buffer never grows by more than a chunk's worth at a time.
+ */
+function writeString(st: WalkState, s: string, depth: number, prefix = -1, suffix = -1): void {
   const n = s.length;
   // UTF-8 never takes fewer bytes than UTF-16 units, so this is a sure failure.
   if (n > st.maxBytes - st.pos) tooLarge(st, depth);
-  if (n >= NATIVE_MIN && n <= NATIVE_MAX) {
-    // Nothing to escape and no surrogates: Node's encoders beat the loop on long strings.
-    const ascii = !NOT_PLAIN_ASCII.test(s);
-    if (ascii || !NEEDS_CARE.test(s)) {
-      ensure(st, (ascii ? n : n * 3) + 2);
-      const buf = st.buf;
-      buf[st.pos++] = 0x22;
-      st.pos += buf.write(s, st.pos, ascii ? "latin1" : "utf8");
-      buf[st.pos++] = 0x22;
-      if (st.pos > st.maxBytes) tooLarge(st, depth);
-      return;
-    }
-  }
-  let i = 0;
-  writeByte(st, 0x22);
-  while (i < n) {
-    const end = Math.min(n, i + CHUNK);
-    ensure(st, (end - i) * 6 + 1);
+  if (n <= SHORT_STRING) {
+    ensure(st, n * 6 + 4);
     const buf = st.buf;
-    let pos = st.pos;
-    for (; i < end; i++) {
-      let c = s.charCodeAt(i);
-      if (c < 0x80) {
-        if (c >= 0x20 && c !== 0x22 && c !== 0x5c) {
-          buf[pos++] = c;
-          continue;
-        }
-        buf[pos++] = 0x5c;
-        switch (c) {
-          case 0x22:
-            buf[pos++] = 0x22;
-            break;
-          case 0x5c:
-            buf[pos++] = 0x5c;
-            break;
-          case 0x08:
-            buf[pos++] = 0x62;
-            break;
-          case 0x09:
-            buf[pos++] = 0x74;
-            break;
-          case 0x0a:
-            buf[pos++] = 0x6e;
-            break;
-          case 0x0c:
-            buf[pos++] = 0x66;
-            break;
-          case 0x0d:
-            buf[pos++] = 0x72;
-            break;
-          default:
-            buf[pos++] = 0x75;
-            buf[pos++] = 0x30;
-            buf[pos++] = 0x30;
-            buf[pos++] = HEX.charCodeAt(c >> 4);
-            buf[pos++] = HEX.charCodeAt(c & 15);
-        }
-      } else if (c < 0x800) {
-        buf[pos++] = 0xc0 | (c >> 6);
-        buf[pos++] = 0x80 | (c & 63);
-      } else if (c < 0xd800 || c > 0xdfff) {
-        buf[pos++] = 0xe0 | (c >> 12);
-        buf[pos++] = 0x80 | ((c >> 6) & 63);
-        buf[pos++] = 0x80 | (c & 63);
-      } else {
-        const low = i + 1 < n ? s.charCodeAt(i + 1) : 0;
-        if (c > 0xdbff || low < 0xdc00 || low > 0xdfff) {
-          st.pos = pos;
-          fail(st, depth, "lone_surrogate", "String holds a lone surrogate (not valid Unicode)");
-        }
-        // Six bytes were reserved for the high surrogate: enough for the pair's four,
-        // even when the low one is the first unit of the next chunk.
-        i++;
-        c = 0x10000 + ((c - 0xd800) << 10) + (low - 0xdc00);
-        buf[pos++] = 0xf0 | (c >> 18);
-        buf[pos++] = 0x80 | ((c >> 12) & 63);
-        buf[pos++] = 0x80 | ((c >> 6) & 63);
-        buf[pos++] = 0x80 | (c & 63);
-      }
-    }
-    st.pos = pos;
-    if (pos > st.maxBytes) tooLarge(st, depth);
+    if (prefix >= 0) buf[st.pos++] = prefix;
+    buf[st.pos++] = 0x22;
+    encodeUnits(st, s, 0, n, depth);
+    buf[st.pos++] = 0x22;
+    if (suffix >= 0) buf[st.pos++] = suffix;
+    if (st.pos > st.maxBytes) tooLarge(st, depth);
+    return;
   }
-  writeByte(st, 0x22);
+  ensure(st, 2);
+  if (prefix >= 0) st.buf[st.pos++] = prefix;
+  st.buf[st.pos++] = 0x22;
+  const ascii = n <= NATIVE_MAX && !NOT_PLAIN_ASCII.test(s);
+  if (ascii || (n <= NATIVE_MAX && !NEEDS_CARE.test(s))) {
+    // Nothing to escape and no surrogates: Node's encoders beat the loop on long strings.
+    ensure(st, (ascii ? n : n * 3) + 2);
+    st.pos += st.buf.write(s, st.pos, ascii ? "latin1" : "utf8");
+  } else {
+    let i = 0;
+    while (i < n) {
+      const end = Math.min(n, i + CHUNK);
+      ensure(st, (end - i) * 6 + 2);
+      i = encodeUnits(st, s, i, end, depth);
+      if (st.pos > st.maxBytes) tooLarge(st, depth);
+    }
+  }
+  ensure(st, 2);
+  st.buf[st.pos++] = 0x22;
+  if (suffix >= 0) st.buf[st.pos++] = suffix;
   if (st.pos > st.maxBytes) tooLarge(st, depth);
 }
 
@@ -379,10 +406,8 @@ function writeObject(value: Record<string, unknown>, depth: number, st: WalkStat
     st.at = depth + 1;
     const member = value[key];
     if (member === undefined) continue;
-    if (!first) writeByte(st, 0x2c);
+    writeString(st, key, depth + 1, first ? -1 : 0x2c, 0x3a);
     first = false;
-    writeString(st, key, depth + 1);
-    writeByte(st, 0x3a);
     write(member, depth + 1, st);
   }
   writeByte(st, 0x7d);

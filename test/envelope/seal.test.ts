@@ -108,6 +108,15 @@ describe("seal", () => {
     }).toThrow(TypeError);
   });
 
+  it("freezes the mutable parts of a partly frozen payload", () => {
+    const inner = { b: [1, { c: 2 }] };
+    const payload = Object.freeze({ a: inner });
+    seal(draft({ payload }));
+    expect(Object.isFrozen(inner) && Object.isFrozen(inner.b) && Object.isFrozen(inner.b[1])).toBe(
+      true,
+    );
+  });
+
   it("stores a payload holding Dates as its JSON form", () => {
     const envelope = seal(draft({ payload: { at: new Date(0) } }));
     expect(envelope.payload).toEqual({ at: "1970-01-01T00:00:00.000Z" });
