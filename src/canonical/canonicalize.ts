@@ -307,22 +307,41 @@ function isDate(value: object): value is Date {
 }
 
 /**
- * Sorted member names of recently seen key lists. Objects of one shape (the rows of an
- * array, the same event type again and again) list their keys in the same order, so
- * comparing the list with a cached one is cheaper than sorting it again. Direct-mapped,
+ * How to write the members of one shape of object: its key list as `Object.keys` gives
+ * it, the same keys sorted, and, when every key is short and well-formed, the UTF-8 of
+ * `"key":` for each sorted key, ready to copy.
+ */
+interface KeyPlan {
+  readonly unsorted: string[];
+  readonly sorted: string[];
+  readonly names: Uint8Array[] | null;
+}
+
+/**
+ * Plans of recently seen key lists. Objects of one shape (the rows of an array, the same
+ * event type again and again) list their keys in the same order, so comparing the list
+ * with a cached one is cheaper than sorting and escaping the keys again. Direct-mapped,
  * 64 entries; an entry is used only when the whole list matches.
  */
-const sortedCache: Array<{ readonly unsorted: string[]; readonly sorted: string[] } | undefined> =
-  new Array(64).fill(undefined);
+const planCache: Array<KeyPlan | undefined> = new Array(64).fill(undefined);
 
-/** The own enumerable string keys of `value`, sorted by UTF-16 code units. */
-function sortedKeys(value: object): string[] {
+function namesOf(sorted: string[]): Uint8Array[] | null {
+  const names: Uint8Array[] = [];
+  for (const key of sorted) {
+    if (key.length > SHORT_STRING || !key.isWellFormed()) return null;
+    // For well-formed strings JSON.stringify escapes exactly as RFC 8785 does.
+    names.push(Buffer.from(`${JSON.stringify(key)}:`, "utf8"));
+  }
+  return names;
+}
+
+/** The plan for `value`'s own enumerable string keys. */
+function keyPlan(value: object): KeyPlan {
   const keys = Object.keys(value);
   const n = keys.length;
-  if (n < 2) return keys;
-  const first = keys[0] as string;
+  const first = n === 0 ? "" : (keys[0] as string);
   const slot = (n * 7 + first.length * 3 + (first.charCodeAt(0) | 0)) & 63;
-  const hit = sortedCache[slot];
+  const hit = planCache[slot];
   if (hit !== undefined && hit.unsorted.length === n) {
     const unsorted = hit.unsorted;
     let same = true;
@@ -332,12 +351,13 @@ function sortedKeys(value: object): string[] {
         break;
       }
     }
-    if (same) return hit.sorted;
+    if (same) return hit;
   }
   const sorted = keys.slice();
-  sortKeys(sorted);
-  sortedCache[slot] = { unsorted: keys, sorted };
-  return sorted;
+  if (n > 1) sortKeys(sorted);
+  const plan: KeyPlan = { unsorted: keys, sorted, names: namesOf(sorted) };
+  planCache[slot] = plan;
+  return plan;
 }
 
 function sortKeys(keys: string[]): void {
@@ -395,7 +415,9 @@ function writeArray(value: unknown[], depth: number, st: WalkState): void {
 
 function writeObject(value: Record<string, unknown>, depth: number, st: WalkState): void {
   enter(value, depth, st);
-  const keys = sortedKeys(value);
+  const plan = keyPlan(value);
+  const keys = plan.sorted;
+  const names = plan.names;
   const n = keys.length;
   const path = st.path;
   writeByte(st, 0x7b);
@@ -406,7 +428,18 @@ function writeObject(value: Record<string, unknown>, depth: number, st: WalkStat
     st.at = depth + 1;
     const member = value[key];
     if (member === undefined) continue;
-    writeString(st, key, depth + 1, first ? -1 : 0x2c, 0x3a);
+    if (names === null) {
+      writeString(st, key, depth + 1, first ? -1 : 0x2c, 0x3a);
+    } else {
+      const name = names[i] as Uint8Array;
+      const length = name.length;
+      ensure(st, length + 1);
+      const buf = st.buf;
+      let pos = st.pos;
+      if (!first) buf[pos++] = 0x2c;
+      for (let j = 0; j < length; j++) buf[pos++] = name[j] as number;
+      st.pos = pos;
+    }
     first = false;
     write(member, depth + 1, st);
   }
@@ -555,9 +588,11 @@ export function canonicalBytes(
   return { bytes: new Uint8Array(st.buf.buffer, st.buf.byteOffset, st.pos), sawDate: st.sawDate };
 }
 
+const utf8Decoder = new TextDecoder("utf-8", { ignoreBOM: true });
+
 /** Decodes canonical bytes (always valid UTF-8: the writer made them). */
 export function decodeUtf8(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8");
+  return utf8Decoder.decode(bytes);
 }
 
 /**
