@@ -113,12 +113,32 @@ export function isSinkproofError(error: unknown): error is SinkproofError {
 /**
  * A value cannot be put in canonical form (RFC 8785): it is not JSON, or it breaks a limit.
  * `path` names the offending value.
+ *
+ * @example
+ * ```ts
+ * import { CanonicalizationError, canonicalize } from "sinkproof";
+ * try {
+ *   canonicalize({ items: [{ qty: 1n }] });
+ * } catch (error) {
+ *   if (error instanceof CanonicalizationError) console.log(error.code, error.path); // bigint $.items[0].qty
+ * }
+ * ```
  */
 export class CanonicalizationError extends SinkproofError<CanonicalizationErrorCode> {}
 
 /**
  * An argument or option given to a sinkproof function is not of the documented form.
  * `path` names the argument (e.g. `options.maxDepth`).
+ *
+ * @example
+ * ```ts
+ * import { canonicalize, InvalidArgumentError } from "sinkproof";
+ * try {
+ *   canonicalize({}, { maxDepth: 0 });
+ * } catch (error) {
+ *   if (error instanceof InvalidArgumentError) console.log(error.path); // options.maxDepth
+ * }
+ * ```
  */
 export class InvalidArgumentError extends SinkproofError<"invalid_argument" | "invalid_checksum"> {}
 
@@ -135,6 +155,18 @@ export interface ValidationIssue {
 /**
  * Foreign input (from a queue, HTTP, a file) is not a valid envelope. `issues` lists every
  * problem found, each with its path, code and message.
+ *
+ * @example
+ * ```ts
+ * import { EnvelopeValidationError, parseEnvelope } from "sinkproof";
+ * try {
+ *   parseEnvelope('{"id":"nope"}');
+ * } catch (error) {
+ *   if (error instanceof EnvelopeValidationError) {
+ *     for (const issue of error.issues) console.log(issue.path, issue.code, issue.message);
+ *   }
+ * }
+ * ```
  */
 export class EnvelopeValidationError extends SinkproofError<"invalid_envelope"> {
   /** Every problem found, in document order. */
@@ -156,6 +188,16 @@ export class EnvelopeValidationError extends SinkproofError<"invalid_envelope"> 
  * An envelope's payload does not match its checksum (code `checksum_mismatch`: it was
  * altered after it was sealed), or its integrity cannot be checked at all (code
  * `unverifiable`: malformed checksum, payload that is not JSON). `issues` says what.
+ *
+ * @example
+ * ```ts
+ * import { assertIntact, IntegrityError } from "sinkproof";
+ * try {
+ *   assertIntact({ ...envelope, payload: { total: 0 } });
+ * } catch (error) {
+ *   if (error instanceof IntegrityError) console.log(error.expected, error.actual);
+ * }
+ * ```
  */
 export class IntegrityError extends SinkproofError<"checksum_mismatch" | "unverifiable"> {
   /** The checksum the envelope carries, when it has one. */
@@ -182,5 +224,16 @@ export class IntegrityError extends SinkproofError<"checksum_mismatch" | "unveri
   }
 }
 
-/** An id factory cannot produce another id (the random part overflowed within one millisecond). */
+/**
+ * An id factory cannot produce another id: the random part overflowed within one
+ * millisecond (2^80 ids, or a random source that started near the top).
+ *
+ * @example
+ * ```ts
+ * import { createIdFactory, IdError } from "sinkproof";
+ * const next = createIdFactory({ clock: () => 0, random: () => 0.999 });
+ * next(); // "0000000000ZZZZZZZZZZZZZZZZ"
+ * try { next(); } catch (error) { error instanceof IdError; } // true: code id_overflow
+ * ```
+ */
 export class IdError extends SinkproofError<"id_overflow"> {}

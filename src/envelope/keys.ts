@@ -17,6 +17,7 @@ import { canonicalBytes } from "../canonical/canonicalize.js";
 import { sha256Hex } from "../checksum/checksum.js";
 import { CanonicalizationError } from "../errors.js";
 import { describe, invalidArgument } from "../internal/arguments.js";
+import { isCleanText, isProducerName } from "./schema.js";
 
 /** A value allowed in a key part. Prefer strings and integers for cross-language keys. */
 export type KeyPart = string | number | boolean;
@@ -101,5 +102,25 @@ export function idempotencyKey(parts: Readonly<Record<string, KeyPart>>): string
  * ```
  */
 export function sequenceKey(producer: string, stream: string, seq: number): string {
+  if (typeof producer !== "string" || producer.length === 0 || !isProducerName(producer)) {
+    invalidArgument(
+      "producer",
+      "must be a non-empty name without control characters, lone surrogates or '/'",
+    );
+  }
+  if (typeof stream !== "string" || stream.length === 0 || !isCleanText(stream)) {
+    invalidArgument(
+      "stream",
+      "must be a non-empty name without control characters or lone surrogates",
+    );
+  }
+  if (typeof seq !== "number" || !Number.isSafeInteger(seq) || seq < 0) {
+    invalidArgument("seq", `must be a non-negative safe integer, got ${describe(seq)}`);
+  }
+  return joinSequenceKey(producer, stream, seq);
+}
+
+/** {@link sequenceKey} for parts already validated (by `seal`). Internal. */
+export function joinSequenceKey(producer: string, stream: string, seq: number): string {
   return `${producer}/${stream}/${seq}`;
 }

@@ -16,7 +16,7 @@ import { EnvelopeValidationError } from "../errors.js";
 import { describe, invalidArgument } from "../internal/arguments.js";
 import { createIdFactory, type IdFactory, isId } from "./ids.js";
 import { zodIssues } from "./issues.js";
-import { sequenceKey } from "./keys.js";
+import { joinSequenceKey } from "./keys.js";
 import { hashPayload } from "./payload.js";
 import {
   DEFAULT_STREAM,
@@ -326,7 +326,7 @@ export function createSealer(options: SealOptions = {}): Sealer {
       type: draft.type,
       schema: draft.schema,
       time,
-      key: draft.key ?? sequenceKey(draft.producer, stream, draft.seq),
+      key: draft.key ?? joinSequenceKey(draft.producer, stream, draft.seq),
       checksum: hashed.checksum,
       payload: hashed.payload as JsonOf<P>,
       trace: draft.trace,

@@ -89,4 +89,23 @@ describe("sequenceKey", () => {
     expect(sequenceKey("orders-svc", "orders", 42)).toBe("orders-svc/orders/42");
     expect(sequenceKey("orders-svc", "orders/eu", 0)).toBe("orders-svc/orders/eu/0");
   });
+
+  it("rejects parts that would make an ambiguous or invalid key", () => {
+    const cases: Array<[unknown[], string]> = [
+      [["a/b", "s", 1], "producer"],
+      [["", "s", 1], "producer"],
+      [[7, "s", 1], "producer"],
+      [["p", "line\nbreak", 1], "stream"],
+      [["p", "\uD800", 1], "stream"],
+      [["p", "s", -1], "seq"],
+      [["p", "s", 1.5], "seq"],
+      [["p", "s", Number.NaN], "seq"],
+      [["p", "s", "1"], "seq"],
+    ];
+    for (const [args, path] of cases) {
+      const error = catchError(() => (sequenceKey as (...a: unknown[]) => string)(...args));
+      expect(error).toBeInstanceOf(InvalidArgumentError);
+      expect(error.path).toBe(path);
+    }
+  });
 });

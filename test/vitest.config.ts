@@ -4,9 +4,10 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   resolve: {
     // Unit tests run against the source; the examples run against the built package.
-    alias: { sinkproof: fileURLToPath(new URL("./src/index.ts", import.meta.url)) },
+    alias: { sinkproof: fileURLToPath(new URL("../src/index.ts", import.meta.url)) },
   },
   test: {
+    root: fileURLToPath(new URL("..", import.meta.url)),
     include: ["test/**/*.test.ts"],
     typecheck: {
       enabled: true,
