@@ -14,6 +14,8 @@
  * @module
  */
 
+import type { LedgerEntry } from "./ledger/types.js";
+
 const BRAND: symbol = Symbol.for("sinkproof.error");
 
 /** Every `code` a {@link SinkproofError} can carry. */
@@ -24,7 +26,20 @@ export type SinkproofErrorCode =
   | "checksum_mismatch"
   | "unverifiable"
   | "invalid_envelope"
-  | "id_overflow";
+  | "id_overflow"
+  | "idempotency_conflict"
+  | "id_conflict"
+  | LedgerErrorCode
+  | "corruption"
+  | "ledger_locked";
+
+/** The `code`s of {@link LedgerError}. */
+export type LedgerErrorCode =
+  | "ledger_closed"
+  | "ledger_failed"
+  | "storage_error"
+  | "not_found"
+  | "claim_lost";
 
 /** The `code`s of {@link CanonicalizationError}: which JSON rule the value broke. */
 export type CanonicalizationErrorCode =
@@ -237,3 +252,111 @@ export class IntegrityError extends SinkproofError<"checksum_mismatch" | "unveri
  * ```
  */
 export class IdError extends SinkproofError<"id_overflow"> {}
+
+/**
+ * An append would give an idempotency key a second meaning: the ledger already holds an
+ * entry with this key and another checksum (code `idempotency_conflict`), or an entry with
+ * this id under another key (code `id_conflict`). Nothing of the append was written.
+ * `existing` is the entry already in the ledger (absent when the clash is between two
+ * envelopes of the same batch).
+ *
+ * @example
+ * ```ts
+ * import { IdempotencyConflictError } from "sinkproof";
+ * try {
+ *   await ledger.append([envelope]);
+ * } catch (error) {
+ *   if (error instanceof IdempotencyConflictError) console.log(error.existing?.envelope.checksum);
+ * }
+ * ```
+ */
+export class IdempotencyConflictError extends SinkproofError<
+  "idempotency_conflict" | "id_conflict"
+> {
+  /** The entry already in the ledger, when the clash is with one. */
+  readonly existing: LedgerEntry | undefined;
+  /** The checksum of the envelope that was refused. */
+  readonly incoming: string;
+
+  constructor(
+    code: "idempotency_conflict" | "id_conflict",
+    message: string,
+    details: { existing: LedgerEntry | undefined; incoming: string },
+    context: SinkproofErrorContext = {},
+  ) {
+    super(code, message, context);
+    this.existing = details.existing;
+    this.incoming = details.incoming;
+  }
+}
+
+/**
+ * A ledger cannot do what was asked: it is closed (`ledger_closed`), it failed earlier and
+ * must be reopened (`ledger_failed`), its storage threw (`storage_error`, with the cause),
+ * an entry a call refers to does not exist (`not_found`), or a claim was lost
+ * (`claim_lost`).
+ *
+ * @example
+ * ```ts
+ * import { LedgerError } from "sinkproof";
+ * await ledger.close();
+ * await ledger.head().catch((error: LedgerError) => error.code); // "ledger_closed"
+ * ```
+ */
+export class LedgerError extends SinkproofError<LedgerErrorCode> {}
+
+/**
+ * A durable ledger found damaged data before its last valid record: never skipped, never
+ * returned. `file` and `offset` say where.
+ *
+ * @example
+ * ```ts
+ * import { CorruptionError, FileLedger } from "sinkproof";
+ * try {
+ *   await FileLedger.open("./ledger");
+ * } catch (error) {
+ *   if (error instanceof CorruptionError) console.error(error.file, error.offset);
+ * }
+ * ```
+ */
+export class CorruptionError extends SinkproofError<"corruption"> {
+  /** The damaged file. */
+  readonly file: string;
+  /** Byte offset of the first damaged record in that file. */
+  readonly offset: number;
+
+  constructor(
+    message: string,
+    details: { file: string; offset: number },
+    context: SinkproofErrorContext = {},
+  ) {
+    super("corruption", message, context);
+    this.file = details.file;
+    this.offset = details.offset;
+  }
+}
+
+/**
+ * Another process (or another open ledger in this one) holds the ledger's directory for
+ * writing. `pid` is the holder's process id, from the lock file.
+ *
+ * @example
+ * ```ts
+ * import { FileLedger, LedgerLockedError } from "sinkproof";
+ * await FileLedger.open("./ledger").catch((error) => {
+ *   if (error instanceof LedgerLockedError) console.error(`held by pid ${error.pid}`);
+ * });
+ * ```
+ */
+export class LedgerLockedError extends SinkproofError<"ledger_locked"> {
+  /** Process id of the holder. */
+  readonly pid: number;
+  /** Path of the lock file. */
+  readonly lockFile: string;
+
+  constructor(message: string, details: { pid: number; lockFile: string }) {
+    super("ledger_locked", message);
+    this.pid = details.pid;
+    this.lockFile = details.lockFile;
+  }
+}

@@ -1,8 +1,9 @@
 /**
  * sinkproof: prove that every downstream sink holds exactly what a producer emitted.
  *
- * This entry point holds the foundation: canonical form (RFC 8785), checksums, ids,
- * idempotency keys, sealed envelopes, and the error hierarchy.
+ * This entry point holds the foundation (canonical form, checksums, ids, idempotency keys,
+ * sealed envelopes, the error hierarchy) and the ledgers (`MemoryLedger`, `FileLedger`,
+ * and `BaseLedger` to write your own). Testing tools live in `sinkproof/testing`.
  *
  * @packageDocumentation
  */
@@ -55,13 +56,49 @@ export { assertIntact, type VerifyOptions, type VerifyResult, verify } from "./e
 export {
   CanonicalizationError,
   type CanonicalizationErrorCode,
+  CorruptionError,
   EnvelopeValidationError,
   IdError,
+  IdempotencyConflictError,
   IntegrityError,
   InvalidArgumentError,
   isSinkproofError,
+  LedgerError,
+  type LedgerErrorCode,
+  LedgerLockedError,
   SinkproofError,
   type SinkproofErrorCode,
   type SinkproofErrorContext,
   type ValidationIssue,
 } from "./errors.js";
+export { auditHash, GENESIS_HASH, verifyAuditChain } from "./ledger/audit.js";
+export {
+  type AppendOutcome,
+  BaseLedger,
+  type ClaimRequest,
+  type EntryScan,
+  type LedgerOptions,
+  planAppend,
+} from "./ledger/base.js";
+export { MemoryLedger } from "./ledger/memory.js";
+export type {
+  AppendedEntry,
+  AppendResult,
+  AuditHead,
+  AuditInput,
+  AuditProblem,
+  AuditRecord,
+  AuditVerification,
+  Claim,
+  ClaimOptions,
+  ClaimResult,
+  Ledger,
+  LedgerCapabilities,
+  LedgerEntry,
+  PositionRange,
+  Receipt,
+  ReceiptStatus,
+  ScanQuery,
+  SequenceReservation,
+} from "./ledger/types.js";
+export { isFinalStatus } from "./ledger/validate.js";

@@ -4,7 +4,16 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   resolve: {
     // Unit tests run against the source; the examples run against the built package.
-    alias: { sinkproof: fileURLToPath(new URL("../src/index.ts", import.meta.url)) },
+    alias: [
+      {
+        find: /^sinkproof\/testing$/,
+        replacement: fileURLToPath(new URL("../src/testing/index.ts", import.meta.url)),
+      },
+      {
+        find: /^sinkproof$/,
+        replacement: fileURLToPath(new URL("../src/index.ts", import.meta.url)),
+      },
+    ],
   },
   test: {
     root: fileURLToPath(new URL("..", import.meta.url)),

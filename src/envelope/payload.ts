@@ -30,7 +30,8 @@ function deepFreezeJson(value: unknown): void {
 }
 
 /**
- * Canonicalizes a payload (error paths under `$.payload`) and hashes the bytes.
+ * Canonicalizes a payload (error paths under `path`, by default `$.payload`) and hashes
+ * the bytes.
  * Throws a `CanonicalizationError` when it is not JSON within the limits; nothing is
  * frozen then.
  */
@@ -39,8 +40,9 @@ export function hashPayload(
   limits: Limits,
   algorithm: ChecksumAlgorithm,
   freeze: boolean,
+  path: readonly (string | number)[] = PAYLOAD_PATH,
 ): HashedPayload {
-  const { bytes, sawDate } = canonicalBytes(value, limits, freeze, PAYLOAD_PATH);
+  const { bytes, sawDate } = canonicalBytes(value, limits, freeze, path);
   const checksum = checksumOfBytes(bytes, algorithm);
   if (!sawDate || !freeze) return { checksum, payload: value as JsonValue };
   const parsed = JSON.parse(decodeUtf8(bytes)) as JsonValue;

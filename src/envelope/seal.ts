@@ -14,6 +14,7 @@ import { resolveLimits } from "../canonical/canonicalize.js";
 import type { Checksum, ChecksumAlgorithm } from "../checksum/checksum.js";
 import { EnvelopeValidationError } from "../errors.js";
 import { describe, invalidArgument } from "../internal/arguments.js";
+import { isValidDraft } from "./fields.js";
 import { createIdFactory, type IdFactory, isId } from "./ids.js";
 import { zodIssues } from "./issues.js";
 import { joinSequenceKey } from "./keys.js";
@@ -23,8 +24,6 @@ import {
   draftFieldsSchema,
   ENVELOPE_LIMITS,
   type Envelope,
-  isCleanText,
-  isTraceparent,
   type JsonOf,
   type SchemaRef,
   type Trace,
@@ -93,82 +92,8 @@ export interface SealOptions {
 /** A function that seals drafts with fixed options; see {@link createSealer}. */
 export type Sealer = <P>(draft: EnvelopeDraft<P>) => Envelope<JsonOf<P>>;
 
-const DRAFT_KEYS = new Set([
-  "producer",
-  "stream",
-  "seq",
-  "type",
-  "schema",
-  "payload",
-  "key",
-  "trace",
-  "parents",
-]);
-const TRACE_KEYS = new Set(["traceparent", "correlationId", "causationId"]);
 const NO_PARENTS: readonly string[] = Object.freeze([]);
 const NO_TRACE: Trace = Object.freeze({});
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/**
- * Names that passed `isCleanText` recently. Producers seal many envelopes with the same
- * producer, stream, type and schema names, so the scan is skipped for a name seen before.
- * Bounded: cleared when full.
- */
-const cleanNames = new Set<string>();
-
-function isText(value: unknown, max: number): value is string {
-  if (typeof value !== "string" || value.length < 1 || value.length > max) return false;
-  if (cleanNames.has(value)) return true;
-  if (!isCleanText(value)) return false;
-  if (cleanNames.size >= 1024) cleanNames.clear();
-  cleanNames.add(value);
-  return true;
-}
-
-function hasOnlyKeys(value: object, allowed: ReadonlySet<string>): boolean {
-  for (const key of Object.keys(value)) if (!allowed.has(key)) return false;
-  return true;
-}
-
-/**
- * The hot-path check of a draft's fields (payload aside). It must accept exactly what
- * `draftFieldsSchema` accepts; a property test holds the two together. On failure the zod
- * schema is run to list every issue.
- */
-export function isValidDraft(draft: unknown): boolean {
-  if (!isObject(draft) || !hasOnlyKeys(draft, DRAFT_KEYS)) return false;
-  const { producer, stream, seq, type, schema, key, trace, parents } = draft;
-  if (!isText(producer, ENVELOPE_LIMITS.producer) || producer.includes("/")) return false;
-  if (stream !== undefined && !isText(stream, ENVELOPE_LIMITS.stream)) return false;
-  if (typeof seq !== "number" || !Number.isSafeInteger(seq) || seq < 0) return false;
-  if (!isText(type, ENVELOPE_LIMITS.type)) return false;
-  if (!isObject(schema) || Object.keys(schema).length !== 2) return false;
-  if (!isText(schema.name, ENVELOPE_LIMITS.schemaName)) return false;
-  const version = schema.version;
-  if (typeof version !== "number" || !Number.isSafeInteger(version) || version < 1) return false;
-  if (key !== undefined && !isText(key, ENVELOPE_LIMITS.key)) return false;
-  if (trace !== undefined) {
-    if (!isObject(trace) || !hasOnlyKeys(trace, TRACE_KEYS)) return false;
-    const { traceparent, correlationId, causationId } = trace;
-    if (
-      traceparent !== undefined &&
-      (typeof traceparent !== "string" || !isTraceparent(traceparent))
-    ) {
-      return false;
-    }
-    if (correlationId !== undefined && !isText(correlationId, ENVELOPE_LIMITS.traceField))
-      return false;
-    if (causationId !== undefined && !isText(causationId, ENVELOPE_LIMITS.traceField)) return false;
-  }
-  if (parents !== undefined) {
-    if (!Array.isArray(parents) || parents.length > ENVELOPE_LIMITS.parents) return false;
-    for (let i = 0; i < parents.length; i++) if (!isId(parents[i])) return false;
-  }
-  return true;
-}
 
 /** Copies the defined trace fields into a frozen object. */
 export function freezeTrace(trace: Trace | undefined): Trace {

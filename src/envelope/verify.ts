@@ -108,9 +108,9 @@ function check(envelope: unknown, limits: Limits): Checked {
   return { expected: declared, actual, issues: [mismatchIssue(declared, actual)] };
 }
 
-function mismatchIssue(expected: string, actual: string): ValidationIssue {
+function mismatchIssue(expected: string, actual: string, path = "$.checksum"): ValidationIssue {
   return {
-    path: "$.checksum",
+    path,
     code: "checksum_mismatch",
     message: `payload has checksum ${actual}, envelope says ${expected}`,
   };
@@ -121,12 +121,13 @@ export function checksumMismatch(
   expected: string,
   actual: string,
   key: string | undefined,
+  path = "$.checksum",
 ): IntegrityError {
   return new IntegrityError(
     "checksum_mismatch",
     `Envelope altered after sealing: payload has checksum ${actual}, envelope says ${expected}`,
-    { expected, actual, issues: [mismatchIssue(expected, actual)] },
-    { key, path: "$.checksum" },
+    { expected, actual, issues: [mismatchIssue(expected, actual, path)] },
+    { key, path },
   );
 }
 

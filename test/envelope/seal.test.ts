@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { isValidDraft } from "../../src/envelope/fields.js";
 import { draftFieldsSchema } from "../../src/envelope/schema.js";
-import { isValidDraft } from "../../src/envelope/seal.js";
 import {
   CanonicalizationError,
   checksum,

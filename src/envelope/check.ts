@@ -1,0 +1,77 @@
+/**
+ * Accepting an envelope handed over in-process (to a ledger, to a sink guard): the same
+ * checks as `parseEnvelope` for a value that is already an object, fast enough for every
+ * append. Returns the envelope frozen, payload included.
+ *
+ * @module
+ */
+
+import type { Limits } from "../canonical/canonicalize.js";
+import { formatPath } from "../canonical/path.js";
+import { algorithmOf, sameChecksum } from "../checksum/checksum.js";
+import { CanonicalizationError, EnvelopeValidationError, IntegrityError } from "../errors.js";
+import { isValidEnvelopeFields } from "./fields.js";
+import { zodIssues } from "./issues.js";
+import { hashPayload } from "./payload.js";
+import { type Envelope, envelopeFieldsSchema } from "./schema.js";
+import { buildEnvelope } from "./seal.js";
+import { checksumMismatch } from "./verify.js";
+
+/**
+ * Checks an envelope's fields and its checksum, and returns it frozen: the same object
+ * when it already is (as `seal` and `parseEnvelope` make them), else a frozen copy whose
+ * payload is deep-frozen in place. `base` prefixes error paths (e.g. `[3]` → `$[3].seq`).
+ *
+ * Throws `EnvelopeValidationError` (fields), `CanonicalizationError` (payload, path under
+ * `base`), `IntegrityError` (checksum).
+ */
+export function checkEnvelope(
+  value: unknown,
+  limits: Limits,
+  base: readonly (string | number)[] = [],
+): Envelope {
+  if (!isValidEnvelopeFields(value)) {
+    const result = envelopeFieldsSchema.safeParse(value);
+    throw new EnvelopeValidationError(
+      result.success
+        ? [{ path: formatPath(base), code: "invalid_envelope", message: "not an envelope" }]
+        : zodIssues(result.error.issues, base),
+    );
+  }
+  const envelope = value as unknown as Envelope;
+  let hashed: ReturnType<typeof hashPayload>;
+  try {
+    hashed = hashPayload(envelope.payload, limits, algorithmOf(envelope.checksum), true, [
+      ...base,
+      "payload",
+    ]);
+  } catch (error) {
+    if (error instanceof CanonicalizationError) {
+      throw new IntegrityError(
+        "unverifiable",
+        `Envelope integrity cannot be checked: ${error.message}`,
+        { issues: [{ path: error.path ?? "$", code: error.code, message: error.message }] },
+        { key: envelope.key, path: error.path, cause: error },
+      );
+    }
+    throw error;
+  }
+  if (!sameChecksum(envelope.checksum, hashed.checksum)) {
+    throw checksumMismatch(
+      envelope.checksum,
+      hashed.checksum,
+      envelope.key,
+      formatPath([...base, "checksum"]),
+    );
+  }
+  if (
+    hashed.payload === envelope.payload &&
+    Object.isFrozen(envelope) &&
+    Object.isFrozen(envelope.schema) &&
+    Object.isFrozen(envelope.trace) &&
+    Object.isFrozen(envelope.parents)
+  ) {
+    return envelope;
+  }
+  return buildEnvelope({ ...envelope, payload: hashed.payload });
+}

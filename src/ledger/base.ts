@@ -1,0 +1,607 @@
+/**
+ * `BaseLedger`: the thick core every ledger adapter extends.
+ *
+ * Owns the ledger's rules, so that each adapter only stores and fetches: argument checks,
+ * envelope verification (fields and checksum) before anything is stored, idempotency
+ * within a batch, conflict errors carrying the existing entry, the receipt/entry link,
+ * watermark bounds, claim arguments and tokens, the audit hash chain, closed-ledger
+ * errors, and the translation of any adapter failure into a `LedgerError` with its cause.
+ *
+ * Adapters implement the protected `_` methods (the template pattern of Powertools'
+ * persistence layers). Each `_` method must be atomic; the contracts are in their TSDoc.
+ *
+ * @module
+ */
+
+import { randomUUID } from "node:crypto";
+import { type Limits, resolveLimits } from "../canonical/canonicalize.js";
+import { checkEnvelope } from "../envelope/check.js";
+import { ENVELOPE_LIMITS, type Envelope } from "../envelope/schema.js";
+import {
+  IdempotencyConflictError,
+  InvalidArgumentError,
+  isSinkproofError,
+  LedgerError,
+} from "../errors.js";
+import { describe, invalidArgument } from "../internal/arguments.js";
+import { nextAuditRecord, verifyAuditChain } from "./audit.js";
+import type {
+  AppendedEntry,
+  AppendResult,
+  AuditHead,
+  AuditInput,
+  AuditRecord,
+  AuditVerification,
+  Claim,
+  ClaimOptions,
+  ClaimResult,
+  Ledger,
+  LedgerCapabilities,
+  LedgerEntry,
+  PositionRange,
+  Receipt,
+  ScanQuery,
+  SequenceReservation,
+} from "./types.js";
+import {
+  checkAuditInput,
+  checkId,
+  checkInteger,
+  checkKey,
+  checkName,
+  checkProducer,
+  checkRange,
+  checkReceipt,
+  checkScanQuery,
+  MAX_BATCH,
+  MAX_OWNER,
+  MAX_RESERVATION,
+  MAX_TTL_MS,
+  type ResolvedScan,
+} from "./validate.js";
+
+/** Options every ledger takes. */
+export interface LedgerOptions {
+  /**
+   * Milliseconds since the epoch: claim expiry and `appendedAt`. Inject a manual clock in
+   * tests.
+   * @default Date.now
+   */
+  readonly clock?: (() => number) | undefined;
+  /**
+   * Largest canonical payload accepted by `append`, in UTF-8 bytes.
+   * @default 1_048_576 (1 MiB)
+   */
+  readonly maxPayloadBytes?: number | undefined;
+  /**
+   * Deepest payload nesting accepted by `append`.
+   * @default 64
+   */
+  readonly maxDepth?: number | undefined;
+}
+
+/** What `_append` decided, atomically: everything appended, or nothing and why. */
+export type AppendOutcome =
+  | { readonly ok: true; readonly results: readonly AppendedEntry[] }
+  | {
+      readonly ok: false;
+      /** Index (in the envelopes given to `_append`) of the envelope that clashes. */
+      readonly index: number;
+      /** `key`: its key exists with another checksum; `id`: its id exists under another key. */
+      readonly clash: "key" | "id";
+      readonly existing: LedgerEntry;
+    };
+
+/** A claim request, with the token and expiry the core chose. */
+export interface ClaimRequest {
+  readonly sink: string;
+  readonly key: string;
+  readonly owner: string;
+  readonly token: string;
+  /** The ledger's clock now. */
+  readonly now: number;
+  readonly expiresAt: number;
+}
+
+/** A scan with every bound resolved: `to` is a position, `limit` a count. */
+export interface EntryScan {
+  readonly from: number;
+  readonly to: number;
+  readonly producer: string | undefined;
+  readonly stream: string | undefined;
+  readonly limit: number;
+}
+
+const EMPTY_RESULT: AppendResult = Object.freeze({
+  results: Object.freeze([]),
+  appended: 0,
+  existing: 0,
+});
+
+/**
+ * Decides an append against indexes held in memory: the `_append` logic shared by
+ * ledgers that keep their key and id indexes in the process (memory, file). Returns the
+ * clash, or the list of envelopes that are new and the entries that already exist.
+ */
+export function planAppend(
+  envelopes: readonly Envelope[],
+  byKey: (key: string) => LedgerEntry | undefined,
+  byId: (id: string) => LedgerEntry | undefined,
+):
+  | { ok: true; fresh: number[]; existing: Map<number, LedgerEntry> }
+  | { ok: false; index: number; clash: "key" | "id"; existing: LedgerEntry } {
+  const fresh: number[] = [];
+  const existing = new Map<number, LedgerEntry>();
+  for (let i = 0; i < envelopes.length; i++) {
+    const envelope = envelopes[i] as Envelope;
+    const found = byKey(envelope.key);
+    if (found !== undefined) {
+      if (found.envelope.checksum !== envelope.checksum)
+        return { ok: false, index: i, clash: "key", existing: found };
+      existing.set(i, found);
+      continue;
+    }
+    const sameId = byId(envelope.id);
+    if (sameId !== undefined) return { ok: false, index: i, clash: "id", existing: sameId };
+    fresh.push(i);
+  }
+  return { ok: true, fresh, existing };
+}
+
+/**
+ * The core of every ledger. Extend it and implement the protected `_` methods; the
+ * public methods check arguments, verify envelopes, enforce the ledger's rules and wrap
+ * adapter failures, so the adapter only stores and fetches.
+ *
+ * @example
+ * ```ts
+ * import { BaseLedger } from "sinkproof";
+ * class MyLedger extends BaseLedger {
+ *   readonly capabilities = { durability: "none", concurrency: "single-process", claims: "process", clock: "injected" } as const;
+ *   protected async _append(envelopes, appendedAt) { ... }
+ *   // … the other _ methods
+ * }
+ * ```
+ */
+export abstract class BaseLedger implements Ledger {
+  /** What this ledger promises. */
+  abstract readonly capabilities: LedgerCapabilities;
+  /** The ledger's clock (ms since the epoch). */
+  protected readonly clock: () => number;
+  /** Payload limits for `append`. */
+  protected readonly limits: Limits;
+  #closed = false;
+  #failure: unknown;
+
+  constructor(options: LedgerOptions = {}) {
+    if (typeof options !== "object" || options === null) {
+      invalidArgument("options", `must be an object, got ${describe(options)}`);
+    }
+    const clock = options.clock ?? Date.now;
+    if (typeof clock !== "function")
+      invalidArgument("options.clock", `must be a function, got ${describe(clock)}`);
+    this.clock = clock;
+    this.limits = resolveLimits(
+      {
+        maxDepth: options.maxDepth ?? ENVELOPE_LIMITS.maxDepth,
+        maxBytes: options.maxPayloadBytes ?? ENVELOPE_LIMITS.maxPayloadBytes,
+      },
+      "options",
+    );
+  }
+
+  // ---- the adapter's part --------------------------------------------------------------
+
+  /**
+   * Atomically: for each envelope (keys and ids are unique within the call), an entry with
+   * the same key is `existing`; if its checksum differs, or another entry has the same id,
+   * append nothing and report the clash. Otherwise give every new envelope the next
+   * position, in order, with `appendedAt`, and return one result per envelope.
+   */
+  protected abstract _append(
+    envelopes: readonly Envelope[],
+    appendedAt: string,
+  ): Promise<AppendOutcome>;
+  /** The entry with this key. */
+  protected abstract _getByKey(key: string): Promise<LedgerEntry | undefined>;
+  /** The entry with this id. */
+  protected abstract _getById(id: string): Promise<LedgerEntry | undefined>;
+  /** Entries with `from <= position <= to`, matching the filters, in order, at most `limit`. */
+  protected abstract _scan(scan: EntryScan): AsyncIterable<LedgerEntry>;
+  /** The last position; 0 when empty. */
+  protected abstract _head(): Promise<number>;
+  /** Atomically reserves `count` numbers for `producer` (from 0) and returns the first; durable where the ledger is. */
+  protected abstract _reserveSequence(producer: string, count: number): Promise<number>;
+  /** Stores a receipt (already checked, its entry exists). */
+  protected abstract _putReceipt(receipt: Receipt): Promise<void>;
+  /** Receipts of (sink, key) in the order they were put. */
+  protected abstract _getReceipts(sink: string, key: string): Promise<readonly Receipt[]>;
+  /** Receipts of a sink with `from <= position <= to`, in position order, then put order. */
+  protected abstract _scanReceipts(sink: string, from: number, to: number): AsyncIterable<Receipt>;
+  /** The sink's watermark; 0 when none. */
+  protected abstract _getWatermark(sink: string): Promise<number>;
+  /** Atomically sets the watermark to max(current, position) and returns it. */
+  protected abstract _advanceWatermark(sink: string, position: number): Promise<number>;
+  /**
+   * Atomically: `done` with the last final receipt (any status but `failed`) of (sink, key)
+   * if there is one; else `held` if another token's claim has `expiresAt > now`; else store
+   * this claim (replacing an expired one) and return `acquired`.
+   */
+  protected abstract _claim(request: ClaimRequest): Promise<ClaimResult>;
+  /** Atomically: if the stored claim of (sink, key) has this token, set its expiry; return whether it had. */
+  protected abstract _renewClaim(claim: Claim, expiresAt: number): Promise<boolean>;
+  /** Atomically: if the stored claim of (sink, key) has this token, delete it; return whether it had. */
+  protected abstract _releaseClaim(claim: Claim): Promise<boolean>;
+  /** Atomically: call `make` with the last record's head and store the record it returns. */
+  protected abstract _appendAudit(
+    make: (previous: AuditHead | undefined) => AuditRecord,
+  ): Promise<AuditRecord>;
+  /** Audit records in stored order. */
+  protected abstract _scanAudit(): AsyncIterable<AuditRecord>;
+  /** Releases resources (files, locks, connections). */
+  protected abstract _close(): Promise<void>;
+
+  // ---- helpers for adapters ------------------------------------------------------------
+
+  /**
+   * Marks the ledger failed: every later call throws `LedgerError` `ledger_failed` with
+   * this cause. For adapters whose state can no longer be trusted (a failed fsync).
+   */
+  protected fail(cause: unknown): void {
+    this.#failure ??= cause ?? new Error("ledger failed");
+  }
+
+  /** Throws unless the ledger is open and healthy. */
+  protected assertOpen(): void {
+    if (this.#closed) throw new LedgerError("ledger_closed", "The ledger is closed");
+    if (this.#failure !== undefined) {
+      throw new LedgerError("ledger_failed", "The ledger failed earlier and must be reopened", {
+        cause: this.#failure,
+      });
+    }
+  }
+
+  async #run<T>(operation: () => Promise<T>): Promise<T> {
+    this.assertOpen();
+    try {
+      return await operation();
+    } catch (error) {
+      if (isSinkproofError(error)) throw error;
+      throw new LedgerError("storage_error", `Ledger storage failed: ${String(error)}`, {
+        cause: error,
+      });
+    }
+  }
+
+  #iterate<T>(source: () => AsyncIterable<T>): AsyncIterable<T> {
+    const self = this;
+    return {
+      async *[Symbol.asyncIterator]() {
+        self.assertOpen();
+        let iterator: AsyncIterator<T>;
+        try {
+          iterator = source()[Symbol.asyncIterator]();
+        } catch (error) {
+          if (isSinkproofError(error)) throw error;
+          throw new LedgerError("storage_error", `Ledger storage failed: ${String(error)}`, {
+            cause: error,
+          });
+        }
+        while (true) {
+          self.assertOpen();
+          let step: IteratorResult<T>;
+          try {
+            step = await iterator.next();
+          } catch (error) {
+            if (isSinkproofError(error)) throw error;
+            throw new LedgerError("storage_error", `Ledger storage failed: ${String(error)}`, {
+              cause: error,
+            });
+          }
+          if (step.done) return;
+          yield step.value;
+        }
+      },
+    };
+  }
+
+  #now(): number {
+    const now = this.clock();
+    if (typeof now !== "number" || !Number.isFinite(now)) {
+      invalidArgument("options.clock()", `must return a number of ms, got ${describe(now)}`);
+    }
+    return now;
+  }
+
+  // ---- the public API ------------------------------------------------------------------
+
+  async append(envelopes: readonly Envelope[]): Promise<AppendResult> {
+    this.assertOpen();
+    if (!Array.isArray(envelopes))
+      invalidArgument("envelopes", `must be an array, got ${describe(envelopes)}`);
+    if (envelopes.length > MAX_BATCH)
+      invalidArgument("envelopes", `must hold at most ${MAX_BATCH} envelopes`);
+    if (envelopes.length === 0) return EMPTY_RESULT;
+    const checked: Envelope[] = [];
+    for (let i = 0; i < envelopes.length; i++)
+      checked.push(checkEnvelope(envelopes[i], this.limits, [i]));
+    // Within the batch: one key is one effect; repeats map to the first occurrence.
+    const unique: Envelope[] = [];
+    const slot: number[] = [];
+    const byKey = new Map<string, number>();
+    const byId = new Map<string, number>();
+    for (let i = 0; i < checked.length; i++) {
+      const envelope = checked[i] as Envelope;
+      const seen = byKey.get(envelope.key);
+      if (seen !== undefined) {
+        const first = unique[seen] as Envelope;
+        if (first.checksum !== envelope.checksum) {
+          throw new IdempotencyConflictError(
+            "idempotency_conflict",
+            `Envelopes ${i} and an earlier one in the batch share key ${JSON.stringify(envelope.key)} with different checksums`,
+            { existing: undefined, incoming: envelope.checksum },
+            { key: envelope.key, path: `$[${i}]` },
+          );
+        }
+        slot.push(seen);
+        continue;
+      }
+      const sameId = byId.get(envelope.id);
+      if (sameId !== undefined) {
+        throw new IdempotencyConflictError(
+          "id_conflict",
+          `Envelope ${i} reuses id ${envelope.id} under another key`,
+          { existing: undefined, incoming: envelope.checksum },
+          { key: envelope.key, path: `$[${i}]` },
+        );
+      }
+      byKey.set(envelope.key, unique.length);
+      byId.set(envelope.id, unique.length);
+      slot.push(unique.length);
+      unique.push(envelope);
+    }
+    const appendedAt = new Date(this.#now()).toISOString();
+    const outcome = await this.#run(() => this._append(unique, appendedAt));
+    if (!outcome.ok) {
+      const envelope = unique[outcome.index] as Envelope;
+      const index = slot.indexOf(outcome.index);
+      throw outcome.clash === "key"
+        ? new IdempotencyConflictError(
+            "idempotency_conflict",
+            `Key ${JSON.stringify(envelope.key)} is already in the ledger at position ${outcome.existing.position} with checksum ${outcome.existing.envelope.checksum}, not ${envelope.checksum}`,
+            { existing: outcome.existing, incoming: envelope.checksum },
+            { key: envelope.key, position: outcome.existing.position, path: `$[${index}]` },
+          )
+        : new IdempotencyConflictError(
+            "id_conflict",
+            `Id ${envelope.id} is already in the ledger at position ${outcome.existing.position} under key ${JSON.stringify(outcome.existing.envelope.key)}`,
+            { existing: outcome.existing, incoming: envelope.checksum },
+            { key: envelope.key, position: outcome.existing.position, path: `$[${index}]` },
+          );
+    }
+    const results: AppendedEntry[] = [];
+    let appended = 0;
+    for (let i = 0; i < slot.length; i++) {
+      const result = outcome.results[slot[i] as number] as AppendedEntry;
+      // A repeat inside the batch is "existing" even when its first occurrence was new.
+      const repeat = slot.indexOf(slot[i] as number) !== i;
+      const item =
+        repeat && result.status === "appended"
+          ? { entry: result.entry, status: "existing" as const }
+          : result;
+      if (item.status === "appended") appended++;
+      results.push(item);
+    }
+    return Object.freeze({
+      results: Object.freeze(results),
+      appended,
+      existing: results.length - appended,
+    });
+  }
+
+  async get(key: string): Promise<LedgerEntry | undefined> {
+    this.assertOpen();
+    checkKey(key);
+    return this.#run(() => this._getByKey(key));
+  }
+
+  async getById(id: string): Promise<LedgerEntry | undefined> {
+    this.assertOpen();
+    checkId(id);
+    return this.#run(() => this._getById(id));
+  }
+
+  scan(query?: ScanQuery): AsyncIterable<LedgerEntry> {
+    this.assertOpen();
+    const resolved: ResolvedScan = checkScanQuery(query);
+    return this.#iterate(() => this.#scanEntries(resolved));
+  }
+
+  async *#scanEntries(q: ResolvedScan): AsyncIterable<LedgerEntry> {
+    const head = await this._head();
+    const to = Math.min(q.to ?? head, head);
+    if (q.limit === 0 || to < q.from) return;
+    yield* this._scan({ from: q.from, to, producer: q.producer, stream: q.stream, limit: q.limit });
+  }
+
+  async head(): Promise<number> {
+    return this.#run(() => this._head());
+  }
+
+  async reserveSequence(producer: string, count: number): Promise<SequenceReservation> {
+    this.assertOpen();
+    checkProducer(producer, "producer");
+    checkInteger(count, "count", 1, MAX_RESERVATION);
+    const first = await this.#run(() => this._reserveSequence(producer, count));
+    return Object.freeze({ producer, first, count });
+  }
+
+  async putReceipt(receipt: Receipt): Promise<void> {
+    this.assertOpen();
+    const checked = checkReceipt(receipt);
+    await this.#run(async () => {
+      const entry = await this._getByKey(checked.key);
+      if (
+        entry === undefined ||
+        entry.position !== checked.position ||
+        entry.envelope.id !== checked.id
+      ) {
+        throw new LedgerError(
+          "not_found",
+          `No entry with key ${JSON.stringify(checked.key)}, id ${checked.id} at position ${checked.position}: a receipt must refer to an entry`,
+          { key: checked.key, position: checked.position, sink: checked.sink },
+        );
+      }
+      await this._putReceipt(checked);
+    });
+  }
+
+  async getReceipts(sink: string, key: string): Promise<readonly Receipt[]> {
+    this.assertOpen();
+    checkName(sink, "sink");
+    checkKey(key);
+    return this.#run(() => this._getReceipts(sink, key));
+  }
+
+  scanReceipts(sink: string, range?: PositionRange): AsyncIterable<Receipt> {
+    this.assertOpen();
+    checkName(sink, "sink");
+    const { from, to } = checkRange(range);
+    return this.#iterate(() => this.#scanReceipts(sink, from, to));
+  }
+
+  async *#scanReceipts(sink: string, from: number, to: number | undefined): AsyncIterable<Receipt> {
+    const last = Math.min(to ?? Number.MAX_SAFE_INTEGER, await this._head());
+    if (last < from) return;
+    yield* this._scanReceipts(sink, from, last);
+  }
+
+  async getWatermark(sink: string): Promise<number> {
+    this.assertOpen();
+    checkName(sink, "sink");
+    return this.#run(() => this._getWatermark(sink));
+  }
+
+  async advanceWatermark(sink: string, position: number): Promise<number> {
+    this.assertOpen();
+    checkName(sink, "sink");
+    checkInteger(position, "position", 0, Number.MAX_SAFE_INTEGER);
+    return this.#run(async () => {
+      const head = await this._head();
+      if (position > head) {
+        throw new InvalidArgumentError(
+          "invalid_argument",
+          `position ${position} is past the head ${head}`,
+          {
+            path: "position",
+            sink,
+            position,
+          },
+        );
+      }
+      return this._advanceWatermark(sink, position);
+    });
+  }
+
+  async claim(sink: string, key: string, options: ClaimOptions): Promise<ClaimResult> {
+    this.assertOpen();
+    checkName(sink, "sink");
+    checkKey(key);
+    if (typeof options !== "object" || options === null) {
+      invalidArgument("options", `must be an object, got ${describe(options)}`);
+    }
+    const owner = checkName(options.owner, "options.owner", MAX_OWNER);
+    const ttlMs = checkInteger(options.ttlMs, "options.ttlMs", 1, MAX_TTL_MS);
+    const now = this.#now();
+    return this.#run(() =>
+      this._claim({ sink, key, owner, token: randomUUID(), now, expiresAt: now + ttlMs }),
+    );
+  }
+
+  async renewClaim(claim: Claim, ttlMs: number): Promise<Claim> {
+    this.assertOpen();
+    const checked = checkClaim(claim);
+    checkInteger(ttlMs, "ttlMs", 1, MAX_TTL_MS);
+    const expiresAt = this.#now() + ttlMs;
+    const held = await this.#run(() => this._renewClaim(checked, expiresAt));
+    if (!held) {
+      throw new LedgerError(
+        "claim_lost",
+        `The claim on ${JSON.stringify(checked.key)} at ${checked.sink} was taken over or released`,
+        {
+          key: checked.key,
+          sink: checked.sink,
+        },
+      );
+    }
+    return Object.freeze({ ...checked, expiresAt });
+  }
+
+  async releaseClaim(claim: Claim): Promise<boolean> {
+    this.assertOpen();
+    const checked = checkClaim(claim);
+    return this.#run(() => this._releaseClaim(checked));
+  }
+
+  async appendAudit(input: AuditInput): Promise<AuditRecord> {
+    this.assertOpen();
+    const checked = checkAuditInput(input);
+    const time = new Date(this.#now()).toISOString();
+    return this.#run(() =>
+      this._appendAudit((previous) => nextAuditRecord(checked, previous, time)),
+    );
+  }
+
+  scanAudit(): AsyncIterable<AuditRecord> {
+    this.assertOpen();
+    return this.#iterate(() => this._scanAudit());
+  }
+
+  async verifyAudit(options?: {
+    readonly head?: AuditHead | undefined;
+  }): Promise<AuditVerification> {
+    this.assertOpen();
+    const head = options?.head;
+    if (head !== undefined) {
+      checkInteger(head?.index, "options.head.index", 1, Number.MAX_SAFE_INTEGER);
+      if (typeof head.hash !== "string" || !/^[0-9a-f]{64}$/.test(head.hash)) {
+        invalidArgument("options.head.hash", "must be 64 lowercase hex digits");
+      }
+    }
+    return verifyAuditChain(this.scanAudit(), head);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      await this._close();
+    } catch (error) {
+      if (isSinkproofError(error)) throw error;
+      throw new LedgerError("storage_error", `Closing the ledger failed: ${String(error)}`, {
+        cause: error,
+      });
+    }
+  }
+}
+
+function checkClaim(claim: Claim): Claim {
+  if (typeof claim !== "object" || claim === null)
+    invalidArgument("claim", `must be a claim, got ${describe(claim)}`);
+  checkName(claim.sink, "claim.sink");
+  checkKey(claim.key, "claim.key");
+  checkName(claim.owner, "claim.owner", MAX_OWNER);
+  if (typeof claim.token !== "string" || claim.token.length === 0 || claim.token.length > 64) {
+    invalidArgument("claim.token", "must be the token `claim` returned");
+  }
+  if (typeof claim.expiresAt !== "number" || !Number.isFinite(claim.expiresAt)) {
+    invalidArgument("claim.expiresAt", `must be a number of ms, got ${describe(claim.expiresAt)}`);
+  }
+  return {
+    sink: claim.sink,
+    key: claim.key,
+    owner: claim.owner,
+    token: claim.token,
+    expiresAt: claim.expiresAt,
+  };
+}

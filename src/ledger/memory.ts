@@ -1,0 +1,232 @@
+/**
+ * `MemoryLedger`: the whole ledger in this process's memory. For unit tests, for
+ * embedding, and for pipelines whose durability lives elsewhere.
+ *
+ * Durability: none. Everything is lost when the process exits. Every operation is
+ * synchronous under the hood, so each is atomic within the process.
+ *
+ * @module
+ */
+
+import type { Envelope } from "../envelope/schema.js";
+import {
+  type AppendOutcome,
+  BaseLedger,
+  type ClaimRequest,
+  type EntryScan,
+  type LedgerOptions,
+  planAppend,
+} from "./base.js";
+import type {
+  AppendedEntry,
+  AuditHead,
+  AuditRecord,
+  Claim,
+  ClaimResult,
+  LedgerCapabilities,
+  LedgerEntry,
+  Receipt,
+} from "./types.js";
+import { isFinalStatus } from "./validate.js";
+
+const CAPABILITIES: LedgerCapabilities = Object.freeze({
+  durability: "none",
+  concurrency: "single-process",
+  claims: "process",
+  clock: "injected",
+});
+
+interface SinkReceipts {
+  readonly byKey: Map<string, Receipt[]>;
+  /** Index = position; holes where a position has no receipt yet. */
+  readonly byPosition: Array<Receipt[] | undefined>;
+}
+
+/**
+ * A ledger held in memory: fast (batched appends at hundreds of thousands of envelopes a
+ * second, integrity checks included), and gone when the process exits. Use it in tests
+ * and wherever the ledger need not outlive the process.
+ *
+ * @example
+ * ```ts
+ * import { MemoryLedger, seal } from "sinkproof";
+ * const ledger = new MemoryLedger();
+ * const { results } = await ledger.append([seal({ producer: "p", seq: 0, type: "t", schema: { name: "t", version: 1 }, payload: {} })]);
+ * results[0].entry.position; // 1
+ * ```
+ */
+export class MemoryLedger extends BaseLedger {
+  readonly capabilities: LedgerCapabilities = CAPABILITIES;
+  readonly #entries: LedgerEntry[] = [];
+  readonly #byKey = new Map<string, LedgerEntry>();
+  readonly #byId = new Map<string, LedgerEntry>();
+  readonly #sequences = new Map<string, number>();
+  readonly #receipts = new Map<string, SinkReceipts>();
+  readonly #watermarks = new Map<string, number>();
+  readonly #claims = new Map<string, Claim>();
+  readonly #audit: AuditRecord[] = [];
+
+  constructor(options: LedgerOptions = {}) {
+    super(options);
+  }
+
+  protected async _append(
+    envelopes: readonly Envelope[],
+    appendedAt: string,
+  ): Promise<AppendOutcome> {
+    const plan = planAppend(
+      envelopes,
+      (key) => this.#byKey.get(key),
+      (id) => this.#byId.get(id),
+    );
+    if (!plan.ok) return plan;
+    const results: AppendedEntry[] = new Array(envelopes.length);
+    for (const [index, entry] of plan.existing) results[index] = { entry, status: "existing" };
+    for (const index of plan.fresh) {
+      const envelope = envelopes[index] as Envelope;
+      const entry: LedgerEntry = Object.freeze({
+        position: this.#entries.length + 1,
+        appendedAt,
+        envelope,
+      });
+      this.#entries.push(entry);
+      this.#byKey.set(envelope.key, entry);
+      this.#byId.set(envelope.id, entry);
+      results[index] = { entry, status: "appended" };
+    }
+    return { ok: true, results };
+  }
+
+  protected async _getByKey(key: string): Promise<LedgerEntry | undefined> {
+    return this.#byKey.get(key);
+  }
+
+  protected async _getById(id: string): Promise<LedgerEntry | undefined> {
+    return this.#byId.get(id);
+  }
+
+  protected async *_scan(scan: EntryScan): AsyncIterable<LedgerEntry> {
+    let left = scan.limit;
+    for (let position = scan.from; position <= scan.to && left > 0; position++) {
+      const entry = this.#entries[position - 1];
+      if (entry === undefined) return;
+      if (scan.producer !== undefined && entry.envelope.producer !== scan.producer) continue;
+      if (scan.stream !== undefined && entry.envelope.stream !== scan.stream) continue;
+      left--;
+      yield entry;
+    }
+  }
+
+  protected async _head(): Promise<number> {
+    return this.#entries.length;
+  }
+
+  protected async _reserveSequence(producer: string, count: number): Promise<number> {
+    const first = this.#sequences.get(producer) ?? 0;
+    this.#sequences.set(producer, first + count);
+    return first;
+  }
+
+  #sink(sink: string): SinkReceipts {
+    let receipts = this.#receipts.get(sink);
+    if (receipts === undefined) {
+      receipts = { byKey: new Map(), byPosition: [] };
+      this.#receipts.set(sink, receipts);
+    }
+    return receipts;
+  }
+
+  protected async _putReceipt(receipt: Receipt): Promise<void> {
+    const sink = this.#sink(receipt.sink);
+    const forKey = sink.byKey.get(receipt.key);
+    if (forKey === undefined) sink.byKey.set(receipt.key, [receipt]);
+    else forKey.push(receipt);
+    while (sink.byPosition.length <= receipt.position) sink.byPosition.push(undefined);
+    const forPosition = sink.byPosition[receipt.position];
+    if (forPosition === undefined) sink.byPosition[receipt.position] = [receipt];
+    else forPosition.push(receipt);
+  }
+
+  protected async _getReceipts(sink: string, key: string): Promise<readonly Receipt[]> {
+    return Object.freeze([...(this.#receipts.get(sink)?.byKey.get(key) ?? [])]);
+  }
+
+  protected async *_scanReceipts(sink: string, from: number, to: number): AsyncIterable<Receipt> {
+    const byPosition = this.#receipts.get(sink)?.byPosition;
+    if (byPosition === undefined) return;
+    const last = Math.min(to, byPosition.length - 1);
+    for (let position = from; position <= last; position++) {
+      const receipts = byPosition[position];
+      if (receipts !== undefined) yield* receipts.slice();
+    }
+  }
+
+  protected async _getWatermark(sink: string): Promise<number> {
+    return this.#watermarks.get(sink) ?? 0;
+  }
+
+  protected async _advanceWatermark(sink: string, position: number): Promise<number> {
+    const next = Math.max(this.#watermarks.get(sink) ?? 0, position);
+    this.#watermarks.set(sink, next);
+    return next;
+  }
+
+  protected async _claim(request: ClaimRequest): Promise<ClaimResult> {
+    const receipts = this.#receipts.get(request.sink)?.byKey.get(request.key);
+    if (receipts !== undefined) {
+      for (let i = receipts.length - 1; i >= 0; i--) {
+        const receipt = receipts[i] as Receipt;
+        if (isFinalStatus(receipt.status)) return { status: "done", receipt };
+      }
+    }
+    const id = claimId(request.sink, request.key);
+    const current = this.#claims.get(id);
+    if (current !== undefined && current.expiresAt > request.now) {
+      return { status: "held", owner: current.owner, expiresAt: current.expiresAt };
+    }
+    const claim: Claim = Object.freeze({
+      sink: request.sink,
+      key: request.key,
+      owner: request.owner,
+      token: request.token,
+      expiresAt: request.expiresAt,
+    });
+    this.#claims.set(id, claim);
+    return { status: "acquired", claim };
+  }
+
+  protected async _renewClaim(claim: Claim, expiresAt: number): Promise<boolean> {
+    const id = claimId(claim.sink, claim.key);
+    const current = this.#claims.get(id);
+    if (current?.token !== claim.token) return false;
+    this.#claims.set(id, Object.freeze({ ...current, expiresAt }));
+    return true;
+  }
+
+  protected async _releaseClaim(claim: Claim): Promise<boolean> {
+    const id = claimId(claim.sink, claim.key);
+    if (this.#claims.get(id)?.token !== claim.token) return false;
+    this.#claims.delete(id);
+    return true;
+  }
+
+  protected async _appendAudit(
+    make: (previous: AuditHead | undefined) => AuditRecord,
+  ): Promise<AuditRecord> {
+    const last = this.#audit.at(-1);
+    const record = make(last === undefined ? undefined : { index: last.index, hash: last.hash });
+    this.#audit.push(record);
+    return record;
+  }
+
+  protected async *_scanAudit(): AsyncIterable<AuditRecord> {
+    yield* this.#audit.slice();
+  }
+
+  protected async _close(): Promise<void> {}
+}
+
+/** The map key of a claim: sink and key, joined by a character neither can hold. */
+export function claimId(sink: string, key: string): string {
+  return `${sink}\u0000${key}`;
+}

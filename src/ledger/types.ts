@@ -1,0 +1,335 @@
+/**
+ * The ledger's public types: what a ledger stores and what it answers.
+ *
+ * The ledger is the source of truth of what was emitted (entries, in position order) and
+ * the memory of every delivery (receipts, watermarks, claims), plus a hash-chained audit
+ * log. Every adapter (memory, file, SQLite, PostgreSQL, yours) implements {@link Ledger}
+ * through `BaseLedger`, and proves it with the conformance suite in `sinkproof/testing`.
+ *
+ * @module
+ */
+
+import type { Checksum } from "../checksum/checksum.js";
+import type { Envelope, JsonValue } from "../envelope/schema.js";
+
+/** One envelope in the ledger, at its position. */
+export interface LedgerEntry {
+  /** The ledger's own index of the entry: 1, 2, 3, … with no gaps. */
+  readonly position: number;
+  /** When the ledger accepted it: ISO-8601 UTC with milliseconds. */
+  readonly appendedAt: string;
+  /** The envelope, frozen, exactly as appended. */
+  readonly envelope: Envelope;
+}
+
+/** What `append` did with one envelope. */
+export interface AppendedEntry {
+  /** The entry, new or already there. */
+  readonly entry: LedgerEntry;
+  /** `appended`: new position; `existing`: the key was already there with the same checksum. */
+  readonly status: "appended" | "existing";
+}
+
+/** Result of `append`: one item per envelope given, in the same order. */
+export interface AppendResult {
+  readonly results: readonly AppendedEntry[];
+  /** How many envelopes got a new position. */
+  readonly appended: number;
+  /** How many were already in the ledger (same key and checksum). */
+  readonly existing: number;
+}
+
+/** Which entries `scan` yields. Positions are inclusive. */
+export interface ScanQuery {
+  /**
+   * First position.
+   * @default 1
+   */
+  readonly from?: number | undefined;
+  /**
+   * Last position.
+   * @default the head when the scan starts
+   */
+  readonly to?: number | undefined;
+  /** Only entries of this producer. */
+  readonly producer?: string | undefined;
+  /** Only entries of this stream. */
+  readonly stream?: string | undefined;
+  /** At most this many entries. */
+  readonly limit?: number | undefined;
+}
+
+/** A position range; both ends inclusive. */
+export interface PositionRange {
+  /**
+   * First position.
+   * @default 1
+   */
+  readonly from?: number | undefined;
+  /**
+   * Last position.
+   * @default the head when the scan starts
+   */
+  readonly to?: number | undefined;
+}
+
+/** Sequence numbers reserved for a producer: `first` to `first + count - 1`. */
+export interface SequenceReservation {
+  readonly producer: string;
+  readonly first: number;
+  readonly count: number;
+}
+
+/**
+ * What happened to one envelope at one sink on one attempt:
+ * - `written`: the sink writer applied it;
+ * - `duplicate`: already done with the same checksum, the writer was not called;
+ * - `replayed`: written again by a repair;
+ * - `conflict`: the key was done at this sink with another checksum;
+ * - `rejected`: the sink's validator refused it (no write, no retry);
+ * - `failed`: every attempt failed; it may be delivered again later.
+ */
+export type ReceiptStatus =
+  | "written"
+  | "duplicate"
+  | "replayed"
+  | "conflict"
+  | "rejected"
+  | "failed";
+
+/** One receipt: the memory of one delivery attempt of one envelope at one sink. */
+export interface Receipt {
+  /** Sink name. */
+  readonly sink: string;
+  /** Idempotency key of the envelope. */
+  readonly key: string;
+  /** Envelope id. */
+  readonly id: string;
+  /** Ledger position of the envelope. */
+  readonly position: number;
+  /** Outcome. */
+  readonly status: ReceiptStatus;
+  /** Checksum of the payload that was (or would have been) written. */
+  readonly checksum: Checksum;
+  /** Attempt number, from 1. */
+  readonly attempt: number;
+  /** When the attempt started: ISO-8601 UTC. */
+  readonly startedAt: string;
+  /** When it ended: ISO-8601 UTC. */
+  readonly finishedAt: string;
+  /** Where the sink put it (a row id, an offset, a document version), as the writer said. */
+  readonly sinkOffset?: string | undefined;
+  /** Why it failed, was rejected or conflicted. */
+  readonly error?: { readonly code: string; readonly message: string } | undefined;
+}
+
+/** A live lease on one (sink, key): only its holder writes. */
+export interface Claim {
+  readonly sink: string;
+  readonly key: string;
+  /** Who holds it (a process, a worker, a guard instance). */
+  readonly owner: string;
+  /** Unique per acquisition: renew and release need it. */
+  readonly token: string;
+  /** When it expires, in ms since the epoch (the ledger's clock). */
+  readonly expiresAt: number;
+}
+
+/** Result of `claim`. */
+export type ClaimResult =
+  | {
+      /** The caller holds the claim until `claim.expiresAt`. */
+      readonly status: "acquired";
+      readonly claim: Claim;
+    }
+  | {
+      /** Someone else holds a live claim. */
+      readonly status: "held";
+      readonly owner: string;
+      readonly expiresAt: number;
+    }
+  | {
+      /** The key already has a final receipt at this sink. */
+      readonly status: "done";
+      readonly receipt: Receipt;
+    };
+
+/** Options of `claim`. */
+export interface ClaimOptions {
+  /** Who asks. */
+  readonly owner: string;
+  /** How long the claim lives, in ms, unless renewed. 1 ms to 24 h. */
+  readonly ttlMs: number;
+}
+
+/** What to record in the audit log. */
+export interface AuditInput {
+  /** Who did it: a user, a service, a job. */
+  readonly actor: string;
+  /** What was done, e.g. `replay`, `rewrite`, `remove`, `freeze`. */
+  readonly action: string;
+  /** Why. */
+  readonly reason: string;
+  /** What it was done to. */
+  readonly subject?:
+    | {
+        readonly sink?: string | undefined;
+        readonly key?: string | undefined;
+        readonly position?: number | undefined;
+      }
+    | undefined;
+  /** Checksum before the action, or null for none. */
+  readonly before?: string | null | undefined;
+  /** Checksum after the action, or null for none. */
+  readonly after?: string | null | undefined;
+  /** Anything else worth keeping, as JSON. */
+  readonly details?: JsonValue | undefined;
+}
+
+/** One audit record as stored: the input plus its place in the hash chain. */
+export interface AuditRecord extends AuditInput {
+  /** 1, 2, 3, … in append order. */
+  readonly index: number;
+  /** When it was appended: ISO-8601 UTC. */
+  readonly time: string;
+  /** `hash` of the previous record; 64 zeros for the first. */
+  readonly prevHash: string;
+  /** SHA-256 (hex) of the RFC 8785 form of every other field of this record. */
+  readonly hash: string;
+}
+
+/** The last record of an audit log, to keep outside the ledger and check truncation with. */
+export interface AuditHead {
+  readonly index: number;
+  readonly hash: string;
+}
+
+/** One problem `verifyAudit` found. */
+export interface AuditProblem {
+  /** Index (as stored) of the record where the problem shows. */
+  readonly index: number;
+  /**
+   * - `edited`: the record's hash does not match its content;
+   * - `removed`: an index is missing;
+   * - `reordered`: an index goes backwards;
+   * - `inserted`: an index appears twice;
+   * - `broken_link`: `prevHash` is not the previous record's hash;
+   * - `truncated`: the log ends before the head you knew;
+   * - `head_mismatch`: the record at the known head index has another hash.
+   */
+  readonly code:
+    | "edited"
+    | "removed"
+    | "reordered"
+    | "inserted"
+    | "broken_link"
+    | "truncated"
+    | "head_mismatch";
+  readonly message: string;
+}
+
+/** Result of `verifyAudit`. */
+export type AuditVerification =
+  | {
+      /** The chain is intact (and reaches the known head, when one was given). */
+      readonly ok: true;
+      /** Number of records. */
+      readonly count: number;
+      /** The last record, to keep for the next check; undefined when the log is empty. */
+      readonly head: AuditHead | undefined;
+    }
+  | {
+      /** Something was edited, removed, reordered, inserted or truncated. */
+      readonly ok: false;
+      readonly count: number;
+      readonly problems: readonly AuditProblem[];
+    };
+
+/** What a ledger promises; the conformance suite reads these to choose its tests. */
+export interface LedgerCapabilities {
+  /**
+   * When an acknowledged write is safe: `none` (memory: lost on exit), `fsync` (on disk
+   * after fsync), `wal-synchronous` (SQLite WAL with synchronous=FULL),
+   * `synchronous-commit` (PostgreSQL).
+   */
+  readonly durability: "none" | "fsync" | "wal-synchronous" | "synchronous-commit";
+  /** Who may use it at once: one process, or many processes sharing it. */
+  readonly concurrency: "single-process" | "multi-process";
+  /**
+   * Whether live claims survive a restart (`durable`) or live in the process that
+   * holds the ledger (`process`: right when only one process can open it).
+   */
+  readonly claims: "process" | "durable";
+  /** Whether claim expiry follows the clock given to the ledger (`injected`) or a server's. */
+  readonly clock: "injected" | "server";
+}
+
+/**
+ * The ledger: the source of truth of what was emitted, and the memory of every delivery.
+ * Every method is async and atomic. Using a closed ledger is a `LedgerError` with code
+ * `ledger_closed`; bad arguments are `InvalidArgumentError`s.
+ */
+export interface Ledger {
+  /** What this ledger promises. */
+  readonly capabilities: LedgerCapabilities;
+
+  /**
+   * Appends envelopes, atomically: all of them or none. Each envelope is verified first
+   * (shape and checksum). A key already in the ledger with the same checksum returns the
+   * existing entry (no second position); with another checksum the whole call fails with
+   * an `IdempotencyConflictError` carrying the existing entry. New entries get consecutive
+   * positions after the head.
+   */
+  append(envelopes: readonly Envelope[]): Promise<AppendResult>;
+  /** The entry with this idempotency key. */
+  get(key: string): Promise<LedgerEntry | undefined>;
+  /** The entry with this envelope id. */
+  getById(id: string): Promise<LedgerEntry | undefined>;
+  /** Entries in position order. */
+  scan(query?: ScanQuery): AsyncIterable<LedgerEntry>;
+  /** The last position; 0 when empty. */
+  head(): Promise<number>;
+
+  /** Reserves `count` sequence numbers for a producer; reservations survive a restart. */
+  reserveSequence(producer: string, count: number): Promise<SequenceReservation>;
+
+  /** Stores a receipt. The entry it refers to (key and position) must exist. */
+  putReceipt(receipt: Receipt): Promise<void>;
+  /** Every receipt of one key at one sink, in the order they were put. */
+  getReceipts(sink: string, key: string): Promise<readonly Receipt[]>;
+  /** Receipts of one sink in position order (then in the order they were put). */
+  scanReceipts(sink: string, range?: PositionRange): AsyncIterable<Receipt>;
+
+  /** The sink's watermark; 0 when it has none. */
+  getWatermark(sink: string): Promise<number>;
+  /**
+   * Raises the sink's watermark to `position` and returns the watermark. A watermark
+   * never moves backwards: a lower `position` is ignored (the current one is returned).
+   * A position past the head is an `InvalidArgumentError`.
+   */
+  advanceWatermark(sink: string, position: number): Promise<number>;
+
+  /**
+   * Takes a lease on (sink, key): `acquired`, or `held` by another caller (until its
+   * expiry), or `done` when the key already has a final receipt at the sink. An expired
+   * claim can be taken over.
+   */
+  claim(sink: string, key: string, options: ClaimOptions): Promise<ClaimResult>;
+  /** Extends a claim; a `LedgerError` with code `claim_lost` when it was taken over or released. */
+  renewClaim(claim: Claim, ttlMs: number): Promise<Claim>;
+  /** Gives a claim up; false when it was no longer held by this token. */
+  releaseClaim(claim: Claim): Promise<boolean>;
+
+  /** Appends a record to the hash-chained audit log and returns it. */
+  appendAudit(input: AuditInput): Promise<AuditRecord>;
+  /** The audit log, in order. */
+  scanAudit(): AsyncIterable<AuditRecord>;
+  /**
+   * Checks the audit chain: every hash, every link, every index. With `head` (a head kept
+   * from an earlier check), also detects truncation and rewriting after it.
+   */
+  verifyAudit(options?: { readonly head?: AuditHead | undefined }): Promise<AuditVerification>;
+
+  /** Closes the ledger; later calls fail with `ledger_closed`. Calling it twice is fine. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,246 @@
+/**
+ * Argument rules of the ledger, checked once in `BaseLedger` so that adapters never see
+ * bad input: names, keys, positions, receipts, audit records, scan queries.
+ *
+ * @module
+ */
+
+import { z } from "zod";
+import { canonicalBytes, decodeUtf8 } from "../canonical/canonicalize.js";
+import { formatPath } from "../canonical/path.js";
+import { isChecksum } from "../checksum/checksum.js";
+import { isId } from "../envelope/ids.js";
+import {
+  ENVELOPE_LIMITS,
+  isCleanText,
+  isEnvelopeTime,
+  isProducerName,
+  type JsonValue,
+} from "../envelope/schema.js";
+import { CanonicalizationError } from "../errors.js";
+import { describe, invalidArgument } from "../internal/arguments.js";
+import type { AuditInput, PositionRange, Receipt, ScanQuery } from "./types.js";
+
+/** Longest sink name. */
+export const MAX_SINK_NAME = 128;
+/** Longest claim owner. */
+export const MAX_OWNER = 256;
+/** Longest claim, in ms: 24 hours. */
+export const MAX_TTL_MS: number = 24 * 60 * 60 * 1000;
+/** Most sequence numbers reserved in one call. */
+export const MAX_RESERVATION = 1_000_000;
+/** Most envelopes in one append. */
+export const MAX_BATCH = 100_000;
+
+const RECEIPT_STATUSES = [
+  "written",
+  "duplicate",
+  "replayed",
+  "conflict",
+  "rejected",
+  "failed",
+] as const;
+const FINAL_STATUSES: ReadonlySet<string> = new Set([
+  "written",
+  "duplicate",
+  "replayed",
+  "conflict",
+  "rejected",
+]);
+
+/**
+ * True for the statuses after which a key is done at a sink: every status but `failed`
+ * (which may be delivered again).
+ */
+export function isFinalStatus(status: string): boolean {
+  return FINAL_STATUSES.has(status);
+}
+
+export function checkName(value: unknown, where: string, max = MAX_SINK_NAME): string {
+  if (
+    typeof value !== "string" ||
+    value.length === 0 ||
+    value.length > max ||
+    !isCleanText(value)
+  ) {
+    invalidArgument(
+      where,
+      `must be 1 to ${max} characters without control characters or lone surrogates, got ${describe(value)}`,
+    );
+  }
+  return value;
+}
+
+export function checkProducer(value: unknown, where: string): string {
+  checkName(value, where, ENVELOPE_LIMITS.producer);
+  if (!isProducerName(value as string)) invalidArgument(where, "must not contain '/'");
+  return value as string;
+}
+
+export function checkKey(value: unknown, where = "key"): string {
+  return checkName(value, where, ENVELOPE_LIMITS.key);
+}
+
+export function checkId(value: unknown, where = "id"): string {
+  if (!isId(value)) invalidArgument(where, `must be a ULID in upper case, got ${describe(value)}`);
+  return value as string;
+}
+
+export function checkInteger(value: unknown, where: string, min: number, max: number): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max) {
+    invalidArgument(where, `must be an integer from ${min} to ${max}, got ${describe(value)}`);
+  }
+  return value as number;
+}
+
+function checkObject(value: unknown, where: string): Record<string, unknown> {
+  if (value === undefined) return {};
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    invalidArgument(where, `must be an object, got ${describe(value)}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** A scan query with defaults filled in (`to` is resolved later, against the head). */
+export interface ResolvedScan {
+  readonly from: number;
+  readonly to: number | undefined;
+  readonly producer: string | undefined;
+  readonly stream: string | undefined;
+  readonly limit: number;
+}
+
+export function checkScanQuery(query: ScanQuery | undefined): ResolvedScan {
+  const q = checkObject(query, "query");
+  const from =
+    q.from === undefined ? 1 : checkInteger(q.from, "query.from", 1, Number.MAX_SAFE_INTEGER);
+  const to =
+    q.to === undefined ? undefined : checkInteger(q.to, "query.to", 0, Number.MAX_SAFE_INTEGER);
+  const producer =
+    q.producer === undefined ? undefined : checkProducer(q.producer, "query.producer");
+  const stream =
+    q.stream === undefined
+      ? undefined
+      : checkName(q.stream, "query.stream", ENVELOPE_LIMITS.stream);
+  const limit =
+    q.limit === undefined
+      ? Number.MAX_SAFE_INTEGER
+      : checkInteger(q.limit, "query.limit", 0, Number.MAX_SAFE_INTEGER);
+  for (const name of Object.keys(q)) {
+    if (!["from", "to", "producer", "stream", "limit"].includes(name))
+      invalidArgument(`query.${name}`, "is not a scan option");
+  }
+  return { from, to, producer, stream, limit };
+}
+
+export function checkRange(range: PositionRange | undefined): {
+  from: number;
+  to: number | undefined;
+} {
+  const r = checkObject(range, "range");
+  return {
+    from: r.from === undefined ? 1 : checkInteger(r.from, "range.from", 1, Number.MAX_SAFE_INTEGER),
+    to: r.to === undefined ? undefined : checkInteger(r.to, "range.to", 0, Number.MAX_SAFE_INTEGER),
+  };
+}
+
+const text = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .refine(isCleanText, { message: "must not hold control characters or lone surrogates" });
+const isoTime = z
+  .string()
+  .refine(isEnvelopeTime, { message: "must be ISO-8601 UTC with milliseconds" });
+
+const receiptSchema = z.strictObject({
+  sink: text(MAX_SINK_NAME),
+  key: text(ENVELOPE_LIMITS.key),
+  id: z.string().refine(isId, { message: "must be a ULID in upper case" }),
+  position: z.int().min(1),
+  status: z.enum(RECEIPT_STATUSES),
+  checksum: z.string().refine(isChecksum, { message: "must be a checksum" }),
+  attempt: z.int().min(1).max(1_000_000),
+  startedAt: isoTime,
+  finishedAt: isoTime,
+  sinkOffset: z.string().max(1024).optional(),
+  error: z.strictObject({ code: text(128), message: z.string().max(4096) }).optional(),
+});
+
+const checksumOrNull = z
+  .union([z.string().refine(isChecksum, { message: "must be a checksum" }), z.null()])
+  .optional();
+
+const auditInputSchema = z.strictObject({
+  actor: text(256),
+  action: text(128),
+  reason: z
+    .string()
+    .min(1)
+    .max(4096)
+    .refine((s) => s.isWellFormed(), { message: "must not hold lone surrogates" }),
+  subject: z
+    .strictObject({
+      sink: text(MAX_SINK_NAME).optional(),
+      key: text(ENVELOPE_LIMITS.key).optional(),
+      position: z.int().min(1).optional(),
+    })
+    .optional(),
+  before: checksumOrNull,
+  after: checksumOrNull,
+  details: z.unknown().optional(),
+});
+
+function zodToArgument(where: string, issues: readonly z.core.$ZodIssue[]): never {
+  const first = issues[0];
+  const path = `${where}${formatPath(first?.path ?? []).slice(1)}`;
+  const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : "";
+  return invalidArgument(path, `${first?.message ?? "is invalid"}${more}`);
+}
+
+/** A receipt checked and copied into a frozen object. */
+export function checkReceipt(receipt: unknown): Receipt {
+  const result = receiptSchema.safeParse(receipt);
+  if (!result.success) zodToArgument("receipt", result.error.issues);
+  const r = result.data as Receipt;
+  const out: Receipt = {
+    sink: r.sink,
+    key: r.key,
+    id: r.id,
+    position: r.position,
+    status: r.status,
+    checksum: r.checksum,
+    attempt: r.attempt,
+    startedAt: r.startedAt,
+    finishedAt: r.finishedAt,
+    ...(r.sinkOffset === undefined ? {} : { sinkOffset: r.sinkOffset }),
+    ...(r.error === undefined
+      ? {}
+      : { error: Object.freeze({ code: r.error.code, message: r.error.message }) }),
+  };
+  return Object.freeze(out);
+}
+
+const DETAILS_LIMITS = { maxDepth: 32, maxBytes: 64 * 1024 };
+
+/** An audit input checked; `details` must be JSON of at most 64 KiB. */
+export function checkAuditInput(input: unknown): AuditInput {
+  const result = auditInputSchema.safeParse(input);
+  if (!result.success) zodToArgument("input", result.error.issues);
+  const data = result.data as AuditInput;
+  if (data.details === undefined) return data;
+  // Stored as its JSON form (a copy), so the record is the same after a restart.
+  let details: JsonValue;
+  try {
+    details = JSON.parse(
+      decodeUtf8(canonicalBytes(data.details, DETAILS_LIMITS).bytes),
+    ) as JsonValue;
+  } catch (error) {
+    if (error instanceof CanonicalizationError) {
+      invalidArgument(`input.details${error.path?.slice(1) ?? ""}`, error.message, error);
+    }
+    throw error;
+  }
+  return { ...data, details };
+}
