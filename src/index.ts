@@ -80,6 +80,11 @@ export {
   type LedgerOptions,
   planAppend,
 } from "./ledger/base.js";
+export {
+  FileLedger,
+  type FileLedgerOptions,
+  type FileLedgerRecovery,
+} from "./ledger/file/file-ledger.js";
 export { MemoryLedger } from "./ledger/memory.js";
 export type {
   AppendedEntry,

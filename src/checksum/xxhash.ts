@@ -19,3 +19,8 @@ export function xxh64Bytes(bytes: Uint8Array): string {
 
 /** XXH32 (seed 0) of the UTF-8 bytes of `text`, as 8 lowercase hex digits; used for vectors only. */
 export const xxh32Text: (text: string) => string = api.h32ToString;
+
+/** XXH32 (seed 0) of `bytes`, as an unsigned 32-bit number; frames of the file ledger. */
+export function xxh32Bytes(bytes: Uint8Array): number {
+  return api.h32Raw(bytes) >>> 0;
+}

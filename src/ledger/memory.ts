@@ -17,6 +17,7 @@ import {
   type LedgerOptions,
   planAppend,
 } from "./base.js";
+import { ClaimTable, ReceiptIndex } from "./state.js";
 import type {
   AppendedEntry,
   AuditHead,
@@ -27,7 +28,6 @@ import type {
   LedgerEntry,
   Receipt,
 } from "./types.js";
-import { isFinalStatus } from "./validate.js";
 
 const CAPABILITIES: LedgerCapabilities = Object.freeze({
   durability: "none",
@@ -35,12 +35,6 @@ const CAPABILITIES: LedgerCapabilities = Object.freeze({
   claims: "process",
   clock: "injected",
 });
-
-interface SinkReceipts {
-  readonly byKey: Map<string, Receipt[]>;
-  /** Index = position; holes where a position has no receipt yet. */
-  readonly byPosition: Array<Receipt[] | undefined>;
-}
 
 /**
  * A ledger held in memory: fast (batched appends at hundreds of thousands of envelopes a
@@ -61,9 +55,9 @@ export class MemoryLedger extends BaseLedger {
   readonly #byKey = new Map<string, LedgerEntry>();
   readonly #byId = new Map<string, LedgerEntry>();
   readonly #sequences = new Map<string, number>();
-  readonly #receipts = new Map<string, SinkReceipts>();
+  readonly #receipts = new ReceiptIndex();
   readonly #watermarks = new Map<string, number>();
-  readonly #claims = new Map<string, Claim>();
+  readonly #claims = new ClaimTable();
   readonly #audit: AuditRecord[] = [];
 
   constructor(options: LedgerOptions = {}) {
@@ -127,38 +121,16 @@ export class MemoryLedger extends BaseLedger {
     return first;
   }
 
-  #sink(sink: string): SinkReceipts {
-    let receipts = this.#receipts.get(sink);
-    if (receipts === undefined) {
-      receipts = { byKey: new Map(), byPosition: [] };
-      this.#receipts.set(sink, receipts);
-    }
-    return receipts;
-  }
-
   protected async _putReceipt(receipt: Receipt): Promise<void> {
-    const sink = this.#sink(receipt.sink);
-    const forKey = sink.byKey.get(receipt.key);
-    if (forKey === undefined) sink.byKey.set(receipt.key, [receipt]);
-    else forKey.push(receipt);
-    while (sink.byPosition.length <= receipt.position) sink.byPosition.push(undefined);
-    const forPosition = sink.byPosition[receipt.position];
-    if (forPosition === undefined) sink.byPosition[receipt.position] = [receipt];
-    else forPosition.push(receipt);
+    this.#receipts.put(receipt);
   }
 
   protected async _getReceipts(sink: string, key: string): Promise<readonly Receipt[]> {
-    return Object.freeze([...(this.#receipts.get(sink)?.byKey.get(key) ?? [])]);
+    return this.#receipts.get(sink, key);
   }
 
   protected async *_scanReceipts(sink: string, from: number, to: number): AsyncIterable<Receipt> {
-    const byPosition = this.#receipts.get(sink)?.byPosition;
-    if (byPosition === undefined) return;
-    const last = Math.min(to, byPosition.length - 1);
-    for (let position = from; position <= last; position++) {
-      const receipts = byPosition[position];
-      if (receipts !== undefined) yield* receipts.slice();
-    }
+    yield* this.#receipts.scan(sink, from, to);
   }
 
   protected async _getWatermark(sink: string): Promise<number> {
@@ -172,42 +144,15 @@ export class MemoryLedger extends BaseLedger {
   }
 
   protected async _claim(request: ClaimRequest): Promise<ClaimResult> {
-    const receipts = this.#receipts.get(request.sink)?.byKey.get(request.key);
-    if (receipts !== undefined) {
-      for (let i = receipts.length - 1; i >= 0; i--) {
-        const receipt = receipts[i] as Receipt;
-        if (isFinalStatus(receipt.status)) return { status: "done", receipt };
-      }
-    }
-    const id = claimId(request.sink, request.key);
-    const current = this.#claims.get(id);
-    if (current !== undefined && current.expiresAt > request.now) {
-      return { status: "held", owner: current.owner, expiresAt: current.expiresAt };
-    }
-    const claim: Claim = Object.freeze({
-      sink: request.sink,
-      key: request.key,
-      owner: request.owner,
-      token: request.token,
-      expiresAt: request.expiresAt,
-    });
-    this.#claims.set(id, claim);
-    return { status: "acquired", claim };
+    return this.#claims.claim(request, this.#receipts.lastFinal(request.sink, request.key));
   }
 
   protected async _renewClaim(claim: Claim, expiresAt: number): Promise<boolean> {
-    const id = claimId(claim.sink, claim.key);
-    const current = this.#claims.get(id);
-    if (current?.token !== claim.token) return false;
-    this.#claims.set(id, Object.freeze({ ...current, expiresAt }));
-    return true;
+    return this.#claims.renew(claim, expiresAt);
   }
 
   protected async _releaseClaim(claim: Claim): Promise<boolean> {
-    const id = claimId(claim.sink, claim.key);
-    if (this.#claims.get(id)?.token !== claim.token) return false;
-    this.#claims.delete(id);
-    return true;
+    return this.#claims.release(claim);
   }
 
   protected async _appendAudit(
@@ -224,9 +169,4 @@ export class MemoryLedger extends BaseLedger {
   }
 
   protected async _close(): Promise<void> {}
-}
-
-/** The map key of a claim: sink and key, joined by a character neither can hold. */
-export function claimId(sink: string, key: string): string {
-  return `${sink}\u0000${key}`;
 }

@@ -1,0 +1,247 @@
+/**
+ * The on-disk record format of the file ledger.
+ *
+ * A segment file is a sequence of frames:
+ *
+ * ```
+ * u32 LE  body length N
+ * u32 LE  XXH32 (seed 0) of the body
+ * N bytes body: one kind byte, then the record
+ * ```
+ *
+ * A frame is the unit of atomicity: one `append` call is one `entries` frame, so after a
+ * crash either all of its envelopes are there or none. The checksum tells a torn or
+ * damaged frame from a good one. `entries` bodies are binary so that reopening a ledger
+ * reads the index fields (key, id, producer, stream, checksum) without parsing any
+ * envelope; every other record is JSON.
+ *
+ * @module
+ */
+
+import { xxh32Bytes } from "../../checksum/xxhash.js";
+
+/** Bytes before a frame's body. */
+export const FRAME_HEADER = 8;
+/** Largest body accepted when reading: anything longer is damage, not data. */
+export const MAX_BODY: number = 256 * 1024 * 1024;
+
+export const KIND = {
+  segment: 1,
+  entries: 2,
+  receipt: 3,
+  watermark: 4,
+  sequence: 5,
+  audit: 6,
+} as const;
+
+/** Decoded index fields of one envelope in an `entries` frame. */
+export interface EntryRecord {
+  readonly key: string;
+  readonly id: string;
+  readonly producer: string;
+  readonly stream: string;
+  readonly checksum: string;
+  /** XXH32 of the envelope's JSON bytes, checked again on every read. */
+  readonly hash: number;
+  /** Offset of the envelope's JSON bytes, from the start of the frame. */
+  readonly offset: number;
+  readonly length: number;
+}
+
+/** One envelope to write: its index fields and its JSON text. */
+export interface EntryInput {
+  readonly key: string;
+  readonly id: string;
+  readonly producer: string;
+  readonly stream: string;
+  readonly checksum: string;
+  readonly json: string;
+}
+
+/** Wraps a body in a frame. */
+export function frame(body: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(FRAME_HEADER + body.length);
+  out.writeUInt32LE(body.length, 0);
+  out.writeUInt32LE(xxh32Bytes(body), 4);
+  out.set(body, FRAME_HEADER);
+  return out;
+}
+
+/** A frame whose body is a kind byte and JSON. */
+export function jsonFrame(kind: number, value: unknown): Buffer {
+  const json = Buffer.from(JSON.stringify(value), "utf8");
+  const body = Buffer.allocUnsafe(1 + json.length);
+  body[0] = kind;
+  json.copy(body, 1);
+  return frame(body);
+}
+
+/**
+ * An `entries` frame: first position, appendedAt, then per envelope its index fields and
+ * JSON. Returns the frame and, per envelope, where its JSON starts inside the frame.
+ */
+export function entriesFrame(
+  first: number,
+  appendedAt: string,
+  entries: readonly EntryInput[],
+): { bytes: Buffer; offsets: number[]; lengths: number[]; hashes: number[] } {
+  let size = 1 + 8 + 2 + Buffer.byteLength(appendedAt) + 4;
+  const jsons: Buffer[] = [];
+  for (const e of entries) {
+    const json = Buffer.from(e.json, "utf8");
+    jsons.push(json);
+    size +=
+      2 +
+      Buffer.byteLength(e.key) +
+      1 +
+      e.id.length +
+      2 +
+      Buffer.byteLength(e.producer) +
+      2 +
+      Buffer.byteLength(e.stream) +
+      1 +
+      e.checksum.length +
+      4 +
+      4 +
+      json.length;
+  }
+  const body = Buffer.allocUnsafe(size);
+  let pos = 0;
+  body[pos++] = KIND.entries;
+  body.writeDoubleLE(first, pos);
+  pos += 8;
+  pos = writeShortString(body, pos, appendedAt);
+  body.writeUInt32LE(entries.length, pos);
+  pos += 4;
+  const offsets: number[] = [];
+  const lengths: number[] = [];
+  const hashes: number[] = [];
+  entries.forEach((e, i) => {
+    const json = jsons[i] as Buffer;
+    pos = writeShortString(body, pos, e.key);
+    pos = writeTinyString(body, pos, e.id);
+    pos = writeShortString(body, pos, e.producer);
+    pos = writeShortString(body, pos, e.stream);
+    pos = writeTinyString(body, pos, e.checksum);
+    const hash = xxh32Bytes(json);
+    body.writeUInt32LE(hash, pos);
+    pos += 4;
+    body.writeUInt32LE(json.length, pos);
+    pos += 4;
+    offsets.push(FRAME_HEADER + pos);
+    lengths.push(json.length);
+    hashes.push(hash);
+    json.copy(body, pos);
+    pos += json.length;
+  });
+  return { bytes: frame(body), offsets, lengths, hashes };
+}
+
+function writeShortString(buf: Buffer, pos: number, value: string): number {
+  const length = buf.write(value, pos + 2, "utf8");
+  buf.writeUInt16LE(length, pos);
+  return pos + 2 + length;
+}
+
+function writeTinyString(buf: Buffer, pos: number, value: string): number {
+  const length = buf.write(value, pos + 1, "latin1");
+  buf[pos] = length;
+  return pos + 1 + length;
+}
+
+/** Thrown by the decoders on a body that passed its checksum but does not parse. */
+export class MalformedBody extends Error {}
+
+/** Decodes an `entries` body (`body` starts at the kind byte, `bodyStart` is its offset in the frame). */
+export function decodeEntries(body: Buffer): {
+  first: number;
+  appendedAt: string;
+  entries: EntryRecord[];
+} {
+  let pos = 1;
+  const need = (n: number) => {
+    if (pos + n > body.length) throw new MalformedBody("entries body ends early");
+  };
+  need(8);
+  const first = body.readDoubleLE(pos);
+  pos += 8;
+  const readShort = (): string => {
+    need(2);
+    const length = body.readUInt16LE(pos);
+    need(2 + length);
+    const value = body.toString("utf8", pos + 2, pos + 2 + length);
+    pos += 2 + length;
+    return value;
+  };
+  const readTiny = (): string => {
+    need(1);
+    const length = body[pos] as number;
+    need(1 + length);
+    const value = body.toString("latin1", pos + 1, pos + 1 + length);
+    pos += 1 + length;
+    return value;
+  };
+  const appendedAt = readShort();
+  need(4);
+  const count = body.readUInt32LE(pos);
+  pos += 4;
+  const entries: EntryRecord[] = [];
+  let lastProducer = "";
+  let lastStream = "";
+  for (let i = 0; i < count; i++) {
+    const key = readShort();
+    const id = readTiny();
+    // Producer and stream repeat from envelope to envelope: share the strings.
+    let producer = readShort();
+    if (producer === lastProducer) producer = lastProducer;
+    lastProducer = producer;
+    let stream = readShort();
+    if (stream === lastStream) stream = lastStream;
+    lastStream = stream;
+    const checksum = readTiny();
+    need(8);
+    const hash = body.readUInt32LE(pos);
+    const length = body.readUInt32LE(pos + 4);
+    pos += 8;
+    need(length);
+    entries.push({ key, id, producer, stream, checksum, hash, offset: FRAME_HEADER + pos, length });
+    pos += length;
+  }
+  if (pos !== body.length || !Number.isSafeInteger(first) || first < 1) {
+    throw new MalformedBody("entries body has trailing bytes or a bad position");
+  }
+  return { first, appendedAt, entries };
+}
+
+/** Decodes a JSON body. */
+export function decodeJson(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString("utf8", 1));
+  } catch (error) {
+    throw new MalformedBody(`JSON body does not parse: ${String(error)}`);
+  }
+}
+
+/**
+ * Reads the frame at `offset`: its body, or why it is not a good frame. `end` is where
+ * the readable bytes stop.
+ */
+export function readFrame(
+  data: Buffer,
+  offset: number,
+  end: number,
+): { ok: true; body: Buffer; next: number } | { ok: false; reason: string } {
+  if (end - offset < FRAME_HEADER) return { ok: false, reason: "incomplete frame header" };
+  const length = data.readUInt32LE(offset);
+  if (length === 0 || length > MAX_BODY)
+    return { ok: false, reason: `implausible frame length ${length}` };
+  if (end - offset - FRAME_HEADER < length)
+    return { ok: false, reason: "frame body runs past the end" };
+  const body = data.subarray(offset + FRAME_HEADER, offset + FRAME_HEADER + length);
+  if (xxh32Bytes(body) !== data.readUInt32LE(offset + 4))
+    return { ok: false, reason: "frame checksum mismatch" };
+  const kind = body[0] as number;
+  if (kind < KIND.segment || kind > KIND.audit)
+    return { ok: false, reason: `unknown record kind ${kind}` };
+  return { ok: true, body, next: offset + FRAME_HEADER + length };
+}
