@@ -172,6 +172,8 @@ export class FileLedger extends BaseLedger {
   readonly #segments: Segment[] = [];
   #writer: FileHandle | undefined;
   #writeOffset = 0;
+  /** During recovery: where the segment before the one being read ended (0 before the first). */
+  #previousSize = 0;
   readonly #queue: Queued[] = [];
   #flushing: Promise<void> | undefined;
 
@@ -323,6 +325,7 @@ export class FileLedger extends BaseLedger {
         throw new CorruptionError(`Segment ${path} has no header`, { file: path, offset: 0 });
       }
       this.#segments.push({ number, path, fd: openSync(path, "r") });
+      this.#previousSize = offset;
       if (last) {
         this.#writer = await open(path, "r+");
         if (truncated !== undefined) {
@@ -355,6 +358,11 @@ export class FileLedger extends BaseLedger {
       if (header.version !== FORMAT_VERSION) {
         throw new MalformedBody(
           `segment format version ${String(header.version)}; this sinkproof reads version ${FORMAT_VERSION}`,
+        );
+      }
+      if (header.previousSize !== this.#previousSize) {
+        throw new MalformedBody(
+          `segment ${number - 1} ends at byte ${this.#previousSize}, but segment ${number} says it ended at ${String(header.previousSize)}`,
         );
       }
       return;
@@ -448,10 +456,13 @@ export class FileLedger extends BaseLedger {
   async #createSegment(number: number): Promise<void> {
     const path = join(this.directory, segmentFile(number));
     const temp = `${path}.tmp`;
+    // The header records where the previous segment ended: a sealed segment cut short
+    // exactly between two records is then damage, not a shorter log.
     const header = jsonFrame(KIND.segment, {
       format: FORMAT,
       version: FORMAT_VERSION,
       segment: number,
+      previousSize: number > 1 ? this.#writeOffset : 0,
     });
     const handle = await open(temp, "w");
     try {
