@@ -267,7 +267,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 describe("ledgers against a model (fast-check, 200 runs each)", () => {
   it("MemoryLedger agrees with the model", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.commands(commands(false), { maxCommands: 40 }), async (cmds) => {
+      fc.asyncProperty(fc.commands(commands(false), { maxCommands: 60, size: "medium" }), async (cmds) => {
         const clock = createManualClock();
         const real: Real = {
           ledger: new MemoryLedger({ clock: clock.now }),
@@ -291,7 +291,7 @@ describe("ledgers against a model (fast-check, 200 runs each)", () => {
   it("FileLedger agrees with the model, across reopens", async () => {
     let run = 0;
     await fc.assert(
-      fc.asyncProperty(fc.commands(commands(true), { maxCommands: 40 }), async (cmds) => {
+      fc.asyncProperty(fc.commands(commands(true), { maxCommands: 60, size: "medium" }), async (cmds) => {
         const clock = createManualClock();
         const dir = join(root, `run${run++}`);
         const options = { clock: clock.now, segmentBytes: 4096 };
