@@ -30,6 +30,20 @@ export function checkEnvelope(
   limits: Limits,
   base: readonly (string | number)[] = [],
 ): Envelope {
+  return checkEnvelopeKeepingPayload(value, limits, base, false).envelope;
+}
+
+/**
+ * {@link checkEnvelope}, also returning a copy of the payload's canonical UTF-8 bytes when
+ * `keep` is set: storage adapters can write them as the payload's JSON without
+ * serializing it again.
+ */
+export function checkEnvelopeKeepingPayload(
+  value: unknown,
+  limits: Limits,
+  base: readonly (string | number)[],
+  keep: boolean,
+): { envelope: Envelope; canonical: Uint8Array | undefined } {
   if (!isValidEnvelopeFields(value)) {
     const result = envelopeFieldsSchema.safeParse(value);
     throw new EnvelopeValidationError(
@@ -41,10 +55,14 @@ export function checkEnvelope(
   const envelope = value as unknown as Envelope;
   let hashed: ReturnType<typeof hashPayload>;
   try {
-    hashed = hashPayload(envelope.payload, limits, algorithmOf(envelope.checksum), true, [
-      ...base,
-      "payload",
-    ]);
+    hashed = hashPayload(
+      envelope.payload,
+      limits,
+      algorithmOf(envelope.checksum),
+      true,
+      [...base, "payload"],
+      keep,
+    );
   } catch (error) {
     if (error instanceof CanonicalizationError) {
       throw new IntegrityError(
@@ -71,7 +89,10 @@ export function checkEnvelope(
     Object.isFrozen(envelope.trace) &&
     Object.isFrozen(envelope.parents)
   ) {
-    return envelope;
+    return { envelope, canonical: hashed.canonical };
   }
-  return buildEnvelope({ ...envelope, payload: hashed.payload });
+  return {
+    envelope: buildEnvelope({ ...envelope, payload: hashed.payload }),
+    canonical: hashed.canonical,
+  };
 }

@@ -20,6 +20,8 @@ export interface HashedPayload {
    * it held Dates, the JSON value its canonical form parses to. Without: the input as is.
    */
   readonly payload: JsonValue;
+  /** With `keep`: a copy of the payload's canonical UTF-8 bytes (valid JSON text). */
+  readonly canonical?: Uint8Array | undefined;
 }
 
 /** Deep-freezes a value made by `JSON.parse` (plain objects and arrays only). */
@@ -41,11 +43,13 @@ export function hashPayload(
   algorithm: ChecksumAlgorithm,
   freeze: boolean,
   path: readonly (string | number)[] = PAYLOAD_PATH,
+  keep = false,
 ): HashedPayload {
   const { bytes, sawDate } = canonicalBytes(value, limits, freeze, path);
   const checksum = checksumOfBytes(bytes, algorithm);
-  if (!sawDate || !freeze) return { checksum, payload: value as JsonValue };
+  const canonical = keep ? bytes.slice() : undefined;
+  if (!sawDate || !freeze) return { checksum, payload: value as JsonValue, canonical };
   const parsed = JSON.parse(decodeUtf8(bytes)) as JsonValue;
   deepFreezeJson(parsed);
-  return { checksum, payload: parsed };
+  return { checksum, payload: parsed, canonical };
 }

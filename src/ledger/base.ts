@@ -15,7 +15,7 @@
 
 import { randomUUID } from "node:crypto";
 import { type Limits, resolveLimits } from "../canonical/canonicalize.js";
-import { checkEnvelope } from "../envelope/check.js";
+import { checkEnvelopeKeepingPayload } from "../envelope/check.js";
 import { ENVELOPE_LIMITS, type Envelope } from "../envelope/schema.js";
 import {
   IdempotencyConflictError,
@@ -170,6 +170,11 @@ export abstract class BaseLedger implements Ledger {
   protected readonly clock: () => number;
   /** Payload limits for `append`. */
   protected readonly limits: Limits;
+  /**
+   * Set by adapters that store the payload's JSON: `_append` then receives each payload's
+   * canonical bytes, already computed by the integrity check.
+   */
+  protected readonly keepsCanonicalPayloads: boolean = false;
   #closed = false;
   #failure: unknown;
 
@@ -197,10 +202,13 @@ export abstract class BaseLedger implements Ledger {
    * the same key is `existing`; if its checksum differs, or another entry has the same id,
    * append nothing and report the clash. Otherwise give every new envelope the next
    * position, in order, with `appendedAt`, and return one result per envelope.
+   * `canonical[i]` is the canonical UTF-8 of envelope i's payload (valid JSON text) when
+   * the adapter sets `keepsCanonicalPayloads`, so it can store it without serializing.
    */
   protected abstract _append(
     envelopes: readonly Envelope[],
     appendedAt: string,
+    canonical: readonly (Uint8Array | undefined)[],
   ): Promise<AppendOutcome>;
   /** The entry with this key. */
   protected abstract _getByKey(key: string): Promise<LedgerEntry | undefined>;
@@ -323,10 +331,16 @@ export abstract class BaseLedger implements Ledger {
       invalidArgument("envelopes", `must hold at most ${MAX_BATCH} envelopes`);
     if (envelopes.length === 0) return EMPTY_RESULT;
     const checked: Envelope[] = [];
-    for (let i = 0; i < envelopes.length; i++)
-      checked.push(checkEnvelope(envelopes[i], this.limits, [i]));
+    const canonical: Array<Uint8Array | undefined> = [];
+    const keep = this.keepsCanonicalPayloads;
+    for (let i = 0; i < envelopes.length; i++) {
+      const result = checkEnvelopeKeepingPayload(envelopes[i], this.limits, [i], keep);
+      checked.push(result.envelope);
+      canonical.push(result.canonical);
+    }
     // Within the batch: one key is one effect; repeats map to the first occurrence.
     const unique: Envelope[] = [];
+    const uniqueCanonical: Array<Uint8Array | undefined> = [];
     const slot: number[] = [];
     const byKey = new Map<string, number>();
     const byId = new Map<string, number>();
@@ -359,9 +373,10 @@ export abstract class BaseLedger implements Ledger {
       byId.set(envelope.id, unique.length);
       slot.push(unique.length);
       unique.push(envelope);
+      uniqueCanonical.push(canonical[i]);
     }
     const appendedAt = new Date(this.#now()).toISOString();
-    const outcome = await this.#run(() => this._append(unique, appendedAt));
+    const outcome = await this.#run(() => this._append(unique, appendedAt, uniqueCanonical));
     if (!outcome.ok) {
       const envelope = unique[outcome.index] as Envelope;
       const index = slot.indexOf(outcome.index);

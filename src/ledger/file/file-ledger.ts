@@ -130,6 +130,28 @@ interface Queued {
   readonly reject: (error: unknown) => void;
 }
 
+/**
+ * An envelope's JSON around its payload: the payload's canonical bytes go between the two
+ * parts. Field order is the envelope's own, so `JSON.parse` gives back the same envelope.
+ */
+function jsonParts(e: Envelope): { prefix: string; suffix: string } {
+  const head = JSON.stringify({
+    id: e.id,
+    producer: e.producer,
+    stream: e.stream,
+    seq: e.seq,
+    type: e.type,
+    schema: e.schema,
+    time: e.time,
+    key: e.key,
+    checksum: e.checksum,
+  });
+  return {
+    prefix: `${head.slice(0, -1)},"payload":`,
+    suffix: `,"trace":${JSON.stringify(e.trace)},"parents":${JSON.stringify(e.parents)}}`,
+  };
+}
+
 /** Deep-freezes a value made by `JSON.parse`. */
 function deepFreeze(value: unknown): void {
   if (typeof value !== "object" || value === null) return;
@@ -162,6 +184,7 @@ function fsyncDirectory(dir: string): void {
  */
 export class FileLedger extends BaseLedger {
   readonly capabilities: LedgerCapabilities = CAPABILITIES;
+  protected override readonly keepsCanonicalPayloads: boolean = true;
   /** The ledger's directory (a real path). */
   readonly directory: string;
   #recovery: FileLedgerRecovery = { segments: 0, frames: 0, entries: 0, durationMs: 0 };
@@ -604,6 +627,7 @@ export class FileLedger extends BaseLedger {
   protected async _append(
     envelopes: readonly Envelope[],
     appendedAt: string,
+    canonical: readonly (Uint8Array | undefined)[],
   ): Promise<AppendOutcome> {
     const plan = planAppend(
       envelopes,
@@ -630,14 +654,19 @@ export class FileLedger extends BaseLedger {
       const encoded = entriesFrame(
         first,
         appendedAt,
-        fresh.map(({ envelope }) => ({
-          key: envelope.key,
-          id: envelope.id,
-          producer: envelope.producer,
-          stream: envelope.stream,
-          checksum: envelope.checksum,
-          json: JSON.stringify(envelope),
-        })),
+        fresh.map(({ envelope }, i) => {
+          const index = plan.fresh[i] as number;
+          const payload = canonical[index] ?? Buffer.from(JSON.stringify(envelope.payload), "utf8");
+          return {
+            ...jsonParts(envelope),
+            payload,
+            key: envelope.key,
+            id: envelope.id,
+            producer: envelope.producer,
+            stream: envelope.stream,
+            checksum: envelope.checksum,
+          };
+        }),
       );
       const pendings = fresh.map((entry) => {
         const pending: Pending = { entry, durable: Promise.resolve() };

@@ -48,14 +48,22 @@ export interface EntryRecord {
   readonly length: number;
 }
 
-/** One envelope to write: its index fields and its JSON text. */
+/**
+ * One envelope to write: its index fields and its JSON text in three parts, the payload's
+ * canonical bytes (already made by the integrity check) between the other fields.
+ */
 export interface EntryInput {
   readonly key: string;
   readonly id: string;
   readonly producer: string;
   readonly stream: string;
   readonly checksum: string;
-  readonly json: string;
+  /** `{"id":…,…,"payload":` */
+  readonly prefix: string;
+  /** The payload's canonical UTF-8 bytes. */
+  readonly payload: Uint8Array;
+  /** `,"trace":…,"parents":…}` */
+  readonly suffix: string;
 }
 
 /** Wraps a body in a frame. */
@@ -86,10 +94,10 @@ export function entriesFrame(
   entries: readonly EntryInput[],
 ): { bytes: Buffer; offsets: number[]; lengths: number[]; hashes: number[] } {
   let size = 1 + 8 + 2 + Buffer.byteLength(appendedAt) + 4;
-  const jsons: Buffer[] = [];
+  const lengths: number[] = [];
   for (const e of entries) {
-    const json = Buffer.from(e.json, "utf8");
-    jsons.push(json);
+    const length = Buffer.byteLength(e.prefix) + e.payload.length + Buffer.byteLength(e.suffix);
+    lengths.push(length);
     size +=
       2 +
       Buffer.byteLength(e.key) +
@@ -103,9 +111,11 @@ export function entriesFrame(
       e.checksum.length +
       4 +
       4 +
-      json.length;
+      length;
   }
-  const body = Buffer.allocUnsafe(size);
+  // One buffer for the whole frame: header, then the body written in place.
+  const out = Buffer.allocUnsafe(FRAME_HEADER + size);
+  const body = out.subarray(FRAME_HEADER);
   let pos = 0;
   body[pos++] = KIND.entries;
   body.writeDoubleLE(first, pos);
@@ -114,27 +124,30 @@ export function entriesFrame(
   body.writeUInt32LE(entries.length, pos);
   pos += 4;
   const offsets: number[] = [];
-  const lengths: number[] = [];
   const hashes: number[] = [];
   entries.forEach((e, i) => {
-    const json = jsons[i] as Buffer;
+    const length = lengths[i] as number;
     pos = writeShortString(body, pos, e.key);
     pos = writeTinyString(body, pos, e.id);
     pos = writeShortString(body, pos, e.producer);
     pos = writeShortString(body, pos, e.stream);
     pos = writeTinyString(body, pos, e.checksum);
-    const hash = xxh32Bytes(json);
-    body.writeUInt32LE(hash, pos);
-    pos += 4;
-    body.writeUInt32LE(json.length, pos);
-    pos += 4;
-    offsets.push(FRAME_HEADER + pos);
-    lengths.push(json.length);
+    const hashAt = pos;
+    body.writeUInt32LE(length, pos + 4);
+    pos += 8;
+    const start = pos;
+    pos += body.write(e.prefix, pos, "utf8");
+    body.set(e.payload, pos);
+    pos += e.payload.length;
+    pos += body.write(e.suffix, pos, "utf8");
+    const hash = xxh32Bytes(body.subarray(start, pos));
+    body.writeUInt32LE(hash, hashAt);
+    offsets.push(FRAME_HEADER + start);
     hashes.push(hash);
-    json.copy(body, pos);
-    pos += json.length;
   });
-  return { bytes: frame(body), offsets, lengths, hashes };
+  out.writeUInt32LE(size, 0);
+  out.writeUInt32LE(xxh32Bytes(body), 4);
+  return { bytes: out, offsets, lengths, hashes };
 }
 
 function writeShortString(buf: Buffer, pos: number, value: string): number {
