@@ -18,6 +18,7 @@ import { CloudEvent } from "cloudevents";
 import stableStringify from "fast-json-stable-stringify";
 import { Bench } from "tinybench";
 import { canonicalize, checksum, checksumOf, createSealer, verify } from "../src/index.js";
+import { runLedgerBench } from "./ledger.js";
 import { bulkOrderPayload, mebibytePayload, orderPayload } from "./payloads.js";
 
 interface Row {
@@ -187,6 +188,7 @@ const groups: Group[] = [
 
 const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length);
 const selected = only === undefined ? groups : groups.filter((g) => g.name.includes(only));
+// `--only=ledger` runs the ledger benchmarks alone; any other filter skips them.
 const specs = new Map<string, { group: Group; spec: TaskSpec }>();
 for (const group of selected) {
   for (const spec of group.tasks) {
@@ -235,7 +237,7 @@ const find = (group: string, name: string) =>
 const canon400 = find("canonical form, ", "sinkproof canonicalize");
 const seal400 = find("seal, 4", "sinkproof seal");
 const cloud400 = find("seal, 4", "new CloudEvent");
-const targets =
+const eventTargets =
   canon400 === undefined || seal400 === undefined || cloud400 === undefined
     ? []
     : [
@@ -275,6 +277,19 @@ for (const group of selected) {
     );
   }
 }
+const ledger =
+  only === undefined || only === "ledger" ? await runLedgerBench(quick) : { rows: [], targets: [] };
+const perSecond = (n: number) => (n === 0 ? "" : Math.round(n).toLocaleString("en-US"));
+const ledgerLines = [
+  "| group | task | envelopes/s | median | × floor | note |",
+  "|---|---|---:|---:|---:|---|",
+  ...ledger.rows.map(
+    (r) =>
+      `| ${r.group} | ${r.name}${r.floor === true ? " (floor)" : ""} | ${perSecond(r.perSecond)} | ${r.medianNs === 0 ? "" : fmt(r.medianNs)} | ${r.ratioToFloor === undefined ? "" : r.ratioToFloor.toFixed(2)} | ${r.note ?? ""} |`,
+  ),
+];
+if (ledger.rows.length > 0) console.log(`\n### ledgers\n\n${ledgerLines.join("\n")}`);
+const targets = [...eventTargets, ...ledger.targets];
 console.log("\n### targets\n");
 console.log("| target | measured | met |\n|---|---|---|");
 for (const t of targets) console.log(`| ${t.target} | ${t.actual} | ${t.met ? "yes" : "no"} |`);
@@ -288,6 +303,7 @@ const out = {
   method:
     "tinybench; one sample = one batch of calls; median sample / batch size; ratios to the group's floor in the same run",
   rows,
+  ledger: ledger.rows,
   targets,
 };
 // Only a full run (all groups, full time) is a result worth keeping.
@@ -305,6 +321,10 @@ if (!quick && only === undefined) {
       (r) =>
         `| ${r.group} | ${r.name}${r.floor ? " (floor)" : ""} | ${fmt(r.medianNs)}${r.mibPerSec === undefined ? "" : ` (${r.mibPerSec.toFixed(0)} MiB/s)`} | ${r.ratioToFloor.toFixed(2)} |`,
     ),
+    "",
+    "Ledgers (envelopes per second at the median; × floor = rate ÷ the floor's rate):",
+    "",
+    ...ledgerLines,
     "",
     "| target | measured | met |",
     "|---|---|---|",

@@ -58,6 +58,16 @@ function isText(value: unknown, max: number): value is string {
   return true;
 }
 
+/** Keys differ from envelope to envelope: checked without the name cache, which they would flush. */
+function isKey(value: unknown): value is string {
+  return (
+    typeof value === "string" &&
+    value.length >= 1 &&
+    value.length <= ENVELOPE_LIMITS.key &&
+    isCleanText(value)
+  );
+}
+
 function hasOnlyKeys(value: object, allowed: ReadonlySet<string>): boolean {
   for (const key of Object.keys(value)) if (!allowed.has(key)) return false;
   return true;
@@ -108,7 +118,7 @@ export function isValidDraft(draft: unknown): boolean {
     isSeq(seq) &&
     isText(type, ENVELOPE_LIMITS.type) &&
     isSchemaRef(schema) &&
-    (key === undefined || isText(key, ENVELOPE_LIMITS.key)) &&
+    (key === undefined || isKey(key)) &&
     (trace === undefined || isTrace(trace)) &&
     (parents === undefined || isParents(parents))
   );
@@ -136,7 +146,7 @@ export function isValidEnvelopeFields(envelope: unknown): boolean {
     isSeq(seq) &&
     isText(type, ENVELOPE_LIMITS.type) &&
     isSchemaRef(schema) &&
-    isText(key, ENVELOPE_LIMITS.key) &&
+    isKey(key) &&
     isChecksum(checksum) &&
     isTrace(trace) &&
     isParents(parents)

@@ -47,7 +47,8 @@ export function hashPayload(
 ): HashedPayload {
   const { bytes, sawDate } = canonicalBytes(value, limits, freeze, path);
   const checksum = checksumOfBytes(bytes, algorithm);
-  const canonical = keep ? bytes.slice() : undefined;
+  // Buffer.from copies into the shared pool for small sizes: cheaper than a fresh ArrayBuffer.
+  const canonical = keep ? Buffer.from(bytes) : undefined;
   if (!sawDate || !freeze) return { checksum, payload: value as JsonValue, canonical };
   const parsed = JSON.parse(decodeUtf8(bytes)) as JsonValue;
   deepFreezeJson(parsed);

@@ -135,7 +135,15 @@ const CLEAN_TEXT_MESSAGE = "must not hold control characters or lone surrogates"
 
 /** Names and keys: no control characters, no lone surrogates. Length is checked apart. */
 export function isCleanText(value: string): boolean {
-  return !CONTROL.test(value) && value.isWellFormed();
+  const n = value.length;
+  if (n > 64) return !CONTROL.test(value) && value.isWellFormed();
+  // Short names and keys, the usual case: one pass, no regex.
+  for (let i = 0; i < n; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return false;
+    if (c >= 0xd800 && c <= 0xdfff) return !CONTROL.test(value) && value.isWellFormed();
+  }
+  return true;
 }
 
 /** Producer names: clean text without `/` (which separates the parts of a sequence key). */

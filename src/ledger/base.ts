@@ -342,6 +342,7 @@ export abstract class BaseLedger implements Ledger {
     const unique: Envelope[] = [];
     const uniqueCanonical: Array<Uint8Array | undefined> = [];
     const slot: number[] = [];
+    const firstOf: number[] = [];
     const byKey = new Map<string, number>();
     const byId = new Map<string, number>();
     for (let i = 0; i < checked.length; i++) {
@@ -372,6 +373,7 @@ export abstract class BaseLedger implements Ledger {
       byKey.set(envelope.key, unique.length);
       byId.set(envelope.id, unique.length);
       slot.push(unique.length);
+      firstOf.push(i);
       unique.push(envelope);
       uniqueCanonical.push(canonical[i]);
     }
@@ -379,7 +381,7 @@ export abstract class BaseLedger implements Ledger {
     const outcome = await this.#run(() => this._append(unique, appendedAt, uniqueCanonical));
     if (!outcome.ok) {
       const envelope = unique[outcome.index] as Envelope;
-      const index = slot.indexOf(outcome.index);
+      const index = firstOf[outcome.index] as number;
       throw outcome.clash === "key"
         ? new IdempotencyConflictError(
             "idempotency_conflict",
@@ -398,8 +400,9 @@ export abstract class BaseLedger implements Ledger {
     let appended = 0;
     for (let i = 0; i < slot.length; i++) {
       const result = outcome.results[slot[i] as number] as AppendedEntry;
-      // A repeat inside the batch is "existing" even when its first occurrence was new.
-      const repeat = slot.indexOf(slot[i] as number) !== i;
+      // A repeat inside the batch is "existing" even when its first occurrence was new:
+      // the first occurrence of unique envelope u is the input at index firstOf[u].
+      const repeat = firstOf[slot[i] as number] !== i;
       const item =
         repeat && result.status === "appended"
           ? { entry: result.entry, status: "existing" as const }

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { isValidDraft } from "../../src/envelope/fields.js";
-import { draftFieldsSchema } from "../../src/envelope/schema.js";
+import { draftFieldsSchema, isCleanText } from "../../src/envelope/schema.js";
 import {
   CanonicalizationError,
   checksum,
@@ -337,5 +337,35 @@ describe("the hot-path draft check agrees with the zod schema", () => {
     // Both verdicts must be common, or the agreement says little.
     expect(accepted).toBeGreaterThan(250);
     expect(accepted).toBeLessThan(4750);
+  });
+});
+
+describe("isCleanText", () => {
+  it("refuses exactly the strings with a control character or a lone surrogate", () => {
+    const oracle = (s: string) => !/[\u0000-\u001f\u007f]/.test(s) && s.isWellFormed();
+    const unit = fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c));
+    const tricky = fc.constantFrom(
+      "😀",
+      "\u0001",
+      "\u007f",
+      "\uD800",
+      "\uDC00",
+      "a",
+      "é",
+      "\u001f",
+    );
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string({ unit, maxLength: 80 }),
+          fc.array(tricky, { maxLength: 10 }).map((a) => a.join("")),
+          fc.string({ unit: "binary", maxLength: 100 }),
+        ),
+        (s) => {
+          expect(isCleanText(s)).toBe(oracle(s));
+        },
+      ),
+      { numRuns: 3000 },
+    );
   });
 });

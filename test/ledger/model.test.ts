@@ -267,23 +267,26 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 describe("ledgers against a model (fast-check, 200 runs each)", () => {
   it("MemoryLedger agrees with the model", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.commands(commands(false), { maxCommands: 60, size: "medium" }), async (cmds) => {
-        const clock = createManualClock();
-        const real: Real = {
-          ledger: new MemoryLedger({ clock: clock.now }),
-          clock,
-          reopen: undefined,
-          seal: createSealer({ clock: clock.now }),
-        };
-        const model: Model = {
-          entries: [],
-          receipts: new Map(),
-          watermarks: new Map(),
-          claims: new Map(),
-        };
-        await fc.asyncModelRun(() => ({ model, real }), cmds);
-        await real.ledger.close();
-      }),
+      fc.asyncProperty(
+        fc.commands(commands(false), { maxCommands: 60, size: "medium" }),
+        async (cmds) => {
+          const clock = createManualClock();
+          const real: Real = {
+            ledger: new MemoryLedger({ clock: clock.now }),
+            clock,
+            reopen: undefined,
+            seal: createSealer({ clock: clock.now }),
+          };
+          const model: Model = {
+            entries: [],
+            receipts: new Map(),
+            watermarks: new Map(),
+            claims: new Map(),
+          };
+          await fc.asyncModelRun(() => ({ model, real }), cmds);
+          await real.ledger.close();
+        },
+      ),
       { numRuns: 200 },
     );
   });
@@ -291,31 +294,34 @@ describe("ledgers against a model (fast-check, 200 runs each)", () => {
   it("FileLedger agrees with the model, across reopens", async () => {
     let run = 0;
     await fc.assert(
-      fc.asyncProperty(fc.commands(commands(true), { maxCommands: 60, size: "medium" }), async (cmds) => {
-        const clock = createManualClock();
-        const dir = join(root, `run${run++}`);
-        const options = { clock: clock.now, segmentBytes: 4096 };
-        const real: Real = {
-          ledger: await FileLedger.open(dir, options),
-          clock,
-          reopen: async () => {
+      fc.asyncProperty(
+        fc.commands(commands(true), { maxCommands: 60, size: "medium" }),
+        async (cmds) => {
+          const clock = createManualClock();
+          const dir = join(root, `run${run++}`);
+          const options = { clock: clock.now, segmentBytes: 4096 };
+          const real: Real = {
+            ledger: await FileLedger.open(dir, options),
+            clock,
+            reopen: async () => {
+              await real.ledger.close();
+              return FileLedger.open(dir, options);
+            },
+            seal: createSealer({ clock: clock.now }),
+          };
+          const model: Model = {
+            entries: [],
+            receipts: new Map(),
+            watermarks: new Map(),
+            claims: new Map(),
+          };
+          try {
+            await fc.asyncModelRun(() => ({ model, real }), cmds);
+          } finally {
             await real.ledger.close();
-            return FileLedger.open(dir, options);
-          },
-          seal: createSealer({ clock: clock.now }),
-        };
-        const model: Model = {
-          entries: [],
-          receipts: new Map(),
-          watermarks: new Map(),
-          claims: new Map(),
-        };
-        try {
-          await fc.asyncModelRun(() => ({ model, real }), cmds);
-        } finally {
-          await real.ledger.close();
-        }
-      }),
+          }
+        },
+      ),
       { numRuns: 200 },
     );
   }, 300_000);

@@ -135,20 +135,11 @@ interface Queued {
  * parts. Field order is the envelope's own, so `JSON.parse` gives back the same envelope.
  */
 function jsonParts(e: Envelope): { prefix: string; suffix: string } {
-  const head = JSON.stringify({
-    id: e.id,
-    producer: e.producer,
-    stream: e.stream,
-    seq: e.seq,
-    type: e.type,
-    schema: e.schema,
-    time: e.time,
-    key: e.key,
-    checksum: e.checksum,
-  });
+  // id, time and checksum are of a fixed alphabet (no escaping); the names may need it.
+  const q = JSON.stringify;
   return {
-    prefix: `${head.slice(0, -1)},"payload":`,
-    suffix: `,"trace":${JSON.stringify(e.trace)},"parents":${JSON.stringify(e.parents)}}`,
+    prefix: `{"id":"${e.id}","producer":${q(e.producer)},"stream":${q(e.stream)},"seq":${e.seq},"type":${q(e.type)},"schema":{"name":${q(e.schema.name)},"version":${e.schema.version}},"time":"${e.time}","key":${q(e.key)},"checksum":"${e.checksum}","payload":`,
+    suffix: `,"trace":${q(e.trace)},"parents":${q(e.parents)}}`,
   };
 }
 
@@ -656,15 +647,16 @@ export class FileLedger extends BaseLedger {
         appendedAt,
         fresh.map(({ envelope }, i) => {
           const index = plan.fresh[i] as number;
-          const payload = canonical[index] ?? Buffer.from(JSON.stringify(envelope.payload), "utf8");
+          const { prefix, suffix } = jsonParts(envelope);
           return {
-            ...jsonParts(envelope),
-            payload,
             key: envelope.key,
             id: envelope.id,
             producer: envelope.producer,
             stream: envelope.stream,
             checksum: envelope.checksum,
+            prefix,
+            payload: canonical[index] ?? Buffer.from(JSON.stringify(envelope.payload), "utf8"),
+            suffix,
           };
         }),
       );

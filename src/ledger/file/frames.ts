@@ -93,20 +93,20 @@ export function entriesFrame(
   appendedAt: string,
   entries: readonly EntryInput[],
 ): { bytes: Buffer; offsets: number[]; lengths: number[]; hashes: number[] } {
-  let size = 1 + 8 + 2 + Buffer.byteLength(appendedAt) + 4;
+  let size = 1 + 8 + 2 + utf8Length(appendedAt) + 4;
   const lengths: number[] = [];
   for (const e of entries) {
-    const length = Buffer.byteLength(e.prefix) + e.payload.length + Buffer.byteLength(e.suffix);
+    const length = utf8Length(e.prefix) + e.payload.length + utf8Length(e.suffix);
     lengths.push(length);
     size +=
       2 +
-      Buffer.byteLength(e.key) +
+      utf8Length(e.key) +
       1 +
       e.id.length +
       2 +
-      Buffer.byteLength(e.producer) +
+      utf8Length(e.producer) +
       2 +
-      Buffer.byteLength(e.stream) +
+      utf8Length(e.stream) +
       1 +
       e.checksum.length +
       4 +
@@ -136,10 +136,10 @@ export function entriesFrame(
     body.writeUInt32LE(length, pos + 4);
     pos += 8;
     const start = pos;
-    pos += body.write(e.prefix, pos, "utf8");
+    pos += writeUtf8(body, pos, e.prefix);
     body.set(e.payload, pos);
     pos += e.payload.length;
-    pos += body.write(e.suffix, pos, "utf8");
+    pos += writeUtf8(body, pos, e.suffix);
     const hash = xxh32Bytes(body.subarray(start, pos));
     body.writeUInt32LE(hash, hashAt);
     offsets.push(FRAME_HEADER + start);
@@ -150,14 +150,43 @@ export function entriesFrame(
   return { bytes: out, offsets, lengths, hashes };
 }
 
+/** UTF-8 length of a string: short strings are counted here, faster than a native call. */
+function utf8Length(value: string): number {
+  const n = value.length;
+  if (n > 64) return Buffer.byteLength(value, "utf8");
+  let length = n;
+  for (let i = 0; i < n; i++) {
+    const c = value.charCodeAt(i);
+    if (c >= 0x80) length += c < 0x800 ? 1 : c >= 0xd800 && c <= 0xdbff ? 0 : 2;
+  }
+  return length;
+}
+
+/** Writes a string as UTF-8 at `pos`; ASCII is copied here, the rest handed to Node. */
+function writeUtf8(buf: Buffer, pos: number, value: string): number {
+  const n = value.length;
+  if (n <= 64) {
+    let i = 0;
+    for (; i < n; i++) {
+      const c = value.charCodeAt(i);
+      if (c >= 0x80) break;
+      buf[pos + i] = c;
+    }
+    if (i === n) return n;
+  }
+  return buf.write(value, pos, "utf8");
+}
+
 function writeShortString(buf: Buffer, pos: number, value: string): number {
-  const length = buf.write(value, pos + 2, "utf8");
+  const length = writeUtf8(buf, pos + 2, value);
   buf.writeUInt16LE(length, pos);
   return pos + 2 + length;
 }
 
 function writeTinyString(buf: Buffer, pos: number, value: string): number {
-  const length = buf.write(value, pos + 1, "latin1");
+  // ids and checksums: ASCII by construction.
+  const length = value.length;
+  for (let i = 0; i < length; i++) buf[pos + 1 + i] = value.charCodeAt(i);
   buf[pos] = length;
   return pos + 1 + length;
 }
