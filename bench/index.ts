@@ -336,4 +336,4 @@ if (!quick && only === undefined) {
   );
   writeFileSync(readmeUrl, updated);
 }
-if (blackhole === 0) console.log("(nothing was computed?)");
+if (blackhole === 0 && selected.length > 0) console.log("(nothing was computed?)");

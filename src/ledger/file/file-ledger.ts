@@ -198,7 +198,6 @@ export class FileLedger extends BaseLedger {
   readonly #offsetOf: number[] = [];
   readonly #lengthOf: number[] = [];
   readonly #hashOf: number[] = [];
-  readonly #checksumOf: string[] = [];
   readonly #producerOf: string[] = [];
   readonly #streamOf: string[] = [];
   readonly #appendedAtOf: string[] = [];
@@ -398,7 +397,6 @@ export class FileLedger extends BaseLedger {
             e.id,
             e.producer,
             e.stream,
-            e.checksum,
             appendedAt,
             segment,
             offset + e.offset,
@@ -444,7 +442,6 @@ export class FileLedger extends BaseLedger {
     id: string,
     producer: string,
     stream: string,
-    checksum: string,
     appendedAt: string,
     segment: number,
     offset: number,
@@ -458,7 +455,6 @@ export class FileLedger extends BaseLedger {
     this.#offsetOf.push(offset);
     this.#lengthOf.push(length);
     this.#hashOf.push(hash);
-    this.#checksumOf.push(checksum);
     this.#producerOf.push(producer);
     this.#streamOf.push(stream);
     this.#appendedAtOf.push(appendedAt);
@@ -674,7 +670,6 @@ export class FileLedger extends BaseLedger {
             envelope.id,
             envelope.producer,
             envelope.stream,
-            envelope.checksum,
             appendedAt,
             segment,
             frameOffset + (encoded.offsets[i] as number),

@@ -40,7 +40,6 @@ export interface EntryRecord {
   readonly id: string;
   readonly producer: string;
   readonly stream: string;
-  readonly checksum: string;
   /** XXH32 of the envelope's JSON bytes, checked again on every read. */
   readonly hash: number;
   /** Offset of the envelope's JSON bytes, from the start of the frame. */
@@ -223,6 +222,12 @@ export function decodeEntries(body: Buffer): {
     pos += 1 + length;
     return value;
   };
+  const skipTiny = (): void => {
+    need(1);
+    const length = body[pos] as number;
+    need(1 + length);
+    pos += 1 + length;
+  };
   const appendedAt = readShort();
   need(4);
   const count = body.readUInt32LE(pos);
@@ -240,13 +245,14 @@ export function decodeEntries(body: Buffer): {
     let stream = readShort();
     if (stream === lastStream) stream = lastStream;
     lastStream = stream;
-    const checksum = readTiny();
+    // The checksum is stored for tools that read segments; the ledger reads it from the envelope.
+    skipTiny();
     need(8);
     const hash = body.readUInt32LE(pos);
     const length = body.readUInt32LE(pos + 4);
     pos += 8;
     need(length);
-    entries.push({ key, id, producer, stream, checksum, hash, offset: FRAME_HEADER + pos, length });
+    entries.push({ key, id, producer, stream, hash, offset: FRAME_HEADER + pos, length });
     pos += length;
   }
   if (pos !== body.length || !Number.isSafeInteger(first) || first < 1) {
