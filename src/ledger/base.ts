@@ -420,13 +420,13 @@ export abstract class BaseLedger implements Ledger {
   async get(key: string): Promise<LedgerEntry | undefined> {
     this.assertOpen();
     checkKey(key);
-    return this.#run(() => this._getByKey(key));
+    return frozenEntry(await this.#run(() => this._getByKey(key)));
   }
 
   async getById(id: string): Promise<LedgerEntry | undefined> {
     this.assertOpen();
     checkId(id);
-    return this.#run(() => this._getById(id));
+    return frozenEntry(await this.#run(() => this._getById(id)));
   }
 
   scan(query?: ScanQuery): AsyncIterable<LedgerEntry> {
@@ -439,7 +439,15 @@ export abstract class BaseLedger implements Ledger {
     const head = await this._head();
     const to = Math.min(q.to ?? head, head);
     if (q.limit === 0 || to < q.from) return;
-    yield* this._scan({ from: q.from, to, producer: q.producer, stream: q.stream, limit: q.limit });
+    for await (const entry of this._scan({
+      from: q.from,
+      to,
+      producer: q.producer,
+      stream: q.stream,
+      limit: q.limit,
+    })) {
+      yield frozenEntry(entry);
+    }
   }
 
   async head(): Promise<number> {
@@ -601,6 +609,23 @@ export abstract class BaseLedger implements Ledger {
       });
     }
   }
+}
+
+function deepFreeze(value: unknown): void {
+  if (typeof value !== "object" || value === null || Object.isFrozen(value)) return;
+  for (const member of Object.values(value)) deepFreeze(member);
+  Object.freeze(value);
+}
+
+/**
+ * Entries leave the ledger frozen, whatever the adapter returned: an adapter that parses
+ * JSON from storage need not freeze it itself. Already frozen entries cost one check.
+ */
+function frozenEntry<E extends LedgerEntry | undefined>(entry: E): E {
+  if (entry === undefined || (Object.isFrozen(entry) && Object.isFrozen(entry.envelope)))
+    return entry;
+  deepFreeze(entry);
+  return entry;
 }
 
 function checkClaim(claim: Claim): Claim {

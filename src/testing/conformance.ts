@@ -766,7 +766,15 @@ function defineCases<L extends Ledger>(test: Define<L>, durable: boolean): void 
     });
     ledger = await t.reopen();
     assert.equal(await ledger.head(), 3);
-    for (const entry of entries) assert.deepEqual(await ledger.get(entry.envelope.key), entry);
+    for (const entry of entries) {
+      const found = await ledger.get(entry.envelope.key);
+      assert.deepEqual(found, entry);
+      assert.ok(
+        found !== undefined &&
+          Object.isFrozen(found.envelope) &&
+          Object.isFrozen(found.envelope.payload),
+      );
+    }
     assert.deepEqual(
       (await collect(ledger.scan())).map((e) => e.position),
       [1, 2, 3],
