@@ -13,6 +13,7 @@ export {
   canonicalize,
   DEFAULT_MAX_BYTES,
   DEFAULT_MAX_DEPTH,
+  type Limits,
   MAX_BYTES_LIMIT,
   MAX_DEPTH_LIMIT,
 } from "./canonical/canonicalize.js";
@@ -73,7 +74,9 @@ export {
 } from "./errors.js";
 export { auditHash, GENESIS_HASH, verifyAuditChain } from "./ledger/audit.js";
 export {
+  type AppendClash,
   type AppendOutcome,
+  type AppendPlan,
   BaseLedger,
   type ClaimRequest,
   type EntryScan,
@@ -84,6 +87,7 @@ export {
   FileLedger,
   type FileLedgerOptions,
   type FileLedgerRecovery,
+  type TornTail,
 } from "./ledger/file/file-ledger.js";
 export { MemoryLedger } from "./ledger/memory.js";
 export type {
@@ -93,6 +97,7 @@ export type {
   AuditInput,
   AuditProblem,
   AuditRecord,
+  AuditSubject,
   AuditVerification,
   Claim,
   ClaimOptions,
@@ -102,6 +107,7 @@ export type {
   LedgerEntry,
   PositionRange,
   Receipt,
+  ReceiptError,
   ReceiptStatus,
   ScanQuery,
   SequenceReservation,

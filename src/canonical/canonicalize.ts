@@ -40,9 +40,11 @@ export interface CanonicalizeOptions {
   readonly maxBytes?: number | undefined;
 }
 
-/** Resolved limits. */
+/** Resolved limits (see {@link CanonicalizeOptions}). */
 export interface Limits {
+  /** Deepest nesting accepted. */
   readonly maxDepth: number;
+  /** Largest canonical output accepted, in UTF-8 bytes. */
   readonly maxBytes: number;
 }
 

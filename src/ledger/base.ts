@@ -82,33 +82,63 @@ export interface LedgerOptions {
 
 /** What `_append` decided, atomically: everything appended, or nothing and why. */
 export type AppendOutcome =
-  | { readonly ok: true; readonly results: readonly AppendedEntry[] }
   | {
-      readonly ok: false;
-      /** Index (in the envelopes given to `_append`) of the envelope that clashes. */
-      readonly index: number;
-      /** `key`: its key exists with another checksum; `id`: its id exists under another key. */
-      readonly clash: "key" | "id";
-      readonly existing: LedgerEntry;
-    };
+      /** Everything was appended (or already there). */
+      readonly ok: true;
+      /** One result per envelope given to `_append`, in order. */
+      readonly results: readonly AppendedEntry[];
+    }
+  | AppendClash;
+
+/** Why an append was refused, with nothing written. */
+export interface AppendClash {
+  /** Nothing was appended. */
+  readonly ok: false;
+  /** Index (in the envelopes given to `_append`) of the envelope that clashes. */
+  readonly index: number;
+  /** `key`: its key exists with another checksum; `id`: its id exists under another key. */
+  readonly clash: "key" | "id";
+  /** The entry already in the ledger. */
+  readonly existing: LedgerEntry;
+}
+
+/** What {@link planAppend} decided when nothing clashes. */
+export interface AppendPlan {
+  /** No clash. */
+  readonly ok: true;
+  /** Indexes of the envelopes that are new, in order. */
+  readonly fresh: number[];
+  /** Envelopes already in the ledger (same key and checksum), by index. */
+  readonly existing: Map<number, LedgerEntry>;
+}
 
 /** A claim request, with the token and expiry the core chose. */
 export interface ClaimRequest {
+  /** Sink name. */
   readonly sink: string;
+  /** Idempotency key. */
   readonly key: string;
+  /** Who asks. */
   readonly owner: string;
+  /** Unique token of this acquisition. */
   readonly token: string;
   /** The ledger's clock now. */
   readonly now: number;
+  /** When the claim expires if acquired (ms since the epoch). */
   readonly expiresAt: number;
 }
 
 /** A scan with every bound resolved: `to` is a position, `limit` a count. */
 export interface EntryScan {
+  /** First position, inclusive. */
   readonly from: number;
+  /** Last position, inclusive; never past the head. */
   readonly to: number;
+  /** Only this producer, when set. */
   readonly producer: string | undefined;
+  /** Only this stream, when set. */
   readonly stream: string | undefined;
+  /** At most this many entries. */
   readonly limit: number;
 }
 
@@ -127,9 +157,7 @@ export function planAppend(
   envelopes: readonly Envelope[],
   byKey: (key: string) => LedgerEntry | undefined,
   byId: (id: string) => LedgerEntry | undefined,
-):
-  | { ok: true; fresh: number[]; existing: Map<number, LedgerEntry> }
-  | { ok: false; index: number; clash: "key" | "id"; existing: LedgerEntry } {
+): AppendPlan | AppendClash {
   const fresh: number[] = [];
   const existing = new Map<number, LedgerEntry>();
   for (let i = 0; i < envelopes.length; i++) {

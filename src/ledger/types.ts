@@ -32,6 +32,7 @@ export interface AppendedEntry {
 
 /** Result of `append`: one item per envelope given, in the same order. */
 export interface AppendResult {
+  /** One result per envelope given, in the same order. */
   readonly results: readonly AppendedEntry[];
   /** How many envelopes got a new position. */
   readonly appended: number;
@@ -75,8 +76,11 @@ export interface PositionRange {
 
 /** Sequence numbers reserved for a producer: `first` to `first + count - 1`. */
 export interface SequenceReservation {
+  /** The producer. */
   readonly producer: string;
+  /** The first number reserved. */
   readonly first: number;
+  /** How many numbers were reserved. */
   readonly count: number;
 }
 
@@ -96,6 +100,14 @@ export type ReceiptStatus =
   | "conflict"
   | "rejected"
   | "failed";
+
+/** Why a delivery failed, was rejected or conflicted. */
+export interface ReceiptError {
+  /** Machine-readable reason. */
+  readonly code: string;
+  /** Human-readable description. */
+  readonly message: string;
+}
 
 /** One receipt: the memory of one delivery attempt of one envelope at one sink. */
 export interface Receipt {
@@ -120,12 +132,14 @@ export interface Receipt {
   /** Where the sink put it (a row id, an offset, a document version), as the writer said. */
   readonly sinkOffset?: string | undefined;
   /** Why it failed, was rejected or conflicted. */
-  readonly error?: { readonly code: string; readonly message: string } | undefined;
+  readonly error?: ReceiptError | undefined;
 }
 
 /** A live lease on one (sink, key): only its holder writes. */
 export interface Claim {
+  /** Sink name. */
   readonly sink: string;
+  /** Idempotency key. */
   readonly key: string;
   /** Who holds it (a process, a worker, a guard instance). */
   readonly owner: string;
@@ -140,17 +154,21 @@ export type ClaimResult =
   | {
       /** The caller holds the claim until `claim.expiresAt`. */
       readonly status: "acquired";
+      /** The claim, for `renewClaim` and `releaseClaim`. */
       readonly claim: Claim;
     }
   | {
       /** Someone else holds a live claim. */
       readonly status: "held";
+      /** Who holds it. */
       readonly owner: string;
+      /** When it expires (ms since the epoch). */
       readonly expiresAt: number;
     }
   | {
       /** The key already has a final receipt at this sink. */
       readonly status: "done";
+      /** The last final receipt. */
       readonly receipt: Receipt;
     };
 
@@ -162,6 +180,16 @@ export interface ClaimOptions {
   readonly ttlMs: number;
 }
 
+/** What an audit record is about. */
+export interface AuditSubject {
+  /** The sink concerned. */
+  readonly sink?: string | undefined;
+  /** The idempotency key concerned. */
+  readonly key?: string | undefined;
+  /** The ledger position concerned. */
+  readonly position?: number | undefined;
+}
+
 /** What to record in the audit log. */
 export interface AuditInput {
   /** Who did it: a user, a service, a job. */
@@ -171,13 +199,7 @@ export interface AuditInput {
   /** Why. */
   readonly reason: string;
   /** What it was done to. */
-  readonly subject?:
-    | {
-        readonly sink?: string | undefined;
-        readonly key?: string | undefined;
-        readonly position?: number | undefined;
-      }
-    | undefined;
+  readonly subject?: AuditSubject | undefined;
   /** Checksum before the action, or null for none. */
   readonly before?: string | null | undefined;
   /** Checksum after the action, or null for none. */
@@ -200,7 +222,9 @@ export interface AuditRecord extends AuditInput {
 
 /** The last record of an audit log, to keep outside the ledger and check truncation with. */
 export interface AuditHead {
+  /** Index of the last record. */
   readonly index: number;
+  /** Its hash. */
   readonly hash: string;
 }
 
@@ -225,6 +249,7 @@ export interface AuditProblem {
     | "broken_link"
     | "truncated"
     | "head_mismatch";
+  /** Human-readable description. */
   readonly message: string;
 }
 
@@ -241,7 +266,9 @@ export type AuditVerification =
   | {
       /** Something was edited, removed, reordered, inserted or truncated. */
       readonly ok: false;
+      /** Number of records read. */
       readonly count: number;
+      /** Every problem found. */
       readonly problems: readonly AuditProblem[];
     };
 

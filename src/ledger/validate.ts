@@ -56,7 +56,7 @@ export function isFinalStatus(status: string): boolean {
   return FINAL_STATUSES.has(status);
 }
 
-export function checkName(value: unknown, where: string, max = MAX_SINK_NAME): string {
+export function checkName(value: unknown, where: string, max: number = MAX_SINK_NAME): string {
   if (
     typeof value !== "string" ||
     value.length === 0 ||

@@ -27,7 +27,9 @@ import type { AuditRecord, Ledger, LedgerEntry, Receipt } from "../ledger/types.
 
 /** The runner functions the suite needs: `describe` and `it` of vitest, jest, mocha or node:test. */
 export interface ConformanceRunner {
+  /** The runner's `describe`: groups the cases under the suite's name. */
   describe(name: string, body: () => void): void;
+  /** The runner's `it` (or `test`): defines one case. */
   it(name: string, body: () => Promise<void>): void;
 }
 

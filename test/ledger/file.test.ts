@@ -226,7 +226,9 @@ describe("FileLedger against seeded damage", () => {
     };
     const outcomes = { corruption: 0, truncated: 0, clean: 0 };
     for (let round = 0; round < 150; round++) {
-      files.forEach((f, i) => writeFileSync(f, pristine[i] as Buffer));
+      files.forEach((f, i) => {
+        writeFileSync(f, pristine[i] as Buffer);
+      });
       const which = Math.floor(random() * files.length);
       const data = Buffer.from(pristine[which] as Buffer);
       const offset = Math.floor(random() * data.length);

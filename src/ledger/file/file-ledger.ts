@@ -88,6 +88,18 @@ export interface FileLedgerOptions extends LedgerOptions {
   readonly cacheEntries?: number | undefined;
 }
 
+/** A torn last frame cut off when the ledger was opened. */
+export interface TornTail {
+  /** The segment file. */
+  readonly file: string;
+  /** Where the torn frame started: the file now ends here. */
+  readonly offset: number;
+  /** How many bytes were cut off. */
+  readonly bytes: number;
+  /** What was wrong with the frame. */
+  readonly reason: string;
+}
+
 /** What opening the ledger found. */
 export interface FileLedgerRecovery {
   /** Segment files read. */
@@ -97,14 +109,7 @@ export interface FileLedgerRecovery {
   /** Entries in the ledger. */
   readonly entries: number;
   /** A torn last frame (a crash during a write) that was cut off, if there was one. */
-  readonly truncated?:
-    | {
-        readonly file: string;
-        readonly offset: number;
-        readonly bytes: number;
-        readonly reason: string;
-      }
-    | undefined;
+  readonly truncated?: TornTail | undefined;
   /** The pid of a dead process whose stale lock was taken over, if one was. */
   readonly tookOverLockOf?: number | undefined;
   /** Time spent opening, in ms. */
