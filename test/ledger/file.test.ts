@@ -20,6 +20,7 @@ import {
   FileLedger,
   LedgerLockedError,
 } from "../../src/index.js";
+import { entriesFrame } from "../../src/ledger/file/frames.js";
 import { ledgerConformance } from "../../src/testing/index.js";
 
 const root = mkdtempSync(join(tmpdir(), "sinkproof-file-ledger-"));
@@ -271,5 +272,62 @@ describe("FileLedger against seeded damage", () => {
     expect(outcomes.corruption).toBeGreaterThan(0);
     expect(outcomes.truncated).toBeGreaterThan(0);
     console.log(`[damage test] 150 cases: ${JSON.stringify(outcomes)}`);
+  });
+});
+
+describe("FileLedger indexes", () => {
+  it("raises CorruptionError when a valid-looking record repeats a key already in the ledger", async () => {
+    const dir = fresh();
+    const all = await filled(dir, 2);
+    const last = segments(dir).at(-1) as string;
+    const dup = all[0] as Envelope;
+    const frame = entriesFrame(all.length + 1, "2026-01-01T00:00:00.000Z", [
+      {
+        key: dup.key,
+        id: "01ARYZ6S41TSV4RRFFQ69G5FAV",
+        producer: dup.producer,
+        stream: dup.stream,
+        checksum: dup.checksum,
+        prefix: "",
+        payload: Buffer.from(JSON.stringify({ ...dup, id: "01ARYZ6S41TSV4RRFFQ69G5FAV" })),
+        suffix: "",
+      },
+    ]);
+    writeFileSync(last, Buffer.concat([readFileSync(last), frame.bytes]));
+    const error = await FileLedger.open(dir).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CorruptionError);
+    expect((error as CorruptionError).message).toContain("same key or id");
+  });
+
+  it("raises CorruptionError for a record that matches its hash but is not an envelope", async () => {
+    const dir = fresh();
+    const all = await filled(dir, 1);
+    const last = segments(dir).at(-1) as string;
+    const frame = entriesFrame(all.length + 1, "2026-01-01T00:00:00.000Z", [
+      {
+        key: "k",
+        id: "01ARYZ6S41TSV4RRFFQ69G5FAV",
+        producer: "p",
+        stream: "s",
+        checksum: "xxh64:0000000000000000",
+        prefix: '{"x":',
+        payload: Buffer.from("1"),
+        suffix: "}",
+      },
+    ]);
+    writeFileSync(last, Buffer.concat([readFileSync(last), frame.bytes]));
+    const ledger = await FileLedger.open(dir);
+    await expect(ledger.get("k")).rejects.toBeInstanceOf(CorruptionError);
+    await ledger.close();
+  });
+
+  it("answers lookups of keys that are absent and present", async () => {
+    const dir = fresh();
+    const all = await filled(dir, 30, 10, { cacheEntries: 0 });
+    const ledger = await FileLedger.open(dir, { cacheEntries: 0 });
+    for (const e of all) expect((await ledger.get(e.key))?.envelope.id).toBe(e.id);
+    for (const e of all) expect((await ledger.getById(e.id))?.envelope.key).toBe(e.key);
+    expect(await ledger.get("not-there")).toBeUndefined();
+    await ledger.close();
   });
 });

@@ -24,6 +24,7 @@ import { closeSync, fsyncSync, openSync, readdirSync, readSync, unlinkSync } fro
 import { type FileHandle, mkdir, open, readFile, realpath, rename } from "node:fs/promises";
 import { join } from "node:path";
 import { xxh32Bytes } from "../../checksum/xxhash.js";
+import { isValidEnvelopeFields } from "../../envelope/fields.js";
 import type { Envelope, JsonValue } from "../../envelope/schema.js";
 import { buildEnvelope } from "../../envelope/seal.js";
 import { CorruptionError } from "../../errors.js";
@@ -57,6 +58,7 @@ import {
   MalformedBody,
   readFrame,
 } from "./frames.js";
+import { HashIndex, hashString } from "./hash-index.js";
 import { type DirectoryLock, lockDirectory } from "./lock.js";
 
 const log = logger("ledger");
@@ -197,8 +199,10 @@ export class FileLedger extends BaseLedger {
   #flushing: Promise<void> | undefined;
 
   // Committed entries: everything here is on disk.
-  readonly #keys = new Map<string, number>();
-  readonly #ids = new Map<string, number>();
+  readonly #keys = new HashIndex();
+  readonly #ids = new HashIndex();
+  /** During recovery: entries whose key or id hash equals an earlier one's, to confirm. */
+  #suspects: Array<[position: number, earlier: number]> = [];
   readonly #segmentOf: number[] = [];
   readonly #offsetOf: number[] = [];
   readonly #lengthOf: number[] = [];
@@ -298,10 +302,19 @@ export class FileLedger extends BaseLedger {
     });
     let frames = 0;
     let truncated: FileLedgerRecovery["truncated"];
+    const pathOf = (i: number) => join(this.directory, segmentFile(numbers[i] as number));
+    const read = (i: number) => {
+      const promise = readFile(pathOf(i));
+      promise.catch(() => undefined); // awaited below; this only keeps an abandoned read quiet
+      return promise;
+    };
+    // The next segment is read while this one is replayed.
+    let reading = numbers.length > 0 ? read(0) : undefined;
     for (let i = 0; i < numbers.length; i++) {
       const number = numbers[i] as number;
-      const path = join(this.directory, segmentFile(number));
-      const data = await readFile(path);
+      const path = pathOf(i);
+      const data = await (reading as Promise<Buffer>);
+      reading = i + 1 < numbers.length ? read(i + 1) : undefined;
       const last = i === numbers.length - 1;
       let offset = 0;
       while (offset < data.length) {
@@ -353,6 +366,22 @@ export class FileLedger extends BaseLedger {
         this.#writeOffset = offset;
       }
     }
+    for (const [position, earlier] of this.#suspects) {
+      const a = this.#readEntry(position).envelope;
+      const b = this.#readEntry(earlier).envelope;
+      if (a.key === b.key || a.id === b.id) {
+        const index = position - 1;
+        throw new CorruptionError(
+          `Positions ${earlier} and ${position} hold the same key or id`,
+          {
+            file: (this.#segments[this.#segmentOf[index] as number] as Segment).path,
+            offset: this.#offsetOf[index] as number,
+          },
+          { position },
+        );
+      }
+    }
+    this.#suspects = [];
     if (this.#segments.length === 0) await this.#createSegment(1);
     this.#nextPosition = this.#offsetOf.length + 1;
     this.#recovery = Object.freeze({
@@ -387,33 +416,42 @@ export class FileLedger extends BaseLedger {
     }
     switch (kind) {
       case KIND.entries: {
-        const { first, appendedAt, entries } = decodeEntries(body);
-        if (first !== this.#offsetOf.length + 1) {
-          throw new MalformedBody(
-            `entries start at position ${first}, expected ${this.#offsetOf.length + 1}`,
-          );
-        }
-        for (const e of entries) {
-          if (this.#keys.has(e.key) || this.#ids.has(e.id)) {
-            throw new MalformedBody(`key ${JSON.stringify(e.key)} or id ${e.id} appears twice`);
-          }
-          this.#commitEntry(
-            e.key,
-            e.id,
-            e.producer,
-            e.stream,
-            appendedAt,
-            segment,
-            offset + e.offset,
-            e.length,
-            e.hash,
-          );
-        }
+        let appendedAt = "";
+        decodeEntries(
+          body,
+          (first, at) => {
+            if (first !== this.#offsetOf.length + 1) {
+              throw new MalformedBody(
+                `entries start at position ${first}, expected ${this.#offsetOf.length + 1}`,
+              );
+            }
+            appendedAt = at;
+          },
+          (keyHash, idHash, producer, stream, hash, entryOffset, length) => {
+            // A repeated key or id would be corruption; a hash seen before is only a
+            // suspect, confirmed or cleared once every segment can be read.
+            const sameKeyHash = this.#keys.find(keyHash, anyPosition);
+            const sameIdHash = this.#ids.find(idHash, anyPosition);
+            const position = this.#commitEntry(
+              keyHash,
+              idHash,
+              producer,
+              stream,
+              appendedAt,
+              segment,
+              offset + entryOffset,
+              length,
+              hash,
+            );
+            if (sameKeyHash !== undefined) this.#suspects.push([position, sameKeyHash]);
+            if (sameIdHash !== undefined) this.#suspects.push([position, sameIdHash]);
+          },
+        );
         return;
       }
       case KIND.receipt: {
         const receipt = decodeJson(body) as Receipt;
-        if (this.#keys.get(receipt.key) !== receipt.position) {
+        if (this.#keys.find(hashString(receipt.key), (p) => p === receipt.position) === undefined) {
           throw new MalformedBody(`receipt for ${JSON.stringify(receipt.key)} refers to no entry`);
         }
         deepFreeze(receipt);
@@ -443,8 +481,8 @@ export class FileLedger extends BaseLedger {
   }
 
   #commitEntry(
-    key: string,
-    id: string,
+    keyHash: number,
+    idHash: number,
     producer: string,
     stream: string,
     appendedAt: string,
@@ -454,8 +492,8 @@ export class FileLedger extends BaseLedger {
     hash: number,
   ): number {
     const position = this.#offsetOf.length + 1;
-    this.#keys.set(key, position);
-    this.#ids.set(id, position);
+    this.#keys.add(keyHash, position);
+    this.#ids.add(idHash, position);
     this.#segmentOf.push(segment);
     this.#offsetOf.push(offset);
     this.#lengthOf.push(length);
@@ -580,7 +618,20 @@ export class FileLedger extends BaseLedger {
         { position },
       );
     }
-    const parsed = JSON.parse(bytes.toString("utf8")) as Envelope & { payload: JsonValue };
+    let parsed: Envelope & { payload: JsonValue };
+    try {
+      parsed = JSON.parse(bytes.toString("utf8")) as Envelope & { payload: JsonValue };
+    } catch (error) {
+      parsed = error as never;
+    }
+    // Bytes that match their hash but are not an envelope were written by someone else.
+    if (!isValidEnvelopeFields(parsed) || parsed.payload === undefined) {
+      throw new CorruptionError(
+        `The record at position ${position} is not an envelope`,
+        { file: segment.path, offset: this.#offsetOf[index] as number },
+        { position },
+      );
+    }
     deepFreeze(parsed.payload);
     return Object.freeze({
       position,
@@ -602,16 +653,35 @@ export class FileLedger extends BaseLedger {
     return entry;
   }
 
+  /** The committed entry with this key: candidates by hash, confirmed on the entry itself. */
+  #committedByKey(key: string): LedgerEntry | undefined {
+    let found: LedgerEntry | undefined;
+    this.#keys.find(hashString(key), (position) => {
+      const entry = this.#readEntry(position);
+      if (entry.envelope.key !== key) return false;
+      found = entry;
+      return true;
+    });
+    return found;
+  }
+
+  #committedById(id: string): LedgerEntry | undefined {
+    let found: LedgerEntry | undefined;
+    this.#ids.find(hashString(id), (position) => {
+      const entry = this.#readEntry(position);
+      if (entry.envelope.id !== id) return false;
+      found = entry;
+      return true;
+    });
+    return found;
+  }
+
   #lookupKey(key: string): LedgerEntry | undefined {
-    const position = this.#keys.get(key);
-    if (position !== undefined) return this.#readEntry(position);
-    return this.#pendingKeys.get(key)?.entry;
+    return this.#committedByKey(key) ?? this.#pendingKeys.get(key)?.entry;
   }
 
   #lookupId(id: string): LedgerEntry | undefined {
-    const position = this.#ids.get(id);
-    if (position !== undefined) return this.#readEntry(position);
-    return this.#pendingIds.get(id)?.entry;
+    return this.#committedById(id) ?? this.#pendingIds.get(id)?.entry;
   }
 
   // ---- BaseLedger ----------------------------------------------------------------------
@@ -671,8 +741,8 @@ export class FileLedger extends BaseLedger {
         fresh.forEach((entry, i) => {
           const { envelope } = entry;
           this.#commitEntry(
-            envelope.key,
-            envelope.id,
+            hashString(envelope.key),
+            hashString(envelope.id),
             envelope.producer,
             envelope.stream,
             appendedAt,
@@ -694,13 +764,11 @@ export class FileLedger extends BaseLedger {
   }
 
   protected async _getByKey(key: string): Promise<LedgerEntry | undefined> {
-    const position = this.#keys.get(key);
-    return position === undefined ? undefined : this.#readEntry(position);
+    return this.#committedByKey(key);
   }
 
   protected async _getById(id: string): Promise<LedgerEntry | undefined> {
-    const position = this.#ids.get(id);
-    return position === undefined ? undefined : this.#readEntry(position);
+    return this.#committedById(id);
   }
 
   protected async *_scan(scan: EntryScan): AsyncIterable<LedgerEntry> {
@@ -826,6 +894,8 @@ export class FileLedger extends BaseLedger {
     this.#writer = undefined;
   }
 }
+
+const anyPosition = (): boolean => true;
 
 /** True when a good frame starts anywhere at or after `from`: the damage is not a torn tail. */
 function hasGoodFrameAfter(data: Buffer, from: number): boolean {

@@ -19,6 +19,7 @@
  */
 
 import { xxh32Bytes } from "../../checksum/xxhash.js";
+import { hashBytes } from "./hash-index.js";
 
 /** Bytes before a frame's body. */
 export const FRAME_HEADER = 8;
@@ -33,19 +34,6 @@ export const KIND = {
   sequence: 5,
   audit: 6,
 } as const;
-
-/** Decoded index fields of one envelope in an `entries` frame. */
-export interface EntryRecord {
-  readonly key: string;
-  readonly id: string;
-  readonly producer: string;
-  readonly stream: string;
-  /** XXH32 of the envelope's JSON bytes, checked again on every read. */
-  readonly hash: number;
-  /** Offset of the envelope's JSON bytes, from the start of the frame. */
-  readonly offset: number;
-  readonly length: number;
-}
 
 /**
  * One envelope to write: its index fields and its JSON text in three parts, the payload's
@@ -193,72 +181,103 @@ function writeTinyString(buf: Buffer, pos: number, value: string): number {
 /** Thrown by the decoders on a body that passed its checksum but does not parse. */
 export class MalformedBody extends Error {}
 
-/** Decodes an `entries` body (`body` starts at the kind byte, `bodyStart` is its offset in the frame). */
-export function decodeEntries(body: Buffer): {
-  first: number;
-  appendedAt: string;
-  entries: EntryRecord[];
-} {
+/** Receives the decoded index fields of one envelope of an `entries` frame. */
+export type EntryVisitor = (
+  /** Hash of the key's UTF-8 bytes (see hash-index.ts). */
+  keyHash: number,
+  /** Hash of the id's bytes. */
+  idHash: number,
+  producer: string,
+  stream: string,
+  /** XXH32 of the envelope's JSON bytes. */
+  hash: number,
+  /** Offset of the envelope's JSON bytes from the start of the frame. */
+  offset: number,
+  length: number,
+) => void;
+
+/**
+ * Decodes an `entries` body (`body` starts at the kind byte), calling `visit` for each
+ * envelope in order: no object per entry, so a million-entry replay makes little garbage.
+ * Returns the frame's first position and appendedAt, read before any visit; `check`
+ * runs then, so the caller can refuse the frame before anything is visited.
+ */
+export function decodeEntries(
+  body: Buffer,
+  check: (first: number, appendedAt: string, count: number) => void,
+  visit: EntryVisitor,
+): void {
   let pos = 1;
+  const end = body.length;
   const need = (n: number) => {
-    if (pos + n > body.length) throw new MalformedBody("entries body ends early");
+    if (pos + n > end) throw new MalformedBody("entries body ends early");
   };
   need(8);
   const first = body.readDoubleLE(pos);
   pos += 8;
-  const readShort = (): string => {
-    need(2);
-    const length = body.readUInt16LE(pos);
-    need(2 + length);
-    const value = body.toString("utf8", pos + 2, pos + 2 + length);
-    pos += 2 + length;
-    return value;
-  };
-  const readTiny = (): string => {
-    need(1);
-    const length = body[pos] as number;
-    need(1 + length);
-    const value = body.toString("latin1", pos + 1, pos + 1 + length);
-    pos += 1 + length;
-    return value;
-  };
-  const skipTiny = (): void => {
-    need(1);
-    const length = body[pos] as number;
-    need(1 + length);
-    pos += 1 + length;
-  };
-  const appendedAt = readShort();
+  need(2);
+  const atLength = body.readUInt16LE(pos);
+  need(2 + atLength);
+  const appendedAt = body.toString("latin1", pos + 2, pos + 2 + atLength);
+  pos += 2 + atLength;
   need(4);
   const count = body.readUInt32LE(pos);
   pos += 4;
-  const entries: EntryRecord[] = [];
+  if (!Number.isSafeInteger(first) || first < 1)
+    throw new MalformedBody("entries body has a bad position");
+  check(first, appendedAt, count);
   let lastProducer = "";
   let lastStream = "";
   for (let i = 0; i < count; i++) {
-    const key = readShort();
-    const id = readTiny();
-    // Producer and stream repeat from envelope to envelope: share the strings.
-    let producer = readShort();
-    if (producer === lastProducer) producer = lastProducer;
+    need(2);
+    let length = body.readUInt16LE(pos);
+    need(2 + length);
+    const keyHash = hashBytes(body, pos + 2, pos + 2 + length);
+    pos += 2 + length;
+    need(1);
+    length = body[pos] as number;
+    need(1 + length);
+    const idHash = hashBytes(body, pos + 1, pos + 1 + length);
+    pos += 1 + length;
+    need(2);
+    length = body.readUInt16LE(pos);
+    need(2 + length);
+    // Producer and stream repeat from envelope to envelope: compare bytes, share strings.
+    let producer = lastProducer;
+    if (!sameBytes(body, pos + 2, length, lastProducer))
+      producer = body.toString("utf8", pos + 2, pos + 2 + length);
     lastProducer = producer;
-    let stream = readShort();
-    if (stream === lastStream) stream = lastStream;
+    pos += 2 + length;
+    need(2);
+    length = body.readUInt16LE(pos);
+    need(2 + length);
+    let stream = lastStream;
+    if (!sameBytes(body, pos + 2, length, lastStream))
+      stream = body.toString("utf8", pos + 2, pos + 2 + length);
     lastStream = stream;
+    pos += 2 + length;
     // The checksum is stored for tools that read segments; the ledger reads it from the envelope.
-    skipTiny();
+    need(1);
+    pos += 1 + (body[pos] as number);
     need(8);
     const hash = body.readUInt32LE(pos);
-    const length = body.readUInt32LE(pos + 4);
+    length = body.readUInt32LE(pos + 4);
     pos += 8;
     need(length);
-    entries.push({ key, id, producer, stream, hash, offset: FRAME_HEADER + pos, length });
+    visit(keyHash, idHash, producer, stream, hash, FRAME_HEADER + pos, length);
     pos += length;
   }
-  if (pos !== body.length || !Number.isSafeInteger(first) || first < 1) {
-    throw new MalformedBody("entries body has trailing bytes or a bad position");
+  if (pos !== end) throw new MalformedBody("entries body has trailing bytes");
+}
+
+/** Whether `buf[at..at+length)` is the UTF-8 of `value`, checked for ASCII values only. */
+function sameBytes(buf: Buffer, at: number, length: number, value: string): boolean {
+  if (value.length !== length) return false;
+  for (let i = 0; i < length; i++) {
+    const c = value.charCodeAt(i);
+    if (c >= 0x80 || buf[at + i] !== c) return false;
   }
-  return { first, appendedAt, entries };
+  return true;
 }
 
 /** Decodes a JSON body. */
