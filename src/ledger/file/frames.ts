@@ -228,6 +228,17 @@ export function decodeEntries(
   check(first, appendedAt, count);
   let lastProducer = "";
   let lastStream = "";
+  /** A u16-length name; `last` itself when the bytes spell it, so equal names share one string. */
+  const readName = (last: string): string => {
+    need(2);
+    const length = body.readUInt16LE(pos);
+    need(2 + length);
+    const name = sameBytes(body, pos + 2, length, last)
+      ? last
+      : body.toString("utf8", pos + 2, pos + 2 + length);
+    pos += 2 + length;
+    return name;
+  };
   for (let i = 0; i < count; i++) {
     need(2);
     let length = body.readUInt16LE(pos);
@@ -239,23 +250,11 @@ export function decodeEntries(
     need(1 + length);
     const idHash = hashBytes(body, pos + 1, pos + 1 + length);
     pos += 1 + length;
-    need(2);
-    length = body.readUInt16LE(pos);
-    need(2 + length);
     // Producer and stream repeat from envelope to envelope: compare bytes, share strings.
-    let producer = lastProducer;
-    if (!sameBytes(body, pos + 2, length, lastProducer))
-      producer = body.toString("utf8", pos + 2, pos + 2 + length);
+    const producer = readName(lastProducer);
     lastProducer = producer;
-    pos += 2 + length;
-    need(2);
-    length = body.readUInt16LE(pos);
-    need(2 + length);
-    let stream = lastStream;
-    if (!sameBytes(body, pos + 2, length, lastStream))
-      stream = body.toString("utf8", pos + 2, pos + 2 + length);
+    const stream = readName(lastStream);
     lastStream = stream;
-    pos += 2 + length;
     // The checksum is stored for tools that read segments; the ledger reads it from the envelope.
     need(1);
     pos += 1 + (body[pos] as number);
