@@ -177,6 +177,69 @@ export function planAppend(
 }
 
 /**
+ * Folds repeated keys of a batch onto their first occurrence; refuses a key repeated with
+ * another checksum and an id repeated under another key. Batches without repeats (the
+ * usual case) pass through untouched: `slot` and `firstOf` are then undefined.
+ */
+function foldRepeats(
+  checked: readonly Envelope[],
+  canonical: readonly (Uint8Array | undefined)[],
+): {
+  unique: readonly Envelope[];
+  uniqueCanonical: readonly (Uint8Array | undefined)[];
+  slot: number[] | undefined;
+  firstOf: number[] | undefined;
+} {
+  const keys = new Set<string>();
+  const ids = new Set<string>();
+  for (const envelope of checked) {
+    keys.add(envelope.key);
+    ids.add(envelope.id);
+  }
+  if (keys.size === checked.length && ids.size === checked.length) {
+    return { unique: checked, uniqueCanonical: canonical, slot: undefined, firstOf: undefined };
+  }
+  const unique: Envelope[] = [];
+  const uniqueCanonical: Array<Uint8Array | undefined> = [];
+  const slot: number[] = [];
+  const firstOf: number[] = [];
+  const byKey = new Map<string, number>();
+  const byId = new Map<string, number>();
+  for (let i = 0; i < checked.length; i++) {
+    const envelope = checked[i] as Envelope;
+    const seen = byKey.get(envelope.key);
+    if (seen !== undefined) {
+      const first = unique[seen] as Envelope;
+      if (first.checksum !== envelope.checksum) {
+        throw new IdempotencyConflictError(
+          "idempotency_conflict",
+          `Envelopes ${i} and an earlier one in the batch share key ${JSON.stringify(envelope.key)} with different checksums`,
+          { existing: undefined, incoming: envelope.checksum },
+          { key: envelope.key, path: `$[${i}]` },
+        );
+      }
+      slot.push(seen);
+      continue;
+    }
+    if (byId.has(envelope.id)) {
+      throw new IdempotencyConflictError(
+        "id_conflict",
+        `Envelope ${i} reuses id ${envelope.id} under another key`,
+        { existing: undefined, incoming: envelope.checksum },
+        { key: envelope.key, path: `$[${i}]` },
+      );
+    }
+    byKey.set(envelope.key, unique.length);
+    byId.set(envelope.id, unique.length);
+    slot.push(unique.length);
+    firstOf.push(i);
+    unique.push(envelope);
+    uniqueCanonical.push(canonical[i]);
+  }
+  return { unique, uniqueCanonical, slot, firstOf };
+}
+
+/**
  * The core of every ledger. Extend it and implement the protected `_` methods; the
  * public methods check arguments, verify envelopes, enforce the ledger's rules and wrap
  * adapter failures, so the adapter only stores and fetches.
@@ -367,49 +430,12 @@ export abstract class BaseLedger implements Ledger {
       canonical.push(result.canonical);
     }
     // Within the batch: one key is one effect; repeats map to the first occurrence.
-    const unique: Envelope[] = [];
-    const uniqueCanonical: Array<Uint8Array | undefined> = [];
-    const slot: number[] = [];
-    const firstOf: number[] = [];
-    const byKey = new Map<string, number>();
-    const byId = new Map<string, number>();
-    for (let i = 0; i < checked.length; i++) {
-      const envelope = checked[i] as Envelope;
-      const seen = byKey.get(envelope.key);
-      if (seen !== undefined) {
-        const first = unique[seen] as Envelope;
-        if (first.checksum !== envelope.checksum) {
-          throw new IdempotencyConflictError(
-            "idempotency_conflict",
-            `Envelopes ${i} and an earlier one in the batch share key ${JSON.stringify(envelope.key)} with different checksums`,
-            { existing: undefined, incoming: envelope.checksum },
-            { key: envelope.key, path: `$[${i}]` },
-          );
-        }
-        slot.push(seen);
-        continue;
-      }
-      const sameId = byId.get(envelope.id);
-      if (sameId !== undefined) {
-        throw new IdempotencyConflictError(
-          "id_conflict",
-          `Envelope ${i} reuses id ${envelope.id} under another key`,
-          { existing: undefined, incoming: envelope.checksum },
-          { key: envelope.key, path: `$[${i}]` },
-        );
-      }
-      byKey.set(envelope.key, unique.length);
-      byId.set(envelope.id, unique.length);
-      slot.push(unique.length);
-      firstOf.push(i);
-      unique.push(envelope);
-      uniqueCanonical.push(canonical[i]);
-    }
+    const { unique, uniqueCanonical, slot, firstOf } = foldRepeats(checked, canonical);
     const appendedAt = new Date(this.#now()).toISOString();
     const outcome = await this.#run(() => this._append(unique, appendedAt, uniqueCanonical));
     if (!outcome.ok) {
       const envelope = unique[outcome.index] as Envelope;
-      const index = firstOf[outcome.index] as number;
+      const index = firstOf === undefined ? outcome.index : (firstOf[outcome.index] as number);
       throw outcome.clash === "key"
         ? new IdempotencyConflictError(
             "idempotency_conflict",
@@ -426,11 +452,11 @@ export abstract class BaseLedger implements Ledger {
     }
     const results: AppendedEntry[] = [];
     let appended = 0;
-    for (let i = 0; i < slot.length; i++) {
-      const result = outcome.results[slot[i] as number] as AppendedEntry;
-      // A repeat inside the batch is "existing" even when its first occurrence was new:
-      // the first occurrence of unique envelope u is the input at index firstOf[u].
-      const repeat = firstOf[slot[i] as number] !== i;
+    for (let i = 0; i < checked.length; i++) {
+      const u = slot === undefined ? i : (slot[i] as number);
+      const result = outcome.results[u] as AppendedEntry;
+      // A repeat inside the batch is "existing" even when its first occurrence was new.
+      const repeat = firstOf !== undefined && firstOf[u] !== i;
       const item =
         repeat && result.status === "appended"
           ? { entry: result.entry, status: "existing" as const }
