@@ -166,7 +166,7 @@ export class JsonFileLedger extends BaseLedger {
     const done = (await this._getReceipts(request.sink, request.key))
       .filter((r) => isFinalStatus(r.status))
       .at(-1);
-    if (done !== undefined) return { status: "done", receipt: done };
+    if (done !== undefined && !request.ignoreDone) return { status: "done", receipt: done };
     const claims = this.#state.claims;
     const index = claims.findIndex((c) => c.sink === request.sink && c.key === request.key);
     const current = claims[index];

@@ -126,6 +126,8 @@ export interface ClaimRequest {
   readonly now: number;
   /** When the claim expires if acquired (ms since the epoch). */
   readonly expiresAt: number;
+  /** Acquire even when the key is done (a replay): never answer `done`. */
+  readonly ignoreDone: boolean;
 }
 
 /** A scan with every bound resolved: `to` is a position, `limit` a count. */
@@ -323,7 +325,7 @@ export abstract class BaseLedger implements Ledger {
   protected abstract _advanceWatermark(sink: string, position: number): Promise<number>;
   /**
    * Atomically: `done` with the last final receipt (any status but `failed`) of (sink, key)
-   * if there is one; else `held` if another token's claim has `expiresAt > now`; else store
+   * if there is one and `ignoreDone` is false; else `held` if another token's claim has `expiresAt > now`; else store
    * this claim (replacing an expired one) and return `acquired`.
    */
   protected abstract _claim(request: ClaimRequest): Promise<ClaimResult>;
@@ -592,9 +594,20 @@ export abstract class BaseLedger implements Ledger {
     }
     const owner = checkName(options.owner, "options.owner", MAX_OWNER);
     const ttlMs = checkInteger(options.ttlMs, "options.ttlMs", 1, MAX_TTL_MS);
+    const replay = options.replay ?? false;
+    if (typeof replay !== "boolean")
+      invalidArgument("options.replay", `must be a boolean, got ${describe(replay)}`);
     const now = this.#now();
     return this.#run(() =>
-      this._claim({ sink, key, owner, token: randomUUID(), now, expiresAt: now + ttlMs }),
+      this._claim({
+        sink,
+        key,
+        owner,
+        token: randomUUID(),
+        now,
+        expiresAt: now + ttlMs,
+        ignoreDone: replay,
+      }),
     );
   }
 

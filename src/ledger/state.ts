@@ -66,7 +66,7 @@ export class ClaimTable {
 
   /** `done` is the last final receipt of (sink, key), if any: the caller looks it up. */
   claim(request: ClaimRequest, done: Receipt | undefined): ClaimResult {
-    if (done !== undefined) return { status: "done", receipt: done };
+    if (done !== undefined && !request.ignoreDone) return { status: "done", receipt: done };
     const id = claimId(request.sink, request.key);
     const current = this.#claims.get(id);
     if (current !== undefined && current.expiresAt > request.now) {

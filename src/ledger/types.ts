@@ -11,6 +11,7 @@
 
 import type { Checksum } from "../checksum/checksum.js";
 import type { Envelope, JsonValue } from "../envelope/schema.js";
+import type { ValidationIssue } from "../errors.js";
 
 /** One envelope in the ledger, at its position. */
 export interface LedgerEntry {
@@ -133,6 +134,20 @@ export interface Receipt {
   readonly sinkOffset?: string | undefined;
   /** Why it failed, was rejected or conflicted. */
   readonly error?: ReceiptError | undefined;
+  /** For `rejected`: every problem the sink's validator found. */
+  readonly issues?: readonly ValidationIssue[] | undefined;
+  /** HMAC-SHA256 over the canonical form of every other field, when the guard signs receipts. */
+  readonly signature?: ReceiptSignature | undefined;
+}
+
+/** A receipt's signature: which key, and the HMAC-SHA256 (hex) of the unsigned receipt's canonical form. */
+export interface ReceiptSignature {
+  /** Names the secret, so that keys can be rotated. */
+  readonly keyId: string;
+  /** Always `HMAC-SHA256`. */
+  readonly algorithm: "HMAC-SHA256";
+  /** 64 lowercase hex digits. */
+  readonly value: string;
 }
 
 /** A live lease on one (sink, key): only its holder writes. */
@@ -178,6 +193,12 @@ export interface ClaimOptions {
   readonly owner: string;
   /** How long the claim lives, in ms, unless renewed. 1 ms to 24 h. */
   readonly ttlMs: number;
+  /**
+   * Acquire even when the key already has a final receipt at the sink (never `done`): for
+   * a repair that writes an entry again.
+   * @default false
+   */
+  readonly replay?: boolean | undefined;
 }
 
 /** What an audit record is about. */

@@ -154,7 +154,14 @@ const isoTime = z
   .string()
   .refine(isEnvelopeTime, { message: "must be ISO-8601 UTC with milliseconds" });
 
-const receiptSchema = z.strictObject({
+const issueSchema = z.strictObject({
+  path: z.string().max(1024),
+  code: z.string().min(1).max(128),
+  message: z.string().max(4096),
+});
+
+/** The receipt's rules for explaining a refusal; `isValidReceipt` is the hot-path twin. */
+export const receiptSchema: z.ZodType = z.strictObject({
   sink: text(MAX_SINK_NAME),
   key: text(ENVELOPE_LIMITS.key),
   id: z.string().refine(isId, { message: "must be a ULID in upper case" }),
@@ -166,6 +173,14 @@ const receiptSchema = z.strictObject({
   finishedAt: isoTime,
   sinkOffset: z.string().max(1024).optional(),
   error: z.strictObject({ code: text(128), message: z.string().max(4096) }).optional(),
+  issues: z.array(issueSchema).max(100).optional(),
+  signature: z
+    .strictObject({
+      keyId: text(128),
+      algorithm: z.literal("HMAC-SHA256"),
+      value: z.string().regex(/^[0-9a-f]{64}$/),
+    })
+    .optional(),
 });
 
 const checksumOrNull = z
@@ -199,11 +214,104 @@ function zodToArgument(where: string, issues: readonly z.core.$ZodIssue[]): neve
   return invalidArgument(path, `${first?.message ?? "is invalid"}${more}`);
 }
 
+const RECEIPT_KEYS = new Set([
+  "sink",
+  "key",
+  "id",
+  "position",
+  "status",
+  "checksum",
+  "attempt",
+  "startedAt",
+  "finishedAt",
+  "sinkOffset",
+  "error",
+  "issues",
+  "signature",
+]);
+const STATUS_SET: ReadonlySet<string> = new Set(RECEIPT_STATUSES);
+const HEX64 = /^[0-9a-f]{64}$/;
+
+function isShortText(value: unknown, max: number): value is string {
+  return (
+    typeof value === "string" && value.length >= 1 && value.length <= max && isCleanText(value)
+  );
+}
+
+let lastGoodTime = "";
+function isTime(value: unknown): boolean {
+  if (value === lastGoodTime) return true;
+  if (typeof value !== "string" || !isEnvelopeTime(value)) return false;
+  lastGoodTime = value;
+  return true;
+}
+
+function isPlainRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** The hot-path check of a receipt: accepts exactly what `receiptSchema` accepts. */
+export function isValidReceipt(r: unknown): r is Receipt {
+  if (!isPlainRecord(r)) return false;
+  for (const key of Object.keys(r)) if (!RECEIPT_KEYS.has(key)) return false;
+  const { position, attempt, sinkOffset, error, issues, signature } = r;
+  if (
+    !isShortText(r.sink, MAX_SINK_NAME) ||
+    !isShortText(r.key, ENVELOPE_LIMITS.key) ||
+    !isId(r.id) ||
+    typeof position !== "number" ||
+    !Number.isSafeInteger(position) ||
+    position < 1 ||
+    typeof r.status !== "string" ||
+    !STATUS_SET.has(r.status) ||
+    !isChecksum(r.checksum) ||
+    typeof attempt !== "number" ||
+    !Number.isSafeInteger(attempt) ||
+    attempt < 1 ||
+    attempt > 1_000_000 ||
+    !isTime(r.startedAt) ||
+    !isTime(r.finishedAt)
+  ) {
+    return false;
+  }
+  if (sinkOffset !== undefined && (typeof sinkOffset !== "string" || sinkOffset.length > 1024))
+    return false;
+  if (error !== undefined) {
+    if (!isPlainRecord(error) || Object.keys(error).length !== 2) return false;
+    if (
+      !isShortText(error.code, 128) ||
+      typeof error.message !== "string" ||
+      error.message.length > 4096
+    ) {
+      return false;
+    }
+  }
+  if (issues !== undefined) {
+    if (!Array.isArray(issues) || issues.length > 100) return false;
+    for (const issue of issues) {
+      if (!isPlainRecord(issue) || Object.keys(issue).length !== 3) return false;
+      const { path, code, message } = issue;
+      if (typeof path !== "string" || path.length > 1024) return false;
+      if (typeof code !== "string" || code.length < 1 || code.length > 128) return false;
+      if (typeof message !== "string" || message.length > 4096) return false;
+    }
+  }
+  if (signature !== undefined) {
+    if (!isPlainRecord(signature) || Object.keys(signature).length !== 3) return false;
+    if (!isShortText(signature.keyId, 128) || signature.algorithm !== "HMAC-SHA256") return false;
+    if (typeof signature.value !== "string" || !HEX64.test(signature.value)) return false;
+  }
+  return true;
+}
+
 /** A receipt checked and copied into a frozen object. */
 export function checkReceipt(receipt: unknown): Receipt {
-  const result = receiptSchema.safeParse(receipt);
-  if (!result.success) zodToArgument("receipt", result.error.issues);
-  const r = result.data as Receipt;
+  if (!isValidReceipt(receipt)) {
+    const result = receiptSchema.safeParse(receipt);
+    if (!result.success) zodToArgument("receipt", result.error.issues);
+    invalidArgument("receipt", "is not a receipt");
+  }
+  const r = receipt;
   const out: Receipt = {
     sink: r.sink,
     key: r.key,
@@ -218,6 +326,22 @@ export function checkReceipt(receipt: unknown): Receipt {
     ...(r.error === undefined
       ? {}
       : { error: Object.freeze({ code: r.error.code, message: r.error.message }) }),
+    ...(r.issues === undefined
+      ? {}
+      : {
+          issues: Object.freeze(
+            r.issues.map((i) => Object.freeze({ path: i.path, code: i.code, message: i.message })),
+          ),
+        }),
+    ...(r.signature === undefined
+      ? {}
+      : {
+          signature: Object.freeze({
+            keyId: r.signature.keyId,
+            algorithm: r.signature.algorithm,
+            value: r.signature.value,
+          }),
+        }),
   };
   return Object.freeze(out);
 }

@@ -618,6 +618,34 @@ function defineCases<L extends Ledger>(test: Define<L>, durable: boolean): void 
     );
   });
 
+  test("a replay claim acquires a done key, and is still exclusive", async (ledger, t) => {
+    const [entry] = await fill(ledger, T(t), 1);
+    assert.ok(entry !== undefined);
+    await ledger.putReceipt(receiptFor(entry));
+    const key = entry.envelope.key;
+    assert.equal(
+      (await ledger.claim("warehouse", key, { owner: "a", ttlMs: 1000 })).status,
+      "done",
+    );
+    const replay = await ledger.claim("warehouse", key, { owner: "a", ttlMs: 1000, replay: true });
+    assert.equal(replay.status, "acquired");
+    const other = await ledger.claim("warehouse", key, { owner: "b", ttlMs: 1000, replay: true });
+    assert.equal(other.status, "held");
+  });
+
+  test("receipts keep their validation issues and signature", async (ledger, t) => {
+    const [entry] = await fill(ledger, T(t), 1);
+    assert.ok(entry !== undefined);
+    const receipt = receiptFor(entry, {
+      status: "rejected",
+      error: { code: "rejected", message: "the sink refused it" },
+      issues: [{ path: "$.payload.total", code: "too_small", message: "must be positive" }],
+      signature: { keyId: "k1", algorithm: "HMAC-SHA256", value: "a".repeat(64) },
+    });
+    await ledger.putReceipt(receipt);
+    assert.deepEqual(await ledger.getReceipts("warehouse", entry.envelope.key), [receipt]);
+  });
+
   test("concurrent claims of one key: exactly one acquires", async (ledger) => {
     const results = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
