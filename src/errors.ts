@@ -31,7 +31,12 @@ export type SinkproofErrorCode =
   | "id_conflict"
   | LedgerErrorCode
   | "corruption"
-  | "ledger_locked";
+  | "ledger_locked"
+  | DeliveryErrorCode
+  | "invalid_payload";
+
+/** The `code`s of {@link DeliveryError}. */
+export type DeliveryErrorCode = "sink_frozen" | "not_in_ledger" | "ledger_mismatch";
 
 /** The `code`s of {@link LedgerError}. */
 export type LedgerErrorCode =
@@ -358,5 +363,51 @@ export class LedgerLockedError extends SinkproofError<"ledger_locked"> {
     super("ledger_locked", message);
     this.pid = details.pid;
     this.lockFile = details.lockFile;
+  }
+}
+
+/**
+ * A sink guard refused a delivery: the sink is frozen (`sink_frozen`), the envelope is not
+ * in the ledger (`not_in_ledger`: nothing reaches a sink before it is durable), or it does
+ * not match its ledger entry (`ledger_mismatch`). `sink` and `key` say which.
+ *
+ * @example
+ * ```ts
+ * import { DeliveryError } from "sinkproof";
+ * try {
+ *   await guard.deliver(envelope);
+ * } catch (error) {
+ *   if (error instanceof DeliveryError && error.code === "sink_frozen") console.warn(error.message);
+ * }
+ * ```
+ */
+export class DeliveryError extends SinkproofError<DeliveryErrorCode> {}
+
+/**
+ * A payload did not pass its type's schema at emit time; nothing was written. `issues`
+ * lists every problem, each with its path (from `$.payload`), code and message.
+ *
+ * @example
+ * ```ts
+ * import { PayloadValidationError } from "sinkproof";
+ * await producer.emit("order.created", { total: -1 }, { schema: { name: "order", version: 1 } })
+ *   .catch((error) => {
+ *     if (error instanceof PayloadValidationError) console.log(error.issues);
+ *   });
+ * ```
+ */
+export class PayloadValidationError extends SinkproofError<"invalid_payload"> {
+  /** Every problem found. */
+  readonly issues: readonly ValidationIssue[];
+
+  constructor(issues: readonly ValidationIssue[], context: SinkproofErrorContext = {}) {
+    const first = issues[0];
+    const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : "";
+    super(
+      "invalid_payload",
+      `Invalid payload: ${first === undefined ? "rejected" : `${first.path}: ${first.message}`}${more}`,
+      { path: first?.path, ...context },
+    );
+    this.issues = Object.freeze([...issues]);
   }
 }

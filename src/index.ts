@@ -28,6 +28,46 @@ export {
   isChecksum,
 } from "./checksum/checksum.js";
 export {
+  type DeliverOptions,
+  type GuardSinkOptions,
+  guardSink,
+  type SinkGuard,
+  type SinkStatus,
+  type SinkValidator,
+  type SinkWriteContext,
+  type SinkWriteResult,
+  type SinkWriter,
+} from "./delivery/guard.js";
+export {
+  createPipeline,
+  type Drained,
+  type Pipeline,
+  type PipelineOptions,
+  type Published,
+  type SinkOutcome,
+} from "./delivery/pipeline.js";
+export {
+  createProducer,
+  type EmitItem,
+  type EmitOptions,
+  type PayloadSchema,
+  type PayloadValidator,
+  type Producer,
+  type ProducerOptions,
+} from "./delivery/producer.js";
+export {
+  isRetryable,
+  permanent,
+  type RetryOptions,
+  type RetryPolicy,
+} from "./delivery/retry.js";
+export {
+  type ReceiptKeys,
+  type ReceiptSigningKey,
+  signReceipt,
+  verifyReceipt,
+} from "./delivery/signing.js";
+export {
   createIdFactory,
   type IdFactory,
   type IdFactoryOptions,
@@ -58,6 +98,8 @@ export {
   CanonicalizationError,
   type CanonicalizationErrorCode,
   CorruptionError,
+  DeliveryError,
+  type DeliveryErrorCode,
   EnvelopeValidationError,
   IdError,
   IdempotencyConflictError,
@@ -67,6 +109,7 @@ export {
   LedgerError,
   type LedgerErrorCode,
   LedgerLockedError,
+  PayloadValidationError,
   SinkproofError,
   type SinkproofErrorCode,
   type SinkproofErrorContext,
@@ -108,8 +151,18 @@ export type {
   PositionRange,
   Receipt,
   ReceiptError,
+  ReceiptSignature,
   ReceiptStatus,
   ScanQuery,
   SequenceReservation,
 } from "./ledger/types.js";
 export { isFinalStatus } from "./ledger/validate.js";
+export {
+  createMemoryMetrics,
+  type MemoryMetrics,
+  type MetricLabels,
+  type Metrics,
+  type MetricsSnapshot,
+  metricId,
+  noopMetrics,
+} from "./observe/metrics.js";

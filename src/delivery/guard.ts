@@ -1,0 +1,672 @@
+/**
+ * `guardSink`: wraps a sink writer so that every delivery is checked against the ledger,
+ * claimed, written at most once per claim, retried with backoff, and remembered as a
+ * receipt; and so that the sink's watermark advances as entries are done.
+ *
+ * Promises:
+ * - nothing reaches the writer unless its envelope is in the ledger, unchanged;
+ * - for one (sink, key), the writer never runs twice at once while a claim is live, and
+ *   never again once the key has a final receipt (unless it is a replay);
+ * - every `deliver` leaves a receipt (written, duplicate, replayed, conflict, rejected or
+ *   failed) before it returns, except when the ledger itself fails;
+ * - the watermark only moves forward, to the highest position below which every entry
+ *   has a final receipt at this sink.
+ *
+ * A crash after the write but before the receipt leaves a claim that expires; the entry
+ * is then written again, so writers must be idempotent by key (docs/sinks.md has recipes).
+ *
+ * @module
+ */
+
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import type { Envelope } from "../envelope/schema.js";
+import { DeliveryError, isSinkproofError, type ValidationIssue } from "../errors.js";
+import { describe, invalidArgument } from "../internal/arguments.js";
+import type { Claim, Ledger, Receipt, ReceiptStatus } from "../ledger/types.js";
+import { checkName } from "../ledger/validate.js";
+import { logger } from "../observe/debug.js";
+import { type Metrics, noopMetrics } from "../observe/metrics.js";
+import { backoffMs, type RetryOptions, resolveRetry } from "./retry.js";
+import { checkSigningKey, type ReceiptSigningKey, signWith } from "./signing.js";
+
+/** What the writer is told about the delivery it performs. */
+export interface SinkWriteContext {
+  /** The sink's name. */
+  readonly sink: string;
+  /** 1 for the first try, then 2, 3, … */
+  readonly attempt: number;
+  /** True when a repair writes the entry again. */
+  readonly replay: boolean;
+  /** The entry's ledger position. */
+  readonly position: number;
+  /** Aborts when the caller gives up. */
+  readonly signal: AbortSignal | undefined;
+}
+
+/** What a writer may return: where the sink put the envelope (a row id, an offset, a version). */
+export interface SinkWriteResult {
+  /** Stored in the receipt as `sinkOffset`. At most 1024 characters. */
+  readonly offset?: string | undefined;
+}
+
+/**
+ * Writes one envelope to the sink. Must be idempotent by `envelope.key` (an upsert, a PUT
+ * by key, a document id): after a crash between the write and its receipt, the same
+ * envelope is written again. Throw to fail the attempt; wrap in `permanent()` to stop retries.
+ */
+export type SinkWriter = (
+  envelope: Envelope,
+  context: SinkWriteContext,
+) => Promise<SinkWriteResult | undefined | void> | SinkWriteResult | undefined | void;
+
+/**
+ * The sink's own validator: return the problems (or throw nothing and return nothing when
+ * the envelope is fine). A zod schema is accepted too; it is applied to the payload.
+ */
+export type SinkValidator =
+  | ((envelope: Envelope) => readonly ValidationIssue[] | undefined | void)
+  | {
+      safeParse(value: unknown): {
+        success: boolean;
+        error?: { issues: ReadonlyArray<{ path: PropertyKey[]; code: string; message: string }> };
+      };
+    };
+
+/** Options of {@link guardSink}. */
+export interface GuardSinkOptions {
+  /** The sink's name: receipts, claims and the watermark are kept under it. 1-128 characters. */
+  readonly name: string;
+  /** The ledger the envelopes come from. */
+  readonly ledger: Ledger;
+  /** Writes one envelope to the sink; see {@link SinkWriter}. */
+  readonly write: SinkWriter;
+  /** The sink's validator; a refused envelope gets a `rejected` receipt, no write, no retry. */
+  readonly validate?: SinkValidator | undefined;
+  /** Retries of a failing write. */
+  readonly retry?: RetryOptions | undefined;
+  /**
+   * Most writes in flight at once in `deliverAll`.
+   * @default 8
+   */
+  readonly concurrency?: number | undefined;
+  /**
+   * How long a claim lives before another deliverer may take over; renewed while a write
+   * runs. Longer than the slowest write you expect.
+   * @default 30_000
+   */
+  readonly claimTtlMs?: number | undefined;
+  /**
+   * Who this guard is, in claims.
+   * @default `<hostname>:<pid>:<random>`
+   */
+  readonly owner?: string | undefined;
+  /** Where to report; see docs/observability.md. */
+  readonly metrics?: Metrics | undefined;
+  /** Sign every receipt with HMAC-SHA256 under this key. */
+  readonly signReceipts?: ReceiptSigningKey | undefined;
+  /**
+   * Milliseconds since the epoch, for receipt times and durations.
+   * @default Date.now
+   */
+  readonly clock?: (() => number) | undefined;
+  /**
+   * How often to look again when another deliverer holds the claim, in ms.
+   * @default 20
+   */
+  readonly pollMs?: number | undefined;
+}
+
+/** Options of one delivery. */
+export interface DeliverOptions {
+  /** A repair writing the entry again: written even when the key is done; receipt `replayed`. */
+  readonly replay?: boolean | undefined;
+  /** Stops waiting and retrying; the receipt is then `failed` with code `aborted`. */
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** What {@link SinkGuard.status} reports. */
+export interface SinkStatus {
+  /** The sink's name. */
+  readonly name: string;
+  /** Set while the guard refuses deliveries. */
+  readonly frozen: { readonly reason: string; readonly since: string } | undefined;
+  /** Deliveries running now. */
+  readonly inFlight: number;
+  /** Deliveries refused while frozen, since the guard was made. */
+  readonly refused: number;
+  /** The last failure, if any. */
+  readonly lastError:
+    | { readonly code: string; readonly message: string; readonly at: string }
+    | undefined;
+  /** The watermark as this guard last saw it (0 before its first delivery). */
+  readonly watermark: number;
+}
+
+/** A guarded sink: see {@link guardSink}. */
+export interface SinkGuard {
+  /** The sink's name. */
+  readonly name: string;
+  /** The ledger it delivers from. */
+  readonly ledger: Ledger;
+  /**
+   * Delivers one envelope and returns its receipt. Throws `DeliveryError` when the sink is
+   * frozen or the envelope is not in the ledger as given; ledger failures propagate.
+   */
+  deliver(envelope: Envelope, options?: DeliverOptions): Promise<Receipt>;
+  /**
+   * Delivers many, at most `concurrency` at once, in order within each stream. Returns the
+   * receipts in input order; if a delivery throws, the others still finish and then the
+   * first error is thrown.
+   */
+  deliverAll(
+    envelopes: Iterable<Envelope> | AsyncIterable<Envelope>,
+    options?: DeliverOptions,
+  ): Promise<Receipt[]>;
+  /** Refuses every delivery from now on, with `reason`, until `unfreeze`. */
+  freeze(reason: string): void;
+  /** Accepts deliveries again. */
+  unfreeze(): void;
+  /** Frozen state, in-flight count, refusals, last error, watermark. */
+  status(): SinkStatus;
+  /**
+   * Reads the lag (ledger head − watermark) and the age of the oldest undelivered entry,
+   * reports both as gauges and returns them.
+   */
+  measure(): Promise<{ readonly lag: number; readonly oldestUndeliveredAgeMs: number }>;
+}
+
+const SUCCESS: ReadonlySet<ReceiptStatus> = new Set(["written", "duplicate", "replayed"]);
+
+function describeError(error: unknown): { code: string; message: string } {
+  if (isSinkproofError(error)) return { code: error.code, message: error.message.slice(0, 4096) };
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return {
+      code: typeof code === "string" && code.length > 0 ? code.slice(0, 128) : "write_failed",
+      message: error.message.slice(0, 4096),
+    };
+  }
+  return { code: "write_failed", message: String(error).slice(0, 4096) };
+}
+
+function validatorIssues(validate: SinkValidator, envelope: Envelope): readonly ValidationIssue[] {
+  if (typeof validate === "function") return validate(envelope) ?? [];
+  const result = validate.safeParse(envelope.payload);
+  if (result.success) return [];
+  return (result.error?.issues ?? [{ path: [], code: "invalid", message: "rejected" }]).map(
+    (issue) => ({
+      path: `$.payload${issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("")}`,
+      code: issue.code,
+      message: issue.message,
+    }),
+  );
+}
+
+/**
+ * Wraps a sink writer in a guard: ledger check, claim, validation, retries, receipt,
+ * watermark, metrics. See the module notes for what it promises.
+ *
+ * @example
+ * ```ts
+ * import { guardSink } from "sinkproof";
+ * const warehouse = guardSink({
+ *   name: "warehouse",
+ *   ledger,
+ *   write: async (envelope) => {
+ *     await db.query(
+ *       "INSERT INTO orders (key, body, checksum) VALUES ($1, $2, $3) ON CONFLICT (key) DO UPDATE SET body = $2, checksum = $3",
+ *       [envelope.key, envelope.payload, envelope.checksum],
+ *     );
+ *   },
+ *   retry: { attempts: 5 },
+ * });
+ * const receipt = await warehouse.deliver(envelope); // status "written", "duplicate", …
+ * ```
+ */
+export function guardSink(options: GuardSinkOptions): SinkGuard {
+  if (typeof options !== "object" || options === null) {
+    invalidArgument("options", `must be an object, got ${describe(options)}`);
+  }
+  const name = checkName(options.name, "options.name");
+  const ledger = options.ledger;
+  if (typeof ledger !== "object" || ledger === null || typeof ledger.claim !== "function") {
+    invalidArgument("options.ledger", `must be a ledger, got ${describe(ledger)}`);
+  }
+  const write = options.write;
+  if (typeof write !== "function")
+    invalidArgument("options.write", `must be a function, got ${describe(write)}`);
+  const validate = options.validate;
+  if (
+    validate !== undefined &&
+    typeof validate !== "function" &&
+    typeof (validate as { safeParse?: unknown })?.safeParse !== "function"
+  ) {
+    invalidArgument("options.validate", "must be a function or a zod schema");
+  }
+  const retry = resolveRetry(options.retry);
+  const integer = (value: unknown, where: string, min: number, max: number, fallback: number) => {
+    if (value === undefined) return fallback;
+    if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+      invalidArgument(where, `must be an integer from ${min} to ${max}, got ${describe(value)}`);
+    }
+    return value;
+  };
+  const concurrency = integer(options.concurrency, "options.concurrency", 1, 10_000, 8);
+  const claimTtlMs = integer(options.claimTtlMs, "options.claimTtlMs", 10, 86_400_000, 30_000);
+  const pollMs = integer(options.pollMs, "options.pollMs", 1, 60_000, 20);
+  const owner =
+    options.owner === undefined
+      ? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
+      : checkName(options.owner, "options.owner", 256);
+  const metrics = options.metrics ?? noopMetrics;
+  const signer =
+    options.signReceipts === undefined
+      ? undefined
+      : checkSigningKey(options.signReceipts, "options.signReceipts");
+  const clock = options.clock ?? Date.now;
+  if (typeof clock !== "function")
+    invalidArgument("options.clock", `must be a function, got ${describe(clock)}`);
+  const labels = Object.freeze({ sink: name });
+  const log = logger(`sink:${name}`);
+
+  let frozen: { reason: string; since: string } | undefined;
+  let refused = 0;
+  let lastError: SinkStatus["lastError"];
+  let inFlight = 0;
+  /** Deliveries of this guard running now, by key: later callers wait for them. */
+  const running = new Map<string, Promise<unknown>>();
+  let watermark: number | undefined;
+  /** Positions done at this sink above the watermark, not yet folded into it. */
+  const done = new Set<number>();
+  let advancing: Promise<void> = Promise.resolve();
+
+  const iso = (ms: number) => new Date(ms).toISOString();
+
+  async function record(receipt: Receipt): Promise<Receipt> {
+    const stored =
+      signer === undefined
+        ? Object.freeze(receipt)
+        : signWith(receipt, signer.keyId, signer.secret);
+    await ledger.putReceipt(stored);
+    return stored;
+  }
+
+  /**
+   * Folds a final receipt at `position` into the watermark (serialized per guard). Other
+   * guards of the sink may have delivered the positions in between: when this guard's own
+   * record cannot move the watermark, it reads the ledger's receipts, one position at a
+   * time (`catchUp` reads them even when it has no record of its own waiting).
+   */
+  function advance(position: number | undefined, catchUp = false): Promise<void> {
+    advancing = advancing.then(async () => {
+      let w = watermark ?? (await ledger.getWatermark(name));
+      const start = w;
+      if (position !== undefined && position > w) done.add(position);
+      for (let steps = 0; steps < 100_000; steps++) {
+        if (done.delete(w + 1)) {
+          w++;
+          continue;
+        }
+        if (done.size === 0 && !catchUp) break;
+        let final = false;
+        for await (const receipt of ledger.scanReceipts(name, { from: w + 1, to: w + 1 })) {
+          if (receipt.status !== "failed") final = true;
+        }
+        if (!final) break;
+        w++;
+      }
+      for (const p of done) if (p <= w) done.delete(p);
+      watermark = w > start ? await ledger.advanceWatermark(name, w) : w;
+    });
+    // A failure here (the ledger's) is reported to this caller; the next one starts afresh.
+    const result = advancing;
+    advancing = advancing.catch(() => undefined);
+    return result;
+  }
+
+  function receiptOf(
+    entryEnvelope: Envelope,
+    position: number,
+    status: ReceiptStatus,
+    attempt: number,
+    startedAt: number,
+    extra: Partial<Pick<Receipt, "sinkOffset" | "error" | "issues">> = {},
+  ): Receipt {
+    return {
+      sink: name,
+      key: entryEnvelope.key,
+      id: entryEnvelope.id,
+      position,
+      status,
+      checksum: entryEnvelope.checksum,
+      attempt,
+      startedAt: iso(startedAt),
+      finishedAt: iso(clock()),
+      ...extra,
+    };
+  }
+
+  async function finish(receipt: Receipt, startedAt: number): Promise<Receipt> {
+    const stored = await record(receipt);
+    const counter =
+      receipt.status === "written"
+        ? "sinkproof.delivered"
+        : receipt.status === "duplicate"
+          ? "sinkproof.duplicates"
+          : receipt.status === "replayed"
+            ? "sinkproof.replayed"
+            : receipt.status === "conflict"
+              ? "sinkproof.conflicts"
+              : receipt.status === "rejected"
+                ? "sinkproof.rejected"
+                : "sinkproof.failed";
+    metrics.counter(counter, 1, labels);
+    metrics.histogram("sinkproof.delivery.duration", clock() - startedAt, labels);
+    if (receipt.status === "failed" && receipt.error !== undefined) {
+      lastError = {
+        code: receipt.error.code,
+        message: receipt.error.message,
+        at: receipt.finishedAt,
+      };
+    }
+    if (receipt.status !== "failed") await advance(receipt.position);
+    log(
+      "%s %s at %d: %s",
+      receipt.status,
+      receipt.key,
+      receipt.position,
+      receipt.error?.message ?? "",
+    );
+    return stored;
+  }
+
+  async function writeWithRetries(
+    entryEnvelope: Envelope,
+    position: number,
+    claim: Claim,
+    replay: boolean,
+    signal: AbortSignal | undefined,
+    startedAt: number,
+  ): Promise<Receipt> {
+    let current = claim;
+    let lastFailure: { code: string; message: string } = {
+      code: "write_failed",
+      message: "not written",
+    };
+    for (let attempt = 1; attempt <= retry.attempts; attempt++) {
+      if (signal?.aborted) {
+        return receiptOf(entryEnvelope, position, "failed", attempt, startedAt, {
+          error: { code: "aborted", message: String(signal.reason ?? "aborted").slice(0, 4096) },
+        });
+      }
+      // Keep the claim alive while a slow write runs.
+      const renewal = setInterval(
+        () => {
+          ledger.renewClaim(current, claimTtlMs).then(
+            (renewed) => {
+              current = renewed;
+            },
+            (error: unknown) => log("claim renewal failed for %s: %O", entryEnvelope.key, error),
+          );
+        },
+        Math.max(1, Math.floor(claimTtlMs / 3)),
+      );
+      renewal.unref?.();
+      try {
+        const result = await write(entryEnvelope, {
+          sink: name,
+          attempt,
+          replay,
+          position,
+          signal,
+        });
+        const offset = result?.offset;
+        return receiptOf(
+          entryEnvelope,
+          position,
+          replay ? "replayed" : "written",
+          attempt,
+          startedAt,
+          {
+            ...(typeof offset === "string" ? { sinkOffset: offset.slice(0, 1024) } : {}),
+          },
+        );
+      } catch (error) {
+        lastFailure = describeError(error);
+        log("attempt %d of %s failed: %s", attempt, entryEnvelope.key, lastFailure.message);
+        if (!retry.retryable(error) || attempt === retry.attempts) {
+          return receiptOf(entryEnvelope, position, "failed", attempt, startedAt, {
+            error: lastFailure,
+          });
+        }
+      } finally {
+        clearInterval(renewal);
+      }
+      metrics.counter("sinkproof.retries", 1, labels);
+      try {
+        await retry.sleep(backoffMs(retry, attempt), signal);
+      } catch {
+        return receiptOf(entryEnvelope, position, "failed", attempt, startedAt, {
+          error: { code: "aborted", message: String(signal?.reason ?? "aborted").slice(0, 4096) },
+        });
+      }
+    }
+    return receiptOf(entryEnvelope, position, "failed", retry.attempts, startedAt, {
+      error: lastFailure,
+    });
+  }
+
+  async function deliverOnce(envelope: Envelope, options: DeliverOptions): Promise<Receipt> {
+    const replay = options.replay ?? false;
+    const signal = options.signal;
+    const startedAt = clock();
+    const entry = await ledger.get(envelope.key);
+    if (entry === undefined) {
+      throw new DeliveryError(
+        "not_in_ledger",
+        `Envelope ${JSON.stringify(envelope.key)} is not in the ledger: nothing reaches a sink before it is durable`,
+        {
+          sink: name,
+          key: envelope.key,
+        },
+      );
+    }
+    if (entry.envelope.checksum !== envelope.checksum) {
+      throw new DeliveryError(
+        "ledger_mismatch",
+        `Envelope ${JSON.stringify(envelope.key)} has checksum ${envelope.checksum}, the ledger holds ${entry.envelope.checksum}`,
+        { sink: name, key: envelope.key, position: entry.position },
+      );
+    }
+    // The ledger's copy is the one written: it is durable and verified.
+    const stored = entry.envelope;
+    if (validate !== undefined) {
+      const issues = validatorIssues(validate, stored);
+      if (issues.length > 0) {
+        return finish(
+          receiptOf(stored, entry.position, "rejected", 1, startedAt, {
+            error: {
+              code: "rejected",
+              message: `${issues.length} issue(s): ${issues[0]?.path}: ${issues[0]?.message}`.slice(
+                0,
+                4096,
+              ),
+            },
+            issues: issues.slice(0, 100).map((i) => ({
+              path: String(i.path).slice(0, 1024),
+              code: String(i.code).slice(0, 128) || "invalid",
+              message: String(i.message).slice(0, 4096),
+            })),
+          }),
+          startedAt,
+        );
+      }
+    }
+    for (;;) {
+      const claimed = await ledger.claim(name, stored.key, { owner, ttlMs: claimTtlMs, replay });
+      if (claimed.status === "acquired") {
+        const receipt = await writeWithRetries(
+          stored,
+          entry.position,
+          claimed.claim,
+          replay,
+          signal,
+          startedAt,
+        );
+        const result = await finish(receipt, startedAt);
+        await ledger
+          .releaseClaim(claimed.claim)
+          .catch((error: unknown) => log("release failed: %O", error));
+        return result;
+      }
+      if (claimed.status === "done") {
+        const previous = claimed.receipt;
+        if (SUCCESS.has(previous.status)) {
+          const same = previous.checksum === stored.checksum;
+          return finish(
+            receiptOf(stored, entry.position, same ? "duplicate" : "conflict", 1, startedAt, {
+              ...(same
+                ? {}
+                : {
+                    error: {
+                      code: "conflict",
+                      message: `the sink holds this key with checksum ${previous.checksum}`,
+                    },
+                  }),
+              ...(previous.sinkOffset === undefined ? {} : { sinkOffset: previous.sinkOffset }),
+            }),
+            startedAt,
+          );
+        }
+        // A final refusal (rejected, conflict) stands: the same answer, without a write.
+        return finish(
+          receiptOf(stored, entry.position, previous.status, 1, startedAt, {
+            ...(previous.error === undefined ? {} : { error: previous.error }),
+            ...(previous.issues === undefined ? {} : { issues: previous.issues }),
+          }),
+          startedAt,
+        );
+      }
+      // Held by another deliverer: wait for it (here, or by polling the ledger).
+      try {
+        const wait = Math.max(1, Math.min(pollMs, claimed.expiresAt - clock() + 1));
+        await retry.sleep(wait, signal);
+      } catch {
+        return finish(
+          receiptOf(stored, entry.position, "failed", 1, startedAt, {
+            error: { code: "aborted", message: String(signal?.reason ?? "aborted").slice(0, 4096) },
+          }),
+          startedAt,
+        );
+      }
+    }
+  }
+
+  async function deliver(envelope: Envelope, options: DeliverOptions = {}): Promise<Receipt> {
+    if (typeof envelope !== "object" || envelope === null || typeof envelope.key !== "string") {
+      invalidArgument("envelope", `must be an envelope, got ${describe(envelope)}`);
+    }
+    if (typeof options !== "object" || options === null) {
+      invalidArgument("options", `must be an object, got ${describe(options)}`);
+    }
+    if (frozen !== undefined) {
+      refused++;
+      metrics.counter("sinkproof.refused", 1, labels);
+      log("refused %s: frozen (%s)", envelope.key, frozen.reason);
+      throw new DeliveryError("sink_frozen", `Sink ${name} is frozen: ${frozen.reason}`, {
+        sink: name,
+        key: envelope.key,
+      });
+    }
+    // Deliveries of one key in this process queue behind each other: only the first writes.
+    const before = running.get(envelope.key);
+    const mine = (async () => {
+      if (before !== undefined) await before.catch(() => undefined);
+      return deliverOnce(envelope, options);
+    })();
+    running.set(envelope.key, mine);
+    inFlight++;
+    try {
+      return await mine;
+    } finally {
+      inFlight--;
+      if (running.get(envelope.key) === mine) running.delete(envelope.key);
+    }
+  }
+
+  async function deliverAll(
+    envelopes: Iterable<Envelope> | AsyncIterable<Envelope>,
+    options: DeliverOptions = {},
+  ): Promise<Receipt[]> {
+    const receipts: Receipt[] = [];
+    const errors: unknown[] = [];
+    const tails = new Map<string, Promise<void>>();
+    const active = new Set<Promise<void>>();
+    let index = 0;
+    for await (const envelope of envelopes) {
+      const i = index++;
+      while (active.size >= concurrency) await Promise.race(active);
+      const stream = typeof envelope?.stream === "string" ? envelope.stream : "";
+      const previous = tails.get(stream) ?? Promise.resolve();
+      const task: Promise<void> = previous
+        .then(() => deliver(envelope, options))
+        .then(
+          (receipt) => {
+            receipts[i] = receipt;
+          },
+          (error: unknown) => {
+            errors.push(error);
+          },
+        )
+        .finally(() => {
+          active.delete(task);
+        });
+      active.add(task);
+      tails.set(stream, task);
+    }
+    await Promise.all(active);
+    if (errors.length > 0) throw errors[0];
+    return receipts;
+  }
+
+  return {
+    name,
+    ledger,
+    deliver,
+    deliverAll,
+    freeze(reason: string) {
+      if (typeof reason !== "string" || reason.length === 0)
+        invalidArgument("reason", "must be a non-empty string");
+      frozen = { reason: reason.slice(0, 4096), since: iso(clock()) };
+      log("frozen: %s", reason);
+    },
+    unfreeze() {
+      if (frozen !== undefined) log("unfrozen after: %s", frozen.reason);
+      frozen = undefined;
+    },
+    status() {
+      return Object.freeze({
+        name,
+        frozen,
+        inFlight,
+        refused,
+        lastError,
+        watermark: watermark ?? 0,
+      });
+    },
+    async measure() {
+      await advance(undefined, true);
+      const head = await ledger.head();
+      const w = await ledger.getWatermark(name);
+      watermark = Math.max(watermark ?? 0, w);
+      let oldestUndeliveredAgeMs = 0;
+      for await (const entry of ledger.scan({ from: w + 1, limit: 1 })) {
+        oldestUndeliveredAgeMs = Math.max(0, clock() - Date.parse(entry.appendedAt));
+      }
+      metrics.gauge("sinkproof.sink.lag", head - w, labels);
+      metrics.gauge("sinkproof.sink.oldest_undelivered_age", oldestUndeliveredAgeMs, labels);
+      return { lag: head - w, oldestUndeliveredAgeMs };
+    },
+  };
+}

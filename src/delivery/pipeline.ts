@@ -1,0 +1,166 @@
+/**
+ * `createPipeline`: one producer fanned out to many guarded sinks. `publish` emits (the
+ * event is durable in the ledger first) and then delivers to every sink independently: a
+ * sink that fails or is frozen never blocks or undoes the others. `drain` is the recovery
+ * path: it delivers every entry past each sink's watermark that has no final receipt
+ * there, e.g. after a crash between emit and delivery.
+ *
+ * @module
+ */
+
+import type { Envelope } from "../envelope/schema.js";
+import { describe, invalidArgument } from "../internal/arguments.js";
+import type { LedgerEntry, Receipt } from "../ledger/types.js";
+import { isFinalStatus } from "../ledger/validate.js";
+import type { SinkGuard } from "./guard.js";
+import type { EmitOptions, Producer } from "./producer.js";
+
+/** Options of {@link createPipeline}. */
+export interface PipelineOptions {
+  /** The producer; every sink must read from its ledger. */
+  readonly producer: Producer;
+  /** The guarded sinks, each with a distinct name. */
+  readonly sinks: readonly SinkGuard[];
+}
+
+/** What happened at one sink: its receipt, or the error its guard threw (frozen, ledger failure). */
+export type SinkOutcome =
+  | {
+      /** The guard returned a receipt (which may still say `failed`). */
+      readonly ok: true;
+      readonly receipt: Receipt;
+    }
+  | {
+      /** The guard threw. */
+      readonly ok: false;
+      readonly error: unknown;
+    };
+
+/** Result of {@link Pipeline.publish}. */
+export interface Published {
+  /** The envelope, durable in the ledger. */
+  readonly envelope: Envelope;
+  /** Per sink name. */
+  readonly sinks: Readonly<Record<string, SinkOutcome>>;
+}
+
+/** Result of {@link Pipeline.drain}, per sink name. */
+export interface Drained {
+  readonly [sink: string]: {
+    /** Entries delivered now. */
+    readonly delivered: number;
+    /** Of those, how many got a final receipt. */
+    readonly final: number;
+    /** The watermark after the drain. */
+    readonly watermark: number;
+    /** The error the guard threw, if it stopped the drain of this sink (e.g. frozen). */
+    readonly error?: unknown;
+  };
+}
+
+/** A producer and its sinks: see {@link createPipeline}. */
+export interface Pipeline {
+  /** Emits, then delivers to every sink independently. */
+  publish(type: string, payload: unknown, options: EmitOptions): Promise<Published>;
+  /** Delivers every entry past each sink's watermark that has no final receipt there. */
+  drain(): Promise<Drained>;
+}
+
+/**
+ * Wires a producer to its sinks.
+ *
+ * @example
+ * ```ts
+ * import { createPipeline, createProducer, guardSink, FileLedger } from "sinkproof";
+ * const ledger = await FileLedger.open("./ledger");
+ * const pipeline = createPipeline({
+ *   producer: createProducer({ id: "orders-svc", ledger }),
+ *   sinks: [guardSink({ name: "warehouse", ledger, write: upsertRow }), guardSink({ name: "search", ledger, write: indexDoc })],
+ * });
+ * await pipeline.drain(); // after a restart: finish what a crash interrupted
+ * const { envelope, sinks } = await pipeline.publish("order.created", order, { schema: { name: "order", version: 1 } });
+ * ```
+ */
+export function createPipeline(options: PipelineOptions): Pipeline {
+  if (typeof options !== "object" || options === null) {
+    invalidArgument("options", `must be an object, got ${describe(options)}`);
+  }
+  const { producer, sinks } = options;
+  if (typeof producer !== "object" || producer === null || typeof producer.emit !== "function") {
+    invalidArgument("options.producer", `must be a producer, got ${describe(producer)}`);
+  }
+  if (!Array.isArray(sinks) || sinks.length === 0)
+    invalidArgument("options.sinks", "must be a non-empty array of guarded sinks");
+  const names = new Set<string>();
+  sinks.forEach((sink, i) => {
+    if (typeof sink !== "object" || sink === null || typeof sink.deliver !== "function") {
+      invalidArgument(`options.sinks[${i}]`, `must be a guarded sink, got ${describe(sink)}`);
+    }
+    if (names.has(sink.name))
+      invalidArgument(`options.sinks[${i}]`, `repeats the sink name ${JSON.stringify(sink.name)}`);
+    if (sink.ledger !== producer.ledger) {
+      invalidArgument(`options.sinks[${i}]`, "must deliver from the producer's ledger");
+    }
+    names.add(sink.name);
+  });
+  const ledger = producer.ledger;
+
+  async function publish(
+    type: string,
+    payload: unknown,
+    emitOptions: EmitOptions,
+  ): Promise<Published> {
+    const envelope = await producer.emit(type, payload, emitOptions);
+    const settled = await Promise.allSettled(sinks.map((sink) => sink.deliver(envelope)));
+    const outcome: Record<string, SinkOutcome> = {};
+    settled.forEach((result, i) => {
+      const sink = sinks[i] as SinkGuard;
+      outcome[sink.name] =
+        result.status === "fulfilled"
+          ? { ok: true, receipt: result.value }
+          : { ok: false, error: result.reason };
+    });
+    return Object.freeze({ envelope, sinks: Object.freeze(outcome) });
+  }
+
+  async function* pending(sink: SinkGuard): AsyncIterable<Envelope> {
+    const from = (await ledger.getWatermark(sink.name)) + 1;
+    const to = await ledger.head();
+    if (to < from) return;
+    // Positions with a final receipt are skipped; the rest are delivered in position order.
+    const finals = new Set<number>();
+    for await (const receipt of ledger.scanReceipts(sink.name, { from, to })) {
+      if (isFinalStatus(receipt.status)) finals.add(receipt.position);
+    }
+    for await (const entry of ledger.scan({ from, to }) as AsyncIterable<LedgerEntry>) {
+      if (!finals.has(entry.position)) yield entry.envelope;
+    }
+  }
+
+  async function drain(): Promise<Drained> {
+    const results = await Promise.all(
+      sinks.map(async (sink) => {
+        try {
+          const receipts = await sink.deliverAll(pending(sink));
+          await sink.measure();
+          return [
+            sink.name,
+            {
+              delivered: receipts.length,
+              final: receipts.filter((r) => isFinalStatus(r.status)).length,
+              watermark: await ledger.getWatermark(sink.name),
+            },
+          ] as const;
+        } catch (error) {
+          return [
+            sink.name,
+            { delivered: 0, final: 0, watermark: await ledger.getWatermark(sink.name), error },
+          ] as const;
+        }
+      }),
+    );
+    return Object.freeze(Object.fromEntries(results));
+  }
+
+  return { publish, drain };
+}

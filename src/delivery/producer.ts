@@ -1,0 +1,272 @@
+/**
+ * `createProducer`: the producer side. Every event is validated, sealed with the next
+ * sequence number of the producer (reserved in the ledger, so numbers survive restarts)
+ * and appended to the ledger before `emit` returns it: write-ahead, so nothing can reach
+ * a sink before it is durable.
+ *
+ * @module
+ */
+
+import type { ChecksumAlgorithm } from "../checksum/checksum.js";
+import type { IdFactory } from "../envelope/ids.js";
+import type { Envelope, SchemaRef, Trace } from "../envelope/schema.js";
+import { createSealer, type EnvelopeDraft } from "../envelope/seal.js";
+import { PayloadValidationError, type ValidationIssue } from "../errors.js";
+import { describe, invalidArgument } from "../internal/arguments.js";
+import type { Ledger } from "../ledger/types.js";
+import { checkProducer } from "../ledger/validate.js";
+import { logger } from "../observe/debug.js";
+import { type Metrics, noopMetrics } from "../observe/metrics.js";
+
+const log = logger("producer");
+
+/** A payload validator: a zod schema (or anything with zod's `safeParse`). */
+export interface PayloadSchema {
+  safeParse(value: unknown): {
+    success: boolean;
+    error?: { issues: ReadonlyArray<{ path: PropertyKey[]; code: string; message: string }> };
+  };
+}
+
+/** Validation at emit time: one schema per event type, or a function of (type, version, payload). */
+export type PayloadValidator =
+  | Readonly<Record<string, PayloadSchema>>
+  | ((
+      type: string,
+      schema: SchemaRef,
+      payload: unknown,
+    ) => readonly ValidationIssue[] | undefined | void);
+
+/** Options of {@link createProducer}. */
+export interface ProducerOptions {
+  /** The producer's name: every envelope's `producer`. No `/`. */
+  readonly id: string;
+  /** Where events are appended before they are returned. */
+  readonly ledger: Ledger;
+  /**
+   * Milliseconds since the epoch, for envelope times and ids.
+   * @default Date.now
+   */
+  readonly clock?: (() => number) | undefined;
+  /** Id factory. @default a monotonic ULID factory on `clock` */
+  readonly ids?: IdFactory | undefined;
+  /** Checks payloads before anything is written; a failure is a `PayloadValidationError`. */
+  readonly validate?: PayloadValidator | undefined;
+  /**
+   * Checksum algorithm of the envelopes.
+   * @default "xxh64"
+   */
+  readonly algorithm?: ChecksumAlgorithm | undefined;
+  /**
+   * Sequence numbers reserved from the ledger at a time. A larger block means fewer ledger
+   * writes; numbers left in a block when the process stops are skipped, never reused.
+   * @default 100
+   */
+  readonly sequenceBlock?: number | undefined;
+  /** Where to report `sinkproof.emitted`. */
+  readonly metrics?: Metrics | undefined;
+}
+
+/** Options of one emitted event. */
+export interface EmitOptions {
+  /** Schema name and version of the payload. */
+  readonly schema: SchemaRef;
+  /** Stream inside the producer. @default "default" */
+  readonly stream?: string | undefined;
+  /**
+   * Idempotency key. Emitting the same key and payload again returns the first envelope;
+   * the same key with another payload is an `IdempotencyConflictError`.
+   * @default `<producer>/<stream>/<seq>`
+   */
+  readonly key?: string | undefined;
+  /** Tracing context. */
+  readonly trace?: Trace | undefined;
+  /** Ids of upstream envelopes. */
+  readonly parents?: readonly string[] | undefined;
+}
+
+/** One event for {@link Producer.emitMany}. */
+export interface EmitItem extends EmitOptions {
+  /** Event type. */
+  readonly type: string;
+  /** The event data. */
+  readonly payload: unknown;
+}
+
+/** A producer: see {@link createProducer}. */
+export interface Producer {
+  /** The producer's name. */
+  readonly id: string;
+  /** The ledger it appends to. */
+  readonly ledger: Ledger;
+  /**
+   * Validates, seals and appends one event; resolves with the envelope once it is durable
+   * in the ledger (the first envelope when the key was emitted before with the same payload).
+   */
+  emit(type: string, payload: unknown, options: EmitOptions): Promise<Envelope>;
+  /** {@link Producer.emit} for many events, in one atomic append. */
+  emitMany(items: readonly EmitItem[]): Promise<Envelope[]>;
+}
+
+function issuesOf(
+  validate: PayloadValidator,
+  type: string,
+  schema: SchemaRef,
+  payload: unknown,
+): readonly ValidationIssue[] {
+  if (typeof validate === "function") return validate(type, schema, payload) ?? [];
+  const own = Object.hasOwn(validate, type) ? validate[type] : undefined;
+  if (own === undefined) return [];
+  const result = own.safeParse(payload);
+  if (result.success) return [];
+  return (result.error?.issues ?? [{ path: [], code: "invalid", message: "rejected" }]).map(
+    (issue) => ({
+      path: `$.payload${issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("")}`,
+      code: issue.code,
+      message: issue.message,
+    }),
+  );
+}
+
+/**
+ * Creates a producer that appends every event to the ledger before returning it.
+ *
+ * @example
+ * ```ts
+ * import { createProducer, MemoryLedger } from "sinkproof";
+ * import { z } from "zod";
+ *
+ * const producer = createProducer({
+ *   id: "orders-svc",
+ *   ledger: new MemoryLedger(),
+ *   validate: { "order.created": z.object({ orderId: z.string(), total: z.number().positive() }) },
+ * });
+ * const envelope = await producer.emit("order.created", { orderId: "o-1", total: 42 }, {
+ *   schema: { name: "order", version: 1 },
+ *   stream: "orders",
+ * });
+ * ```
+ */
+export function createProducer(options: ProducerOptions): Producer {
+  if (typeof options !== "object" || options === null) {
+    invalidArgument("options", `must be an object, got ${describe(options)}`);
+  }
+  const id = checkProducer(options.id, "options.id");
+  const ledger = options.ledger;
+  if (typeof ledger !== "object" || ledger === null || typeof ledger.append !== "function") {
+    invalidArgument("options.ledger", `must be a ledger, got ${describe(ledger)}`);
+  }
+  const validate = options.validate;
+  if (
+    validate !== undefined &&
+    typeof validate !== "function" &&
+    (typeof validate !== "object" || validate === null)
+  ) {
+    invalidArgument("options.validate", "must be a map of event type to schema, or a function");
+  }
+  const block = options.sequenceBlock ?? 100;
+  if (!Number.isInteger(block) || block < 1 || block > 1_000_000) {
+    invalidArgument(
+      "options.sequenceBlock",
+      `must be an integer from 1 to 1000000, got ${describe(block)}`,
+    );
+  }
+  const metrics = options.metrics ?? noopMetrics;
+  const seal = createSealer({
+    clock: options.clock,
+    ids: options.ids,
+    algorithm: options.algorithm,
+  });
+  const labels = Object.freeze({ producer: id });
+
+  // Sequence numbers: a block reserved in the ledger, handed out in order.
+  let next = 0;
+  let end = 0;
+  let reserving: Promise<void> | undefined;
+  async function takeSequences(count: number): Promise<number[]> {
+    const out: number[] = [];
+    while (out.length < count) {
+      if (next < end) {
+        out.push(next++);
+        continue;
+      }
+      if (reserving === undefined) {
+        reserving = ledger
+          .reserveSequence(id, Math.max(block, count - out.length))
+          .then((r) => {
+            next = r.first;
+            end = r.first + r.count;
+          })
+          .finally(() => {
+            reserving = undefined;
+          });
+      }
+      await reserving;
+    }
+    return out;
+  }
+
+  function check(item: EmitItem, index: number | undefined): void {
+    if (typeof item !== "object" || item === null) {
+      invalidArgument(
+        index === undefined ? "options" : `items[${index}]`,
+        `must be an object, got ${describe(item)}`,
+      );
+    }
+    if (validate === undefined) return;
+    const issues = issuesOf(validate, item.type, item.schema, item.payload);
+    if (issues.length > 0) {
+      const prefixed =
+        index === undefined
+          ? issues
+          : issues.map((i) => ({ ...i, path: `$[${index}]${i.path.slice(1)}` }));
+      throw new PayloadValidationError(prefixed, { key: item.key });
+    }
+  }
+
+  async function emitItems(items: readonly EmitItem[], single: boolean): Promise<Envelope[]> {
+    items.forEach((item, i) => {
+      check(item, single ? undefined : i);
+    });
+    const seqs = await takeSequences(items.length);
+    const envelopes = items.map((item, i) => {
+      const draft: EnvelopeDraft = {
+        producer: id,
+        seq: seqs[i] as number,
+        type: item.type,
+        schema: item.schema,
+        payload: item.payload,
+        ...(item.stream === undefined ? {} : { stream: item.stream }),
+        ...(item.key === undefined ? {} : { key: item.key }),
+        ...(item.trace === undefined ? {} : { trace: item.trace }),
+        ...(item.parents === undefined ? {} : { parents: item.parents }),
+      };
+      return seal(draft) as Envelope;
+    });
+    const { results, appended } = await ledger.append(envelopes);
+    metrics.counter("sinkproof.emitted", appended, labels);
+    log("emitted %d event(s), %d already in the ledger", appended, results.length - appended);
+    return results.map((r) => r.entry.envelope);
+  }
+
+  return {
+    id,
+    ledger,
+    async emit(type, payload, emitOptions) {
+      if (typeof emitOptions !== "object" || emitOptions === null) {
+        invalidArgument(
+          "options",
+          `must be an object with at least a schema, got ${describe(emitOptions)}`,
+        );
+      }
+      const [envelope] = await emitItems([{ ...emitOptions, type, payload }], true);
+      return envelope as Envelope;
+    },
+    async emitMany(items) {
+      if (!Array.isArray(items))
+        invalidArgument("items", `must be an array, got ${describe(items)}`);
+      if (items.length === 0) return [];
+      return emitItems(items, false);
+    },
+  };
+}
