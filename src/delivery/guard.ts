@@ -7,8 +7,9 @@
  * - nothing reaches the writer unless its envelope is in the ledger, unchanged;
  * - for one (sink, key), the writer never runs twice at once while a claim is live, and
  *   never again once the key has a final receipt (unless it is a replay);
- * - every `deliver` leaves a receipt (written, duplicate, replayed, conflict, rejected or
- *   failed) before it returns, except when the ledger itself fails;
+ * - every `deliver` returns a receipt (written, duplicate, replayed, conflict, rejected or
+ *   failed); every one that says something new is stored in the ledger first (a
+ *   duplicate, or a repeated refusal, is answered from the final receipt already there);
  * - the watermark only moves forward, to the highest position below which every entry
  *   has a final receipt at this sink.
  *
@@ -281,13 +282,63 @@ export function guardSink(options: GuardSinkOptions): SinkGuard {
   const done = new Set<number>();
   let advancing: Promise<void> = Promise.resolve();
 
-  const iso = (ms: number) => new Date(ms).toISOString();
+  let lastMs = Number.NaN;
+  let lastIso = "";
+  /** ISO time of `ms`, cached: deliveries in one millisecond share the string. */
+  const iso = (ms: number) => {
+    if (ms !== lastMs) {
+      lastMs = ms;
+      lastIso = new Date(ms).toISOString();
+    }
+    return lastIso;
+  };
+
+  /**
+   * Claims held by writes in progress, renewed by one timer for the whole guard (a timer
+   * per write would cost more than a fast write): each is renewed once a third of its
+   * TTL has passed.
+   */
+  const held = new Map<string, { claim: Claim; renewAt: number }>();
+  let renewer: ReturnType<typeof setInterval> | undefined;
+  function hold(claim: Claim): void {
+    held.set(claim.key, { claim, renewAt: clock() + claimTtlMs / 3 });
+    if (renewer === undefined) {
+      renewer = setInterval(renewHeld, Math.max(1, Math.floor(claimTtlMs / 6)));
+      renewer.unref?.();
+    }
+  }
+  function letGo(key: string): Claim | undefined {
+    const current = held.get(key)?.claim;
+    held.delete(key);
+    if (held.size === 0 && renewer !== undefined) {
+      clearInterval(renewer);
+      renewer = undefined;
+    }
+    return current;
+  }
+  function renewHeld(): void {
+    const now = clock();
+    for (const [key, item] of held) {
+      if (item.renewAt > now) continue;
+      item.renewAt = now + claimTtlMs / 3;
+      ledger.renewClaim(item.claim, claimTtlMs).then(
+        (renewed) => {
+          const still = held.get(key);
+          if (still !== undefined) still.claim = renewed;
+        },
+        (error: unknown) => log("claim renewal failed for %s: %O", key, error),
+      );
+    }
+  }
+
+  function sealAnswer(receipt: Receipt): Receipt {
+    return signer === undefined
+      ? Object.freeze(receipt)
+      : signWith(receipt, signer.keyId, signer.secret);
+  }
 
   async function record(receipt: Receipt): Promise<Receipt> {
-    const stored =
-      signer === undefined
-        ? Object.freeze(receipt)
-        : signWith(receipt, signer.keyId, signer.secret);
+    const stored = sealAnswer(receipt);
     await ledger.putReceipt(stored);
     return stored;
   }
@@ -347,8 +398,12 @@ export function guardSink(options: GuardSinkOptions): SinkGuard {
     };
   }
 
-  async function finish(receipt: Receipt, startedAt: number): Promise<Receipt> {
-    const stored = await record(receipt);
+  /**
+   * Ends a delivery: stores the receipt (unless `store` is false: a repeated answer adds
+   * nothing to what the ledger knows), counts it, and folds a final one into the watermark.
+   */
+  async function finish(receipt: Receipt, startedAt: number, store = true): Promise<Receipt> {
+    const stored = store ? await record(receipt) : sealAnswer(receipt);
     const counter =
       receipt.status === "written"
         ? "sinkproof.delivered"
@@ -370,7 +425,7 @@ export function guardSink(options: GuardSinkOptions): SinkGuard {
         at: receipt.finishedAt,
       };
     }
-    if (receipt.status !== "failed") await advance(receipt.position);
+    if (store && receipt.status !== "failed") await advance(receipt.position);
     log(
       "%s %s at %d: %s",
       receipt.status,
@@ -384,12 +439,10 @@ export function guardSink(options: GuardSinkOptions): SinkGuard {
   async function writeWithRetries(
     entryEnvelope: Envelope,
     position: number,
-    claim: Claim,
     replay: boolean,
     signal: AbortSignal | undefined,
     startedAt: number,
   ): Promise<Receipt> {
-    let current = claim;
     let lastFailure: { code: string; message: string } = {
       code: "write_failed",
       message: "not written",
@@ -400,19 +453,6 @@ export function guardSink(options: GuardSinkOptions): SinkGuard {
           error: { code: "aborted", message: String(signal.reason ?? "aborted").slice(0, 4096) },
         });
       }
-      // Keep the claim alive while a slow write runs.
-      const renewal = setInterval(
-        () => {
-          ledger.renewClaim(current, claimTtlMs).then(
-            (renewed) => {
-              current = renewed;
-            },
-            (error: unknown) => log("claim renewal failed for %s: %O", entryEnvelope.key, error),
-          );
-        },
-        Math.max(1, Math.floor(claimTtlMs / 3)),
-      );
-      renewal.unref?.();
       try {
         const result = await write(entryEnvelope, {
           sink: name,
@@ -440,8 +480,6 @@ export function guardSink(options: GuardSinkOptions): SinkGuard {
             error: lastFailure,
           });
         }
-      } finally {
-        clearInterval(renewal);
       }
       metrics.counter("sinkproof.retries", 1, labels);
       try {
@@ -506,46 +544,47 @@ export function guardSink(options: GuardSinkOptions): SinkGuard {
     for (;;) {
       const claimed = await ledger.claim(name, stored.key, { owner, ttlMs: claimTtlMs, replay });
       if (claimed.status === "acquired") {
-        const receipt = await writeWithRetries(
-          stored,
-          entry.position,
-          claimed.claim,
-          replay,
-          signal,
-          startedAt,
-        );
+        hold(claimed.claim);
+        const receipt = await writeWithRetries(stored, entry.position, replay, signal, startedAt);
+        const current = letGo(stored.key) ?? claimed.claim;
         const result = await finish(receipt, startedAt);
         await ledger
-          .releaseClaim(claimed.claim)
+          .releaseClaim(current)
           .catch((error: unknown) => log("release failed: %O", error));
         return result;
       }
       if (claimed.status === "done") {
         const previous = claimed.receipt;
         if (SUCCESS.has(previous.status)) {
-          const same = previous.checksum === stored.checksum;
+          if (previous.checksum === stored.checksum) {
+            // Already done: answered, not stored (the final receipt already says so).
+            return finish(
+              receiptOf(stored, entry.position, "duplicate", 1, startedAt, {
+                ...(previous.sinkOffset === undefined ? {} : { sinkOffset: previous.sinkOffset }),
+              }),
+              startedAt,
+              false,
+            );
+          }
           return finish(
-            receiptOf(stored, entry.position, same ? "duplicate" : "conflict", 1, startedAt, {
-              ...(same
-                ? {}
-                : {
-                    error: {
-                      code: "conflict",
-                      message: `the sink holds this key with checksum ${previous.checksum}`,
-                    },
-                  }),
+            receiptOf(stored, entry.position, "conflict", 1, startedAt, {
+              error: {
+                code: "conflict",
+                message: `the sink holds this key with checksum ${previous.checksum}`,
+              },
               ...(previous.sinkOffset === undefined ? {} : { sinkOffset: previous.sinkOffset }),
             }),
             startedAt,
           );
         }
-        // A final refusal (rejected, conflict) stands: the same answer, without a write.
+        // A final refusal (rejected, conflict) stands: the same answer, no write, nothing new to store.
         return finish(
           receiptOf(stored, entry.position, previous.status, 1, startedAt, {
             ...(previous.error === undefined ? {} : { error: previous.error }),
             ...(previous.issues === undefined ? {} : { issues: previous.issues }),
           }),
           startedAt,
+          false,
         );
       }
       // Held by another deliverer: wait for it (here, or by polling the ledger).
@@ -581,10 +620,13 @@ export function guardSink(options: GuardSinkOptions): SinkGuard {
     }
     // Deliveries of one key in this process queue behind each other: only the first writes.
     const before = running.get(envelope.key);
-    const mine = (async () => {
-      if (before !== undefined) await before.catch(() => undefined);
-      return deliverOnce(envelope, options);
-    })();
+    const mine =
+      before === undefined
+        ? deliverOnce(envelope, options)
+        : before.then(
+            () => deliverOnce(envelope, options),
+            () => deliverOnce(envelope, options),
+          );
     running.set(envelope.key, mine);
     inFlight++;
     try {
