@@ -18,6 +18,7 @@ import { CloudEvent } from "cloudevents";
 import stableStringify from "fast-json-stable-stringify";
 import { Bench } from "tinybench";
 import { canonicalize, checksum, checksumOf, createSealer, verify } from "../src/index.js";
+import { runDeliveryBench } from "./delivery.js";
 import { runLedgerBench } from "./ledger.js";
 import { bulkOrderPayload, mebibytePayload, orderPayload } from "./payloads.js";
 
@@ -277,11 +278,19 @@ for (const group of selected) {
     );
   }
 }
-const ledger =
+const ledgerPart =
   only === undefined || only === "ledger" ? await runLedgerBench(quick) : { rows: [], targets: [] };
+const deliveryPart =
+  only === undefined || only === "delivery"
+    ? await runDeliveryBench(quick)
+    : { rows: [], targets: [] };
+const ledger = {
+  rows: [...ledgerPart.rows, ...deliveryPart.rows],
+  targets: [...ledgerPart.targets, ...deliveryPart.targets],
+};
 const perSecond = (n: number) => (n === 0 ? "" : Math.round(n).toLocaleString("en-US"));
 const ledgerLines = [
-  "| group | task | envelopes/s | median | × floor | note |",
+  "| group | task | per second | median | × floor | note |",
   "|---|---|---:|---:|---:|---|",
   ...ledger.rows.map(
     (r) =>
@@ -322,7 +331,7 @@ if (!quick && only === undefined) {
         `| ${r.group} | ${r.name}${r.floor ? " (floor)" : ""} | ${fmt(r.medianNs)}${r.mibPerSec === undefined ? "" : ` (${r.mibPerSec.toFixed(0)} MiB/s)`} | ${r.ratioToFloor.toFixed(2)} |`,
     ),
     "",
-    "Ledgers (envelopes per second at the median; × floor = rate ÷ the floor's rate):",
+    "Ledgers and delivery (operations per second at the median; × floor = rate ÷ the floor's rate):",
     "",
     ...ledgerLines,
     "",

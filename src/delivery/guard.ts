@@ -280,7 +280,9 @@ export function guardSink(options: GuardSinkOptions): SinkGuard {
   let watermark: number | undefined;
   /** Positions done at this sink above the watermark, not yet folded into it. */
   const done = new Set<number>();
-  let advancing: Promise<void> = Promise.resolve();
+  let advancing: Promise<void> | undefined;
+  let nextAdvance: Promise<void> | undefined;
+  let wantCatchUp = false;
 
   let lastMs = Number.NaN;
   let lastIso = "";
@@ -350,30 +352,46 @@ export function guardSink(options: GuardSinkOptions): SinkGuard {
    * time (`catchUp` reads them even when it has no record of its own waiting).
    */
   function advance(position: number | undefined, catchUp = false): Promise<void> {
-    advancing = advancing.then(async () => {
-      let w = watermark ?? (await ledger.getWatermark(name));
-      const start = w;
-      if (position !== undefined && position > w) done.add(position);
-      for (let steps = 0; steps < 100_000; steps++) {
-        if (done.delete(w + 1)) {
-          w++;
-          continue;
-        }
-        if (done.size === 0 && !catchUp) break;
-        let final = false;
-        for await (const receipt of ledger.scanReceipts(name, { from: w + 1, to: w + 1 })) {
-          if (receipt.status !== "failed") final = true;
-        }
-        if (!final) break;
+    if (position !== undefined) done.add(position);
+    if (catchUp) wantCatchUp = true;
+    // One run at a time; callers arriving during a run share the next one, which folds
+    // everything they added: under load the watermark is written once per run, not per
+    // delivery.
+    if (advancing === undefined) {
+      advancing = foldWatermark().finally(() => {
+        advancing = undefined;
+      });
+      return advancing;
+    }
+    nextAdvance ??= advancing
+      .catch(() => undefined)
+      .then(() => {
+        nextAdvance = undefined;
+        return advance(undefined);
+      });
+    return nextAdvance;
+  }
+
+  async function foldWatermark(): Promise<void> {
+    const catchUp = wantCatchUp;
+    wantCatchUp = false;
+    let w = watermark ?? (await ledger.getWatermark(name));
+    const start = w;
+    for (let steps = 0; steps < 100_000; steps++) {
+      if (done.delete(w + 1)) {
         w++;
+        continue;
       }
-      for (const p of done) if (p <= w) done.delete(p);
-      watermark = w > start ? await ledger.advanceWatermark(name, w) : w;
-    });
-    // A failure here (the ledger's) is reported to this caller; the next one starts afresh.
-    const result = advancing;
-    advancing = advancing.catch(() => undefined);
-    return result;
+      if (done.size === 0 && !catchUp) break;
+      let final = false;
+      for await (const receipt of ledger.scanReceipts(name, { from: w + 1, to: w + 1 })) {
+        if (receipt.status !== "failed") final = true;
+      }
+      if (!final) break;
+      w++;
+    }
+    for (const p of done) if (p <= w) done.delete(p);
+    watermark = w > start ? await ledger.advanceWatermark(name, w) : w;
   }
 
   function receiptOf(
