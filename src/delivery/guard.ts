@@ -312,13 +312,16 @@ export function guardSink(options: GuardSinkOptions): SinkGuard {
   function letGo(key: string): Claim | undefined {
     const current = held.get(key)?.claim;
     held.delete(key);
-    if (held.size === 0 && renewer !== undefined) {
-      clearInterval(renewer);
-      renewer = undefined;
-    }
+    // The timer stops itself once a tick finds nothing held: stopping and starting it
+    // around every fast write would cost more than the write.
     return current;
   }
   function renewHeld(): void {
+    if (held.size === 0) {
+      clearInterval(renewer);
+      renewer = undefined;
+      return;
+    }
     const now = clock();
     for (const [key, item] of held) {
       if (item.renewAt > now) continue;

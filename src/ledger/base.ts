@@ -367,10 +367,7 @@ export abstract class BaseLedger implements Ledger {
     try {
       return await operation();
     } catch (error) {
-      if (isSinkproofError(error)) throw error;
-      throw new LedgerError("storage_error", `Ledger storage failed: ${String(error)}`, {
-        cause: error,
-      });
+      throw storageError(error);
     }
   }
 
@@ -434,7 +431,12 @@ export abstract class BaseLedger implements Ledger {
     // Within the batch: one key is one effect; repeats map to the first occurrence.
     const { unique, uniqueCanonical, slot, firstOf } = foldRepeats(checked, canonical);
     const appendedAt = new Date(this.#now()).toISOString();
-    const outcome = await this.#run(() => this._append(unique, appendedAt, uniqueCanonical));
+    let outcome: AppendOutcome;
+    try {
+      outcome = await this._append(unique, appendedAt, uniqueCanonical);
+    } catch (error) {
+      throw storageError(error);
+    }
     if (!outcome.ok) {
       const envelope = unique[outcome.index] as Envelope;
       const index = firstOf === undefined ? outcome.index : (firstOf[outcome.index] as number);
@@ -476,13 +478,21 @@ export abstract class BaseLedger implements Ledger {
   async get(key: string): Promise<LedgerEntry | undefined> {
     this.assertOpen();
     checkKey(key);
-    return frozenEntry(await this.#run(() => this._getByKey(key)));
+    try {
+      return frozenEntry(await this._getByKey(key));
+    } catch (error) {
+      throw storageError(error);
+    }
   }
 
   async getById(id: string): Promise<LedgerEntry | undefined> {
     this.assertOpen();
     checkId(id);
-    return frozenEntry(await this.#run(() => this._getById(id)));
+    try {
+      return frozenEntry(await this._getById(id));
+    } catch (error) {
+      throw storageError(error);
+    }
   }
 
   scan(query?: ScanQuery): AsyncIterable<LedgerEntry> {
@@ -507,14 +517,24 @@ export abstract class BaseLedger implements Ledger {
   }
 
   async head(): Promise<number> {
-    return this.#run(() => this._head());
+    this.assertOpen();
+    try {
+      return await this._head();
+    } catch (error) {
+      throw storageError(error);
+    }
   }
 
   async reserveSequence(producer: string, count: number): Promise<SequenceReservation> {
     this.assertOpen();
     checkProducer(producer, "producer");
     checkInteger(count, "count", 1, MAX_RESERVATION);
-    const first = await this.#run(() => this._reserveSequence(producer, count));
+    let first: number;
+    try {
+      first = await this._reserveSequence(producer, count);
+    } catch (error) {
+      throw storageError(error);
+    }
     return Object.freeze({ producer, first, count });
   }
 
@@ -542,7 +562,11 @@ export abstract class BaseLedger implements Ledger {
     this.assertOpen();
     checkName(sink, "sink");
     checkKey(key);
-    return this.#run(() => this._getReceipts(sink, key));
+    try {
+      return await this._getReceipts(sink, key);
+    } catch (error) {
+      throw storageError(error);
+    }
   }
 
   scanReceipts(sink: string, range?: PositionRange): AsyncIterable<Receipt> {
@@ -561,7 +585,11 @@ export abstract class BaseLedger implements Ledger {
   async getWatermark(sink: string): Promise<number> {
     this.assertOpen();
     checkName(sink, "sink");
-    return this.#run(() => this._getWatermark(sink));
+    try {
+      return await this._getWatermark(sink);
+    } catch (error) {
+      throw storageError(error);
+    }
   }
 
   async advanceWatermark(sink: string, position: number): Promise<number> {
@@ -616,7 +644,12 @@ export abstract class BaseLedger implements Ledger {
     const checked = checkClaim(claim);
     checkInteger(ttlMs, "ttlMs", 1, MAX_TTL_MS);
     const expiresAt = this.#now() + ttlMs;
-    const held = await this.#run(() => this._renewClaim(checked, expiresAt));
+    let held: boolean;
+    try {
+      held = await this._renewClaim(checked, expiresAt);
+    } catch (error) {
+      throw storageError(error);
+    }
     if (!held) {
       throw new LedgerError(
         "claim_lost",
@@ -633,7 +666,11 @@ export abstract class BaseLedger implements Ledger {
   async releaseClaim(claim: Claim): Promise<boolean> {
     this.assertOpen();
     const checked = checkClaim(claim);
-    return this.#run(() => this._releaseClaim(checked));
+    try {
+      return await this._releaseClaim(checked);
+    } catch (error) {
+      throw storageError(error);
+    }
   }
 
   async appendAudit(input: AuditInput): Promise<AuditRecord> {
@@ -676,6 +713,14 @@ export abstract class BaseLedger implements Ledger {
       });
     }
   }
+}
+
+/** An adapter's failure as the library's error: sinkproof errors pass, others are wrapped. */
+function storageError(error: unknown): unknown {
+  if (isSinkproofError(error)) return error;
+  return new LedgerError("storage_error", `Ledger storage failed: ${String(error)}`, {
+    cause: error,
+  });
 }
 
 function deepFreeze(value: unknown): void {
