@@ -31,7 +31,10 @@ export {
   type DeliverOptions,
   type GuardSinkOptions,
   guardSink,
+  type SinkFailure,
+  type SinkFreeze,
   type SinkGuard,
+  type SinkMeasure,
   type SinkStatus,
   type SinkValidator,
   type SinkWriteContext,
@@ -50,7 +53,6 @@ export {
   createProducer,
   type EmitItem,
   type EmitOptions,
-  type PayloadSchema,
   type PayloadValidator,
   type Producer,
   type ProducerOptions,
@@ -67,6 +69,14 @@ export {
   signReceipt,
   verifyReceipt,
 } from "./delivery/signing.js";
+export {
+  isSafeParseSchema,
+  type SafeParseResult,
+  type SafeParseSchema,
+  type SchemaError,
+  type SchemaIssue,
+  schemaIssues,
+} from "./delivery/validation.js";
 export {
   createIdFactory,
   type IdFactory,

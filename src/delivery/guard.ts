@@ -30,6 +30,7 @@ import { logger } from "../observe/debug.js";
 import { type Metrics, noopMetrics } from "../observe/metrics.js";
 import { backoffMs, type RetryOptions, resolveRetry } from "./retry.js";
 import { checkSigningKey, type ReceiptSigningKey, signWith } from "./signing.js";
+import { isSafeParseSchema, type SafeParseSchema, schemaIssues } from "./validation.js";
 
 /** What the writer is told about the delivery it performs. */
 export interface SinkWriteContext {
@@ -67,12 +68,7 @@ export type SinkWriter = (
  */
 export type SinkValidator =
   | ((envelope: Envelope) => readonly ValidationIssue[] | undefined | void)
-  | {
-      safeParse(value: unknown): {
-        success: boolean;
-        error?: { issues: ReadonlyArray<{ path: PropertyKey[]; code: string; message: string }> };
-      };
-    };
+  | SafeParseSchema;
 
 /** Options of {@link guardSink}. */
 export interface GuardSinkOptions {
@@ -126,20 +122,44 @@ export interface DeliverOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
+/** Why and since when a guard is frozen. */
+export interface SinkFreeze {
+  /** The reason given to `freeze`. */
+  readonly reason: string;
+  /** When it was frozen: ISO-8601 UTC. */
+  readonly since: string;
+}
+
+/** The last failed delivery of a guard. */
+export interface SinkFailure {
+  /** The error's code (the writer's `code`, or `write_failed`). */
+  readonly code: string;
+  /** The error's message. */
+  readonly message: string;
+  /** When: ISO-8601 UTC. */
+  readonly at: string;
+}
+
+/** What {@link SinkGuard.measure} found. */
+export interface SinkMeasure {
+  /** Ledger head minus the sink's watermark, in entries. */
+  readonly lag: number;
+  /** Age of the oldest entry past the watermark, in ms; 0 when caught up. */
+  readonly oldestUndeliveredAgeMs: number;
+}
+
 /** What {@link SinkGuard.status} reports. */
 export interface SinkStatus {
   /** The sink's name. */
   readonly name: string;
   /** Set while the guard refuses deliveries. */
-  readonly frozen: { readonly reason: string; readonly since: string } | undefined;
+  readonly frozen: SinkFreeze | undefined;
   /** Deliveries running now. */
   readonly inFlight: number;
   /** Deliveries refused while frozen, since the guard was made. */
   readonly refused: number;
   /** The last failure, if any. */
-  readonly lastError:
-    | { readonly code: string; readonly message: string; readonly at: string }
-    | undefined;
+  readonly lastError: SinkFailure | undefined;
   /** The watermark as this guard last saw it (0 before its first delivery). */
   readonly watermark: number;
 }
@@ -174,7 +194,7 @@ export interface SinkGuard {
    * Reads the lag (ledger head − watermark) and the age of the oldest undelivered entry,
    * reports both as gauges and returns them.
    */
-  measure(): Promise<{ readonly lag: number; readonly oldestUndeliveredAgeMs: number }>;
+  measure(): Promise<SinkMeasure>;
 }
 
 const SUCCESS: ReadonlySet<ReceiptStatus> = new Set(["written", "duplicate", "replayed"]);
@@ -193,15 +213,7 @@ function describeError(error: unknown): { code: string; message: string } {
 
 function validatorIssues(validate: SinkValidator, envelope: Envelope): readonly ValidationIssue[] {
   if (typeof validate === "function") return validate(envelope) ?? [];
-  const result = validate.safeParse(envelope.payload);
-  if (result.success) return [];
-  return (result.error?.issues ?? [{ path: [], code: "invalid", message: "rejected" }]).map(
-    (issue) => ({
-      path: `$.payload${issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("")}`,
-      code: issue.code,
-      message: issue.message,
-    }),
-  );
+  return schemaIssues(validate, envelope.payload);
 }
 
 /**
@@ -238,11 +250,7 @@ export function guardSink(options: GuardSinkOptions): SinkGuard {
   if (typeof write !== "function")
     invalidArgument("options.write", `must be a function, got ${describe(write)}`);
   const validate = options.validate;
-  if (
-    validate !== undefined &&
-    typeof validate !== "function" &&
-    typeof (validate as { safeParse?: unknown })?.safeParse !== "function"
-  ) {
+  if (validate !== undefined && typeof validate !== "function" && !isSafeParseSchema(validate)) {
     invalidArgument("options.validate", "must be a function or a zod schema");
   }
   const retry = resolveRetry(options.retry);

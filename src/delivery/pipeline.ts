@@ -28,11 +28,13 @@ export type SinkOutcome =
   | {
       /** The guard returned a receipt (which may still say `failed`). */
       readonly ok: true;
+      /** The receipt. */
       readonly receipt: Receipt;
     }
   | {
       /** The guard threw. */
       readonly ok: false;
+      /** What it threw (a `DeliveryError` when frozen; a `LedgerError` when the ledger failed). */
       readonly error: unknown;
     };
 

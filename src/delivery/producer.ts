@@ -17,20 +17,13 @@ import type { Ledger } from "../ledger/types.js";
 import { checkProducer } from "../ledger/validate.js";
 import { logger } from "../observe/debug.js";
 import { type Metrics, noopMetrics } from "../observe/metrics.js";
+import { type SafeParseSchema, schemaIssues } from "./validation.js";
 
 const log = logger("producer");
 
-/** A payload validator: a zod schema (or anything with zod's `safeParse`). */
-export interface PayloadSchema {
-  safeParse(value: unknown): {
-    success: boolean;
-    error?: { issues: ReadonlyArray<{ path: PropertyKey[]; code: string; message: string }> };
-  };
-}
-
 /** Validation at emit time: one schema per event type, or a function of (type, version, payload). */
 export type PayloadValidator =
-  | Readonly<Record<string, PayloadSchema>>
+  | Readonly<Record<string, SafeParseSchema>>
   | ((
       type: string,
       schema: SchemaRef,
@@ -116,16 +109,7 @@ function issuesOf(
 ): readonly ValidationIssue[] {
   if (typeof validate === "function") return validate(type, schema, payload) ?? [];
   const own = Object.hasOwn(validate, type) ? validate[type] : undefined;
-  if (own === undefined) return [];
-  const result = own.safeParse(payload);
-  if (result.success) return [];
-  return (result.error?.issues ?? [{ path: [], code: "invalid", message: "rejected" }]).map(
-    (issue) => ({
-      path: `$.payload${issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("")}`,
-      code: issue.code,
-      message: issue.message,
-    }),
-  );
+  return own === undefined ? [] : schemaIssues(own, payload);
 }
 
 /**

@@ -49,11 +49,17 @@ export interface RetryOptions {
 
 /** {@link RetryOptions} with every default filled in. */
 export interface RetryPolicy {
+  /** Attempts in all. */
   readonly attempts: number;
+  /** Cap of the first backoff, in ms. */
   readonly baseDelayMs: number;
+  /** Largest backoff, in ms. */
   readonly maxDelayMs: number;
+  /** The retry decision. */
   readonly retryable: (error: unknown) => boolean;
+  /** The jitter's random source. */
   readonly random: () => number;
+  /** The wait. */
   readonly sleep: (ms: number, signal: AbortSignal | undefined) => Promise<void>;
 }
 

@@ -443,7 +443,9 @@ describe("guardSink: deliverAll", () => {
       running++;
       peak = Math.max(peak, running);
       await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * 4)));
-      ((order[envelope.stream] ??= []) as number[]).push((envelope.payload as { i: number }).i);
+      const seen = order[envelope.stream] ?? [];
+      seen.push((envelope.payload as { i: number }).i);
+      order[envelope.stream] = seen;
       running--;
     };
     const guard = guardSink({ name: "warehouse", ledger, write, concurrency: 3 });
