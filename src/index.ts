@@ -176,3 +176,44 @@ export {
   metricId,
   noopMetrics,
 } from "./observe/metrics.js";
+export {
+  digestIndex,
+  formatDigest,
+  HASH_SPACE,
+  type RowHash,
+  rowHash,
+} from "./reconcile/digest.js";
+export {
+  DEFAULT_LAG_TOLERANCE_MS,
+  DEFAULT_MAX_FINDINGS,
+  reconcile,
+} from "./reconcile/reconcile.js";
+export {
+  type RepairAction,
+  type RepairActionKind,
+  type RepairOptions,
+  type RepairOutcome,
+  type RepairResult,
+  repair,
+  type SinkRepair,
+  type Unresolved,
+} from "./reconcile/repair.js";
+export type {
+  BucketDigest,
+  ConsistencyWindow,
+  DigestSplit,
+  Finding,
+  FindingCounts,
+  FindingKind,
+  FreezePolicy,
+  HashRange,
+  Observation,
+  ObserveRange,
+  ReconcileOptions,
+  ReconcileProgress,
+  ReconcileReport,
+  ReconcileSink,
+  SinkDigest,
+  SinkReadFailure,
+  SinkReport,
+} from "./reconcile/types.js";

@@ -184,7 +184,10 @@ export interface SinkGuard {
     envelopes: Iterable<Envelope> | AsyncIterable<Envelope>,
     options?: DeliverOptions,
   ): Promise<Receipt[]>;
-  /** Refuses every delivery from now on, with `reason`, until `unfreeze`. */
+  /**
+   * Refuses every delivery from now on, with `reason`, until `unfreeze`; repair replays
+   * (`deliver(envelope, { replay: true })`) still pass, so a frozen sink can be repaired.
+   */
   freeze(reason: string): void;
   /** Accepts deliveries again. */
   unfreeze(): void;
@@ -638,7 +641,7 @@ export function guardSink(options: GuardSinkOptions): SinkGuard {
     if (typeof options !== "object" || options === null) {
       invalidArgument("options", `must be an object, got ${describe(options)}`);
     }
-    if (frozen !== undefined) {
+    if (frozen !== undefined && options.replay !== true) {
       refused++;
       metrics.counter("sinkproof.refused", 1, labels);
       log("refused %s: frozen (%s)", envelope.key, frozen.reason);

@@ -1,6 +1,7 @@
 /**
  * `sinkproof/testing`: tools for testing pipelines and ledger adapters. The ledger
- * conformance suite that every adapter runs, and a manual clock.
+ * conformance suite that every adapter runs, a manual clock, and in-memory sinks with
+ * seeded fault injection.
  *
  * @packageDocumentation
  */
@@ -13,3 +14,11 @@ export {
   ledgerConformance,
   type ManualClock,
 } from "./conformance.js";
+export {
+  createMemorySink,
+  type MemorySink,
+  type MemorySinkFaults,
+  type MemorySinkOptions,
+  type MemorySinkRow,
+  type MemorySinkStats,
+} from "./memory-sink.js";

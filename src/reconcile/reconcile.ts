@@ -1,0 +1,990 @@
+/**
+ * `reconcile`: compares what each sink really holds with what the ledger says was
+ * emitted, and explains every difference.
+ *
+ * Expected state streams from the ledger in position order; observed state comes from
+ * each sink's read-back (`observe`), its bucket digests (`digest`, for large sets), or,
+ * where the sink cannot be read, from receipts alone (weaker: the report says so). Each
+ * (entry, sink) pair gets exactly one finding; keys a sink holds that the ledger never
+ * emitted are `unexpected`. Sinks are reconciled one after the other, so memory holds one
+ * sink's observations at a time (digest mode: 28 bytes per ledger entry, plus the rows of
+ * differing buckets).
+ *
+ * A sink that cannot be read (its `observe` throws, or answers something malformed) gets
+ * an `error` in its report and is not consistent; the other sinks are still reconciled.
+ * Ledger failures abort the whole call.
+ *
+ * @module
+ */
+
+import { performance } from "node:perf_hooks";
+import { algorithmOf, type Checksum, checksum, isChecksum } from "../checksum/checksum.js";
+import type { SinkGuard } from "../delivery/guard.js";
+import type { JsonValue } from "../envelope/schema.js";
+import { InvalidArgumentError, isSinkproofError, LedgerError } from "../errors.js";
+import { describe, invalidArgument } from "../internal/arguments.js";
+import type { Ledger, LedgerEntry, Receipt, ReceiptStatus } from "../ledger/types.js";
+import { isFinalStatus } from "../ledger/validate.js";
+import { logger } from "../observe/debug.js";
+import { diffPaths } from "./diff.js";
+import { HASH_SPACE, RowBuffer, rowHash, SortedRows } from "./digest.js";
+import type {
+  BucketDigest,
+  ConsistencyWindow,
+  Finding,
+  FindingCounts,
+  FindingKind,
+  FreezePolicy,
+  HashRange,
+  Observation,
+  ObserveRange,
+  ReconcileOptions,
+  ReconcileProgress,
+  ReconcileReport,
+  ReconcileSink,
+  SinkDigest,
+  SinkReadFailure,
+  SinkReport,
+} from "./types.js";
+
+const log = logger("reconcile");
+
+/** Default lag tolerance: one minute. */
+export const DEFAULT_LAG_TOLERANCE_MS = 60_000;
+/** Default number of findings listed per sink. */
+export const DEFAULT_MAX_FINDINGS = 10_000;
+const PROGRESS_EVERY = 10_000;
+/** Digest mode reads a bucket row by row once both sides hold at most this many rows. */
+const LEAF_ROWS = 64;
+/** Digest mode splits a differing bucket into this many. */
+const FANOUT = 16;
+const EMPTY_DIGEST = "0000000000000000";
+const SUCCESS: ReadonlySet<ReceiptStatus> = new Set(["written", "duplicate", "replayed"]);
+const FREEZE_KINDS = [
+  "missing-lost",
+  "duplicate",
+  "mismatched",
+  "unexpected",
+  "contradicted",
+] as const;
+
+/**
+ * Guards frozen by a reconciliation's freeze policy, with the reason: `repair` unfreezes
+ * these (and only these) once their sink converges. Internal.
+ */
+export const frozenByPolicy: WeakMap<SinkGuard, string> = new WeakMap();
+
+/** One copy of a key as a sink holds it. */
+interface Copy {
+  readonly checksum: string | undefined;
+  readonly payload: JsonValue | undefined;
+  readonly hasPayload: boolean;
+}
+
+/** Every copy of one key at a sink: the first, the first that differs from it, and how many. */
+interface Held {
+  readonly first: Copy;
+  other: Copy | undefined;
+  count: number;
+}
+
+/** A key's copies: a bare checksum string when there is one copy with a checksum (most keys). */
+type Slot = string | Held;
+
+/** Findings of one sink as they are made. */
+class Tally {
+  readonly counts: Record<FindingKind, number> = {
+    matched: 0,
+    "missing-late": 0,
+    "missing-lost": 0,
+    duplicate: 0,
+    mismatched: 0,
+    unexpected: 0,
+  };
+  contradicted = 0;
+  readonly findings: Finding[] = [];
+  truncated = false;
+  /** First entry (by position) that did not match. */
+  firstBad: LedgerEntry | undefined;
+
+  constructor(readonly max: number) {}
+
+  add(finding: Finding, entry?: LedgerEntry): void {
+    this.counts[finding.kind]++;
+    if (finding.receipt !== undefined) this.contradicted++;
+    if (
+      entry !== undefined &&
+      (this.firstBad === undefined || entry.position < this.firstBad.position)
+    ) {
+      this.firstBad = entry;
+    }
+    if (this.findings.length < this.max) this.findings.push(finding);
+    else this.truncated = true;
+  }
+}
+
+/** What every sink's comparison shares. */
+interface Context {
+  readonly ledger: Ledger;
+  readonly from: number;
+  readonly to: number;
+  readonly entries: number;
+  readonly since: string | undefined;
+  readonly nowMs: number;
+  readonly maxFindings: number;
+  readonly onProgress: ((progress: ReconcileProgress) => void) | undefined;
+}
+
+/** Per-sink state of one comparison. */
+interface SinkRun {
+  readonly sink: ReconcileSink;
+  readonly where: string;
+  readonly lagMs: number;
+  readonly tally: Tally;
+  observations: number;
+  digest: { buckets: number; differing: number; rowsRead: number } | undefined;
+}
+
+function progress(
+  ctx: Context,
+  sink: string,
+  phase: ReconcileProgress["phase"],
+  done: number,
+  total?: number,
+): void {
+  if (ctx.onProgress !== undefined) ctx.onProgress({ sink, phase, done, total });
+}
+
+// ---------------------------------------------------------------------------------------
+// Options
+
+function isFunction(value: unknown): value is (...args: never[]) => unknown {
+  return typeof value === "function";
+}
+
+function checkLedger(ledger: unknown): Ledger {
+  const methods = ["head", "scan", "get", "getReceipts", "scanReceipts", "appendAudit"] as const;
+  if (typeof ledger !== "object" || ledger === null)
+    invalidArgument("options.ledger", `must be a Ledger, got ${describe(ledger)}`);
+  for (const method of methods) {
+    if (!isFunction((ledger as Record<string, unknown>)[method])) {
+      invalidArgument("options.ledger", `must be a Ledger (it has no ${method}() method)`);
+    }
+  }
+  return ledger as Ledger;
+}
+
+/** Checks a freeze policy: known kinds, non-negative integer thresholds. Internal. */
+export function checkFreezePolicy(policy: unknown, where: string): FreezePolicy | undefined {
+  if (policy === undefined) return undefined;
+  if (typeof policy !== "object" || policy === null || Array.isArray(policy)) {
+    invalidArgument(where, `must be an object of thresholds, got ${describe(policy)}`);
+  }
+  for (const [kind, value] of Object.entries(policy)) {
+    if (!(FREEZE_KINDS as readonly string[]).includes(kind)) {
+      invalidArgument(
+        `${where}.${kind}`,
+        `is not a kind a sink can be frozen on (one of ${FREEZE_KINDS.join(", ")})`,
+      );
+    }
+    if (value !== undefined && (!Number.isSafeInteger(value) || (value as number) < 0)) {
+      invalidArgument(`${where}.${kind}`, `must be a non-negative integer, got ${String(value)}`);
+    }
+  }
+  return policy as FreezePolicy;
+}
+
+/** Checks one sink description. Internal (repair uses it too). */
+export function checkSink(sink: unknown, where: string): ReconcileSink {
+  if (typeof sink !== "object" || sink === null)
+    invalidArgument(where, `must be a sink description, got ${describe(sink)}`);
+  const s = sink as Record<string, unknown>;
+  if (typeof s.name !== "string" || s.name.length === 0 || s.name.length > 256) {
+    invalidArgument(`${where}.name`, "must be a non-empty string of at most 256 characters");
+  }
+  const lag = s.lagToleranceMs;
+  if (lag !== undefined && (typeof lag !== "number" || !Number.isFinite(lag) || lag < 0)) {
+    invalidArgument(`${where}.lagToleranceMs`, `must be a finite number ≥ 0, got ${String(lag)}`);
+  }
+  for (const fn of ["observe", "rewrite", "remove"] as const) {
+    if (s[fn] !== undefined && !isFunction(s[fn]))
+      invalidArgument(`${where}.${fn}`, `must be a function, got ${describe(s[fn])}`);
+  }
+  if (s.digest !== undefined) {
+    const d = s.digest as Record<string, unknown> | null;
+    if (
+      typeof d !== "object" ||
+      d === null ||
+      !isFunction(d.digest) ||
+      !isFunction(d.observeRange)
+    ) {
+      invalidArgument(`${where}.digest`, "must be { digest(split), observeRange(range) }");
+    }
+  }
+  if (s.guard !== undefined) {
+    const g = s.guard as Record<string, unknown> | null;
+    if (typeof g !== "object" || g === null || !isFunction(g.deliver) || !isFunction(g.freeze)) {
+      invalidArgument(`${where}.guard`, "must be a guard made by guardSink()");
+    }
+    if (g.name !== s.name)
+      invalidArgument(
+        `${where}.guard`,
+        `is the guard of sink "${String(g.name)}", not "${s.name}"`,
+      );
+  }
+  checkFreezePolicy(s.freezeOn, `${where}.freezeOn`);
+  return sink as ReconcileSink;
+}
+
+/** Checks the sink list: an array of sink descriptions with distinct names. Internal. */
+export function checkSinks(sinks: unknown, where: string): readonly ReconcileSink[] {
+  if (!Array.isArray(sinks))
+    invalidArgument(where, `must be an array of sinks, got ${describe(sinks)}`);
+  const names = new Set<string>();
+  return sinks.map((sink, i) => {
+    const checked = checkSink(sink, `${where}[${i}]`);
+    if (names.has(checked.name))
+      invalidArgument(`${where}[${i}].name`, `"${checked.name}" is given twice`);
+    names.add(checked.name);
+    return checked;
+  });
+}
+
+function checkPosition(value: unknown, where: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isSafeInteger(value) || (value as number) < 1) {
+    invalidArgument(where, `must be a positive integer, got ${String(value)}`);
+  }
+  return value as number;
+}
+
+// ---------------------------------------------------------------------------------------
+// Observations
+
+function checkObservation(value: unknown, where: string): Observation {
+  if (typeof value !== "object" || value === null) {
+    throw new InvalidArgumentError(
+      "invalid_argument",
+      `${where} must be an observation { key, checksum | payload, count? }, got ${describe(value)}`,
+      { path: where },
+    );
+  }
+  const o = value as Observation;
+  if (typeof o.key !== "string" || o.key.length === 0) {
+    throw new InvalidArgumentError(
+      "invalid_argument",
+      `${where}.key must be a non-empty string, got ${describe(o.key)}`,
+      { path: `${where}.key` },
+    );
+  }
+  if (o.checksum !== undefined && !isChecksum(o.checksum)) {
+    throw new InvalidArgumentError(
+      "invalid_checksum",
+      `${where}.checksum must be "xxh64:" + 16 or "sha256:" + 64 lowercase hex digits`,
+      {
+        path: `${where}.checksum`,
+        key: o.key,
+      },
+    );
+  }
+  if (o.checksum === undefined && o.payload === undefined) {
+    throw new InvalidArgumentError(
+      "invalid_argument",
+      `${where} must have a checksum or a payload`,
+      { path: where, key: o.key },
+    );
+  }
+  if (o.count !== undefined && (!Number.isSafeInteger(o.count) || o.count < 1)) {
+    throw new InvalidArgumentError(
+      "invalid_argument",
+      `${where}.count must be a positive integer, got ${String(o.count)}`,
+      {
+        path: `${where}.count`,
+        key: o.key,
+      },
+    );
+  }
+  return o;
+}
+
+/** The checksum of a copy in `algorithm`, or undefined when its payload cannot be canonicalized. */
+function copyChecksum(copy: Copy, algorithm: "xxh64" | "sha256"): string | undefined {
+  if (
+    copy.checksum !== undefined &&
+    (!copy.hasPayload || algorithmOf(copy.checksum as Checksum) === algorithm)
+  ) {
+    return copy.checksum;
+  }
+  try {
+    return checksum(copy.payload, { algorithm });
+  } catch {
+    return undefined;
+  }
+}
+
+function toCopy(o: Observation): Copy {
+  return { checksum: o.checksum, payload: o.payload, hasPayload: o.payload !== undefined };
+}
+
+function toHeld(slot: Slot): Held {
+  return typeof slot === "string"
+    ? {
+        first: { checksum: slot, payload: undefined, hasPayload: false },
+        other: undefined,
+        count: 1,
+      }
+    : slot;
+}
+
+/** Adds one observation to the map of what the sink holds. */
+function hold(map: Map<string, Slot>, o: Observation): void {
+  const count = o.count ?? 1;
+  const slot = map.get(o.key);
+  if (slot === undefined) {
+    if (count === 1 && o.payload === undefined && o.checksum !== undefined)
+      map.set(o.key, o.checksum);
+    else map.set(o.key, { first: toCopy(o), other: undefined, count });
+    return;
+  }
+  const held = toHeld(slot);
+  held.count += count;
+  if (held.other === undefined) {
+    const copy = toCopy(o);
+    const algorithm =
+      held.first.checksum !== undefined ? algorithmOf(held.first.checksum as Checksum) : "xxh64";
+    const a = copyChecksum(held.first, algorithm);
+    const b = copyChecksum(copy, algorithm);
+    if (a === undefined || b === undefined || a !== b) held.other = copy;
+  }
+  if (typeof slot === "string") map.set(o.key, held);
+}
+
+async function* iterate<T>(source: AsyncIterable<T> | Iterable<T>): AsyncIterable<T> {
+  yield* source;
+}
+
+function isIterable(value: unknown): value is AsyncIterable<unknown> | Iterable<unknown> {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    (isFunction((value as AsyncIterable<unknown>)[Symbol.asyncIterator]) ||
+      isFunction((value as Iterable<unknown>)[Symbol.iterator]))
+  );
+}
+
+/** Reads observations into the map; returns how many were read. */
+async function readObservations(
+  source: unknown,
+  where: string,
+  map: Map<string, Slot>,
+  onEach: (n: number) => void,
+): Promise<number> {
+  if (!isIterable(source)) {
+    throw new InvalidArgumentError(
+      "invalid_argument",
+      `${where} must return an iterable or async iterable of observations, got ${describe(source)}`,
+      {
+        path: where,
+      },
+    );
+  }
+  let n = 0;
+  if (
+    isFunction((source as Iterable<unknown>)[Symbol.iterator]) &&
+    !isFunction((source as AsyncIterable<unknown>)[Symbol.asyncIterator])
+  ) {
+    for (const value of source as Iterable<unknown>) {
+      hold(map, checkObservation(value, `${where}[${n}]`));
+      if (++n % PROGRESS_EVERY === 0) onEach(n);
+    }
+    return n;
+  }
+  for await (const value of source as AsyncIterable<unknown>) {
+    hold(map, checkObservation(value, `${where}[${n}]`));
+    if (++n % PROGRESS_EVERY === 0) onEach(n);
+  }
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------
+// Judging one entry
+
+/**
+ * Judges an entry against what the sink holds for its key and adds the finding. Missing
+ * entries look up their receipts (async); everything else is synchronous.
+ */
+function judgeHeld(run: SinkRun, entry: LedgerEntry, slot: Slot): void {
+  const expected = entry.envelope.checksum;
+  const key = entry.envelope.key;
+  const sink = run.sink.name;
+  if (typeof slot === "string") {
+    if (slot === expected) run.tally.counts.matched++;
+    else {
+      run.tally.add(
+        {
+          kind: "mismatched",
+          sink,
+          key,
+          position: entry.position,
+          expected,
+          observed: slot,
+          count: 1,
+        },
+        entry,
+      );
+    }
+    return;
+  }
+  const algorithm = algorithmOf(expected);
+  const first = copyChecksum(slot.first, algorithm);
+  const bad =
+    first !== expected
+      ? slot.first
+      : slot.other !== undefined && copyChecksum(slot.other, algorithm) !== expected
+        ? slot.other
+        : undefined;
+  if (bad !== undefined) {
+    const observed = copyChecksum(bad, algorithm);
+    run.tally.add(
+      {
+        kind: "mismatched",
+        sink,
+        key,
+        position: entry.position,
+        expected,
+        observed,
+        count: slot.count,
+        paths: bad.hasPayload ? diffPaths(entry.envelope.payload, bad.payload) : undefined,
+      },
+      entry,
+    );
+    return;
+  }
+  if (slot.count > 1) {
+    run.tally.add(
+      {
+        kind: "duplicate",
+        sink,
+        key,
+        position: entry.position,
+        expected,
+        observed: expected,
+        count: slot.count,
+      },
+      entry,
+    );
+    return;
+  }
+  run.tally.counts.matched++;
+}
+
+/** Age of an entry at `nowMs`. */
+function ageOf(entry: LedgerEntry, nowMs: number): number {
+  return Math.max(0, nowMs - Date.parse(entry.appendedAt));
+}
+
+/**
+ * Late while the entry's age is at most the lag tolerance, lost once it is older. A
+ * final receipt that says the sink has it is kept on the finding (a contradiction).
+ */
+async function judgeMissing(
+  ctx: Context,
+  run: SinkRun,
+  entry: LedgerEntry,
+  lastReceipt?: Receipt | null,
+): Promise<void> {
+  const ageMs = ageOf(entry, ctx.nowMs);
+  let receipt: ReceiptStatus | undefined;
+  const last =
+    lastReceipt === undefined
+      ? finalReceipt(await ctx.ledger.getReceipts(run.sink.name, entry.envelope.key))
+      : lastReceipt;
+  if (last !== null && SUCCESS.has(last.status) && last.checksum === entry.envelope.checksum)
+    receipt = last.status;
+  run.tally.add(
+    {
+      kind: ageMs <= run.lagMs ? "missing-late" : "missing-lost",
+      sink: run.sink.name,
+      key: entry.envelope.key,
+      position: entry.position,
+      expected: entry.envelope.checksum,
+      ageMs,
+      receipt,
+    },
+    entry,
+  );
+}
+
+function finalReceipt(receipts: readonly Receipt[]): Receipt | null {
+  for (let i = receipts.length - 1; i >= 0; i--) {
+    const r = receipts[i] as Receipt;
+    if (isFinalStatus(r.status)) return r;
+  }
+  return null;
+}
+
+/** Keys the sink holds that the scan did not meet: unexpected unless the ledger has them outside the range. */
+async function judgeLeftovers(ctx: Context, run: SinkRun, map: Map<string, Slot>): Promise<void> {
+  for (const [key, slot] of map) {
+    const entry = await ctx.ledger.get(key);
+    if (entry !== undefined) continue; // outside the range covered, or appended since the scan began
+    const held = toHeld(slot);
+    run.tally.add({
+      kind: "unexpected",
+      sink: run.sink.name,
+      key,
+      observed: copyChecksum(
+        held.first,
+        held.first.checksum !== undefined ? algorithmOf(held.first.checksum as Checksum) : "xxh64",
+      ),
+      count: held.count,
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// The three bases
+
+async function compareObserved(ctx: Context, run: SinkRun): Promise<void> {
+  const name = run.sink.name;
+  const map = new Map<string, Slot>();
+  const range: ObserveRange = { from: ctx.from, to: ctx.to, since: ctx.since };
+  const observe = run.sink.observe as NonNullable<ReconcileSink["observe"]>;
+  run.observations = await readObservations(observe(range), `${run.where}.observe()`, map, (n) =>
+    progress(ctx, name, "observe", n),
+  );
+  progress(ctx, name, "observe", run.observations, run.observations);
+  let done = 0;
+  if (ctx.entries > 0) {
+    for await (const entry of ctx.ledger.scan({ from: ctx.from, to: ctx.to })) {
+      const key = entry.envelope.key;
+      const slot = map.get(key);
+      if (slot === undefined) await judgeMissing(ctx, run, entry);
+      else {
+        map.delete(key);
+        judgeHeld(run, entry, slot);
+      }
+      if (++done % PROGRESS_EVERY === 0) progress(ctx, name, "compare", done, ctx.entries);
+    }
+  }
+  progress(ctx, name, "compare", done, ctx.entries);
+  await judgeLeftovers(ctx, run, map);
+}
+
+async function compareReceipts(ctx: Context, run: SinkRun): Promise<void> {
+  const name = run.sink.name;
+  const last = new Map<string, Receipt>();
+  if (ctx.entries > 0) {
+    for await (const receipt of ctx.ledger.scanReceipts(name, { from: ctx.from, to: ctx.to })) {
+      if (isFinalStatus(receipt.status)) last.set(receipt.key, receipt);
+    }
+  }
+  let done = 0;
+  if (ctx.entries > 0) {
+    for await (const entry of ctx.ledger.scan({ from: ctx.from, to: ctx.to })) {
+      const receipt = last.get(entry.envelope.key);
+      if (
+        receipt !== undefined &&
+        SUCCESS.has(receipt.status) &&
+        receipt.checksum === entry.envelope.checksum
+      ) {
+        run.tally.counts.matched++;
+      } else if (receipt?.status === "conflict") {
+        run.tally.add(
+          {
+            kind: "mismatched",
+            sink: name,
+            key: entry.envelope.key,
+            position: entry.position,
+            expected: entry.envelope.checksum,
+            receipt: undefined,
+          },
+          entry,
+        );
+      } else {
+        // No receipt, or `rejected`: the sink does not have it (receipts say so themselves).
+        await judgeMissing(ctx, run, entry, null);
+      }
+      if (++done % PROGRESS_EVERY === 0) progress(ctx, name, "compare", done, ctx.entries);
+    }
+  }
+  progress(ctx, name, "compare", done, ctx.entries);
+}
+
+async function entryAt(ledger: Ledger, position: number): Promise<LedgerEntry | undefined> {
+  for await (const entry of ledger.scan({ from: position, to: position })) return entry;
+  return undefined;
+}
+
+function checkBuckets(answer: unknown, buckets: number, where: string): Map<number, BucketDigest> {
+  if (!Array.isArray(answer)) {
+    throw new InvalidArgumentError(
+      "invalid_argument",
+      `${where} must return an array of { bucket, count, digest }, got ${describe(answer)}`,
+      {
+        path: where,
+      },
+    );
+  }
+  const byBucket = new Map<number, BucketDigest>();
+  answer.forEach((value: unknown, i) => {
+    const b = value as BucketDigest;
+    const ok =
+      typeof b === "object" &&
+      b !== null &&
+      Number.isSafeInteger(b.bucket) &&
+      b.bucket >= 0 &&
+      b.bucket < buckets &&
+      Number.isSafeInteger(b.count) &&
+      b.count >= 0 &&
+      typeof b.digest === "string" &&
+      /^[0-9a-f]{16}$/.test(b.digest) &&
+      !byBucket.has(b.bucket);
+    if (!ok) {
+      throw new InvalidArgumentError(
+        "invalid_argument",
+        `${where}[${i}] must be { bucket: 0 to ${buckets - 1} (once each), count: integer ≥ 0, digest: 16 lowercase hex }`,
+        { path: `${where}[${i}]` },
+      );
+    }
+    byBucket.set(b.bucket, b);
+  });
+  return byBucket;
+}
+
+/** Bisects the hash space down to the differing leaves. */
+async function bisect(
+  ctx: Context,
+  run: SinkRun,
+  expected: SortedRows,
+  digest: SinkDigest,
+): Promise<HashRange[]> {
+  const stats = run.digest as NonNullable<SinkRun["digest"]>;
+  let initial = 1;
+  while (initial * LEAF_ROWS * FANOUT < expected.length && initial < 65_536) initial *= 2;
+  let pending = [{ from: 0, to: HASH_SPACE, buckets: initial }];
+  const leaves: HashRange[] = [];
+  while (pending.length > 0) {
+    const next: typeof pending = [];
+    for (const split of pending) {
+      const width = (split.to - split.from) / split.buckets;
+      const where = `${run.where}.digest.digest()`;
+      const byBucket = checkBuckets(await digest.digest(split), split.buckets, where);
+      for (let b = 0; b < split.buckets; b++) {
+        const from = split.from + b * width;
+        const to = from + width;
+        const mine = expected.summary(from, to);
+        const theirs = byBucket.get(b);
+        const count = theirs?.count ?? 0;
+        stats.buckets++;
+        if (mine.count === count && mine.digest === (count === 0 ? EMPTY_DIGEST : theirs?.digest))
+          continue;
+        stats.differing++;
+        if (width === 1 || (count <= LEAF_ROWS && mine.count <= LEAF_ROWS))
+          leaves.push({ from, to });
+        else next.push({ from, to, buckets: Math.min(FANOUT, width) });
+      }
+      progress(ctx, run.sink.name, "digest", stats.buckets, undefined);
+    }
+    pending = next;
+  }
+  return leaves;
+}
+
+async function compareDigest(ctx: Context, run: SinkRun): Promise<void> {
+  const name = run.sink.name;
+  const digest = run.sink.digest as SinkDigest;
+  run.digest = { buckets: 0, differing: 0, rowsRead: 0 };
+  // Expected side: every entry's row hash, sorted (28 bytes per entry).
+  const rows = new RowBuffer();
+  let done = 0;
+  if (ctx.entries > 0) {
+    for await (const entry of ctx.ledger.scan({ from: ctx.from, to: ctx.to })) {
+      rows.push(rowHash(entry.envelope.key, entry.envelope.checksum), 1, entry.position);
+      if (++done % PROGRESS_EVERY === 0) progress(ctx, name, "compare", done, ctx.entries);
+    }
+  }
+  progress(ctx, name, "compare", done, ctx.entries);
+  const expected = new SortedRows(rows);
+  const leaves = await bisect(ctx, run, expected, digest);
+  // Read the differing leaves row by row, on both sides.
+  const map = new Map<string, Slot>();
+  const positions: number[] = [];
+  for (const leaf of leaves) {
+    const where = `${run.where}.digest.observeRange()`;
+    run.digest.rowsRead += await readObservations(digest.observeRange(leaf), where, map, () => {});
+    const { start, end } = expected.summary(leaf.from, leaf.to);
+    for (let i = start; i < end; i++) positions.push(expected.ref(i));
+  }
+  run.observations = run.digest.rowsRead;
+  positions.sort((a, b) => a - b);
+  const pending: Array<() => Promise<void> | void> = [];
+  for (const position of positions) {
+    const entry = await entryAt(ctx.ledger, position);
+    if (entry === undefined)
+      throw new LedgerError(
+        "not_found",
+        `Ledger entry ${position} vanished during reconciliation`,
+        { position },
+      );
+    const key = entry.envelope.key;
+    const slot = map.get(key);
+    map.delete(key);
+    pending.push(
+      slot === undefined ? () => judgeMissing(ctx, run, entry) : () => judgeHeld(run, entry, slot),
+    );
+  }
+  // Keys read in a leaf whose ledger row lies in a matching bucket: the sink holds that
+  // row exactly once there (the bucket matched), plus the copies read here.
+  const unknown = new Map<string, Slot>();
+  for (const [key, slot] of map) {
+    const entry = await ctx.ledger.get(key);
+    if (entry === undefined) {
+      unknown.set(key, slot);
+      continue;
+    }
+    if (entry.position < ctx.from || entry.position > ctx.to) continue;
+    const held: Held = {
+      first: { checksum: entry.envelope.checksum, payload: undefined, hasPayload: false },
+      other: undefined,
+      count: 1,
+    };
+    const extra = toHeld(slot);
+    held.count += extra.count;
+    held.other = extra.first; // its row hash differs from the ledger's, so its checksum does
+    positions.push(entry.position);
+    pending.push(() => judgeHeld(run, entry, held));
+  }
+  // Judge in position order so findings list in position order, as in the other modes.
+  const order = positions
+    .map((position, i) => ({ position, i }))
+    .sort((a, b) => a.position - b.position);
+  for (const { i } of order) await (pending[i] as () => Promise<void> | void)();
+  // Entries outside every differing leaf matched: their buckets agreed.
+  run.tally.counts.matched += expected.length - positions.length;
+  await judgeLeftovers(ctx, run, unknown);
+}
+
+// ---------------------------------------------------------------------------------------
+// Freeze policy
+
+function crossed(
+  policy: FreezePolicy,
+  report: { counts: FindingCounts; contradicted: number },
+): string | undefined {
+  const over: string[] = [];
+  for (const kind of FREEZE_KINDS) {
+    const threshold = policy[kind];
+    if (threshold === undefined) continue;
+    const count = kind === "contradicted" ? report.contradicted : report.counts[kind];
+    if (count > threshold) over.push(`${count} ${kind} (threshold ${threshold})`);
+  }
+  return over.length === 0 ? undefined : over.join(", ");
+}
+
+// ---------------------------------------------------------------------------------------
+// Entry point
+
+function failureOf(error: unknown): SinkReadFailure {
+  if (isSinkproofError(error))
+    return { code: error.code, message: error.message, path: error.path };
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return {
+      code: typeof code === "string" && code.length > 0 ? code : "sink_read_failed",
+      message: error.message,
+    };
+  }
+  return { code: "sink_read_failed", message: String(error) };
+}
+
+function isLedgerFailure(error: unknown): boolean {
+  return (
+    error instanceof LedgerError ||
+    (isSinkproofError(error) && (error.code === "corruption" || error.code === "ledger_closed"))
+  );
+}
+
+async function reconcileSink(
+  ctx: Context,
+  sink: ReconcileSink,
+  where: string,
+): Promise<SinkReport> {
+  const started = performance.now();
+  const run: SinkRun = {
+    sink,
+    where,
+    lagMs: sink.lagToleranceMs ?? DEFAULT_LAG_TOLERANCE_MS,
+    tally: new Tally(ctx.maxFindings),
+    observations: 0,
+    digest: undefined,
+  };
+  const basis: SinkReport["basis"] =
+    sink.digest !== undefined && (ctx.from === 1 || sink.observe === undefined)
+      ? "digest"
+      : sink.observe !== undefined
+        ? "observed"
+        : "receipts";
+  let error: SinkReadFailure | undefined;
+  try {
+    if (basis === "digest") {
+      if (ctx.from !== 1) {
+        throw new InvalidArgumentError(
+          "invalid_argument",
+          `Digest mode compares the sink's whole table, so the range must start at position 1 (got ${ctx.from}); give the sink an observe() for partial ranges`,
+          { path: "options.range.from", sink: sink.name },
+        );
+      }
+      await compareDigest(ctx, run);
+    } else if (basis === "observed") await compareObserved(ctx, run);
+    else await compareReceipts(ctx, run);
+  } catch (caught) {
+    if (isLedgerFailure(caught)) throw caught;
+    error = failureOf(caught);
+    log("sink %s could not be reconciled: %s", sink.name, error.message);
+  }
+  const { tally } = run;
+  const counts: FindingCounts = { ...tally.counts };
+  const findings = [...tally.findings].sort(byPosition);
+  const consistent =
+    error === undefined &&
+    counts["missing-lost"] === 0 &&
+    counts.duplicate === 0 &&
+    counts.mismatched === 0 &&
+    counts.unexpected === 0;
+  const window: ConsistencyWindow =
+    tally.firstBad === undefined
+      ? { position: ctx.to, behindEntries: 0, behindMs: 0 }
+      : {
+          position: tally.firstBad.position - 1,
+          behindEntries: ctx.to - tally.firstBad.position + 1,
+          behindMs: ageOf(tally.firstBad, ctx.nowMs),
+        };
+  return {
+    name: sink.name,
+    basis,
+    consistent,
+    counts,
+    contradicted: tally.contradicted,
+    findings,
+    truncated: tally.truncated,
+    window,
+    lagToleranceMs: run.lagMs,
+    observations: run.observations,
+    digest: run.digest,
+    durationMs: performance.now() - started,
+    error,
+  };
+}
+
+function byPosition(a: Finding, b: Finding): number {
+  return (a.position ?? Number.POSITIVE_INFINITY) - (b.position ?? Number.POSITIVE_INFINITY);
+}
+
+/**
+ * Compares every sink with the ledger and explains each difference.
+ *
+ * For each sink, in the order given: reads what it holds (`observe`, or bucket digests
+ * in digest mode, or its receipts when it cannot be read), streams the ledger range, and
+ * gives every entry one finding — `matched`, `missing-late` (age ≤ the sink's lag
+ * tolerance), `missing-lost`, `duplicate` or `mismatched` (with the differing JSON paths
+ * when the sink's payload is at hand) — plus `unexpected` for keys the ledger never
+ * emitted. Missing entries whose final receipt says the sink has them are counted as
+ * `contradicted`. A sink is consistent when it has no finding but `matched` and
+ * `missing-late`, and could be read.
+ *
+ * With `freezeOn`, a sink whose findings cross a threshold has its guard frozen (and an
+ * audit record appended) until {@link repair} converges for it.
+ *
+ * Throws `InvalidArgumentError` for malformed options; ledger failures propagate.
+ *
+ * @example
+ * ```ts
+ * import { reconcile } from "sinkproof";
+ * const report = await reconcile({
+ *   ledger,
+ *   sinks: [
+ *     { name: "search", lagToleranceMs: 30_000, observe: () => search.allDocs() },
+ *     { name: "warehouse" }, // no read-back: receipts only (weaker)
+ *   ],
+ * });
+ * if (!report.consistent) console.log(renderReport(report, { format: "markdown" }));
+ * ```
+ */
+export async function reconcile(options: ReconcileOptions): Promise<ReconcileReport> {
+  if (typeof options !== "object" || options === null)
+    invalidArgument("options", `must be an object, got ${describe(options)}`);
+  const ledger = checkLedger(options.ledger);
+  const sinks = checkSinks(options.sinks, "options.sinks");
+  if (options.now !== undefined && !isFunction(options.now))
+    invalidArgument("options.now", "must be a function returning ms since the epoch");
+  if (options.onProgress !== undefined && !isFunction(options.onProgress))
+    invalidArgument("options.onProgress", "must be a function");
+  const maxFindings = options.maxFindings ?? DEFAULT_MAX_FINDINGS;
+  if (!Number.isSafeInteger(maxFindings) || maxFindings < 0) {
+    invalidArgument(
+      "options.maxFindings",
+      `must be a non-negative integer, got ${String(maxFindings)}`,
+    );
+  }
+  const policy = checkFreezePolicy(options.freezeOn, "options.freezeOn");
+  const actor = options.actor ?? "sinkproof.reconcile";
+  if (typeof actor !== "string" || actor.length === 0)
+    invalidArgument("options.actor", "must be a non-empty string");
+  const range = options.range ?? {};
+  if (typeof range !== "object" || range === null)
+    invalidArgument("options.range", `must be { from?, to? }, got ${describe(range)}`);
+  const wantFrom = checkPosition(range.from, "options.range.from") ?? 1;
+  const wantTo = checkPosition(range.to, "options.range.to");
+
+  const clock = options.now ?? Date.now;
+  const started = performance.now();
+  const nowMs = clock();
+  if (typeof nowMs !== "number" || !Number.isFinite(nowMs))
+    invalidArgument("options.now", `must return a finite number, got ${String(nowMs)}`);
+  const head = await ledger.head();
+  const to = Math.min(wantTo ?? head, head);
+  const from = wantFrom;
+  const entries = Math.max(0, to - from + 1);
+  const first = entries > 0 ? await entryAt(ledger, from) : undefined;
+  const ctx: Context = {
+    ledger,
+    from,
+    to: Math.max(to, from - 1),
+    entries,
+    since: first?.appendedAt,
+    nowMs,
+    maxFindings,
+    onProgress: options.onProgress,
+  };
+  log("reconciling %d sinks over positions %d..%d", sinks.length, from, ctx.to);
+  const reports: SinkReport[] = [];
+  for (const [i, sink] of sinks.entries()) {
+    let report = await reconcileSink(ctx, sink, `options.sinks[${i}]`);
+    const sinkPolicy = sink.freezeOn ?? policy;
+    const reason = sinkPolicy === undefined ? undefined : crossed(sinkPolicy, report);
+    if (reason !== undefined && sink.guard !== undefined) {
+      const why = `reconciliation found ${reason}`;
+      if (sink.guard.status().frozen === undefined) {
+        await ledger.appendAudit({
+          actor,
+          action: "freeze",
+          reason: why,
+          subject: { sink: sink.name },
+          details: { counts: { ...report.counts }, contradicted: report.contradicted },
+        });
+        sink.guard.freeze(why);
+        frozenByPolicy.set(sink.guard, why);
+      }
+      report = { ...report, frozen: sink.guard.status().frozen?.reason ?? why };
+    }
+    reports.push(report);
+  }
+  return {
+    generatedAt: new Date(nowMs).toISOString(),
+    consistent: reports.every((r) => r.consistent),
+    range: { from, to: ctx.to, entries },
+    sinks: reports,
+    durationMs: performance.now() - started,
+  };
+}

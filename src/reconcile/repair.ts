@@ -1,0 +1,525 @@
+/**
+ * `repair`: removes the findings of a reconciliation report, safely and on the record.
+ *
+ * 1. **Recheck.** The sinks with findings are reconciled again, and only the report's
+ *    findings that are still there are planned: a stale report, or a second repair with
+ *    the same report, does nothing twice.
+ * 2. **Plan**, per finding: `replay` a missing entry through the sink's guard (position
+ *    order, receipt `replayed`); `rewrite` a mismatched one where the sink can upsert (or
+ *    `remove-and-replay` where it can only remove); `remove-and-replay` a duplicate (every
+ *    copy removed, one written back); `remove` an unexpected key; and `flag` what the sink
+ *    cannot do, with the reason (needs a person). `dryRun` stops here.
+ * 3. **Execute and audit.** Each action is appended to the ledger's hash-chained audit
+ *    log (who, what, why, before/after checksums, outcome) before it is reported done.
+ * 4. **Verify.** The affected sinks are reconciled once more; every repaired key must
+ *    now match (or be gone, for unexpected keys). Keys that did not converge are listed
+ *    with the reason. A guard frozen by the reconciliation's freeze policy is unfrozen
+ *    (and the unfreeze audited) once its sink converged and is consistent.
+ *
+ * @module
+ */
+
+import { performance } from "node:perf_hooks";
+import { isSinkproofError } from "../errors.js";
+import { describe, invalidArgument } from "../internal/arguments.js";
+import type { Ledger, ReceiptStatus } from "../ledger/types.js";
+import { logger } from "../observe/debug.js";
+import { checkSinks, frozenByPolicy, reconcile } from "./reconcile.js";
+import type { Finding, FindingKind, ReconcileReport, ReconcileSink, SinkReport } from "./types.js";
+
+const log = logger("repair");
+
+/** What repair does about one finding. */
+export type RepairActionKind = "replay" | "rewrite" | "remove" | "remove-and-replay" | "flag";
+
+/** One planned action. */
+export interface RepairAction {
+  /** The sink. */
+  readonly sink: string;
+  /** The idempotency key. */
+  readonly key: string;
+  /** The ledger position (absent for unexpected keys). */
+  readonly position?: number | undefined;
+  /** The finding it answers, as rechecked. */
+  readonly finding: Exclude<FindingKind, "matched">;
+  /** What will be done. `flag`: nothing the sink can do; a person must look. */
+  readonly action: RepairActionKind;
+  /** Why this action (for `flag`: why nothing can be done). */
+  readonly reason: string;
+  /** The checksum the sink held, or null when it held nothing. */
+  readonly before: string | null;
+  /** The checksum the sink should hold after, or null when the key should be gone. */
+  readonly after: string | null;
+}
+
+/** An action as executed (or only planned, in a dry run). */
+export interface RepairOutcome extends RepairAction {
+  /**
+   * `planned` (dry run), `done` (executed and audited), `failed` (the sink or guard
+   * failed; audited), `flagged` (needs a person; audited).
+   */
+  readonly status: "planned" | "done" | "failed" | "flagged";
+  /** The guard's receipt status, for replays. */
+  readonly receipt?: ReceiptStatus | undefined;
+  /** Why it failed. */
+  readonly error?: { readonly code: string; readonly message: string } | undefined;
+  /** Index of its audit record. */
+  readonly audit?: number | undefined;
+}
+
+/** A key that is still wrong after the repair. */
+export interface Unresolved {
+  /** The sink. */
+  readonly sink: string;
+  /** The idempotency key. */
+  readonly key: string;
+  /** Its finding after the repair. */
+  readonly finding: Exclude<FindingKind, "matched">;
+  /** Why it did not converge. */
+  readonly reason: string;
+}
+
+/** Per-sink summary of a repair. */
+export interface SinkRepair {
+  /** The sink. */
+  readonly name: string;
+  /** Actions planned. */
+  readonly planned: number;
+  /** Of those, done. */
+  readonly done: number;
+  /** Failed. */
+  readonly failed: number;
+  /** Flagged for a person. */
+  readonly flagged: number;
+  /** Findings of the report that were already gone at the recheck. */
+  readonly alreadyResolved: number;
+  /** Late entries left alone (still within the lag tolerance). */
+  readonly deferred: number;
+  /** Every action done and verified (false in a dry run with actions). */
+  readonly converged: boolean;
+  /** True when this repair unfroze the sink's guard. */
+  readonly unfrozen: boolean;
+}
+
+/** Result of {@link repair}. */
+export interface RepairResult {
+  /** True when nothing was executed. */
+  readonly dryRun: boolean;
+  /** When the repair started: ISO-8601 UTC. */
+  readonly startedAt: string;
+  /** Every action, in execution order. */
+  readonly actions: readonly RepairOutcome[];
+  /** Per sink. */
+  readonly sinks: readonly SinkRepair[];
+  /** Every action done and verified, and nothing flagged (false in a dry run with actions). */
+  readonly converged: boolean;
+  /** Keys still wrong after the repair, with the reason. */
+  readonly unresolved: readonly Unresolved[];
+  /** Some sink's report was truncated: reconcile and repair again for the rest. */
+  readonly remaining: boolean;
+  /** The reconciliation after the repair (absent in a dry run or when nothing was done). */
+  readonly verification: ReconcileReport | undefined;
+  /** Total time, ms. */
+  readonly durationMs: number;
+}
+
+/** Options of {@link repair}. */
+export interface RepairOptions {
+  /** The ledger the report was made from. */
+  readonly ledger: Ledger;
+  /** The sinks, as given to `reconcile` (with a `guard` to replay through, `rewrite`, `remove`). */
+  readonly sinks: readonly ReconcileSink[];
+  /**
+   * Plan only: recheck and return the plan, change nothing, audit nothing.
+   * @default false
+   */
+  readonly dryRun?: boolean | undefined;
+  /**
+   * Who repairs, for the audit log.
+   * @default "sinkproof.repair"
+   */
+  readonly actor?: string | undefined;
+  /** Why, for the audit log (e.g. a ticket). Each record also names its finding. */
+  readonly reason?: string | undefined;
+  /**
+   * Also replay `missing-late` entries (by default they are left to arrive).
+   * @default false
+   */
+  readonly includeLate?: boolean | undefined;
+  /**
+   * The current time in ms, for the rechecks.
+   * @default Date.now
+   */
+  readonly now?: (() => number) | undefined;
+}
+
+function findingKey(sink: string, key: string): string {
+  return `${sink}\u0000${key}`;
+}
+
+/** Non-matched findings by (sink, key). */
+function index(report: ReconcileReport | undefined): Map<string, Finding> {
+  const out = new Map<string, Finding>();
+  for (const sink of report?.sinks ?? []) {
+    for (const finding of sink.findings) out.set(findingKey(sink.name, finding.key), finding);
+  }
+  return out;
+}
+
+function plan(finding: Finding, sink: ReconcileSink): RepairAction {
+  const base = {
+    sink: sink.name,
+    key: finding.key,
+    position: finding.position,
+    before: finding.observed ?? null,
+  };
+  const kind = finding.kind as Exclude<FindingKind, "matched">;
+  const flag = (reason: string): RepairAction => ({
+    ...base,
+    finding: kind,
+    action: "flag",
+    reason,
+    after: base.before,
+  });
+  const guard = sink.guard !== undefined;
+  switch (kind) {
+    case "missing-late":
+    case "missing-lost":
+      return guard
+        ? {
+            ...base,
+            finding: kind,
+            action: "replay",
+            reason: `${kind}: replay through the guard`,
+            after: finding.expected ?? null,
+          }
+        : flag(`${kind}: the sink has no guard to replay through`);
+    case "mismatched":
+      if (sink.rewrite !== undefined) {
+        return {
+          ...base,
+          finding: kind,
+          action: "rewrite",
+          reason: "mismatched: rewrite with the ledger's payload",
+          after: finding.expected ?? null,
+        };
+      }
+      return sink.remove !== undefined && guard
+        ? {
+            ...base,
+            finding: kind,
+            action: "remove-and-replay",
+            reason: "mismatched: remove, then replay through the guard",
+            after: finding.expected ?? null,
+          }
+        : flag(
+            "mismatched: the sink can neither rewrite nor remove-and-replay (give it rewrite, or remove and a guard)",
+          );
+    case "duplicate":
+      return sink.remove !== undefined && guard
+        ? {
+            ...base,
+            finding: kind,
+            action: "remove-and-replay",
+            reason: `duplicate (${finding.count ?? 2} copies): remove every copy, then replay one`,
+            after: finding.expected ?? null,
+          }
+        : flag(
+            "duplicate: the sink cannot remove copies and write one back (give it remove and a guard)",
+          );
+    case "unexpected":
+      return sink.remove !== undefined
+        ? {
+            ...base,
+            finding: kind,
+            action: "remove",
+            reason: "unexpected: the ledger never emitted this key",
+            after: null,
+          }
+        : flag("unexpected: the sink cannot remove keys (give it remove)");
+  }
+}
+
+function describeError(error: unknown): { code: string; message: string } {
+  if (isSinkproofError(error)) return { code: error.code, message: error.message };
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return {
+      code: typeof code === "string" && code.length > 0 ? code : "repair_failed",
+      message: error.message,
+    };
+  }
+  return { code: "repair_failed", message: String(error) };
+}
+
+/**
+ * Repairs what a reconciliation found: see the module notes for the four steps
+ * (recheck, plan, execute and audit, verify).
+ *
+ * @example
+ * ```ts
+ * import { reconcile, repair } from "sinkproof";
+ * const sinks = [{ name: "search", observe: readAll, guard: searchGuard, rewrite: upsert, remove: deleteKey }];
+ * const report = await reconcile({ ledger, sinks });
+ * const plan = await repair(report, { ledger, sinks, dryRun: true }); // look first
+ * const result = await repair(report, { ledger, sinks, actor: "alice", reason: "INC-4211" });
+ * result.converged; // true when every finding was fixed and verified
+ * ```
+ */
+export async function repair(
+  report: ReconcileReport,
+  options: RepairOptions,
+): Promise<RepairResult> {
+  if (
+    typeof report !== "object" ||
+    report === null ||
+    !Array.isArray(report.sinks) ||
+    typeof report.range !== "object"
+  ) {
+    invalidArgument("report", `must be a report made by reconcile(), got ${describe(report)}`);
+  }
+  if (typeof options !== "object" || options === null)
+    invalidArgument("options", `must be an object, got ${describe(options)}`);
+  const sinks = checkSinks(options.sinks, "options.sinks");
+  const byName = new Map(sinks.map((sink) => [sink.name, sink]));
+  for (const [i, sink] of report.sinks.entries()) {
+    if (!byName.has(sink.name))
+      invalidArgument(`report.sinks[${i}].name`, `"${sink.name}" is not in options.sinks`);
+  }
+  const dryRun = options.dryRun ?? false;
+  if (typeof dryRun !== "boolean")
+    invalidArgument("options.dryRun", `must be a boolean, got ${describe(dryRun)}`);
+  const includeLate = options.includeLate ?? false;
+  if (typeof includeLate !== "boolean")
+    invalidArgument("options.includeLate", `must be a boolean, got ${describe(includeLate)}`);
+  const actor = options.actor ?? "sinkproof.repair";
+  if (typeof actor !== "string" || actor.length === 0 || actor.length > 256)
+    invalidArgument("options.actor", "must be a non-empty string of at most 256 characters");
+  const why = options.reason;
+  if (why !== undefined && (typeof why !== "string" || why.length > 4096))
+    invalidArgument("options.reason", "must be a string of at most 4096 characters");
+  const { ledger } = options;
+  const clock = options.now ?? Date.now;
+  const started = performance.now();
+  const startedAt = new Date(clock()).toISOString();
+  const range = { from: report.range.from, to: report.range.to };
+
+  // 1. Recheck the sinks that have findings (or a freeze to lift).
+  const frozenByUs = (name: string): boolean => {
+    const guard = byName.get(name)?.guard;
+    return guard !== undefined && frozenByPolicy.has(guard);
+  };
+  const touched = report.sinks.filter((s) => s.findings.length > 0 || frozenByUs(s.name));
+  const touchedSinks = touched.map((s) => byName.get(s.name) as ReconcileSink);
+  const recheck =
+    touchedSinks.length === 0
+      ? undefined
+      : await reconcile({
+          ledger,
+          sinks: touchedSinks,
+          range,
+          now: clock,
+          maxFindings: Number.MAX_SAFE_INTEGER,
+        });
+  const current = index(recheck);
+
+  // 2. Plan.
+  const perSink = new Map<string, { planned: number; alreadyResolved: number; deferred: number }>();
+  const actions: RepairAction[] = [];
+  for (const sinkReport of touched) {
+    const sink = byName.get(sinkReport.name) as ReconcileSink;
+    const tally = { planned: 0, alreadyResolved: 0, deferred: 0 };
+    perSink.set(sink.name, tally);
+    const mine: RepairAction[] = [];
+    for (const finding of sinkReport.findings) {
+      const now = current.get(findingKey(sink.name, finding.key));
+      if (now === undefined) {
+        tally.alreadyResolved++;
+        continue;
+      }
+      if (now.kind === "missing-late" && !includeLate) {
+        tally.deferred++;
+        continue;
+      }
+      mine.push(plan(now, sink));
+    }
+    // Unexpected keys first (they block nothing), then entries in position order.
+    mine.sort((a, b) => (a.position ?? 0) - (b.position ?? 0));
+    tally.planned = mine.length;
+    actions.push(...mine);
+  }
+  const remaining = report.sinks.some((s) => s.truncated);
+
+  if (dryRun) {
+    const outcomes = actions.map((a): RepairOutcome => ({ ...a, status: "planned" }));
+    return {
+      dryRun,
+      startedAt,
+      actions: outcomes,
+      sinks: summarize(report.sinks, perSink, outcomes, new Set(), new Set()),
+      converged: actions.length === 0,
+      unresolved: [],
+      remaining,
+      verification: undefined,
+      durationMs: performance.now() - started,
+    };
+  }
+
+  // 3. Execute, auditing each action before it is reported done.
+  const outcomes: RepairOutcome[] = [];
+  for (const action of actions) {
+    const sink = byName.get(action.sink) as ReconcileSink;
+    let status: RepairOutcome["status"] = action.action === "flag" ? "flagged" : "done";
+    let receipt: ReceiptStatus | undefined;
+    let error: { code: string; message: string } | undefined;
+    if (action.action !== "flag") {
+      try {
+        if (action.action === "remove" || action.action === "remove-and-replay") {
+          await (sink.remove as NonNullable<ReconcileSink["remove"]>)(action.key);
+        }
+        if (
+          action.action === "rewrite" ||
+          action.action === "replay" ||
+          action.action === "remove-and-replay"
+        ) {
+          const entry = await ledger.get(action.key);
+          if (entry === undefined) throw new Error(`${action.key} is not in the ledger`);
+          if (action.action === "rewrite") {
+            await (sink.rewrite as NonNullable<ReconcileSink["rewrite"]>)(entry.envelope);
+          } else {
+            const r = await (sink.guard as NonNullable<ReconcileSink["guard"]>).deliver(
+              entry.envelope,
+              { replay: true },
+            );
+            receipt = r.status;
+            if (r.status !== "replayed" && r.status !== "written" && r.status !== "duplicate") {
+              status = "failed";
+              error = r.error ?? { code: r.status, message: `the guard answered ${r.status}` };
+            }
+          }
+        }
+      } catch (caught) {
+        status = "failed";
+        error = describeError(caught);
+      }
+    }
+    const record = await ledger.appendAudit({
+      actor,
+      action: action.action,
+      reason: why === undefined ? action.reason : `${action.reason} (${why})`,
+      subject: {
+        sink: action.sink,
+        key: action.key,
+        ...(action.position === undefined ? {} : { position: action.position }),
+      },
+      before: action.before,
+      after: status === "done" ? action.after : action.before,
+      details: {
+        finding: action.finding,
+        outcome: status,
+        ...(receipt === undefined ? {} : { receipt }),
+        ...(error === undefined
+          ? {}
+          : { error: { code: error.code, message: error.message.slice(0, 1024) } }),
+      },
+    });
+    log("%s %s at %s: %s", action.action, action.key, action.sink, status);
+    outcomes.push({ ...action, status, receipt, error, audit: record.index });
+  }
+
+  // 4. Verify.
+  const affected = [...new Set(outcomes.map((o) => o.sink))].map(
+    (name) => byName.get(name) as ReconcileSink,
+  );
+  const frozenSinks = touchedSinks.filter((s) => frozenByUs(s.name));
+  const verifySinks = [...new Set([...affected, ...frozenSinks])];
+  const verification =
+    verifySinks.length === 0
+      ? undefined
+      : await reconcile({
+          ledger,
+          sinks: verifySinks,
+          range,
+          now: clock,
+          maxFindings: Number.MAX_SAFE_INTEGER,
+        });
+  const after = index(verification);
+  const unresolved: Unresolved[] = [];
+  for (const outcome of outcomes) {
+    const still = after.get(findingKey(outcome.sink, outcome.key));
+    if (outcome.status === "flagged") {
+      unresolved.push({
+        sink: outcome.sink,
+        key: outcome.key,
+        finding: outcome.finding,
+        reason: outcome.reason,
+      });
+    } else if (still !== undefined && still.kind !== "matched") {
+      const kind = still.kind as Exclude<FindingKind, "matched">;
+      const cause =
+        outcome.status === "failed"
+          ? `${outcome.action} failed: ${outcome.error?.message ?? "unknown"}`
+          : `still ${kind} after ${outcome.action}`;
+      unresolved.push({ sink: outcome.sink, key: outcome.key, finding: kind, reason: cause });
+    }
+  }
+  const unresolvedSinks = new Set(unresolved.map((u) => u.sink));
+  // Lift freezes put by the policy once the sink converged and is consistent.
+  const unfrozen = new Set<string>();
+  for (const sink of frozenSinks) {
+    const guard = sink.guard as NonNullable<ReconcileSink["guard"]>;
+    const sinkAfter = verification?.sinks.find((s) => s.name === sink.name);
+    const reason = frozenByPolicy.get(guard);
+    if (unresolvedSinks.has(sink.name) || sinkAfter === undefined || !sinkAfter.consistent)
+      continue;
+    if (guard.status().frozen?.reason === reason) {
+      await ledger.appendAudit({
+        actor,
+        action: "unfreeze",
+        reason: why === undefined ? "repair converged" : `repair converged (${why})`,
+        subject: { sink: sink.name },
+        details: { frozenFor: reason ?? null },
+      });
+      guard.unfreeze();
+      unfrozen.add(sink.name);
+    }
+    frozenByPolicy.delete(guard);
+  }
+  return {
+    dryRun,
+    startedAt,
+    actions: outcomes,
+    sinks: summarize(report.sinks, perSink, outcomes, unresolvedSinks, unfrozen),
+    converged: unresolved.length === 0,
+    unresolved,
+    remaining,
+    verification,
+    durationMs: performance.now() - started,
+  };
+}
+
+function summarize(
+  reports: readonly SinkReport[],
+  perSink: Map<string, { planned: number; alreadyResolved: number; deferred: number }>,
+  outcomes: readonly RepairOutcome[],
+  unresolved: ReadonlySet<string>,
+  unfrozen: ReadonlySet<string>,
+): SinkRepair[] {
+  return reports.map((r) => {
+    const tally = perSink.get(r.name) ?? { planned: 0, alreadyResolved: 0, deferred: 0 };
+    const mine = outcomes.filter((o) => o.sink === r.name);
+    const count = (status: RepairOutcome["status"]) =>
+      mine.filter((o) => o.status === status).length;
+    return {
+      name: r.name,
+      planned: tally.planned,
+      done: count("done"),
+      failed: count("failed"),
+      flagged: count("flagged"),
+      alreadyResolved: tally.alreadyResolved,
+      deferred: tally.deferred,
+      converged: !unresolved.has(r.name) && count("planned") === 0,
+      unfrozen: unfrozen.has(r.name),
+    };
+  });
+}

@@ -1,0 +1,297 @@
+/**
+ * Reconciliation's public types: how a sink is read back, what a finding is, what a
+ * report holds.
+ *
+ * @module
+ */
+
+import type { Checksum } from "../checksum/checksum.js";
+import type { SinkGuard } from "../delivery/guard.js";
+import type { Envelope, JsonValue } from "../envelope/schema.js";
+import type { Ledger, PositionRange, ReceiptStatus } from "../ledger/types.js";
+
+/** What a sink really holds for one key, read back from the sink. */
+export interface Observation {
+  /** The idempotency key the sink stored the envelope under. */
+  readonly key: string;
+  /** The checksum the sink stored (preferred: no payload needs to be read). */
+  readonly checksum?: Checksum | string | undefined;
+  /** The payload the sink holds, when it has no checksum (the checksum is then computed). */
+  readonly payload?: JsonValue | undefined;
+  /**
+   * How many times the sink holds the key (rows, documents, lines).
+   * @default 1
+   */
+  readonly count?: number | undefined;
+}
+
+/** The part of the ledger a reconciliation covers, given to `observe` so a sink may narrow its read. */
+export interface ObserveRange {
+  /** First ledger position covered. */
+  readonly from: number;
+  /** Last ledger position covered. */
+  readonly to: number;
+  /** `appendedAt` of the first entry covered (ISO-8601), when there is one. */
+  readonly since: string | undefined;
+}
+
+/** A range of per-row hash values, `[from, to)` over unsigned 32-bit numbers. */
+export interface HashRange {
+  /** Inclusive lower bound. */
+  readonly from: number;
+  /** Exclusive upper bound (at most 2^32). */
+  readonly to: number;
+}
+
+/**
+ * A digest request: split the hash range `[from, to)` into `buckets` equal buckets of
+ * width `(to - from) / buckets` (always an integer). Bucket `b` covers
+ * `[from + b × width, from + (b + 1) × width)`.
+ */
+export interface DigestSplit {
+  /** Inclusive lower bound of the whole range. */
+  readonly from: number;
+  /** Exclusive upper bound of the whole range (at most 2^32). */
+  readonly to: number;
+  /** How many equal buckets. */
+  readonly buckets: number;
+}
+
+/** What a sink answers for one bucket in digest mode. Empty buckets may be left out. */
+export interface BucketDigest {
+  /** The bucket's number in the split, from 0. */
+  readonly bucket: number;
+  /** Rows whose row hash falls in the bucket (each copy of a key counts). */
+  readonly count: number;
+  /** `formatDigest(sum of hi, sum of lo)`: 16 lowercase hex digits. */
+  readonly digest: string;
+}
+
+/**
+ * A sink's digest mode: it can summarise, and read back, its rows by row hash. See
+ * docs/reconciliation.md for the row hash and a one-query SQL version, and
+ * {@link digestIndex} for sinks whose rows are at hand in code.
+ */
+export interface SinkDigest {
+  /** Count and digest of every non-empty bucket of the split. */
+  digest(split: DigestSplit): Promise<readonly BucketDigest[]> | readonly BucketDigest[];
+  /** The rows whose row hash falls in `range`, each copy on its own or with a `count`. */
+  observeRange(range: HashRange): AsyncIterable<Observation> | Iterable<Observation>;
+}
+
+/** How reconciliation sees one sink. */
+export interface ReconcileSink {
+  /** The sink's name, as its guard and receipts know it. */
+  readonly name: string;
+  /**
+   * How long an entry may be missing at this sink before it counts as lost, in ms
+   * (measured from its `appendedAt`).
+   * @default 60_000
+   */
+  readonly lagToleranceMs?: number | undefined;
+  /**
+   * Reads back what the sink holds. When absent (and there is no `digest`), receipts
+   * alone are used and the sink's verdict is marked receipt-based: weaker, since a
+   * receipt says what was written, not what is still there.
+   */
+  readonly observe?:
+    | ((range: ObserveRange) => AsyncIterable<Observation> | Iterable<Observation>)
+    | undefined;
+  /** Digest mode, for large sets: compared bucket by bucket, only differing buckets read. */
+  readonly digest?: SinkDigest | undefined;
+  /** The sink's guard: `repair` replays missing entries through it, and freezes it. */
+  readonly guard?: SinkGuard | undefined;
+  /** Overwrites a key with the ledger's envelope (an upsert), for mismatched entries. */
+  readonly rewrite?: ((envelope: Envelope) => Promise<void> | void) | undefined;
+  /**
+   * Removes every copy of a key from the sink: for unexpected keys, and for duplicates
+   * (which `repair` then replays once through the guard).
+   */
+  readonly remove?: ((key: string) => Promise<void> | void) | undefined;
+  /** Overrides the reconciliation's `freezeOn` for this sink. */
+  readonly freezeOn?: FreezePolicy | undefined;
+}
+
+/**
+ * When reconciliation freezes a sink's guard: a finding count above its threshold. `0`
+ * means "any". The guard stays frozen (deliveries refused, repair replays accepted) until
+ * `repair` converges for that sink.
+ *
+ * @example
+ * ```ts
+ * const freezeOn = { mismatched: 0, "missing-lost": 100 }; // any altered entry, or over 100 lost
+ * ```
+ */
+export interface FreezePolicy {
+  readonly "missing-lost"?: number | undefined;
+  readonly duplicate?: number | undefined;
+  readonly mismatched?: number | undefined;
+  readonly unexpected?: number | undefined;
+  /** Receipts that say written for entries the sink lacks. */
+  readonly contradicted?: number | undefined;
+}
+
+/**
+ * The kinds of finding. Each (entry, sink) pair gets exactly one of the first five;
+ * `unexpected` is a key the sink holds that the ledger never emitted.
+ */
+export type FindingKind =
+  | "matched"
+  | "missing-late"
+  | "missing-lost"
+  | "duplicate"
+  | "mismatched"
+  | "unexpected";
+
+/** One reconciliation result. `matched` findings are counted, not listed. */
+export interface Finding {
+  /** What was found. */
+  readonly kind: FindingKind;
+  /** The sink. */
+  readonly sink: string;
+  /** The idempotency key. */
+  readonly key: string;
+  /** The ledger position (absent for `unexpected`). */
+  readonly position?: number | undefined;
+  /** The ledger's checksum (absent for `unexpected`). */
+  readonly expected?: string | undefined;
+  /** The checksum the sink holds, when it holds one. */
+  readonly observed?: string | undefined;
+  /** How many copies the sink holds (for `duplicate`). */
+  readonly count?: number | undefined;
+  /** For `mismatched` with a payload: the JSON paths whose values differ. */
+  readonly paths?: readonly string[] | undefined;
+  /** Age of the entry when reconciled, ms since its `appendedAt` (for missing entries). */
+  readonly ageMs?: number | undefined;
+  /**
+   * For missing entries whose last final receipt says the sink has them (`written`,
+   * `duplicate` or `replayed`): that status. The receipt is contradicted by the sink.
+   */
+  readonly receipt?: ReceiptStatus | undefined;
+}
+
+/** Counts of findings by kind. */
+export interface FindingCounts {
+  readonly matched: number;
+  readonly "missing-late": number;
+  readonly "missing-lost": number;
+  readonly duplicate: number;
+  readonly mismatched: number;
+  readonly unexpected: number;
+}
+
+/** How far behind a sink is. */
+export interface ConsistencyWindow {
+  /** Every entry up to this position matched (0 when the first did not). */
+  readonly position: number;
+  /** Entries of the covered range past `position`. */
+  readonly behindEntries: number;
+  /** Age of the first entry past `position`, in ms (0 when none). */
+  readonly behindMs: number;
+}
+
+/** One sink's part of a report. */
+export interface SinkReport {
+  /** The sink. */
+  readonly name: string;
+  /** `observed` (read back), `digest` (bucket digests, differing buckets read) or `receipts` (weaker). */
+  readonly basis: "observed" | "digest" | "receipts";
+  /** No finding but `matched` and `missing-late`. */
+  readonly consistent: boolean;
+  /** Findings by kind. */
+  readonly counts: FindingCounts;
+  /** Missing entries whose final receipt says the sink has them. */
+  readonly contradicted: number;
+  /** Findings other than `matched`, in position order (unexpected keys last), at most `maxFindings`. */
+  readonly findings: readonly Finding[];
+  /** True when the list was cut at `maxFindings` (the counts are still complete). */
+  readonly truncated: boolean;
+  /** How far behind it is. */
+  readonly window: ConsistencyWindow;
+  /** The lag tolerance used. */
+  readonly lagToleranceMs: number;
+  /** Observations read (rows, in digest mode). */
+  readonly observations: number;
+  /** In digest mode: buckets compared and rows read row by row. */
+  readonly digest?:
+    | { readonly buckets: number; readonly differing: number; readonly rowsRead: number }
+    | undefined;
+  /** Time spent on this sink, ms. */
+  readonly durationMs: number;
+  /** Set when this reconciliation froze the sink's guard (see `freezeOn`): the reason. */
+  readonly frozen?: string | undefined;
+  /**
+   * Set when the sink could not be read (its `observe` or `digest` threw, or answered
+   * something malformed): the sink is then not consistent and its counts are partial.
+   */
+  readonly error?: SinkReadFailure | undefined;
+}
+
+/** Why a sink could not be reconciled. */
+export interface SinkReadFailure {
+  /** Machine-readable: the thrown error's `code` when it has one, else `sink_read_failed`. */
+  readonly code: string;
+  /** Human-readable description. */
+  readonly message: string;
+  /** Where in the sink's answer the problem is, for malformed answers. */
+  readonly path?: string | undefined;
+}
+
+/** Result of {@link reconcile}. */
+export interface ReconcileReport {
+  /** When it ran: ISO-8601 UTC. */
+  readonly generatedAt: string;
+  /** Every sink consistent. */
+  readonly consistent: boolean;
+  /** The ledger range covered. */
+  readonly range: { readonly from: number; readonly to: number; readonly entries: number };
+  /** Per sink, in the order given. */
+  readonly sinks: readonly SinkReport[];
+  /** Total time, ms. */
+  readonly durationMs: number;
+}
+
+/** Progress of a reconciliation, reported now and then. */
+export interface ReconcileProgress {
+  /** The sink being compared. */
+  readonly sink: string;
+  /** `observe` (reading the sink), `compare` (streaming the ledger) or `digest`. */
+  readonly phase: "observe" | "compare" | "digest";
+  /** Items done in this phase. */
+  readonly done: number;
+  /** Items in this phase, when known. */
+  readonly total: number | undefined;
+}
+
+/** Options of {@link reconcile}. */
+export interface ReconcileOptions {
+  /** The source of truth. */
+  readonly ledger: Ledger;
+  /** The sinks to compare with it. */
+  readonly sinks: readonly ReconcileSink[];
+  /**
+   * The current time in ms (for lateness).
+   * @default Date.now
+   */
+  readonly now?: (() => number) | undefined;
+  /**
+   * The ledger positions to cover.
+   * @default the whole ledger
+   */
+  readonly range?: PositionRange | undefined;
+  /** Called with progress now and then (every 10,000 items and at the end of a phase). */
+  readonly onProgress?: ((progress: ReconcileProgress) => void) | undefined;
+  /**
+   * Findings listed per sink; the counts are always complete. `repair` acts on listed
+   * findings only, so a truncated report needs another reconcile and repair round.
+   * @default 10_000
+   */
+  readonly maxFindings?: number | undefined;
+  /** Freeze a sink's guard when its findings cross these thresholds (a sink's own `freezeOn` wins). */
+  readonly freezeOn?: FreezePolicy | undefined;
+  /**
+   * Who reconciles, for the audit record of a freeze.
+   * @default "sinkproof.reconcile"
+   */
+  readonly actor?: string | undefined;
+}
