@@ -285,7 +285,8 @@ describe("reconcile: reporting", () => {
     expect(report.sinks[0]?.findings).toHaveLength(4);
     expect(report.sinks[0]?.truncated).toBe(true);
     expect(
-      report.sinks[0]?.counts["missing-lost"] + (report.sinks[0]?.counts["missing-late"] ?? 0),
+      (report.sinks[0]?.counts["missing-lost"] ?? 0) +
+        (report.sinks[0]?.counts["missing-late"] ?? 0),
     ).toBe(30);
   });
 

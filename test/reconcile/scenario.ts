@@ -6,7 +6,6 @@ import {
   createSealer,
   type Envelope,
   type FindingKind,
-  type JsonValue,
   MemoryLedger,
   type ReconcileReport,
 } from "../../src/index.js";
@@ -20,7 +19,14 @@ export const T0 = Date.UTC(2026, 0, 1);
 /** Entries are appended one second apart; the sink tolerates 10 s of lag. */
 export const LAG = 10_000;
 
-export function order(i: number): JsonValue {
+// A type alias, not an interface: aliases are assignable to JsonValue's index signature.
+export type Order = {
+  id: string;
+  total: number;
+  items: { sku: string; qty: number }[];
+};
+
+export function order(i: number): Order {
   return { id: `o-${i}`, total: i * 10, items: [{ sku: `s-${i % 7}`, qty: (i % 3) + 1 }] };
 }
 
