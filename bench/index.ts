@@ -21,6 +21,7 @@ import { canonicalize, checksum, checksumOf, createSealer, verify } from "../src
 import { runDeliveryBench } from "./delivery.js";
 import { runLedgerBench } from "./ledger.js";
 import { bulkOrderPayload, mebibytePayload, orderPayload } from "./payloads.js";
+import { runReconcileBench } from "./reconcile.js";
 
 interface Row {
   group: string;
@@ -284,9 +285,13 @@ const deliveryPart =
   only === undefined || only === "delivery"
     ? await runDeliveryBench(quick)
     : { rows: [], targets: [] };
+const reconcilePart =
+  only === undefined || only === "reconcile"
+    ? await runReconcileBench(quick)
+    : { rows: [], targets: [] };
 const ledger = {
-  rows: [...ledgerPart.rows, ...deliveryPart.rows],
-  targets: [...ledgerPart.targets, ...deliveryPart.targets],
+  rows: [...ledgerPart.rows, ...deliveryPart.rows, ...reconcilePart.rows],
+  targets: [...ledgerPart.targets, ...deliveryPart.targets, ...reconcilePart.targets],
 };
 const perSecond = (n: number) => (n === 0 ? "" : Math.round(n).toLocaleString("en-US"));
 const ledgerLines = [

@@ -188,6 +188,7 @@ export {
   DEFAULT_MAX_FINDINGS,
   reconcile,
 } from "./reconcile/reconcile.js";
+export { type RenderOptions, renderReport } from "./reconcile/render.js";
 export {
   type RepairAction,
   type RepairActionKind,

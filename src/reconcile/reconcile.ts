@@ -359,10 +359,6 @@ function hold(map: Map<string, Slot>, o: Observation): void {
   if (typeof slot === "string") map.set(o.key, held);
 }
 
-async function* iterate<T>(source: AsyncIterable<T> | Iterable<T>): AsyncIterable<T> {
-  yield* source;
-}
-
 function isIterable(value: unknown): value is AsyncIterable<unknown> | Iterable<unknown> {
   return (
     typeof value === "object" &&
@@ -523,10 +519,23 @@ function finalReceipt(receipts: readonly Receipt[]): Receipt | null {
   return null;
 }
 
+/**
+ * The ledger's entry for a key the sink holds; undefined too for keys the ledger could
+ * never hold (too long, control characters): the ledger refuses to look those up.
+ */
+async function ledgerEntry(ledger: Ledger, key: string): Promise<LedgerEntry | undefined> {
+  try {
+    return await ledger.get(key);
+  } catch (error) {
+    if (error instanceof InvalidArgumentError) return undefined;
+    throw error;
+  }
+}
+
 /** Keys the sink holds that the scan did not meet: unexpected unless the ledger has them outside the range. */
 async function judgeLeftovers(ctx: Context, run: SinkRun, map: Map<string, Slot>): Promise<void> {
   for (const [key, slot] of map) {
-    const entry = await ctx.ledger.get(key);
+    const entry = await ledgerEntry(ctx.ledger, key);
     if (entry !== undefined) continue; // outside the range covered, or appended since the scan began
     const held = toHeld(slot);
     run.tally.add({
@@ -614,6 +623,30 @@ async function compareReceipts(ctx: Context, run: SinkRun): Promise<void> {
 async function entryAt(ledger: Ledger, position: number): Promise<LedgerEntry | undefined> {
   for await (const entry of ledger.scan({ from: position, to: position })) return entry;
   return undefined;
+}
+
+/**
+ * The entries at sorted `positions`: one scan per run of nearby positions (gaps of up to
+ * 64 are read through and skipped), so that many scattered reads become a few sequential ones.
+ */
+async function* entriesAt(
+  ledger: Ledger,
+  positions: readonly number[],
+): AsyncIterable<LedgerEntry> {
+  let i = 0;
+  while (i < positions.length) {
+    let j = i;
+    while (
+      j + 1 < positions.length &&
+      (positions[j + 1] as number) - (positions[j] as number) <= 64
+    )
+      j++;
+    const wanted = new Set(positions.slice(i, j + 1));
+    for await (const entry of ledger.scan({ from: positions[i], to: positions[j] })) {
+      if (wanted.has(entry.position)) yield entry;
+    }
+    i = j + 1;
+  }
 }
 
 function checkBuckets(answer: unknown, buckets: number, where: string): Map<number, BucketDigest> {
@@ -719,14 +752,7 @@ async function compareDigest(ctx: Context, run: SinkRun): Promise<void> {
   run.observations = run.digest.rowsRead;
   positions.sort((a, b) => a - b);
   const pending: Array<() => Promise<void> | void> = [];
-  for (const position of positions) {
-    const entry = await entryAt(ctx.ledger, position);
-    if (entry === undefined)
-      throw new LedgerError(
-        "not_found",
-        `Ledger entry ${position} vanished during reconciliation`,
-        { position },
-      );
+  for await (const entry of entriesAt(ctx.ledger, positions)) {
     const key = entry.envelope.key;
     const slot = map.get(key);
     map.delete(key);
@@ -734,11 +760,16 @@ async function compareDigest(ctx: Context, run: SinkRun): Promise<void> {
       slot === undefined ? () => judgeMissing(ctx, run, entry) : () => judgeHeld(run, entry, slot),
     );
   }
+  if (pending.length !== positions.length) {
+    throw new LedgerError("not_found", "Ledger entries vanished during reconciliation", {
+      position: positions[0],
+    });
+  }
   // Keys read in a leaf whose ledger row lies in a matching bucket: the sink holds that
   // row exactly once there (the bucket matched), plus the copies read here.
   const unknown = new Map<string, Slot>();
   for (const [key, slot] of map) {
-    const entry = await ctx.ledger.get(key);
+    const entry = await ledgerEntry(ctx.ledger, key);
     if (entry === undefined) {
       unknown.set(key, slot);
       continue;

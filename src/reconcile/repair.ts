@@ -25,7 +25,14 @@ import { describe, invalidArgument } from "../internal/arguments.js";
 import type { Ledger, ReceiptStatus } from "../ledger/types.js";
 import { logger } from "../observe/debug.js";
 import { checkSinks, frozenByPolicy, reconcile } from "./reconcile.js";
-import type { Finding, FindingKind, ReconcileReport, ReconcileSink, SinkReport } from "./types.js";
+import type {
+  Finding,
+  FindingKind,
+  ReconcileReport,
+  ReconcileSink,
+  SinkReadFailure,
+  SinkReport,
+} from "./types.js";
 
 const log = logger("repair");
 
@@ -99,6 +106,8 @@ export interface SinkRepair {
   readonly converged: boolean;
   /** True when this repair unfroze the sink's guard. */
   readonly unfrozen: boolean;
+  /** Set when the sink could not be read back to verify the repair (it has not converged then). */
+  readonly error?: SinkReadFailure | undefined;
 }
 
 /** Result of {@link repair}. */
@@ -111,7 +120,10 @@ export interface RepairResult {
   readonly actions: readonly RepairOutcome[];
   /** Per sink. */
   readonly sinks: readonly SinkRepair[];
-  /** Every action done and verified, and nothing flagged (false in a dry run with actions). */
+  /**
+   * Every action done and verified, nothing flagged, and every repaired sink readable
+   * (false in a dry run with actions).
+   */
   readonly converged: boolean;
   /** Keys still wrong after the repair, with the reason. */
   readonly unresolved: readonly Unresolved[];
@@ -356,7 +368,7 @@ export async function repair(
       dryRun,
       startedAt,
       actions: outcomes,
-      sinks: summarize(report.sinks, perSink, outcomes, new Set(), new Set()),
+      sinks: summarize(report.sinks, perSink, outcomes, new Set(), new Set(), new Map()),
       converged: actions.length === 0,
       unresolved: [],
       remaining,
@@ -464,6 +476,13 @@ export async function repair(
     }
   }
   const unresolvedSinks = new Set(unresolved.map((u) => u.sink));
+  const unreadable = new Map<string, SinkReadFailure>();
+  for (const s of verification?.sinks ?? []) {
+    if (s.error !== undefined) {
+      unreadable.set(s.name, s.error);
+      unresolvedSinks.add(s.name);
+    }
+  }
   // Lift freezes put by the policy once the sink converged and is consistent.
   const unfrozen = new Set<string>();
   for (const sink of frozenSinks) {
@@ -489,8 +508,8 @@ export async function repair(
     dryRun,
     startedAt,
     actions: outcomes,
-    sinks: summarize(report.sinks, perSink, outcomes, unresolvedSinks, unfrozen),
-    converged: unresolved.length === 0,
+    sinks: summarize(report.sinks, perSink, outcomes, unresolvedSinks, unfrozen, unreadable),
+    converged: unresolvedSinks.size === 0,
     unresolved,
     remaining,
     verification,
@@ -504,6 +523,7 @@ function summarize(
   outcomes: readonly RepairOutcome[],
   unresolved: ReadonlySet<string>,
   unfrozen: ReadonlySet<string>,
+  unreadable: ReadonlyMap<string, SinkReadFailure>,
 ): SinkRepair[] {
   return reports.map((r) => {
     const tally = perSink.get(r.name) ?? { planned: 0, alreadyResolved: 0, deferred: 0 };
@@ -520,6 +540,7 @@ function summarize(
       deferred: tally.deferred,
       converged: !unresolved.has(r.name) && count("planned") === 0,
       unfrozen: unfrozen.has(r.name),
+      ...(unreadable.has(r.name) ? { error: unreadable.get(r.name) } : {}),
     };
   });
 }

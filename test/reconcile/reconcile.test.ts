@@ -211,7 +211,15 @@ describe("reconcile: ranges and concurrency", () => {
     const seen: { from: number; to: number; since: string | undefined }[] = [];
     const report = await reconcile({
       ledger,
-      sinks: [{ ...sink, observe: (range) => (seen.push(range), sink.observe()) }],
+      sinks: [
+        {
+          ...sink,
+          observe: (range) => {
+            seen.push(range);
+            return sink.observe();
+          },
+        },
+      ],
       range: { from: 11, to: 20 },
       now: clock.now,
     });

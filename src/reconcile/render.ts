@@ -1,0 +1,929 @@
+/**
+ * `renderReport`: a reconciliation report (and the repair that followed) as JSON, as
+ * Markdown for a terminal or a pull request, or as one self-contained HTML file.
+ *
+ * Output depends on the input alone (no clock, no randomness), so the same report always
+ * renders the same text. Every string taken from the report (sink names, keys, JSON paths,
+ * messages) is escaped for the format: Markdown tables never break, whatever a key holds,
+ * and HTML never carries markup from the report. Control, bidi and zero-width characters
+ * are shown as `\n`, `\u202e`, ... so that two keys that look alike stay apart.
+ *
+ * @module
+ */
+
+import { describe, invalidArgument } from "../internal/arguments.js";
+import type { RepairOutcome, RepairResult, Unresolved } from "./repair.js";
+import type { Finding, FindingKind, ReconcileReport, SinkReport } from "./types.js";
+
+/** Options of {@link renderReport}. */
+export interface RenderOptions {
+  /**
+   * `json`: the report (and repair) as indented JSON, complete and parseable.
+   * `markdown`: for a terminal or a pull request. `html`: one self-contained page (inline
+   * CSS and SVG, no scripts, no external assets).
+   */
+  readonly format: "json" | "markdown" | "html";
+  /** The repair that followed, to include its log. */
+  readonly repair?: RepairResult | undefined;
+  /**
+   * Findings shown per sink (late entries listed last); the rest are counted. Also caps
+   * the repair actions and unresolved keys listed per sink. Not used by `json`, which is
+   * always complete.
+   * @default 20
+   */
+  readonly topFindings?: number | undefined;
+  /**
+   * Title.
+   * @default "sinkproof consistency report"
+   */
+  readonly title?: string | undefined;
+}
+
+/** Default title of a rendered report. */
+const DEFAULT_TITLE = "sinkproof consistency report";
+/** Default number of findings shown per sink. */
+const DEFAULT_TOP_FINDINGS = 20;
+const FORMATS = ["json", "markdown", "html"] as const;
+
+/** The kinds a sink's bar shows, in order, with their label and colour. */
+const SEGMENTS = [
+  { kind: "matched", label: "matched", color: "#2e7d32" },
+  { kind: "missing-late", label: "late", color: "#f9a825" },
+  { kind: "missing-lost", label: "lost", color: "#c62828" },
+  { kind: "mismatched", label: "mismatched", color: "#ef6c00" },
+  { kind: "duplicate", label: "duplicate", color: "#1565c0" },
+  { kind: "unexpected", label: "unexpected", color: "#6a1b9a" },
+] as const satisfies ReadonlyArray<{ kind: FindingKind; label: string; color: string }>;
+
+/** Width of a bar in SVG units, and the narrowest a nonzero segment is drawn. */
+const BAR_WIDTH = 600;
+const BAR_HEIGHT = 22;
+const MIN_SEGMENT = 4;
+
+// ---------------------------------------------------------------------------------------
+// Shared helpers
+
+/**
+ * A duration in human form: `850 ms`, `12.3 s`, `4 min 5 s`, `2 h 3 min`, `3 d 4 h`.
+ * Internal.
+ */
+export function formatDuration(ms: number): string {
+  if (typeof ms !== "number" || Number.isNaN(ms)) return "n/a";
+  if (ms === Number.POSITIVE_INFINITY) return "∞";
+  const value = Math.max(0, ms);
+  if (value > 0 && value < 0.5) return "<1 ms";
+  const whole = Math.round(value);
+  if (whole < 1000) return `${whole} ms`;
+  const tenths = Math.round(value / 100);
+  if (tenths < 600) return `${(tenths / 10).toFixed(1)} s`;
+  const seconds = Math.round(value / 1000);
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
+  const minutes = Math.round(value / 60_000);
+  if (minutes < 24 * 60) return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+  const hours = Math.round(value / 3_600_000);
+  return `${Math.floor(hours / 24)} d ${hours % 24} h`;
+}
+
+/** Characters shown escaped: C0/C1 controls, line separators, bidi and zero-width marks, lone surrogates. */
+const INVISIBLE =
+  /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const SHORT_ESCAPES: Readonly<Record<string, string>> = {
+  "\n": "\\n",
+  "\r": "\\r",
+  "\t": "\\t",
+};
+
+/** Shows invisible characters as escapes (`\n`, `\u202e`). */
+function visible(text: string): string {
+  return text.replace(
+    INVISIBLE,
+    (c) => SHORT_ESCAPES[c] ?? `\\u${(c.codePointAt(0) as number).toString(16).padStart(4, "0")}`,
+  );
+}
+
+/** Any value as a string (reports built by hand may hold anything). */
+function str(value: unknown): string {
+  return typeof value === "string" ? value : String(value);
+}
+
+/** A finite number as text, or `?`. */
+function num(value: unknown): string {
+  return typeof value === "number" && Number.isFinite(value) ? String(value) : "?";
+}
+
+function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+function sinkVerdict(sink: SinkReport): "consistent" | "inconsistent" | "unreadable" {
+  if (sink.error !== undefined) return "unreadable";
+  return sink.consistent ? "consistent" : "inconsistent";
+}
+
+/** Every non-matched finding the counts know of (the list may be shorter). */
+function findingTotal(sink: SinkReport): number {
+  const c = sink.counts;
+  const counted = c["missing-late"] + c["missing-lost"] + c.duplicate + c.mismatched + c.unexpected;
+  return Math.max(Number.isFinite(counted) ? counted : 0, sink.findings.length);
+}
+
+/** The findings shown: the first `top`, late entries after the rest (they are expected to arrive). */
+function topOf(sink: SinkReport, top: number): readonly Finding[] {
+  const late = sink.findings.filter((f) => f.kind === "missing-late");
+  const rest = sink.findings.filter((f) => f.kind !== "missing-late");
+  return [...rest, ...late].slice(0, top);
+}
+
+function windowText(sink: SinkReport): string {
+  const w = sink.window;
+  if (w.behindEntries === 0) return `up to date (position ${num(w.position)})`;
+  return `consistent to position ${num(w.position)}; ${plural(w.behindEntries, "entry", "entries")}, ${formatDuration(w.behindMs)} behind`;
+}
+
+function rangeText(report: ReconcileReport): string {
+  const { from, to, entries } = report.range;
+  if (entries === 0) return "no ledger entries";
+  return `ledger positions ${num(from)} to ${num(to)} (${plural(entries, "entry", "entries")})`;
+}
+
+function overallVerdict(report: ReconcileReport): string {
+  if (report.consistent) return "consistent";
+  const bad = report.sinks.filter((s) => !s.consistent).length;
+  return `inconsistent (${bad} of ${plural(report.sinks.length, "sink")})`;
+}
+
+const RECEIPTS_NOTE =
+  "judged from receipts only: weaker, since a receipt says what was written, not what is still there";
+
+/** Groups items by sink, in the order sinks are first met (`order` first). */
+function bySink<T extends { readonly sink: string }>(
+  items: readonly T[],
+  order: readonly string[],
+): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const name of order) out.set(name, []);
+  for (const item of items) {
+    const list = out.get(item.sink);
+    if (list === undefined) out.set(item.sink, [item]);
+    else list.push(item);
+  }
+  for (const [name, list] of out) if (list.length === 0) out.delete(name);
+  return out;
+}
+
+function receiptText(finding: Finding): string {
+  return finding.receipt === undefined ? "" : `says ${finding.receipt}`;
+}
+
+function kindText(finding: Finding): string {
+  return finding.kind === "duplicate" || (finding.count !== undefined && finding.count > 1)
+    ? `${finding.kind} (${finding.count ?? 2} copies)`
+    : finding.kind;
+}
+
+function statusText(outcome: RepairOutcome): string {
+  return outcome.receipt === undefined ? outcome.status : `${outcome.status} (${outcome.receipt})`;
+}
+
+// ---------------------------------------------------------------------------------------
+// Markdown
+
+/** Free text: Markdown punctuation escaped, on one line. */
+function mdText(value: unknown): string {
+  return visible(str(value).replace(/\r\n|[\r\n]/g, " ")).replace(/[\\`*_[\]<>|~&#!]/g, "\\$&");
+}
+
+/**
+ * A literal (key, path, name, checksum) as a code span. Backticks get a longer fence;
+ * in tables, `|` is escaped (GFM unescapes it before reading the span).
+ */
+function mdCode(value: unknown, inTable = true): string {
+  let text = visible(str(value));
+  if (text.length === 0) return "*(empty)*";
+  if (inTable) text = text.replace(/\|/g, "\\|");
+  let longest = 0;
+  for (const run of text.match(/`+/g) ?? []) longest = Math.max(longest, run.length);
+  const fence = "`".repeat(longest + 1);
+  const pad = /^[ `]|[ `]$/.test(text) ? " " : "";
+  return `${fence}${pad}${text}${pad}${fence}`;
+}
+
+function mdTable(
+  head: readonly string[],
+  rows: readonly (readonly string[])[],
+  numeric: ReadonlySet<number> = new Set(),
+): string[] {
+  const line = (cells: readonly string[]) => `| ${cells.join(" | ")} |`;
+  return [
+    line(head),
+    line(head.map((_, i) => (numeric.has(i) ? "---:" : "---"))),
+    ...rows.map((row) => line(row.map((cell) => (cell === "" ? " " : cell)))),
+  ];
+}
+
+function mdMore(shown: number, total: number, what: string): string[] {
+  return total > shown ? ["", `… and ${total - shown} more ${what}`] : [];
+}
+
+function mdFindings(sink: SinkReport, top: number): string[] {
+  const out = ["", `### ${mdCode(sink.name, false)}`, ""];
+  const total = findingTotal(sink);
+  if (total === 0) {
+    out.push(
+      sink.error === undefined
+        ? `No findings: ${plural(sink.counts.matched, "entry", "entries")} matched.`
+        : "No findings (the sink could not be read).",
+    );
+    return out;
+  }
+  const shown = topOf(sink, top);
+  out.push(
+    `${plural(total, "finding")}${shown.length < total ? `, ${shown.length} shown` : ""}.` +
+      (sink.truncated
+        ? ` The report lists ${sink.findings.length}: reconcile with a larger maxFindings to list the rest.`
+        : ""),
+  );
+  if (shown.length > 0) {
+    out.push("");
+    out.push(
+      ...mdTable(
+        ["kind", "key", "position", "expected", "observed", "differing paths", "age", "receipt"],
+        shown.map((f) => [
+          mdText(kindText(f)),
+          mdCode(f.key),
+          f.position === undefined ? "" : num(f.position),
+          f.expected === undefined ? "" : mdCode(f.expected),
+          f.observed === undefined ? "" : mdCode(f.observed),
+          (f.paths ?? []).map((p) => mdCode(p)).join(", "),
+          f.ageMs === undefined ? "" : formatDuration(f.ageMs),
+          mdText(receiptText(f)),
+        ]),
+        new Set([2]),
+      ),
+    );
+  }
+  out.push(...mdMore(shown.length, total, total - shown.length === 1 ? "finding" : "findings"));
+  return out;
+}
+
+function mdRepair(repair: RepairResult, top: number): string[] {
+  const out = ["", repair.dryRun ? "## Repair (dry run: nothing executed)" : "## Repair", ""];
+  out.push(
+    `**${repair.converged ? "Converged" : "Not converged"}.** ${plural(repair.actions.length, "action")}, started ${mdText(repair.startedAt)}, took ${formatDuration(repair.durationMs)}.` +
+      (repair.verification === undefined
+        ? ""
+        : ` Verification: ${repair.verification.consistent ? "consistent" : "inconsistent"}.`) +
+      (repair.remaining
+        ? " Some reports were truncated: reconcile and repair again for the rest."
+        : ""),
+  );
+  out.push("");
+  out.push(
+    ...mdTable(
+      [
+        "sink",
+        "planned",
+        "done",
+        "failed",
+        "flagged",
+        "already resolved",
+        "deferred",
+        "converged",
+        "unfrozen",
+      ],
+      repair.sinks.map((s) => [
+        mdCode(s.name),
+        num(s.planned),
+        num(s.done),
+        num(s.failed),
+        num(s.flagged),
+        num(s.alreadyResolved),
+        num(s.deferred),
+        s.converged ? "yes" : "no",
+        s.unfrozen ? "yes" : "no",
+      ]),
+      new Set([1, 2, 3, 4, 5, 6]),
+    ),
+  );
+  const order = repair.sinks.map((s) => s.name);
+  const actions = bySink(repair.actions, order);
+  if (actions.size > 0) out.push("", "### Actions");
+  for (const [name, list] of actions) {
+    const shown = list.slice(0, top);
+    out.push("", `#### ${mdCode(name, false)}`, "");
+    if (shown.length > 0) {
+      out.push(
+        ...mdTable(
+          ["action", "key", "position", "finding", "status", "audit record", "error"],
+          shown.map((a) => [
+            mdText(a.action),
+            mdCode(a.key),
+            a.position === undefined ? "" : num(a.position),
+            mdText(a.finding),
+            mdText(statusText(a)),
+            a.audit === undefined ? "" : num(a.audit),
+            a.error === undefined ? "" : `${mdCode(a.error.code)} ${mdText(a.error.message)}`,
+          ]),
+          new Set([2, 5]),
+        ),
+      );
+    }
+    out.push(...mdMore(shown.length, list.length, "actions (see the ledger's audit log)"));
+  }
+  const unresolved = bySink(repair.unresolved, order);
+  if (unresolved.size > 0) out.push("", "### Unresolved", "");
+  for (const [name, list] of unresolved) {
+    const shown = list.slice(0, top);
+    out.push(`#### ${mdCode(name, false)}`, "");
+    if (shown.length > 0) {
+      out.push(
+        ...mdTable(
+          ["key", "finding", "reason"],
+          shown.map((u: Unresolved) => [mdCode(u.key), mdText(u.finding), mdText(u.reason)]),
+        ),
+      );
+    }
+    out.push(...mdMore(shown.length, list.length, "unresolved keys"), "");
+  }
+  return out;
+}
+
+function renderMarkdown(
+  report: ReconcileReport,
+  repair: RepairResult | undefined,
+  top: number,
+  title: string,
+): string {
+  const out: string[] = [`# ${mdText(title)}`, ""];
+  out.push(
+    `**Verdict: ${overallVerdict(report)}.** ${rangeText(report)}, generated ${mdText(report.generatedAt)}, took ${formatDuration(report.durationMs)}.`,
+  );
+  out.push("", "## Summary", "");
+  if (report.sinks.length === 0) out.push("No sinks were reconciled.");
+  else {
+    out.push(
+      ...mdTable(
+        [
+          "sink",
+          "basis",
+          "verdict",
+          "matched",
+          "late",
+          "lost",
+          "mismatched",
+          "duplicate",
+          "unexpected",
+          "contradicted",
+          "window",
+        ],
+        report.sinks.map((s) => [
+          mdCode(s.name),
+          mdText(s.basis),
+          sinkVerdict(s) + (s.frozen === undefined ? "" : ", frozen"),
+          num(s.counts.matched),
+          num(s.counts["missing-late"]),
+          num(s.counts["missing-lost"]),
+          num(s.counts.mismatched),
+          num(s.counts.duplicate),
+          num(s.counts.unexpected),
+          num(s.contradicted),
+          mdText(windowText(s)),
+        ]),
+        new Set([3, 4, 5, 6, 7, 8, 9]),
+      ),
+    );
+  }
+  for (const s of report.sinks.filter((s) => s.basis === "receipts")) {
+    out.push("", `> **Receipt-based:** ${mdCode(s.name, false)} is ${RECEIPTS_NOTE}.`);
+  }
+  const errors = report.sinks.filter((s) => s.error !== undefined);
+  if (errors.length > 0) {
+    out.push("", "### Sink read errors", "");
+    for (const s of errors) {
+      const e = s.error as NonNullable<SinkReport["error"]>;
+      out.push(
+        `- ${mdCode(s.name, false)}: ${mdCode(e.code, false)} ${mdText(e.message)}` +
+          (e.path === undefined ? "" : ` (at ${mdCode(e.path, false)})`) +
+          "; its counts are partial.",
+      );
+    }
+  }
+  const frozen = report.sinks.filter((s) => s.frozen !== undefined);
+  if (frozen.length > 0) {
+    out.push("", "### Frozen", "");
+    for (const s of frozen) {
+      out.push(`- ${mdCode(s.name, false)}: guard frozen: ${mdText(s.frozen)}`);
+    }
+  }
+  const digests = report.sinks.filter((s) => s.digest !== undefined);
+  if (digests.length > 0) {
+    out.push("", "### Digest mode", "");
+    out.push(
+      ...mdTable(
+        ["sink", "buckets compared", "differing", "rows read"],
+        digests.map((s) => {
+          const d = s.digest as NonNullable<SinkReport["digest"]>;
+          return [mdCode(s.name), num(d.buckets), num(d.differing), num(d.rowsRead)];
+        }),
+        new Set([1, 2, 3]),
+      ),
+    );
+  }
+  if (report.sinks.length > 0) out.push("", "## Findings");
+  for (const s of report.sinks) out.push(...mdFindings(s, top));
+  if (repair !== undefined) out.push(...mdRepair(repair, top));
+  while (out.at(-1) === "") out.pop();
+  return `${out.join("\n")}\n`;
+}
+
+// ---------------------------------------------------------------------------------------
+// HTML
+
+const HTML_ESCAPES: Readonly<Record<string, string>> = {
+  "&": "&amp;",
+  "<": "&lt;",
+  ">": "&gt;",
+  '"': "&quot;",
+  "'": "&#39;",
+};
+
+/** Escapes text for HTML content and attribute values. */
+function h(value: unknown): string {
+  return visible(str(value)).replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] as string);
+}
+
+function hCode(value: unknown): string {
+  return `<code>${h(value)}</code>`;
+}
+
+function hTable(
+  head: readonly string[],
+  rows: readonly (readonly string[])[],
+  numeric: ReadonlySet<number> = new Set(),
+): string {
+  const cls = (i: number) => (numeric.has(i) ? ' class="num"' : "");
+  return [
+    "<table>",
+    `<thead><tr>${head.map((c, i) => `<th${cls(i)}>${h(c)}</th>`).join("")}</tr></thead>`,
+    "<tbody>",
+    ...rows.map((row) => `<tr>${row.map((c, i) => `<td${cls(i)}>${c}</td>`).join("")}</tr>`),
+    "</tbody>",
+    "</table>",
+  ].join("\n");
+}
+
+function hMore(shown: number, total: number, what: string): string {
+  return total > shown ? `<p class="more">… and ${total - shown} more ${h(what)}</p>` : "";
+}
+
+function badge(text: string, tone: "good" | "bad" | "warn" | "info"): string {
+  return `<span class="badge ${tone}">${h(text)}</span>`;
+}
+
+function verdictBadge(verdict: string): string {
+  return badge(verdict, verdict === "consistent" ? "good" : "bad");
+}
+
+/**
+ * Segment widths for counts: proportional, each nonzero count at least `MIN_SEGMENT`
+ * wide, the whole exactly `BAR_WIDTH`.
+ */
+function segmentWidths(counts: readonly number[]): number[] {
+  const widths = counts.map(() => 0);
+  const nonzero = counts.map((c, i) => ({ c, i })).filter((x) => x.c > 0);
+  if (nonzero.length === 0) return widths;
+  const small = new Set<number>();
+  for (;;) {
+    const free = BAR_WIDTH - small.size * MIN_SEGMENT;
+    const rest = nonzero.filter((x) => !small.has(x.i));
+    const sum = rest.reduce((a, x) => a + x.c, 0);
+    const newlySmall = rest.filter((x) => (x.c / sum) * free < MIN_SEGMENT);
+    if (newlySmall.length === 0 || newlySmall.length === rest.length) {
+      for (const x of nonzero) {
+        widths[x.i] = small.has(x.i) ? MIN_SEGMENT : (x.c / sum) * free;
+      }
+      return widths;
+    }
+    for (const x of newlySmall) small.add(x.i);
+  }
+}
+
+/** Rounds to two decimals, as text. */
+function fixed(value: number): string {
+  return String(Math.round(value * 100) / 100);
+}
+
+function countOf(sink: SinkReport, kind: FindingKind): number {
+  const value = sink.counts[kind];
+  return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : 0;
+}
+
+function hBar(sink: SinkReport): string {
+  const counts = SEGMENTS.map((s) => countOf(sink, s.kind));
+  const total = counts.reduce((a, c) => a + c, 0);
+  const label =
+    total === 0
+      ? "nothing to compare"
+      : SEGMENTS.map((s, i) => `${s.label} ${counts[i]}`).join(", ");
+  const parts: string[] = [];
+  if (total === 0) {
+    parts.push(
+      `<rect x="0" y="0" width="${BAR_WIDTH}" height="${BAR_HEIGHT}" fill="#9e9e9e"><title>nothing to compare</title></rect>`,
+    );
+  } else {
+    const widths = segmentWidths(counts);
+    let x = 0;
+    SEGMENTS.forEach((s, i) => {
+      const w = widths[i] as number;
+      if (w <= 0) return;
+      const share = ((counts[i] as number) / total) * 100;
+      parts.push(
+        `<rect x="${fixed(x)}" y="0" width="${fixed(w)}" height="${BAR_HEIGHT}" fill="${s.color}"><title>${h(`${s.label}: ${counts[i]} (${share.toFixed(1)}%)`)}</title></rect>`,
+      );
+      x += w;
+    });
+  }
+  const legend = SEGMENTS.map((s, i) => {
+    const c = counts[i] as number;
+    const share = c === 0 ? "" : ` (${((c / total) * 100).toFixed(1)}%)`;
+    return `<li${c === 0 ? ' class="zero"' : ""}><span class="swatch" style="background:${s.color}"></span>${h(s.label)} <b>${c}</b>${h(share)}</li>`;
+  }).join("");
+  return [
+    `<svg class="bar" viewBox="0 0 ${BAR_WIDTH} ${BAR_HEIGHT}" width="100%" height="${BAR_HEIGHT}" preserveAspectRatio="none" role="img" aria-label="${h(label)}">`,
+    ...parts,
+    "</svg>",
+    `<ul class="legend">${legend}</ul>`,
+  ].join("\n");
+}
+
+function hFindings(sink: SinkReport, top: number): string {
+  const total = findingTotal(sink);
+  if (total === 0) {
+    return sink.error === undefined
+      ? `<p>No findings: ${h(plural(sink.counts.matched, "entry", "entries"))} matched.</p>`
+      : "<p>No findings (the sink could not be read).</p>";
+  }
+  const shown = topOf(sink, top);
+  const out = [
+    `<h3>Findings</h3>`,
+    `<p>${h(plural(total, "finding"))}${shown.length < total ? `, ${shown.length} shown` : ""}.${
+      sink.truncated
+        ? ` The report lists ${sink.findings.length}: reconcile with a larger maxFindings to list the rest.`
+        : ""
+    }</p>`,
+  ];
+  if (shown.length > 0) {
+    out.push(
+      hTable(
+        ["kind", "key", "position", "expected", "observed", "differing paths", "age", "receipt"],
+        shown.map((f) => [
+          `<span class="kind k-${h(f.kind)}">${h(kindText(f))}</span>`,
+          hCode(f.key),
+          f.position === undefined ? "" : h(num(f.position)),
+          f.expected === undefined ? "" : hCode(f.expected),
+          f.observed === undefined ? "" : hCode(f.observed),
+          (f.paths ?? []).map(hCode).join(" "),
+          f.ageMs === undefined ? "" : h(formatDuration(f.ageMs)),
+          f.receipt === undefined ? "" : badge(receiptText(f), "warn"),
+        ]),
+        new Set([2]),
+      ),
+    );
+  }
+  out.push(hMore(shown.length, total, total - shown.length === 1 ? "finding" : "findings"));
+  return out.filter((x) => x !== "").join("\n");
+}
+
+function hSink(sink: SinkReport, index: number, top: number): string {
+  const w = sink.window;
+  const facts: Array<[string, string]> = [
+    ["consistent to position", num(w.position)],
+    ["behind", w.behindEntries === 0 ? "up to date" : plural(w.behindEntries, "entry", "entries")],
+    ["time behind", formatDuration(w.behindMs)],
+    ["lag tolerance", formatDuration(sink.lagToleranceMs)],
+    ["contradicted receipts", num(sink.contradicted)],
+    ["observations read", num(sink.observations)],
+  ];
+  if (sink.digest !== undefined) {
+    facts.push(
+      ["buckets compared", num(sink.digest.buckets)],
+      ["buckets differing", num(sink.digest.differing)],
+      ["rows read", num(sink.digest.rowsRead)],
+    );
+  }
+  facts.push(["took", formatDuration(sink.durationMs)]);
+  const out = [
+    `<section class="sink" id="sink-${index}">`,
+    `<h2>${hCode(sink.name)} ${badge(sink.basis, sink.basis === "receipts" ? "warn" : "info")} ${verdictBadge(sinkVerdict(sink))}${sink.frozen === undefined ? "" : ` ${badge("frozen", "bad")}`}</h2>`,
+  ];
+  if (sink.basis === "receipts")
+    out.push(`<p class="note"><b>Receipt-based:</b> ${h(RECEIPTS_NOTE)}.</p>`);
+  if (sink.error !== undefined) {
+    out.push(
+      `<p class="error"><b>Could not be read:</b> ${hCode(sink.error.code)} ${h(sink.error.message)}${
+        sink.error.path === undefined ? "" : ` (at ${hCode(sink.error.path)})`
+      }. The counts are partial.</p>`,
+    );
+  }
+  if (sink.frozen !== undefined)
+    out.push(`<p class="error"><b>Guard frozen:</b> ${h(sink.frozen)}</p>`);
+  out.push(hBar(sink));
+  out.push(
+    `<dl class="facts">${facts.map(([k, v]) => `<div><dt>${h(k)}</dt><dd>${h(v)}</dd></div>`).join("")}</dl>`,
+  );
+  out.push(hFindings(sink, top));
+  out.push("</section>");
+  return out.join("\n");
+}
+
+function hRepair(repair: RepairResult, top: number): string {
+  const out = [
+    `<section class="repair">`,
+    `<h2>Repair${repair.dryRun ? " (dry run: nothing executed)" : ""} ${badge(
+      repair.converged ? "converged" : "not converged",
+      repair.converged ? "good" : "bad",
+    )}</h2>`,
+    `<p>${h(plural(repair.actions.length, "action"))}, started ${h(repair.startedAt)}, took ${h(formatDuration(repair.durationMs))}.${
+      repair.verification === undefined
+        ? ""
+        : ` Verification: ${h(repair.verification.consistent ? "consistent" : "inconsistent")}.`
+    }${repair.remaining ? " Some reports were truncated: reconcile and repair again for the rest." : ""}</p>`,
+    hTable(
+      [
+        "sink",
+        "planned",
+        "done",
+        "failed",
+        "flagged",
+        "already resolved",
+        "deferred",
+        "converged",
+        "unfrozen",
+      ],
+      repair.sinks.map((s) => [
+        hCode(s.name),
+        h(num(s.planned)),
+        h(num(s.done)),
+        h(num(s.failed)),
+        h(num(s.flagged)),
+        h(num(s.alreadyResolved)),
+        h(num(s.deferred)),
+        s.converged ? "yes" : "no",
+        s.unfrozen ? "yes" : "no",
+      ]),
+      new Set([1, 2, 3, 4, 5, 6]),
+    ),
+  ];
+  const order = repair.sinks.map((s) => s.name);
+  const actions = bySink(repair.actions, order);
+  if (actions.size > 0) out.push("<h3>Actions</h3>");
+  for (const [name, list] of actions) {
+    const shown = list.slice(0, top);
+    out.push(`<h4>${hCode(name)}</h4>`);
+    if (shown.length > 0) {
+      out.push(
+        hTable(
+          ["action", "key", "position", "finding", "status", "audit record", "error"],
+          shown.map((a) => [
+            h(a.action),
+            hCode(a.key),
+            a.position === undefined ? "" : h(num(a.position)),
+            h(a.finding),
+            `<span class="status s-${h(a.status)}">${h(statusText(a))}</span>`,
+            a.audit === undefined ? "" : h(num(a.audit)),
+            a.error === undefined ? "" : `${hCode(a.error.code)} ${h(a.error.message)}`,
+          ]),
+          new Set([2, 5]),
+        ),
+      );
+    }
+    const more = hMore(shown.length, list.length, "actions (see the ledger's audit log)");
+    if (more !== "") out.push(more);
+  }
+  const unresolved = bySink(repair.unresolved, order);
+  if (unresolved.size > 0) out.push("<h3>Unresolved</h3>");
+  for (const [name, list] of unresolved) {
+    const shown = list.slice(0, top);
+    out.push(`<h4>${hCode(name)}</h4>`);
+    if (shown.length > 0) {
+      out.push(
+        hTable(
+          ["key", "finding", "reason"],
+          shown.map((u) => [hCode(u.key), h(u.finding), h(u.reason)]),
+        ),
+      );
+    }
+    const more = hMore(shown.length, list.length, "unresolved keys");
+    if (more !== "") out.push(more);
+  }
+  out.push("</section>");
+  return out.join("\n");
+}
+
+const CSS = `
+:root{color-scheme:light dark;--fg:#1f2328;--bg:#fff;--muted:#59636e;--line:#d1d9e0;--soft:#f6f8fa}
+@media (prefers-color-scheme:dark){:root{--fg:#e6edf3;--bg:#0d1117;--muted:#9198a1;--line:#3d444d;--soft:#151b23}}
+*{box-sizing:border-box}
+body{margin:0 auto;max-width:1100px;padding:24px;font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg)}
+h1{font-size:1.6em;margin:0 0 8px}h2{font-size:1.25em;margin:0 0 8px}h3{font-size:1.05em;margin:16px 0 6px}h4{margin:12px 0 6px}
+p{margin:6px 0}.meta{color:var(--muted)}
+code{font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:var(--soft);padding:1px 4px;border-radius:4px;word-break:break-all}
+table{border-collapse:collapse;width:100%;margin:8px 0}
+th,td{border:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top}
+th{background:var(--soft)}.num{text-align:right;font-variant-numeric:tabular-nums}
+section{border:1px solid var(--line);border-radius:8px;padding:16px;margin:16px 0}
+.badge{display:inline-block;font-size:12px;font-weight:600;padding:1px 8px;border-radius:10px;vertical-align:middle;border:1px solid transparent}
+.badge.good{background:#dafbe1;color:#116329}.badge.bad{background:#ffebe9;color:#a40e26}
+.badge.warn{background:#fff8c5;color:#7d4e00}.badge.info{background:#ddf4ff;color:#0349b4}
+.note{border-left:4px solid #d4a72c;padding:4px 10px;background:var(--soft)}
+.error{border-left:4px solid #cf222e;padding:4px 10px;background:var(--soft)}
+svg.bar{display:block;margin:12px 0 6px;border-radius:4px;overflow:hidden}
+.legend{list-style:none;padding:0;margin:0 0 8px;display:flex;flex-wrap:wrap;gap:4px 16px}
+.legend .zero{color:var(--muted)}
+.swatch{display:inline-block;width:12px;height:12px;border-radius:2px;margin-right:6px;vertical-align:-1px}
+.facts{display:flex;flex-wrap:wrap;gap:4px 24px;margin:8px 0}.facts div{display:flex;gap:6px}
+.facts dt{color:var(--muted)}.facts dd{margin:0;font-weight:600}
+.more{color:var(--muted);font-style:italic}
+.s-failed,.s-flagged{color:#cf222e;font-weight:600}
+`.trim();
+
+function renderHtml(
+  report: ReconcileReport,
+  repair: RepairResult | undefined,
+  top: number,
+  title: string,
+): string {
+  const summary =
+    report.sinks.length === 0
+      ? "<p>No sinks were reconciled.</p>"
+      : hTable(
+          [
+            "sink",
+            "basis",
+            "verdict",
+            "matched",
+            "late",
+            "lost",
+            "mismatched",
+            "duplicate",
+            "unexpected",
+            "contradicted",
+            "window",
+          ],
+          report.sinks.map((s, i) => [
+            `<a href="#sink-${i}">${hCode(s.name)}</a>`,
+            h(s.basis),
+            verdictBadge(sinkVerdict(s)) +
+              (s.frozen === undefined ? "" : ` ${badge("frozen", "bad")}`),
+            h(num(s.counts.matched)),
+            h(num(s.counts["missing-late"])),
+            h(num(s.counts["missing-lost"])),
+            h(num(s.counts.mismatched)),
+            h(num(s.counts.duplicate)),
+            h(num(s.counts.unexpected)),
+            h(num(s.contradicted)),
+            h(windowText(s)),
+          ]),
+          new Set([3, 4, 5, 6, 7, 8, 9]),
+        );
+  return [
+    "<!doctype html>",
+    '<html lang="en">',
+    "<head>",
+    '<meta charset="utf-8">',
+    '<meta name="viewport" content="width=device-width, initial-scale=1">',
+    `<title>${h(title)}</title>`,
+    `<style>\n${CSS}\n</style>`,
+    "</head>",
+    "<body>",
+    "<header>",
+    `<h1>${h(title)}</h1>`,
+    `<p>${verdictBadge(report.consistent ? "consistent" : "inconsistent")} <span class="meta">${h(
+      `${overallVerdict(report)}; ${rangeText(report)}; generated ${str(report.generatedAt)}; took ${formatDuration(report.durationMs)}`,
+    )}</span></p>`,
+    "</header>",
+    summary,
+    ...report.sinks.map((s, i) => hSink(s, i, top)),
+    ...(repair === undefined ? [] : [hRepair(repair, top)]),
+    "</body>",
+    "</html>",
+    "",
+  ].join("\n");
+}
+
+// ---------------------------------------------------------------------------------------
+// Entry point
+
+function checkReport(report: unknown): ReconcileReport {
+  if (
+    typeof report !== "object" ||
+    report === null ||
+    !Array.isArray((report as ReconcileReport).sinks) ||
+    typeof (report as ReconcileReport).range !== "object" ||
+    (report as ReconcileReport).range === null
+  ) {
+    invalidArgument("report", `must be a report made by reconcile(), got ${describe(report)}`);
+  }
+  (report as ReconcileReport).sinks.forEach((sink: unknown, i) => {
+    const s = sink as SinkReport | null;
+    if (
+      typeof s !== "object" ||
+      s === null ||
+      typeof s.name !== "string" ||
+      typeof s.counts !== "object" ||
+      s.counts === null ||
+      !Array.isArray(s.findings) ||
+      typeof s.window !== "object" ||
+      s.window === null
+    ) {
+      invalidArgument(
+        `report.sinks[${i}]`,
+        "must be a sink report { name, basis, counts, findings, window, ... }",
+      );
+    }
+  });
+  return report as ReconcileReport;
+}
+
+function checkRepair(repair: unknown): RepairResult | undefined {
+  if (repair === undefined) return undefined;
+  if (
+    typeof repair !== "object" ||
+    repair === null ||
+    !Array.isArray((repair as RepairResult).actions) ||
+    !Array.isArray((repair as RepairResult).sinks) ||
+    !Array.isArray((repair as RepairResult).unresolved)
+  ) {
+    invalidArgument("options.repair", `must be a result of repair(), got ${describe(repair)}`);
+  }
+  return repair as RepairResult;
+}
+
+/**
+ * Renders a reconciliation report, and the repair that followed when given, for people
+ * or machines.
+ *
+ * - `json`: `{ report, repair }` as indented JSON (`repair` only when given): complete,
+ *   and `JSON.parse` gives the inputs back.
+ * - `markdown`: for a terminal or a pull request: the verdict (range, entries, when,
+ *   how long), a summary table with one row per sink, a note for receipt-based sinks,
+ *   read errors, freezes, digest statistics, then each sink's top findings (key,
+ *   position, checksums, differing JSON paths, age, contradicting receipt), and the
+ *   repair log (per-sink summary, actions, unresolved keys). Keys and paths are code
+ *   spans with `|`, newlines and backticks escaped, so tables never break.
+ * - `html`: one self-contained page (inline CSS and SVG; no scripts, links or external
+ *   URLs) with, per sink, a stacked bar of matched / late / lost / mismatched / duplicate
+ *   / unexpected, the consistency window, basis and verdict, the top findings and the
+ *   repair log. Every string from the report is HTML-escaped.
+ *
+ * The output depends on the inputs alone (no clock, no randomness).
+ * Throws `InvalidArgumentError` for a malformed report or options.
+ *
+ * @example
+ * ```ts
+ * import { reconcile, renderReport, repair } from "sinkproof";
+ * const report = await reconcile({ ledger, sinks });
+ * console.log(renderReport(report, { format: "markdown" }));
+ * const fixed = await repair(report, { ledger, sinks });
+ * await writeFile("report.html", renderReport(report, { format: "html", repair: fixed }));
+ * ```
+ */
+export function renderReport(report: ReconcileReport, options: RenderOptions): string {
+  const checked = checkReport(report);
+  if (typeof options !== "object" || options === null)
+    invalidArgument("options", `must be an object, got ${describe(options)}`);
+  const { format } = options;
+  if (!(FORMATS as readonly unknown[]).includes(format)) {
+    invalidArgument(
+      "options.format",
+      `must be one of ${FORMATS.map((f) => `"${f}"`).join(", ")}, got ${typeof format === "string" ? `"${format}"` : describe(format)}`,
+    );
+  }
+  const top = options.topFindings ?? DEFAULT_TOP_FINDINGS;
+  if (!Number.isSafeInteger(top) || top < 0) {
+    invalidArgument(
+      "options.topFindings",
+      `must be a non-negative integer, got ${typeof top === "number" ? String(top) : describe(top)}`,
+    );
+  }
+  const title = options.title ?? DEFAULT_TITLE;
+  if (typeof title !== "string")
+    invalidArgument("options.title", `must be a string, got ${describe(title)}`);
+  const repair = checkRepair(options.repair);
+  switch (format) {
+    case "json":
+      try {
+        return JSON.stringify(
+          repair === undefined ? { report: checked } : { report: checked, repair },
+          null,
+          2,
+        );
+      } catch (error) {
+        return invalidArgument("report", "must be serializable as JSON", error);
+      }
+    case "markdown":
+      return renderMarkdown(checked, repair, top, title);
+    case "html":
+      return renderHtml(checked, repair, top, title);
+  }
+}
