@@ -40,6 +40,7 @@ import {
   guardSink,
   type JsonValue,
   type Observation,
+  type ReconcileProgress,
   type ReconcileReport,
   type ReconcileSink,
   type RepairResult,
@@ -229,9 +230,9 @@ console.log(
 await new Promise((r) => setTimeout(r, LAG_MS + 50)); // let the lag tolerance pass: what is missing now is lost
 
 // --- Reconcile ---------------------------------------------------------------------------
-const onProgress = (p: { sink: string; phase: string; done: number; total: number | undefined }) =>
+const onProgress = (p: ReconcileProgress) =>
   progress(
-    `reconciling ${p.sink}: ${p.phase} ${p.done}${p.total === undefined ? "" : `/${p.total}`}      `,
+    `reconciling: ${p.phase === "compare" ? "ledger scan" : `${p.phase} ${p.sink}`} ${p.done}${p.total === undefined ? "" : `/${p.total}`}      `,
   );
 const before = await reconcile({ ledger, sinks, onProgress, freezeOn: { mismatched: 0 } });
 progress("", true);

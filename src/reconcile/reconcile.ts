@@ -6,9 +6,14 @@
  * each sink's read-back (`observe`), its bucket digests (`digest`, for large sets), or,
  * where the sink cannot be read, from receipts alone (weaker: the report says so). Each
  * (entry, sink) pair gets exactly one finding; keys a sink holds that the ledger never
- * emitted are `unexpected`. Sinks are reconciled one after the other, so memory holds one
- * sink's observations at a time (digest mode: 28 bytes per ledger entry, plus the rows of
- * differing buckets).
+ * emitted are `unexpected`.
+ *
+ * The work: read every sink (its observations, or its receipts), then scan the ledger
+ * range once, judging each entry at every sink, then settle what the scan could not
+ * (keys the ledger never met; digest bisection). The ledger is streamed, never held:
+ * memory holds the read-back sinks' observations (one map entry per key, about 50 bytes
+ * beside the strings the sink gave) and, in digest mode, 28 bytes per ledger entry plus
+ * the rows of differing buckets.
  *
  * A sink that cannot be read (its `observe` throws, or answers something malformed) gets
  * an `error` in its report and is not consistent; the other sinks are still reconciled.
@@ -143,11 +148,13 @@ interface SinkRun {
   readonly tally: Tally;
   observations: number;
   digest: { buckets: number; differing: number; rowsRead: number } | undefined;
+  error: SinkReadFailure | undefined;
+  durationMs: number;
 }
 
 function progress(
   ctx: Context,
-  sink: string,
+  sink: string | undefined,
   phase: ReconcileProgress["phase"],
   done: number,
   total?: number,
@@ -554,43 +561,61 @@ async function judgeLeftovers(ctx: Context, run: SinkRun, map: Map<string, Slot>
 // ---------------------------------------------------------------------------------------
 // The three bases
 
-async function compareObserved(ctx: Context, run: SinkRun): Promise<void> {
-  const name = run.sink.name;
-  const map = new Map<string, Slot>();
-  const range: ObserveRange = { from: ctx.from, to: ctx.to, since: ctx.since };
-  const observe = run.sink.observe as NonNullable<ReconcileSink["observe"]>;
-  run.observations = await readObservations(observe(range), `${run.where}.observe()`, map, (n) =>
-    progress(ctx, name, "observe", n),
-  );
-  progress(ctx, name, "observe", run.observations, run.observations);
-  let done = 0;
-  if (ctx.entries > 0) {
-    for await (const entry of ctx.ledger.scan({ from: ctx.from, to: ctx.to })) {
-      const key = entry.envelope.key;
-      const slot = map.get(key);
-      if (slot === undefined) await judgeMissing(ctx, run, entry);
-      else {
-        map.delete(key);
-        judgeHeld(run, entry, slot);
-      }
-      if (++done % PROGRESS_EVERY === 0) progress(ctx, name, "compare", done, ctx.entries);
-    }
-  }
-  progress(ctx, name, "compare", done, ctx.entries);
-  await judgeLeftovers(ctx, run, map);
+/**
+ * One sink's comparison, in three steps around the shared ledger scan: `prepare` reads
+ * the sink, `visit` judges one entry (a promise only when it must look up receipts),
+ * `finish` handles what the scan could not (leftover keys, digest bisection).
+ */
+interface Comparer {
+  readonly run: SinkRun;
+  readonly basis: SinkReport["basis"];
+  prepare(): Promise<void>;
+  visit(entry: LedgerEntry): Promise<void> | undefined;
+  finish(expected: SortedRows | undefined): Promise<void>;
 }
 
-async function compareReceipts(ctx: Context, run: SinkRun): Promise<void> {
+function observedComparer(ctx: Context, run: SinkRun): Comparer {
+  const map = new Map<string, Slot>();
   const name = run.sink.name;
+  return {
+    run,
+    basis: "observed",
+    async prepare() {
+      const range: ObserveRange = { from: ctx.from, to: ctx.to, since: ctx.since };
+      const observe = run.sink.observe as NonNullable<ReconcileSink["observe"]>;
+      run.observations = await readObservations(
+        observe(range),
+        `${run.where}.observe()`,
+        map,
+        (n) => progress(ctx, name, "observe", n),
+      );
+      progress(ctx, name, "observe", run.observations, run.observations);
+    },
+    visit(entry) {
+      const key = entry.envelope.key;
+      const slot = map.get(key);
+      if (slot === undefined) return judgeMissing(ctx, run, entry);
+      map.delete(key);
+      judgeHeld(run, entry, slot);
+      return undefined;
+    },
+    finish: () => judgeLeftovers(ctx, run, map),
+  };
+}
+
+function receiptComparer(ctx: Context, run: SinkRun): Comparer {
   const last = new Map<string, Receipt>();
-  if (ctx.entries > 0) {
-    for await (const receipt of ctx.ledger.scanReceipts(name, { from: ctx.from, to: ctx.to })) {
-      if (isFinalStatus(receipt.status)) last.set(receipt.key, receipt);
-    }
-  }
-  let done = 0;
-  if (ctx.entries > 0) {
-    for await (const entry of ctx.ledger.scan({ from: ctx.from, to: ctx.to })) {
+  const name = run.sink.name;
+  return {
+    run,
+    basis: "receipts",
+    async prepare() {
+      if (ctx.entries === 0) return;
+      for await (const receipt of ctx.ledger.scanReceipts(name, { from: ctx.from, to: ctx.to })) {
+        if (isFinalStatus(receipt.status)) last.set(receipt.key, receipt);
+      }
+    },
+    visit(entry) {
       const receipt = last.get(entry.envelope.key);
       if (
         receipt !== undefined &&
@@ -598,7 +623,9 @@ async function compareReceipts(ctx: Context, run: SinkRun): Promise<void> {
         receipt.checksum === entry.envelope.checksum
       ) {
         run.tally.counts.matched++;
-      } else if (receipt?.status === "conflict") {
+        return undefined;
+      }
+      if (receipt?.status === "conflict") {
         run.tally.add(
           {
             kind: "mismatched",
@@ -606,18 +633,34 @@ async function compareReceipts(ctx: Context, run: SinkRun): Promise<void> {
             key: entry.envelope.key,
             position: entry.position,
             expected: entry.envelope.checksum,
-            receipt: undefined,
           },
           entry,
         );
-      } else {
-        // No receipt, or `rejected`: the sink does not have it (receipts say so themselves).
-        await judgeMissing(ctx, run, entry, null);
+        return undefined;
       }
-      if (++done % PROGRESS_EVERY === 0) progress(ctx, name, "compare", done, ctx.entries);
-    }
-  }
-  progress(ctx, name, "compare", done, ctx.entries);
+      // No receipt, or `rejected`: the sink does not have it (receipts say so themselves).
+      return judgeMissing(ctx, run, entry, null);
+    },
+    finish: async () => {},
+  };
+}
+
+function digestComparer(ctx: Context, run: SinkRun): Comparer {
+  return {
+    run,
+    basis: "digest",
+    async prepare() {
+      if (ctx.from !== 1) {
+        throw new InvalidArgumentError(
+          "invalid_argument",
+          `Digest mode compares the sink's whole table, so the range must start at position 1 (got ${ctx.from}); give the sink an observe() for partial ranges`,
+          { path: "options.range.from", sink: run.sink.name },
+        );
+      }
+    },
+    visit: () => undefined, // the shared scan hashes every entry once for all digest sinks
+    finish: (expected) => compareDigest(ctx, run, expected as SortedRows),
+  };
 }
 
 async function entryAt(ledger: Ledger, position: number): Promise<LedgerEntry | undefined> {
@@ -724,21 +767,9 @@ async function bisect(
   return leaves;
 }
 
-async function compareDigest(ctx: Context, run: SinkRun): Promise<void> {
-  const name = run.sink.name;
+async function compareDigest(ctx: Context, run: SinkRun, expected: SortedRows): Promise<void> {
   const digest = run.sink.digest as SinkDigest;
   run.digest = { buckets: 0, differing: 0, rowsRead: 0 };
-  // Expected side: every entry's row hash, sorted (28 bytes per entry).
-  const rows = new RowBuffer();
-  let done = 0;
-  if (ctx.entries > 0) {
-    for await (const entry of ctx.ledger.scan({ from: ctx.from, to: ctx.to })) {
-      rows.push(rowHash(entry.envelope.key, entry.envelope.checksum), 1, entry.position);
-      if (++done % PROGRESS_EVERY === 0) progress(ctx, name, "compare", done, ctx.entries);
-    }
-  }
-  progress(ctx, name, "compare", done, ctx.entries);
-  const expected = new SortedRows(rows);
   const leaves = await bisect(ctx, run, expected, digest);
   // Read the differing leaves row by row, on both sides.
   const map = new Map<string, Slot>();
@@ -836,12 +867,7 @@ function isLedgerFailure(error: unknown): boolean {
   );
 }
 
-async function reconcileSink(
-  ctx: Context,
-  sink: ReconcileSink,
-  where: string,
-): Promise<SinkReport> {
-  const started = performance.now();
+function comparerFor(ctx: Context, sink: ReconcileSink, where: string): Comparer {
   const run: SinkRun = {
     sink,
     where,
@@ -849,32 +875,33 @@ async function reconcileSink(
     tally: new Tally(ctx.maxFindings),
     observations: 0,
     digest: undefined,
+    error: undefined,
+    durationMs: 0,
   };
-  const basis: SinkReport["basis"] =
-    sink.digest !== undefined && (ctx.from === 1 || sink.observe === undefined)
-      ? "digest"
-      : sink.observe !== undefined
-        ? "observed"
-        : "receipts";
-  let error: SinkReadFailure | undefined;
+  if (sink.digest !== undefined && (ctx.from === 1 || sink.observe === undefined))
+    return digestComparer(ctx, run);
+  return sink.observe !== undefined ? observedComparer(ctx, run) : receiptComparer(ctx, run);
+}
+
+/** Runs one step of a comparer, timing it; a sink's failure is kept on its run, a ledger's thrown. */
+async function step(comparer: Comparer, body: () => Promise<void>): Promise<void> {
+  const { run } = comparer;
+  if (run.error !== undefined) return;
+  const started = performance.now();
   try {
-    if (basis === "digest") {
-      if (ctx.from !== 1) {
-        throw new InvalidArgumentError(
-          "invalid_argument",
-          `Digest mode compares the sink's whole table, so the range must start at position 1 (got ${ctx.from}); give the sink an observe() for partial ranges`,
-          { path: "options.range.from", sink: sink.name },
-        );
-      }
-      await compareDigest(ctx, run);
-    } else if (basis === "observed") await compareObserved(ctx, run);
-    else await compareReceipts(ctx, run);
+    await body();
   } catch (caught) {
     if (isLedgerFailure(caught)) throw caught;
-    error = failureOf(caught);
-    log("sink %s could not be reconciled: %s", sink.name, error.message);
+    run.error = failureOf(caught);
+    log("sink %s could not be reconciled: %s", run.sink.name, run.error.message);
+  } finally {
+    run.durationMs += performance.now() - started;
   }
-  const { tally } = run;
+}
+
+function sinkReport(ctx: Context, comparer: Comparer): SinkReport {
+  const { run } = comparer;
+  const { tally, error } = run;
   const counts: FindingCounts = { ...tally.counts };
   const findings = [...tally.findings].sort(byPosition);
   const consistent =
@@ -892,8 +919,8 @@ async function reconcileSink(
           behindMs: ageOf(tally.firstBad, ctx.nowMs),
         };
   return {
-    name: sink.name,
-    basis,
+    name: run.sink.name,
+    basis: comparer.basis,
     consistent,
     counts,
     contradicted: tally.contradicted,
@@ -903,7 +930,7 @@ async function reconcileSink(
     lagToleranceMs: run.lagMs,
     observations: run.observations,
     digest: run.digest,
-    durationMs: performance.now() - started,
+    durationMs: run.durationMs,
     error,
   };
 }
@@ -915,9 +942,9 @@ function byPosition(a: Finding, b: Finding): number {
 /**
  * Compares every sink with the ledger and explains each difference.
  *
- * For each sink, in the order given: reads what it holds (`observe`, or bucket digests
- * in digest mode, or its receipts when it cannot be read), streams the ledger range, and
- * gives every entry one finding — `matched`, `missing-late` (age ≤ the sink's lag
+ * Reads what each sink holds (`observe`, or bucket digests in digest mode, or its
+ * receipts when it cannot be read), streams the ledger range once, and gives every
+ * (entry, sink) pair one finding — `matched`, `missing-late` (age ≤ the sink's lag
  * tolerance), `missing-lost`, `duplicate` or `mismatched` (with the differing JSON paths
  * when the sink's payload is at hand) — plus `unexpected` for keys the ledger never
  * emitted. Missing entries whose final receipt says the sink has them are counted as
@@ -989,9 +1016,33 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
     onProgress: options.onProgress,
   };
   log("reconciling %d sinks over positions %d..%d", sinks.length, from, ctx.to);
+  const comparers = sinks.map((sink, i) => comparerFor(ctx, sink, `options.sinks[${i}]`));
+  // 1. Read every sink (observations, receipts).
+  for (const comparer of comparers) await step(comparer, () => comparer.prepare());
+  // 2. One ledger scan for every sink: each entry judged at each sink that could be read.
+  const live = comparers.filter((c) => c.run.error === undefined && c.basis !== "digest");
+  const hashing = comparers.some((c) => c.run.error === undefined && c.basis === "digest");
+  const rows = hashing ? new RowBuffer() : undefined;
+  let done = 0;
+  if (entries > 0 && (live.length > 0 || hashing)) {
+    for await (const entry of ledger.scan({ from, to: ctx.to })) {
+      for (const comparer of live) {
+        const pending = comparer.visit(entry);
+        if (pending !== undefined) await pending;
+      }
+      if (rows !== undefined)
+        rows.push(rowHash(entry.envelope.key, entry.envelope.checksum), 1, entry.position);
+      if (++done % PROGRESS_EVERY === 0) progress(ctx, undefined, "compare", done, entries);
+    }
+  }
+  progress(ctx, undefined, "compare", done, entries);
+  // 3. What the scan could not settle: leftover keys, digest bisection.
+  const expected = rows === undefined ? undefined : new SortedRows(rows);
+  for (const comparer of comparers) await step(comparer, () => comparer.finish(expected));
   const reports: SinkReport[] = [];
-  for (const [i, sink] of sinks.entries()) {
-    let report = await reconcileSink(ctx, sink, `options.sinks[${i}]`);
+  for (const [i, comparer] of comparers.entries()) {
+    const sink = sinks[i] as ReconcileSink;
+    let report = sinkReport(ctx, comparer);
     const sinkPolicy = sink.freezeOn ?? policy;
     const reason = sinkPolicy === undefined ? undefined : crossed(sinkPolicy, report);
     if (reason !== undefined && sink.guard !== undefined) {

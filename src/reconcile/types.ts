@@ -253,9 +253,12 @@ export interface ReconcileReport {
 
 /** Progress of a reconciliation, reported now and then. */
 export interface ReconcileProgress {
-  /** The sink being compared. */
-  readonly sink: string;
-  /** `observe` (reading the sink), `compare` (streaming the ledger) or `digest`. */
+  /** The sink being read; undefined in the `compare` phase, which serves every sink at once. */
+  readonly sink: string | undefined;
+  /**
+   * `observe` (reading a sink's observations), `compare` (the one ledger scan, judging
+   * each entry at every sink) or `digest` (comparing a sink's bucket digests).
+   */
   readonly phase: "observe" | "compare" | "digest";
   /** Items done in this phase. */
   readonly done: number;
