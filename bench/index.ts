@@ -349,5 +349,29 @@ if (!quick && only === undefined) {
     `<!-- bench:start -->\n${lines.join("\n")}\n<!-- bench:end -->`,
   );
   writeFileSync(readmeUrl, updated);
+  // docs/reconciliation.md quotes the reconciliation rows and targets of the same run.
+  const docUrl = new URL("../docs/reconciliation.md", import.meta.url);
+  const doc = readFileSync(docUrl, "utf8");
+  const reconcileLines = [
+    `Node ${process.version}, ${out.cpu} ×${out.cores}, ${out.generatedAt.slice(0, 10)}.`,
+    "",
+    "| group | task | per second | time | note |",
+    "|---|---|---:|---:|---|",
+    ...reconcilePart.rows.map(
+      (r) =>
+        `| ${r.group} | ${r.name} | ${perSecond(r.perSecond)} | ${fmt(r.medianNs)} | ${r.note ?? ""} |`,
+    ),
+    "",
+    "| target | measured | met |",
+    "|---|---|---|",
+    ...reconcilePart.targets.map((t) => `| ${t.target} | ${t.actual} | ${t.met ? "yes" : "no"} |`),
+  ];
+  writeFileSync(
+    docUrl,
+    doc.replace(
+      /<!-- reconcile-bench:start -->[\s\S]*<!-- reconcile-bench:end -->/,
+      `<!-- reconcile-bench:start -->\n${reconcileLines.join("\n")}\n<!-- reconcile-bench:end -->`,
+    ),
+  );
 }
 if (blackhole === 0 && selected.length > 0) console.log("(nothing was computed?)");

@@ -192,6 +192,7 @@ export { type RenderOptions, renderReport } from "./reconcile/render.js";
 export {
   type RepairAction,
   type RepairActionKind,
+  type RepairError,
   type RepairOptions,
   type RepairOutcome,
   type RepairResult,
@@ -203,6 +204,7 @@ export type {
   BucketDigest,
   ConsistencyWindow,
   DigestSplit,
+  DigestStats,
   Finding,
   FindingCounts,
   FindingKind,
@@ -214,6 +216,7 @@ export type {
   ReconcileProgress,
   ReconcileReport,
   ReconcileSink,
+  ReportRange,
   SinkDigest,
   SinkReadFailure,
   SinkReport,

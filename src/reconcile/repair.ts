@@ -59,6 +59,14 @@ export interface RepairAction {
   readonly after: string | null;
 }
 
+/** Why a repair action failed. */
+export interface RepairError {
+  /** The thrown error's `code`, the receipt's error code, or `repair_failed`. */
+  readonly code: string;
+  /** Human-readable description. */
+  readonly message: string;
+}
+
 /** An action as executed (or only planned, in a dry run). */
 export interface RepairOutcome extends RepairAction {
   /**
@@ -69,7 +77,7 @@ export interface RepairOutcome extends RepairAction {
   /** The guard's receipt status, for replays. */
   readonly receipt?: ReceiptStatus | undefined;
   /** Why it failed. */
-  readonly error?: { readonly code: string; readonly message: string } | undefined;
+  readonly error?: RepairError | undefined;
   /** Index of its audit record. */
   readonly audit?: number | undefined;
 }

@@ -123,9 +123,13 @@ export interface ReconcileSink {
  * ```
  */
 export interface FreezePolicy {
+  /** Freeze when more entries than this are lost. */
   readonly "missing-lost"?: number | undefined;
+  /** Freeze when more keys than this are held more than once. */
   readonly duplicate?: number | undefined;
+  /** Freeze when more keys than this are held with another checksum. */
   readonly mismatched?: number | undefined;
+  /** Freeze when the sink holds more keys than this that the ledger never emitted. */
   readonly unexpected?: number | undefined;
   /** Receipts that say written for entries the sink lacks. */
   readonly contradicted?: number | undefined;
@@ -172,11 +176,17 @@ export interface Finding {
 
 /** Counts of findings by kind. */
 export interface FindingCounts {
+  /** Held once, with the ledger's checksum. */
   readonly matched: number;
+  /** Missing, within the lag tolerance. */
   readonly "missing-late": number;
+  /** Missing, older than the lag tolerance. */
   readonly "missing-lost": number;
+  /** Held more than once. */
   readonly duplicate: number;
+  /** Held with another checksum. */
   readonly mismatched: number;
+  /** Keys the ledger never emitted. */
   readonly unexpected: number;
 }
 
@@ -188,6 +198,16 @@ export interface ConsistencyWindow {
   readonly behindEntries: number;
   /** Age of the first entry past `position`, in ms (0 when none). */
   readonly behindMs: number;
+}
+
+/** What digest mode did for one sink. */
+export interface DigestStats {
+  /** Buckets whose count and digest were compared. */
+  readonly buckets: number;
+  /** Of those, how many differed. */
+  readonly differing: number;
+  /** Rows read row by row (the differing buckets' rows, copies counted). */
+  readonly rowsRead: number;
 }
 
 /** One sink's part of a report. */
@@ -213,10 +233,8 @@ export interface SinkReport {
   /** Observations read (rows, in digest mode). */
   readonly observations: number;
   /** In digest mode: buckets compared and rows read row by row. */
-  readonly digest?:
-    | { readonly buckets: number; readonly differing: number; readonly rowsRead: number }
-    | undefined;
-  /** Time spent on this sink, ms. */
+  readonly digest?: DigestStats | undefined;
+  /** Time spent reading this sink (observations, receipts, digests, differing rows), ms. */
   readonly durationMs: number;
   /** Set when this reconciliation froze the sink's guard (see `freezeOn`): the reason. */
   readonly frozen?: string | undefined;
@@ -237,6 +255,16 @@ export interface SinkReadFailure {
   readonly path?: string | undefined;
 }
 
+/** The ledger positions a report covers. */
+export interface ReportRange {
+  /** First position. */
+  readonly from: number;
+  /** Last position (`from - 1` when the range is empty). */
+  readonly to: number;
+  /** How many entries. */
+  readonly entries: number;
+}
+
 /** Result of {@link reconcile}. */
 export interface ReconcileReport {
   /** When it ran: ISO-8601 UTC. */
@@ -244,7 +272,7 @@ export interface ReconcileReport {
   /** Every sink consistent. */
   readonly consistent: boolean;
   /** The ledger range covered. */
-  readonly range: { readonly from: number; readonly to: number; readonly entries: number };
+  readonly range: ReportRange;
   /** Per sink, in the order given. */
   readonly sinks: readonly SinkReport[];
   /** Total time, ms. */

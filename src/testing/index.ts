@@ -21,4 +21,5 @@ export {
   type MemorySinkOptions,
   type MemorySinkRow,
   type MemorySinkStats,
+  type WriteWindow,
 } from "./memory-sink.js";

@@ -40,7 +40,15 @@ export interface MemorySinkFaults {
    * Write calls (counted from 1, retries included) that fail as if the sink were
    * unreachable: `{ from, to }`, both inclusive.
    */
-  readonly offline?: { readonly from: number; readonly to: number } | undefined;
+  readonly offline?: WriteWindow | undefined;
+}
+
+/** A window of write calls, counted from 1, retries included; both ends inclusive. */
+export interface WriteWindow {
+  /** First write call of the window. */
+  readonly from: number;
+  /** Last write call of the window. */
+  readonly to: number;
 }
 
 /** Options of {@link createMemorySink}. */
