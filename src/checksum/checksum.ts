@@ -47,7 +47,14 @@ export interface ChecksumOfOptions {
   readonly algorithm?: ChecksumAlgorithm | undefined;
 }
 
-const CHECKSUM_FORMAT = /^(?:xxh64:[0-9a-f]{16}|sha256:[0-9a-f]{64})$/;
+/** Lowercase hex digits after the prefix: a loop, not a regex (this runs per observation in reconciliation). */
+function isLowerHexFrom(value: string, start: number): boolean {
+  for (let i = start; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return false;
+  }
+  return true;
+}
 
 type HashInput = string | Uint8Array;
 /** SHA-256 as 64 lowercase hex digits (one-shot `crypto.hash` where Node has it). Internal. */
@@ -124,7 +131,9 @@ export function checksumOf(data: Uint8Array | string, options?: ChecksumOfOption
  * ```
  */
 export function isChecksum(value: unknown): value is Checksum {
-  return typeof value === "string" && CHECKSUM_FORMAT.test(value);
+  if (typeof value !== "string") return false;
+  if (value.length === 22) return value.startsWith("xxh64:") && isLowerHexFrom(value, 6);
+  return value.length === 71 && value.startsWith("sha256:") && isLowerHexFrom(value, 7);
 }
 
 /** The algorithm of a well-formed checksum. */

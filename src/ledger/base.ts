@@ -307,8 +307,12 @@ export abstract class BaseLedger implements Ledger {
   protected abstract _getByKey(key: string): Promise<LedgerEntry | undefined>;
   /** The entry with this id. */
   protected abstract _getById(id: string): Promise<LedgerEntry | undefined>;
-  /** Entries with `from <= position <= to`, matching the filters, in order, at most `limit`. */
-  protected abstract _scan(scan: EntryScan): AsyncIterable<LedgerEntry>;
+  /**
+   * Entries with `from <= position <= to`, matching the filters, in order, at most
+   * `limit`. An adapter that holds its entries in memory may return a synchronous
+   * iterable: the scan then costs one async step per entry instead of two.
+   */
+  protected abstract _scan(scan: EntryScan): AsyncIterable<LedgerEntry> | Iterable<LedgerEntry>;
   /** The last position; 0 when empty. */
   protected abstract _head(): Promise<number>;
   /** Atomically reserves `count` numbers for `producer` (from 0) and returns the first; durable where the ledger is. */
@@ -497,23 +501,75 @@ export abstract class BaseLedger implements Ledger {
 
   scan(query?: ScanQuery): AsyncIterable<LedgerEntry> {
     this.assertOpen();
-    const resolved: ResolvedScan = checkScanQuery(query);
-    return this.#iterate(() => this.#scanEntries(resolved));
-  }
-
-  async *#scanEntries(q: ResolvedScan): AsyncIterable<LedgerEntry> {
-    const head = await this._head();
-    const to = Math.min(q.to ?? head, head);
-    if (q.limit === 0 || to < q.from) return;
-    for await (const entry of this._scan({
-      from: q.from,
-      to,
-      producer: q.producer,
-      stream: q.stream,
-      limit: q.limit,
-    })) {
-      yield frozenEntry(entry);
-    }
+    const q: ResolvedScan = checkScanQuery(query);
+    const self = this;
+    // One async generator, not one per layer: a scan of a million entries pays for each
+    // layer a million times.
+    return {
+      async *[Symbol.asyncIterator]() {
+        self.assertOpen();
+        let source: AsyncIterable<LedgerEntry> | Iterable<LedgerEntry>;
+        try {
+          const head = await self._head();
+          const to = Math.min(q.to ?? head, head);
+          if (q.limit === 0 || to < q.from) return;
+          source = self._scan({
+            from: q.from,
+            to,
+            producer: q.producer,
+            stream: q.stream,
+            limit: q.limit,
+          });
+        } catch (error) {
+          throw storageError(error);
+        }
+        if (typeof (source as Iterable<LedgerEntry>)[Symbol.iterator] === "function") {
+          const iterator = (source as Iterable<LedgerEntry>)[Symbol.iterator]();
+          let done = false;
+          try {
+            while (true) {
+              self.assertOpen();
+              let step: IteratorResult<LedgerEntry>;
+              try {
+                step = iterator.next();
+              } catch (error) {
+                done = true;
+                throw storageError(error);
+              }
+              if (step.done === true) {
+                done = true;
+                return;
+              }
+              yield frozenEntry(step.value);
+            }
+          } finally {
+            // The consumer stopped early: let the adapter release what it holds.
+            if (!done) iterator.return?.();
+          }
+        }
+        const iterator = (source as AsyncIterable<LedgerEntry>)[Symbol.asyncIterator]();
+        let done = false;
+        try {
+          while (true) {
+            self.assertOpen();
+            let step: IteratorResult<LedgerEntry>;
+            try {
+              step = await iterator.next();
+            } catch (error) {
+              done = true;
+              throw storageError(error);
+            }
+            if (step.done === true) {
+              done = true;
+              return;
+            }
+            yield frozenEntry(step.value);
+          }
+        } finally {
+          if (!done) await iterator.return?.();
+        }
+      },
+    };
   }
 
   async head(): Promise<number> {

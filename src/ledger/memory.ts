@@ -99,7 +99,7 @@ export class MemoryLedger extends BaseLedger {
     return this.#byId.get(id);
   }
 
-  protected async *_scan(scan: EntryScan): AsyncIterable<LedgerEntry> {
+  protected *_scan(scan: EntryScan): Iterable<LedgerEntry> {
     let left = scan.limit;
     for (let position = scan.from; position <= scan.to && left > 0; position++) {
       const entry = this.#entries[position - 1];

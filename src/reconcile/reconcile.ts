@@ -343,15 +343,13 @@ function toHeld(slot: Slot): Held {
     : slot;
 }
 
-/** Adds one observation to the map of what the sink holds. */
-function hold(map: Map<string, Slot>, o: Observation): void {
+/** What a sink holds for a key after one more observation of it (`slot`: before). */
+function merge(slot: Slot | undefined, o: Observation): Slot {
   const count = o.count ?? 1;
-  const slot = map.get(o.key);
   if (slot === undefined) {
-    if (count === 1 && o.payload === undefined && o.checksum !== undefined)
-      map.set(o.key, o.checksum);
-    else map.set(o.key, { first: toCopy(o), other: undefined, count });
-    return;
+    return count === 1 && o.payload === undefined && o.checksum !== undefined
+      ? o.checksum
+      : { first: toCopy(o), other: undefined, count };
   }
   const held = toHeld(slot);
   held.count += count;
@@ -363,7 +361,55 @@ function hold(map: Map<string, Slot>, o: Observation): void {
     const b = copyChecksum(copy, algorithm);
     if (a === undefined || b === undefined || a !== b) held.other = copy;
   }
-  if (typeof slot === "string") map.set(o.key, held);
+  return held;
+}
+
+/** Adds one observation to a map of what a sink holds (digest mode's differing rows). */
+function hold(map: Map<string, Slot>, o: Observation): void {
+  const slot = map.get(o.key);
+  const next = merge(slot, o);
+  if (next !== slot) map.set(o.key, next);
+}
+
+/** Marks a key the ledger scan has judged at a sink. */
+const VISITED: Held = Object.freeze({
+  first: Object.freeze({ checksum: undefined, payload: undefined, hasPayload: false }),
+  other: undefined,
+  count: 0,
+}) as Held;
+
+/**
+ * What every read-back sink holds, under one key index: each key gets a number once, and
+ * each sink an array of slots by that number. The ledger scan then looks each entry's key
+ * up once for all sinks (not once per sink), and nothing is deleted: judged slots are
+ * marked, and what is left unmarked is what the ledger did not meet.
+ */
+class Holdings {
+  readonly index: Map<string, number> = new Map();
+  readonly keys: string[] = [];
+
+  /** A new sink's slots: as long as the index, so that writes never leave holes. */
+  slots(): (Slot | undefined)[] {
+    return new Array<Slot | undefined>(this.keys.length).fill(undefined);
+  }
+
+  add(slots: (Slot | undefined)[], o: Observation): void {
+    let i = this.index.get(o.key);
+    if (i === undefined) {
+      i = this.keys.length;
+      this.index.set(o.key, i);
+      this.keys.push(o.key);
+    }
+    const slot = slots[i];
+    const next = merge(slot, o);
+    if (next !== slot) {
+      if (i < slots.length) slots[i] = next;
+      else {
+        while (slots.length < i) slots.push(undefined);
+        slots.push(next);
+      }
+    }
+  }
 }
 
 function isIterable(value: unknown): value is AsyncIterable<unknown> | Iterable<unknown> {
@@ -379,7 +425,7 @@ function isIterable(value: unknown): value is AsyncIterable<unknown> | Iterable<
 async function readObservations(
   source: unknown,
   where: string,
-  map: Map<string, Slot>,
+  add: (o: Observation) => void,
   onEach: (n: number) => void,
 ): Promise<number> {
   if (!isIterable(source)) {
@@ -397,13 +443,13 @@ async function readObservations(
     !isFunction((source as AsyncIterable<unknown>)[Symbol.asyncIterator])
   ) {
     for (const value of source as Iterable<unknown>) {
-      hold(map, checkObservation(value, `${where}[${n}]`));
+      add(checkObservation(value, `${where}[${n}]`));
       if (++n % PROGRESS_EVERY === 0) onEach(n);
     }
     return n;
   }
   for await (const value of source as AsyncIterable<unknown>) {
-    hold(map, checkObservation(value, `${where}[${n}]`));
+    add(checkObservation(value, `${where}[${n}]`));
     if (++n % PROGRESS_EVERY === 0) onEach(n);
   }
   return n;
@@ -570,12 +616,13 @@ interface Comparer {
   readonly run: SinkRun;
   readonly basis: SinkReport["basis"];
   prepare(): Promise<void>;
-  visit(entry: LedgerEntry): Promise<void> | undefined;
+  /** `i`: the entry key's number in the shared key index, when some sink holds it. */
+  visit(entry: LedgerEntry, i: number | undefined): Promise<void> | undefined;
   finish(expected: SortedRows | undefined): Promise<void>;
 }
 
-function observedComparer(ctx: Context, run: SinkRun): Comparer {
-  const map = new Map<string, Slot>();
+function observedComparer(ctx: Context, run: SinkRun, holdings: Holdings): Comparer {
+  let slots: (Slot | undefined)[] = [];
   const name = run.sink.name;
   return {
     run,
@@ -583,23 +630,33 @@ function observedComparer(ctx: Context, run: SinkRun): Comparer {
     async prepare() {
       const range: ObserveRange = { from: ctx.from, to: ctx.to, since: ctx.since };
       const observe = run.sink.observe as NonNullable<ReconcileSink["observe"]>;
+      slots = holdings.slots();
       run.observations = await readObservations(
         observe(range),
         `${run.where}.observe()`,
-        map,
+        (o) => holdings.add(slots, o),
         (n) => progress(ctx, name, "observe", n),
       );
       progress(ctx, name, "observe", run.observations, run.observations);
     },
-    visit(entry) {
-      const key = entry.envelope.key;
-      const slot = map.get(key);
-      if (slot === undefined) return judgeMissing(ctx, run, entry);
-      map.delete(key);
+    visit(entry, i) {
+      const slot = i === undefined ? undefined : slots[i];
+      if (slot === undefined || slot === VISITED) return judgeMissing(ctx, run, entry);
+      slots[i as number] = VISITED;
       judgeHeld(run, entry, slot);
       return undefined;
     },
-    finish: () => judgeLeftovers(ctx, run, map),
+    async finish() {
+      // Keys the scan did not meet, in the order the sink gave them.
+      const left = new Map<string, Slot>();
+      const end = Math.min(slots.length, holdings.keys.length);
+      for (let i = 0; i < end; i++) {
+        const slot = slots[i];
+        if (slot !== undefined && slot !== VISITED) left.set(holdings.keys[i] as string, slot);
+      }
+      slots = [];
+      await judgeLeftovers(ctx, run, left);
+    },
   };
 }
 
@@ -776,7 +833,12 @@ async function compareDigest(ctx: Context, run: SinkRun, expected: SortedRows): 
   const positions: number[] = [];
   for (const leaf of leaves) {
     const where = `${run.where}.digest.observeRange()`;
-    run.digest.rowsRead += await readObservations(digest.observeRange(leaf), where, map, () => {});
+    run.digest.rowsRead += await readObservations(
+      digest.observeRange(leaf),
+      where,
+      (o) => hold(map, o),
+      () => {},
+    );
     const { start, end } = expected.summary(leaf.from, leaf.to);
     for (let i = start; i < end; i++) positions.push(expected.ref(i));
   }
@@ -867,7 +929,12 @@ function isLedgerFailure(error: unknown): boolean {
   );
 }
 
-function comparerFor(ctx: Context, sink: ReconcileSink, where: string): Comparer {
+function comparerFor(
+  ctx: Context,
+  sink: ReconcileSink,
+  where: string,
+  holdings: Holdings,
+): Comparer {
   const run: SinkRun = {
     sink,
     where,
@@ -880,7 +947,9 @@ function comparerFor(ctx: Context, sink: ReconcileSink, where: string): Comparer
   };
   if (sink.digest !== undefined && (ctx.from === 1 || sink.observe === undefined))
     return digestComparer(ctx, run);
-  return sink.observe !== undefined ? observedComparer(ctx, run) : receiptComparer(ctx, run);
+  return sink.observe !== undefined
+    ? observedComparer(ctx, run, holdings)
+    : receiptComparer(ctx, run);
 }
 
 /** Runs one step of a comparer, timing it; a sink's failure is kept on its run, a ledger's thrown. */
@@ -1016,7 +1085,8 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
     onProgress: options.onProgress,
   };
   log("reconciling %d sinks over positions %d..%d", sinks.length, from, ctx.to);
-  const comparers = sinks.map((sink, i) => comparerFor(ctx, sink, `options.sinks[${i}]`));
+  const holdings = new Holdings();
+  const comparers = sinks.map((sink, i) => comparerFor(ctx, sink, `options.sinks[${i}]`, holdings));
   // 1. Read every sink (observations, receipts).
   for (const comparer of comparers) await step(comparer, () => comparer.prepare());
   // 2. One ledger scan for every sink: each entry judged at each sink that could be read.
@@ -1026,8 +1096,9 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
   let done = 0;
   if (entries > 0 && (live.length > 0 || hashing)) {
     for await (const entry of ledger.scan({ from, to: ctx.to })) {
+      const i = holdings.index.get(entry.envelope.key);
       for (const comparer of live) {
-        const pending = comparer.visit(entry);
+        const pending = comparer.visit(entry, i);
         if (pending !== undefined) await pending;
       }
       if (rows !== undefined)
