@@ -333,6 +333,27 @@ describe("repair", () => {
     expect(other.sink.guard?.status().frozen?.reason).toBe("maintenance");
   });
 
+  it("does not converge while a repaired sink cannot be read back", async () => {
+    const { ledger, sink, clock } = await drifted();
+    const report = await reconcile({ ledger, sinks: [sink], now: clock.now });
+    let reads = 0;
+    const flaky: ReconcileSink = {
+      ...sink,
+      observe: () => {
+        reads++;
+        if (reads > 1) throw new Error("connection reset");
+        return sink.observe();
+      },
+    };
+    const result = await repair(report, { ledger, sinks: [flaky], now: clock.now });
+    expect(result.actions.every((a) => a.status === "done")).toBe(true);
+    expect(result.converged).toBe(false);
+    expect(result.sinks[0]).toMatchObject({
+      converged: false,
+      error: { code: "sink_read_failed", message: "connection reset" },
+    });
+  });
+
   it("says when the report was truncated", async () => {
     const { ledger, sink, clock } = await drifted();
     const report = await reconcile({ ledger, sinks: [sink], now: clock.now, maxFindings: 2 });
