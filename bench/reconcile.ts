@@ -26,7 +26,7 @@ import {
   type ReconcileSink,
   reconcile,
 } from "../src/index.js";
-import { createMemorySink, type MemorySink } from "../src/testing/index.js";
+import { createMemorySink, createSeededRandom, type MemorySink } from "../src/testing/index.js";
 import type { LedgerRow, LedgerTarget } from "./ledger.js";
 import { orderPayload } from "./payloads.js";
 
@@ -35,18 +35,6 @@ function heapAfterGc(): number {
   gc?.();
   gc?.();
   return process.memoryUsage().heapUsed;
-}
-
-/** A seeded generator, so every run drifts the same keys. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Fills a sink with every envelope, then drifts `rate` of them (and adds as many unexpected keys ÷ 4). */
@@ -58,7 +46,7 @@ function driftedSink(
 ): MemorySink {
   const sink = createMemorySink({ name, lagToleranceMs: 0 });
   for (const e of envelopes) sink.put(e.key, e.payload);
-  const random = seeded(seed);
+  const random = createSeededRandom(seed);
   const n = Math.round(envelopes.length * rate);
   for (let d = 0; d < n; d++) {
     const e = envelopes[Math.floor(random() * envelopes.length)] as Envelope;
@@ -191,7 +179,7 @@ export async function runReconcileBench(
   const sinkRows: (Observation & { checksum: string })[] = [];
   for (let p = 1; p <= big; p++)
     sinkRows.push({ key: `orders-svc/orders/${p}`, checksum: checksum({ i: p }) });
-  const random = seeded(99);
+  const random = createSeededRandom(99);
   const at = () => Math.floor(random() * (big - 10)) + 1;
   for (let d = 0; d < 3; d++) sinkRows.splice(at(), 1); // missing
   for (let d = 0; d < 3; d++) {

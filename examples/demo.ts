@@ -49,7 +49,7 @@ import {
   repair,
   type SinkWriter,
 } from "sinkproof";
-import { createMemorySink } from "sinkproof/testing";
+import { createMemorySink, createSeededRandom } from "sinkproof/testing";
 
 const { values } = parseArgs({
   options: { events: { type: "string", default: "10000" }, out: { type: "string" } },
@@ -63,24 +63,12 @@ mkdirSync(out, { recursive: true });
 const tty = process.stdout.isTTY === true;
 const LAG_MS = 250;
 
-/** A small seeded generator (mulberry32), so every run injects the same faults. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * A JSONL file store: one line per write. It appends, so a write whose acknowledgement
  * got lost and was sent again leaves two lines (1 write in 200 here).
  */
 function jsonlStore(file: string) {
-  const random = seeded(11);
+  const random = createSeededRandom(11);
   writeFileSync(file, "");
   const line = (e: Envelope) =>
     `${JSON.stringify({ key: e.key, checksum: e.checksum, payload: e.payload })}\n`;

@@ -16,6 +16,7 @@ export {
 } from "./conformance.js";
 export {
   createMemorySink,
+  createSeededRandom,
   type MemorySink,
   type MemorySinkFaults,
   type MemorySinkOptions,

@@ -137,8 +137,21 @@ export interface MemorySink extends ReconcileSink {
   stats(): MemorySinkStats;
 }
 
-/** mulberry32: a small, fast, seeded generator; plenty for fault injection. */
-function generator(seed: number): () => number {
+/**
+ * A seeded pseudo-random generator (mulberry32): numbers in `[0, 1)`, the same sequence for
+ * the same seed. Small and fast; plenty for fault injection and reproducible test data,
+ * not for anything secret.
+ *
+ * @example
+ * ```ts
+ * import { createSeededRandom } from "sinkproof/testing";
+ * const random = createSeededRandom(42);
+ * if (random() < 0.01) dropThisWrite();
+ * ```
+ */
+export function createSeededRandom(seed: number): () => number {
+  if (!Number.isSafeInteger(seed))
+    invalidArgument("seed", `must be an integer, got ${String(seed)}`);
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -234,7 +247,7 @@ export function createMemorySink(options: MemorySinkOptions): MemorySink {
   const mode = options.observe ?? "checksum";
   if (mode !== "checksum" && mode !== "payload")
     invalidArgument("options.observe", `must be "checksum" or "payload", got ${String(mode)}`);
-  const random = generator(seed);
+  const random = createSeededRandom(seed);
   const rows = new Map<string, MemorySinkRow>();
   let offline = false;
   let digestCache: SinkDigest | undefined;

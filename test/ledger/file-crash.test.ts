@@ -5,23 +5,12 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { FileLedger, verify } from "../../src/index.js";
+import { createSeededRandom } from "../../src/testing/index.js";
 
 const root = mkdtempSync(join(tmpdir(), "sinkproof-crash-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 const child = fileURLToPath(new URL("./fixtures/crash-child.ts", import.meta.url));
 const projectRoot = fileURLToPath(new URL("../..", import.meta.url));
-
-/** Seeded PRNG (mulberry32), so every run kills at the same moments. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Runs the child until `delayMs` after it is ready, then SIGKILLs it; returns the acked keys. */
 function runAndKill(
@@ -77,7 +66,7 @@ function runAndKill(
 describe("FileLedger survives SIGKILL at random moments", () => {
   it("keeps every acknowledged append, intact, and never shows half a batch (50 kills)", async () => {
     const directory = join(root, "crash");
-    const random = prng(20261126);
+    const random = createSeededRandom(20261126);
     const acknowledged = new Map<string, string>();
     let truncations = 0;
     for (let run = 0; run < 50; run++) {
