@@ -508,23 +508,27 @@ export abstract class BaseLedger implements Ledger {
     return {
       async *[Symbol.asyncIterator]() {
         self.assertOpen();
-        let source: AsyncIterable<LedgerEntry> | Iterable<LedgerEntry>;
+        let sync: Iterator<LedgerEntry> | undefined;
+        let async: AsyncIterator<LedgerEntry> | undefined;
         try {
           const head = await self._head();
           const to = Math.min(q.to ?? head, head);
           if (q.limit === 0 || to < q.from) return;
-          source = self._scan({
+          const source = self._scan({
             from: q.from,
             to,
             producer: q.producer,
             stream: q.stream,
             limit: q.limit,
           });
+          if (typeof (source as Iterable<LedgerEntry>)?.[Symbol.iterator] === "function") {
+            sync = (source as Iterable<LedgerEntry>)[Symbol.iterator]();
+          } else async = (source as AsyncIterable<LedgerEntry>)[Symbol.asyncIterator]();
         } catch (error) {
           throw storageError(error);
         }
-        if (typeof (source as Iterable<LedgerEntry>)[Symbol.iterator] === "function") {
-          const iterator = (source as Iterable<LedgerEntry>)[Symbol.iterator]();
+        if (sync !== undefined) {
+          const iterator = sync;
           let done = false;
           try {
             while (true) {
@@ -547,7 +551,7 @@ export abstract class BaseLedger implements Ledger {
             if (!done) iterator.return?.();
           }
         }
-        const iterator = (source as AsyncIterable<LedgerEntry>)[Symbol.asyncIterator]();
+        const iterator = async as AsyncIterator<LedgerEntry>;
         let done = false;
         try {
           while (true) {

@@ -55,9 +55,20 @@ export function rowHash(key: string, checksum: string): RowHash {
       { path: typeof key !== "string" ? "key" : "checksum" },
     );
   }
+  // UTF-8 would turn a lone surrogate into U+FFFD: two different keys, one row hash.
+  if (!isWellFormed(key) || !isWellFormed(checksum)) {
+    throw new InvalidArgumentError(
+      "invalid_argument",
+      "rowHash needs well-formed strings (a lone surrogate has no UTF-8 form)",
+      { path: isWellFormed(key) ? "checksum" : "key" },
+    );
+  }
   const d = sha256(`${key}\n${checksum}`);
   return { hash: d.readUInt32BE(0), hi: d.readUInt32BE(4), lo: d.readUInt32BE(8) };
 }
+
+const isWellFormed = (value: string): boolean =>
+  (value as unknown as { isWellFormed(): boolean }).isWellFormed();
 
 /**
  * The 16-hex-digit digest of a bucket from its two word sums, each reduced mod 2^32 here
@@ -248,6 +259,27 @@ export class SortedRows {
   }
 }
 
+/** Checks a hash range: integers with `0 ≤ from < to ≤ 2^32`. Internal. */
+export function checkHashRange(range: HashRange, where: string): void {
+  const ok =
+    typeof range === "object" &&
+    range !== null &&
+    Number.isSafeInteger(range.from) &&
+    Number.isSafeInteger(range.to) &&
+    range.from >= 0 &&
+    range.from < range.to &&
+    range.to <= HASH_SPACE;
+  if (!ok) {
+    throw new InvalidArgumentError(
+      "invalid_argument",
+      `${where} must be { from, to } with 0 ≤ from < to ≤ 2^32`,
+      {
+        path: where,
+      },
+    );
+  }
+}
+
 /** Checks a split and returns its bucket width. Internal. */
 export function splitWidth(split: DigestSplit, where: string): number {
   const ok =
@@ -288,6 +320,15 @@ export function splitWidth(split: DigestSplit, where: string): number {
 export function digestIndex(
   rows: Iterable<Observation & { readonly checksum: string }>,
 ): SinkDigest {
+  if (typeof (rows as Iterable<unknown> | null)?.[Symbol.iterator] !== "function") {
+    throw new InvalidArgumentError(
+      "invalid_argument",
+      `rows must be an iterable of { key, checksum }, got ${describe(rows)}`,
+      {
+        path: "rows",
+      },
+    );
+  }
   const buffer = new RowBuffer();
   const kept: Observation[] = [];
   let i = 0;
@@ -338,6 +379,7 @@ export function digestIndex(
       return out;
     },
     *observeRange(range: HashRange): Iterable<Observation> {
+      checkHashRange(range, "range");
       const { start, end } = sorted.summary(range.from, range.to);
       for (let s = start; s < end; s++) yield kept[sorted.ref(s)] as Observation;
     },

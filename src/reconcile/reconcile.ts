@@ -29,7 +29,7 @@ import type { JsonValue } from "../envelope/schema.js";
 import { InvalidArgumentError, isSinkproofError, LedgerError } from "../errors.js";
 import { describe, invalidArgument } from "../internal/arguments.js";
 import type { Ledger, LedgerEntry, Receipt, ReceiptStatus } from "../ledger/types.js";
-import { isFinalStatus } from "../ledger/validate.js";
+import { checkName, isFinalStatus } from "../ledger/validate.js";
 import { logger } from "../observe/debug.js";
 import { diffPaths } from "./diff.js";
 import { HASH_SPACE, RowBuffer, rowHash, SortedRows } from "./digest.js";
@@ -59,6 +59,8 @@ export const DEFAULT_LAG_TOLERANCE_MS = 60_000;
 /** Default number of findings listed per sink. */
 export const DEFAULT_MAX_FINDINGS = 10_000;
 const PROGRESS_EVERY = 10_000;
+/** The largest time a `Date` can hold, in ms. */
+const MAX_TIME_MS = 8.64e15;
 /** Digest mode reads a bucket row by row once both sides hold at most this many rows. */
 const LEAF_ROWS = 64;
 /** Digest mode splits a differing bucket into this many. */
@@ -206,9 +208,8 @@ export function checkSink(sink: unknown, where: string): ReconcileSink {
   if (typeof sink !== "object" || sink === null)
     invalidArgument(where, `must be a sink description, got ${describe(sink)}`);
   const s = sink as Record<string, unknown>;
-  if (typeof s.name !== "string" || s.name.length === 0 || s.name.length > 256) {
-    invalidArgument(`${where}.name`, "must be a non-empty string of at most 256 characters");
-  }
+  checkName(s.name, `${where}.name`); // the rule receipts and guards use
+
   const lag = s.lagToleranceMs;
   if (lag !== undefined && (typeof lag !== "number" || !Number.isFinite(lag) || lag < 0)) {
     invalidArgument(`${where}.lagToleranceMs`, `must be a finite number ≥ 0, got ${String(lag)}`);
@@ -315,13 +316,14 @@ function checkObservation(value: unknown, where: string): Observation {
 }
 
 /** The checksum of a copy in `algorithm`, or undefined when its payload cannot be canonicalized. */
+/**
+ * The checksum of a copy in `algorithm`: computed from its payload when the sink gave one
+ * (the payload wins over a stored checksum, which may have been written from the envelope
+ * while the payload was altered), else the stored checksum; undefined when the payload
+ * cannot be canonicalized.
+ */
 function copyChecksum(copy: Copy, algorithm: "xxh64" | "sha256"): string | undefined {
-  if (
-    copy.checksum !== undefined &&
-    (!copy.hasPayload || algorithmOf(copy.checksum as Checksum) === algorithm)
-  ) {
-    return copy.checksum;
-  }
+  if (!copy.hasPayload) return copy.checksum;
   try {
     return checksum(copy.payload, { algorithm });
   } catch {
@@ -589,7 +591,13 @@ async function ledgerEntry(ledger: Ledger, key: string): Promise<LedgerEntry | u
 async function judgeLeftovers(ctx: Context, run: SinkRun, map: Map<string, Slot>): Promise<void> {
   for (const [key, slot] of map) {
     const entry = await ledgerEntry(ctx.ledger, key);
-    if (entry !== undefined) continue; // outside the range covered, or appended since the scan began
+    // Outside the range covered, or appended since the scan began: not unexpected.
+    if (
+      entry !== undefined &&
+      entry.envelope.key === key &&
+      (entry.position < ctx.from || entry.position > ctx.to)
+    )
+      continue;
     const held = toHeld(slot);
     run.tally.add({
       kind: "unexpected",
@@ -833,10 +841,24 @@ async function compareDigest(ctx: Context, run: SinkRun, expected: SortedRows): 
   const positions: number[] = [];
   for (const leaf of leaves) {
     const where = `${run.where}.digest.observeRange()`;
+    const inLeaf = (o: Observation): void => {
+      // A row outside the range asked for would be counted twice (here and in its own bucket).
+      if (o.checksum !== undefined) {
+        const { hash } = rowHash(o.key, o.checksum);
+        if (hash < leaf.from || hash >= leaf.to) {
+          throw new InvalidArgumentError(
+            "invalid_argument",
+            `${where} returned ${JSON.stringify(o.key.slice(0, 80))}, whose row hash ${hash} is outside the range asked for [${leaf.from}, ${leaf.to})`,
+            { path: where, key: o.key },
+          );
+        }
+      }
+      hold(map, o);
+    };
     run.digest.rowsRead += await readObservations(
       digest.observeRange(leaf),
       where,
-      (o) => hold(map, o),
+      inLeaf,
       () => {},
     );
     const { start, end } = expected.summary(leaf.from, leaf.to);
@@ -1067,8 +1089,11 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
   const clock = options.now ?? Date.now;
   const started = performance.now();
   const nowMs = clock();
-  if (typeof nowMs !== "number" || !Number.isFinite(nowMs))
-    invalidArgument("options.now", `must return a finite number, got ${String(nowMs)}`);
+  if (typeof nowMs !== "number" || !Number.isFinite(nowMs) || Math.abs(nowMs) > MAX_TIME_MS)
+    invalidArgument(
+      "options.now",
+      `must return ms since the epoch (a valid Date), got ${String(nowMs)}`,
+    );
   const head = await ledger.head();
   const to = Math.min(wantTo ?? head, head);
   const from = wantFrom;

@@ -13,6 +13,7 @@
 
 import { describe, invalidArgument } from "../internal/arguments.js";
 import type { RepairOutcome, RepairResult, Unresolved } from "./repair.js";
+import { checkRepairShape, checkReportShape } from "./shape.js";
 import type { Finding, FindingKind, ReconcileReport, SinkReport } from "./types.js";
 
 /** Options of {@link renderReport}. */
@@ -815,48 +816,11 @@ function renderHtml(
 // Entry point
 
 function checkReport(report: unknown): ReconcileReport {
-  if (
-    typeof report !== "object" ||
-    report === null ||
-    !Array.isArray((report as ReconcileReport).sinks) ||
-    typeof (report as ReconcileReport).range !== "object" ||
-    (report as ReconcileReport).range === null
-  ) {
-    invalidArgument("report", `must be a report made by reconcile(), got ${describe(report)}`);
-  }
-  (report as ReconcileReport).sinks.forEach((sink: unknown, i) => {
-    const s = sink as SinkReport | null;
-    if (
-      typeof s !== "object" ||
-      s === null ||
-      typeof s.name !== "string" ||
-      typeof s.counts !== "object" ||
-      s.counts === null ||
-      !Array.isArray(s.findings) ||
-      typeof s.window !== "object" ||
-      s.window === null
-    ) {
-      invalidArgument(
-        `report.sinks[${i}]`,
-        "must be a sink report { name, basis, counts, findings, window, ... }",
-      );
-    }
-  });
-  return report as ReconcileReport;
+  return checkReportShape(report, "report");
 }
 
 function checkRepair(repair: unknown): RepairResult | undefined {
-  if (repair === undefined) return undefined;
-  if (
-    typeof repair !== "object" ||
-    repair === null ||
-    !Array.isArray((repair as RepairResult).actions) ||
-    !Array.isArray((repair as RepairResult).sinks) ||
-    !Array.isArray((repair as RepairResult).unresolved)
-  ) {
-    invalidArgument("options.repair", `must be a result of repair(), got ${describe(repair)}`);
-  }
-  return repair as RepairResult;
+  return repair === undefined ? undefined : checkRepairShape(repair, "options.repair");
 }
 
 /**

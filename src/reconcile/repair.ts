@@ -25,6 +25,7 @@ import { describe, invalidArgument } from "../internal/arguments.js";
 import type { Ledger, ReceiptStatus } from "../ledger/types.js";
 import { logger } from "../observe/debug.js";
 import { checkSinks, frozenByPolicy, reconcile } from "./reconcile.js";
+import { checkReportShape } from "./shape.js";
 import type {
   Finding,
   FindingKind,
@@ -290,14 +291,7 @@ export async function repair(
   report: ReconcileReport,
   options: RepairOptions,
 ): Promise<RepairResult> {
-  if (
-    typeof report !== "object" ||
-    report === null ||
-    !Array.isArray(report.sinks) ||
-    typeof report.range !== "object"
-  ) {
-    invalidArgument("report", `must be a report made by reconcile(), got ${describe(report)}`);
-  }
+  checkReportShape(report, "report");
   if (typeof options !== "object" || options === null)
     invalidArgument("options", `must be an object, got ${describe(options)}`);
   const sinks = checkSinks(options.sinks, "options.sinks");
@@ -319,17 +313,36 @@ export async function repair(
   if (why !== undefined && (typeof why !== "string" || why.length > 4096))
     invalidArgument("options.reason", "must be a string of at most 4096 characters");
   const { ledger } = options;
+  if (options.now !== undefined && typeof options.now !== "function") {
+    invalidArgument(
+      "options.now",
+      `must be a function returning ms since the epoch, got ${describe(options.now)}`,
+    );
+  }
   const clock = options.now ?? Date.now;
   const started = performance.now();
-  const startedAt = new Date(clock()).toISOString();
-  const range = { from: report.range.from, to: report.range.to };
+  const startMs = clock();
+  if (typeof startMs !== "number" || !Number.isFinite(startMs) || Math.abs(startMs) > 8.64e15) {
+    invalidArgument(
+      "options.now",
+      `must return ms since the epoch (a valid Date), got ${String(startMs)}`,
+    );
+  }
+  const startedAt = new Date(startMs).toISOString();
+  // The report's range (an empty one stays open-ended: the ledger had no entries yet).
+  const range =
+    report.range.entries > 0
+      ? { from: report.range.from, to: report.range.to }
+      : { from: report.range.from };
 
   // 1. Recheck the sinks that have findings (or a freeze to lift).
   const frozenByUs = (name: string): boolean => {
     const guard = byName.get(name)?.guard;
     return guard !== undefined && frozenByPolicy.has(guard);
   };
-  const touched = report.sinks.filter((s) => s.findings.length > 0 || frozenByUs(s.name));
+  const touched = report.sinks.filter(
+    (s) => s.findings.length > 0 || s.error !== undefined || frozenByUs(s.name),
+  );
   const touchedSinks = touched.map((s) => byName.get(s.name) as ReconcileSink);
   const recheck =
     touchedSinks.length === 0
@@ -342,6 +355,18 @@ export async function repair(
           maxFindings: Number.MAX_SAFE_INTEGER,
         });
   const current = index(recheck);
+  // A sink that cannot be read now (or could not when reported) cannot be repaired safely.
+  const unreadable = new Map<string, SinkReadFailure>();
+  for (const s of recheck?.sinks ?? []) if (s.error !== undefined) unreadable.set(s.name, s.error);
+  for (const s of report.sinks) {
+    const now = recheck?.sinks.find((r) => r.name === s.name);
+    if (s.error !== undefined && !unreadable.has(s.name) && now?.consistent !== true) {
+      unreadable.set(s.name, {
+        code: s.error.code,
+        message: `the report could not read this sink (${s.error.message}): reconcile again, then repair`,
+      });
+    }
+  }
 
   // 2. Plan.
   const perSink = new Map<string, { planned: number; alreadyResolved: number; deferred: number }>();
@@ -350,6 +375,7 @@ export async function repair(
     const sink = byName.get(sinkReport.name) as ReconcileSink;
     const tally = { planned: 0, alreadyResolved: 0, deferred: 0 };
     perSink.set(sink.name, tally);
+    if (unreadable.has(sink.name)) continue;
     const mine: RepairAction[] = [];
     for (const finding of sinkReport.findings) {
       const now = current.get(findingKey(sink.name, finding.key));
@@ -376,8 +402,15 @@ export async function repair(
       dryRun,
       startedAt,
       actions: outcomes,
-      sinks: summarize(report.sinks, perSink, outcomes, new Set(), new Set(), new Map()),
-      converged: actions.length === 0,
+      sinks: summarize(
+        report.sinks,
+        perSink,
+        outcomes,
+        new Set(unreadable.keys()),
+        new Set(),
+        unreadable,
+      ),
+      converged: actions.length === 0 && unreadable.size === 0,
       unresolved: [],
       remaining,
       verification: undefined,
@@ -392,10 +425,13 @@ export async function repair(
     let status: RepairOutcome["status"] = action.action === "flag" ? "flagged" : "done";
     let receipt: ReceiptStatus | undefined;
     let error: { code: string; message: string } | undefined;
+    // What the sink holds for the key after each step, for the audit record.
+    let after: string | null = action.before;
     if (action.action !== "flag") {
       try {
         if (action.action === "remove" || action.action === "remove-and-replay") {
           await (sink.remove as NonNullable<ReconcileSink["remove"]>)(action.key);
+          after = null;
         }
         if (
           action.action === "rewrite" ||
@@ -406,6 +442,7 @@ export async function repair(
           if (entry === undefined) throw new Error(`${action.key} is not in the ledger`);
           if (action.action === "rewrite") {
             await (sink.rewrite as NonNullable<ReconcileSink["rewrite"]>)(entry.envelope);
+            after = action.after;
           } else {
             const r = await (sink.guard as NonNullable<ReconcileSink["guard"]>).deliver(
               entry.envelope,
@@ -415,7 +452,7 @@ export async function repair(
             if (r.status !== "replayed" && r.status !== "written" && r.status !== "duplicate") {
               status = "failed";
               error = r.error ?? { code: r.status, message: `the guard answered ${r.status}` };
-            }
+            } else after = action.after;
           }
         }
       } catch (caught) {
@@ -433,7 +470,7 @@ export async function repair(
         ...(action.position === undefined ? {} : { position: action.position }),
       },
       before: action.before,
-      after: status === "done" ? action.after : action.before,
+      after,
       details: {
         finding: action.finding,
         outcome: status,
@@ -444,7 +481,7 @@ export async function repair(
       },
     });
     log("%s %s at %s: %s", action.action, action.key, action.sink, status);
-    outcomes.push({ ...action, status, receipt, error, audit: record.index });
+    outcomes.push({ ...action, after, status, receipt, error, audit: record.index });
   }
 
   // 4. Verify.
@@ -483,19 +520,20 @@ export async function repair(
       unresolved.push({ sink: outcome.sink, key: outcome.key, finding: kind, reason: cause });
     }
   }
-  const unresolvedSinks = new Set(unresolved.map((u) => u.sink));
-  const unreadable = new Map<string, SinkReadFailure>();
-  for (const s of verification?.sinks ?? []) {
-    if (s.error !== undefined) {
-      unreadable.set(s.name, s.error);
-      unresolvedSinks.add(s.name);
-    }
-  }
-  // Lift freezes put by the policy once the sink converged and is consistent.
+  for (const s of verification?.sinks ?? [])
+    if (s.error !== undefined) unreadable.set(s.name, s.error);
+  const unresolvedSinks = new Set([...unresolved.map((u) => u.sink), ...unreadable.keys()]);
+  // Lift freezes put by the policy once the sink converged and the WHOLE ledger reads back
+  // consistent there (a report over a partial range proves nothing about the rest).
   const unfrozen = new Set<string>();
-  for (const sink of frozenSinks) {
+  const liftable = frozenSinks.filter((s) => !unresolvedSinks.has(s.name));
+  const whole =
+    liftable.length === 0
+      ? undefined
+      : await reconcile({ ledger, sinks: liftable, now: clock, maxFindings: 0 });
+  for (const sink of liftable) {
     const guard = sink.guard as NonNullable<ReconcileSink["guard"]>;
-    const sinkAfter = verification?.sinks.find((s) => s.name === sink.name);
+    const sinkAfter = whole?.sinks.find((s) => s.name === sink.name);
     const reason = frozenByPolicy.get(guard);
     if (unresolvedSinks.has(sink.name) || sinkAfter === undefined || !sinkAfter.consistent)
       continue;

@@ -318,6 +318,7 @@ export function createMemorySink(options: MemorySinkOptions): MemorySink {
               return mode === "payload"
                 ? found.map((o) => ({
                     key: o.key,
+                    checksum: o.checksum,
                     payload: (rows.get(o.key) as MemorySinkRow).payload,
                     count: o.count,
                   }))
@@ -335,6 +336,8 @@ export function createMemorySink(options: MemorySinkOptions): MemorySink {
       return rows.size;
     },
     put: (key, payload, count = 1) => {
+      if (typeof key !== "string" || key.length === 0)
+        invalidArgument("key", `must be a non-empty string, got ${describe(key)}`);
       if (!Number.isSafeInteger(count) || count < 1)
         invalidArgument("count", `must be a positive integer, got ${String(count)}`);
       set(key, payload, count);

@@ -493,8 +493,28 @@ describe("renderReport", () => {
   it("rejects bad input with an InvalidArgumentError naming the argument", () => {
     const cases: Array<[() => unknown, string]> = [
       [() => renderReport(null as never, { format: "json" }), "report"],
-      [() => renderReport({} as never, { format: "json" }), "report"],
-      [() => renderReport({ ...report, sinks: "x" } as never, { format: "json" }), "report"],
+      [() => renderReport({} as never, { format: "json" }), "report.range"],
+      [() => renderReport({ ...report, sinks: "x" } as never, { format: "json" }), "report.sinks"],
+      [
+        () =>
+          renderReport({ ...report, sinks: [{ ...report.sinks[0], findings: [null] }] } as never, {
+            format: "markdown",
+          }),
+        "report.sinks[0].findings[0]",
+      ],
+      [
+        () =>
+          renderReport(
+            {
+              ...report,
+              sinks: [
+                { ...report.sinks[0], findings: [{ kind: "mismatched", key: "k", paths: "abc" }] },
+              ],
+            } as never,
+            { format: "html" },
+          ),
+        "report.sinks[0].findings[0].paths",
+      ],
       [
         () => renderReport({ ...report, sinks: [null] } as never, { format: "html" }),
         "report.sinks[0]",
@@ -513,7 +533,19 @@ describe("renderReport", () => {
         "options.topFindings",
       ],
       [() => renderReport(report, { format: "html", title: 3 as never }), "options.title"],
-      [() => renderReport(report, { format: "html", repair: {} as never }), "options.repair"],
+      [
+        () => renderReport(report, { format: "html", repair: {} as never }),
+        "options.repair.actions",
+      ],
+      [() => renderReport(report, { format: "html", repair: null as never }), "options.repair"],
+      [
+        () =>
+          renderReport(report, {
+            format: "html",
+            repair: { actions: [null], sinks: [], unresolved: [] } as never,
+          }),
+        "options.repair.actions[0]",
+      ],
     ];
     for (const [fn, path] of cases) {
       const error = catchError(fn);

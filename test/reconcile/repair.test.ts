@@ -368,7 +368,17 @@ describe("repair", () => {
     const other = createMemorySink({ name: "other" });
     const bad: [unknown, unknown, string][] = [
       [null, { ledger, sinks: [sink] }, "report"],
-      [{ sinks: "x" }, { ledger, sinks: [sink] }, "report"],
+      [{ sinks: "x" }, { ledger, sinks: [sink] }, "report.range"],
+      [{ ...report, sinks: "x" }, { ledger, sinks: [sink] }, "report.sinks"],
+      [{ ...report, range: null }, { ledger, sinks: [sink] }, "report.range"],
+      [{ ...report, sinks: [null] }, { ledger, sinks: [sink] }, "report.sinks[0]"],
+      [
+        { ...report, sinks: [{ ...report.sinks[0], findings: [null] }] },
+        { ledger, sinks: [sink] },
+        "report.sinks[0].findings[0]",
+      ],
+      [report, { ledger, sinks: [sink], now: 5 }, "options.now"],
+      [report, { ledger, sinks: [sink], now: () => Number.NaN }, "options.now"],
       [report, null, "options"],
       [report, { ledger, sinks: [other] }, "report.sinks[0].name"],
       [report, { ledger, sinks: [sink], dryRun: "yes" }, "options.dryRun"],

@@ -1,0 +1,139 @@
+/**
+ * Shape checks of reports and repair results handed back to `repair` and
+ * `renderReport`: they may have been stored as JSON and edited, so every field read later
+ * is checked here, and a bad one is an `InvalidArgumentError` naming its path. Internal.
+ *
+ * @module
+ */
+
+import { describe, invalidArgument } from "../internal/arguments.js";
+import type { RepairResult } from "./repair.js";
+import type { ReconcileReport } from "./types.js";
+
+const KINDS = new Set([
+  "matched",
+  "missing-late",
+  "missing-lost",
+  "duplicate",
+  "mismatched",
+  "unexpected",
+]);
+const COUNT_KINDS = [
+  "matched",
+  "missing-late",
+  "missing-lost",
+  "duplicate",
+  "mismatched",
+  "unexpected",
+];
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function isCount(value: unknown): boolean {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
+}
+
+function optionalString(value: unknown, where: string): void {
+  if (value !== undefined && value !== null && typeof value !== "string") {
+    invalidArgument(where, `must be a string, got ${describe(value)}`);
+  }
+}
+
+/** Checks a report made by `reconcile` (or read back from its JSON). */
+export function checkReportShape(report: unknown, where: string): ReconcileReport {
+  if (!isObject(report))
+    invalidArgument(where, `must be a report made by reconcile(), got ${describe(report)}`);
+  const range = report.range;
+  if (!isObject(range) || !isCount(range.from) || !isCount(range.to) || !isCount(range.entries)) {
+    invalidArgument(`${where}.range`, "must be { from, to, entries } (integers ≥ 0)");
+  }
+  if (!Array.isArray(report.sinks))
+    invalidArgument(`${where}.sinks`, `must be an array, got ${describe(report.sinks)}`);
+  report.sinks.forEach((sink: unknown, i) => {
+    const at = `${where}.sinks[${i}]`;
+    if (!isObject(sink) || typeof sink.name !== "string") {
+      invalidArgument(at, "must be a sink report { name, basis, counts, findings, window, ... }");
+    }
+    if (
+      !isObject(sink.counts) ||
+      !COUNT_KINDS.every((k) => isCount((sink.counts as Record<string, unknown>)[k]))
+    ) {
+      invalidArgument(
+        `${at}.counts`,
+        `must count every kind (${COUNT_KINDS.join(", ")}) with integers ≥ 0`,
+      );
+    }
+    const window = sink.window;
+    if (
+      !isObject(window) ||
+      !isCount(window.position) ||
+      !isCount(window.behindEntries) ||
+      typeof window.behindMs !== "number"
+    ) {
+      invalidArgument(`${at}.window`, "must be { position, behindEntries, behindMs }");
+    }
+    if (!Array.isArray(sink.findings))
+      invalidArgument(`${at}.findings`, `must be an array, got ${describe(sink.findings)}`);
+    sink.findings.forEach((finding: unknown, j) => {
+      const f = `${at}.findings[${j}]`;
+      if (
+        !isObject(finding) ||
+        !KINDS.has(finding.kind as string) ||
+        typeof finding.key !== "string"
+      ) {
+        invalidArgument(f, "must be a finding { kind, sink, key, ... }");
+      }
+      if (finding.position !== undefined && !isCount(finding.position))
+        invalidArgument(`${f}.position`, "must be an integer ≥ 0");
+      if (finding.count !== undefined && !isCount(finding.count))
+        invalidArgument(`${f}.count`, "must be an integer ≥ 0");
+      if (finding.ageMs !== undefined && typeof finding.ageMs !== "number")
+        invalidArgument(`${f}.ageMs`, "must be a number");
+      optionalString(finding.expected, `${f}.expected`);
+      optionalString(finding.observed, `${f}.observed`);
+      optionalString(finding.receipt, `${f}.receipt`);
+      if (
+        finding.paths !== undefined &&
+        (!Array.isArray(finding.paths) || !finding.paths.every((p) => typeof p === "string"))
+      ) {
+        invalidArgument(`${f}.paths`, "must be an array of strings");
+      }
+    });
+    if (
+      sink.error !== undefined &&
+      (!isObject(sink.error) || typeof sink.error.message !== "string")
+    ) {
+      invalidArgument(`${at}.error`, "must be { code, message, path? }");
+    }
+    optionalString(sink.frozen, `${at}.frozen`);
+  });
+  return report as unknown as ReconcileReport;
+}
+
+/** Checks a result of `repair` (or read back from its JSON). */
+export function checkRepairShape(repair: unknown, where: string): RepairResult {
+  if (!isObject(repair))
+    invalidArgument(where, `must be a result of repair(), got ${describe(repair)}`);
+  for (const list of ["actions", "sinks", "unresolved"] as const) {
+    const items = repair[list];
+    if (!Array.isArray(items))
+      invalidArgument(`${where}.${list}`, `must be an array, got ${describe(items)}`);
+    items.forEach((item: unknown, i) => {
+      const at = `${where}.${list}[${i}]`;
+      if (!isObject(item)) invalidArgument(at, `must be an object, got ${describe(item)}`);
+      const strings =
+        list === "sinks"
+          ? ["name"]
+          : list === "actions"
+            ? ["sink", "key", "action", "status", "reason"]
+            : ["sink", "key", "reason"];
+      for (const field of strings) {
+        if (typeof item[field] !== "string")
+          invalidArgument(`${at}.${field}`, `must be a string, got ${describe(item[field])}`);
+      }
+    });
+  }
+  return repair as unknown as RepairResult;
+}
