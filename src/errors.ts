@@ -33,7 +33,18 @@ export type SinkproofErrorCode =
   | "corruption"
   | "ledger_locked"
   | DeliveryErrorCode
-  | "invalid_payload";
+  | "invalid_payload"
+  | "incompatible_schema"
+  | SchemaRegistryErrorCode
+  | "invalid_cloudevent";
+
+/** The `code`s of {@link SchemaRegistryError}. */
+export type SchemaRegistryErrorCode =
+  | "unknown_schema"
+  | "downcast"
+  | "upcast_gap"
+  | "upcast_failed"
+  | "upcast_invalid";
 
 /** The `code`s of {@link DeliveryError}. */
 export type DeliveryErrorCode = "sink_frozen" | "not_in_ledger" | "ledger_mismatch";
@@ -406,6 +417,124 @@ export class PayloadValidationError extends SinkproofError<"invalid_payload"> {
     super(
       "invalid_payload",
       `Invalid payload: ${first === undefined ? "rejected" : `${first.path}: ${first.message}`}${more}`,
+      { path: first?.path, ...context },
+    );
+    this.issues = Object.freeze([...issues]);
+  }
+}
+
+/** One breaking change a {@link SchemaCompatibilityError} lists (see `SchemaChange`). */
+export interface SchemaChangeLike {
+  /** What kind of change, e.g. `required-field-added`. */
+  readonly kind: string;
+  /** Where in the payload, e.g. `$.customer.email`. */
+  readonly path: string;
+  /** What changed. */
+  readonly message: string;
+  /** The earlier version compared with. */
+  readonly against: number;
+  /** `backward` or `forward`. */
+  readonly direction: string;
+}
+
+/**
+ * A schema version breaks its type's compatibility mode; nothing was registered.
+ * `changes` lists every breaking change with its path and kind.
+ *
+ * @example
+ * ```ts
+ * import { SchemaCompatibilityError } from "sinkproof";
+ * try {
+ *   registry.register({ type: "order", version: 2, schema: z.object({ orderId: z.number() }) });
+ * } catch (error) {
+ *   if (error instanceof SchemaCompatibilityError) {
+ *     for (const c of error.changes) console.log(c.kind, c.path, c.message); // type-changed $.orderId …
+ *   }
+ * }
+ * ```
+ */
+export class SchemaCompatibilityError<
+  Change extends SchemaChangeLike = SchemaChangeLike,
+> extends SinkproofError<"incompatible_schema"> {
+  /** The schema name. */
+  readonly type: string;
+  /** The version that was refused. */
+  readonly version: number;
+  /** The compatibility mode it was checked under. */
+  readonly mode: string;
+  /** Every breaking change found. */
+  readonly changes: readonly Change[];
+
+  constructor(type: string, version: number, mode: string, changes: readonly Change[]) {
+    const first = changes[0];
+    const more = changes.length > 1 ? ` (and ${changes.length - 1} more)` : "";
+    super(
+      "incompatible_schema",
+      `Version ${version} of "${type}" is not ${mode} compatible: ${first === undefined ? "" : `${first.kind} at ${first.path}: ${first.message}`}${more}`,
+      { path: first?.path },
+    );
+    this.type = type;
+    this.version = version;
+    this.mode = mode;
+    this.changes = Object.freeze([...changes]);
+  }
+}
+
+/**
+ * A schema registry cannot do what was asked: the schema or version is unknown
+ * (`unknown_schema`), an upcast would go down (`downcast`), a step of an upcast chain is
+ * missing (`upcast_gap`, the message names it), an upcaster threw (`upcast_failed`) or
+ * made a payload its target version rejects (`upcast_invalid`, with `issues`).
+ *
+ * @example
+ * ```ts
+ * import { SchemaRegistryError } from "sinkproof";
+ * try {
+ *   registry.upcast(envelope, 3);
+ * } catch (error) {
+ *   if (error instanceof SchemaRegistryError && error.code === "upcast_gap") console.log(error.message);
+ * }
+ * ```
+ */
+export class SchemaRegistryError extends SinkproofError<SchemaRegistryErrorCode> {
+  /** For `upcast_invalid`: every issue of the upcast payload under the target schema. */
+  readonly issues: readonly ValidationIssue[];
+
+  constructor(
+    code: SchemaRegistryErrorCode,
+    message: string,
+    context: SinkproofErrorContext = {},
+    issues: readonly ValidationIssue[] = [],
+  ) {
+    super(code, message, context);
+    this.issues = Object.freeze([...issues]);
+  }
+}
+
+/**
+ * A JSON document is not a valid CloudEvents 1.0 event in structured JSON mode. `issues`
+ * lists every rule it breaks, each with the attribute's path.
+ *
+ * @example
+ * ```ts
+ * import { CloudEventError, fromCloudEvent } from "sinkproof";
+ * try {
+ *   fromCloudEvent({ specversion: "0.3", id: "1", source: "/s", type: "t" });
+ * } catch (error) {
+ *   if (error instanceof CloudEventError) console.log(error.issues); // [{ path: "$.specversion", … }]
+ * }
+ * ```
+ */
+export class CloudEventError extends SinkproofError<"invalid_cloudevent"> {
+  /** Every problem found, in document order. */
+  readonly issues: readonly ValidationIssue[];
+
+  constructor(issues: readonly ValidationIssue[], context: SinkproofErrorContext = {}) {
+    const first = issues[0];
+    const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : "";
+    super(
+      "invalid_cloudevent",
+      `Invalid CloudEvent: ${first === undefined ? "rejected" : `${first.path}: ${first.message}`}${more}`,
       { path: first?.path, ...context },
     );
     this.issues = Object.freeze([...issues]);

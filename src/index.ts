@@ -3,7 +3,8 @@
  *
  * This entry point holds the foundation (canonical form, checksums, ids, idempotency keys,
  * sealed envelopes, the error hierarchy) and the ledgers (`MemoryLedger`, `FileLedger`,
- * and `BaseLedger` to write your own). Testing tools live in `sinkproof/testing`.
+ * and `BaseLedger` to write your own), delivery, reconciliation, the schema registry and
+ * CloudEvents interop. Testing tools live in `sinkproof/testing`.
  *
  * @packageDocumentation
  */
@@ -78,6 +79,14 @@ export {
   schemaIssues,
 } from "./delivery/validation.js";
 export {
+  type CloudEvent,
+  type FromCloudEventOptions,
+  fromCloudEvent,
+  parseCloudEvent,
+  type ToCloudEventOptions,
+  toCloudEvent,
+} from "./envelope/cloudevents.js";
+export {
   createIdFactory,
   type IdFactory,
   type IdFactoryOptions,
@@ -107,6 +116,7 @@ export { assertIntact, type VerifyOptions, type VerifyResult, verify } from "./e
 export {
   CanonicalizationError,
   type CanonicalizationErrorCode,
+  CloudEventError,
   CorruptionError,
   DeliveryError,
   type DeliveryErrorCode,
@@ -120,6 +130,10 @@ export {
   type LedgerErrorCode,
   LedgerLockedError,
   PayloadValidationError,
+  type SchemaChangeLike,
+  SchemaCompatibilityError,
+  SchemaRegistryError,
+  type SchemaRegistryErrorCode,
   SinkproofError,
   type SinkproofErrorCode,
   type SinkproofErrorContext,
@@ -221,3 +235,23 @@ export type {
   SinkReadFailure,
   SinkReport,
 } from "./reconcile/types.js";
+export type {
+  ChangeDirection,
+  JsonSchema,
+  SchemaChange,
+  SchemaChangeKind,
+} from "./schema/compatibility.js";
+export {
+  type CompatibilityMode,
+  createSchemaRegistry,
+  type PayloadSchema,
+  type RegisteredSchema,
+  type SchemaRegistration,
+  type SchemaRegistry,
+  type SchemaRegistryOptions,
+  type SchemaValidation,
+  type UpcastContext,
+  type Upcaster,
+  type UpcastResult,
+  type UpcastStep,
+} from "./schema/registry.js";

@@ -28,6 +28,7 @@ import type { Claim, Ledger, Receipt, ReceiptStatus } from "../ledger/types.js";
 import { checkName } from "../ledger/validate.js";
 import { logger } from "../observe/debug.js";
 import { type Metrics, noopMetrics } from "../observe/metrics.js";
+import type { SchemaRegistry } from "../schema/registry.js";
 import { backoffMs, type RetryOptions, resolveRetry } from "./retry.js";
 import { checkSigningKey, type ReceiptSigningKey, signWith } from "./signing.js";
 import { isSafeParseSchema, type SafeParseSchema, schemaIssues } from "./validation.js";
@@ -44,6 +45,12 @@ export interface SinkWriteContext {
   readonly position: number;
   /** Aborts when the caller gives up. */
   readonly signal: AbortSignal | undefined;
+  /**
+   * The ledger's envelope when the guard upcast it to a version the sink accepts (the
+   * writer receives the upcast one, with its own checksum); undefined otherwise. Store
+   * `original.checksum` beside the row if reconciliation should compare it with the ledger.
+   */
+  readonly original: Envelope | undefined;
 }
 
 /** What a writer may return: where the sink put the envelope (a row id, an offset, a version). */
@@ -112,6 +119,16 @@ export interface GuardSinkOptions {
    * @default 20
    */
   readonly pollMs?: number | undefined;
+  /**
+   * Schema versions the sink accepts, per schema name: `{ order: [2, 3] }`. An envelope of
+   * an older version is upcast with `registry` to the newest version the sink accepts
+   * before it is written; one that cannot be (newer than the range, no registry, a
+   * missing upcaster, an invalid result) gets a `rejected` receipt whose error says why.
+   * Schema names not listed pass as they are.
+   */
+  readonly accepts?: Readonly<Record<string, readonly [number, number]>> | undefined;
+  /** The registry that upcasts envelopes into the range of `accepts`. */
+  readonly registry?: SchemaRegistry | undefined;
 }
 
 /** Options of one delivery. */
@@ -214,6 +231,35 @@ function describeError(error: unknown): { code: string; message: string } {
   return { code: "write_failed", message: String(error).slice(0, 4096) };
 }
 
+function checkAccepts(
+  accepts: unknown,
+): ReadonlyMap<string, readonly [number, number]> | undefined {
+  if (accepts === undefined) return undefined;
+  if (typeof accepts !== "object" || accepts === null || Array.isArray(accepts)) {
+    invalidArgument(
+      "options.accepts",
+      `must be an object of schema name to [min, max], got ${describe(accepts)}`,
+    );
+  }
+  const out = new Map<string, readonly [number, number]>();
+  for (const [schema, range] of Object.entries(accepts)) {
+    const where = `options.accepts[${JSON.stringify(schema)}]`;
+    if (
+      !Array.isArray(range) ||
+      range.length !== 2 ||
+      !range.every((v) => Number.isSafeInteger(v) && v >= 1) ||
+      range[0] > range[1]
+    ) {
+      invalidArgument(
+        where,
+        `must be [min, max]: positive integers, min <= max, got ${describe(range)}`,
+      );
+    }
+    out.set(schema, [range[0], range[1]]);
+  }
+  return out;
+}
+
 function validatorIssues(validate: SinkValidator, envelope: Envelope): readonly ValidationIssue[] {
   if (typeof validate === "function") return validate(envelope) ?? [];
   return schemaIssues(validate, envelope.payload);
@@ -281,6 +327,59 @@ export function guardSink(options: GuardSinkOptions): SinkGuard {
     invalidArgument("options.clock", `must be a function, got ${describe(clock)}`);
   const labels = Object.freeze({ sink: name });
   const log = logger(`sink:${name}`);
+  const accepts = checkAccepts(options.accepts);
+  const registry = options.registry;
+  if (
+    registry !== undefined &&
+    (typeof registry !== "object" || registry === null || typeof registry.upcast !== "function")
+  ) {
+    invalidArgument("options.registry", `must be a schema registry, got ${describe(registry)}`);
+  }
+
+  /**
+   * The envelope the sink is given: the ledger's, or its upcast into `accepts`; or the
+   * issues that keep it from the sink.
+   */
+  function forSink(
+    stored: Envelope,
+  ): { envelope: Envelope; issues?: undefined } | { issues: ValidationIssue[]; code: string } {
+    const range = accepts?.get(stored.schema.name);
+    if (range === undefined) return { envelope: stored };
+    const [min, max] = range;
+    const version = stored.schema.version;
+    if (version >= min && version <= max) return { envelope: stored };
+    const refuse = (code: string, message: string, extra: readonly ValidationIssue[] = []) => ({
+      code,
+      issues: [{ path: "$.schema.version", code, message }, ...extra],
+    });
+    if (version > max) {
+      return refuse(
+        "unsupported_schema_version",
+        `the sink accepts "${stored.schema.name}" versions ${min} to ${max}, got ${version}: newer versions cannot be brought down`,
+      );
+    }
+    if (registry === undefined) {
+      return refuse(
+        "unsupported_schema_version",
+        `the sink accepts "${stored.schema.name}" versions ${min} to ${max}, got ${version}, and the guard has no registry to upcast it`,
+      );
+    }
+    const latest = registry.latest(stored.schema.name) ?? 0;
+    const target = Math.min(max, latest);
+    if (target < min) {
+      return refuse(
+        "unsupported_schema_version",
+        `the sink accepts "${stored.schema.name}" versions ${min} to ${max}, the registry knows versions up to ${latest}`,
+      );
+    }
+    try {
+      return { envelope: registry.upcast(stored, target).envelope };
+    } catch (error) {
+      if (!isSinkproofError(error)) throw error;
+      const issues = (error as { issues?: readonly ValidationIssue[] }).issues ?? [];
+      return refuse(error.code, error.message, issues);
+    }
+  }
 
   let frozen: { reason: string; since: string } | undefined;
   let refused = 0;
@@ -470,6 +569,7 @@ export function guardSink(options: GuardSinkOptions): SinkGuard {
 
   async function writeWithRetries(
     entryEnvelope: Envelope,
+    written: Envelope,
     position: number,
     replay: boolean,
     signal: AbortSignal | undefined,
@@ -486,12 +586,13 @@ export function guardSink(options: GuardSinkOptions): SinkGuard {
         });
       }
       try {
-        const result = await write(entryEnvelope, {
+        const result = await write(written, {
           sink: name,
           attempt,
           replay,
           position,
           signal,
+          original: written === entryEnvelope ? undefined : entryEnvelope,
         });
         const offset = result?.offset;
         return receiptOf(
@@ -551,33 +652,43 @@ export function guardSink(options: GuardSinkOptions): SinkGuard {
     }
     // The ledger's copy is the one written: it is durable and verified.
     const stored = entry.envelope;
+    const reject = (issues: readonly ValidationIssue[], code: string) =>
+      finish(
+        receiptOf(stored, entry.position, "rejected", 1, startedAt, {
+          error: {
+            code,
+            message: `${issues.length} issue(s): ${issues[0]?.path}: ${issues[0]?.message}`.slice(
+              0,
+              4096,
+            ),
+          },
+          issues: issues.slice(0, 100).map((i) => ({
+            path: String(i.path).slice(0, 1024),
+            code: String(i.code).slice(0, 128) || "invalid",
+            message: String(i.message).slice(0, 4096),
+          })),
+        }),
+        startedAt,
+      );
+    const given = forSink(stored);
+    if (given.issues !== undefined) return reject(given.issues, given.code);
+    const written = given.envelope;
     if (validate !== undefined) {
-      const issues = validatorIssues(validate, stored);
-      if (issues.length > 0) {
-        return finish(
-          receiptOf(stored, entry.position, "rejected", 1, startedAt, {
-            error: {
-              code: "rejected",
-              message: `${issues.length} issue(s): ${issues[0]?.path}: ${issues[0]?.message}`.slice(
-                0,
-                4096,
-              ),
-            },
-            issues: issues.slice(0, 100).map((i) => ({
-              path: String(i.path).slice(0, 1024),
-              code: String(i.code).slice(0, 128) || "invalid",
-              message: String(i.message).slice(0, 4096),
-            })),
-          }),
-          startedAt,
-        );
-      }
+      const issues = validatorIssues(validate, written);
+      if (issues.length > 0) return reject(issues, "rejected");
     }
     for (;;) {
       const claimed = await ledger.claim(name, stored.key, { owner, ttlMs: claimTtlMs, replay });
       if (claimed.status === "acquired") {
         hold(claimed.claim);
-        const receipt = await writeWithRetries(stored, entry.position, replay, signal, startedAt);
+        const receipt = await writeWithRetries(
+          stored,
+          written,
+          entry.position,
+          replay,
+          signal,
+          startedAt,
+        );
         const current = letGo(stored.key) ?? claimed.claim;
         const result = await finish(receipt, startedAt);
         await ledger

@@ -17,6 +17,7 @@ import type { Ledger } from "../ledger/types.js";
 import { checkProducer } from "../ledger/validate.js";
 import { logger } from "../observe/debug.js";
 import { type Metrics, noopMetrics } from "../observe/metrics.js";
+import type { SchemaRegistry } from "../schema/registry.js";
 import { type SafeParseSchema, schemaIssues } from "./validation.js";
 
 const log = logger("producer");
@@ -45,6 +46,13 @@ export interface ProducerOptions {
   readonly ids?: IdFactory | undefined;
   /** Checks payloads before anything is written; a failure is a `PayloadValidationError`. */
   readonly validate?: PayloadValidator | undefined;
+  /**
+   * Validates every payload against its `schema` (name and version) in this registry
+   * before anything is written, and seals the parsed value (defaults applied, unknown
+   * keys stripped as the schema says). An unregistered schema or an invalid payload is a
+   * `PayloadValidationError`; a deprecated version is emitted, counted and warned about once.
+   */
+  readonly registry?: SchemaRegistry | undefined;
   /**
    * Checksum algorithm of the envelopes.
    * @default "xxh64"
@@ -148,6 +156,13 @@ export function createProducer(options: ProducerOptions): Producer {
   ) {
     invalidArgument("options.validate", "must be a map of event type to schema, or a function");
   }
+  const registry = options.registry;
+  if (
+    registry !== undefined &&
+    (typeof registry !== "object" || registry === null || typeof registry.validate !== "function")
+  ) {
+    invalidArgument("options.registry", `must be a schema registry, got ${describe(registry)}`);
+  }
   const block = options.sequenceBlock ?? 100;
   if (!Number.isInteger(block) || block < 1 || block > 1_000_000) {
     invalidArgument(
@@ -190,28 +205,48 @@ export function createProducer(options: ProducerOptions): Producer {
     return out;
   }
 
-  function check(item: EmitItem, index: number | undefined): void {
+  /** Validates one item; returns the payload to seal (the registry's parsed value). */
+  function check(item: EmitItem, index: number | undefined): unknown {
     if (typeof item !== "object" || item === null) {
       invalidArgument(
         index === undefined ? "options" : `items[${index}]`,
         `must be an object, got ${describe(item)}`,
       );
     }
-    if (validate === undefined) return;
-    const issues = issuesOf(validate, item.type, item.schema, item.payload);
-    if (issues.length > 0) {
+    const reject = (issues: readonly ValidationIssue[]): never => {
       const prefixed =
         index === undefined
           ? issues
           : issues.map((i) => ({ ...i, path: `$[${index}]${i.path.slice(1)}` }));
       throw new PayloadValidationError(prefixed, { key: item.key });
+    };
+    let payload = item.payload;
+    if (registry !== undefined) {
+      const schema = item.schema as SchemaRef | undefined;
+      const name = typeof schema === "object" && schema !== null ? schema.name : undefined;
+      const version = typeof schema === "object" && schema !== null ? schema.version : undefined;
+      const result = registry.validate(name as string, version as number, payload);
+      if (!result.success) {
+        reject(
+          result.issues.map((i) =>
+            i.code === "unknown_schema"
+              ? { ...i, path: "$.schema" }
+              : { ...i, path: `$.payload${i.path.slice(1)}` },
+          ),
+        );
+      } else {
+        payload = result.data;
+      }
     }
+    if (validate !== undefined) {
+      const issues = issuesOf(validate, item.type, item.schema, payload);
+      if (issues.length > 0) reject(issues);
+    }
+    return payload;
   }
 
   async function emitItems(items: readonly EmitItem[], single: boolean): Promise<Envelope[]> {
-    items.forEach((item, i) => {
-      check(item, single ? undefined : i);
-    });
+    const payloads = items.map((item, i) => check(item, single ? undefined : i));
     const seqs = await takeSequences(items.length);
     const envelopes = items.map((item, i) => {
       const draft: EnvelopeDraft = {
@@ -219,7 +254,7 @@ export function createProducer(options: ProducerOptions): Producer {
         seq: seqs[i] as number,
         type: item.type,
         schema: item.schema,
-        payload: item.payload,
+        payload: payloads[i],
         ...(item.stream === undefined ? {} : { stream: item.stream }),
         ...(item.key === undefined ? {} : { key: item.key }),
         ...(item.trace === undefined ? {} : { trace: item.trace }),
@@ -229,6 +264,9 @@ export function createProducer(options: ProducerOptions): Producer {
     });
     const { results, appended } = await ledger.append(envelopes);
     metrics.counter("sinkproof.emitted", appended, labels);
+    if (registry !== undefined) {
+      for (const item of items) registry.noteEmitted(item.schema.name, item.schema.version);
+    }
     log("emitted %d event(s), %d already in the ledger", appended, results.length - appended);
     return results.map((r) => r.entry.envelope);
   }
