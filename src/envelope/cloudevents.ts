@@ -163,7 +163,8 @@ function decodeInput(input: unknown): unknown {
   }
 }
 
-const at = (name: string): string => (NAME.test(name) ? `$.${name}` : `$[${JSON.stringify(name)}]`);
+const at = (name: string): string =>
+  /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? `$.${name}` : `$[${JSON.stringify(name)}]`;
 
 /**
  * Reads a CloudEvents 1.0 event in structured JSON mode (JSON text or a parsed object) as
