@@ -462,25 +462,31 @@ export function createSchemaRegistry(options: SchemaRegistryOptions = {}): Schem
     let value: unknown = example;
     for (let v = from + 1; v <= newEntry.version; v++) {
       const step = v === newEntry.version ? newUpcast : state.upcasters.get(v);
-      if (step === undefined) continue;
-      try {
-        value = step(jsonCopy(value, "example") as JsonValue, {
-          type: newEntry.type,
-          from: v - 1,
-          to: v,
-          envelope: undefined,
-        });
-      } catch (error) {
-        return {
-          ok: false,
-          message: `the upcaster to version ${v} threw: ${error instanceof Error ? error.message : String(error)}`,
-        };
+      if (step !== undefined) {
+        try {
+          value = step(jsonCopy(value, "example") as JsonValue, {
+            type: newEntry.type,
+            from: v - 1,
+            to: v,
+            envelope: undefined,
+          });
+        } catch (error) {
+          return {
+            ok: false,
+            message: `the upcaster to version ${v} threw: ${error instanceof Error ? error.message : String(error)}`,
+          };
+        }
       }
+      // Each step's result is read by its version's schema (defaults applied), as data of
+      // that version would be; the new version's own check is the caller's.
       if (v < newEntry.version) {
         const mid = state.versions[v - 1] as RegisteredSchema;
         const result = parse(mid.schema, value, []);
         if (!result.success) {
-          return { ok: false, message: `the upcaster to version ${v} made an invalid payload` };
+          return {
+            ok: false,
+            message: `it fails version ${v} on the way: ${result.issues[0]?.path} ${result.issues[0]?.message}`,
+          };
         }
         value = result.data;
       }
@@ -687,29 +693,32 @@ export function createSchemaRegistry(options: SchemaRegistryOptions = {}): Schem
               { key: envelope.key, path: "$.schema.version" },
             );
           }
-          steps.push(Object.freeze({ from: v - 1, to: v, via: "as-is" }));
-          continue;
+        } else {
+          try {
+            value = step(jsonCopy(value, "payload"), { type, from: v - 1, to: v, envelope });
+          } catch (error) {
+            throw new SchemaRegistryError(
+              "upcast_failed",
+              `The upcaster of "${type}" from version ${v - 1} to ${v} threw: ${error instanceof Error ? error.message : String(error)}`,
+              { key: envelope.key, cause: error },
+            );
+          }
         }
-        try {
-          value = step(jsonCopy(value, "payload"), { type, from: v - 1, to: v, envelope });
-        } catch (error) {
+        steps.push(
+          Object.freeze({ from: v - 1, to: v, via: step === undefined ? "as-is" : "upcast" }),
+        );
+        // Read by version v's schema, as data of version v is (defaults applied), so the
+        // next upcaster gets a valid version v payload and the last result is validated.
+        const result = parse(target.schema, value, ["payload"]);
+        if (!result.success) {
           throw new SchemaRegistryError(
-            "upcast_failed",
-            `The upcaster of "${type}" from version ${v - 1} to ${v} threw: ${error instanceof Error ? error.message : String(error)}`,
-            { key: envelope.key, cause: error },
+            "upcast_invalid",
+            `The payload upcast from "${type}" version ${from} fails version ${v}: ${result.issues[0]?.path} ${result.issues[0]?.message}`,
+            { key: envelope.key, path: result.issues[0]?.path },
+            result.issues,
           );
         }
-        steps.push(Object.freeze({ from: v - 1, to: v, via: "upcast" }));
-      }
-      const target = state.versions[to - 1] as RegisteredSchema;
-      const result = parse(target.schema, value, ["payload"]);
-      if (!result.success) {
-        throw new SchemaRegistryError(
-          "upcast_invalid",
-          `The payload upcast from "${type}" version ${from} to ${to} fails version ${to}: ${result.issues[0]?.path} ${result.issues[0]?.message}`,
-          { key: envelope.key, path: result.issues[0]?.path },
-          result.issues,
-        );
+        value = result.data;
       }
       ids ??= createIdFactory();
       const time = Date.parse(envelope.time);
@@ -720,7 +729,7 @@ export function createSchemaRegistry(options: SchemaRegistryOptions = {}): Schem
           seq: envelope.seq,
           type: envelope.type,
           schema: { name: type, version: to },
-          payload: result.data,
+          payload: value,
           key: envelope.key,
           trace: envelope.trace,
           parents: [envelope.id],

@@ -183,6 +183,38 @@ describe("upcast", () => {
     });
   });
 
+  it("reads each as-is step with its version's schema, so defaults reach the next upcaster", () => {
+    const registry = createSchemaRegistry();
+    registry.register({
+      type: "o",
+      version: 1,
+      schema: z.object({ id: z.string() }),
+      examples: [{ id: "a" }],
+    });
+    registry.register({
+      type: "o",
+      version: 2,
+      schema: z.object({ id: z.string(), currency: z.string().default("EUR") }),
+    });
+    registry.register({
+      type: "o",
+      version: 3,
+      schema: z.object({ id: z.string(), money: z.object({ currency: z.string() }) }),
+      upcast: (p) => {
+        const { id, currency } = p as { id: string; currency: string };
+        return { id, money: { currency } };
+      },
+    });
+    const v1 = seal({
+      producer: "p",
+      seq: 1,
+      type: "o",
+      schema: { name: "o", version: 1 },
+      payload: { id: "x" },
+    }) as Envelope;
+    expect(registry.upcast(v1).envelope.payload).toEqual({ id: "x", money: { currency: "EUR" } });
+  });
+
   it("names the gap when a step is missing", () => {
     const registry = createSchemaRegistry();
     registry.register({ type: "t", version: 1, schema: z.object({ a: z.string() }) });
