@@ -195,6 +195,7 @@ describe("upcast", () => {
       type: "o",
       version: 2,
       schema: z.object({ id: z.string(), currency: z.string().default("EUR") }),
+      examples: [{ id: "b", currency: "USD" }],
     });
     registry.register({
       type: "o",
