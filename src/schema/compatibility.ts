@@ -220,7 +220,10 @@ class Comparer {
     const r = this.reader.resolve(reader);
     if (typeof w === "object" && typeof r === "object") {
       let seen = this.#seen.get(w);
-      if (seen === undefined) this.#seen.set(w, (seen = new Set()));
+      if (seen === undefined) {
+        seen = new Set();
+        this.#seen.set(w, seen);
+      }
       if (seen.has(r)) return;
       seen.add(r);
     }

@@ -126,8 +126,13 @@ export interface RegisteredSchema {
   readonly version: number;
   /** The zod schema. */
   readonly schema: PayloadSchema;
-  /** JSON Schema of what the schema accepts (`io: "input"`) and produces (`io: "output"`). */
-  readonly jsonSchema: { readonly input: JsonSchema; readonly output: JsonSchema };
+  /** JSON Schema of what the schema accepts and produces. */
+  readonly jsonSchema: {
+    /** What it accepts (`z.toJSONSchema(schema, { io: "input" })`): the reader side. */
+    readonly input: JsonSchema;
+    /** What it produces (`io: "output"`): the writer side. */
+    readonly output: JsonSchema;
+  };
   /** The examples, deep-frozen. */
   readonly examples: readonly JsonValue[];
   /** Deprecation note, or undefined when the version is current. */
@@ -140,8 +145,18 @@ export interface RegisteredSchema {
 
 /** What {@link SchemaRegistry.validate} returns: the parsed payload, or every issue. */
 export type SchemaValidation =
-  | { readonly success: true; readonly data: unknown }
-  | { readonly success: false; readonly issues: readonly ValidationIssue[] };
+  | {
+      /** The payload is valid. */
+      readonly success: true;
+      /** The parsed payload. */
+      readonly data: unknown;
+    }
+  | {
+      /** The payload is invalid. */
+      readonly success: false;
+      /** Every issue: path, code, message. */
+      readonly issues: readonly ValidationIssue[];
+    };
 
 /** One step of an upcast chain. */
 export interface UpcastStep {
