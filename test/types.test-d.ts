@@ -94,3 +94,30 @@ describe("public types", () => {
     seal({ producer: "p", seq: 1, type: "t", payload: 1 });
   });
 });
+
+describe("schema registry and CloudEvents types", () => {
+  it("validate narrows on success; errors carry their codes and changes", async () => {
+    const { createSchemaRegistry, SchemaCompatibilityError, SchemaRegistryError } = await import(
+      "../src/index.js"
+    );
+    const registry = createSchemaRegistry();
+    const result = registry.validate("t", 1, {});
+    if (result.success) expectTypeOf(result.data).toBeUnknown();
+    else expectTypeOf(result.issues[0]?.path).toEqualTypeOf<string | undefined>();
+    expectTypeOf<
+      InstanceType<typeof SchemaCompatibilityError>["code"]
+    >().toEqualTypeOf<"incompatible_schema">();
+    expectTypeOf<InstanceType<typeof SchemaRegistryError>["code"]>().toEqualTypeOf<
+      "unknown_schema" | "downcast" | "upcast_gap" | "upcast_failed" | "upcast_invalid"
+    >();
+    expectTypeOf(registry.upcast).returns.toHaveProperty("envelope").toEqualTypeOf<Envelope>();
+  });
+
+  it("toCloudEvent returns the spec's required attributes as strings", async () => {
+    const { toCloudEvent } = await import("../src/index.js");
+    const event = toCloudEvent({} as Envelope);
+    expectTypeOf(event.specversion).toEqualTypeOf<"1.0">();
+    expectTypeOf(event.id).toEqualTypeOf<string>();
+    expectTypeOf(event.data).toEqualTypeOf<JsonValue | undefined>();
+  });
+});
