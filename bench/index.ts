@@ -17,7 +17,18 @@ import * as canonicalizeModule from "canonicalize";
 import { CloudEvent } from "cloudevents";
 import stableStringify from "fast-json-stable-stringify";
 import { Bench } from "tinybench";
-import { canonicalize, checksum, checksumOf, createSealer, verify } from "../src/index.js";
+import { z } from "zod";
+import {
+  canonicalize,
+  checksum,
+  checksumOf,
+  createSchemaRegistry,
+  createSealer,
+  fromCloudEvent,
+  parseEnvelope,
+  toCloudEvent,
+  verify,
+} from "../src/index.js";
 import { runDeliveryBench } from "./delivery.js";
 import { runLedgerBench } from "./ledger.js";
 import { bulkOrderPayload, mebibytePayload, orderPayload } from "./payloads.js";
@@ -97,6 +108,27 @@ const cloudEventOf = (payload: object) =>
     data: payload,
   });
 const sealedOrder = sealer(draftOf(orderPayload()));
+const sealedOrderText = JSON.stringify(sealedOrder);
+const orderEventText = JSON.stringify(toCloudEvent(sealedOrder));
+
+// The order's zod schema, raw and through a registry (emit-time validation).
+const orderSchema = z.object({
+  orderId: z.string(),
+  customerId: z.string(),
+  status: z.enum(["new", "confirmed", "shipped"]),
+  total: z.number().nonnegative(),
+  createdAt: z.string(),
+  items: z.array(
+    z.object({ sku: z.string(), name: z.string(), qty: z.int().positive(), unitPrice: z.number() }),
+  ),
+  shipping: z.object({
+    method: z.string(),
+    address: z.object({ city: z.string(), country: z.string(), postcode: z.string() }),
+  }),
+  paid: z.boolean(),
+});
+const registry = createSchemaRegistry();
+registry.register({ type: "order", version: 1, schema: orderSchema, examples: [orderPayload()] });
 
 const groups: Group[] = [
   {
@@ -142,6 +174,67 @@ const groups: Group[] = [
         name: "new CloudEvent() (cloudevents)",
         fn: () => keep(cloudEventOf(orderPayload(seq++))),
         batch: 50,
+      },
+    ],
+  },
+  {
+    name: `CloudEvents out, sealed ${orderBytes}-byte order`,
+    bytes: orderBytes,
+    tasks: [
+      {
+        name: "JSON.stringify(envelope)",
+        fn: () => keep(JSON.stringify(sealedOrder)),
+        batch: 200,
+        floor: true,
+      },
+      {
+        name: "sinkproof toCloudEvent + JSON.stringify",
+        fn: () => keep(JSON.stringify(toCloudEvent(sealedOrder))),
+        batch: 200,
+      },
+      {
+        name: "new CloudEvent(toCloudEvent()) + JSON.stringify (cloudevents)",
+        fn: () => keep(JSON.stringify(new CloudEvent(toCloudEvent(sealedOrder) as never))),
+        batch: 50,
+      },
+    ],
+  },
+  {
+    name: `CloudEvents in, sealed ${orderBytes}-byte order`,
+    bytes: orderBytes,
+    tasks: [
+      { name: "JSON.parse", fn: () => keep(JSON.parse(orderEventText)), batch: 200, floor: true },
+      {
+        name: "sinkproof fromCloudEvent (strict read + checksum verified)",
+        fn: () => keep(fromCloudEvent(orderEventText)),
+        batch: 200,
+      },
+      {
+        name: "sinkproof parseEnvelope (same envelope, its own JSON)",
+        fn: () => keep(parseEnvelope(sealedOrderText)),
+        batch: 200,
+      },
+      {
+        name: "new CloudEvent(JSON.parse()) (cloudevents, validates, no checksum)",
+        fn: () => keep(new CloudEvent(JSON.parse(orderEventText) as never)),
+        batch: 50,
+      },
+    ],
+  },
+  {
+    name: `schema validation, ${orderBytes}-byte order`,
+    bytes: orderBytes,
+    tasks: [
+      {
+        name: "zod safeParse",
+        fn: () => keep(orderSchema.safeParse(order)),
+        batch: 200,
+        floor: true,
+      },
+      {
+        name: "sinkproof registry.validate",
+        fn: () => keep(registry.validate("order", 1, order)),
+        batch: 200,
       },
     ],
   },
