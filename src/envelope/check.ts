@@ -18,6 +18,25 @@ import { buildEnvelope } from "./seal.js";
 import { checksumMismatch } from "./verify.js";
 
 /**
+ * Checks an envelope's fields (not its payload or checksum) and returns it; throws
+ * `EnvelopeValidationError` listing every issue.
+ */
+export function assertEnvelopeFields(
+  value: unknown,
+  base: readonly (string | number)[] = [],
+): Envelope {
+  if (!isValidEnvelopeFields(value)) {
+    const result = envelopeFieldsSchema.safeParse(value);
+    throw new EnvelopeValidationError(
+      result.success
+        ? [{ path: formatPath(base), code: "invalid_envelope", message: "not an envelope" }]
+        : zodIssues(result.error.issues, base),
+    );
+  }
+  return value as unknown as Envelope;
+}
+
+/**
  * Checks an envelope's fields and its checksum, and returns it frozen: the same object
  * when it already is (as `seal` and `parseEnvelope` make them), else a frozen copy whose
  * payload is deep-frozen in place. `base` prefixes error paths (e.g. `[3]` → `$[3].seq`).
@@ -44,15 +63,7 @@ export function checkEnvelopeKeepingPayload(
   base: readonly (string | number)[],
   keep: boolean,
 ): { envelope: Envelope; canonical: Uint8Array | undefined } {
-  if (!isValidEnvelopeFields(value)) {
-    const result = envelopeFieldsSchema.safeParse(value);
-    throw new EnvelopeValidationError(
-      result.success
-        ? [{ path: formatPath(base), code: "invalid_envelope", message: "not an envelope" }]
-        : zodIssues(result.error.issues, base),
-    );
-  }
-  const envelope = value as unknown as Envelope;
+  const envelope = assertEnvelopeFields(value, base);
   let hashed: ReturnType<typeof hashPayload>;
   try {
     hashed = hashPayload(

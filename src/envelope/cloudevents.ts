@@ -31,6 +31,7 @@
 import { type ChecksumAlgorithm, isChecksum } from "../checksum/checksum.js";
 import { CloudEventError, type ValidationIssue } from "../errors.js";
 import { describe, invalidArgument } from "../internal/arguments.js";
+import { assertEnvelopeFields } from "./check.js";
 import type { IdFactory } from "./ids.js";
 import { isId } from "./ids.js";
 import { idempotencyKey } from "./keys.js";
@@ -383,15 +384,7 @@ function checkBase(base: unknown, where: string): string | undefined {
  * ```
  */
 export function toCloudEvent(envelope: Envelope, options: ToCloudEventOptions = {}): CloudEvent {
-  if (
-    typeof envelope !== "object" ||
-    envelope === null ||
-    !isChecksum(envelope.checksum) ||
-    typeof envelope.schema !== "object" ||
-    envelope.schema === null
-  ) {
-    invalidArgument("envelope", `must be an envelope, got ${describe(envelope)}`);
-  }
+  assertEnvelopeFields(envelope);
   if (typeof options !== "object" || options === null) {
     invalidArgument("options", `must be an object, got ${describe(options)}`);
   }

@@ -21,10 +21,12 @@
 import { z } from "zod";
 import { canonicalize } from "../canonical/canonicalize.js";
 import { algorithmOf } from "../checksum/checksum.js";
+import { checkEnvelope } from "../envelope/check.js";
 import { createIdFactory, type IdFactory } from "../envelope/ids.js";
 import { zodIssues } from "../envelope/issues.js";
 import { ENVELOPE_LIMITS, type Envelope, isCleanText, type JsonValue } from "../envelope/schema.js";
 import { seal } from "../envelope/seal.js";
+import { payloadLimits } from "../envelope/verify.js";
 import { SchemaCompatibilityError, SchemaRegistryError, type ValidationIssue } from "../errors.js";
 import { describe, invalidArgument } from "../internal/arguments.js";
 import { logger } from "../observe/debug.js";
@@ -657,13 +659,8 @@ export function createSchemaRegistry(options: SchemaRegistryOptions = {}): Schem
       return parse(entry.schema, payload, []);
     },
     upcast(envelope, toVersion) {
-      if (
-        typeof envelope !== "object" ||
-        envelope === null ||
-        typeof envelope.schema !== "object"
-      ) {
-        invalidArgument("envelope", `must be an envelope, got ${describe(envelope)}`);
-      }
+      // Only an intact envelope is upcast: a damaged one would become a valid-looking new one.
+      checkEnvelope(envelope, payloadLimits(undefined));
       const type = envelope.schema.name;
       const from = envelope.schema.version;
       const state = types.get(type);

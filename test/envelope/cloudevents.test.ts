@@ -328,7 +328,10 @@ describe("toCloudEvent / fromCloudEvent", () => {
     expect(catchError(() => fromCloudEvent({ ...base, subject: "x".repeat(300) })).code).toBe(
       "invalid_envelope",
     );
-    expect(catchError(() => toCloudEvent(null as never)).code).toBe("invalid_argument");
+    expect(catchError(() => toCloudEvent(null as never)).code).toBe("invalid_envelope");
+    expect(
+      catchError(() => toCloudEvent({ ...order(), producer: "bad\ud800" } as Envelope)).code,
+    ).toBe("invalid_envelope");
     expect(catchError(() => toCloudEvent(order(), { schemaBase: "nope" })).code).toBe(
       "invalid_argument",
     );

@@ -280,7 +280,13 @@ describe("upcast", () => {
     );
     expect(invalid.code).toBe("upcast_invalid");
     expect((invalid as SchemaRegistryError).issues[0]?.path).toBe("$.payload.n");
-    expect(catchError(() => registry.upcast(null as never)).code).toBe("invalid_argument");
+    expect(catchError(() => registry.upcast(null as never)).code).toBe("invalid_envelope");
+    const v1 = sealPerson(1, { name: "A B" });
+    const tampered = { ...v1, payload: { name: "C D" } } as Envelope;
+    expect(catchError(() => registry.upcast(tampered)).code).toBe("checksum_mismatch");
+    expect(catchError(() => registry.upcast({ ...v1, time: "yesterday" } as Envelope)).code).toBe(
+      "invalid_envelope",
+    );
     expect(catchError(() => registry.upcast(sealPerson(1, { name: "a" }), 1.5)).code).toBe(
       "invalid_argument",
     );
