@@ -652,43 +652,49 @@ export function guardSink(options: GuardSinkOptions): SinkGuard {
     }
     // The ledger's copy is the one written: it is durable and verified.
     const stored = entry.envelope;
-    const reject = (issues: readonly ValidationIssue[], code: string) =>
-      finish(
-        receiptOf(stored, entry.position, "rejected", 1, startedAt, {
-          error: {
-            code,
-            message: `${issues.length} issue(s): ${issues[0]?.path}: ${issues[0]?.message}`.slice(
-              0,
-              4096,
-            ),
-          },
-          issues: issues.slice(0, 100).map((i) => ({
-            path: String(i.path).slice(0, 1024),
-            code: String(i.code).slice(0, 128) || "invalid",
-            message: String(i.message).slice(0, 4096),
-          })),
-        }),
-        startedAt,
-      );
-    const given = forSink(stored);
-    if (given.issues !== undefined) return reject(given.issues, given.code);
-    const written = given.envelope;
-    if (validate !== undefined) {
-      const issues = validatorIssues(validate, written);
-      if (issues.length > 0) return reject(issues, "rejected");
-    }
+    const rejected = (issues: readonly ValidationIssue[], code: string): Receipt =>
+      receiptOf(stored, entry.position, "rejected", 1, startedAt, {
+        error: {
+          code,
+          message: `${issues.length} issue(s): ${issues[0]?.path}: ${issues[0]?.message}`.slice(
+            0,
+            4096,
+          ),
+        },
+        issues: issues.slice(0, 100).map((i) => ({
+          path: String(i.path).slice(0, 1024),
+          code: String(i.code).slice(0, 128) || "invalid",
+          message: String(i.message).slice(0, 4096),
+        })),
+      });
+    /**
+     * Under the claim: upcast into the sink's versions, validate, write. Done here, not
+     * before the claim, so a key already done is answered without upcasting or
+     * validating it again.
+     */
+    const attempt = async (): Promise<Receipt> => {
+      const given = forSink(stored);
+      if (given.issues !== undefined) return rejected(given.issues, given.code);
+      const written = given.envelope;
+      if (validate !== undefined) {
+        const issues = validatorIssues(validate, written);
+        if (issues.length > 0) return rejected(issues, "rejected");
+      }
+      return writeWithRetries(stored, written, entry.position, replay, signal, startedAt);
+    };
     for (;;) {
       const claimed = await ledger.claim(name, stored.key, { owner, ttlMs: claimTtlMs, replay });
       if (claimed.status === "acquired") {
         hold(claimed.claim);
-        const receipt = await writeWithRetries(
-          stored,
-          written,
-          entry.position,
-          replay,
-          signal,
-          startedAt,
-        );
+        let receipt: Receipt;
+        try {
+          receipt = await attempt();
+        } catch (error) {
+          // A validator or an upcaster's host threw: let the claim go before the error does.
+          const current = letGo(stored.key) ?? claimed.claim;
+          await ledger.releaseClaim(current).catch(() => undefined);
+          throw error;
+        }
         const current = letGo(stored.key) ?? claimed.claim;
         const result = await finish(receipt, startedAt);
         await ledger

@@ -28,10 +28,11 @@
  * @module
  */
 
+import { canonicalize, MAX_BYTES_LIMIT, MAX_DEPTH_LIMIT } from "../canonical/canonicalize.js";
 import { type ChecksumAlgorithm, isChecksum } from "../checksum/checksum.js";
-import { CloudEventError, type ValidationIssue } from "../errors.js";
+import { CanonicalizationError, CloudEventError, type ValidationIssue } from "../errors.js";
 import { describe, invalidArgument } from "../internal/arguments.js";
-import { assertEnvelopeFields } from "./check.js";
+import { checkEnvelope } from "./check.js";
 import type { IdFactory } from "./ids.js";
 import { isId } from "./ids.js";
 import { idempotencyKey } from "./keys.js";
@@ -40,13 +41,14 @@ import {
   DEFAULT_STREAM,
   ENVELOPE_LIMITS,
   type Envelope,
-  isEnvelopeTime,
+  isCleanText,
   isProducerName,
   isTraceparent,
   type JsonValue,
   type SchemaRef,
 } from "./schema.js";
 import { seal } from "./seal.js";
+import { payloadLimits } from "./verify.js";
 
 /** A CloudEvents 1.0 event in structured JSON mode, with every attribute that is set. */
 export interface CloudEvent {
@@ -114,10 +116,8 @@ const TOKEN = "[!#$%&'*+\\-.^_`|~0-9A-Za-z]+";
 const MEDIA_TYPE = new RegExp(
   `^${TOKEN}/${TOKEN}(?:[ \\t]*;[ \\t]*${TOKEN}=(?:${TOKEN}|"(?:[^"\\\\]|\\\\.)*"))*[ \\t]*$`,
 );
-const ABSOLUTE_URI = /^[A-Za-z][A-Za-z0-9+.-]*:[^\s]*$/;
-const URI_REFERENCE = /^[^\s<>"{}|\\^`]+$/;
 const RFC3339 =
-  /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:[Zz]|[+-](\d{2}):(\d{2}))$/;
+  /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
@@ -125,28 +125,62 @@ const REQUIRED = ["id", "source", "type"] as const;
 const SEQUENCE_DIGITS = 16;
 const URN_PREFIX = "urn:sinkproof:schema:";
 
-/** CloudEvents strings: no control characters (C0, DEL, C1) and no lone surrogates. */
-function isCloudEventString(value: string): boolean {
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) return false;
-  }
-  return value.isWellFormed();
+/**
+ * CloudEvents strings: no control characters (C0, DEL, C1), no noncharacters, no lone
+ * surrogates. The envelope's own rule for names and keys is the same.
+ */
+const isCloudEventString = isCleanText;
+
+const PCHAR = "(?:[A-Za-z0-9\\-._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})";
+const SEGMENT = `${PCHAR}*`;
+const SEGMENT_NC = "(?:[A-Za-z0-9\\-._~!$&'()*+,;=@]|%[0-9A-Fa-f]{2})+";
+const QUERY = `(?:${PCHAR}|[/?])*`;
+const AUTHORITY =
+  "(?:(?:[A-Za-z0-9\\-._~!$&'()*+,;=:]|%[0-9A-Fa-f]{2})*@)?(?:\\[[0-9A-Fa-f:.]+\\]|v[0-9A-Fa-f]+\\.[A-Za-z0-9\\-._~!$&'()*+,;=:]+|(?:[A-Za-z0-9\\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)(?::[0-9]*)?";
+const HIER = `(?://${AUTHORITY}(?:/${SEGMENT})*|/(?:${SEGMENT.replace("*", "+")}(?:/${SEGMENT})*)?|${PCHAR}+(?:/${SEGMENT})*|)`;
+const RELATIVE = `(?://${AUTHORITY}(?:/${SEGMENT})*|/(?:${SEGMENT.replace("*", "+")}(?:/${SEGMENT})*)?|${SEGMENT_NC}(?:/${SEGMENT})*|)`;
+const TAIL = `(?:\\?${QUERY})?(?:#${QUERY})?`;
+/** RFC 3986 `absolute-URI` with an optional fragment (a `URI`). */
+const URI = new RegExp(`^[A-Za-z][A-Za-z0-9+.-]*:${HIER}${TAIL}$`);
+/** RFC 3986 `URI-reference`: a URI or a relative reference. */
+const URI_REFERENCE = new RegExp(`^(?:[A-Za-z][A-Za-z0-9+.-]*:${HIER}|${RELATIVE})${TAIL}$`);
+
+/** The envelope form of a time (`0000-01-01T00:00:00.000Z` to `9999-…`), or undefined. */
+function envelopeTime(ms: number): string | undefined {
+  const date = new Date(ms);
+  if (Number.isNaN(date.getTime())) return undefined;
+  const iso = date.toISOString();
+  return iso.length === 24 && !iso.startsWith("-") && !iso.startsWith("+") ? iso : undefined;
 }
 
-function isRfc3339(value: string): boolean {
+/** Epoch milliseconds of an RFC 3339 timestamp (leap second 60 read as 59.999), or undefined. */
+function rfc3339Ms(value: string): number | undefined {
   const m = RFC3339.exec(value);
-  if (m === null) return false;
-  const [, y, mo, d, h, mi, s, oh, om] = m.map(Number) as number[];
-  if ((mo as number) < 1 || (mo as number) > 12 || (d as number) < 1) return false;
-  const days = new Date(Date.UTC(y as number, mo as number, 0)).getUTCDate();
-  if ((d as number) > days || (h as number) > 23 || (mi as number) > 59 || (s as number) > 60) {
-    return false;
+  if (m === null) return undefined;
+  const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const fraction = m[7] === undefined ? 0 : Number(`0${m[7]}`);
+  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+  const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][mo - 1];
+  if (days === undefined || d < 1 || d > days || h > 23 || mi > 59 || s > 60) return undefined;
+  let offset = 0;
+  if (m[8] !== undefined) {
+    const oh = Number(m[9]);
+    const om = Number(m[10]);
+    if (oh > 23 || om > 59) return undefined;
+    offset = (m[8] === "-" ? -1 : 1) * (oh * 60 + om) * 60_000;
   }
-  if (oh !== undefined && !Number.isNaN(oh) && ((oh as number) > 23 || (om as number) > 59)) {
-    return false;
-  }
-  return !Number.isNaN(Date.parse(value));
+  const date = new Date(0);
+  date.setUTCFullYear(y, mo - 1, d);
+  date.setUTCHours(h, mi, Math.min(s, 59), 0);
+  const ms = date.getTime() + Math.min(Math.floor(fraction * 1000), 999) + (s === 60 ? 999 : 0);
+  return ms - offset;
 }
 
 function decodeInput(input: unknown): unknown {
@@ -234,7 +268,11 @@ export function parseCloudEvent(input: unknown): CloudEvent {
     if (v === null || v === undefined) continue; // null: the attribute is not set
     if (typeof v === "string") {
       if (!isCloudEventString(v)) {
-        issue(at(name), "invalid_string", "must not hold control characters or lone surrogates");
+        issue(
+          at(name),
+          "invalid_string",
+          "must not hold control characters, noncharacters or lone surrogates",
+        );
         continue;
       }
       out[name] = v;
@@ -256,6 +294,20 @@ export function parseCloudEvent(input: unknown): CloudEvent {
         "invalid_attribute_value",
         `attribute values are strings, booleans or integers, got ${describe(v)}`,
       );
+    }
+  }
+  if (out.data !== undefined && typeof input !== "string") {
+    // Parsed input may hold what JSON cannot (a BigInt, a function, a cycle, NaN).
+    try {
+      canonicalize(out.data, { maxDepth: MAX_DEPTH_LIMIT, maxBytes: MAX_BYTES_LIMIT });
+    } catch (error) {
+      if (error instanceof CanonicalizationError) {
+        issue(
+          `$.data${(error.path ?? "$").slice(1)}`,
+          error.code,
+          `data must be JSON: ${error.message}`,
+        );
+      } else throw error;
     }
   }
   if (out.data !== undefined && out.data_base64 !== undefined) {
@@ -299,14 +351,14 @@ export function parseCloudEvent(input: unknown): CloudEvent {
     "invalid_media_type",
     "must be a media type (type/subtype)",
   );
-  optionalString(
-    "dataschema",
-    (v) => ABSOLUTE_URI.test(v),
-    "invalid_uri",
-    "must be an absolute URI",
-  );
+  optionalString("dataschema", (v) => URI.test(v), "invalid_uri", "must be an absolute URI");
   optionalString("subject", (v) => v.length > 0, "empty", "must not be empty");
-  optionalString("time", isRfc3339, "invalid_time", "must be an RFC 3339 timestamp");
+  optionalString(
+    "time",
+    (v) => rfc3339Ms(v) !== undefined,
+    "invalid_time",
+    "must be an RFC 3339 timestamp",
+  );
   if (issues.length > 0) throw new CloudEventError(issues);
   return Object.freeze(out) as unknown as CloudEvent;
 }
@@ -363,7 +415,7 @@ function schemaOfUri(uri: string, base: string | undefined): SchemaRef | undefin
 
 function checkBase(base: unknown, where: string): string | undefined {
   if (base === undefined) return undefined;
-  if (typeof base !== "string" || !ABSOLUTE_URI.test(base) || base.length > 1024) {
+  if (typeof base !== "string" || !URI.test(base) || base.length > 1024) {
     invalidArgument(where, `must be an absolute URI, got ${describe(base)}`);
   }
   return base;
@@ -384,7 +436,8 @@ function checkBase(base: unknown, where: string): string | undefined {
  * ```
  */
 export function toCloudEvent(envelope: Envelope, options: ToCloudEventOptions = {}): CloudEvent {
-  assertEnvelopeFields(envelope);
+  // Only an intact envelope goes out: its fields and its checksum are checked.
+  checkEnvelope(envelope, payloadLimits(undefined));
   if (typeof options !== "object" || options === null) {
     invalidArgument("options", `must be an object, got ${describe(options)}`);
   }
@@ -466,10 +519,11 @@ export function fromCloudEvent(input: unknown, options: FromCloudEventOptions = 
           : 0;
   }
   const clock = options.clock ?? Date.now;
-  const time = typeof event.time === "string" ? Date.parse(event.time) : undefined;
-  if (time !== undefined && (Number.isNaN(time) || time < 0)) {
-    fail("$.time", "invalid_time", "time is outside the range an envelope can hold");
+  const ms = typeof event.time === "string" ? rfc3339Ms(event.time) : undefined;
+  if (typeof event.time === "string" && (ms === undefined || envelopeTime(ms) === undefined)) {
+    fail("$.time", "invalid_time", "time is outside the years 0 to 9999 an envelope can hold");
   }
+  const time = ms;
   const contentType = typeof event.datacontenttype === "string" ? event.datacontenttype : undefined;
   let payload: unknown;
   if (event.data_base64 !== undefined) {
@@ -522,10 +576,12 @@ function ownEvent(event: CloudEvent, base: string | undefined): Envelope {
     "sinkproofchecksum must be a sinkproof checksum (it comes with sinkproofkey)",
   );
   need(isId(event.id), "$.id", "id of a sinkproof event must be a ULID");
+  const ms = typeof event.time === "string" ? rfc3339Ms(event.time) : undefined;
+  const time = ms === undefined ? undefined : envelopeTime(ms);
   need(
-    typeof event.time === "string" && isEnvelopeTime(event.time),
+    time !== undefined,
     "$.time",
-    "time of a sinkproof event must be UTC with milliseconds",
+    "time of a sinkproof event must be an RFC 3339 timestamp from year 0 to 9999",
   );
   const sequence = event.sequence;
   need(
@@ -586,7 +642,7 @@ function ownEvent(event: CloudEvent, base: string | undefined): Envelope {
     seq: Number(sequence),
     type: event.type,
     schema,
-    time: event.time,
+    time,
     key: event.sinkproofkey,
     checksum: event.sinkproofchecksum,
     payload: event.data === undefined ? null : event.data,

@@ -111,7 +111,7 @@ export function sequenceKey(producer: string, stream: string, seq: number): stri
   if (typeof stream !== "string" || stream.length === 0 || !isCleanText(stream)) {
     invalidArgument(
       "stream",
-      "must be a non-empty name without control characters or lone surrogates",
+      "must be a non-empty name without control characters, noncharacters or lone surrogates",
     );
   }
   if (typeof seq !== "number" || !Number.isSafeInteger(seq) || seq < 0) {

@@ -128,20 +128,26 @@ const DEFAULT_PAYLOAD_LIMITS = {
 /** The stream of an envelope sealed without one. */
 export const DEFAULT_STREAM = "default";
 
-const CONTROL = /[\u0000-\u001f\u007f]/;
+/** C0 and C1 control characters, DEL, and Unicode noncharacters (U+FDD0-FDEF, U+xxFFFE/F). */
+const CONTROL =
+  /[\u0000-\u001f\u007f-\u009f\ufdd0-\ufdef\ufffe\uffff]|[\ud83f\ud87f\ud8bf\ud8ff\ud93f\ud97f\ud9bf\ud9ff\uda3f\uda7f\udabf\udaff\udb3f\udb7f\udbbf\udbff][\udffe\udfff]/;
 const TIME_FORMAT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const TRACEPARENT_FORMAT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}(-[^\s]*)?$/;
-const CLEAN_TEXT_MESSAGE = "must not hold control characters or lone surrogates";
+const CLEAN_TEXT_MESSAGE = "must not hold control characters, noncharacters or lone surrogates";
 
-/** Names and keys: no control characters, no lone surrogates. Length is checked apart. */
+/**
+ * Names and keys: no control characters (C0, DEL, C1), no Unicode noncharacters, no lone
+ * surrogates: text any system (a CloudEvents attribute, a database column, a URL) carries
+ * unchanged. Length is checked apart.
+ */
 export function isCleanText(value: string): boolean {
   const n = value.length;
   if (n > 64) return !CONTROL.test(value) && value.isWellFormed();
   // Short names and keys, the usual case: one pass, no regex.
   for (let i = 0; i < n; i++) {
     const c = value.charCodeAt(i);
-    if (c < 0x20 || c === 0x7f) return false;
-    if (c >= 0xd800 && c <= 0xdfff) return !CONTROL.test(value) && value.isWellFormed();
+    if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) return false;
+    if (c >= 0xd800) return !CONTROL.test(value) && value.isWellFormed();
   }
   return true;
 }

@@ -18,11 +18,16 @@ export function invalidArgument(path: string, rule: string, cause?: unknown): ne
 /** Describes a value's type for messages: `null`, `array`, `Map`, `number`, ... */
 export function describe(value: unknown): string {
   if (value === null) return "null";
-  if (Array.isArray(value)) return "array";
-  if (typeof value === "object") {
-    const name = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)
-      ?.constructor?.name;
-    return typeof name === "string" && name !== "Object" ? name : "object";
+  try {
+    if (Array.isArray(value)) return "array";
+    if (typeof value === "object") {
+      const name = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)
+        ?.constructor?.name;
+      return typeof name === "string" && name !== "Object" ? name : "object";
+    }
+  } catch {
+    // A revoked Proxy, or a trap that throws: it is still an object.
+    return "object";
   }
   return typeof value;
 }

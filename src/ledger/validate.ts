@@ -65,7 +65,7 @@ export function checkName(value: unknown, where: string, max: number = MAX_SINK_
   ) {
     invalidArgument(
       where,
-      `must be 1 to ${max} characters without control characters or lone surrogates, got ${describe(value)}`,
+      `must be 1 to ${max} characters without control characters, noncharacters or lone surrogates, got ${describe(value)}`,
     );
   }
   return value;
@@ -149,7 +149,9 @@ const text = (max: number) =>
     .string()
     .min(1)
     .max(max)
-    .refine(isCleanText, { message: "must not hold control characters or lone surrogates" });
+    .refine(isCleanText, {
+      message: "must not hold control characters, noncharacters or lone surrogates",
+    });
 const isoTime = z
   .string()
   .refine(isEnvelopeTime, { message: "must be ISO-8601 UTC with milliseconds" });

@@ -132,6 +132,25 @@ const ANNOTATIONS = new Set([
   "$comment",
 ]);
 
+/**
+ * Marks a node zod could not describe in JSON Schema (a date, a transform's output, a
+ * bigint, a custom check): set by `describeSchema`, it stands for "some value JSON Schema
+ * cannot show", never for "any value".
+ */
+export const OPAQUE = "x-sinkproof-opaque";
+
+/** `{ not: {} }`: what `z.never()` becomes; accepts no value. */
+function isNever(node: Node): boolean {
+  const not = node.not;
+  return (
+    not === true ||
+    (typeof not === "object" &&
+      not !== null &&
+      unconstrained(not as Node) &&
+      Object.keys(node).every((k) => k === "not" || ANNOTATIONS.has(k)))
+  );
+}
+
 /** True when a schema node accepts every value: no keyword but annotations. */
 function unconstrained(node: Node): boolean {
   for (const key of Object.keys(node)) if (!ANNOTATIONS.has(key)) return false;
@@ -175,6 +194,9 @@ class Doc {
     if (resolved === true) return [{ type: "any", node: {} }];
     if (resolved === false) return [];
     const node = resolved;
+    if (typeof node[OPAQUE] === "string") return [{ type: "opaque", node }];
+    if (isNever(node)) return [];
+    if (Array.isArray(node.allOf)) return [{ type: "allOf", node }];
     const branches = (node.anyOf ?? node.oneOf) as unknown;
     if (Array.isArray(branches) && depth < 64) {
       return branches.flatMap((b) => this.alternatives(b, depth + 1));
@@ -219,6 +241,10 @@ class Comparer {
     const w = this.writer.resolve(writer);
     const r = this.reader.resolve(reader);
     if (typeof w === "object" && typeof r === "object") {
+      // The same node on both sides (no references, which would resolve against different
+      // roots) reads itself: nothing to compare, opaque parts included.
+      const text = JSON.stringify(w);
+      if (!text.includes('"$ref"') && text === JSON.stringify(r)) return;
       let seen = this.#seen.get(w);
       if (seen === undefined) {
         seen = new Set();
@@ -252,6 +278,47 @@ class Comparer {
   }
 
   #compareAlternative(w: Alternative, readers: readonly Alternative[], path: string): void {
+    const opaque = (a: Alternative) => String(a.node[OPAQUE]);
+    if (w.type === "opaque" || readers.some((r) => r.type === "opaque")) {
+      // Values JSON Schema cannot show: only the same kind on both sides is known to read.
+      if (
+        w.type === "opaque" &&
+        readers.some((r) => r.type === "opaque" && opaque(r) === opaque(w))
+      ) {
+        return;
+      }
+      if (w.type !== "opaque" && readers.some((r) => r.type === "any" && unconstrained(r.node)))
+        return;
+      const side = (a: Alternative | undefined, name: string) =>
+        a === undefined ? "" : `${name} has a ${opaque(a)} here, which JSON Schema cannot describe`;
+      const reader = readers.find((r) => r.type === "opaque");
+      this.add(
+        "type",
+        path,
+        [side(w.type === "opaque" ? w : undefined, "WRITER"), side(reader, "READER")]
+          .filter((t) => t.length > 0)
+          .join("; ")
+          .concat(": it cannot be checked structurally (register with NONE, and examples)"),
+      );
+      return;
+    }
+    if (w.type === "allOf" || readers.some((r) => r.type === "allOf")) {
+      // An intersection inside a union: compare whole nodes (compare() handles allOf).
+      let best: RawChange[] | undefined;
+      for (const candidate of readers) {
+        const sub = new Comparer(this.writer, this.reader);
+        sub.#seenFrom(this.#seen);
+        sub.compare(w.node, candidate.node, path);
+        if (sub.changes.length === 0) return;
+        if (best === undefined || sub.changes.length < best.length) best = sub.changes;
+      }
+      if (best === undefined) {
+        this.add("type", path, `WRITER allows a value here, READER accepts nothing`);
+        return;
+      }
+      this.changes.push(...best);
+      return;
+    }
     if (w.type === "any") {
       if (!readers.some((r) => r.type === "any")) {
         this.add(
@@ -301,7 +368,7 @@ class Comparer {
   #compareSame(w: Alternative, r: Alternative, path: string): void {
     if (r.type === "any" && unconstrained(r.node)) return;
     this.#compareValues(w.node, r.node, w.type, path);
-    this.#compareConstraints(w.node, r.node, path);
+    this.#compareConstraints(w.node, r.node, w.type, path);
     if (w.type === "object") this.#compareObjects(w.node, r.node, path);
     if (w.type === "array") this.#compareArrays(w.node, r.node, path);
   }
@@ -329,41 +396,71 @@ class Comparer {
     }
   }
 
-  #compareConstraints(w: Node, r: Node, path: string): void {
-    const lower = ["minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties"];
-    const upper = ["maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties"];
-    for (const keyword of lower) {
-      const rv = r[keyword];
-      if (typeof rv !== "number") continue;
-      const wv = w[keyword];
-      if (typeof wv !== "number" || wv < rv) {
+  #compareConstraints(w: Node, r: Node, type: string, path: string): void {
+    const num = (node: Node, key: string) =>
+      typeof node[key] === "number" ? (node[key] as number) : undefined;
+    const unset = (v: unknown) => (v === undefined ? "unset" : JSON.stringify(v));
+    // Bounds: the writer's values must lie within the reader's. An exclusive bound and an
+    // inclusive one are compared with each other (gt(0) is within gte(0)).
+    for (const [inclusive, exclusive, sign] of [
+      ["minimum", "exclusiveMinimum", 1],
+      ["maximum", "exclusiveMaximum", -1],
+    ] as const) {
+      const ri = num(r, inclusive);
+      const rx = num(r, exclusive);
+      if (ri === undefined && rx === undefined) continue;
+      const wi = num(w, inclusive);
+      const wx = num(w, exclusive);
+      // The writer's tightest bound: the larger minimum (or smaller maximum).
+      const wBound =
+        wi === undefined ? wx : wx === undefined ? wi : sign * wx >= sign * wi ? wx : wi;
+      const wExclusive =
+        wBound !== undefined && wBound === wx && (wi === undefined || sign * wx >= sign * wi);
+      const within = (bound: number, exclusiveReader: boolean) =>
+        wBound !== undefined &&
+        (sign * wBound > sign * bound || (wBound === bound && (!exclusiveReader || wExclusive)));
+      const ok = (ri === undefined || within(ri, false)) && (rx === undefined || within(rx, true));
+      if (!ok) {
+        const reader = ri !== undefined ? `${inclusive} ${ri}` : `${exclusive} ${rx}`;
         this.add(
           "constraint",
           path,
-          `${keyword} is ${rv} in READER, ${typeof wv === "number" ? wv : "unset"} in WRITER`,
+          `READER has ${reader}, WRITER ${wBound === undefined ? "no such bound" : `${wExclusive ? exclusive : inclusive} ${wBound}`}`,
         );
       }
     }
-    for (const keyword of upper) {
-      const rv = r[keyword];
-      if (typeof rv !== "number") continue;
-      const wv = w[keyword];
-      if (typeof wv !== "number" || wv > rv) {
-        this.add(
-          "constraint",
-          path,
-          `${keyword} is ${rv} in READER, ${typeof wv === "number" ? wv : "unset"} in WRITER`,
-        );
+    for (const [keyword, sign] of [
+      ["minLength", 1],
+      ["minItems", 1],
+      ["minProperties", 1],
+      ["maxLength", -1],
+      ["maxItems", -1],
+      ["maxProperties", -1],
+    ] as const) {
+      const rv = num(r, keyword);
+      if (rv === undefined) continue;
+      const wv = num(w, keyword);
+      if (wv === undefined || sign * wv < sign * rv) {
+        this.add("constraint", path, `${keyword} is ${rv} in READER, ${unset(wv)} in WRITER`);
       }
     }
-    for (const keyword of ["pattern", "format", "multipleOf"]) {
+    const rm = num(r, "multipleOf");
+    if (rm !== undefined && rm > 0) {
+      const wm = num(w, "multipleOf");
+      const divides = (of: number) => Number.isInteger(Number((of / rm).toPrecision(15)));
+      const ok = (wm !== undefined && divides(wm)) || (type === "integer" && divides(1));
+      if (!ok) {
+        this.add("constraint", path, `multipleOf is ${rm} in READER, ${unset(wm)} in WRITER`);
+      }
+    }
+    for (const keyword of ["pattern", "format"]) {
       const rv = r[keyword];
       if (rv === undefined) continue;
       if (w[keyword] !== rv) {
         this.add(
           "constraint",
           path,
-          `${keyword} is ${JSON.stringify(rv)} in READER, ${w[keyword] === undefined ? "unset" : JSON.stringify(w[keyword])} in WRITER`,
+          `${keyword} is ${JSON.stringify(rv)} in READER, ${unset(w[keyword])} in WRITER`,
         );
       }
     }

@@ -18,22 +18,28 @@
  * @module
  */
 
+import { createHash } from "node:crypto";
 import { z } from "zod";
 import { canonicalize } from "../canonical/canonicalize.js";
 import { algorithmOf } from "../checksum/checksum.js";
 import { checkEnvelope } from "../envelope/check.js";
-import { createIdFactory, type IdFactory } from "../envelope/ids.js";
 import { zodIssues } from "../envelope/issues.js";
 import { ENVELOPE_LIMITS, type Envelope, isCleanText, type JsonValue } from "../envelope/schema.js";
 import { seal } from "../envelope/seal.js";
 import { payloadLimits } from "../envelope/verify.js";
-import { SchemaCompatibilityError, SchemaRegistryError, type ValidationIssue } from "../errors.js";
+import {
+  isSinkproofError,
+  SchemaCompatibilityError,
+  SchemaRegistryError,
+  type ValidationIssue,
+} from "../errors.js";
 import { describe, invalidArgument } from "../internal/arguments.js";
 import { logger } from "../observe/debug.js";
 import { type Metrics, noopMetrics } from "../observe/metrics.js";
 import {
   type ChangeDirection,
   type JsonSchema,
+  OPAQUE,
   readerChanges,
   type SchemaChange,
 } from "./compatibility.js";
@@ -262,7 +268,18 @@ function isZodSchema(value: unknown): value is PayloadSchema {
 
 function toJsonSchema(schema: PayloadSchema, io: "input" | "output"): JsonSchema {
   try {
-    return z.toJSONSchema(schema, { io, unrepresentable: "any" }) as JsonSchema;
+    return z.toJSONSchema(schema, {
+      io,
+      unrepresentable: "any",
+      // A node zod cannot describe (a date, a transform's output, a bigint, a custom
+      // check) becomes `{}`, which would read as "any value": tag it instead.
+      override: (ctx) => {
+        const kind = (ctx.zodSchema as { _zod?: { def?: { type?: unknown } } })._zod?.def?.type;
+        if (Object.keys(ctx.jsonSchema).length === 0 && kind !== "any" && kind !== "unknown") {
+          (ctx.jsonSchema as Record<string, unknown>)[OPAQUE] = String(kind);
+        }
+      },
+    }) as JsonSchema;
   } catch (error) {
     return invalidArgument(
       "registration.schema",
@@ -278,6 +295,25 @@ function deepFreeze<T>(value: T): T {
     for (const v of Object.values(value)) deepFreeze(v);
   }
   return value;
+}
+
+const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/**
+ * The id of `original` upcast to `version`: the original's time part, then 80 bits of
+ * SHA-256(original id, version). The same upcast always gets the same id (a sink that
+ * stores by id sees one row however often it is delivered), and it sorts with the original.
+ */
+function upcastId(original: string, version: number): string {
+  const digest = createHash("sha256").update(`${original}\n${version}`).digest();
+  let bits = 0n;
+  for (let i = 0; i < 10; i++) bits = (bits << 8n) | BigInt(digest[i] as number);
+  let random = "";
+  for (let i = 0; i < 16; i++) {
+    random = CROCKFORD.charAt(Number(bits & 31n)) + random;
+    bits >>= 5n;
+  }
+  return original.slice(0, 10) + random;
 }
 
 /** `safeParse` that never throws: a throwing schema (async refinement, stack overflow) is an issue. */
@@ -318,7 +354,8 @@ function jsonCopy(value: unknown, where: string): JsonValue {
  *
  * @example
  * ```ts
- * import { z } from "zod";
+ * import { createHash } from "node:crypto";
+import { z } from "zod";
  * import { createSchemaRegistry } from "sinkproof";
  *
  * const registry = createSchemaRegistry(); // BACKWARD by default
@@ -341,6 +378,9 @@ export function createSchemaRegistry(options: SchemaRegistryOptions = {}): Schem
   }
   const defaultMode = checkMode(options.compatibility ?? "BACKWARD", "options.compatibility");
   const metrics = options.metrics ?? noopMetrics;
+  if (typeof metrics !== "object" || metrics === null || typeof metrics.counter !== "function") {
+    invalidArgument("options.metrics", `must be a Metrics object, got ${describe(metrics)}`);
+  }
   const warn =
     options.warn ??
     ((message: string) =>
@@ -353,7 +393,6 @@ export function createSchemaRegistry(options: SchemaRegistryOptions = {}): Schem
   }
   const types = new Map<string, TypeState>();
   const warned = new Set<string>();
-  let ids: IdFactory | undefined;
 
   function checkMode(mode: unknown, where: string): CompatibilityMode {
     if (typeof mode !== "string" || !MODES.has(mode)) {
@@ -371,7 +410,7 @@ export function createSchemaRegistry(options: SchemaRegistryOptions = {}): Schem
     ) {
       invalidArgument(
         where,
-        `must be a schema name of 1-${ENVELOPE_LIMITS.schemaName} characters without control characters or lone surrogates, got ${describe(type)}`,
+        `must be a schema name of 1-${ENVELOPE_LIMITS.schemaName} characters without control characters, noncharacters or lone surrogates, got ${describe(type)}`,
       );
     }
     return type;
@@ -437,12 +476,14 @@ export function createSchemaRegistry(options: SchemaRegistryOptions = {}): Schem
       const result = parse(registration.schema, copy, []);
       if (!result.success) {
         const first = result.issues[0];
-        invalidArgument(
+        return invalidArgument(
           `registration.examples[${i}]`,
           `does not pass its own schema: ${first?.path} ${first?.message}`,
         );
       }
-      return deepFreeze(copy);
+      // Kept as a producer would seal it: parsed (defaults filled in, unknown keys
+      // stripped) and in JSON form. That is the data later versions must read.
+      return deepFreeze(jsonCopy(result.data, `registration.examples[${i}]`));
     });
     const entry: RegisteredSchema = Object.freeze({
       type,
@@ -607,29 +648,31 @@ export function createSchemaRegistry(options: SchemaRegistryOptions = {}): Schem
     return types.get(type)?.versions[version - 1];
   }
 
+  /**
+   * Runs a public method: an error that is not sinkproof's (a Proxy's trap, a getter that
+   * throws on the caller's argument) becomes an `InvalidArgumentError` naming the argument.
+   */
+  function boundary<T>(where: string, run: () => T): T {
+    try {
+      return run();
+    } catch (error) {
+      if (isSinkproofError(error)) throw error;
+      return invalidArgument(
+        where,
+        `cannot be read: ${error instanceof Error ? error.message : "it threw"}`,
+        error,
+      );
+    }
+  }
+
   const registry: SchemaRegistry = {
     register(registration) {
-      const prepared = prepare(registration);
-      const changes = changesOf(prepared);
-      const { entry, upcast } = prepared;
-      if (changes.length > 0) {
-        throw new SchemaCompatibilityError(entry.type, entry.version, entry.compatibility, changes);
-      }
-      let state = prepared.state;
-      if (state === undefined) {
-        state = { versions: [], upcasters: new Map(), mode: entry.compatibility };
-        types.set(entry.type, state);
-      }
-      state.versions.push(entry);
-      state.mode = entry.compatibility;
-      if (upcast !== undefined) state.upcasters.set(entry.version, upcast);
-      log("registered %s v%d (%s)", entry.type, entry.version, entry.compatibility);
-      return entry;
+      return boundary("registration", () => registerNow(registration));
     },
     check(registration) {
-      return Object.freeze(changesOf(prepare(registration)));
+      return boundary("registration", () => Object.freeze(changesOf(prepare(registration))));
     },
-    get: lookup,
+    get: (type, version) => boundary("type", () => lookup(type, version)),
     latest(type) {
       return types.get(type)?.versions.length || undefined;
     },
@@ -643,125 +686,172 @@ export function createSchemaRegistry(options: SchemaRegistryOptions = {}): Schem
       return types.get(type)?.mode ?? defaultMode;
     },
     validate(type, version, payload) {
-      const entry = lookup(type, version);
-      if (entry === undefined) {
-        return {
-          success: false,
-          issues: [
-            {
-              path: "$",
-              code: "unknown_schema",
-              message: `no schema "${String(type)}" version ${String(version)} is registered`,
-            },
-          ],
-        };
-      }
-      return parse(entry.schema, payload, []);
+      return boundary("type", () => validateNow(type, version, payload));
     },
     upcast(envelope, toVersion) {
-      // Only an intact envelope is upcast: a damaged one would become a valid-looking new one.
-      checkEnvelope(envelope, payloadLimits(undefined));
-      const type = envelope.schema.name;
-      const from = envelope.schema.version;
-      const state = types.get(type);
-      if (state === undefined || lookup(type, from) === undefined) {
-        throw new SchemaRegistryError(
-          "unknown_schema",
-          `No schema "${type}" version ${from} is registered`,
-          { key: envelope.key, path: "$.schema" },
-        );
-      }
-      const to = toVersion ?? state.versions.length;
-      if (typeof to !== "number" || !Number.isInteger(to) || to < 1) {
-        invalidArgument("toVersion", `must be a positive integer, got ${describe(to)}`);
-      }
-      if (to < from) {
-        throw new SchemaRegistryError(
-          "downcast",
-          `Cannot bring "${type}" version ${from} down to version ${to}: upcasters only go up`,
-          { key: envelope.key, path: "$.schema.version" },
-        );
-      }
-      if (to > state.versions.length) {
-        throw new SchemaRegistryError(
-          "upcast_gap",
-          `Cannot upcast "${type}" from version ${from} to ${to}: versions ${state.versions.length + 1} to ${to} are not registered`,
-          { key: envelope.key, path: "$.schema.version" },
-        );
-      }
-      if (to === from)
-        return Object.freeze({ envelope, original: envelope, steps: Object.freeze([]) });
-      const steps: UpcastStep[] = [];
-      let value: unknown = envelope.payload;
-      for (let v = from + 1; v <= to; v++) {
-        const step = state.upcasters.get(v);
-        const target = state.versions[v - 1] as RegisteredSchema;
-        if (step === undefined) {
-          const mode = target.compatibility;
-          if (!(mode.startsWith("BACKWARD") || mode.startsWith("FULL"))) {
-            throw new SchemaRegistryError(
-              "upcast_gap",
-              `Cannot upcast "${type}" from version ${v - 1} to ${v}: version ${v} declares no upcaster and was registered as ${mode}, so it is not known to read version ${v - 1} data`,
-              { key: envelope.key, path: "$.schema.version" },
-            );
-          }
-        } else {
-          try {
-            value = step(jsonCopy(value, "payload"), { type, from: v - 1, to: v, envelope });
-          } catch (error) {
-            throw new SchemaRegistryError(
-              "upcast_failed",
-              `The upcaster of "${type}" from version ${v - 1} to ${v} threw: ${error instanceof Error ? error.message : String(error)}`,
-              { key: envelope.key, cause: error },
-            );
-          }
-        }
-        steps.push(
-          Object.freeze({ from: v - 1, to: v, via: step === undefined ? "as-is" : "upcast" }),
-        );
-        // Read by version v's schema, as data of version v is (defaults applied), so the
-        // next upcaster gets a valid version v payload and the last result is validated.
-        const result = parse(target.schema, value, ["payload"]);
-        if (!result.success) {
-          throw new SchemaRegistryError(
-            "upcast_invalid",
-            `The payload upcast from "${type}" version ${from} fails version ${v}: ${result.issues[0]?.path} ${result.issues[0]?.message}`,
-            { key: envelope.key, path: result.issues[0]?.path },
-            result.issues,
-          );
-        }
-        value = result.data;
-      }
-      ids ??= createIdFactory();
-      const time = Date.parse(envelope.time);
-      const upcasted = seal(
-        {
-          producer: envelope.producer,
-          stream: envelope.stream,
-          seq: envelope.seq,
-          type: envelope.type,
-          schema: { name: type, version: to },
-          payload: value,
-          key: envelope.key,
-          trace: envelope.trace,
-          parents: [envelope.id],
-        },
-        { clock: () => time, ids, algorithm: algorithmOf(envelope.checksum) },
-      ) as Envelope;
-      return Object.freeze({ envelope: upcasted, original: envelope, steps: Object.freeze(steps) });
+      return boundary("envelope", () => upcastNow(envelope, toVersion));
     },
     noteEmitted(type, version) {
-      const entry = lookup(type, version);
-      if (entry?.deprecated === undefined) return undefined;
-      metrics.counter("sinkproof.schema.deprecated", 1, { schema: type, version: String(version) });
-      const id = `${type}\u0000${version}`;
-      if (!warned.has(id)) {
-        warned.add(id);
-        log("deprecated schema emitted: %s v%d", type, version);
-        warn(`sinkproof: ${entry.deprecated} (schema "${type}" version ${version} was emitted)`);
-      }
-      return entry.deprecated;
+      return boundary("type", () => noteNow(type, version));
     },
   };
   return Object.freeze(registry);
+
+  function registerNow(registration: SchemaRegistration): RegisteredSchema {
+    const prepared = prepare(registration);
+    const changes = changesOf(prepared);
+    const { entry, upcast } = prepared;
+    if (changes.length > 0) {
+      throw new SchemaCompatibilityError(entry.type, entry.version, entry.compatibility, changes);
+    }
+    let state = prepared.state;
+    if (state === undefined) {
+      state = { versions: [], upcasters: new Map(), mode: entry.compatibility };
+      types.set(entry.type, state);
+    }
+    state.versions.push(entry);
+    state.mode = entry.compatibility;
+    if (upcast !== undefined) state.upcasters.set(entry.version, upcast);
+    log("registered %s v%d (%s)", entry.type, entry.version, entry.compatibility);
+    return entry;
+  }
+
+  function validateNow(type: string, version: number, payload: unknown): SchemaValidation {
+    const entry = lookup(type, version);
+    if (entry === undefined) {
+      return {
+        success: false,
+        issues: [
+          {
+            path: "$",
+            code: "unknown_schema",
+            message: `no schema ${typeof type === "string" ? JSON.stringify(type) : describe(type)} version ${typeof version === "number" ? version : describe(version)} is registered`,
+          },
+        ],
+      };
+    }
+    return parse(entry.schema, payload, []);
+  }
+
+  function upcastNow(envelope: Envelope, toVersion: number | undefined): UpcastResult {
+    // Only an intact envelope is upcast: a damaged one would become a valid-looking new one.
+    checkEnvelope(envelope, payloadLimits(undefined));
+    const type = envelope.schema.name;
+    const from = envelope.schema.version;
+    const state = types.get(type);
+    if (state === undefined || lookup(type, from) === undefined) {
+      throw new SchemaRegistryError(
+        "unknown_schema",
+        `No schema "${type}" version ${from} is registered`,
+        { key: envelope.key, path: "$.schema" },
+      );
+    }
+    const to = toVersion ?? state.versions.length;
+    if (typeof to !== "number" || !Number.isInteger(to) || to < 1) {
+      invalidArgument("toVersion", `must be a positive integer, got ${describe(to)}`);
+    }
+    if (to < from) {
+      throw new SchemaRegistryError(
+        "downcast",
+        `Cannot bring "${type}" version ${from} down to version ${to}: upcasters only go up`,
+        { key: envelope.key, path: "$.schema.version" },
+      );
+    }
+    if (to > state.versions.length) {
+      throw new SchemaRegistryError(
+        "upcast_gap",
+        `Cannot upcast "${type}" from version ${from} to ${to}: versions ${state.versions.length + 1} to ${to} are not registered`,
+        { key: envelope.key, path: "$.schema.version" },
+      );
+    }
+    if (to === from)
+      return Object.freeze({ envelope, original: envelope, steps: Object.freeze([]) });
+    const steps: UpcastStep[] = [];
+    let value: unknown = envelope.payload;
+    for (let v = from + 1; v <= to; v++) {
+      const step = state.upcasters.get(v);
+      const target = state.versions[v - 1] as RegisteredSchema;
+      if (step === undefined) {
+        const mode = target.compatibility;
+        if (!(mode.startsWith("BACKWARD") || mode.startsWith("FULL"))) {
+          throw new SchemaRegistryError(
+            "upcast_gap",
+            `Cannot upcast "${type}" from version ${v - 1} to ${v}: version ${v} declares no upcaster and was registered as ${mode}, so it is not known to read version ${v - 1} data`,
+            { key: envelope.key, path: "$.schema.version" },
+          );
+        }
+      } else {
+        try {
+          value = step(jsonCopy(value, "payload"), { type, from: v - 1, to: v, envelope });
+        } catch (error) {
+          throw new SchemaRegistryError(
+            "upcast_failed",
+            `The upcaster of "${type}" from version ${v - 1} to ${v} threw: ${error instanceof Error ? error.message : String(error)}`,
+            { key: envelope.key, cause: error },
+          );
+        }
+      }
+      steps.push(
+        Object.freeze({ from: v - 1, to: v, via: step === undefined ? "as-is" : "upcast" }),
+      );
+      // Read by version v's schema, as data of version v is (defaults applied), so the
+      // next upcaster gets a valid version v payload and the last result is validated.
+      const result = parse(target.schema, value, ["payload"]);
+      if (!result.success) {
+        throw new SchemaRegistryError(
+          "upcast_invalid",
+          `The payload upcast from "${type}" version ${from} fails version ${v}: ${result.issues[0]?.path} ${result.issues[0]?.message}`,
+          { key: envelope.key, path: result.issues[0]?.path },
+          result.issues,
+        );
+      }
+      value = result.data;
+    }
+    const time = Date.parse(envelope.time);
+    const upcasted = seal(
+      {
+        producer: envelope.producer,
+        stream: envelope.stream,
+        seq: envelope.seq,
+        type: envelope.type,
+        schema: { name: type, version: to },
+        payload: value,
+        key: envelope.key,
+        trace: envelope.trace,
+        parents: [envelope.id],
+      },
+      {
+        clock: () => time,
+        ids: () => upcastId(envelope.id, to),
+        algorithm: algorithmOf(envelope.checksum),
+      },
+    ) as Envelope;
+    return Object.freeze({ envelope: upcasted, original: envelope, steps: Object.freeze(steps) });
+  }
+
+  function noteNow(type: string, version: number): string | undefined {
+    const entry = lookup(type, version);
+    if (entry?.deprecated === undefined) return undefined;
+    // Called after the event is in the ledger: a failing hook must not turn a done emit
+    // into an error, so its failures are logged, not thrown.
+    try {
+      metrics.counter("sinkproof.schema.deprecated", 1, {
+        schema: type,
+        version: String(version),
+      });
+    } catch (error) {
+      log("metrics.counter failed: %O", error);
+    }
+    const id = `${type}\u0000${version}`;
+    if (!warned.has(id)) {
+      warned.add(id);
+      log("deprecated schema emitted: %s v%d", type, version);
+      try {
+        warn(`sinkproof: ${entry.deprecated} (schema "${type}" version ${version} was emitted)`);
+      } catch (error) {
+        log("warn failed: %O", error);
+      }
+    }
+    return entry.deprecated;
+  }
 }

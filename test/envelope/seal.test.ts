@@ -341,8 +341,10 @@ describe("the hot-path draft check agrees with the zod schema", () => {
 });
 
 describe("isCleanText", () => {
-  it("refuses exactly the strings with a control character or a lone surrogate", () => {
-    const oracle = (s: string) => !/[\u0000-\u001f\u007f]/.test(s) && s.isWellFormed();
+  it("refuses exactly the strings with a control character, a noncharacter or a lone surrogate", () => {
+    // An independent oracle: Unicode's own properties (Cc is C0, DEL and C1).
+    const oracle = (s: string) =>
+      !/[\p{Cc}\p{Noncharacter_Code_Point}]/u.test(s) && s.isWellFormed();
     const unit = fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c));
     const tricky = fc.constantFrom(
       "😀",
@@ -353,6 +355,16 @@ describe("isCleanText", () => {
       "a",
       "é",
       "\u001f",
+      "\u0085",
+      "\u009f",
+      "\u00a0",
+      "\ufdd0",
+      "\ufdef",
+      "\ufffe",
+      "\uffff",
+      "\u{1fffe}",
+      "\u{10ffff}",
+      "\u{10fffd}",
     );
     fc.assert(
       fc.property(

@@ -304,6 +304,59 @@ const PAIRS: readonly Pair[] = [
     backward: ["required-field-added@$.size"],
     forward: [],
   },
+  {
+    name: "string changed to a date (zod cannot describe it in JSON Schema)",
+    v1: z.object({ at: z.string() }),
+    v2: z.object({ at: z.date() }),
+    backward: ["type-changed@$.at"],
+    forward: ["type-changed@$.at"],
+  },
+  {
+    name: "a date field, unchanged, next to a new optional field",
+    v1: z.object({ at: z.date() }),
+    v2: z.object({ at: z.date(), note: z.string().optional() }),
+    backward: [],
+    forward: [],
+  },
+  {
+    name: "field forbidden with never().optional()",
+    v1: z.object({ a: z.string() }),
+    v2: z.object({ a: z.never().optional() }),
+    backward: ["type-changed@$.a"],
+    // The new writer never has "a": only its becoming optional matters to an old reader.
+    forward: ["required-to-optional@$.a"],
+  },
+  {
+    name: "union with an intersection branch replacing a boolean",
+    v1: z.object({ a: z.boolean() }),
+    v2: z.object({
+      a: z.union([z.intersection(z.string().min(1), z.string().max(5)), z.number()]),
+    }),
+    backward: ["type-changed@$.a"],
+    // Each branch the new writer adds (the intersection's string, the number) is one.
+    forward: ["type-changed@$.a", "type-changed@$.a"],
+  },
+  {
+    name: "exclusive bound to the same inclusive one (gt to gte)",
+    v1: z.object({ n: z.number().gt(0).lt(10) }),
+    v2: z.object({ n: z.number().gte(0).lte(10) }),
+    backward: [],
+    forward: ["constraint-loosened@$.n", "constraint-loosened@$.n"],
+  },
+  {
+    name: "multipleOf loosened to a divisor",
+    v1: z.object({ n: z.number().multipleOf(4) }),
+    v2: z.object({ n: z.number().multipleOf(2) }),
+    backward: [],
+    forward: ["constraint-loosened@$.n"],
+  },
+  {
+    name: "integer to a number that is a multiple of 1",
+    v1: z.object({ n: z.int() }),
+    v2: z.object({ n: z.number().multipleOf(1) }),
+    backward: [],
+    forward: ["type-changed@$.n"],
+  },
 ];
 
 function kinds(mode: CompatibilityMode, pair: Pair): string[] {
@@ -436,6 +489,45 @@ describe("register", () => {
     });
     expect(fwd.map((c) => c.kind)).toEqual(["example-rejected"]);
     expect(fwd[0]?.direction).toBe("forward");
+  });
+
+  it("checks examples in the form a producer seals them: parsed by their own schema", () => {
+    // v1 fills in a default: sealed v1 data always has currency, so v2 may require it.
+    const registry = createSchemaRegistry({ compatibility: "FULL" });
+    registry.register({
+      type: "o",
+      version: 1,
+      schema: z.object({ total: z.number(), currency: z.string().default("EUR") }),
+      examples: [{ total: 1 }],
+    });
+    expect(registry.get("o", 1)?.examples).toEqual([{ total: 1, currency: "EUR" }]);
+    expect(
+      registry.check({
+        type: "o",
+        version: 2,
+        schema: z.object({ total: z.number(), currency: z.string() }),
+        examples: [{ total: 2, currency: "USD" }],
+      }),
+    ).toEqual([]);
+    // An upcaster reads the sealed form too.
+    const up = createSchemaRegistry();
+    up.register({
+      type: "o",
+      version: 1,
+      schema: z.object({ total: z.number(), currency: z.string().default("EUR") }),
+      examples: [{ total: 1 }],
+    });
+    expect(
+      up.check({
+        type: "o",
+        version: 2,
+        schema: z.object({ amount: z.object({ value: z.number(), currency: z.string() }) }),
+        upcast: (p) => {
+          const { total, currency } = p as { total: number; currency: string };
+          return { amount: { value: total, currency } };
+        },
+      }),
+    ).toEqual([]);
   });
 
   it("upcasters: checked on the previous version's examples instead of the structure", () => {

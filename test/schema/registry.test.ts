@@ -389,6 +389,89 @@ describe("the producer with a registry", () => {
   });
 });
 
+describe("hooks and hostile arguments", () => {
+  it("a failing warn or metrics hook never fails an emit that is already in the ledger", async () => {
+    const registry = createSchemaRegistry({
+      warn: () => {
+        throw new Error("warn threw");
+      },
+      metrics: {
+        counter: () => {
+          throw new Error("counter threw");
+        },
+        histogram: () => {},
+        gauge: () => {},
+      },
+    });
+    registry.register({
+      type: "o",
+      version: 1,
+      schema: z.object({ id: z.string() }),
+      deprecated: true,
+    });
+    const ledger = new MemoryLedger();
+    const producer = createProducer({ id: "p", ledger, registry });
+    const envelope = await producer.emit(
+      "o",
+      { id: "1" },
+      { schema: { name: "o", version: 1 }, key: "k1" },
+    );
+    expect((await ledger.get("k1"))?.envelope).toEqual(envelope);
+    expect(catchError(() => createSchemaRegistry({ metrics: {} as never })).path).toBe(
+      "options.metrics",
+    );
+  });
+
+  it("Proxies and throwing getters become typed errors", () => {
+    const registry = people();
+    const trap = new Proxy(
+      {},
+      {
+        get() {
+          throw new Error("trap");
+        },
+        getPrototypeOf() {
+          throw new Error("trap");
+        },
+        ownKeys() {
+          throw new Error("trap");
+        },
+      },
+    );
+    const throwing = {
+      get type(): string {
+        throw new Error("getter");
+      },
+    };
+    // validate never throws: an unknown schema is an issue.
+    expect(registry.validate(trap as never, 1, {})).toEqual({
+      success: false,
+      issues: [expect.objectContaining({ code: "unknown_schema" })],
+    });
+    expect(registry.validate("person", 1, trap).success).toBe(false);
+    for (const fn of [
+      () => registry.register(trap as never),
+      () => registry.register(throwing as never),
+      () => registry.check(throwing as never),
+      () => registry.upcast(trap as never),
+      () =>
+        registry.register({
+          type: "x",
+          version: 1,
+          schema: z.object({}),
+          examples: new Proxy([], {
+            get: () => {
+              throw new Error("trap");
+            },
+          }) as never,
+        }),
+    ]) {
+      const error = catchError(fn);
+      expect(["invalid_argument", "invalid_envelope"]).toContain(error.code);
+    }
+  });
+});
+
 describe("a guard with accepted versions", () => {
   async function setup(accepts: Record<string, [number, number]>, withRegistry = true) {
     const registry = people();
@@ -438,6 +521,82 @@ describe("a guard with accepted versions", () => {
     expect(written).toEqual([]);
     // Final refusals: the watermark passes them.
     expect(await ledger.getWatermark("crm-index")).toBe(2);
+  });
+
+  it("answers a duplicate without upcasting again, and upcasts to the same id every time", async () => {
+    let calls = 0;
+    const registry = createSchemaRegistry({ compatibility: "NONE" });
+    registry.register({ type: "c", version: 1, schema: z.object({ n: z.number() }) });
+    registry.register({
+      type: "c",
+      version: 2,
+      schema: z.object({ count: z.number() }),
+      upcast: (p) => {
+        calls++;
+        return { count: (p as { n: number }).n };
+      },
+    });
+    const ledger = new MemoryLedger();
+    const ids: string[] = [];
+    const guard = guardSink({
+      name: "s",
+      ledger,
+      registry,
+      accepts: { c: [2, 2] },
+      write: (envelope) => {
+        ids.push(envelope.id);
+      },
+    });
+    const v1 = seal({
+      producer: "p",
+      seq: 1,
+      type: "c",
+      schema: { name: "c", version: 1 },
+      payload: { n: 3 },
+    }) as Envelope;
+    await ledger.append([v1]);
+    expect((await guard.deliver(v1)).status).toBe("written");
+    expect((await guard.deliver(v1)).status).toBe("duplicate");
+    expect(calls).toBe(1);
+    expect((await guard.deliver(v1, { replay: true })).status).toBe("replayed");
+    expect(ids).toHaveLength(2);
+    expect(ids[0]).toBe(ids[1]);
+    expect(ids[0]?.slice(0, 10)).toBe(v1.id.slice(0, 10));
+    expect(registry.upcast(v1).envelope.id).toBe(ids[0]);
+  });
+
+  it("a refusal stands until a replay, which writes once the registry can upcast", async () => {
+    const registry = createSchemaRegistry({ compatibility: "NONE" });
+    registry.register({ type: "c", version: 1, schema: z.object({ n: z.number() }) });
+    const ledger = new MemoryLedger();
+    const rows: Envelope[] = [];
+    const guard = guardSink({
+      name: "s",
+      ledger,
+      registry,
+      accepts: { c: [2, 2] },
+      write: (envelope) => {
+        rows.push(envelope);
+      },
+    });
+    const v1 = seal({
+      producer: "p",
+      seq: 1,
+      type: "c",
+      schema: { name: "c", version: 1 },
+      payload: { n: 3 },
+    }) as Envelope;
+    await ledger.append([v1]);
+    expect((await guard.deliver(v1)).error?.code).toBe("unsupported_schema_version");
+    registry.register({
+      type: "c",
+      version: 2,
+      schema: z.object({ count: z.number() }),
+      upcast: (p) => ({ count: (p as { n: number }).n }),
+    });
+    expect((await guard.deliver(v1)).status).toBe("rejected");
+    expect((await guard.deliver(v1, { replay: true })).status).toBe("replayed");
+    expect(rows.map((r) => r.payload)).toEqual([{ count: 3 }]);
   });
 
   it("without a registry, rejects versions out of range", async () => {
