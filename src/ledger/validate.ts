@@ -145,13 +145,9 @@ export function checkRange(range: PositionRange | undefined): {
 }
 
 const text = (max: number) =>
-  z
-    .string()
-    .min(1)
-    .max(max)
-    .refine(isCleanText, {
-      message: "must not hold control characters, noncharacters or lone surrogates",
-    });
+  z.string().min(1).max(max).refine(isCleanText, {
+    message: "must not hold control characters, noncharacters or lone surrogates",
+  });
 const isoTime = z
   .string()
   .refine(isEnvelopeTime, { message: "must be ISO-8601 UTC with milliseconds" });
