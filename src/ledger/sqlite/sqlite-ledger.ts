@@ -25,6 +25,7 @@ import type { Envelope } from "../../envelope/schema.js";
 import { CorruptionError, IdempotencyConflictError, LedgerError } from "../../errors.js";
 import { describe, invalidArgument } from "../../internal/arguments.js";
 import {
+  type AppendClash,
   type AppendOutcome,
   BaseLedger,
   type ClaimRequest,
@@ -176,6 +177,14 @@ interface EntryRow {
   envelope: string;
 }
 
+/** Rolls an append's transaction back, carrying the clash that decided it. */
+class Clash {
+  readonly clash: AppendClash;
+  constructor(clash: AppendClash) {
+    this.clash = clash;
+  }
+}
+
 const SYNCHRONOUS = { off: 0, normal: 1, full: 2, extra: 3 } as const;
 
 /**
@@ -222,8 +231,15 @@ export class SqliteLedger extends BaseLedger {
         canonical: readonly (Uint8Array | undefined)[],
       ): AppendOutcome => this.#appendInTransaction(envelopes, appendedAt, canonical),
     );
-    this.#append = (envelopes, appendedAt, canonical) =>
-      append.immediate(envelopes, appendedAt, canonical);
+    this.#append = (envelopes, appendedAt, canonical) => {
+      try {
+        return append.immediate(envelopes, appendedAt, canonical);
+      } catch (error) {
+        // Thrown to roll the transaction back; the clash is the answer.
+        if (error instanceof Clash) return error.clash;
+        throw error;
+      }
+    };
   }
 
   /**
@@ -322,26 +338,23 @@ export class SqliteLedger extends BaseLedger {
     return Object.freeze({ position: row.position, appendedAt: row.appended_at, envelope });
   }
 
+  /**
+   * Inserts optimistically, in order: a new key and id take the next position; an insert
+   * the unique constraints refuse is then looked up, as `planAppend` would decide it
+   * (same key and checksum: existing; else a clash, and the transaction rolls back).
+   */
   #appendInTransaction(
     envelopes: readonly Envelope[],
     appendedAt: string,
     canonical: readonly (Uint8Array | undefined)[],
   ): AppendOutcome {
     const s = this.#s;
-    const plan = planAppend(
-      envelopes,
-      (key) => this.#entry(s.byKey.get(key) as EntryRow | undefined),
-      (id) => this.#entry(s.byId.get(id) as EntryRow | undefined),
-    );
-    if (!plan.ok) return plan;
     const results: AppendedEntry[] = new Array(envelopes.length);
-    for (const [index, entry] of plan.existing) results[index] = { entry, status: "existing" };
     let position = (s.head.get() as { head: number }).head;
-    for (const index of plan.fresh) {
+    for (let index = 0; index < envelopes.length; index++) {
       const envelope = envelopes[index] as Envelope;
-      position++;
-      s.insertEntry.run(
-        position,
+      const inserted = s.insertEntry.run(
+        position + 1,
         envelope.key,
         envelope.id,
         envelope.producer,
@@ -350,10 +363,30 @@ export class SqliteLedger extends BaseLedger {
         appendedAt,
         envelopeJson(envelope, canonical[index]),
       );
-      results[index] = {
-        entry: Object.freeze({ position, appendedAt, envelope }),
-        status: "appended",
-      };
+      if (inserted.changes === 1) {
+        position++;
+        results[index] = {
+          entry: Object.freeze({ position, appendedAt, envelope }),
+          status: "appended",
+        };
+        continue;
+      }
+      const plan = planAppend(
+        [envelope],
+        (key) => this.#entry(s.byKey.get(key) as EntryRow | undefined),
+        (id) => this.#entry(s.byId.get(id) as EntryRow | undefined),
+      );
+      if (!plan.ok) throw new Clash({ ...plan, index });
+      const existing = plan.existing.get(0);
+      // Neither key nor id is there: the position was taken, by a writer outside the ledger.
+      if (existing === undefined) {
+        throw new LedgerError(
+          "storage_error",
+          `Position ${position + 1} of ${this.path} is already taken by a row the ledger did not write`,
+          { position: position + 1 },
+        );
+      }
+      results[index] = { entry: existing, status: "existing" };
     }
     return { ok: true, results };
   }
@@ -540,7 +573,7 @@ function prepareAll(db: Database) {
     byId: db.prepare(`${entryColumns} WHERE id = ?`),
     head: db.prepare("SELECT coalesce(max(position), 0) AS head FROM sinkproof_entries"),
     insertEntry: db.prepare(
-      "INSERT INTO sinkproof_entries (position, key, id, producer, stream, checksum, appended_at, envelope) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      "INSERT INTO sinkproof_entries (position, key, id, producer, stream, checksum, appended_at, envelope) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
     ),
     scan: db.prepare(
       `${entryColumns} WHERE position >= ? AND position <= ? ORDER BY position LIMIT ?`,
