@@ -48,7 +48,7 @@ export type LedgerErrorCode =
   | "unavailable"
   | "serialization_failure"
   | "unsafe_settings"
-  | "incompatible_schema"
+  | "database_too_new"
   | "missing_driver";
 
 /** The `code`s of {@link CanonicalizationError}: which JSON rule the value broke. */
@@ -311,7 +311,7 @@ export class IdempotencyConflictError extends SinkproofError<
  * loss came during the commit itself; retry later); a transaction kept failing to
  * serialize after retries (`serialization_failure`); the database's durability settings
  * are weaker than the ledger promises (`unsafe_settings`, at open); the database was
- * created by a newer version of sinkproof (`incompatible_schema`, at open); the optional
+ * created by a newer version of sinkproof (`database_too_new`, at open); the optional
  * driver package is not installed (`missing_driver`, with the install command).
  *
  * @example

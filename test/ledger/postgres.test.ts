@@ -119,7 +119,7 @@ describe.skipIf(skip)("PostgresLedger", () => {
       );
       const error = await caught(PostgresLedger.open({ connectionString: url, schema }));
       expect(error).toBeInstanceOf(LedgerError);
-      expect((error as LedgerError).code).toBe("incompatible_schema");
+      expect((error as LedgerError).code).toBe("database_too_new");
       expect(
         (await pool.query(`SELECT value FROM "${schema}".sinkproof_meta`)).rows[0]?.value,
       ).toBe("99");

@@ -98,7 +98,7 @@ describe("SqliteLedger", () => {
     raw.close();
     const error = await caught(SqliteLedger.open(path));
     expect(error).toBeInstanceOf(LedgerError);
-    expect((error as LedgerError).code).toBe("incompatible_schema");
+    expect((error as LedgerError).code).toBe("database_too_new");
     const after = new Database(path);
     expect(after.pragma("user_version", { simple: true })).toBe(SQLITE_SCHEMA_VERSION + 1);
     after.close();

@@ -19,7 +19,7 @@
  * - watermarks advance with `GREATEST`, in one statement;
  * - migrations run at open, in one transaction, under an advisory lock, so concurrent
  *   openers do not race; a schema made by a newer sinkproof is refused
- *   (`incompatible_schema`);
+ *   (`database_too_new`);
  * - driver errors become the library's: unique violation → `IdempotencyConflictError`
  *   (after re-reading what clashed), serialization failure or deadlock → retried, then
  *   `serialization_failure`, connection loss → `unavailable`.
@@ -62,7 +62,7 @@ const log = logger("ledger:postgres");
 
 /**
  * The schema version this code writes (row `schema_version` of `sinkproof_meta`); a
- * database with a higher one is refused with `incompatible_schema`.
+ * database with a higher one is refused with `database_too_new`.
  *
  * @example
  * ```ts
@@ -75,8 +75,11 @@ export const POSTGRES_SCHEMA_VERSION = 1;
 /** The server's clock in ms since the epoch: claim expiry follows it. */
 const NOW_MS = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 
-/** Migrations by the version they lead to; `S` is the quoted schema. Never edit a released one. */
-const MIGRATIONS: readonly ((s: string) => string)[] = [
+/**
+ * Migrations by the version they lead to, given the quoted schema. Never edit a released
+ * one: add the next. docs/ledgers.md shows version 1 (a test keeps the two equal).
+ */
+export const MIGRATIONS: readonly ((s: string) => string)[] = [
   () => "",
   (s) => `
   CREATE TABLE ${s}.sinkproof_entries (
@@ -246,7 +249,7 @@ export class PostgresLedger extends BaseLedger {
   /**
    * Opens the ledger in a PostgreSQL database: checks `synchronous_commit` and `fsync`,
    * runs the schema migrations (in a transaction, under an advisory lock). Throws
-   * `LedgerError` `unsafe_settings`, `incompatible_schema`, `unavailable` (the server
+   * `LedgerError` `unsafe_settings`, `database_too_new`, `unavailable` (the server
    * cannot be reached) or `missing_driver` (a connection string without `pg` installed).
    *
    * @example
@@ -764,7 +767,7 @@ async function migrate(pool: PgPool, schema: string, lock: number): Promise<void
       const version = row === undefined ? 0 : Number(row.value);
       if (!Number.isSafeInteger(version) || version > POSTGRES_SCHEMA_VERSION) {
         throw new LedgerError(
-          "incompatible_schema",
+          "database_too_new",
           `Schema ${schema} has ledger schema version ${String(row?.value)}, made by a newer sinkproof; this one reads up to ${POSTGRES_SCHEMA_VERSION}`,
         );
       }

@@ -14,7 +14,7 @@
  *   position, receipts that name an entry), so a bug above cannot store a second meaning;
  * - the schema is versioned (`PRAGMA user_version`); migrations run at open, in one
  *   transaction, and a database made by a newer version is refused
- *   (`incompatible_schema`);
+ *   (`database_too_new`);
  * - several processes on one machine may share the file (WAL, `busy_timeout`); a lock held
  *   longer than the timeout is `unavailable`.
  *
@@ -48,7 +48,7 @@ import { isFinalStatus } from "../validate.js";
 
 /**
  * The schema version this code writes (`PRAGMA user_version`); a database with a higher
- * one is refused with `incompatible_schema`.
+ * one is refused with `database_too_new`.
  *
  * @example
  * ```ts
@@ -246,7 +246,7 @@ export class SqliteLedger extends BaseLedger {
    * Opens (creating it if needed) the ledger in the SQLite file at `path`: loads
    * better-sqlite3, sets WAL and `synchronous=FULL` and checks them, runs the schema
    * migrations. Throws `LedgerError` `missing_driver` without better-sqlite3,
-   * `unsafe_settings` when the settings cannot be had, `incompatible_schema` for a
+   * `unsafe_settings` when the settings cannot be had, `database_too_new` for a
    * database made by a newer sinkproof.
    *
    * @example
@@ -541,7 +541,7 @@ function migrate(db: Database, path: string): void {
     const version = Number(db.pragma("user_version", { simple: true }));
     if (version > SQLITE_SCHEMA_VERSION) {
       throw new LedgerError(
-        "incompatible_schema",
+        "database_too_new",
         `${path} has ledger schema version ${version}, made by a newer sinkproof; this one reads up to ${SQLITE_SCHEMA_VERSION}`,
       );
     }
