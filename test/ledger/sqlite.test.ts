@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -88,6 +88,15 @@ describe("SqliteLedger", () => {
     const extra = await SqliteLedger.open(join(root, `own${n++}.db`), { synchronous: "extra" });
     expect(extra.capabilities.durability).toBe("wal-synchronous");
     await extra.close();
+  });
+
+  it("a file that cannot be opened is a LedgerError, never the driver's raw error", async () => {
+    const error = await caught(SqliteLedger.open(join(root, "no", "such", "dir", "x.db")));
+    expect(error).toBeInstanceOf(LedgerError);
+    const notADatabase = join(root, `own${n++}.db`);
+    writeFileSync(notADatabase, "this is not a SQLite database, just text ".repeat(100));
+    const damaged = await caught(SqliteLedger.open(notADatabase));
+    expect(damaged).toBeInstanceOf(CorruptionError);
   });
 
   it("refuses a database made by a newer version, and leaves it alone", async () => {

@@ -348,7 +348,14 @@ export class PostgresLedger extends BaseLedger {
       );
     } catch (error) {
       if (given === undefined) await pool.end().catch(() => undefined);
-      throw translatePgError(error);
+      const translated = translatePgError(error);
+      // `BaseLedger` does not wrap `open`: nothing raw may leave it.
+      if (isSinkproofError(translated)) throw translated;
+      throw new LedgerError(
+        "storage_error",
+        `Opening the PostgreSQL ledger failed: ${String(error)}`,
+        { cause: error },
+      );
     }
   }
 

@@ -22,7 +22,12 @@
  */
 
 import type { Envelope } from "../../envelope/schema.js";
-import { CorruptionError, IdempotencyConflictError, LedgerError } from "../../errors.js";
+import {
+  CorruptionError,
+  IdempotencyConflictError,
+  isSinkproofError,
+  LedgerError,
+} from "../../errors.js";
 import { describe, invalidArgument } from "../../internal/arguments.js";
 import {
   type AppendClash,
@@ -288,7 +293,7 @@ export class SqliteLedger extends BaseLedger {
     try {
       db = new Driver(path, { timeout: busyTimeoutMs });
     } catch (error) {
-      throw translateSqliteError(error, path);
+      throw openError(translateSqliteError(error, path), path);
     }
     try {
       db.pragma(`synchronous = ${synchronous.toUpperCase()}`);
@@ -313,7 +318,7 @@ export class SqliteLedger extends BaseLedger {
       } catch {
         // already failing
       }
-      throw translateSqliteError(error, path);
+      throw openError(translateSqliteError(error, path), path);
     }
   }
 
@@ -533,6 +538,18 @@ export class SqliteLedger extends BaseLedger {
   protected async _close(): Promise<void> {
     if (this.#db.open) this.#db.close();
   }
+}
+
+/** A failure to open as the library's error: `BaseLedger` does not wrap `open`. */
+function openError(error: unknown, path: string): unknown {
+  if (isSinkproofError(error)) return error;
+  return new LedgerError(
+    "storage_error",
+    `Opening the SQLite ledger ${path} failed: ${String(error)}`,
+    {
+      cause: error,
+    },
+  );
 }
 
 /** Runs the migrations the database lacks, in one transaction; refuses a newer schema. */
