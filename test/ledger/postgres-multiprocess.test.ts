@@ -10,10 +10,9 @@ import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { createSealer, type Envelope } from "../../src/index.js";
 import { PostgresLedger } from "../../src/ledger/postgres/index.js";
-import { freshDatabase, postgresSkipped, postgresUrl } from "../support/postgres.js";
+import { freshDatabase, postgresUrl } from "../support/postgres.js";
 
 const skip = postgresUrl === undefined;
-if (skip) console.log(`PostgreSQL suite skipped: ${postgresSkipped}`);
 
 const ENTRIES = 10_000;
 const WORKERS = 4;

@@ -20,10 +20,9 @@ import {
 import { type PgPool, type PgPoolClient, PostgresLedger } from "../../src/ledger/postgres/index.js";
 import { transaction, translatePgError } from "../../src/ledger/postgres/postgres-ledger.js";
 import { ledgerConformance } from "../../src/testing/index.js";
-import { freshDatabase, poolOf, postgresSkipped, postgresUrl } from "../support/postgres.js";
+import { freshDatabase, poolOf, postgresUrl } from "../support/postgres.js";
 
 const skip = postgresUrl === undefined;
-if (skip) console.log(`PostgreSQL suite skipped: ${postgresSkipped}`);
 
 let url = "";
 let schemas = 0;

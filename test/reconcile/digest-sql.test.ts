@@ -8,10 +8,9 @@ import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checksum, digestIndex, formatDigest, rowHash } from "../../src/index.js";
 import type { DigestSplit } from "../../src/reconcile/types.js";
-import { freshDatabase, poolOf, postgresSkipped, postgresUrl } from "../support/postgres.js";
+import { freshDatabase, poolOf, postgresUrl } from "../support/postgres.js";
 
 const skip = postgresUrl === undefined;
-if (skip) console.log(`PostgreSQL suite skipped: ${postgresSkipped}`);
 
 const doc = readFileSync(new URL("../../docs/reconciliation.md", import.meta.url), "utf8");
 const section = doc.slice(doc.indexOf("### A SQL sink computes its digest in one query"));

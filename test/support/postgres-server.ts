@@ -28,26 +28,41 @@ export interface PostgresServer {
   stop(): Promise<void>;
 }
 
-/** The directory of initdb, pg_ctl and postgres, or why there is none. */
+/**
+ * The directory of initdb, pg_ctl and postgres, or why there is none. `SINKPROOF_POSTGRES_BIN`
+ * names the directory to use (for installs outside /usr/lib/postgresql); otherwise the
+ * newest /usr/lib/postgresql/<version>/bin, then PATH.
+ */
 export function findPostgres(): PostgresBinaries | { missing: string } {
   const candidates: string[] = [];
-  const base = "/usr/lib/postgresql";
-  if (existsSync(base)) {
-    const versions = readdirSync(base)
-      .filter((v) => /^\d+(\.\d+)?$/.test(v))
-      .sort((a, b) => Number(b) - Number(a));
-    for (const v of versions) candidates.push(join(base, v, "bin"));
+  const chosen = process.env.SINKPROOF_POSTGRES_BIN;
+  if (chosen !== undefined && chosen !== "") candidates.push(chosen);
+  else {
+    const base = "/usr/lib/postgresql";
+    if (existsSync(base)) {
+      const versions = readdirSync(base)
+        .filter((v) => /^\d+(\.\d+)?$/.test(v))
+        .sort((a, b) => Number(b) - Number(a));
+      for (const v of versions) candidates.push(join(base, v, "bin"));
+    }
+    for (const dir of (process.env.PATH ?? "").split(delimiter)) if (dir) candidates.push(dir);
   }
-  for (const dir of (process.env.PATH ?? "").split(delimiter)) if (dir) candidates.push(dir);
   for (const bin of candidates) {
     if (["initdb", "pg_ctl", "postgres"].every((b) => existsSync(join(bin, b)))) {
+      if (isRoot() && spawnSync("id", ["-u", "postgres"]).status !== 0) {
+        return {
+          missing: `running as root, and there is no postgres user to run the server from ${bin} as`,
+        };
+      }
       const out = spawnSync(join(bin, "postgres"), ["--version"], { encoding: "utf8" });
       return { bin, version: out.stdout.trim() };
     }
   }
   return {
     missing:
-      "no PostgreSQL server binaries (initdb, pg_ctl, postgres) under /usr/lib/postgresql/*/bin or on PATH; install Debian's `postgresql` package",
+      chosen !== undefined && chosen !== ""
+        ? `SINKPROOF_POSTGRES_BIN=${chosen} holds no initdb, pg_ctl and postgres`
+        : "no PostgreSQL server binaries (initdb, pg_ctl, postgres) under /usr/lib/postgresql/*/bin or on PATH; install Debian's `postgresql` package",
   };
 }
 

@@ -48,6 +48,14 @@ export interface PgPoolClient extends PgQueryable {
 /**
  * The pool the ledger uses: a `pg.Pool` (node-postgres 8), or anything with the same
  * `connect`, `query` and `end`.
+ *
+ * @example
+ * ```ts
+ * import pg from "pg";
+ * import { PostgresLedger, type PgPool } from "sinkproof/postgres";
+ * const pool: PgPool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
+ * const ledger = await PostgresLedger.open({ pool });
+ * ```
  */
 export interface PgPool {
   /** Checks out a client for a transaction. */

@@ -130,7 +130,20 @@ const PAGE = 1000;
 const SERIALIZATION_RETRIES = 5;
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,39}$/;
 
-/** Options of {@link PostgresLedger.open}: a pool or a connection string, not both. */
+/**
+ * Options of {@link PostgresLedger.open}: a pool or a connection string, not both.
+ *
+ * @example
+ * ```ts
+ * import { PostgresLedger, type PostgresLedgerOptions } from "sinkproof/postgres";
+ * const options: PostgresLedgerOptions = {
+ *   connectionString: "postgres://ledger@db.internal:5432/app",
+ *   schema: "orders_ledger",
+ *   poolSize: 20,
+ * };
+ * const ledger = await PostgresLedger.open(options);
+ * ```
+ */
 export interface PostgresLedgerOptions extends LedgerOptions {
   /**
    * A `pg.Pool` (node-postgres 8) to use. The ledger does not end it on `close`: it is

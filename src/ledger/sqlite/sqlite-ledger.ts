@@ -113,7 +113,16 @@ const MIGRATIONS: readonly string[] = [
 
 const PAGE = 1000;
 
-/** Options of {@link SqliteLedger.open}. */
+/**
+ * Options of {@link SqliteLedger.open}.
+ *
+ * @example
+ * ```ts
+ * import { SqliteLedger, type SqliteLedgerOptions } from "sinkproof/sqlite";
+ * const options: SqliteLedgerOptions = { synchronous: "extra", busyTimeoutMs: 10_000 };
+ * const ledger = await SqliteLedger.open("./data/ledger.db", options);
+ * ```
+ */
 export interface SqliteLedgerOptions extends LedgerOptions {
   /**
    * Open even when the database cannot run with WAL and `synchronous=FULL` (an in-memory
