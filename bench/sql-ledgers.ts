@@ -10,7 +10,9 @@
  *   tinybench's `beforeEach`, outside the timed part. Target: the ledger at ≥ 50% of raw.
  * - Claim + receipt round trips: `claim`, `putReceipt`, `releaseClaim` of one entry, one
  *   after another (what a guard does per delivery, minus the write).
- * - Reconcile scan rate: `ledger.scan()` over every entry, entries per second.
+ * - Reconcile scan rate: `ledger.scan()` over every entry, entries per second; and a
+ *   whole `reconcile()` of the ledger against a sink that mirrors it exactly (its
+ *   observations held in memory, so the ledger's side is what is measured).
  *
  * PostgreSQL runs on a throwaway local server started here (the tests' helper), with its
  * default durability (fsync and synchronous_commit on); without the server binaries its
@@ -22,7 +24,14 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { Bench } from "tinybench";
-import { createSealer, type Envelope, type Ledger, type LedgerEntry } from "../src/index.js";
+import {
+  createSealer,
+  type Envelope,
+  type Ledger,
+  type LedgerEntry,
+  type Observation,
+  reconcile,
+} from "../src/index.js";
 import { envelopeJson } from "../src/ledger/envelope-json.js";
 import { PostgresLedger } from "../src/ledger/postgres/index.js";
 import { SqliteLedger } from "../src/ledger/sqlite/index.js";
@@ -147,6 +156,33 @@ async function scanRate(ledger: Ledger, group: string): Promise<LedgerRow> {
   };
 }
 
+/** A whole `reconcile` of the ledger against a sink that mirrors it exactly (read back in memory). */
+async function reconcileRate(ledger: Ledger, group: string): Promise<LedgerRow> {
+  const mirror: Observation[] = [];
+  for await (const entry of ledger.scan())
+    mirror.push({ key: entry.envelope.key, checksum: entry.envelope.checksum });
+  const times: number[] = [];
+  for (let run = 0; run < 3; run++) {
+    const started = process.hrtime.bigint();
+    const report = await reconcile({
+      ledger,
+      sinks: [{ name: "mirror", lagToleranceMs: 0, observe: () => mirror }],
+    });
+    const sink = report.sinks[0];
+    if (sink === undefined || !sink.consistent || sink.observations !== mirror.length)
+      throw new Error("the mirror should reconcile as consistent");
+    times.push(Number(process.hrtime.bigint() - started));
+  }
+  const ns = times.sort((a, b) => a - b)[1] as number;
+  return {
+    group,
+    name: `reconcile() of ${mirror.length.toLocaleString("en-US")} entries against an exact in-memory mirror`,
+    perSecond: mirror.length / (ns / 1e9),
+    medianNs: ns,
+    note: "ledger entries per second, scan and comparison included",
+  };
+}
+
 function appendRows(
   group: string,
   floorNs: number,
@@ -238,6 +274,7 @@ async function sqliteBench(
   await fillLedger(scanned, SCAN_ENTRIES);
   rows.push(await claimReceiptRate(scanned, options, "SqliteLedger claim + receipt"));
   rows.push(await scanRate(scanned, "SqliteLedger reconcile scan"));
+  rows.push(await reconcileRate(scanned, "SqliteLedger reconcile scan"));
   await scanned.close();
   return { rows, targets };
 }
@@ -304,6 +341,7 @@ async function postgresBench(options: {
     await fillLedger(scanned, SCAN_ENTRIES);
     rows.push(await claimReceiptRate(scanned, options, "PostgresLedger claim + receipt"));
     rows.push(await scanRate(scanned, "PostgresLedger reconcile scan"));
+    rows.push(await reconcileRate(scanned, "PostgresLedger reconcile scan"));
     await scanned.close();
   } finally {
     await server.stop();
