@@ -21,6 +21,7 @@ import { type PgPool, type PgPoolClient, PostgresLedger } from "../../src/ledger
 import { transaction, translatePgError } from "../../src/ledger/postgres/postgres-ledger.js";
 import { ledgerConformance } from "../../src/testing/index.js";
 import { freshDatabase, poolOf, postgresUrl } from "../support/postgres.js";
+import { findPostgres, startPostgres } from "../support/postgres-server.js";
 
 const skip = postgresUrl === undefined;
 
@@ -106,6 +107,42 @@ describe.skipIf(skip)("PostgresLedger", () => {
       });
       expect(allowed.capabilities.durability).toBe("none");
       await allowed.close();
+    });
+
+    it("refuses a server running with fsync=off unless allowed", async () => {
+      const binaries = findPostgres();
+      if ("missing" in binaries) throw new Error(binaries.missing);
+      const server = await startPostgres(binaries, { fsync: "off" });
+      try {
+        const error = await caught(PostgresLedger.open({ connectionString: server.url }));
+        expect((error as LedgerError).code).toBe("unsafe_settings");
+        expect((error as LedgerError).message).toContain("fsync is off");
+        const allowed = await PostgresLedger.open({
+          connectionString: server.url,
+          allowUnsafeSettings: true,
+        });
+        expect(allowed.capabilities.durability).toBe("none");
+        await allowed.close();
+      } finally {
+        await server.stop();
+      }
+    });
+
+    it("audit records appended from several ledgers at once form one valid chain", async () => {
+      const schema = nextSchema();
+      const ledgers = await Promise.all(
+        Array.from({ length: 4 }, () => PostgresLedger.open({ connectionString: url, schema })),
+      );
+      await Promise.all(
+        ledgers.flatMap((ledger, l) =>
+          Array.from({ length: 10 }, (_, i) =>
+            ledger.appendAudit({ actor: `ledger-${l}`, action: "note", reason: `record ${i}` }),
+          ),
+        ),
+      );
+      const check = await (ledgers[0] as PostgresLedger).verifyAudit();
+      expect(check).toMatchObject({ ok: true, count: 40 });
+      await Promise.all(ledgers.map((l) => l.close()));
     });
 
     it("refuses a schema made by a newer version, with nothing changed", async () => {
