@@ -263,7 +263,7 @@ describe.skipIf(skip)("PostgresLedger", () => {
       await Promise.all([a.close(), b.close()]);
     });
 
-    it("a unique violation from a writer that bypassed the append lock becomes the conflict it is", async () => {
+    it("a row committed by a writer that bypassed the append lock is answered as if it had come first", async () => {
       const schema = nextSchema();
       const ledger = await PostgresLedger.open({ connectionString: url, schema });
       const original = envelope(7);
@@ -292,6 +292,80 @@ describe.skipIf(skip)("PostgresLedger", () => {
       expect(again.results[0]).toMatchObject({ status: "existing", entry: { position: 1 } });
       await foreign.end();
       await ledger.close();
+    });
+
+    it("a unique violation inside an append's transaction is retried and answered as the conflict it is", async () => {
+      const schema = nextSchema();
+      const inner = poolOf(url);
+      let armed = false;
+      let reached: () => void = () => undefined;
+      let release: () => void = () => undefined;
+      const atInsert = new Promise<void>((resolve) => {
+        reached = resolve;
+      });
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      // A pool whose careful-path INSERT (the statement named …_insert) waits for the test.
+      const gated: PgPool = {
+        query: (config) => inner.query(config as pg.QueryConfig),
+        end: () => inner.end(),
+        connect: async () => {
+          const client = await inner.connect();
+          return {
+            query: async (config) => {
+              if (armed && typeof config === "object" && config.name?.endsWith("_insert")) {
+                armed = false;
+                reached();
+                await released;
+              }
+              return client.query(config as pg.QueryConfig);
+            },
+            release: (destroy) => client.release(destroy),
+          } satisfies PgPoolClient;
+        },
+      };
+      const ledger = await PostgresLedger.open({ pool: gated, schema });
+      const first = envelope(1);
+      await ledger.append([first]);
+      armed = true;
+      // One existing envelope sends the append down the careful path (lookup, then insert).
+      const fresh = envelope(2);
+      const appending = caught(ledger.append([first, fresh]));
+      await atInsert;
+      // Meanwhile a writer that bypasses the ledger commits the same key, another checksum.
+      const other = envelope(2, { seq: 2, other: true });
+      await inner.query(
+        `INSERT INTO "${schema}".sinkproof_entries (position, key, id, producer, stream, checksum, appended_at, envelope) VALUES (2, $1, $2, 'p', 's', $3, '2026-01-01T00:00:00.000Z', $4)`,
+        [other.key, other.id, other.checksum, JSON.stringify(other)],
+      );
+      release();
+      const error = await appending;
+      expect(error).toBeInstanceOf(IdempotencyConflictError);
+      expect((error as IdempotencyConflictError).existing?.envelope.checksum).toBe(other.checksum);
+      expect((error as IdempotencyConflictError).cause).toBeUndefined();
+      expect(await ledger.head()).toBe(2);
+
+      // The translation itself, on real driver errors: a key twice, an id twice.
+      const duplicateKey = await caught(
+        inner.query(
+          `INSERT INTO "${schema}".sinkproof_entries (position, key, id, producer, stream, checksum, appended_at, envelope) VALUES (3, $1, 'X', 'p', 's', 'c', 't', '{}')`,
+          [first.key],
+        ),
+      );
+      expect((duplicateKey as { code?: string }).code).toBe("23505");
+      expect((translatePgError(duplicateKey) as IdempotencyConflictError).code).toBe(
+        "idempotency_conflict",
+      );
+      const duplicateId = await caught(
+        inner.query(
+          `INSERT INTO "${schema}".sinkproof_entries (position, key, id, producer, stream, checksum, appended_at, envelope) VALUES (3, 'new', $1, 'p', 's', 'c', 't', '{}')`,
+          [first.id],
+        ),
+      );
+      expect((translatePgError(duplicateId) as IdempotencyConflictError).code).toBe("id_conflict");
+      await ledger.close();
+      await inner.end();
     });
 
     it("translates a real serialization failure, and retries a transaction that hits one", async () => {

@@ -377,10 +377,11 @@ export class PostgresLedger extends BaseLedger {
   }
 
   async #transaction<T>(
-    body: (client: PgPoolClient) => Promise<[T, boolean]>,
+    body: (client: PgPoolClient, first: PgQueryResult | undefined) => Promise<[T, boolean]>,
     lock?: number,
+    prelude?: string,
   ): Promise<T> {
-    return transaction(this.#pool, body, lock);
+    return transaction(this.#pool, body, lock, prelude);
   }
 
   #entry(row: EntryRow | undefined): LedgerEntry | undefined {
@@ -404,6 +405,23 @@ export class PostgresLedger extends BaseLedger {
     appendedAt: string,
     canonical: readonly (Uint8Array | undefined)[],
   ): Promise<AppendOutcome> {
+    // Fast path, for envelopes that are all new (the usual case): the head is read with the
+    // lock, and one INSERT … ON CONFLICT DO NOTHING takes every next position. If any row
+    // was already there (by key, id or position), it rolls back and the careful path below
+    // decides envelope by envelope.
+    const fast = await this.#transaction(
+      (client, first) =>
+        this.#appendFresh(
+          client,
+          Number(first?.rows[0]?.head ?? 0),
+          envelopes,
+          appendedAt,
+          canonical,
+        ),
+      this.#locks.append,
+      this.#q.head.text,
+    );
+    if (fast !== undefined) return fast;
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.#transaction(
@@ -417,6 +435,64 @@ export class PostgresLedger extends BaseLedger {
         throw error;
       }
     }
+  }
+
+  async #appendFresh(
+    client: PgPoolClient,
+    head: number,
+    envelopes: readonly Envelope[],
+    appendedAt: string,
+    canonical: readonly (Uint8Array | undefined)[],
+  ): Promise<[AppendOutcome | undefined, boolean]> {
+    const results: AppendedEntry[] = new Array(envelopes.length);
+    const columns = this.#columns(
+      envelopes,
+      envelopes.map((_, i) => i),
+      head,
+      appendedAt,
+      canonical,
+      results,
+    );
+    const inserted = await client.query({ ...this.#q.insertFresh, values: columns });
+    if (inserted.rowCount !== envelopes.length) return [undefined, false];
+    return [{ ok: true, results }, true];
+  }
+
+  /** The insert's columns for `envelopes[indexes]` at positions after `head`; fills `results`. */
+  #columns(
+    envelopes: readonly Envelope[],
+    indexes: readonly number[],
+    head: number,
+    appendedAt: string,
+    canonical: readonly (Uint8Array | undefined)[],
+    results: AppendedEntry[],
+  ): unknown[][] {
+    const positions: number[] = [];
+    const keys: string[] = [];
+    const ids: string[] = [];
+    const producers: string[] = [];
+    const streams: string[] = [];
+    const checksums: string[] = [];
+    const times: string[] = [];
+    const texts: string[] = [];
+    for (let j = 0; j < indexes.length; j++) {
+      const index = indexes[j] as number;
+      const envelope = envelopes[index] as Envelope;
+      const position = head + j + 1;
+      positions.push(position);
+      keys.push(envelope.key);
+      ids.push(envelope.id);
+      producers.push(envelope.producer);
+      streams.push(envelope.stream);
+      checksums.push(envelope.checksum);
+      times.push(appendedAt);
+      texts.push(envelopeJson(envelope, canonical[index]));
+      results[index] = {
+        entry: Object.freeze({ position, appendedAt, envelope }),
+        status: "appended",
+      };
+    }
+    return [positions, keys, ids, producers, streams, checksums, times, texts];
   }
 
   async #appendIn(
@@ -445,35 +521,7 @@ export class PostgresLedger extends BaseLedger {
     for (const [index, entry] of plan.existing) results[index] = { entry, status: "existing" };
     if (plan.fresh.length === 0) return [{ ok: true, results }, false];
     const head = Number((await client.query(this.#q.head)).rows[0]?.head ?? 0);
-    const n = plan.fresh.length;
-    const columns: unknown[][] = [[], [], [], [], [], [], [], []];
-    const [positions, k, i, producers, streams, checksums, times, texts] = columns as [
-      number[],
-      string[],
-      string[],
-      string[],
-      string[],
-      string[],
-      string[],
-      string[],
-    ];
-    for (let j = 0; j < n; j++) {
-      const index = plan.fresh[j] as number;
-      const envelope = envelopes[index] as Envelope;
-      const position = head + j + 1;
-      positions.push(position);
-      k.push(envelope.key);
-      i.push(envelope.id);
-      producers.push(envelope.producer);
-      streams.push(envelope.stream);
-      checksums.push(envelope.checksum);
-      times.push(appendedAt);
-      texts.push(envelopeJson(envelope, canonical[index]));
-      results[index] = {
-        entry: Object.freeze({ position, appendedAt, envelope }),
-        status: "appended",
-      };
-    }
+    const columns = this.#columns(envelopes, plan.fresh, head, appendedAt, canonical, results);
     await client.query({ ...this.#q.insert, values: columns });
     return [{ ok: true, results }, true];
   }
@@ -698,6 +746,10 @@ function statements(schema: string, t: ReturnType<typeof tables>) {
       "insert",
       `INSERT INTO ${t.entries} (position, key, id, producer, stream, checksum, appended_at, envelope) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])`,
     ),
+    insertFresh: named(
+      "insert_fresh",
+      `INSERT INTO ${t.entries} (position, key, id, producer, stream, checksum, appended_at, envelope) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) ON CONFLICT DO NOTHING`,
+    ),
     byKey: named("by_key", `${entryColumns} WHERE key = $1`),
     byId: named("by_id", `${entryColumns} WHERE id = $1`),
     scan: named(
@@ -828,8 +880,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 export async function transaction<T>(
   pool: PgPool,
-  body: (client: PgPoolClient) => Promise<[T, boolean]>,
+  body: (client: PgPoolClient, first: PgQueryResult | undefined) => Promise<[T, boolean]>,
   lock?: number,
+  prelude?: string,
 ): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     let client: PgPoolClient;
@@ -845,10 +898,18 @@ export async function transaction<T>(
     };
     client.on?.("error", onError);
     try {
-      await client.query(
-        lock === undefined ? "BEGIN" : `BEGIN; SELECT pg_advisory_xact_lock(${Math.trunc(lock)})`,
-      );
-      const [value, commit] = await body(client);
+      // One round trip: BEGIN, the lock, and a first statement. In READ COMMITTED each
+      // statement of it takes its own snapshot, so the prelude sees what committed before
+      // the lock was granted.
+      const started = (await client.query(
+        [
+          "BEGIN",
+          ...(lock === undefined ? [] : [`SELECT pg_advisory_xact_lock(${Math.trunc(lock)})`]),
+          ...(prelude === undefined ? [] : [prelude]),
+        ].join("; "),
+      )) as PgQueryResult | PgQueryResult[];
+      const first = prelude === undefined ? undefined : [started].flat().at(-1);
+      const [value, commit] = await body(client, first);
       await client.query(commit ? "COMMIT" : "ROLLBACK");
       return value;
     } catch (error) {
