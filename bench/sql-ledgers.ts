@@ -331,7 +331,7 @@ async function postgresBench(options: {
       floorNs,
       ledgerNs,
       "raw pg: BEGIN, one INSERT … unnest of the same rows, COMMIT",
-      "PostgresLedger.append (integrity check, lock, lookup included)",
+      "PostgresLedger.append (integrity check, append lock, conflict check included)",
     );
     rows.push(...append.rows);
     targets.push(append.target);
