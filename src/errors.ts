@@ -55,7 +55,12 @@ export type LedgerErrorCode =
   | "ledger_failed"
   | "storage_error"
   | "not_found"
-  | "claim_lost";
+  | "claim_lost"
+  | "unavailable"
+  | "serialization_failure"
+  | "unsafe_settings"
+  | "database_too_new"
+  | "missing_driver";
 
 /** The `code`s of {@link CanonicalizationError}: which JSON rule the value broke. */
 export type CanonicalizationErrorCode =
@@ -311,6 +316,14 @@ export class IdempotencyConflictError extends SinkproofError<
  * must be reopened (`ledger_failed`), its storage threw (`storage_error`, with the cause),
  * an entry a call refers to does not exist (`not_found`), or a claim was lost
  * (`claim_lost`).
+ *
+ * The database ledgers add: the server cannot be reached or the connection was lost, or
+ * the database stayed busy (`unavailable`: nothing of the call was committed unless the
+ * loss came during the commit itself; retry later); a transaction kept failing to
+ * serialize after retries (`serialization_failure`); the database's durability settings
+ * are weaker than the ledger promises (`unsafe_settings`, at open); the database was
+ * created by a newer version of sinkproof (`database_too_new`, at open); the optional
+ * driver package is not installed (`missing_driver`, with the install command).
  *
  * @example
  * ```ts

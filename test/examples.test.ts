@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { freshDatabase, postgresSkipped, postgresUrl } from "./support/postgres.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 // The demo has its own test (test/demo.test.ts), with fewer events.
@@ -22,11 +23,20 @@ describe("examples run against the built package", () => {
   });
 
   for (const file of examples) {
-    it(`examples/${file} runs to completion`, () => {
+    it(`examples/${file} runs to completion`, async (context) => {
+      const env: Record<string, string | undefined> = { ...process.env, NODE_OPTIONS: "" };
+      // The PostgreSQL example gets a database on the test run's server.
+      if (file === "postgres-ledger.ts") {
+        if (postgresUrl === undefined) {
+          console.log(`examples/${file} skipped: ${postgresSkipped}`);
+          context.skip();
+        }
+        env.SINKPROOF_PG_URL = await freshDatabase("example");
+      }
       const output = execFileSync(process.execPath, ["--import", "tsx", `examples/${file}`], {
         cwd: root,
         encoding: "utf8",
-        env: { ...process.env, NODE_OPTIONS: "" },
+        env,
         timeout: 60_000,
       });
       expect(output.length).toBeGreaterThan(0);

@@ -18,6 +18,8 @@ export default defineConfig({
   test: {
     root: fileURLToPath(new URL("..", import.meta.url)),
     include: ["test/**/*.test.ts"],
+    // One throwaway PostgreSQL server for the run, when its binaries exist.
+    globalSetup: ["test/support/postgres-global-setup.ts"],
     typecheck: {
       enabled: true,
       include: ["test/**/*.test-d.ts"],

@@ -38,6 +38,7 @@ import {
   type LedgerOptions,
   planAppend,
 } from "../base.js";
+import { jsonParts } from "../envelope-json.js";
 import { ClaimTable, ReceiptIndex } from "../state.js";
 import type {
   AppendedEntry,
@@ -135,19 +136,6 @@ interface Queued {
   readonly apply: (segment: number, frameOffset: number) => void;
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
-}
-
-/**
- * An envelope's JSON around its payload: the payload's canonical bytes go between the two
- * parts. Field order is the envelope's own, so `JSON.parse` gives back the same envelope.
- */
-function jsonParts(e: Envelope): { prefix: string; suffix: string } {
-  // id, time and checksum are of a fixed alphabet (no escaping); the names may need it.
-  const q = JSON.stringify;
-  return {
-    prefix: `{"id":"${e.id}","producer":${q(e.producer)},"stream":${q(e.stream)},"seq":${e.seq},"type":${q(e.type)},"schema":{"name":${q(e.schema.name)},"version":${e.schema.version}},"time":"${e.time}","key":${q(e.key)},"checksum":"${e.checksum}","payload":`,
-    suffix: `,"trace":${q(e.trace)},"parents":${q(e.parents)}}`,
-  };
 }
 
 /** Deep-freezes a value made by `JSON.parse`. */

@@ -1,0 +1,20 @@
+/**
+ * `sinkproof/postgres`: {@link PostgresLedger}, one ledger shared by many producer and
+ * sink-writer processes, in PostgreSQL. Give it a `pg.Pool` or a connection string (the
+ * latter needs the optional peer dependency `pg` 8: `npm install pg@8`).
+ *
+ * @packageDocumentation
+ */
+
+export type {
+  PgPool,
+  PgPoolClient,
+  PgQueryable,
+  PgQueryConfig,
+  PgQueryResult,
+} from "./pool.js";
+export {
+  POSTGRES_SCHEMA_VERSION,
+  PostgresLedger,
+  type PostgresLedgerOptions,
+} from "./postgres-ledger.js";

@@ -1,0 +1,1002 @@
+/**
+ * `PostgresLedger`: one ledger shared by many producer and sink-writer processes, in
+ * PostgreSQL, through node-postgres (`pg` 8, an optional peer dependency).
+ *
+ * Promises:
+ * - an acknowledged write is committed with `synchronous_commit` on and `fsync` on, both
+ *   checked at open (`unsafe_settings` otherwise, unless `allowUnsafeSettings`);
+ * - positions are gap-free and become visible in order: appends serialize on a
+ *   transaction-scoped advisory lock and take `max(position) + 1` inside it, so position
+ *   n + 1 is never committed before n and a reader that has seen n + 1 has seen n (a
+ *   sequence or identity column would leave holes on rollback and let a later position
+ *   commit first);
+ * - every call is one transaction: a batch that fails leaves nothing behind; the tables
+ *   carry the ledger's rules as constraints (unique key, id and position, receipts that
+ *   name an entry);
+ * - claims live in a table with server-side expiry (the server's clock): taken with
+ *   `INSERT … ON CONFLICT DO UPDATE … WHERE expires_at <= now`, and checked against the
+ *   key's final receipts in the same transaction, after the claim is taken;
+ * - watermarks advance with `GREATEST`, in one statement;
+ * - migrations run at open, in one transaction, under an advisory lock, so concurrent
+ *   openers do not race; a schema made by a newer sinkproof is refused
+ *   (`database_too_new`);
+ * - driver errors become the library's: unique violation → `IdempotencyConflictError`
+ *   (after re-reading what clashed), serialization failure or deadlock → retried, then
+ *   `serialization_failure`, connection loss → `unavailable`.
+ *
+ * @module
+ */
+
+import type { Envelope } from "../../envelope/schema.js";
+import {
+  CorruptionError,
+  IdempotencyConflictError,
+  isSinkproofError,
+  LedgerError,
+} from "../../errors.js";
+import { describe, invalidArgument } from "../../internal/arguments.js";
+import { logger } from "../../observe/debug.js";
+import {
+  type AppendOutcome,
+  BaseLedger,
+  type ClaimRequest,
+  type EntryScan,
+  type LedgerOptions,
+  planAppend,
+} from "../base.js";
+import { envelopeJson, parseEnvelopeJson } from "../envelope-json.js";
+import type {
+  AppendedEntry,
+  AuditHead,
+  AuditRecord,
+  Claim,
+  ClaimResult,
+  LedgerCapabilities,
+  LedgerEntry,
+  Receipt,
+} from "../types.js";
+import { isFinalStatus } from "../validate.js";
+import type { PgPool, PgPoolClient, PgQueryable, PgQueryResult } from "./pool.js";
+
+const log = logger("ledger:postgres");
+
+/**
+ * The schema version this code writes (row `schema_version` of `sinkproof_meta`); a
+ * database with a higher one is refused with `database_too_new`.
+ *
+ * @example
+ * ```ts
+ * import { POSTGRES_SCHEMA_VERSION } from "sinkproof/postgres";
+ * console.log(`this sinkproof writes ledger schema ${POSTGRES_SCHEMA_VERSION}`);
+ * ```
+ */
+export const POSTGRES_SCHEMA_VERSION = 1;
+
+/** The server's clock in ms since the epoch: claim expiry follows it. */
+const NOW_MS = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
+
+/**
+ * Migrations by the version they lead to, given the quoted schema. Never edit a released
+ * one: add the next. docs/ledgers.md shows version 1 (a test keeps the two equal).
+ */
+export const MIGRATIONS: readonly ((s: string) => string)[] = [
+  () => "",
+  (s) => `
+  CREATE TABLE ${s}.sinkproof_entries (
+    position bigint PRIMARY KEY CHECK (position >= 1),
+    key text NOT NULL UNIQUE,
+    id text NOT NULL UNIQUE,
+    producer text NOT NULL,
+    stream text NOT NULL,
+    checksum text NOT NULL,
+    appended_at text NOT NULL,
+    envelope text NOT NULL
+  );
+  CREATE TABLE ${s}.sinkproof_sequences (
+    producer text PRIMARY KEY,
+    next bigint NOT NULL CHECK (next >= 0)
+  );
+  CREATE TABLE ${s}.sinkproof_receipts (
+    seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    sink text NOT NULL,
+    key text NOT NULL,
+    position bigint NOT NULL REFERENCES ${s}.sinkproof_entries (position),
+    final boolean NOT NULL,
+    receipt text NOT NULL
+  );
+  CREATE INDEX sinkproof_receipts_by_key ON ${s}.sinkproof_receipts (sink, key, seq);
+  CREATE INDEX sinkproof_receipts_by_position ON ${s}.sinkproof_receipts (sink, position, seq);
+  CREATE TABLE ${s}.sinkproof_watermarks (
+    sink text PRIMARY KEY,
+    position bigint NOT NULL CHECK (position >= 0)
+  );
+  CREATE TABLE ${s}.sinkproof_claims (
+    sink text NOT NULL,
+    key text NOT NULL,
+    owner text NOT NULL,
+    token text NOT NULL,
+    expires_at bigint NOT NULL,
+    PRIMARY KEY (sink, key)
+  );
+  CREATE TABLE ${s}.sinkproof_audit (
+    idx bigint PRIMARY KEY CHECK (idx >= 1),
+    hash text NOT NULL,
+    record text NOT NULL
+  );
+  `,
+];
+
+const PAGE = 1000;
+const SERIALIZATION_RETRIES = 5;
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,39}$/;
+
+/**
+ * Options of {@link PostgresLedger.open}: a pool or a connection string, not both.
+ *
+ * @example
+ * ```ts
+ * import { PostgresLedger, type PostgresLedgerOptions } from "sinkproof/postgres";
+ * const options: PostgresLedgerOptions = {
+ *   connectionString: "postgres://ledger@db.internal:5432/app",
+ *   schema: "orders_ledger",
+ *   poolSize: 20,
+ * };
+ * const ledger = await PostgresLedger.open(options);
+ * ```
+ */
+export interface PostgresLedgerOptions extends LedgerOptions {
+  /**
+   * A `pg.Pool` (node-postgres 8) to use. The ledger does not end it on `close`: it is
+   * yours. Give it an `error` listener, as node-postgres asks of every pool.
+   */
+  readonly pool?: PgPool | undefined;
+  /** A connection string (`postgres://user@host:5432/db`); the ledger makes and ends its own pool. */
+  readonly connectionString?: string | undefined;
+  /**
+   * Size of the pool made from `connectionString`. 1 to 1000.
+   * @default 10
+   */
+  readonly poolSize?: number | undefined;
+  /**
+   * The PostgreSQL schema holding the ledger's tables (created if missing): lower-case
+   * letters, digits and `_`, at most 40 characters.
+   * @default "public"
+   */
+  readonly schema?: string | undefined;
+  /**
+   * Open even when `synchronous_commit` is `off` or `fsync` is `off` (acknowledged writes
+   * could be lost): the ledger then declares `durability: "none"`. For tests only.
+   * @default false
+   */
+  readonly allowUnsafeSettings?: boolean | undefined;
+}
+
+interface PgModule {
+  Pool: new (config: {
+    connectionString: string;
+    max: number;
+  }) => PgPool & {
+    on(event: "error", listener: (error: unknown) => void): unknown;
+  };
+}
+
+let driver: Promise<PgModule> | undefined;
+
+/** Loads `pg` once; a missing package is a `missing_driver` error with the fix. */
+function loadDriver(): Promise<PgModule> {
+  driver ??= import("pg").then(
+    (module) => ((module as { default?: unknown }).default ?? module) as unknown as PgModule,
+    (error: unknown) => {
+      driver = undefined;
+      throw new LedgerError(
+        "missing_driver",
+        "PostgresLedger with a connection string needs the optional peer dependency pg 8: npm install pg@8",
+        { cause: error },
+      );
+    },
+  );
+  return driver;
+}
+
+interface EntryRow {
+  position: string | number;
+  appended_at: string;
+  envelope: string;
+  key?: string;
+  id?: string;
+}
+
+interface Locks {
+  append: number;
+  audit: number;
+}
+
+/**
+ * A ledger in PostgreSQL, shared by every process that opens it: gap-free positions
+ * visible in commit order, durable claims with server-side expiry, versioned migrations
+ * under an advisory lock. Give it a `pg.Pool` or a connection string (then it needs the
+ * optional peer dependency `pg` 8).
+ *
+ * @example
+ * ```ts
+ * import { PostgresLedger } from "sinkproof/postgres";
+ * const ledger = await PostgresLedger.open({ connectionString: process.env.DATABASE_URL });
+ * await ledger.append([envelope]); // committed (synchronous_commit on) when it resolves
+ * await ledger.close();
+ * ```
+ */
+export class PostgresLedger extends BaseLedger {
+  readonly capabilities: LedgerCapabilities;
+  protected override readonly keepsCanonicalPayloads: boolean = true;
+  /** The PostgreSQL schema holding the ledger's tables. */
+  readonly schema: string;
+  readonly #pool: PgPool;
+  readonly #ownsPool: boolean;
+  readonly #locks: Locks;
+  readonly #t: ReturnType<typeof tables>;
+  readonly #q: ReturnType<typeof statements>;
+
+  private constructor(
+    pool: PgPool,
+    ownsPool: boolean,
+    schema: string,
+    locks: Locks,
+    durable: boolean,
+    options: PostgresLedgerOptions,
+  ) {
+    super(options);
+    this.#pool = pool;
+    this.#ownsPool = ownsPool;
+    this.schema = schema;
+    this.#locks = locks;
+    this.#t = tables(schema);
+    this.#q = statements(schema, this.#t);
+    this.capabilities = Object.freeze({
+      durability: durable ? "synchronous-commit" : "none",
+      concurrency: "multi-process",
+      claims: "durable",
+      clock: "server",
+    });
+  }
+
+  /**
+   * Opens the ledger in a PostgreSQL database: checks `synchronous_commit` and `fsync`,
+   * runs the schema migrations (in a transaction, under an advisory lock). Throws
+   * `LedgerError` `unsafe_settings`, `database_too_new`, `unavailable` (the server
+   * cannot be reached) or `missing_driver` (a connection string without `pg` installed).
+   *
+   * @example
+   * ```ts
+   * import pg from "pg";
+   * import { PostgresLedger } from "sinkproof/postgres";
+   * const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 20 });
+   * pool.on("error", (error) => console.error("idle client failed", error));
+   * const ledger = await PostgresLedger.open({ pool, schema: "orders_ledger" });
+   * ```
+   */
+  static async open(options: PostgresLedgerOptions): Promise<PostgresLedger> {
+    if (typeof options !== "object" || options === null) {
+      invalidArgument("options", `must be an object, got ${describe(options)}`);
+    }
+    const { pool: given, connectionString } = options;
+    if ((given === undefined) === (connectionString === undefined)) {
+      invalidArgument("options", "must have exactly one of pool and connectionString");
+    }
+    if (
+      given !== undefined &&
+      (typeof given !== "object" ||
+        given === null ||
+        typeof given.connect !== "function" ||
+        typeof given.query !== "function")
+    ) {
+      invalidArgument("options.pool", `must be a pg.Pool, got ${describe(given)}`);
+    }
+    if (
+      connectionString !== undefined &&
+      (typeof connectionString !== "string" || connectionString.length === 0)
+    ) {
+      invalidArgument(
+        "options.connectionString",
+        `must be a connection string, got ${describe(connectionString)}`,
+      );
+    }
+    const schema = options.schema ?? "public";
+    if (typeof schema !== "string" || !SCHEMA_NAME.test(schema)) {
+      invalidArgument(
+        "options.schema",
+        `must be lower-case letters, digits and _, at most 40 characters, got ${describe(schema)}`,
+      );
+    }
+    const allowUnsafe = options.allowUnsafeSettings ?? false;
+    if (typeof allowUnsafe !== "boolean") {
+      invalidArgument(
+        "options.allowUnsafeSettings",
+        `must be a boolean, got ${describe(allowUnsafe)}`,
+      );
+    }
+    const poolSize = options.poolSize ?? 10;
+    if (!Number.isInteger(poolSize) || poolSize < 1 || poolSize > 1000) {
+      invalidArgument(
+        "options.poolSize",
+        `must be an integer from 1 to 1000, got ${describe(poolSize)}`,
+      );
+    }
+    let pool: PgPool;
+    if (given !== undefined) pool = given;
+    else {
+      const pg = await loadDriver();
+      const made = new pg.Pool({ connectionString: connectionString as string, max: poolSize });
+      // An idle client whose connection drops emits `error` on the pool; without a
+      // listener that would end the process. The next query gets a new connection.
+      made.on("error", (error) => log("idle connection failed: %O", error));
+      pool = made;
+    }
+    try {
+      const settings = await query(pool, {
+        text: "SELECT current_setting('synchronous_commit') AS synchronous_commit, current_setting('fsync') AS fsync, hashtext($1) AS append_lock, hashtext($2) AS audit_lock, hashtext($3) AS migrate_lock",
+        values: [
+          `sinkproof:append:${schema}`,
+          `sinkproof:audit:${schema}`,
+          `sinkproof:migrate:${schema}`,
+        ],
+      });
+      const row = settings.rows[0] as Record<string, unknown>;
+      const weak: string[] = [];
+      if (row.synchronous_commit === "off") weak.push("synchronous_commit is off");
+      if (row.fsync !== "on") weak.push(`fsync is ${String(row.fsync)}`);
+      if (weak.length > 0 && !allowUnsafe) {
+        throw new LedgerError(
+          "unsafe_settings",
+          `Refusing to open the ledger: ${weak.join("; ")}. An acknowledged write could be lost; pass allowUnsafeSettings: true to accept that (tests only)`,
+        );
+      }
+      await migrate(pool, schema, Number(row.migrate_lock));
+      return new PostgresLedger(
+        pool,
+        given === undefined,
+        schema,
+        { append: Number(row.append_lock), audit: Number(row.audit_lock) },
+        weak.length === 0,
+        options,
+      );
+    } catch (error) {
+      if (given === undefined) await pool.end().catch(() => undefined);
+      const translated = translatePgError(error);
+      // `BaseLedger` does not wrap `open`: nothing raw may leave it.
+      if (isSinkproofError(translated)) throw translated;
+      throw new LedgerError(
+        "storage_error",
+        `Opening the PostgreSQL ledger failed: ${String(error)}`,
+        { cause: error },
+      );
+    }
+  }
+
+  async #query(config: { text: string; values?: unknown[]; name?: string }) {
+    return query(this.#pool, config);
+  }
+
+  async #transaction<T>(
+    body: (client: PgPoolClient, first: PgQueryResult | undefined) => Promise<[T, boolean]>,
+    lock?: number,
+    prelude?: string,
+  ): Promise<T> {
+    return transaction(this.#pool, body, lock, prelude);
+  }
+
+  #entry(row: EntryRow | undefined): LedgerEntry | undefined {
+    if (row === undefined) return undefined;
+    const position = Number(row.position);
+    const envelope = parseEnvelopeJson(row.envelope);
+    if (envelope === undefined) {
+      throw new CorruptionError(
+        `The row at position ${position} of ${this.#t.entries} is not an envelope`,
+        { file: this.#t.entries, offset: 0 },
+        { position },
+      );
+    }
+    return Object.freeze({ position, appendedAt: row.appended_at, envelope });
+  }
+
+  // ---- BaseLedger ----------------------------------------------------------------------
+
+  protected async _append(
+    envelopes: readonly Envelope[],
+    appendedAt: string,
+    canonical: readonly (Uint8Array | undefined)[],
+  ): Promise<AppendOutcome> {
+    // Fast path, for envelopes that are all new (the usual case): the head is read with the
+    // lock, and one INSERT … ON CONFLICT DO NOTHING takes every next position. If any row
+    // was already there (by key, id or position), it rolls back and the careful path below
+    // decides envelope by envelope.
+    const fast = await this.#transaction(
+      (client, first) =>
+        this.#appendFresh(
+          client,
+          Number(first?.rows[0]?.head ?? 0),
+          envelopes,
+          appendedAt,
+          canonical,
+        ),
+      this.#locks.append,
+      this.#q.head.text,
+    );
+    if (fast !== undefined) return fast;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#transaction(
+          (client) => this.#appendIn(client, envelopes, appendedAt, canonical),
+          this.#locks.append,
+        );
+      } catch (error) {
+        // A unique violation means a writer that bypassed the append lock committed one
+        // of these keys or ids meanwhile: read again, and answer as if it had come first.
+        if (isUniqueViolation(error) && attempt < 3) continue;
+        throw error;
+      }
+    }
+  }
+
+  async #appendFresh(
+    client: PgPoolClient,
+    head: number,
+    envelopes: readonly Envelope[],
+    appendedAt: string,
+    canonical: readonly (Uint8Array | undefined)[],
+  ): Promise<[AppendOutcome | undefined, boolean]> {
+    const results: AppendedEntry[] = new Array(envelopes.length);
+    const columns = this.#columns(
+      envelopes,
+      envelopes.map((_, i) => i),
+      head,
+      appendedAt,
+      canonical,
+      results,
+    );
+    const inserted = await client.query({ ...this.#q.insertFresh, values: columns });
+    if (inserted.rowCount !== envelopes.length) return [undefined, false];
+    return [{ ok: true, results }, true];
+  }
+
+  /** The insert's columns for `envelopes[indexes]` at positions after `head`; fills `results`. */
+  #columns(
+    envelopes: readonly Envelope[],
+    indexes: readonly number[],
+    head: number,
+    appendedAt: string,
+    canonical: readonly (Uint8Array | undefined)[],
+    results: AppendedEntry[],
+  ): unknown[][] {
+    const positions: number[] = [];
+    const keys: string[] = [];
+    const ids: string[] = [];
+    const producers: string[] = [];
+    const streams: string[] = [];
+    const checksums: string[] = [];
+    const times: string[] = [];
+    const texts: string[] = [];
+    for (let j = 0; j < indexes.length; j++) {
+      const index = indexes[j] as number;
+      const envelope = envelopes[index] as Envelope;
+      const position = head + j + 1;
+      positions.push(position);
+      keys.push(envelope.key);
+      ids.push(envelope.id);
+      producers.push(envelope.producer);
+      streams.push(envelope.stream);
+      checksums.push(envelope.checksum);
+      times.push(appendedAt);
+      texts.push(envelopeJson(envelope, canonical[index]));
+      results[index] = {
+        entry: Object.freeze({ position, appendedAt, envelope }),
+        status: "appended",
+      };
+    }
+    return [positions, keys, ids, producers, streams, checksums, times, texts];
+  }
+
+  async #appendIn(
+    client: PgPoolClient,
+    envelopes: readonly Envelope[],
+    appendedAt: string,
+    canonical: readonly (Uint8Array | undefined)[],
+  ): Promise<[AppendOutcome, boolean]> {
+    const keys = envelopes.map((e) => e.key);
+    const ids = envelopes.map((e) => e.id);
+    const found = await client.query({ ...this.#q.lookup, values: [keys, ids] });
+    const byKey = new Map<string, LedgerEntry>();
+    const byId = new Map<string, LedgerEntry>();
+    for (const row of found.rows as unknown as EntryRow[]) {
+      const entry = this.#entry(row) as LedgerEntry;
+      byKey.set(entry.envelope.key, entry);
+      byId.set(entry.envelope.id, entry);
+    }
+    const plan = planAppend(
+      envelopes,
+      (key) => byKey.get(key),
+      (id) => byId.get(id),
+    );
+    if (!plan.ok) return [plan, false];
+    const results: AppendedEntry[] = new Array(envelopes.length);
+    for (const [index, entry] of plan.existing) results[index] = { entry, status: "existing" };
+    if (plan.fresh.length === 0) return [{ ok: true, results }, false];
+    const head = Number((await client.query(this.#q.head)).rows[0]?.head ?? 0);
+    const columns = this.#columns(envelopes, plan.fresh, head, appendedAt, canonical, results);
+    await client.query({ ...this.#q.insert, values: columns });
+    return [{ ok: true, results }, true];
+  }
+
+  protected async _getByKey(key: string): Promise<LedgerEntry | undefined> {
+    const result = await this.#query({ ...this.#q.byKey, values: [key] });
+    return this.#entry(result.rows[0] as EntryRow | undefined);
+  }
+
+  protected async _getById(id: string): Promise<LedgerEntry | undefined> {
+    const result = await this.#query({ ...this.#q.byId, values: [id] });
+    return this.#entry(result.rows[0] as EntryRow | undefined);
+  }
+
+  protected async *_scan(scan: EntryScan): AsyncIterable<LedgerEntry> {
+    let from = scan.from;
+    let left = scan.limit;
+    const statement =
+      scan.producer === undefined
+        ? scan.stream === undefined
+          ? this.#q.scan
+          : this.#q.scanStream
+        : scan.stream === undefined
+          ? this.#q.scanProducer
+          : this.#q.scanBoth;
+    const filters: string[] = [];
+    if (scan.producer !== undefined) filters.push(scan.producer);
+    if (scan.stream !== undefined) filters.push(scan.stream);
+    while (left > 0 && from <= scan.to) {
+      const size = Math.min(PAGE, left);
+      const { rows } = await this.#query({
+        ...statement,
+        values: [from, scan.to, ...filters, size],
+      });
+      for (const row of rows) yield this.#entry(row as unknown as EntryRow) as LedgerEntry;
+      if (rows.length < size) return;
+      left -= rows.length;
+      from = Number((rows.at(-1) as unknown as EntryRow).position) + 1;
+    }
+  }
+
+  protected async _head(): Promise<number> {
+    return Number((await this.#query(this.#q.head)).rows[0]?.head ?? 0);
+  }
+
+  protected async _reserveSequence(producer: string, count: number): Promise<number> {
+    const { rows } = await this.#query({ ...this.#q.reserve, values: [producer, count] });
+    return Number(rows[0]?.next) - count;
+  }
+
+  protected async _putReceipt(receipt: Receipt): Promise<void> {
+    await this.#query({
+      ...this.#q.putReceipt,
+      values: [
+        receipt.sink,
+        receipt.key,
+        receipt.position,
+        isFinalStatus(receipt.status),
+        JSON.stringify(receipt),
+      ],
+    });
+  }
+
+  protected async _getReceipts(sink: string, key: string): Promise<readonly Receipt[]> {
+    const { rows } = await this.#query({ ...this.#q.receipts, values: [sink, key] });
+    return rows.map((row) => JSON.parse(row.receipt as string) as Receipt);
+  }
+
+  protected async *_scanReceipts(sink: string, from: number, to: number): AsyncIterable<Receipt> {
+    let position = from;
+    let seq = 0;
+    while (true) {
+      const { rows } = await this.#query({
+        ...this.#q.scanReceipts,
+        values: [sink, position, seq, to, PAGE],
+      });
+      for (const row of rows) yield JSON.parse(row.receipt as string) as Receipt;
+      if (rows.length < PAGE) return;
+      const last = rows.at(-1) as Record<string, unknown>;
+      position = Number(last.position);
+      seq = Number(last.seq);
+    }
+  }
+
+  protected async _getWatermark(sink: string): Promise<number> {
+    const { rows } = await this.#query({ ...this.#q.watermark, values: [sink] });
+    return rows[0] === undefined ? 0 : Number(rows[0].position);
+  }
+
+  protected async _advanceWatermark(sink: string, position: number): Promise<number> {
+    const { rows } = await this.#query({ ...this.#q.advanceWatermark, values: [sink, position] });
+    return Number(rows[0]?.position);
+  }
+
+  protected async _claim(request: ClaimRequest): Promise<ClaimResult> {
+    const ttl = request.expiresAt - request.now;
+    for (let attempt = 0; ; attempt++) {
+      const result = await this.#transaction(
+        async (client): Promise<[ClaimResult | undefined, boolean]> => {
+          const taken = await client.query({
+            ...this.#q.takeClaim,
+            values: [request.sink, request.key, request.owner, request.token, ttl],
+          });
+          // The final receipts are read after the claim is taken, in a later statement (a
+          // later snapshot): a holder stores its receipt before it releases, so a claim
+          // taken after a release always sees the receipt.
+          if (!request.ignoreDone) {
+            const done = await client.query({
+              ...this.#q.lastFinal,
+              values: [request.sink, request.key],
+            });
+            const row = done.rows[0];
+            if (row !== undefined) {
+              return [
+                { status: "done", receipt: JSON.parse(row.receipt as string) as Receipt },
+                false,
+              ];
+            }
+          }
+          const acquired = taken.rows[0];
+          if (acquired !== undefined) {
+            const claim: Claim = Object.freeze({
+              sink: request.sink,
+              key: request.key,
+              owner: request.owner,
+              token: request.token,
+              expiresAt: Number(acquired.expires_at),
+            });
+            return [{ status: "acquired", claim }, true];
+          }
+          const current = await client.query({
+            ...this.#q.currentClaim,
+            values: [request.sink, request.key],
+          });
+          const row = current.rows[0];
+          // Released between the two statements: try again.
+          if (row === undefined) return [undefined, false];
+          return [
+            { status: "held", owner: row.owner as string, expiresAt: Number(row.expires_at) },
+            false,
+          ];
+        },
+      );
+      if (result !== undefined) return result;
+      if (attempt >= 10) throw new LedgerError("unavailable", "The claim kept changing hands");
+    }
+  }
+
+  protected async _renewClaim(claim: Claim, expiresAt: number): Promise<boolean> {
+    const ttl = Math.max(1, expiresAt - this.clock());
+    const result = await this.#query({
+      ...this.#q.renew,
+      values: [ttl, claim.sink, claim.key, claim.token],
+    });
+    return result.rowCount === 1;
+  }
+
+  protected async _releaseClaim(claim: Claim): Promise<boolean> {
+    const result = await this.#query({
+      ...this.#q.release,
+      values: [claim.sink, claim.key, claim.token],
+    });
+    return result.rowCount === 1;
+  }
+
+  protected async _appendAudit(
+    make: (previous: AuditHead | undefined) => AuditRecord,
+  ): Promise<AuditRecord> {
+    return this.#transaction(async (client): Promise<[AuditRecord, boolean]> => {
+      const last = (await client.query(this.#q.lastAudit)).rows[0];
+      const record = make(
+        last === undefined ? undefined : { index: Number(last.idx), hash: last.hash as string },
+      );
+      await client.query({
+        ...this.#q.insertAudit,
+        values: [record.index, record.hash, JSON.stringify(record)],
+      });
+      return [record, true];
+    }, this.#locks.audit);
+  }
+
+  protected async *_scanAudit(): AsyncIterable<AuditRecord> {
+    let after = 0;
+    while (true) {
+      const { rows } = await this.#query({ ...this.#q.scanAudit, values: [after, PAGE] });
+      for (const row of rows) yield JSON.parse(row.record as string) as AuditRecord;
+      if (rows.length < PAGE) return;
+      after = Number((rows.at(-1) as Record<string, unknown>).idx);
+    }
+  }
+
+  protected async _close(): Promise<void> {
+    if (this.#ownsPool) await this.#pool.end();
+  }
+}
+
+function tables(schema: string) {
+  const s = `"${schema}"`;
+  return {
+    schema: s,
+    entries: `${s}.sinkproof_entries`,
+    sequences: `${s}.sinkproof_sequences`,
+    receipts: `${s}.sinkproof_receipts`,
+    watermarks: `${s}.sinkproof_watermarks`,
+    claims: `${s}.sinkproof_claims`,
+    audit: `${s}.sinkproof_audit`,
+    meta: `${s}.sinkproof_meta`,
+  };
+}
+
+/** The ledger's statements, each prepared once per connection under a name. */
+function statements(schema: string, t: ReturnType<typeof tables>) {
+  const named = (name: string, text: string) => ({ name: `sinkproof_${schema}_${name}`, text });
+  const entryColumns = `SELECT position, appended_at, envelope FROM ${t.entries}`;
+  return {
+    lookup: named(
+      "lookup",
+      `SELECT position, appended_at, envelope FROM ${t.entries} WHERE key = ANY($1::text[]) OR id = ANY($2::text[])`,
+    ),
+    head: named("head", `SELECT coalesce(max(position), 0) AS head FROM ${t.entries}`),
+    insert: named(
+      "insert",
+      `INSERT INTO ${t.entries} (position, key, id, producer, stream, checksum, appended_at, envelope) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])`,
+    ),
+    insertFresh: named(
+      "insert_fresh",
+      `INSERT INTO ${t.entries} (position, key, id, producer, stream, checksum, appended_at, envelope) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) ON CONFLICT DO NOTHING`,
+    ),
+    byKey: named("by_key", `${entryColumns} WHERE key = $1`),
+    byId: named("by_id", `${entryColumns} WHERE id = $1`),
+    scan: named(
+      "scan",
+      `${entryColumns} WHERE position >= $1 AND position <= $2 ORDER BY position LIMIT $3`,
+    ),
+    scanProducer: named(
+      "scan_p",
+      `${entryColumns} WHERE position >= $1 AND position <= $2 AND producer = $3 ORDER BY position LIMIT $4`,
+    ),
+    scanStream: named(
+      "scan_s",
+      `${entryColumns} WHERE position >= $1 AND position <= $2 AND stream = $3 ORDER BY position LIMIT $4`,
+    ),
+    scanBoth: named(
+      "scan_ps",
+      `${entryColumns} WHERE position >= $1 AND position <= $2 AND producer = $3 AND stream = $4 ORDER BY position LIMIT $5`,
+    ),
+    reserve: named(
+      "reserve",
+      `INSERT INTO ${t.sequences} AS s (producer, next) VALUES ($1, $2) ON CONFLICT (producer) DO UPDATE SET next = s.next + excluded.next RETURNING next`,
+    ),
+    putReceipt: named(
+      "put_receipt",
+      `INSERT INTO ${t.receipts} (sink, key, position, final, receipt) VALUES ($1, $2, $3, $4, $5)`,
+    ),
+    receipts: named(
+      "receipts",
+      `SELECT receipt FROM ${t.receipts} WHERE sink = $1 AND key = $2 ORDER BY seq`,
+    ),
+    scanReceipts: named(
+      "scan_receipts",
+      `SELECT seq, position, receipt FROM ${t.receipts} WHERE sink = $1 AND (position, seq) > ($2, $3) AND position <= $4 ORDER BY position, seq LIMIT $5`,
+    ),
+    watermark: named("watermark", `SELECT position FROM ${t.watermarks} WHERE sink = $1`),
+    advanceWatermark: named(
+      "advance_watermark",
+      `INSERT INTO ${t.watermarks} AS w (sink, position) VALUES ($1, $2) ON CONFLICT (sink) DO UPDATE SET position = GREATEST(w.position, excluded.position) RETURNING position`,
+    ),
+    takeClaim: named(
+      "take_claim",
+      `INSERT INTO ${t.claims} AS c (sink, key, owner, token, expires_at) VALUES ($1, $2, $3, $4, ${NOW_MS} + $5) ON CONFLICT (sink, key) DO UPDATE SET owner = excluded.owner, token = excluded.token, expires_at = excluded.expires_at WHERE c.expires_at <= ${NOW_MS} RETURNING expires_at`,
+    ),
+    lastFinal: named(
+      "last_final",
+      `SELECT receipt FROM ${t.receipts} WHERE sink = $1 AND key = $2 AND final ORDER BY seq DESC LIMIT 1`,
+    ),
+    currentClaim: named(
+      "current_claim",
+      `SELECT owner, expires_at FROM ${t.claims} WHERE sink = $1 AND key = $2`,
+    ),
+    renew: named(
+      "renew",
+      `UPDATE ${t.claims} SET expires_at = ${NOW_MS} + $1 WHERE sink = $2 AND key = $3 AND token = $4`,
+    ),
+    release: named(
+      "release",
+      `DELETE FROM ${t.claims} WHERE sink = $1 AND key = $2 AND token = $3`,
+    ),
+    lastAudit: named("last_audit", `SELECT idx, hash FROM ${t.audit} ORDER BY idx DESC LIMIT 1`),
+    insertAudit: named(
+      "insert_audit",
+      `INSERT INTO ${t.audit} (idx, hash, record) VALUES ($1, $2, $3)`,
+    ),
+    scanAudit: named(
+      "scan_audit",
+      `SELECT idx, record FROM ${t.audit} WHERE idx > $1 ORDER BY idx LIMIT $2`,
+    ),
+  };
+}
+
+/** Runs the migrations the schema lacks, in one transaction, under the migration lock. */
+async function migrate(pool: PgPool, schema: string, lock: number): Promise<void> {
+  const t = tables(schema);
+  await transaction(
+    pool,
+    async (client): Promise<[undefined, boolean]> => {
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${t.schema}`);
+      await client.query(
+        `CREATE TABLE IF NOT EXISTS ${t.meta} (name text PRIMARY KEY, value text NOT NULL)`,
+      );
+      const row = (
+        await client.query({
+          text: `SELECT value FROM ${t.meta} WHERE name = 'schema_version'`,
+        })
+      ).rows[0];
+      const version = row === undefined ? 0 : Number(row.value);
+      if (!Number.isSafeInteger(version) || version > POSTGRES_SCHEMA_VERSION) {
+        throw new LedgerError(
+          "database_too_new",
+          `Schema ${schema} has ledger schema version ${String(row?.value)}, made by a newer sinkproof; this one reads up to ${POSTGRES_SCHEMA_VERSION}`,
+        );
+      }
+      if (version === POSTGRES_SCHEMA_VERSION) return [undefined, false];
+      for (let next = version + 1; next <= POSTGRES_SCHEMA_VERSION; next++) {
+        await client.query((MIGRATIONS[next] as (s: string) => string)(t.schema));
+      }
+      await client.query({
+        text: `INSERT INTO ${t.meta} (name, value) VALUES ('schema_version', $1) ON CONFLICT (name) DO UPDATE SET value = excluded.value`,
+        values: [String(POSTGRES_SCHEMA_VERSION)],
+      });
+      return [undefined, true];
+    },
+    lock,
+  );
+}
+
+/** One query on the pool, its failure translated. */
+async function query(
+  pool: PgQueryable,
+  config: { text: string; values?: unknown[]; name?: string },
+): Promise<PgQueryResult> {
+  try {
+    return await pool.query(config);
+  } catch (error) {
+    throw translatePgError(error);
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Runs `body` in a transaction on one client, after taking the advisory lock `lock` (for
+ * the transaction) when given. `body` returns its value and whether to commit. A
+ * serialization failure or deadlock is retried with a short random backoff; other
+ * failures roll back and are translated. A client whose connection failed is destroyed,
+ * not returned to the pool.
+ */
+export async function transaction<T>(
+  pool: PgPool,
+  body: (client: PgPoolClient, first: PgQueryResult | undefined) => Promise<[T, boolean]>,
+  lock?: number,
+  prelude?: string,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    let client: PgPoolClient;
+    try {
+      client = await pool.connect();
+    } catch (error) {
+      throw translatePgError(error);
+    }
+    let destroy: Error | undefined;
+    // The query in flight fails with the same error; this only keeps the event heard.
+    const onError = (error: Error) => {
+      destroy = error;
+    };
+    client.on?.("error", onError);
+    try {
+      // One round trip: BEGIN, the lock, and a first statement. In READ COMMITTED each
+      // statement of it takes its own snapshot, so the prelude sees what committed before
+      // the lock was granted.
+      const started = (await client.query(
+        [
+          "BEGIN",
+          ...(lock === undefined ? [] : [`SELECT pg_advisory_xact_lock(${Math.trunc(lock)})`]),
+          ...(prelude === undefined ? [] : [prelude]),
+        ].join("; "),
+      )) as PgQueryResult | PgQueryResult[];
+      const first = prelude === undefined ? undefined : [started].flat().at(-1);
+      const [value, commit] = await body(client, first);
+      await client.query(commit ? "COMMIT" : "ROLLBACK");
+      return value;
+    } catch (error) {
+      try {
+        await client.query("ROLLBACK");
+      } catch (rollbackError) {
+        // The connection is gone or confused: destroy it rather than reuse it.
+        destroy = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+      }
+      if (!isRetryableConflict(error) || attempt >= SERIALIZATION_RETRIES) {
+        throw translatePgError(error);
+      }
+      log("transaction retried after %s (attempt %d)", codeOf(error), attempt);
+    } finally {
+      client.removeListener?.("error", onError);
+      client.release(destroy);
+    }
+    await sleep(Math.random() * 10 * attempt);
+  }
+}
+
+function codeOf(error: unknown): string | undefined {
+  const code =
+    typeof error === "object" && error !== null ? (error as { code?: unknown }).code : undefined;
+  return typeof code === "string" ? code : undefined;
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  const cause = isSinkproofError(error) ? error.cause : error;
+  return codeOf(cause) === "23505";
+}
+
+function isRetryableConflict(error: unknown): boolean {
+  const code = codeOf(error);
+  return code === "40001" || code === "40P01";
+}
+
+const CONNECTION_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "ENOTFOUND",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EAI_AGAIN",
+  "57P01", // admin_shutdown
+  "57P02", // crash_shutdown
+  "57P03", // cannot_connect_now
+  "53300", // too_many_connections
+]);
+
+/**
+ * A node-postgres error as the library's: connection refused, lost or shut down →
+ * `LedgerError` `unavailable`; serialization failure or deadlock → `serialization_failure`;
+ * unique violation → `IdempotencyConflictError`; sinkproof errors pass; anything else is
+ * left for `BaseLedger` to wrap as `storage_error`.
+ */
+export function translatePgError(error: unknown): unknown {
+  if (isSinkproofError(error) || typeof error !== "object" || error === null) return error;
+  const code = codeOf(error);
+  const message = String((error as { message?: unknown }).message ?? error);
+  if (
+    (code !== undefined && (CONNECTION_CODES.has(code) || code.startsWith("08"))) ||
+    /Connection terminated|connection timeout|Client has encountered a connection error|Client was closed|Cannot use a pool after calling end/i.test(
+      message,
+    )
+  ) {
+    return new LedgerError("unavailable", `PostgreSQL is unavailable: ${message}`, {
+      cause: error,
+    });
+  }
+  if (code === "40001" || code === "40P01") {
+    return new LedgerError(
+      "serialization_failure",
+      `PostgreSQL could not serialize the transaction after ${SERIALIZATION_RETRIES} attempts: ${message}`,
+      { cause: error },
+    );
+  }
+  if (code === "23505") {
+    const constraint = String((error as { constraint?: unknown }).constraint ?? "");
+    return new IdempotencyConflictError(
+      constraint.endsWith("_id_key") ? "id_conflict" : "idempotency_conflict",
+      `The database refused a second row for one ledger identity (${constraint || message})`,
+      { existing: undefined, incoming: "" },
+      { cause: error },
+    );
+  }
+  return error;
+}

@@ -1,0 +1,14 @@
+/**
+ * `sinkproof/sqlite`: {@link SqliteLedger}, the ledger in one SQLite file (WAL,
+ * `synchronous=FULL`), for one machine and data larger than the `FileLedger` keeps in
+ * memory. Needs the optional peer dependency `better-sqlite3` 12
+ * (`npm install better-sqlite3@12`), loaded when a ledger is opened.
+ *
+ * @packageDocumentation
+ */
+
+export {
+  SQLITE_SCHEMA_VERSION,
+  SqliteLedger,
+  type SqliteLedgerOptions,
+} from "./sqlite-ledger.js";

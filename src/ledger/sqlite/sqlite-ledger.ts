@@ -1,0 +1,714 @@
+/**
+ * `SqliteLedger`: the ledger in one SQLite database file, through better-sqlite3 12 (an
+ * optional peer dependency, loaded when a ledger is opened).
+ *
+ * Promises:
+ * - an acknowledged write is in the WAL and fsync'd: the database runs in WAL mode with
+ *   `synchronous=FULL`, read back and checked at open; weaker settings are refused
+ *   (`unsafe_settings`) unless `allowUnsafeSettings` says otherwise, and the ledger then
+ *   declares `durability: "none"`;
+ * - every call is one transaction (`BEGIN IMMEDIATE` for writes), so a batch that fails
+ *   leaves nothing behind, and positions are assigned and committed in order: SQLite has
+ *   one writer at a time, so a reader never sees position n + 1 before n;
+ * - the tables carry the ledger's rules as constraints (unique key, unique id, unique
+ *   position, receipts that name an entry), so a bug above cannot store a second meaning;
+ * - the schema is versioned (`PRAGMA user_version`); migrations run at open, in one
+ *   transaction, and a database made by a newer version is refused
+ *   (`database_too_new`);
+ * - several processes on one machine may share the file (WAL, `busy_timeout`); a lock held
+ *   longer than the timeout is `unavailable`.
+ *
+ * @module
+ */
+
+import type { Envelope } from "../../envelope/schema.js";
+import {
+  CorruptionError,
+  IdempotencyConflictError,
+  isSinkproofError,
+  LedgerError,
+} from "../../errors.js";
+import { describe, invalidArgument } from "../../internal/arguments.js";
+import {
+  type AppendClash,
+  type AppendOutcome,
+  BaseLedger,
+  type ClaimRequest,
+  type EntryScan,
+  type LedgerOptions,
+  planAppend,
+} from "../base.js";
+import { envelopeJson, parseEnvelopeJson } from "../envelope-json.js";
+import type {
+  AppendedEntry,
+  AuditHead,
+  AuditRecord,
+  Claim,
+  ClaimResult,
+  LedgerCapabilities,
+  LedgerEntry,
+  Receipt,
+} from "../types.js";
+import { isFinalStatus } from "../validate.js";
+
+/**
+ * The schema version this code writes (`PRAGMA user_version`); a database with a higher
+ * one is refused with `database_too_new`.
+ *
+ * @example
+ * ```ts
+ * import { SQLITE_SCHEMA_VERSION } from "sinkproof/sqlite";
+ * db.pragma("user_version", { simple: true }) <= SQLITE_SCHEMA_VERSION; // this version reads it
+ * ```
+ */
+export const SQLITE_SCHEMA_VERSION = 1;
+
+/** Migrations by the version they lead to. Never edit a released one: add the next. */
+const MIGRATIONS: readonly string[] = [
+  "",
+  `
+  CREATE TABLE sinkproof_entries (
+    position INTEGER PRIMARY KEY CHECK (position >= 1),
+    key TEXT NOT NULL UNIQUE,
+    id TEXT NOT NULL UNIQUE,
+    producer TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    checksum TEXT NOT NULL,
+    appended_at TEXT NOT NULL,
+    envelope TEXT NOT NULL
+  ) STRICT;
+  CREATE TABLE sinkproof_sequences (
+    producer TEXT PRIMARY KEY,
+    next INTEGER NOT NULL CHECK (next >= 0)
+  ) STRICT;
+  CREATE TABLE sinkproof_receipts (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    sink TEXT NOT NULL,
+    key TEXT NOT NULL,
+    position INTEGER NOT NULL REFERENCES sinkproof_entries (position),
+    final INTEGER NOT NULL CHECK (final IN (0, 1)),
+    receipt TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX sinkproof_receipts_by_key ON sinkproof_receipts (sink, key, seq);
+  CREATE INDEX sinkproof_receipts_by_position ON sinkproof_receipts (sink, position, seq);
+  CREATE TABLE sinkproof_watermarks (
+    sink TEXT PRIMARY KEY,
+    position INTEGER NOT NULL CHECK (position >= 0)
+  ) STRICT;
+  CREATE TABLE sinkproof_claims (
+    sink TEXT NOT NULL,
+    key TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    token TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (sink, key)
+  ) STRICT, WITHOUT ROWID;
+  CREATE TABLE sinkproof_audit (
+    idx INTEGER PRIMARY KEY CHECK (idx >= 1),
+    hash TEXT NOT NULL,
+    record TEXT NOT NULL
+  ) STRICT;
+  `,
+];
+
+const PAGE = 1000;
+
+/**
+ * Options of {@link SqliteLedger.open}.
+ *
+ * @example
+ * ```ts
+ * import { SqliteLedger, type SqliteLedgerOptions } from "sinkproof/sqlite";
+ * const options: SqliteLedgerOptions = { synchronous: "extra", busyTimeoutMs: 10_000 };
+ * const ledger = await SqliteLedger.open("./data/ledger.db", options);
+ * ```
+ */
+export interface SqliteLedgerOptions extends LedgerOptions {
+  /**
+   * Open even when the database cannot run with WAL and `synchronous=FULL` (an in-memory
+   * database, a file system without shared memory): the ledger then declares
+   * `durability: "none"`. For tests only.
+   * @default false
+   */
+  readonly allowUnsafeSettings?: boolean | undefined;
+  /**
+   * `synchronous` setting. `"full"` and `"extra"` keep the promise; `"normal"` and
+   * `"off"` lose acknowledged writes on power failure and need `allowUnsafeSettings`.
+   * @default "full"
+   */
+  readonly synchronous?: "full" | "extra" | "normal" | "off" | undefined;
+  /**
+   * How long a call waits for another process's write lock before it fails with
+   * `unavailable`, in ms. 0 to 600,000.
+   * @default 5000
+   */
+  readonly busyTimeoutMs?: number | undefined;
+}
+
+/** The part of better-sqlite3's `Statement` the ledger uses. */
+interface Statement {
+  run(...params: unknown[]): { changes: number };
+  get(...params: unknown[]): unknown;
+  all(...params: unknown[]): unknown[];
+}
+
+/** The part of better-sqlite3's `Database` the ledger uses. */
+interface Database {
+  prepare(sql: string): Statement;
+  exec(sql: string): unknown;
+  pragma(sql: string, options?: { simple?: boolean }): unknown;
+  transaction<A extends unknown[], R>(
+    fn: (...args: A) => R,
+  ): { (...args: A): R; immediate(...args: A): R };
+  close(): unknown;
+  readonly open: boolean;
+}
+
+type DatabaseConstructor = new (path: string, options?: { timeout?: number }) => Database;
+
+let driver: Promise<DatabaseConstructor> | undefined;
+
+/** Loads better-sqlite3 once; a missing package is a `missing_driver` error with the fix. */
+function loadDriver(): Promise<DatabaseConstructor> {
+  driver ??= import("better-sqlite3").then(
+    (module) =>
+      ((module as { default?: unknown }).default ?? module) as unknown as DatabaseConstructor,
+    (error: unknown) => {
+      driver = undefined;
+      throw new LedgerError(
+        "missing_driver",
+        "SqliteLedger needs the optional peer dependency better-sqlite3 12: npm install better-sqlite3@12",
+        { cause: error },
+      );
+    },
+  );
+  return driver;
+}
+
+interface EntryRow {
+  position: number;
+  appended_at: string;
+  envelope: string;
+}
+
+/** Rolls an append's transaction back, carrying the clash that decided it. */
+class Clash {
+  readonly clash: AppendClash;
+  constructor(clash: AppendClash) {
+    this.clash = clash;
+  }
+}
+
+const SYNCHRONOUS = { off: 0, normal: 1, full: 2, extra: 3 } as const;
+
+/**
+ * A ledger in one SQLite file: WAL with `synchronous=FULL`, every call one transaction,
+ * the ledger's rules as table constraints, and versioned migrations. Shared by the
+ * processes of one machine. Needs `better-sqlite3` 12 (`npm install better-sqlite3@12`).
+ *
+ * @example
+ * ```ts
+ * import { SqliteLedger } from "sinkproof/sqlite";
+ * const ledger = await SqliteLedger.open("./data/ledger.db");
+ * await ledger.append([envelope]); // committed and fsync'd when it resolves
+ * await ledger.close();
+ * ```
+ */
+export class SqliteLedger extends BaseLedger {
+  readonly capabilities: LedgerCapabilities;
+  protected override readonly keepsCanonicalPayloads: boolean = true;
+  /** The database file, as given to `open`. */
+  readonly path: string;
+  readonly #db: Database;
+  readonly #s: ReturnType<typeof prepareAll>;
+  readonly #append: (
+    envelopes: readonly Envelope[],
+    appendedAt: string,
+    canonical: readonly (Uint8Array | undefined)[],
+  ) => AppendOutcome;
+
+  private constructor(path: string, db: Database, durable: boolean, options: SqliteLedgerOptions) {
+    super(options);
+    this.path = path;
+    this.#db = db;
+    this.capabilities = Object.freeze({
+      durability: durable ? "wal-synchronous" : "none",
+      concurrency: "multi-process",
+      claims: "durable",
+      clock: "injected",
+    });
+    this.#s = prepareAll(db);
+    const append = db.transaction(
+      (
+        envelopes: readonly Envelope[],
+        appendedAt: string,
+        canonical: readonly (Uint8Array | undefined)[],
+      ): AppendOutcome => this.#appendInTransaction(envelopes, appendedAt, canonical),
+    );
+    this.#append = (envelopes, appendedAt, canonical) => {
+      try {
+        return append.immediate(envelopes, appendedAt, canonical);
+      } catch (error) {
+        // Thrown to roll the transaction back; the clash is the answer.
+        if (error instanceof Clash) return error.clash;
+        throw error;
+      }
+    };
+  }
+
+  /**
+   * Opens (creating it if needed) the ledger in the SQLite file at `path`: loads
+   * better-sqlite3, sets WAL and `synchronous=FULL` and checks them, runs the schema
+   * migrations. Throws `LedgerError` `missing_driver` without better-sqlite3,
+   * `unsafe_settings` when the settings cannot be had, `database_too_new` for a
+   * database made by a newer sinkproof.
+   *
+   * @example
+   * ```ts
+   * import { SqliteLedger } from "sinkproof/sqlite";
+   * const ledger = await SqliteLedger.open("./data/ledger.db", { busyTimeoutMs: 10_000 });
+   * ```
+   */
+  static async open(path: string, options: SqliteLedgerOptions = {}): Promise<SqliteLedger> {
+    if (typeof path !== "string" || path.length === 0 || path.includes("\u0000")) {
+      invalidArgument("path", `must be a file path, got ${describe(path)}`);
+    }
+    if (typeof options !== "object" || options === null) {
+      invalidArgument("options", `must be an object, got ${describe(options)}`);
+    }
+    const allowUnsafe = options.allowUnsafeSettings ?? false;
+    if (typeof allowUnsafe !== "boolean") {
+      invalidArgument(
+        "options.allowUnsafeSettings",
+        `must be a boolean, got ${describe(allowUnsafe)}`,
+      );
+    }
+    const synchronous = options.synchronous ?? "full";
+    if (typeof synchronous !== "string" || !Object.hasOwn(SYNCHRONOUS, synchronous)) {
+      invalidArgument(
+        "options.synchronous",
+        `must be "full", "extra", "normal" or "off", got ${describe(synchronous)}`,
+      );
+    }
+    const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+    if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0 || busyTimeoutMs > 600_000) {
+      invalidArgument(
+        "options.busyTimeoutMs",
+        `must be an integer from 0 to 600000, got ${describe(busyTimeoutMs)}`,
+      );
+    }
+    const Driver = await loadDriver();
+    let db: Database;
+    try {
+      db = new Driver(path, { timeout: busyTimeoutMs });
+    } catch (error) {
+      throw openError(translateSqliteError(error, path), path);
+    }
+    try {
+      db.pragma(`synchronous = ${synchronous.toUpperCase()}`);
+      const journal = String(db.pragma("journal_mode = WAL", { simple: true })).toLowerCase();
+      const level = Number(db.pragma("synchronous", { simple: true }));
+      db.pragma("foreign_keys = ON");
+      const weak: string[] = [];
+      if (journal !== "wal") weak.push(`journal_mode is ${journal}, not wal`);
+      if (!(level >= SYNCHRONOUS.full))
+        weak.push(`synchronous is ${synchronous}, not full or extra`);
+      if (weak.length > 0 && !allowUnsafe) {
+        throw new LedgerError(
+          "unsafe_settings",
+          `Refusing to open ${path}: ${weak.join("; ")}. An acknowledged write could be lost; pass allowUnsafeSettings: true to accept that (tests only)`,
+        );
+      }
+      migrate(db, path);
+      return new SqliteLedger(path, db, weak.length === 0, options);
+    } catch (error) {
+      try {
+        db.close();
+      } catch {
+        // already failing
+      }
+      throw openError(translateSqliteError(error, path), path);
+    }
+  }
+
+  #run<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (error) {
+      throw translateSqliteError(error, this.path);
+    }
+  }
+
+  #entry(row: EntryRow | undefined): LedgerEntry | undefined {
+    if (row === undefined) return undefined;
+    const envelope = parseEnvelopeJson(row.envelope);
+    if (envelope === undefined) {
+      throw new CorruptionError(
+        `The row at position ${row.position} of ${this.path} is not an envelope`,
+        { file: this.path, offset: 0 },
+        { position: row.position },
+      );
+    }
+    return Object.freeze({ position: row.position, appendedAt: row.appended_at, envelope });
+  }
+
+  /**
+   * Inserts optimistically, in order: a new key and id take the next position; an insert
+   * the unique constraints refuse is then looked up, as `planAppend` would decide it
+   * (same key and checksum: existing; else a clash, and the transaction rolls back).
+   */
+  #appendInTransaction(
+    envelopes: readonly Envelope[],
+    appendedAt: string,
+    canonical: readonly (Uint8Array | undefined)[],
+  ): AppendOutcome {
+    const s = this.#s;
+    const results: AppendedEntry[] = new Array(envelopes.length);
+    let position = (s.head.get() as { head: number }).head;
+    for (let index = 0; index < envelopes.length; index++) {
+      const envelope = envelopes[index] as Envelope;
+      const inserted = s.insertEntry.run(
+        position + 1,
+        envelope.key,
+        envelope.id,
+        envelope.producer,
+        envelope.stream,
+        envelope.checksum,
+        appendedAt,
+        envelopeJson(envelope, canonical[index]),
+      );
+      if (inserted.changes === 1) {
+        position++;
+        results[index] = {
+          entry: Object.freeze({ position, appendedAt, envelope }),
+          status: "appended",
+        };
+        continue;
+      }
+      const plan = planAppend(
+        [envelope],
+        (key) => this.#entry(s.byKey.get(key) as EntryRow | undefined),
+        (id) => this.#entry(s.byId.get(id) as EntryRow | undefined),
+      );
+      if (!plan.ok) throw new Clash({ ...plan, index });
+      const existing = plan.existing.get(0);
+      // Neither key nor id is there: the position was taken, by a writer outside the ledger.
+      if (existing === undefined) {
+        throw new LedgerError(
+          "storage_error",
+          `Position ${position + 1} of ${this.path} is already taken by a row the ledger did not write`,
+          { position: position + 1 },
+        );
+      }
+      results[index] = { entry: existing, status: "existing" };
+    }
+    return { ok: true, results };
+  }
+
+  // ---- BaseLedger ----------------------------------------------------------------------
+
+  protected async _append(
+    envelopes: readonly Envelope[],
+    appendedAt: string,
+    canonical: readonly (Uint8Array | undefined)[],
+  ): Promise<AppendOutcome> {
+    return this.#run(() => this.#append(envelopes, appendedAt, canonical));
+  }
+
+  protected async _getByKey(key: string): Promise<LedgerEntry | undefined> {
+    return this.#run(() => this.#entry(this.#s.byKey.get(key) as EntryRow | undefined));
+  }
+
+  protected async _getById(id: string): Promise<LedgerEntry | undefined> {
+    return this.#run(() => this.#entry(this.#s.byId.get(id) as EntryRow | undefined));
+  }
+
+  protected *_scan(scan: EntryScan): Iterable<LedgerEntry> {
+    // Page by page, so that no statement stays open between two steps of the consumer
+    // (which may write to the ledger meanwhile).
+    let from = scan.from;
+    let left = scan.limit;
+    const statement =
+      scan.producer === undefined
+        ? scan.stream === undefined
+          ? this.#s.scan
+          : this.#s.scanStream
+        : scan.stream === undefined
+          ? this.#s.scanProducer
+          : this.#s.scanBoth;
+    const filters: string[] = [];
+    if (scan.producer !== undefined) filters.push(scan.producer);
+    if (scan.stream !== undefined) filters.push(scan.stream);
+    while (left > 0 && from <= scan.to) {
+      const size = Math.min(PAGE, left);
+      const rows = this.#run(() => statement.all(from, scan.to, ...filters, size) as EntryRow[]);
+      for (const row of rows) yield this.#entry(row) as LedgerEntry;
+      if (rows.length < size) return;
+      left -= rows.length;
+      from = (rows.at(-1) as EntryRow).position + 1;
+    }
+  }
+
+  protected async _head(): Promise<number> {
+    return this.#run(() => (this.#s.head.get() as { head: number }).head);
+  }
+
+  protected async _reserveSequence(producer: string, count: number): Promise<number> {
+    return this.#run(() => {
+      const row = this.#s.reserve.get(producer, count) as { next: number };
+      return row.next - count;
+    });
+  }
+
+  protected async _putReceipt(receipt: Receipt): Promise<void> {
+    this.#run(() =>
+      this.#s.putReceipt.run(
+        receipt.sink,
+        receipt.key,
+        receipt.position,
+        isFinalStatus(receipt.status) ? 1 : 0,
+        JSON.stringify(receipt),
+      ),
+    );
+  }
+
+  protected async _getReceipts(sink: string, key: string): Promise<readonly Receipt[]> {
+    return this.#run(() =>
+      (this.#s.receipts.all(sink, key) as { receipt: string }[]).map(
+        (row) => JSON.parse(row.receipt) as Receipt,
+      ),
+    );
+  }
+
+  protected async *_scanReceipts(sink: string, from: number, to: number): AsyncIterable<Receipt> {
+    let position = from;
+    let seq = 0;
+    while (true) {
+      const rows = this.#run(
+        () =>
+          this.#s.scanReceipts.all(sink, position, position, seq, to, PAGE) as {
+            seq: number;
+            position: number;
+            receipt: string;
+          }[],
+      );
+      for (const row of rows) yield JSON.parse(row.receipt) as Receipt;
+      if (rows.length < PAGE) return;
+      const last = rows.at(-1) as { seq: number; position: number };
+      position = last.position;
+      seq = last.seq;
+    }
+  }
+
+  protected async _getWatermark(sink: string): Promise<number> {
+    return this.#run(
+      () => (this.#s.watermark.get(sink) as { position: number } | undefined)?.position ?? 0,
+    );
+  }
+
+  protected async _advanceWatermark(sink: string, position: number): Promise<number> {
+    return this.#run(
+      () => (this.#s.advanceWatermark.get(sink, position) as { position: number }).position,
+    );
+  }
+
+  protected async _claim(request: ClaimRequest): Promise<ClaimResult> {
+    return this.#run(() => this.#s.claim.immediate(request));
+  }
+
+  protected async _renewClaim(claim: Claim, expiresAt: number): Promise<boolean> {
+    return this.#run(
+      () => this.#s.renew.run(expiresAt, claim.sink, claim.key, claim.token).changes === 1,
+    );
+  }
+
+  protected async _releaseClaim(claim: Claim): Promise<boolean> {
+    return this.#run(() => this.#s.release.run(claim.sink, claim.key, claim.token).changes === 1);
+  }
+
+  protected async _appendAudit(
+    make: (previous: AuditHead | undefined) => AuditRecord,
+  ): Promise<AuditRecord> {
+    return this.#run(() => this.#s.appendAudit.immediate(make));
+  }
+
+  protected async *_scanAudit(): AsyncIterable<AuditRecord> {
+    let after = 0;
+    while (true) {
+      const rows = this.#run(
+        () => this.#s.scanAudit.all(after, PAGE) as { idx: number; record: string }[],
+      );
+      for (const row of rows) yield JSON.parse(row.record) as AuditRecord;
+      if (rows.length < PAGE) return;
+      after = (rows.at(-1) as { idx: number }).idx;
+    }
+  }
+
+  protected async _close(): Promise<void> {
+    if (this.#db.open) this.#db.close();
+  }
+}
+
+/** A failure to open as the library's error: `BaseLedger` does not wrap `open`. */
+function openError(error: unknown, path: string): unknown {
+  if (isSinkproofError(error)) return error;
+  return new LedgerError(
+    "storage_error",
+    `Opening the SQLite ledger ${path} failed: ${String(error)}`,
+    {
+      cause: error,
+    },
+  );
+}
+
+/** Runs the migrations the database lacks, in one transaction; refuses a newer schema. */
+function migrate(db: Database, path: string): void {
+  const run = db.transaction(() => {
+    const version = Number(db.pragma("user_version", { simple: true }));
+    if (version > SQLITE_SCHEMA_VERSION) {
+      throw new LedgerError(
+        "database_too_new",
+        `${path} has ledger schema version ${version}, made by a newer sinkproof; this one reads up to ${SQLITE_SCHEMA_VERSION}`,
+      );
+    }
+    for (let next = version + 1; next <= SQLITE_SCHEMA_VERSION; next++) {
+      db.exec(MIGRATIONS[next] as string);
+      db.pragma(`user_version = ${next}`);
+    }
+  });
+  run.immediate();
+}
+
+function prepareAll(db: Database) {
+  const entryColumns = "SELECT position, appended_at, envelope FROM sinkproof_entries";
+  const lastFinal = db.prepare(
+    "SELECT receipt FROM sinkproof_receipts WHERE sink = ? AND key = ? AND final = 1 ORDER BY seq DESC LIMIT 1",
+  );
+  const currentClaim = db.prepare(
+    "SELECT owner, token, expires_at FROM sinkproof_claims WHERE sink = ? AND key = ?",
+  );
+  const putClaim = db.prepare(
+    "INSERT INTO sinkproof_claims (sink, key, owner, token, expires_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (sink, key) DO UPDATE SET owner = excluded.owner, token = excluded.token, expires_at = excluded.expires_at",
+  );
+  const lastAudit = db.prepare("SELECT idx, hash FROM sinkproof_audit ORDER BY idx DESC LIMIT 1");
+  const insertAudit = db.prepare(
+    "INSERT INTO sinkproof_audit (idx, hash, record) VALUES (?, ?, ?)",
+  );
+  return {
+    byKey: db.prepare(`${entryColumns} WHERE key = ?`),
+    byId: db.prepare(`${entryColumns} WHERE id = ?`),
+    head: db.prepare("SELECT coalesce(max(position), 0) AS head FROM sinkproof_entries"),
+    insertEntry: db.prepare(
+      "INSERT INTO sinkproof_entries (position, key, id, producer, stream, checksum, appended_at, envelope) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+    ),
+    scan: db.prepare(
+      `${entryColumns} WHERE position >= ? AND position <= ? ORDER BY position LIMIT ?`,
+    ),
+    scanProducer: db.prepare(
+      `${entryColumns} WHERE position >= ? AND position <= ? AND producer = ? ORDER BY position LIMIT ?`,
+    ),
+    scanStream: db.prepare(
+      `${entryColumns} WHERE position >= ? AND position <= ? AND stream = ? ORDER BY position LIMIT ?`,
+    ),
+    scanBoth: db.prepare(
+      `${entryColumns} WHERE position >= ? AND position <= ? AND producer = ? AND stream = ? ORDER BY position LIMIT ?`,
+    ),
+    reserve: db.prepare(
+      "INSERT INTO sinkproof_sequences (producer, next) VALUES (?, ?) ON CONFLICT (producer) DO UPDATE SET next = next + excluded.next RETURNING next",
+    ),
+    putReceipt: db.prepare(
+      "INSERT INTO sinkproof_receipts (sink, key, position, final, receipt) VALUES (?, ?, ?, ?, ?)",
+    ),
+    receipts: db.prepare(
+      "SELECT receipt FROM sinkproof_receipts WHERE sink = ? AND key = ? ORDER BY seq",
+    ),
+    scanReceipts: db.prepare(
+      "SELECT seq, position, receipt FROM sinkproof_receipts WHERE sink = ? AND (position > ? OR (position = ? AND seq > ?)) AND position <= ? ORDER BY position, seq LIMIT ?",
+    ),
+    watermark: db.prepare("SELECT position FROM sinkproof_watermarks WHERE sink = ?"),
+    advanceWatermark: db.prepare(
+      "INSERT INTO sinkproof_watermarks (sink, position) VALUES (?, ?) ON CONFLICT (sink) DO UPDATE SET position = max(position, excluded.position) RETURNING position",
+    ),
+    claim: db.transaction((request: ClaimRequest): ClaimResult => {
+      if (!request.ignoreDone) {
+        const done = lastFinal.get(request.sink, request.key) as { receipt: string } | undefined;
+        if (done !== undefined)
+          return { status: "done", receipt: JSON.parse(done.receipt) as Receipt };
+      }
+      const current = currentClaim.get(request.sink, request.key) as
+        | { owner: string; token: string; expires_at: number }
+        | undefined;
+      if (current !== undefined && current.expires_at > request.now) {
+        return { status: "held", owner: current.owner, expiresAt: current.expires_at };
+      }
+      putClaim.run(request.sink, request.key, request.owner, request.token, request.expiresAt);
+      return {
+        status: "acquired",
+        claim: Object.freeze({
+          sink: request.sink,
+          key: request.key,
+          owner: request.owner,
+          token: request.token,
+          expiresAt: request.expiresAt,
+        }),
+      };
+    }),
+    renew: db.prepare(
+      "UPDATE sinkproof_claims SET expires_at = ? WHERE sink = ? AND key = ? AND token = ?",
+    ),
+    release: db.prepare("DELETE FROM sinkproof_claims WHERE sink = ? AND key = ? AND token = ?"),
+    appendAudit: db.transaction((make: (previous: AuditHead | undefined) => AuditRecord) => {
+      const last = lastAudit.get() as { idx: number; hash: string } | undefined;
+      const record = make(last === undefined ? undefined : { index: last.idx, hash: last.hash });
+      insertAudit.run(record.index, record.hash, JSON.stringify(record));
+      return record;
+    }),
+    scanAudit: db.prepare(
+      "SELECT idx, record FROM sinkproof_audit WHERE idx > ? ORDER BY idx LIMIT ?",
+    ),
+  };
+}
+
+/**
+ * A better-sqlite3 error as the library's: a lock held past the busy timeout is
+ * `unavailable`; a unique key or id is an `IdempotencyConflictError`; a damaged file is a
+ * `CorruptionError`; sinkproof errors pass; anything else is left for `BaseLedger` to wrap
+ * as `storage_error`.
+ */
+export function translateSqliteError(error: unknown, path: string): unknown {
+  if (typeof error !== "object" || error === null) return error;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== "string" || !code.startsWith("SQLITE_")) return error;
+  const message = (error as { message?: unknown }).message;
+  if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) {
+    return new LedgerError(
+      "unavailable",
+      `The SQLite database ${path} stayed locked by another connection past the busy timeout`,
+      { cause: error },
+    );
+  }
+  if (code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY") {
+    const column = String(message).includes("sinkproof_entries.id")
+      ? "id_conflict"
+      : "idempotency_conflict";
+    return new IdempotencyConflictError(
+      column,
+      `The database refused a second row for one ledger identity: ${String(message)}`,
+      { existing: undefined, incoming: "" },
+      { cause: error },
+    );
+  }
+  if (code === "SQLITE_CORRUPT" || code === "SQLITE_NOTADB" || code.startsWith("SQLITE_CORRUPT")) {
+    return new CorruptionError(
+      `The SQLite database ${path} is damaged: ${String(message)}`,
+      { file: path, offset: 0 },
+      { cause: error },
+    );
+  }
+  if (code === "SQLITE_CANTOPEN") {
+    return new LedgerError("unavailable", `Cannot open the SQLite database ${path}`, {
+      cause: error,
+    });
+  }
+  return error;
+}

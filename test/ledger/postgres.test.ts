@@ -1,0 +1,479 @@
+/**
+ * PostgresLedger against a real server (started by test/support/postgres-global-setup.ts):
+ * the public conformance suite, then what only a shared SQL ledger has to prove: settings
+ * checked at open, migrations (newer schema refused, concurrent openers), gap-free
+ * visibility with a late commit, server-side claim expiry across ledgers, and driver
+ * errors translated.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import pg from "pg";
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  createSealer,
+  type Envelope,
+  IdempotencyConflictError,
+  IntegrityError,
+  InvalidArgumentError,
+  isSinkproofError,
+  LedgerError,
+} from "../../src/index.js";
+import { type PgPool, type PgPoolClient, PostgresLedger } from "../../src/ledger/postgres/index.js";
+import { transaction, translatePgError } from "../../src/ledger/postgres/postgres-ledger.js";
+import { ledgerConformance } from "../../src/testing/index.js";
+import { freshDatabase, poolOf, postgresUrl } from "../support/postgres.js";
+import { findPostgres, startPostgres } from "../support/postgres-server.js";
+
+const skip = postgresUrl === undefined;
+
+let url = "";
+let schemas = 0;
+const nextSchema = () => `s${schemas++}`;
+
+describe.skipIf(skip)("PostgresLedger", () => {
+  beforeAll(async () => {
+    url = await freshDatabase("ledger");
+  });
+
+  ledgerConformance({
+    name: "PostgresLedger",
+    describe,
+    it,
+    // The server's clock rules claims (capabilities.clock is "server"): the ledger keeps
+    // the real clock, so that renewals and expiries on both sides agree.
+    create: async () => PostgresLedger.open({ connectionString: url, schema: nextSchema() }),
+    reopen: async (ledger) => {
+      await ledger.close();
+      return PostgresLedger.open({ connectionString: url, schema: ledger.schema });
+    },
+  });
+
+  const sealer = createSealer();
+  const envelope = (seq: number, payload: unknown = { seq }): Envelope =>
+    sealer({
+      producer: "p",
+      stream: "s",
+      seq,
+      type: "t",
+      schema: { name: "t", version: 1 },
+      payload,
+    });
+
+  const collect = async <T>(iterable: AsyncIterable<T>): Promise<T[]> => {
+    const out: T[] = [];
+    for await (const item of iterable) out.push(item);
+    return out;
+  };
+
+  async function caught(promise: Promise<unknown>): Promise<unknown> {
+    try {
+      await promise;
+    } catch (error) {
+      return error;
+    }
+    throw new Error("expected a rejection");
+  }
+
+  describe("own cases", () => {
+    it("declares synchronous-commit durability, many processes, durable claims, the server's clock", async () => {
+      const ledger = await PostgresLedger.open({ connectionString: url, schema: nextSchema() });
+      expect(ledger.capabilities).toEqual({
+        durability: "synchronous-commit",
+        concurrency: "multi-process",
+        claims: "durable",
+        clock: "server",
+      });
+      await ledger.close();
+    });
+
+    it("takes a pg.Pool, and leaves it open on close (it is the caller's)", async () => {
+      const pool = poolOf(url);
+      const ledger = await PostgresLedger.open({ pool, schema: nextSchema() });
+      await ledger.append([envelope(0)]);
+      await ledger.close();
+      expect((await pool.query("SELECT 1 AS one")).rows[0]).toEqual({ one: 1 });
+      await pool.end();
+    });
+
+    it("refuses synchronous_commit=off unless allowed, and then declares no durability", async () => {
+      const weak = `${url}?options=${encodeURIComponent("-c synchronous_commit=off")}`;
+      const error = await caught(PostgresLedger.open({ connectionString: weak }));
+      expect(error).toBeInstanceOf(LedgerError);
+      expect((error as LedgerError).code).toBe("unsafe_settings");
+      expect((error as LedgerError).message).toContain("synchronous_commit is off");
+      const allowed = await PostgresLedger.open({
+        connectionString: weak,
+        schema: nextSchema(),
+        allowUnsafeSettings: true,
+      });
+      expect(allowed.capabilities.durability).toBe("none");
+      await allowed.close();
+    });
+
+    it("refuses a server running with fsync=off unless allowed", async () => {
+      const binaries = findPostgres();
+      if ("missing" in binaries) throw new Error(binaries.missing);
+      const server = await startPostgres(binaries, { fsync: "off" });
+      try {
+        const error = await caught(PostgresLedger.open({ connectionString: server.url }));
+        expect((error as LedgerError).code).toBe("unsafe_settings");
+        expect((error as LedgerError).message).toContain("fsync is off");
+        const allowed = await PostgresLedger.open({
+          connectionString: server.url,
+          allowUnsafeSettings: true,
+        });
+        expect(allowed.capabilities.durability).toBe("none");
+        await allowed.close();
+      } finally {
+        await server.stop();
+      }
+    });
+
+    it("audit records appended from several ledgers at once form one valid chain", async () => {
+      const schema = nextSchema();
+      const ledgers = await Promise.all(
+        Array.from({ length: 4 }, () => PostgresLedger.open({ connectionString: url, schema })),
+      );
+      await Promise.all(
+        ledgers.flatMap((ledger, l) =>
+          Array.from({ length: 10 }, (_, i) =>
+            ledger.appendAudit({ actor: `ledger-${l}`, action: "note", reason: `record ${i}` }),
+          ),
+        ),
+      );
+      const check = await (ledgers[0] as PostgresLedger).verifyAudit();
+      expect(check).toMatchObject({ ok: true, count: 40 });
+      await Promise.all(ledgers.map((l) => l.close()));
+    });
+
+    it("refuses a schema made by a newer version, with nothing changed", async () => {
+      const schema = nextSchema();
+      const ledger = await PostgresLedger.open({ connectionString: url, schema });
+      await ledger.close();
+      const pool = poolOf(url);
+      await pool.query(
+        `UPDATE "${schema}".sinkproof_meta SET value = '99' WHERE name = 'schema_version'`,
+      );
+      const error = await caught(PostgresLedger.open({ connectionString: url, schema }));
+      expect(error).toBeInstanceOf(LedgerError);
+      expect((error as LedgerError).code).toBe("database_too_new");
+      expect(
+        (await pool.query(`SELECT value FROM "${schema}".sinkproof_meta`)).rows[0]?.value,
+      ).toBe("99");
+      await pool.end();
+    });
+
+    it("concurrent openers of a new schema do not race: one migrates, all open", async () => {
+      const schema = nextSchema();
+      const ledgers = await Promise.all(
+        Array.from({ length: 8 }, () =>
+          PostgresLedger.open({ connectionString: url, schema, poolSize: 2 }),
+        ),
+      );
+      const results = await Promise.all(ledgers.map((l, i) => l.append([envelope(i)])));
+      expect(results.map((r) => r.results[0]?.entry.position).sort()).toEqual([
+        1, 2, 3, 4, 5, 6, 7, 8,
+      ]);
+      const pool = poolOf(url);
+      const tables = await pool.query(
+        "SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = $1",
+        [schema],
+      );
+      expect(tables.rows[0]?.n).toBe(7); // six ledger tables and sinkproof_meta
+      await pool.end();
+      await Promise.all(ledgers.map((l) => l.close()));
+    });
+
+    it("a late commit is never skipped: a later append waits, and readers see neither until the first commits", async () => {
+      const schema = nextSchema();
+      let reached: () => void = () => undefined;
+      let release: () => void = () => undefined;
+      const atCommit = new Promise<void>((resolve) => {
+        reached = resolve;
+      });
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let armed = false;
+      const inner = poolOf(url);
+      // A pool whose first COMMIT waits for the test: an append that took its position and
+      // has not committed yet.
+      const held: PgPool = {
+        query: (config) => inner.query(config as pg.QueryConfig),
+        end: () => inner.end(),
+        connect: async () => {
+          const client = await inner.connect();
+          const wrapped: PgPoolClient = {
+            query: async (config) => {
+              if (config === "COMMIT" && armed) {
+                armed = false;
+                reached();
+                await released;
+              }
+              return client.query(config as pg.QueryConfig);
+            },
+            release: (destroy) => client.release(destroy),
+          };
+          return wrapped;
+        },
+      };
+      const first = await PostgresLedger.open({ pool: held, schema });
+      const second = await PostgresLedger.open({ connectionString: url, schema });
+      const reader = await PostgresLedger.open({ connectionString: url, schema });
+      armed = true;
+      const a = envelope(1);
+      const b = envelope(2);
+      const appendA = first.append([a]);
+      await atCommit;
+      let secondDone = false;
+      const appendB = second.append([b]).then((result) => {
+        secondDone = true;
+        return result;
+      });
+      await sleep(300);
+      expect(secondDone).toBe(false);
+      expect(await reader.head()).toBe(0);
+      expect(await collect(reader.scan())).toEqual([]);
+      expect(await reader.get(b.key)).toBeUndefined();
+      release();
+      const [ra, rb] = await Promise.all([appendA, appendB]);
+      expect(ra.results[0]?.entry.position).toBe(1);
+      expect(rb.results[0]?.entry.position).toBe(2);
+      expect((await collect(reader.scan())).map((e) => e.envelope.key)).toEqual([a.key, b.key]);
+      expect(await reader.advanceWatermark("warehouse", 2)).toBe(2);
+      await Promise.all([first.close(), second.close(), reader.close()]);
+      await inner.end();
+    });
+
+    it("claims expire by the server's clock, across ledgers", async () => {
+      const schema = nextSchema();
+      const a = await PostgresLedger.open({ connectionString: url, schema });
+      const b = await PostgresLedger.open({ connectionString: url, schema });
+      const before = Date.now();
+      const claimed = await a.claim("warehouse", "k", { owner: "a", ttlMs: 300 });
+      expect(claimed.status).toBe("acquired");
+      if (claimed.status === "acquired") {
+        expect(claimed.claim.expiresAt).toBeGreaterThanOrEqual(before + 300 - 1000);
+        expect(claimed.claim.expiresAt).toBeLessThanOrEqual(Date.now() + 300 + 1000);
+      }
+      const held = await b.claim("warehouse", "k", { owner: "b", ttlMs: 300 });
+      expect(held.status).toBe("held");
+      if (held.status === "held") expect(held.owner).toBe("a");
+      await sleep(400);
+      expect((await b.claim("warehouse", "k", { owner: "b", ttlMs: 300 })).status).toBe("acquired");
+      await Promise.all([a.close(), b.close()]);
+    });
+
+    it("a row committed by a writer that bypassed the append lock is answered as if it had come first", async () => {
+      const schema = nextSchema();
+      const ledger = await PostgresLedger.open({ connectionString: url, schema });
+      const original = envelope(7);
+      const same = envelope(7); // same key and checksum, another id
+      const other = envelope(7, { seq: 7, changed: true }); // same key, another checksum
+      const foreign = new pg.Client(url);
+      await foreign.connect();
+      const insert = `INSERT INTO "${schema}".sinkproof_entries (position, key, id, producer, stream, checksum, appended_at, envelope) VALUES (1, $1, $2, 'p', 's', $3, '2026-01-01T00:00:00.000Z', $4)`;
+      // Uncommitted: the ledger does not see it, takes position 1, and blocks on the index.
+      await foreign.query("BEGIN");
+      await foreign.query(insert, [
+        original.key,
+        original.id,
+        original.checksum,
+        JSON.stringify(original),
+      ]);
+      const conflicting = caught(ledger.append([envelope(8), other]));
+      await sleep(200);
+      await foreign.query("COMMIT");
+      const error = await conflicting;
+      expect(error).toBeInstanceOf(IdempotencyConflictError);
+      expect((error as IdempotencyConflictError).code).toBe("idempotency_conflict");
+      expect((error as IdempotencyConflictError).existing?.position).toBe(1);
+      expect(await ledger.head()).toBe(1);
+      const again = await ledger.append([same]);
+      expect(again.results[0]).toMatchObject({ status: "existing", entry: { position: 1 } });
+      await foreign.end();
+      await ledger.close();
+    });
+
+    it("a unique violation inside an append's transaction is retried and answered as the conflict it is", async () => {
+      const schema = nextSchema();
+      const inner = poolOf(url);
+      let armed = false;
+      let reached: () => void = () => undefined;
+      let release: () => void = () => undefined;
+      const atInsert = new Promise<void>((resolve) => {
+        reached = resolve;
+      });
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      // A pool whose careful-path INSERT (the statement named …_insert) waits for the test.
+      const gated: PgPool = {
+        query: (config) => inner.query(config as pg.QueryConfig),
+        end: () => inner.end(),
+        connect: async () => {
+          const client = await inner.connect();
+          return {
+            query: async (config) => {
+              if (armed && typeof config === "object" && config.name?.endsWith("_insert")) {
+                armed = false;
+                reached();
+                await released;
+              }
+              return client.query(config as pg.QueryConfig);
+            },
+            release: (destroy) => client.release(destroy),
+          } satisfies PgPoolClient;
+        },
+      };
+      const ledger = await PostgresLedger.open({ pool: gated, schema });
+      const first = envelope(1);
+      await ledger.append([first]);
+      armed = true;
+      // One existing envelope sends the append down the careful path (lookup, then insert).
+      const fresh = envelope(2);
+      const appending = caught(ledger.append([first, fresh]));
+      await atInsert;
+      // Meanwhile a writer that bypasses the ledger commits the same key, another checksum.
+      const other = envelope(2, { seq: 2, other: true });
+      await inner.query(
+        `INSERT INTO "${schema}".sinkproof_entries (position, key, id, producer, stream, checksum, appended_at, envelope) VALUES (2, $1, $2, 'p', 's', $3, '2026-01-01T00:00:00.000Z', $4)`,
+        [other.key, other.id, other.checksum, JSON.stringify(other)],
+      );
+      release();
+      const error = await appending;
+      expect(error).toBeInstanceOf(IdempotencyConflictError);
+      expect((error as IdempotencyConflictError).existing?.envelope.checksum).toBe(other.checksum);
+      expect((error as IdempotencyConflictError).cause).toBeUndefined();
+      expect(await ledger.head()).toBe(2);
+
+      // The translation itself, on real driver errors: a key twice, an id twice.
+      const duplicateKey = await caught(
+        inner.query(
+          `INSERT INTO "${schema}".sinkproof_entries (position, key, id, producer, stream, checksum, appended_at, envelope) VALUES (3, $1, 'X', 'p', 's', 'c', 't', '{}')`,
+          [first.key],
+        ),
+      );
+      expect((duplicateKey as { code?: string }).code).toBe("23505");
+      expect((translatePgError(duplicateKey) as IdempotencyConflictError).code).toBe(
+        "idempotency_conflict",
+      );
+      const duplicateId = await caught(
+        inner.query(
+          `INSERT INTO "${schema}".sinkproof_entries (position, key, id, producer, stream, checksum, appended_at, envelope) VALUES (3, 'new', $1, 'p', 's', 'c', 't', '{}')`,
+          [first.id],
+        ),
+      );
+      expect((translatePgError(duplicateId) as IdempotencyConflictError).code).toBe("id_conflict");
+      await ledger.close();
+      await inner.end();
+    });
+
+    it("translates a real serialization failure, and retries a transaction that hits one", async () => {
+      const pool = poolOf(url);
+      await pool.query("CREATE TABLE IF NOT EXISTS ser (id int PRIMARY KEY, n int)");
+      await pool.query("INSERT INTO ser VALUES (1, 0) ON CONFLICT DO NOTHING");
+      const c1 = await pool.connect();
+      const c2 = await pool.connect();
+      await c1.query("BEGIN ISOLATION LEVEL SERIALIZABLE");
+      await c2.query("BEGIN ISOLATION LEVEL SERIALIZABLE");
+      await c1.query("SELECT n FROM ser WHERE id = 1");
+      await c2.query("SELECT n FROM ser WHERE id = 1");
+      await c1.query("UPDATE ser SET n = n + 1 WHERE id = 1");
+      const pending = c2.query("UPDATE ser SET n = n + 1 WHERE id = 1").catch((e: unknown) => e);
+      await c1.query("COMMIT");
+      const failure = await pending;
+      await c2.query("ROLLBACK");
+      c1.release();
+      c2.release();
+      expect((failure as { code?: string }).code).toBe("40001");
+      const translated = translatePgError(failure);
+      expect(translated).toBeInstanceOf(LedgerError);
+      expect((translated as LedgerError).code).toBe("serialization_failure");
+
+      let attempts = 0;
+      const value = await transaction(pool, async (client) => {
+        attempts++;
+        await client.query("SELECT 1");
+        if (attempts === 1) throw failure;
+        return ["done", true] as [string, boolean];
+      });
+      expect([value, attempts]).toEqual(["done", 2]);
+      attempts = 0;
+      const exhausted = await caught(
+        transaction(pool, async () => {
+          attempts++;
+          throw failure;
+        }),
+      );
+      expect((exhausted as LedgerError).code).toBe("serialization_failure");
+      expect(attempts).toBe(5);
+      await pool.end();
+    });
+
+    it("connection loss is unavailable, nothing is half-written, and the ledger recovers", async () => {
+      const schema = nextSchema();
+      const ledger = await PostgresLedger.open({ connectionString: url, schema });
+      const admin = new pg.Client(url);
+      await admin.connect();
+      const { rows } = await admin.query("SELECT hashtext($1) AS lock", [
+        `sinkproof:append:${schema}`,
+      ]);
+      // Hold the append lock, so that the ledger's append waits inside its transaction,
+      // then kill the backend it waits in.
+      await admin.query("BEGIN");
+      await admin.query("SELECT pg_advisory_xact_lock($1)", [rows[0]?.lock]);
+      const failing = caught(ledger.append([envelope(1), envelope(2)]));
+      let waiting: number | undefined;
+      for (let i = 0; i < 100 && waiting === undefined; i++) {
+        await sleep(20);
+        const found = await admin.query(
+          "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()",
+        );
+        waiting = found.rows[0]?.pid;
+      }
+      expect(waiting).toBeDefined();
+      await admin.query("SELECT pg_terminate_backend($1)", [waiting]);
+      await admin.query("COMMIT");
+      const error = await failing;
+      expect(error).toBeInstanceOf(LedgerError);
+      expect((error as LedgerError).code).toBe("unavailable");
+      expect(await ledger.head()).toBe(0);
+      const retried = await ledger.append([envelope(1), envelope(2)]);
+      expect(retried.appended).toBe(2);
+      await admin.end();
+      await ledger.close();
+
+      const closedPort = new URL(url);
+      closedPort.port = "1";
+      const refused = await caught(
+        PostgresLedger.open({ connectionString: closedPort.toString() }),
+      );
+      expect(refused).toBeInstanceOf(LedgerError);
+      expect((refused as LedgerError).code).toBe("unavailable");
+    });
+
+    it("hostile input meets the same core checks as every ledger", async () => {
+      const ledger = await PostgresLedger.open({ connectionString: url, schema: nextSchema() });
+      const altered = { ...envelope(1), payload: { seq: 2 } };
+      expect(await caught(ledger.append([altered]))).toBeInstanceOf(IntegrityError);
+      const nul = await caught(ledger.get("a\u0000b"));
+      expect(nul).toBeInstanceOf(InvalidArgumentError);
+      // Text that SQL must carry verbatim: quotes, backslashes, NUL inside JSON, emoji.
+      const tricky = envelope(3, { s: "'; DROP TABLE x; --\\\"\u0000😀", n: -0.5e-7 });
+      await ledger.append([tricky]);
+      expect((await ledger.get(tricky.key))?.envelope).toEqual(tricky);
+      expect(await ledger.head()).toBe(1);
+      await ledger.close();
+      for (const schema of ['x"; DROP SCHEMA public; --', "Upper", "", "a".repeat(41)]) {
+        const error = await caught(PostgresLedger.open({ connectionString: url, schema }));
+        expect(error).toBeInstanceOf(InvalidArgumentError);
+        expect((error as InvalidArgumentError).path).toBe("options.schema");
+      }
+      const both = await caught(
+        PostgresLedger.open({ connectionString: url, pool: poolOf(url) } as never),
+      );
+      expect(both).toBeInstanceOf(InvalidArgumentError);
+      expect(isSinkproofError(await caught(PostgresLedger.open(null as never)))).toBe(true);
+    });
+  });
+});
