@@ -628,6 +628,53 @@ export function guardSink(options: GuardSinkOptions): SinkGuard {
     });
   }
 
+  function rejected(
+    stored: Envelope,
+    position: number,
+    startedAt: number,
+    issues: readonly ValidationIssue[],
+    code: string,
+  ): Receipt {
+    return receiptOf(stored, position, "rejected", 1, startedAt, {
+      error: {
+        code,
+        message: `${issues.length} issue(s): ${issues[0]?.path}: ${issues[0]?.message}`.slice(
+          0,
+          4096,
+        ),
+      },
+      issues: issues.slice(0, 100).map((i) => ({
+        path: String(i.path).slice(0, 1024),
+        code: String(i.code).slice(0, 128) || "invalid",
+        message: String(i.message).slice(0, 4096),
+      })),
+    });
+  }
+
+  /**
+   * Under the claim: upcast into the sink's versions, validate, write. Done here, not
+   * before the claim, so a key already done is answered without upcasting or validating
+   * it again.
+   */
+  async function writeUnderClaim(
+    stored: Envelope,
+    position: number,
+    replay: boolean,
+    signal: AbortSignal | undefined,
+    startedAt: number,
+  ): Promise<Receipt> {
+    const given = forSink(stored);
+    if (given.issues !== undefined) {
+      return rejected(stored, position, startedAt, given.issues, given.code);
+    }
+    const written = given.envelope;
+    if (validate !== undefined) {
+      const issues = validatorIssues(validate, written);
+      if (issues.length > 0) return rejected(stored, position, startedAt, issues, "rejected");
+    }
+    return writeWithRetries(stored, written, position, replay, signal, startedAt);
+  }
+
   async function deliverOnce(envelope: Envelope, options: DeliverOptions): Promise<Receipt> {
     const replay = options.replay ?? false;
     const signal = options.signal;
@@ -652,43 +699,13 @@ export function guardSink(options: GuardSinkOptions): SinkGuard {
     }
     // The ledger's copy is the one written: it is durable and verified.
     const stored = entry.envelope;
-    const rejected = (issues: readonly ValidationIssue[], code: string): Receipt =>
-      receiptOf(stored, entry.position, "rejected", 1, startedAt, {
-        error: {
-          code,
-          message: `${issues.length} issue(s): ${issues[0]?.path}: ${issues[0]?.message}`.slice(
-            0,
-            4096,
-          ),
-        },
-        issues: issues.slice(0, 100).map((i) => ({
-          path: String(i.path).slice(0, 1024),
-          code: String(i.code).slice(0, 128) || "invalid",
-          message: String(i.message).slice(0, 4096),
-        })),
-      });
-    /**
-     * Under the claim: upcast into the sink's versions, validate, write. Done here, not
-     * before the claim, so a key already done is answered without upcasting or
-     * validating it again.
-     */
-    const attempt = async (): Promise<Receipt> => {
-      const given = forSink(stored);
-      if (given.issues !== undefined) return rejected(given.issues, given.code);
-      const written = given.envelope;
-      if (validate !== undefined) {
-        const issues = validatorIssues(validate, written);
-        if (issues.length > 0) return rejected(issues, "rejected");
-      }
-      return writeWithRetries(stored, written, entry.position, replay, signal, startedAt);
-    };
     for (;;) {
       const claimed = await ledger.claim(name, stored.key, { owner, ttlMs: claimTtlMs, replay });
       if (claimed.status === "acquired") {
         hold(claimed.claim);
         let receipt: Receipt;
         try {
-          receipt = await attempt();
+          receipt = await writeUnderClaim(stored, entry.position, replay, signal, startedAt);
         } catch (error) {
           // A validator or an upcaster's host threw: let the claim go before the error does.
           const current = letGo(stored.key) ?? claimed.claim;
