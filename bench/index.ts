@@ -189,7 +189,7 @@ const groups: Group[] = [
         floor: true,
       },
       {
-        name: "sinkproof toCloudEvent + JSON.stringify",
+        name: "sinkproof toCloudEvent (envelope and checksum checked) + JSON.stringify",
         fn: () => keep(JSON.stringify(toCloudEvent(sealedOrder))),
         batch: 200,
       },

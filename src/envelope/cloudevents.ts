@@ -36,7 +36,6 @@ import { checkEnvelope } from "./check.js";
 import type { IdFactory } from "./ids.js";
 import { isId } from "./ids.js";
 import { idempotencyKey } from "./keys.js";
-import { parseEnvelope } from "./parse.js";
 import {
   DEFAULT_STREAM,
   ENVELOPE_LIMITS,
@@ -635,18 +634,22 @@ function ownEvent(event: CloudEvent, base: string | undefined): Envelope {
     trace.correlationId = event.sinkproofcorrelation as string;
   if (event.sinkproofcausation !== undefined)
     trace.causationId = event.sinkproofcausation as string;
-  return parseEnvelope({
-    id: event.id,
-    producer,
-    stream: event.subject ?? DEFAULT_STREAM,
-    seq: Number(sequence),
-    type: event.type,
-    schema,
-    time,
-    key: event.sinkproofkey,
-    checksum: event.sinkproofchecksum,
-    payload: event.data === undefined ? null : event.data,
-    trace,
-    parents: typeof parents === "string" && parents.length > 0 ? parents.split(",") : [],
-  });
+  // The same checks as parseEnvelope (fields, limits, checksum), on the fast path.
+  return checkEnvelope(
+    {
+      id: event.id,
+      producer,
+      stream: event.subject ?? DEFAULT_STREAM,
+      seq: Number(sequence),
+      type: event.type,
+      schema,
+      time,
+      key: event.sinkproofkey,
+      checksum: event.sinkproofchecksum,
+      payload: event.data === undefined ? null : event.data,
+      trace,
+      parents: typeof parents === "string" && parents.length > 0 ? parents.split(",") : [],
+    },
+    payloadLimits(undefined),
+  );
 }
