@@ -475,5 +475,128 @@ describe.skipIf(skip)("PostgresLedger", () => {
       expect(both).toBeInstanceOf(InvalidArgumentError);
       expect(isSinkproofError(await caught(PostgresLedger.open(null as never)))).toBe(true);
     });
+
+    for (const isolation of ["repeatable read", "serializable"]) {
+      it(`a database whose default isolation is ${isolation}: concurrent openers, appends, audit records, reservations, watermarks and claims are all correct`, async () => {
+        const isolated = await freshDatabase("iso");
+        const admin = new pg.Client(isolated);
+        await admin.connect();
+        await admin.query(
+          `ALTER DATABASE "${new URL(isolated).pathname.slice(1)}" SET default_transaction_isolation = '${isolation}'`,
+        );
+        await admin.end();
+        const schema = "iso";
+        // Openers of a new schema, at once: one migrates, the others wait and find it done.
+        const ledgers = await Promise.all(
+          Array.from({ length: 4 }, () =>
+            PostgresLedger.open({ connectionString: isolated, schema, poolSize: 4 }),
+          ),
+        );
+        const seal = createSealer();
+        const of = (producer: string, seq: number) =>
+          seal({
+            producer,
+            stream: "s",
+            seq,
+            type: "t",
+            schema: { name: "t", version: 1 },
+            payload: { seq },
+          });
+        const failures: unknown[] = [];
+        const note = (error: unknown) => {
+          failures.push(error);
+        };
+        const reserved: number[] = [];
+        await Promise.all(
+          ledgers.flatMap((ledger, l) => [
+            (async () => {
+              for (let i = 0; i < 25; i++) await ledger.append([of(`p${l}`, i)]).catch(note);
+              // The careful path: one envelope already there, one new.
+              for (let i = 0; i < 10; i++) {
+                await ledger.append([of(`p${l}`, 0), of(`q${l}`, i)]).catch(note);
+              }
+            })(),
+            ...Array.from({ length: 10 }, (_, i) =>
+              ledger.appendAudit({ actor: `l${l}`, action: "note", reason: `r${i}` }).catch(note),
+            ),
+            ...Array.from({ length: 20 }, () =>
+              ledger.reserveSequence("shared", 3).then((r) => {
+                reserved.push(r.first);
+              }, note),
+            ),
+          ]),
+        );
+        expect(failures).toEqual([]);
+        const first = ledgers[0] as PostgresLedger;
+        expect(await first.head()).toBe(4 * 35);
+        const positions = (await collect(first.scan())).map((e) => e.position);
+        expect(positions).toEqual(Array.from({ length: 140 }, (_, i) => i + 1));
+        expect(await first.verifyAudit()).toMatchObject({ ok: true, count: 40 });
+        expect(reserved.sort((a, b) => a - b)).toEqual(Array.from({ length: 80 }, (_, i) => i * 3));
+        // One-statement writes on one hot row each, from every ledger at once.
+        const marks = await Promise.all(
+          ledgers.flatMap((ledger) =>
+            Array.from({ length: 10 }, (_, i) =>
+              ledger.advanceWatermark("w", 1 + ((i * 13) % 140)),
+            ),
+          ),
+        );
+        expect(marks.every((m) => m >= 1)).toBe(true);
+        expect(await first.getWatermark("w")).toBe(Math.max(...marks));
+        const claims = await Promise.all(
+          ledgers.map((ledger, l) =>
+            ledger.claim("sink", `k${l}`, { owner: `o${l}`, ttlMs: 60_000 }),
+          ),
+        );
+        const held = claims.map((c) => (c.status === "acquired" ? c.claim : undefined));
+        expect(held.every((c) => c !== undefined)).toBe(true);
+        await Promise.all(
+          ledgers.flatMap((ledger, l) =>
+            Array.from({ length: 5 }, () => ledger.renewClaim(held[l] as never, 60_000)),
+          ),
+        );
+        expect(
+          await Promise.all(ledgers.map((ledger, l) => ledger.releaseClaim(held[l] as never))),
+        ).toEqual([true, true, true, true]);
+        await Promise.all(ledgers.map((l) => l.close()));
+      }, 60_000);
+    }
+
+    it("the ledger's transactions run READ COMMITTED with synchronous_commit on, whatever the session says", async () => {
+      const isolated = await freshDatabase("iso");
+      const loose = `${isolated}?options=${encodeURIComponent("-c synchronous_commit=off -c default_transaction_isolation=serializable")}`;
+      const pool = poolOf(loose);
+      const seen = await transaction(pool, async (client) => [
+        (
+          await client.query(
+            "SELECT current_setting('transaction_isolation') AS isolation, current_setting('synchronous_commit') AS sync",
+          )
+        ).rows[0],
+        false,
+      ]);
+      expect(seen).toEqual({ isolation: "read committed", sync: "on" });
+      // Outside the ledger's transactions the session keeps its own settings.
+      expect((await pool.query("SHOW synchronous_commit")).rows[0]).toEqual({
+        synchronous_commit: "off",
+      });
+      await pool.end();
+    });
+
+    it("a unique violation is a conflict only on an entry's key or id; any other is a storage error", async () => {
+      const schema = nextSchema();
+      const ledger = await PostgresLedger.open({ connectionString: url, schema });
+      await ledger.appendAudit({ actor: "a", action: "note", reason: "r" });
+      const pool = poolOf(url);
+      const duplicateAudit = await caught(
+        pool.query(
+          `INSERT INTO "${schema}".sinkproof_audit (idx, hash, record) VALUES (1, 'h', '{}')`,
+        ),
+      );
+      expect((duplicateAudit as { code?: string }).code).toBe("23505");
+      expect(translatePgError(duplicateAudit)).not.toBeInstanceOf(IdempotencyConflictError);
+      expect(translatePgError(duplicateAudit)).toBe(duplicateAudit); // BaseLedger wraps it as storage_error
+      await pool.end();
+      await ledger.close();
+    });
   });
 });

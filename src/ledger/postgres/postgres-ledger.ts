@@ -20,9 +20,11 @@
  * - migrations run at open, in one transaction, under an advisory lock, so concurrent
  *   openers do not race; a schema made by a newer sinkproof is refused
  *   (`database_too_new`);
- * - driver errors become the library's: unique violation → `IdempotencyConflictError`
- *   (after re-reading what clashed), serialization failure or deadlock → retried, then
- *   `serialization_failure`, connection loss → `unavailable`.
+ * - transactions run READ COMMITTED with `synchronous_commit` on whatever the session's
+ *   defaults (a database may default to repeatable read or serializable);
+ * - driver errors become the library's: unique violation of an entry's key or id →
+ *   `IdempotencyConflictError` (after re-reading what clashed), serialization failure or
+ *   deadlock → retried, then `serialization_failure`, connection loss → `unavailable`.
  *
  * @module
  */
@@ -233,6 +235,8 @@ export class PostgresLedger extends BaseLedger {
   readonly #pool: PgPool;
   readonly #ownsPool: boolean;
   readonly #locks: Locks;
+  /** The session defaults seen at open were READ COMMITTED with synchronous_commit not off. */
+  readonly #direct: boolean;
   readonly #t: ReturnType<typeof tables>;
   readonly #q: ReturnType<typeof statements>;
 
@@ -242,9 +246,11 @@ export class PostgresLedger extends BaseLedger {
     schema: string,
     locks: Locks,
     durable: boolean,
+    direct: boolean,
     options: PostgresLedgerOptions,
   ) {
     super(options);
+    this.#direct = direct;
     this.#pool = pool;
     this.#ownsPool = ownsPool;
     this.schema = schema;
@@ -333,7 +339,7 @@ export class PostgresLedger extends BaseLedger {
     }
     try {
       const settings = await query(pool, {
-        text: "SELECT current_setting('synchronous_commit') AS synchronous_commit, current_setting('fsync') AS fsync, hashtext($1) AS append_lock, hashtext($2) AS audit_lock, hashtext($3) AS migrate_lock",
+        text: "SELECT current_setting('synchronous_commit') AS synchronous_commit, current_setting('fsync') AS fsync, hashtext($1) AS append_lock, hashtext($2) AS audit_lock, hashtext($3) AS migrate_lock, current_setting('default_transaction_isolation') AS isolation",
         values: [
           `sinkproof:append:${schema}`,
           `sinkproof:audit:${schema}`,
@@ -357,6 +363,7 @@ export class PostgresLedger extends BaseLedger {
         schema,
         { append: Number(row.append_lock), audit: Number(row.audit_lock) },
         weak.length === 0,
+        row.isolation === "read committed" && row.synchronous_commit !== "off",
         options,
       );
     } catch (error) {
@@ -374,6 +381,11 @@ export class PostgresLedger extends BaseLedger {
 
   async #query(config: { text: string; values?: unknown[]; name?: string }) {
     return query(this.#pool, config);
+  }
+
+  /** A write of one statement, outside a transaction of the ledger's (see `writeOne`). */
+  async #write(config: { text: string; values?: unknown[]; name?: string }) {
+    return writeOne(this.#pool, config, this.#direct);
   }
 
   async #transaction<T>(
@@ -568,12 +580,12 @@ export class PostgresLedger extends BaseLedger {
   }
 
   protected async _reserveSequence(producer: string, count: number): Promise<number> {
-    const { rows } = await this.#query({ ...this.#q.reserve, values: [producer, count] });
+    const { rows } = await this.#write({ ...this.#q.reserve, values: [producer, count] });
     return Number(rows[0]?.next) - count;
   }
 
   protected async _putReceipt(receipt: Receipt): Promise<void> {
-    await this.#query({
+    await this.#write({
       ...this.#q.putReceipt,
       values: [
         receipt.sink,
@@ -612,7 +624,7 @@ export class PostgresLedger extends BaseLedger {
   }
 
   protected async _advanceWatermark(sink: string, position: number): Promise<number> {
-    const { rows } = await this.#query({ ...this.#q.advanceWatermark, values: [sink, position] });
+    const { rows } = await this.#write({ ...this.#q.advanceWatermark, values: [sink, position] });
     return Number(rows[0]?.position);
   }
 
@@ -672,7 +684,7 @@ export class PostgresLedger extends BaseLedger {
 
   protected async _renewClaim(claim: Claim, expiresAt: number): Promise<boolean> {
     const ttl = Math.max(1, expiresAt - this.clock());
-    const result = await this.#query({
+    const result = await this.#write({
       ...this.#q.renew,
       values: [ttl, claim.sink, claim.key, claim.token],
     });
@@ -680,7 +692,7 @@ export class PostgresLedger extends BaseLedger {
   }
 
   protected async _releaseClaim(claim: Claim): Promise<boolean> {
-    const result = await this.#query({
+    const result = await this.#write({
       ...this.#q.release,
       values: [claim.sink, claim.key, claim.token],
     });
@@ -872,6 +884,41 @@ async function query(
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
+ * How every ledger transaction starts: READ COMMITTED (the ledger's reasoning about locks
+ * and snapshots needs it), and `synchronous_commit` raised to on where a session has it
+ * off (other values are at least as strong for the primary and are kept).
+ */
+const BEGIN =
+  "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT set_config('synchronous_commit', 'on', true) WHERE current_setting('synchronous_commit') = 'off'";
+
+/**
+ * One write statement on its own: run directly on the pool (its own implicit transaction)
+ * when the session defaults were safe at open, else in a READ COMMITTED transaction with
+ * `synchronous_commit` on. A serialization failure or deadlock is retried like a
+ * transaction's.
+ */
+export async function writeOne(
+  pool: PgPool,
+  config: { text: string; values?: unknown[]; name?: string },
+  direct: boolean,
+): Promise<PgQueryResult> {
+  if (!direct) {
+    return transaction(pool, async (client) => [await client.query(config), true]);
+  }
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await pool.query(config);
+    } catch (error) {
+      if (!isRetryableConflict(error) || attempt >= SERIALIZATION_RETRIES) {
+        throw translatePgError(error);
+      }
+      log("statement retried after %s (attempt %d)", codeOf(error), attempt);
+    }
+    await sleep(Math.random() * 10 * attempt);
+  }
+}
+
+/**
  * Runs `body` in a transaction on one client, after taking the advisory lock `lock` (for
  * the transaction) when given. `body` returns its value and whether to commit. A
  * serialization failure or deadlock is retried with a short random backoff; other
@@ -898,12 +945,14 @@ export async function transaction<T>(
     };
     client.on?.("error", onError);
     try {
-      // One round trip: BEGIN, the lock, and a first statement. In READ COMMITTED each
-      // statement of it takes its own snapshot, so the prelude sees what committed before
-      // the lock was granted.
+      // One round trip: BEGIN, the lock, and a first statement. The isolation is READ
+      // COMMITTED whatever the session's default (a database may set repeatable read or
+      // serializable): each statement takes its own snapshot, so statements after the lock
+      // see what committed before it was granted. A session with synchronous_commit off
+      // gets it on for this transaction, so an acknowledged commit is flushed.
       const started = (await client.query(
         [
-          "BEGIN",
+          BEGIN,
           ...(lock === undefined ? [] : [`SELECT pg_advisory_xact_lock(${Math.trunc(lock)})`]),
           ...(prelude === undefined ? [] : [prelude]),
         ].join("; "),
@@ -962,11 +1011,14 @@ const CONNECTION_CODES = new Set([
   "53300", // too_many_connections
 ]);
 
+/** The unique constraints of `sinkproof_entries` that are ledger identities. */
+const ENTRY_IDENTITIES = new Set(["sinkproof_entries_key_key", "sinkproof_entries_id_key"]);
+
 /**
  * A node-postgres error as the library's: connection refused, lost or shut down →
  * `LedgerError` `unavailable`; serialization failure or deadlock → `serialization_failure`;
- * unique violation → `IdempotencyConflictError`; sinkproof errors pass; anything else is
- * left for `BaseLedger` to wrap as `storage_error`.
+ * unique violation of an entry's key or id → `IdempotencyConflictError`; sinkproof errors
+ * pass; anything else is left for `BaseLedger` to wrap as `storage_error`.
  */
 export function translatePgError(error: unknown): unknown {
   if (isSinkproofError(error) || typeof error !== "object" || error === null) return error;
@@ -989,11 +1041,13 @@ export function translatePgError(error: unknown): unknown {
       { cause: error },
     );
   }
-  if (code === "23505") {
-    const constraint = String((error as { constraint?: unknown }).constraint ?? "");
+  const constraint = String((error as { constraint?: unknown }).constraint ?? "");
+  // Only the entries' key and id are ledger identities; any other unique violation (a
+  // position, an audit index, a table outside the ledger) is a storage error.
+  if (code === "23505" && ENTRY_IDENTITIES.has(constraint)) {
     return new IdempotencyConflictError(
-      constraint.endsWith("_id_key") ? "id_conflict" : "idempotency_conflict",
-      `The database refused a second row for one ledger identity (${constraint || message})`,
+      constraint === "sinkproof_entries_id_key" ? "id_conflict" : "idempotency_conflict",
+      `The database refused a second row for one ledger identity (${constraint})`,
       { existing: undefined, incoming: "" },
       { cause: error },
     );
