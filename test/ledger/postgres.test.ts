@@ -582,6 +582,58 @@ describe.skipIf(skip)("PostgresLedger", () => {
       await pool.end();
     });
 
+    it("a role with only SELECT, INSERT, UPDATE, DELETE opens a ledger its owner created, and uses all of it", async () => {
+      const schema = nextSchema();
+      const owner = await PostgresLedger.open({ connectionString: url, schema });
+      await owner.close();
+      const role = `dml_${process.pid}_${schemas}`;
+      const admin = new pg.Client(url);
+      await admin.connect();
+      await admin.query(`CREATE ROLE ${role} LOGIN`);
+      await admin.query(`GRANT USAGE ON SCHEMA "${schema}" TO ${role}`);
+      await admin.query(
+        `GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "${schema}" TO ${role}`,
+      );
+      const roleUrl = new URL(url);
+      roleUrl.username = role;
+      try {
+        const ledger = await PostgresLedger.open({ connectionString: roleUrl.toString(), schema });
+        const e = envelope(1);
+        await ledger.append([e, envelope(2)]);
+        await ledger.append([e, envelope(3)]); // the careful path
+        expect(await ledger.reserveSequence("p", 2)).toMatchObject({ first: 0, count: 2 });
+        const claimed = await ledger.claim("sink", e.key, { owner: "o", ttlMs: 60_000 });
+        if (claimed.status !== "acquired") throw new Error("expected the claim");
+        await ledger.renewClaim(claimed.claim, 60_000);
+        await ledger.putReceipt({
+          sink: "sink",
+          key: e.key,
+          id: e.id,
+          position: 1,
+          checksum: e.checksum,
+          status: "written",
+          attempt: 1,
+          startedAt: "2026-01-01T00:00:00.000Z",
+          finishedAt: "2026-01-01T00:00:00.001Z",
+        });
+        expect(await ledger.releaseClaim(claimed.claim)).toBe(true);
+        expect(await ledger.advanceWatermark("sink", 1)).toBe(1);
+        await ledger.appendAudit({ actor: "a", action: "note", reason: "r" });
+        expect(await ledger.head()).toBe(3);
+        await ledger.close();
+        // The role may not create anything: a schema behind this code cannot be opened by it.
+        const missing = await caught(
+          PostgresLedger.open({ connectionString: roleUrl.toString(), schema: nextSchema() }),
+        );
+        expect(missing).toBeInstanceOf(LedgerError);
+        expect((missing as LedgerError).code).toBe("storage_error");
+      } finally {
+        await admin.query(`DROP OWNED BY ${role}`);
+        await admin.query(`DROP ROLE ${role}`);
+        await admin.end();
+      }
+    });
+
     it("a unique violation is a conflict only on an entry's key or id; any other is a storage error", async () => {
       const schema = nextSchema();
       const ledger = await PostgresLedger.open({ connectionString: url, schema });

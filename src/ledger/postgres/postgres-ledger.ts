@@ -833,8 +833,35 @@ function statements(schema: string, t: ReturnType<typeof tables>) {
   };
 }
 
-/** Runs the migrations the schema lacks, in one transaction, under the migration lock. */
+/**
+ * The schema's ledger version (0 when it has no `sinkproof_meta`), read without touching
+ * anything; a version newer than this code is `database_too_new`.
+ */
+async function schemaVersion(q: PgQueryable, schema: string): Promise<number> {
+  const t = tables(schema);
+  const present = (
+    await q.query({ text: "SELECT to_regclass($1) IS NOT NULL AS present", values: [t.meta] })
+  ).rows[0];
+  if (present?.present !== true) return 0;
+  const row = (await q.query({ text: `SELECT value FROM ${t.meta} WHERE name = 'schema_version'` }))
+    .rows[0];
+  const version = row === undefined ? 0 : Number(row.value);
+  if (!Number.isSafeInteger(version) || version > POSTGRES_SCHEMA_VERSION) {
+    throw new LedgerError(
+      "database_too_new",
+      `Schema ${schema} has ledger schema version ${String(row?.value)}, made by a newer sinkproof; this one reads up to ${POSTGRES_SCHEMA_VERSION}`,
+    );
+  }
+  return version;
+}
+
+/**
+ * Runs the migrations the schema lacks, in one transaction, under the migration lock. A
+ * schema already current is only read (no DDL, no lock), so a role with nothing but
+ * `SELECT, INSERT, UPDATE, DELETE` on the tables can open a ledger an owner created.
+ */
 async function migrate(pool: PgPool, schema: string, lock: number): Promise<void> {
+  if ((await schemaVersion(pool, schema)) === POSTGRES_SCHEMA_VERSION) return;
   const t = tables(schema);
   await transaction(
     pool,
@@ -843,18 +870,8 @@ async function migrate(pool: PgPool, schema: string, lock: number): Promise<void
       await client.query(
         `CREATE TABLE IF NOT EXISTS ${t.meta} (name text PRIMARY KEY, value text NOT NULL)`,
       );
-      const row = (
-        await client.query({
-          text: `SELECT value FROM ${t.meta} WHERE name = 'schema_version'`,
-        })
-      ).rows[0];
-      const version = row === undefined ? 0 : Number(row.value);
-      if (!Number.isSafeInteger(version) || version > POSTGRES_SCHEMA_VERSION) {
-        throw new LedgerError(
-          "database_too_new",
-          `Schema ${schema} has ledger schema version ${String(row?.value)}, made by a newer sinkproof; this one reads up to ${POSTGRES_SCHEMA_VERSION}`,
-        );
-      }
+      // Read again under the lock: another opener may have migrated meanwhile.
+      const version = await schemaVersion(client, schema);
       if (version === POSTGRES_SCHEMA_VERSION) return [undefined, false];
       for (let next = version + 1; next <= POSTGRES_SCHEMA_VERSION; next++) {
         await client.query((MIGRATIONS[next] as (s: string) => string)(t.schema));
