@@ -634,6 +634,60 @@ describe.skipIf(skip)("PostgresLedger", () => {
       }
     });
 
+    it("ledgers of schemas whose statement names once clashed share one connection; every name fits in 63 bytes", async () => {
+      const inner = poolOf(url, 1); // one connection: every ledger prepares its statements on it
+      const names = new Set<string>();
+      const recording: PgPool = {
+        query: (config) => {
+          if (config.name !== undefined) names.add(config.name);
+          return inner.query(config as pg.QueryConfig);
+        },
+        end: () => inner.end(),
+        connect: async () => {
+          const client = await inner.connect();
+          return {
+            query: (config) => {
+              if (typeof config === "object" && config.name !== undefined) names.add(config.name);
+              return client.query(config as pg.QueryConfig);
+            },
+            release: (destroy) => client.release(destroy),
+          } satisfies PgPoolClient;
+        },
+      };
+      const base = `n${schemas++}`;
+      const ledgers = await Promise.all(
+        [base, `${base}_scan`, `${base}_${"l".repeat(40 - base.length - 1)}`].map((schema) =>
+          PostgresLedger.open({ pool: recording, schema }),
+        ),
+      );
+      const e = envelope(1);
+      for (const ledger of ledgers) {
+        await ledger.append([e]);
+        await ledger.putReceipt({
+          sink: "sink",
+          key: e.key,
+          id: e.id,
+          position: 1,
+          checksum: e.checksum,
+          status: "written",
+          attempt: 1,
+          startedAt: "2026-01-01T00:00:00.000Z",
+          finishedAt: "2026-01-01T00:00:00.001Z",
+        });
+      }
+      for (const ledger of ledgers) {
+        // `x` + scan_receipts and `x_scan` + receipts were one name.
+        expect(await collect(ledger.scanReceipts("sink"))).toHaveLength(1);
+        expect(await ledger.getReceipts("sink", e.key)).toHaveLength(1);
+        expect(await ledger.advanceWatermark("sink", 1)).toBe(1);
+        expect(await ledger.getWatermark("sink")).toBe(1);
+      }
+      expect(names.size).toBeGreaterThan(10);
+      for (const name of names) expect(Buffer.byteLength(name)).toBeLessThanOrEqual(63);
+      await Promise.all(ledgers.map((l) => l.close()));
+      await inner.end();
+    });
+
     it("a unique violation is a conflict only on an entry's key or id; any other is a storage error", async () => {
       const schema = nextSchema();
       const ledger = await PostgresLedger.open({ connectionString: url, schema });

@@ -29,6 +29,7 @@
  * @module
  */
 
+import { createHash } from "node:crypto";
 import type { Envelope } from "../../envelope/schema.js";
 import {
   CorruptionError,
@@ -744,9 +745,15 @@ function tables(schema: string) {
   };
 }
 
-/** The ledger's statements, each prepared once per connection under a name. */
+/**
+ * The ledger's statements, each prepared once per connection under a name:
+ * `sp_<12 hex of the schema's SHA-256>_<statement>`, so that ledgers of two schemas on one
+ * pool never share a name (`x` + `scan_receipts` and `x_scan` + `receipts` would), and
+ * every name stays under PostgreSQL's 63 bytes (longer ones are cut, and can then clash).
+ */
 function statements(schema: string, t: ReturnType<typeof tables>) {
-  const named = (name: string, text: string) => ({ name: `sinkproof_${schema}_${name}`, text });
+  const prefix = `sp_${createHash("sha256").update(schema).digest("hex").slice(0, 12)}_`;
+  const named = (name: string, text: string) => ({ name: `${prefix}${name}`, text });
   const entryColumns = `SELECT position, appended_at, envelope FROM ${t.entries}`;
   return {
     lookup: named(
