@@ -18,7 +18,11 @@ import {
   LedgerError,
 } from "../../src/index.js";
 import { type PgPool, type PgPoolClient, PostgresLedger } from "../../src/ledger/postgres/index.js";
-import { transaction, translatePgError } from "../../src/ledger/postgres/postgres-ledger.js";
+import {
+  setInsertChunkChars,
+  transaction,
+  translatePgError,
+} from "../../src/ledger/postgres/postgres-ledger.js";
 import { ledgerConformance } from "../../src/testing/index.js";
 import { freshDatabase, poolOf, postgresUrl } from "../support/postgres.js";
 import { findPostgres, startPostgres } from "../support/postgres-server.js";
@@ -687,6 +691,58 @@ describe.skipIf(skip)("PostgresLedger", () => {
       await Promise.all(ledgers.map((l) => l.close()));
       await inner.end();
     });
+
+    it("a batch larger than one INSERT can carry is appended in chunks, in one transaction: contiguous positions, all or nothing", async () => {
+      const schema = nextSchema();
+      const ledger = await PostgresLedger.open({ connectionString: url, schema });
+      const previous = setInsertChunkChars(3000); // a few envelopes per chunk
+      try {
+        const batch = Array.from({ length: 40 }, (_, i) =>
+          envelope(i, { seq: i, pad: "p".repeat(500) }),
+        );
+        const first = await ledger.append(batch.slice(0, 10));
+        expect(first.results.map((r) => r.entry.position)).toEqual(
+          Array.from({ length: 10 }, (_, i) => i + 1),
+        );
+        // Fast path: the chunks before the one holding an existing envelope are inserted, then
+        // that chunk inserts fewer rows than it has: everything rolls back, and the careful
+        // path appends the batch whole.
+        const mixed = [...batch.slice(10, 25), batch[3] as Envelope, ...batch.slice(25)];
+        const second = await ledger.append(mixed);
+        expect(second.results.map((r) => r.status)).toEqual(
+          mixed.map((_, i) => (i === 15 ? "existing" : "appended")),
+        );
+        expect(second.results.map((r) => r.entry.position)).toEqual([
+          ...Array.from({ length: 15 }, (_, i) => 11 + i),
+          4,
+          ...Array.from({ length: 15 }, (_, i) => 26 + i),
+        ]);
+        // A clash in the last chunk leaves nothing of the earlier ones.
+        const clash = await caught(
+          ledger.append([
+            ...Array.from({ length: 20 }, (_, i) =>
+              envelope(100 + i, { seq: 100 + i, pad: "q".repeat(500) }),
+            ),
+            envelope(0, { changed: true }),
+          ]),
+        );
+        expect(clash).toBeInstanceOf(IdempotencyConflictError);
+        expect(await ledger.head()).toBe(40);
+        const stored = await collect(ledger.scan());
+        expect(stored.map((e) => e.position)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+        expect(stored.map((e) => e.envelope.key).sort()).toEqual(batch.map((e) => e.key).sort());
+      } finally {
+        setInsertChunkChars(previous);
+      }
+      // And with the real chunk size: 40 envelopes of about 1 MB (more than one chunk).
+      const big = "x".repeat(1_000_000);
+      const large = Array.from({ length: 40 }, (_, i) => envelope(1000 + i, { big, i }));
+      const appended = await ledger.append(large);
+      expect(appended.appended).toBe(40);
+      expect(await ledger.head()).toBe(80);
+      expect((await ledger.get((large[39] as Envelope).key))?.position).toBe(80);
+      await ledger.close();
+    }, 60_000);
 
     it("a unique violation is a conflict only on an entry's key or id; any other is a storage error", async () => {
       const schema = nextSchema();

@@ -130,6 +130,25 @@ export const MIGRATIONS: readonly ((s: string) => string)[] = [
 ];
 
 const PAGE = 1000;
+
+/**
+ * Most characters of envelope text in one INSERT. node-postgres writes a `text[]`
+ * parameter as one string, with quotes and backslashes escaped (up to twice as long),
+ * and a JavaScript string holds at most 2^29 - 24 characters: 32 Mi keeps every chunk far
+ * below that. A bigger batch is several INSERTs in the same transaction.
+ */
+let insertChunkChars = 32 * 1024 * 1024;
+
+/**
+ * Sets the chunk size of appends and returns the previous one. Internal, for tests (a
+ * small chunk shows the chunking without hundreds of megabytes); not exported by
+ * `sinkproof/postgres`.
+ */
+export function setInsertChunkChars(chars: number): number {
+  const previous = insertChunkChars;
+  insertChunkChars = chars;
+  return previous;
+}
 const SERIALIZATION_RETRIES = 5;
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,39}$/;
 
@@ -458,7 +477,7 @@ export class PostgresLedger extends BaseLedger {
     canonical: readonly (Uint8Array | undefined)[],
   ): Promise<[AppendOutcome | undefined, boolean]> {
     const results: AppendedEntry[] = new Array(envelopes.length);
-    const columns = this.#columns(
+    const chunks = this.#columns(
       envelopes,
       envelopes.map((_, i) => i),
       head,
@@ -466,12 +485,19 @@ export class PostgresLedger extends BaseLedger {
       canonical,
       results,
     );
-    const inserted = await client.query({ ...this.#q.insertFresh, values: columns });
-    if (inserted.rowCount !== envelopes.length) return [undefined, false];
+    for (const columns of chunks) {
+      const inserted = await client.query({ ...this.#q.insertFresh, values: columns });
+      if (inserted.rowCount !== (columns[0] as unknown[]).length) return [undefined, false];
+    }
     return [{ ok: true, results }, true];
   }
 
-  /** The insert's columns for `envelopes[indexes]` at positions after `head`; fills `results`. */
+  /**
+   * The insert's columns for `envelopes[indexes]` at positions after `head`, cut into
+   * chunks of at most `insertChunkChars` characters of envelope text (one `text[]`
+   * parameter must fit in one JavaScript string); fills `results`. The chunks are inserted
+   * in order in one transaction, so positions stay contiguous and the batch all-or-nothing.
+   */
   #columns(
     envelopes: readonly Envelope[],
     indexes: readonly number[],
@@ -479,18 +505,35 @@ export class PostgresLedger extends BaseLedger {
     appendedAt: string,
     canonical: readonly (Uint8Array | undefined)[],
     results: AppendedEntry[],
-  ): unknown[][] {
-    const positions: number[] = [];
-    const keys: string[] = [];
-    const ids: string[] = [];
-    const producers: string[] = [];
-    const streams: string[] = [];
-    const checksums: string[] = [];
-    const times: string[] = [];
-    const texts: string[] = [];
+  ): unknown[][][] {
+    const chunks: unknown[][][] = [];
+    let positions: number[] = [];
+    let keys: string[] = [];
+    let ids: string[] = [];
+    let producers: string[] = [];
+    let streams: string[] = [];
+    let checksums: string[] = [];
+    let times: string[] = [];
+    let texts: string[] = [];
+    let chars = 0;
+    const cut = () => {
+      chunks.push([positions, keys, ids, producers, streams, checksums, times, texts]);
+      positions = [];
+      keys = [];
+      ids = [];
+      producers = [];
+      streams = [];
+      checksums = [];
+      times = [];
+      texts = [];
+      chars = 0;
+    };
     for (let j = 0; j < indexes.length; j++) {
       const index = indexes[j] as number;
       const envelope = envelopes[index] as Envelope;
+      const text = envelopeJson(envelope, canonical[index]);
+      if (texts.length > 0 && chars + text.length > insertChunkChars) cut();
+      chars += text.length;
       const position = head + j + 1;
       positions.push(position);
       keys.push(envelope.key);
@@ -499,13 +542,14 @@ export class PostgresLedger extends BaseLedger {
       streams.push(envelope.stream);
       checksums.push(envelope.checksum);
       times.push(appendedAt);
-      texts.push(envelopeJson(envelope, canonical[index]));
+      texts.push(text);
       results[index] = {
         entry: Object.freeze({ position, appendedAt, envelope }),
         status: "appended",
       };
     }
-    return [positions, keys, ids, producers, streams, checksums, times, texts];
+    if (texts.length > 0) cut();
+    return chunks;
   }
 
   async #appendIn(
@@ -534,8 +578,8 @@ export class PostgresLedger extends BaseLedger {
     for (const [index, entry] of plan.existing) results[index] = { entry, status: "existing" };
     if (plan.fresh.length === 0) return [{ ok: true, results }, false];
     const head = Number((await client.query(this.#q.head)).rows[0]?.head ?? 0);
-    const columns = this.#columns(envelopes, plan.fresh, head, appendedAt, canonical, results);
-    await client.query({ ...this.#q.insert, values: columns });
+    const chunks = this.#columns(envelopes, plan.fresh, head, appendedAt, canonical, results);
+    for (const columns of chunks) await client.query({ ...this.#q.insert, values: columns });
     return [{ ok: true, results }, true];
   }
 
