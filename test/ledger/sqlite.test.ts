@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -110,6 +110,22 @@ describe("SqliteLedger", () => {
     expect((error as LedgerError).code).toBe("database_too_new");
     const after = new Database(path);
     expect(after.pragma("user_version", { simple: true })).toBe(SQLITE_SCHEMA_VERSION + 1);
+    after.close();
+  });
+
+  it("refuses a newer database in rollback-journal mode without switching it to WAL", async () => {
+    const path = join(root, `own${n++}.db`);
+    const raw = new Database(path);
+    raw.exec("CREATE TABLE app (x)");
+    raw.pragma(`user_version = ${SQLITE_SCHEMA_VERSION + 6}`);
+    raw.close();
+    const before = readFileSync(path);
+    const error = await caught(SqliteLedger.open(path));
+    expect((error as LedgerError).code).toBe("database_too_new");
+    expect(existsSync(`${path}-wal`)).toBe(false);
+    expect(readFileSync(path).equals(before)).toBe(true);
+    const after = new Database(path);
+    expect(after.pragma("journal_mode", { simple: true })).toBe("delete");
     after.close();
   });
 

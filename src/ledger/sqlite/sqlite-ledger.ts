@@ -305,6 +305,9 @@ export class SqliteLedger extends BaseLedger {
       throw openError(translateSqliteError(error, path), path);
     }
     try {
+      // Before anything is set: a database made by a newer sinkproof is refused untouched
+      // (setting WAL would change its file).
+      refuseNewer(db, path);
       db.pragma(`synchronous = ${synchronous.toUpperCase()}`);
       const journal = String(db.pragma("journal_mode = WAL", { simple: true })).toLowerCase();
       const level = Number(db.pragma("synchronous", { simple: true }));
@@ -561,16 +564,23 @@ function openError(error: unknown, path: string): unknown {
   );
 }
 
+/** The database's schema version; a newer one than this code is `database_too_new`. */
+function refuseNewer(db: Database, path: string): number {
+  const version = Number(db.pragma("user_version", { simple: true }));
+  if (version > SQLITE_SCHEMA_VERSION) {
+    throw new LedgerError(
+      "database_too_new",
+      `${path} has ledger schema version ${version}, made by a newer sinkproof; this one reads up to ${SQLITE_SCHEMA_VERSION}`,
+    );
+  }
+  return version;
+}
+
 /** Runs the migrations the database lacks, in one transaction; refuses a newer schema. */
 function migrate(db: Database, path: string): void {
   const run = db.transaction(() => {
-    const version = Number(db.pragma("user_version", { simple: true }));
-    if (version > SQLITE_SCHEMA_VERSION) {
-      throw new LedgerError(
-        "database_too_new",
-        `${path} has ledger schema version ${version}, made by a newer sinkproof; this one reads up to ${SQLITE_SCHEMA_VERSION}`,
-      );
-    }
+    // Again inside the write transaction: another process may have migrated meanwhile.
+    const version = refuseNewer(db, path);
     for (let next = version + 1; next <= SQLITE_SCHEMA_VERSION; next++) {
       db.exec(MIGRATIONS[next] as string);
       db.pragma(`user_version = ${next}`);
