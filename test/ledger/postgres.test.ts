@@ -744,6 +744,29 @@ describe.skipIf(skip)("PostgresLedger", () => {
       await ledger.close();
     }, 60_000);
 
+    it("bad options are refused before anything is created, each with the option's own path", async () => {
+      const probe = poolOf(url);
+      const cases: [Record<string, unknown>, string][] = [
+        [{ schema: "opt_clock", clock: 5 }, "options.clock"],
+        [{ schema: "opt_bytes", maxPayloadBytes: -1 }, "options.maxPayloadBytes"],
+        [{ schema: "opt_depth", maxDepth: 0.5 }, "options.maxDepth"],
+        [{ schema: "pg_ledger" }, "options.schema"],
+        [{ schema: "pg_temp" }, "options.schema"],
+        [{ schema: "information_schema" }, "options.schema"],
+      ];
+      for (const [options, path] of cases) {
+        const error = await caught(PostgresLedger.open({ connectionString: url, ...options }));
+        expect(error).toBeInstanceOf(InvalidArgumentError);
+        expect((error as InvalidArgumentError).path).toBe(path);
+        const created = await probe.query(
+          "SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = $1",
+          [options.schema],
+        );
+        if (path !== "options.schema") expect(created.rows[0]?.n).toBe(0);
+      }
+      await probe.end();
+    });
+
     it("a unique violation is a conflict only on an entry's key or id; any other is a storage error", async () => {
       const schema = nextSchema();
       const ledger = await PostgresLedger.open({ connectionString: url, schema });

@@ -203,6 +203,20 @@ describe("SqliteLedger", () => {
     }
   });
 
+  it("bad options are refused before the file is created, each with the option's own path", async () => {
+    for (const [options, where] of [
+      [{ clock: 5 }, "options.clock"],
+      [{ maxPayloadBytes: -1 }, "options.maxPayloadBytes"],
+      [{ maxDepth: 0 }, "options.maxDepth"],
+    ] as const) {
+      const path = join(root, `own${n++}.db`);
+      const error = await caught(SqliteLedger.open(path, options as never));
+      expect(error).toBeInstanceOf(InvalidArgumentError);
+      expect((error as InvalidArgumentError).path).toBe(where);
+      expect(existsSync(path)).toBe(false);
+    }
+  });
+
   it("several processes append to one file: gap-free positions, every entry there", async () => {
     const path = join(root, `own${n++}.db`);
     await (await SqliteLedger.open(path)).close();

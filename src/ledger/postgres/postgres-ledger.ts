@@ -30,6 +30,7 @@
  */
 
 import { createHash } from "node:crypto";
+import { MAX_BYTES_LIMIT, MAX_DEPTH_LIMIT } from "../../canonical/canonicalize.js";
 import type { Envelope } from "../../envelope/schema.js";
 import {
   CorruptionError,
@@ -181,7 +182,8 @@ export interface PostgresLedgerOptions extends LedgerOptions {
   readonly poolSize?: number | undefined;
   /**
    * The PostgreSQL schema holding the ledger's tables (created if missing): lower-case
-   * letters, digits and `_`, at most 40 characters.
+   * letters, digits and `_`, at most 40 characters; not `pg_…` (reserved by PostgreSQL)
+   * nor `information_schema`.
    * @default "public"
    */
   readonly schema?: string | undefined;
@@ -200,6 +202,35 @@ interface PgModule {
   }) => PgPool & {
     on(event: "error", listener: (error: unknown) => void): unknown;
   };
+}
+
+/**
+ * The options every ledger takes, checked before anything is opened (the `BaseLedger`
+ * constructor checks them again, too late to leave storage untouched).
+ */
+function checkLedgerOptions(options: LedgerOptions): void {
+  const { clock, maxPayloadBytes, maxDepth } = options;
+  if (clock !== undefined && typeof clock !== "function") {
+    invalidArgument("options.clock", `must be a function, got ${describe(clock)}`);
+  }
+  if (
+    maxPayloadBytes !== undefined &&
+    (!Number.isInteger(maxPayloadBytes) || maxPayloadBytes < 1 || maxPayloadBytes > MAX_BYTES_LIMIT)
+  ) {
+    invalidArgument(
+      "options.maxPayloadBytes",
+      `must be an integer from 1 to ${MAX_BYTES_LIMIT}, got ${describe(maxPayloadBytes)}`,
+    );
+  }
+  if (
+    maxDepth !== undefined &&
+    (!Number.isInteger(maxDepth) || maxDepth < 1 || maxDepth > MAX_DEPTH_LIMIT)
+  ) {
+    invalidArgument(
+      "options.maxDepth",
+      `must be an integer from 1 to ${MAX_DEPTH_LIMIT}, got ${describe(maxDepth)}`,
+    );
+  }
 }
 
 let driver: Promise<PgModule> | undefined;
@@ -304,6 +335,7 @@ export class PostgresLedger extends BaseLedger {
     if (typeof options !== "object" || options === null) {
       invalidArgument("options", `must be an object, got ${describe(options)}`);
     }
+    checkLedgerOptions(options);
     const { pool: given, connectionString } = options;
     if ((given === undefined) === (connectionString === undefined)) {
       invalidArgument("options", "must have exactly one of pool and connectionString");
@@ -327,10 +359,15 @@ export class PostgresLedger extends BaseLedger {
       );
     }
     const schema = options.schema ?? "public";
-    if (typeof schema !== "string" || !SCHEMA_NAME.test(schema)) {
+    if (
+      typeof schema !== "string" ||
+      !SCHEMA_NAME.test(schema) ||
+      schema.startsWith("pg_") ||
+      schema === "information_schema"
+    ) {
       invalidArgument(
         "options.schema",
-        `must be lower-case letters, digits and _, at most 40 characters, got ${describe(schema)}`,
+        `must be lower-case letters, digits and _, at most 40 characters, not starting with pg_ (PostgreSQL's own) and not information_schema, got ${describe(schema)}`,
       );
     }
     const allowUnsafe = options.allowUnsafeSettings ?? false;

@@ -21,6 +21,7 @@
  * @module
  */
 
+import { MAX_BYTES_LIMIT, MAX_DEPTH_LIMIT } from "../../canonical/canonicalize.js";
 import type { Envelope } from "../../envelope/schema.js";
 import {
   CorruptionError,
@@ -166,6 +167,35 @@ interface Database {
 
 type DatabaseConstructor = new (path: string, options?: { timeout?: number }) => Database;
 
+/**
+ * The options every ledger takes, checked before anything is opened (the `BaseLedger`
+ * constructor checks them again, too late to leave storage untouched).
+ */
+function checkLedgerOptions(options: LedgerOptions): void {
+  const { clock, maxPayloadBytes, maxDepth } = options;
+  if (clock !== undefined && typeof clock !== "function") {
+    invalidArgument("options.clock", `must be a function, got ${describe(clock)}`);
+  }
+  if (
+    maxPayloadBytes !== undefined &&
+    (!Number.isInteger(maxPayloadBytes) || maxPayloadBytes < 1 || maxPayloadBytes > MAX_BYTES_LIMIT)
+  ) {
+    invalidArgument(
+      "options.maxPayloadBytes",
+      `must be an integer from 1 to ${MAX_BYTES_LIMIT}, got ${describe(maxPayloadBytes)}`,
+    );
+  }
+  if (
+    maxDepth !== undefined &&
+    (!Number.isInteger(maxDepth) || maxDepth < 1 || maxDepth > MAX_DEPTH_LIMIT)
+  ) {
+    invalidArgument(
+      "options.maxDepth",
+      `must be an integer from 1 to ${MAX_DEPTH_LIMIT}, got ${describe(maxDepth)}`,
+    );
+  }
+}
+
 let driver: Promise<DatabaseConstructor> | undefined;
 
 /** Loads better-sqlite3 once; a missing package is a `missing_driver` error with the fix. */
@@ -276,6 +306,7 @@ export class SqliteLedger extends BaseLedger {
     if (typeof options !== "object" || options === null) {
       invalidArgument("options", `must be an object, got ${describe(options)}`);
     }
+    checkLedgerOptions(options);
     const allowUnsafe = options.allowUnsafeSettings ?? false;
     if (typeof allowUnsafe !== "boolean") {
       invalidArgument(
