@@ -767,6 +767,69 @@ describe.skipIf(skip)("PostgresLedger", () => {
       await probe.end();
     });
 
+    it("a statement timeout, a pool connect timeout, a query read timeout and a dropped database are unavailable; nothing is half-written", async () => {
+      const unavailable = (error: unknown) => {
+        expect(error).toBeInstanceOf(LedgerError);
+        expect((error as LedgerError).code).toBe("unavailable");
+      };
+      const schema = nextSchema();
+      const admin = new pg.Client(url);
+      await admin.connect();
+      const { rows } = await admin.query("SELECT hashtext($1) AS lock", [
+        `sinkproof:append:${schema}`,
+      ]);
+      const holdAppendLock = async () => {
+        await admin.query("BEGIN");
+        await admin.query("SELECT pg_advisory_xact_lock($1)", [rows[0]?.lock]);
+      };
+      // statement_timeout (57014) while the append waits for its lock.
+      const timed = await PostgresLedger.open({
+        connectionString: `${url}?options=${encodeURIComponent("-c statement_timeout=100")}`,
+        schema,
+      });
+      await holdAppendLock();
+      unavailable(await caught(timed.append([envelope(1)])));
+      await admin.query("COMMIT");
+      expect(await timed.head()).toBe(0);
+      await timed.close();
+
+      // node-postgres' query_timeout: the client gives up while the server still runs the
+      // statement. The connection is destroyed, so what it did rolls back.
+      const readTimeout = new pg.Pool({ connectionString: url, query_timeout: 200, max: 2 });
+      readTimeout.on("error", () => undefined);
+      const impatient = await PostgresLedger.open({ pool: readTimeout, schema });
+      await holdAppendLock();
+      unavailable(await caught(impatient.append([envelope(1)])));
+      await admin.query("COMMIT");
+      await sleep(100);
+      expect(await impatient.head()).toBe(0);
+      expect((await impatient.append([envelope(1)])).appended).toBe(1);
+      await impatient.close();
+      await readTimeout.end();
+
+      // A pool whose every connection is checked out past connectionTimeoutMillis.
+      const small = new pg.Pool({ connectionString: url, max: 1, connectionTimeoutMillis: 100 });
+      small.on("error", () => undefined);
+      const busy = await PostgresLedger.open({ pool: small, schema });
+      const taken = await small.connect();
+      unavailable(await caught(busy.append([envelope(2)])));
+      unavailable(await caught(busy.head()));
+      taken.release();
+      expect(await busy.head()).toBe(1);
+      await busy.close();
+      await small.end();
+
+      // The database dropped under an open ledger (3D000 on every new connection).
+      const doomed = await freshDatabase("drop");
+      const orphan = await PostgresLedger.open({ connectionString: doomed, schema });
+      await orphan.append([envelope(1)]);
+      await admin.query(`DROP DATABASE "${new URL(doomed).pathname.slice(1)}" WITH (FORCE)`);
+      unavailable(await caught(orphan.head()));
+      unavailable(await caught(orphan.append([envelope(2)])));
+      await orphan.close();
+      await admin.end();
+    });
+
     it("a unique violation is a conflict only on an entry's key or id; any other is a storage error", async () => {
       const schema = nextSchema();
       const ledger = await PostgresLedger.open({ connectionString: url, schema });

@@ -1067,11 +1067,20 @@ export async function transaction<T>(
       await client.query(commit ? "COMMIT" : "ROLLBACK");
       return value;
     } catch (error) {
-      try {
-        await client.query("ROLLBACK");
-      } catch (rollbackError) {
-        // The connection is gone or confused: destroy it rather than reuse it.
-        destroy = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+      const translated = translatePgError(error);
+      if (isSinkproofError(translated) && translated.code === "unavailable") {
+        // The connection is gone, or a statement (perhaps the COMMIT) timed out on the
+        // client and may still run: destroy the connection (the server rolls back whatever
+        // did not commit) and never reuse it. The outcome of a COMMIT is then unknown.
+        destroy = error instanceof Error ? error : new Error(String(error));
+      } else {
+        try {
+          await client.query("ROLLBACK");
+        } catch (rollbackError) {
+          // The connection is gone or confused: destroy it rather than reuse it.
+          destroy =
+            rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+        }
       }
       if (!isRetryableConflict(error) || attempt >= SERIALIZATION_RETRIES) {
         throw translatePgError(error);
@@ -1113,6 +1122,10 @@ const CONNECTION_CODES = new Set([
   "57P01", // admin_shutdown
   "57P02", // crash_shutdown
   "57P03", // cannot_connect_now
+  "57P04", // database_dropped
+  "57014", // query_canceled: statement_timeout, or a cancel request
+  "25P03", // idle_in_transaction_session_timeout
+  "3D000", // invalid_catalog_name: the database is gone
   "53300", // too_many_connections
 ]);
 
@@ -1120,7 +1133,8 @@ const CONNECTION_CODES = new Set([
 const ENTRY_IDENTITIES = new Set(["sinkproof_entries_key_key", "sinkproof_entries_id_key"]);
 
 /**
- * A node-postgres error as the library's: connection refused, lost or shut down →
+ * A node-postgres error as the library's: connection refused, lost or shut down, the
+ * database gone, a statement timeout, a pool or query timeout of node-postgres →
  * `LedgerError` `unavailable`; serialization failure or deadlock → `serialization_failure`;
  * unique violation of an entry's key or id → `IdempotencyConflictError`; sinkproof errors
  * pass; anything else is left for `BaseLedger` to wrap as `storage_error`.
@@ -1131,7 +1145,7 @@ export function translatePgError(error: unknown): unknown {
   const message = String((error as { message?: unknown }).message ?? error);
   if (
     (code !== undefined && (CONNECTION_CODES.has(code) || code.startsWith("08"))) ||
-    /Connection terminated|connection timeout|Client has encountered a connection error|Client was closed|Cannot use a pool after calling end/i.test(
+    /Connection terminated|connection timeout|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error|Client was closed|Cannot use a pool after calling end/i.test(
       message,
     )
   ) {
