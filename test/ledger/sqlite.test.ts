@@ -1,5 +1,5 @@
-import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFile, execFileSync } from "node:child_process";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -215,6 +215,37 @@ describe("SqliteLedger", () => {
       expect((error as InvalidArgumentError).path).toBe(where);
       expect(existsSync(path)).toBe(false);
     }
+  });
+
+  it("a read-only file is refused at open with a LedgerError, and a write refused later is one too", async (context) => {
+    const path = join(root, `own${n++}.db`);
+    await (await SqliteLedger.open(path)).close();
+    // As root, permissions do not stop writes; the immutable attribute does.
+    const root0 = process.getuid?.() === 0;
+    const lock = () =>
+      root0 ? execFileSync("chattr", ["+i", path], { stdio: "pipe" }) : chmodSync(path, 0o444);
+    const unlock = () =>
+      root0 ? execFileSync("chattr", ["-i", path], { stdio: "pipe" }) : chmodSync(path, 0o644);
+    try {
+      lock();
+    } catch (error) {
+      // chattr needs a file system with attributes (not tmpfs, overlayfs on some kernels).
+      context.skip(`cannot make ${path} read-only here: ${String(error).slice(0, 120)}`);
+    }
+    try {
+      const error = await caught(SqliteLedger.open(path));
+      expect(error).toBeInstanceOf(LedgerError);
+      expect((error as LedgerError).code).toBe("storage_error");
+      expect((error as LedgerError).message).toContain("read-only");
+    } finally {
+      unlock();
+    }
+    const readonly = Object.assign(new Error("attempt to write a readonly database"), {
+      code: "SQLITE_READONLY",
+    });
+    const translated = translateSqliteError(readonly, path) as LedgerError;
+    expect(translated).toBeInstanceOf(LedgerError);
+    expect(translated.message).toContain("read-only");
   });
 
   it("several processes append to one file: gap-free positions, every entry there", async () => {

@@ -21,6 +21,7 @@
  * @module
  */
 
+import { accessSync, constants, existsSync } from "node:fs";
 import { MAX_BYTES_LIMIT, MAX_DEPTH_LIMIT } from "../../canonical/canonicalize.js";
 import type { Envelope } from "../../envelope/schema.js";
 import {
@@ -329,6 +330,19 @@ export class SqliteLedger extends BaseLedger {
       );
     }
     const Driver = await loadDriver();
+    // SQLite opens a file it may not write read-only without a word, and the first write
+    // would fail: refuse it here, untouched.
+    if (path !== ":memory:" && existsSync(path)) {
+      try {
+        accessSync(path, constants.W_OK);
+      } catch (error) {
+        throw new LedgerError(
+          "storage_error",
+          `Refusing to open ${path}: the file is read-only to this process (${String((error as { code?: unknown }).code ?? error)}), and the ledger writes to it`,
+          { cause: error },
+        );
+      }
+    }
     let db: Database;
     try {
       db = new Driver(path, { timeout: busyTimeoutMs });
@@ -743,6 +757,13 @@ export function translateSqliteError(error: unknown, path: string): unknown {
     return new CorruptionError(
       `The SQLite database ${path} is damaged: ${String(message)}`,
       { file: path, offset: 0 },
+      { cause: error },
+    );
+  }
+  if (code.startsWith("SQLITE_READONLY")) {
+    return new LedgerError(
+      "storage_error",
+      `The SQLite database ${path} is read-only (${code}): the ledger cannot write to it`,
       { cause: error },
     );
   }
