@@ -144,6 +144,40 @@ describe("SqliteLedger", () => {
     await ledger.close();
   });
 
+  it("waiting for another connection's lock does not block the event loop: timers run, and the lock released by one lets the call through", async () => {
+    const path = join(root, `own${n++}.db`);
+    const ledger = await SqliteLedger.open(path, { busyTimeoutMs: 3000 });
+    const other = new Database(path);
+    other.exec("BEGIN IMMEDIATE");
+    // Only a timer of this process can release the lock: a driver that waited blocking
+    // would wait out the whole busy timeout and fail.
+    setTimeout(() => other.exec("ROLLBACK"), 300);
+    let last = Date.now();
+    let largestGap = 0;
+    const ticker = setInterval(() => {
+      const now = Date.now();
+      largestGap = Math.max(largestGap, now - last);
+      last = now;
+    }, 10);
+    const started = Date.now();
+    try {
+      const [appended, reserved, audited] = await Promise.all([
+        ledger.append([envelope(1)]),
+        ledger.reserveSequence("p", 1),
+        ledger.appendAudit({ actor: "a", action: "note", reason: "r" }),
+      ]);
+      expect(appended.appended).toBe(1);
+      expect(reserved.first).toBe(0);
+      expect(audited.index).toBe(1);
+    } finally {
+      clearInterval(ticker);
+      other.close();
+    }
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(largestGap).toBeLessThan(1000); // blocking, it would be the whole wait (3 s)
+    await ledger.close();
+  });
+
   it("translates the driver's constraint errors into conflicts", async () => {
     const path = join(root, `own${n++}.db`);
     const ledger = await SqliteLedger.open(path);

@@ -15,8 +15,10 @@
  * - the schema is versioned (`PRAGMA user_version`); migrations run at open, in one
  *   transaction, and a database made by a newer version is refused
  *   (`database_too_new`);
- * - several processes on one machine may share the file (WAL, `busy_timeout`); a lock held
- *   longer than the timeout is `unavailable`.
+ * - several processes on one machine may share the file (WAL); a call waits for another
+ *   connection's lock in short blocking tries with asynchronous sleeps between them, so
+ *   the event loop keeps running, and a lock held longer than `busyTimeoutMs` is
+ *   `unavailable`.
  *
  * @module
  */
@@ -140,8 +142,11 @@ export interface SqliteLedgerOptions extends LedgerOptions {
    */
   readonly synchronous?: "full" | "extra" | "normal" | "off" | undefined;
   /**
-   * How long a call waits for another process's write lock before it fails with
-   * `unavailable`, in ms. 0 to 600,000.
+   * How long a call waits for another connection's lock (another process, or another
+   * ledger on the same file) before it fails with `unavailable`, in ms. 0 to 600,000.
+   * The wait does not block the event loop: the driver waits at most 20 ms at a time
+   * (better-sqlite3 is synchronous, so that much is blocking), and the ledger sleeps
+   * asynchronously between tries, so timers (claim renewals among them) keep running.
    * @default 5000
    */
   readonly busyTimeoutMs?: number | undefined;
@@ -251,6 +256,7 @@ export class SqliteLedger extends BaseLedger {
   /** The database file, as given to `open`. */
   readonly path: string;
   readonly #db: Database;
+  readonly #busyTimeoutMs: number;
   readonly #s: ReturnType<typeof prepareAll>;
   readonly #append: (
     envelopes: readonly Envelope[],
@@ -258,8 +264,15 @@ export class SqliteLedger extends BaseLedger {
     canonical: readonly (Uint8Array | undefined)[],
   ) => AppendOutcome;
 
-  private constructor(path: string, db: Database, durable: boolean, options: SqliteLedgerOptions) {
+  private constructor(
+    path: string,
+    db: Database,
+    durable: boolean,
+    busyTimeoutMs: number,
+    options: SqliteLedgerOptions,
+  ) {
     super(options);
+    this.#busyTimeoutMs = busyTimeoutMs;
     this.path = path;
     this.#db = db;
     this.capabilities = Object.freeze({
@@ -345,30 +358,44 @@ export class SqliteLedger extends BaseLedger {
     }
     let db: Database;
     try {
-      db = new Driver(path, { timeout: busyTimeoutMs });
+      db = new Driver(path, { timeout: Math.min(busyTimeoutMs, DRIVER_BUSY_MS) });
     } catch (error) {
       throw openError(translateSqliteError(error, path), path);
     }
     try {
-      // Before anything is set: a database made by a newer sinkproof is refused untouched
-      // (setting WAL would change its file).
-      refuseNewer(db, path);
-      db.pragma(`synchronous = ${synchronous.toUpperCase()}`);
-      const journal = String(db.pragma("journal_mode = WAL", { simple: true })).toLowerCase();
-      const level = Number(db.pragma("synchronous", { simple: true }));
-      db.pragma("foreign_keys = ON");
-      const weak: string[] = [];
-      if (journal !== "wal") weak.push(`journal_mode is ${journal}, not wal`);
-      if (!(level >= SYNCHRONOUS.full))
-        weak.push(`synchronous is ${synchronous}, not full or extra`);
-      if (weak.length > 0 && !allowUnsafe) {
-        throw new LedgerError(
-          "unsafe_settings",
-          `Refusing to open ${path}: ${weak.join("; ")}. An acknowledged write could be lost; pass allowUnsafeSettings: true to accept that (tests only)`,
-        );
+      const setUp = (): boolean => {
+        // Before anything is set: a database made by a newer sinkproof is refused untouched
+        // (setting WAL would change its file).
+        refuseNewer(db, path);
+        db.pragma(`synchronous = ${synchronous.toUpperCase()}`);
+        const journal = String(db.pragma("journal_mode = WAL", { simple: true })).toLowerCase();
+        const level = Number(db.pragma("synchronous", { simple: true }));
+        db.pragma("foreign_keys = ON");
+        const weak: string[] = [];
+        if (journal !== "wal") weak.push(`journal_mode is ${journal}, not wal`);
+        if (!(level >= SYNCHRONOUS.full))
+          weak.push(`synchronous is ${synchronous}, not full or extra`);
+        if (weak.length > 0 && !allowUnsafe) {
+          throw new LedgerError(
+            "unsafe_settings",
+            `Refusing to open ${path}: ${weak.join("; ")}. An acknowledged write could be lost; pass allowUnsafeSettings: true to accept that (tests only)`,
+          );
+        }
+        migrate(db, path);
+        return weak.length === 0;
+      };
+      // Each step is idempotent: while another process holds a lock, sleep and start over.
+      const deadline = Date.now() + busyTimeoutMs;
+      let durable: boolean | undefined;
+      for (let attempt = 0; durable === undefined; attempt++) {
+        try {
+          durable = setUp();
+        } catch (error) {
+          if (!isBusy(error) || Date.now() >= deadline) throw error;
+          await sleep(busyBackoff(attempt, deadline));
+        }
       }
-      migrate(db, path);
-      return new SqliteLedger(path, db, weak.length === 0, options);
+      return new SqliteLedger(path, db, durable, busyTimeoutMs, options);
     } catch (error) {
       try {
         db.close();
@@ -379,11 +406,40 @@ export class SqliteLedger extends BaseLedger {
     }
   }
 
-  #run<T>(fn: () => T): T {
-    try {
-      return fn();
-    } catch (error) {
-      throw translateSqliteError(error, this.path);
+  /**
+   * Runs `fn` (one statement or one transaction); while the database is locked by another
+   * connection, tries again after a short sleep that lets the event loop run, until
+   * `busyTimeoutMs` has passed (then `unavailable`). The driver itself waits at most
+   * `DRIVER_BUSY_MS` per try, blocking: better-sqlite3 is synchronous.
+   */
+  async #run<T>(fn: () => T): Promise<T> {
+    const deadline = Date.now() + this.#busyTimeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return fn();
+      } catch (error) {
+        if (!isBusy(error) || Date.now() >= deadline) {
+          throw translateSqliteError(error, this.path);
+        }
+      }
+      await sleep(busyBackoff(attempt, deadline));
+    }
+  }
+
+  /**
+   * `#run` for the synchronous scan: a read waits for a lock only in rare moments (WAL
+   * recovery, a truncating checkpoint), and then it waits blocking.
+   */
+  #runSync<T>(fn: () => T): T {
+    const deadline = Date.now() + this.#busyTimeoutMs;
+    while (true) {
+      try {
+        return fn();
+      } catch (error) {
+        if (!isBusy(error) || Date.now() >= deadline) {
+          throw translateSqliteError(error, this.path);
+        }
+      }
     }
   }
 
@@ -489,7 +545,9 @@ export class SqliteLedger extends BaseLedger {
     if (scan.stream !== undefined) filters.push(scan.stream);
     while (left > 0 && from <= scan.to) {
       const size = Math.min(PAGE, left);
-      const rows = this.#run(() => statement.all(from, scan.to, ...filters, size) as EntryRow[]);
+      const rows = this.#runSync(
+        () => statement.all(from, scan.to, ...filters, size) as EntryRow[],
+      );
       for (const row of rows) yield this.#entry(row) as LedgerEntry;
       if (rows.length < size) return;
       left -= rows.length;
@@ -509,7 +567,7 @@ export class SqliteLedger extends BaseLedger {
   }
 
   protected async _putReceipt(receipt: Receipt): Promise<void> {
-    this.#run(() =>
+    await this.#run(() =>
       this.#s.putReceipt.run(
         receipt.sink,
         receipt.key,
@@ -532,7 +590,7 @@ export class SqliteLedger extends BaseLedger {
     let position = from;
     let seq = 0;
     while (true) {
-      const rows = this.#run(
+      const rows = await this.#run(
         () =>
           this.#s.scanReceipts.all(sink, position, position, seq, to, PAGE) as {
             seq: number;
@@ -583,7 +641,7 @@ export class SqliteLedger extends BaseLedger {
   protected async *_scanAudit(): AsyncIterable<AuditRecord> {
     let after = 0;
     while (true) {
-      const rows = this.#run(
+      const rows = await this.#run(
         () => this.#s.scanAudit.all(after, PAGE) as { idx: number; record: string }[],
       );
       for (const row of rows) yield JSON.parse(row.record) as AuditRecord;
@@ -595,6 +653,29 @@ export class SqliteLedger extends BaseLedger {
   protected async _close(): Promise<void> {
     if (this.#db.open) this.#db.close();
   }
+}
+
+/**
+ * How long the driver itself waits for a lock, per try, in ms. better-sqlite3 is
+ * synchronous: its busy handler sleeps on the event loop's thread, so it is kept short
+ * and the ledger sleeps asynchronously between tries instead (see `#run`).
+ */
+const DRIVER_BUSY_MS = 20;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The sleep before try `attempt + 1`: 1, 2, 4 … up to 50 ms, with jitter, never past the deadline. */
+function busyBackoff(attempt: number, deadline: number): number {
+  const ms = Math.min(2 ** attempt, 50) * (0.5 + Math.random() / 2);
+  return Math.max(0, Math.min(ms, deadline - Date.now()));
+}
+
+function isBusy(error: unknown): boolean {
+  const code =
+    typeof error === "object" && error !== null ? (error as { code?: unknown }).code : undefined;
+  return (
+    typeof code === "string" && (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED"))
+  );
 }
 
 /** A failure to open as the library's error: `BaseLedger` does not wrap `open`. */
