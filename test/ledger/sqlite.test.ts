@@ -282,6 +282,59 @@ describe("SqliteLedger", () => {
     expect(translated.message).toContain("read-only");
   });
 
+  it("several processes race on the same keys, one of them with another checksum: each key once, every conflict reported, nothing else fails", async () => {
+    const path = join(root, `own${n++}.db`); // not created: the children race to make it
+    const child = fileURLToPath(new URL("../support/sqlite-race-child.ts", import.meta.url));
+    const workers = [0, 1, 2, 3];
+    const outputs = await Promise.all(
+      workers.map(
+        (worker) =>
+          new Promise<string>((resolve, reject) => {
+            execFile(
+              process.execPath,
+              ["--import", "tsx", child, path, String(worker)],
+              { env: { ...process.env, NODE_OPTIONS: "" } },
+              (error, stdout, stderr) =>
+                error ? reject(new Error(`${String(error)}\n${stderr}`)) : resolve(stdout),
+            );
+          }),
+      ),
+    );
+    const reports = outputs.map(
+      (out) => JSON.parse(out.trim()) as { outcomes: string[]; errors: string[] },
+    );
+    for (const report of reports) expect(report.errors).toEqual([]);
+    const ledger = await SqliteLedger.open(path);
+    const entries: { position: number; key: string; variant: boolean }[] = [];
+    for await (const entry of ledger.scan()) {
+      const payload = entry.envelope.payload as { variant?: string };
+      entries.push({
+        position: entry.position,
+        key: entry.envelope.key,
+        variant: payload.variant === "w0",
+      });
+    }
+    expect(entries.map((e) => e.position)).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
+    expect(new Set(entries.map((e) => e.key)).size).toBe(150);
+    const byKey = new Map(entries.map((e) => [e.key, e]));
+    let worker0Won = 0;
+    for (let b = 0; b < 30; b++) {
+      // Whoever stored the first key of batch b decided it: the workers with that checksum
+      // appended (or found) the batch, the others got the conflict.
+      const won = (byKey.get(`k${b * 5}`) as { variant: boolean }).variant;
+      if (won) worker0Won++;
+      for (const worker of workers) {
+        const sameChecksum = (worker === 0) === won;
+        expect((reports[worker] as { outcomes: string[] }).outcomes[b]).toBe(
+          sameChecksum ? "ok" : "conflict",
+        );
+      }
+    }
+    console.log(`[sqlite race] worker 0's checksum won ${worker0Won} of 30 batches`);
+    expect(await ledger.verifyAudit()).toMatchObject({ ok: true, count: 120 });
+    await ledger.close();
+  }, 120_000);
+
   it("several processes append to one file: gap-free positions, every entry there", async () => {
     const path = join(root, `own${n++}.db`);
     await (await SqliteLedger.open(path)).close();
