@@ -830,6 +830,40 @@ describe.skipIf(skip)("PostgresLedger", () => {
       await admin.end();
     });
 
+    it("a one-statement read or write that hits a serialization failure is retried, and after 5 attempts says so", async () => {
+      const inner = poolOf(url);
+      let failures = 0;
+      let calls = 0;
+      const flaky: PgPool = {
+        query: async (config) => {
+          if (config.name?.endsWith("_reserve") || config.name?.endsWith("_head")) {
+            calls++;
+            if (failures > 0) {
+              failures--;
+              throw Object.assign(new Error("could not serialize access"), { code: "40001" });
+            }
+          }
+          return inner.query(config as pg.QueryConfig);
+        },
+        connect: () => inner.connect() as Promise<PgPoolClient>,
+        end: () => inner.end(),
+      };
+      const ledger = await PostgresLedger.open({ pool: flaky, schema: nextSchema() });
+      failures = 2;
+      expect((await ledger.reserveSequence("p", 1)).first).toBe(0);
+      expect(calls).toBe(3);
+      failures = 4;
+      expect(await ledger.head()).toBe(0);
+      failures = 5;
+      calls = 0;
+      const exhausted = await caught(ledger.reserveSequence("p", 1));
+      expect((exhausted as LedgerError).code).toBe("serialization_failure");
+      expect((exhausted as LedgerError).message).toContain("after 5 attempts");
+      expect(calls).toBe(5);
+      await ledger.close();
+      await inner.end();
+    });
+
     it("a unique violation is a conflict only on an entry's key or id; any other is a storage error", async () => {
       const schema = nextSchema();
       const ledger = await PostgresLedger.open({ connectionString: url, schema });

@@ -974,15 +974,24 @@ async function migrate(pool: PgPool, schema: string, lock: number): Promise<void
   );
 }
 
-/** One query on the pool, its failure translated. */
+/**
+ * One statement on the pool (its own implicit transaction), its failure translated; a
+ * serialization failure or deadlock is retried like a transaction's.
+ */
 async function query(
   pool: PgQueryable,
   config: { text: string; values?: unknown[]; name?: string },
 ): Promise<PgQueryResult> {
-  try {
-    return await pool.query(config);
-  } catch (error) {
-    throw translatePgError(error);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await pool.query(config);
+    } catch (error) {
+      if (!isRetryableConflict(error) || attempt >= SERIALIZATION_RETRIES) {
+        throw translatePgError(error);
+      }
+      log("statement retried after %s (attempt %d)", codeOf(error), attempt);
+    }
+    await sleep(Math.random() * 10 * attempt);
   }
 }
 
@@ -1010,17 +1019,7 @@ export async function writeOne(
   if (!direct) {
     return transaction(pool, async (client) => [await client.query(config), true]);
   }
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await pool.query(config);
-    } catch (error) {
-      if (!isRetryableConflict(error) || attempt >= SERIALIZATION_RETRIES) {
-        throw translatePgError(error);
-      }
-      log("statement retried after %s (attempt %d)", codeOf(error), attempt);
-    }
-    await sleep(Math.random() * 10 * attempt);
-  }
+  return query(pool, config);
 }
 
 /**
