@@ -164,7 +164,8 @@ function rfc3339Ms(value: string): number | undefined {
     number,
     number,
   ];
-  const fraction = m[7] === undefined ? 0 : Number(`0${m[7]}`);
+  // Milliseconds from the fraction's digits (exact; deeper precision is cut, not rounded).
+  const millis = m[7] === undefined ? 0 : Number(`${m[7].slice(1)}00`.slice(0, 3));
   const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
   const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][mo - 1];
   if (days === undefined || d < 1 || d > days || h > 23 || mi > 59 || s > 60) return undefined;
@@ -178,7 +179,8 @@ function rfc3339Ms(value: string): number | undefined {
   const date = new Date(0);
   date.setUTCFullYear(y, mo - 1, d);
   date.setUTCHours(h, mi, Math.min(s, 59), 0);
-  const ms = date.getTime() + Math.min(Math.floor(fraction * 1000), 999) + (s === 60 ? 999 : 0);
+  // A leap second is read as the last millisecond of the second before it.
+  const ms = date.getTime() + (s === 60 ? 999 : millis);
   return ms - offset;
 }
 

@@ -327,6 +327,12 @@ describe("toCloudEvent / fromCloudEvent", () => {
     ]) {
       expect(() => parseCloudEvent({ ...base, time }), time).toThrow(CloudEventError);
     }
+    expect(fromCloudEvent({ ...base, time: "1990-12-31T23:59:60.5Z" }).time).toBe(
+      "1990-12-31T23:59:59.999Z",
+    );
+    expect(fromCloudEvent({ ...base, time: "2026-01-01T00:00:00.0019999Z" }).time).toBe(
+      "2026-01-01T00:00:00.001Z",
+    );
     expect(fromCloudEvent({ ...base, time: "1990-12-31T23:59:60Z" }).time).toBe(
       "1990-12-31T23:59:59.999Z",
     );
