@@ -33,8 +33,7 @@ import { type ChecksumAlgorithm, isChecksum } from "../checksum/checksum.js";
 import { CanonicalizationError, CloudEventError, type ValidationIssue } from "../errors.js";
 import { describe, invalidArgument } from "../internal/arguments.js";
 import { checkEnvelope } from "./check.js";
-import type { IdFactory } from "./ids.js";
-import { isId } from "./ids.js";
+import { type IdFactory, isId } from "./ids.js";
 import { idempotencyKey } from "./keys.js";
 import {
   DEFAULT_STREAM,
@@ -521,8 +520,12 @@ export function fromCloudEvent(input: unknown, options: FromCloudEventOptions = 
   }
   const clock = options.clock ?? Date.now;
   const ms = typeof event.time === "string" ? rfc3339Ms(event.time) : undefined;
-  if (typeof event.time === "string" && (ms === undefined || envelopeTime(ms) === undefined)) {
-    fail("$.time", "invalid_time", "time is outside the years 0 to 9999 an envelope can hold");
+  if (
+    typeof event.time === "string" &&
+    (ms === undefined || ms < 0 || envelopeTime(ms) === undefined)
+  ) {
+    // An envelope's time (and its ULID's) runs from the Unix epoch to the end of year 9999.
+    fail("$.time", "invalid_time", "time is outside 1970 to 9999, the range an envelope can hold");
   }
   const time = ms;
   const contentType = typeof event.datacontenttype === "string" ? event.datacontenttype : undefined;

@@ -336,8 +336,15 @@ describe("toCloudEvent / fromCloudEvent", () => {
     expect(fromCloudEvent({ ...base, time: "1990-12-31T23:59:60Z" }).time).toBe(
       "1990-12-31T23:59:59.999Z",
     );
-    const late = catchError(() => fromCloudEvent({ ...base, time: "9999-12-31T23:59:59-14:00" }));
-    expect([late.code, late.path]).toEqual(["invalid_cloudevent", "$.time"]);
+    for (const time of [
+      "9999-12-31T23:59:59-14:00",
+      "1969-12-31T23:59:59.999Z",
+      "0000-02-29T00:00:00Z",
+    ]) {
+      // Valid CloudEvents times outside what an envelope holds: refused at $.time.
+      const error = catchError(() => fromCloudEvent({ ...base, time }));
+      expect([error.code, error.path], time).toEqual(["invalid_cloudevent", "$.time"]);
+    }
     for (const source of [
       "/s",
       "s",
