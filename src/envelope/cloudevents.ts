@@ -220,7 +220,13 @@ const at = (name: string): string =>
  */
 export function parseCloudEvent(input: unknown): CloudEvent {
   const value = decodeInput(input);
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+  let isArray: boolean;
+  try {
+    isArray = Array.isArray(value);
+  } catch {
+    isArray = true; // a revoked Proxy: not an event object
+  }
+  if (typeof value !== "object" || value === null || isArray) {
     throw new CloudEventError([
       { path: "$", code: "invalid_type", message: `must be a JSON object, got ${describe(value)}` },
     ]);

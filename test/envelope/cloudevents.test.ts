@@ -404,6 +404,18 @@ describe("toCloudEvent / fromCloudEvent", () => {
       ).toContain(path);
     }
     expect(({} as Record<string, unknown>).x).toBeUndefined();
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    expect(catchError(() => parseCloudEvent(proxy)).code).toBe("invalid_cloudevent");
+    const trapped = new Proxy(
+      {},
+      {
+        ownKeys: () => {
+          throw new Error("trap");
+        },
+      },
+    );
+    expect(catchError(() => parseCloudEvent(trapped)).code).toBe("invalid_cloudevent");
     // Data that is not JSON, or too deep, or too big: typed errors from sealing.
     // Parsed input that JSON cannot hold is refused by the reader, with the path inside data.
     for (const [data, code] of [
