@@ -28,6 +28,7 @@ import type { Claim, Ledger, Receipt, ReceiptStatus } from "../ledger/types.js";
 import { checkName } from "../ledger/validate.js";
 import { logger } from "../observe/debug.js";
 import { type Metrics, noopMetrics } from "../observe/metrics.js";
+import { checkAccepts, checkRegistry, envelopeForSink } from "../schema/accepts.js";
 import type { SchemaRegistry } from "../schema/registry.js";
 import { backoffMs, type RetryOptions, resolveRetry } from "./retry.js";
 import { checkSigningKey, type ReceiptSigningKey, signWith } from "./signing.js";
@@ -47,8 +48,8 @@ export interface SinkWriteContext {
   readonly signal: AbortSignal | undefined;
   /**
    * The ledger's envelope when the guard upcast it to a version the sink accepts (the
-   * writer receives the upcast one, with its own checksum); undefined otherwise. Store
-   * `original.checksum` beside the row if reconciliation should compare it with the ledger.
+   * writer receives the upcast one, with its own checksum); undefined otherwise. Give
+   * `reconcile` the sink's `accepts` and `registry` to compare the sink with the upcasts.
    */
   readonly original: Envelope | undefined;
 }
@@ -231,35 +232,6 @@ function describeError(error: unknown): { code: string; message: string } {
   return { code: "write_failed", message: String(error).slice(0, 4096) };
 }
 
-function checkAccepts(
-  accepts: unknown,
-): ReadonlyMap<string, readonly [number, number]> | undefined {
-  if (accepts === undefined) return undefined;
-  if (typeof accepts !== "object" || accepts === null || Array.isArray(accepts)) {
-    invalidArgument(
-      "options.accepts",
-      `must be an object of schema name to [min, max], got ${describe(accepts)}`,
-    );
-  }
-  const out = new Map<string, readonly [number, number]>();
-  for (const [schema, range] of Object.entries(accepts)) {
-    const where = `options.accepts[${JSON.stringify(schema)}]`;
-    if (
-      !Array.isArray(range) ||
-      range.length !== 2 ||
-      !range.every((v) => Number.isSafeInteger(v) && v >= 1) ||
-      range[0] > range[1]
-    ) {
-      invalidArgument(
-        where,
-        `must be [min, max]: positive integers, min <= max, got ${describe(range)}`,
-      );
-    }
-    out.set(schema, [range[0], range[1]]);
-  }
-  return out;
-}
-
 function validatorIssues(validate: SinkValidator, envelope: Envelope): readonly ValidationIssue[] {
   if (typeof validate === "function") return validate(envelope) ?? [];
   return schemaIssues(validate, envelope.payload);
@@ -327,59 +299,11 @@ export function guardSink(options: GuardSinkOptions): SinkGuard {
     invalidArgument("options.clock", `must be a function, got ${describe(clock)}`);
   const labels = Object.freeze({ sink: name });
   const log = logger(`sink:${name}`);
-  const accepts = checkAccepts(options.accepts);
-  const registry = options.registry;
-  if (
-    registry !== undefined &&
-    (typeof registry !== "object" || registry === null || typeof registry.upcast !== "function")
-  ) {
-    invalidArgument("options.registry", `must be a schema registry, got ${describe(registry)}`);
-  }
+  const accepts = checkAccepts(options.accepts, "options.accepts");
+  const registry = checkRegistry(options.registry, "options.registry");
 
-  /**
-   * The envelope the sink is given: the ledger's, or its upcast into `accepts`; or the
-   * issues that keep it from the sink.
-   */
-  function forSink(
-    stored: Envelope,
-  ): { envelope: Envelope; issues?: undefined } | { issues: ValidationIssue[]; code: string } {
-    const range = accepts?.get(stored.schema.name);
-    if (range === undefined) return { envelope: stored };
-    const [min, max] = range;
-    const version = stored.schema.version;
-    if (version >= min && version <= max) return { envelope: stored };
-    const refuse = (code: string, message: string, extra: readonly ValidationIssue[] = []) => ({
-      code,
-      issues: [{ path: "$.schema.version", code, message }, ...extra],
-    });
-    if (version > max) {
-      return refuse(
-        "unsupported_schema_version",
-        `the sink accepts "${stored.schema.name}" versions ${min} to ${max}, got ${version}: newer versions cannot be brought down`,
-      );
-    }
-    if (registry === undefined) {
-      return refuse(
-        "unsupported_schema_version",
-        `the sink accepts "${stored.schema.name}" versions ${min} to ${max}, got ${version}, and the guard has no registry to upcast it`,
-      );
-    }
-    const latest = registry.latest(stored.schema.name) ?? 0;
-    const target = Math.min(max, latest);
-    if (target < min) {
-      return refuse(
-        "unsupported_schema_version",
-        `the sink accepts "${stored.schema.name}" versions ${min} to ${max}, the registry knows versions up to ${latest}`,
-      );
-    }
-    try {
-      return { envelope: registry.upcast(stored, target).envelope };
-    } catch (error) {
-      if (!isSinkproofError(error)) throw error;
-      const issues = (error as { issues?: readonly ValidationIssue[] }).issues ?? [];
-      return refuse(error.code, error.message, issues);
-    }
-  }
+  /** The envelope the sink is given: the ledger's, or its upcast into `accepts`. */
+  const forSink = (stored: Envelope) => envelopeForSink(stored, accepts, registry);
 
   let frozen: { reason: string; since: string } | undefined;
   let refused = 0;

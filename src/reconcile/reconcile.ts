@@ -25,12 +25,13 @@
 import { performance } from "node:perf_hooks";
 import { algorithmOf, type Checksum, checksum, isChecksum } from "../checksum/checksum.js";
 import type { SinkGuard } from "../delivery/guard.js";
-import type { JsonValue } from "../envelope/schema.js";
+import type { Envelope, JsonValue } from "../envelope/schema.js";
 import { InvalidArgumentError, isSinkproofError, LedgerError } from "../errors.js";
 import { describe, invalidArgument } from "../internal/arguments.js";
 import type { Ledger, LedgerEntry, Receipt, ReceiptStatus } from "../ledger/types.js";
 import { checkName, isFinalStatus } from "../ledger/validate.js";
 import { logger } from "../observe/debug.js";
+import { checkAccepts, checkRegistry, envelopeForSink } from "../schema/accepts.js";
 import { diffPaths } from "./diff.js";
 import { HASH_SPACE, RowBuffer, rowHash, SortedRows } from "./digest.js";
 import type {
@@ -147,6 +148,8 @@ interface SinkRun {
   readonly sink: ReconcileSink;
   readonly where: string;
   readonly lagMs: number;
+  /** What the sink should hold for an envelope, when it holds upcast versions (`accepts`). */
+  readonly expect: ((envelope: Envelope) => Envelope) | undefined;
   readonly tally: Tally;
   observations: number;
   digest: { buckets: number; differing: number; rowsRead: number } | undefined;
@@ -203,6 +206,28 @@ export function checkFreezePolicy(policy: unknown, where: string): FreezePolicy 
   return policy as FreezePolicy;
 }
 
+/**
+ * What `sink` should hold for `envelope`: the envelope itself, or, when the sink has
+ * `accepts`, its upcast into the sink's range (the envelope itself when it cannot be
+ * upcast: the guard refused it, so the sink should not hold anything else). Internal
+ * (repair rewrites with it).
+ */
+export function expectedAtSink(sink: ReconcileSink, envelope: Envelope): Envelope {
+  if (sink.accepts === undefined) return envelope;
+  const ranges = checkAccepts(sink.accepts, "sink.accepts");
+  const version = envelopeForSink(envelope, ranges, sink.registry);
+  return version.issues === undefined ? version.envelope : envelope;
+}
+
+/** {@link expectedAtSink} for one sink, its ranges checked once. */
+function sinkExpectation(sink: ReconcileSink): (envelope: Envelope) => Envelope {
+  const ranges = checkAccepts(sink.accepts, "sink.accepts");
+  return (envelope) => {
+    const version = envelopeForSink(envelope, ranges, sink.registry);
+    return version.issues === undefined ? version.envelope : envelope;
+  };
+}
+
 /** Checks one sink description. Internal (repair uses it too). */
 export function checkSink(sink: unknown, where: string): ReconcileSink {
   if (typeof sink !== "object" || sink === null)
@@ -241,6 +266,14 @@ export function checkSink(sink: unknown, where: string): ReconcileSink {
       );
   }
   checkFreezePolicy(s.freezeOn, `${where}.freezeOn`);
+  checkAccepts(s.accepts, `${where}.accepts`);
+  checkRegistry(s.registry, `${where}.registry`);
+  if (s.accepts !== undefined && s.digest !== undefined) {
+    invalidArgument(
+      `${where}.accepts`,
+      "cannot be used with digest: digest mode compares row hashes of the ledger's checksums; reconcile a sink that holds upcast versions with observe",
+    );
+  }
   return sink as ReconcileSink;
 }
 
@@ -465,7 +498,8 @@ async function readObservations(
  * entries look up their receipts (async); everything else is synchronous.
  */
 function judgeHeld(run: SinkRun, entry: LedgerEntry, slot: Slot): void {
-  const expected = entry.envelope.checksum;
+  const target = run.expect === undefined ? entry.envelope : run.expect(entry.envelope);
+  const expected = target.checksum;
   const key = entry.envelope.key;
   const sink = run.sink.name;
   if (typeof slot === "string") {
@@ -505,7 +539,7 @@ function judgeHeld(run: SinkRun, entry: LedgerEntry, slot: Slot): void {
         expected,
         observed,
         count: slot.count,
-        paths: bad.hasPayload ? diffPaths(entry.envelope.payload, bad.payload) : undefined,
+        paths: bad.hasPayload ? diffPaths(target.payload, bad.payload) : undefined,
       },
       entry,
     );
@@ -558,7 +592,8 @@ async function judgeMissing(
       sink: run.sink.name,
       key: entry.envelope.key,
       position: entry.position,
-      expected: entry.envelope.checksum,
+      expected:
+        run.expect === undefined ? entry.envelope.checksum : run.expect(entry.envelope).checksum,
       ageMs,
       receipt,
     },
@@ -961,6 +996,7 @@ function comparerFor(
     sink,
     where,
     lagMs: sink.lagToleranceMs ?? DEFAULT_LAG_TOLERANCE_MS,
+    expect: sink.accepts === undefined ? undefined : sinkExpectation(sink),
     tally: new Tally(ctx.maxFindings),
     observations: 0,
     digest: undefined,

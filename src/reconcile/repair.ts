@@ -24,7 +24,7 @@ import { isSinkproofError } from "../errors.js";
 import { describe, invalidArgument } from "../internal/arguments.js";
 import type { Ledger, ReceiptStatus } from "../ledger/types.js";
 import { logger } from "../observe/debug.js";
-import { checkSinks, frozenByPolicy, reconcile } from "./reconcile.js";
+import { checkSinks, expectedAtSink, frozenByPolicy, reconcile } from "./reconcile.js";
 import { checkReportShape } from "./shape.js";
 import type {
   Finding,
@@ -441,7 +441,9 @@ export async function repair(
           const entry = await ledger.get(action.key);
           if (entry === undefined) throw new Error(`${action.key} is not in the ledger`);
           if (action.action === "rewrite") {
-            await (sink.rewrite as NonNullable<ReconcileSink["rewrite"]>)(entry.envelope);
+            await (sink.rewrite as NonNullable<ReconcileSink["rewrite"]>)(
+              expectedAtSink(sink, entry.envelope),
+            );
             after = action.after;
           } else {
             const r = await (sink.guard as NonNullable<ReconcileSink["guard"]>).deliver(

@@ -9,6 +9,8 @@ import type { Checksum } from "../checksum/checksum.js";
 import type { SinkGuard } from "../delivery/guard.js";
 import type { Envelope, JsonValue } from "../envelope/schema.js";
 import type { Ledger, PositionRange, ReceiptStatus } from "../ledger/types.js";
+import type { AcceptedVersions } from "../schema/accepts.js";
+import type { SchemaRegistry } from "../schema/registry.js";
 
 /** What a sink really holds for one key, read back from the sink. */
 export interface Observation {
@@ -101,7 +103,10 @@ export interface ReconcileSink {
   readonly digest?: SinkDigest | undefined;
   /** The sink's guard: `repair` replays missing entries through it, and freezes it. */
   readonly guard?: SinkGuard | undefined;
-  /** Overwrites a key with the ledger's envelope (an upsert), for mismatched entries. */
+  /**
+   * Overwrites a key with the envelope the sink should hold (an upsert), for mismatched
+   * entries: the ledger's, or its upcast when the sink has `accepts`.
+   */
   readonly rewrite?: ((envelope: Envelope) => Promise<void> | void) | undefined;
   /**
    * Removes every copy of a key from the sink: for unexpected keys, and for duplicates
@@ -110,6 +115,15 @@ export interface ReconcileSink {
   readonly remove?: ((key: string) => Promise<void> | void) | undefined;
   /** Overrides the reconciliation's `freezeOn` for this sink. */
   readonly freezeOn?: FreezePolicy | undefined;
+  /**
+   * Schema versions the sink holds, per schema name, as given to its guard: an entry of
+   * an older version is expected at the sink as its upcast (with `registry`) to the
+   * newest version in range, so it is compared with the upcast's checksum and payload.
+   * An entry that cannot be upcast is expected as it is. Not with `digest`.
+   */
+  readonly accepts?: AcceptedVersions | undefined;
+  /** The registry that upcasts entries into `accepts`. */
+  readonly registry?: SchemaRegistry | undefined;
 }
 
 /**
