@@ -10,7 +10,6 @@
  * @module
  */
 
-import { resolveLimits } from "../canonical/canonicalize.js";
 import type { Checksum, ChecksumAlgorithm } from "../checksum/checksum.js";
 import { EnvelopeValidationError } from "../errors.js";
 import { describe, invalidArgument } from "../internal/arguments.js";
@@ -22,12 +21,12 @@ import { hashPayload } from "./payload.js";
 import {
   DEFAULT_STREAM,
   draftFieldsSchema,
-  ENVELOPE_LIMITS,
   type Envelope,
   type JsonOf,
   type SchemaRef,
   type Trace,
 } from "./schema.js";
+import { payloadLimits } from "./verify.js";
 
 /** What a producer gives to {@link seal}: everything but id, time and checksum. */
 export interface EnvelopeDraft<P = unknown> {
@@ -205,13 +204,7 @@ export function createSealer(options: SealOptions = {}): Sealer {
   if (algorithm !== "xxh64" && algorithm !== "sha256") {
     invalidArgument("options.algorithm", `must be "xxh64" or "sha256", got ${describe(algorithm)}`);
   }
-  const limits = resolveLimits(
-    {
-      maxDepth: options.maxDepth ?? ENVELOPE_LIMITS.maxDepth,
-      maxBytes: options.maxPayloadBytes ?? ENVELOPE_LIMITS.maxPayloadBytes,
-    },
-    "options",
-  );
+  const limits = payloadLimits(options);
   const clockIds = ids === undefined ? idsFor(clock) : undefined;
   let lastMs = Number.NaN;
   let lastTime = "";

@@ -7,10 +7,10 @@
  * @module
  */
 
-import { type Limits, resolveLimits } from "../canonical/canonicalize.js";
+import { type Limits, MAX_BYTES_LIMIT, resolveLimits } from "../canonical/canonicalize.js";
 import { algorithmOf, type Checksum, isChecksum, sameChecksum } from "../checksum/checksum.js";
 import { CanonicalizationError, IntegrityError, type ValidationIssue } from "../errors.js";
-import { describe } from "../internal/arguments.js";
+import { describe, invalidArgument } from "../internal/arguments.js";
 import { hashPayload } from "./payload.js";
 import { ENVELOPE_LIMITS, type Envelope } from "./schema.js";
 
@@ -44,7 +44,23 @@ export type VerifyResult =
 const OK: VerifyResult = Object.freeze({ ok: true });
 
 /** Limits from verify-style options; bad options are an `InvalidArgumentError`. */
-export function payloadLimits(options: VerifyOptions | undefined): Limits {
+export function payloadLimits(
+  options: Pick<VerifyOptions, "maxDepth" | "maxPayloadBytes"> | undefined,
+): Limits {
+  const maxPayloadBytes = options?.maxPayloadBytes;
+  if (
+    maxPayloadBytes !== undefined &&
+    (typeof maxPayloadBytes !== "number" ||
+      !Number.isInteger(maxPayloadBytes) ||
+      maxPayloadBytes < 1 ||
+      maxPayloadBytes > MAX_BYTES_LIMIT)
+  ) {
+    // Named as the caller spelled it (the canonical form's own option is `maxBytes`).
+    invalidArgument(
+      "options.maxPayloadBytes",
+      `must be an integer from 1 to ${MAX_BYTES_LIMIT}, got ${describe(maxPayloadBytes)}`,
+    );
+  }
   return resolveLimits(
     {
       maxDepth: options?.maxDepth ?? ENVELOPE_LIMITS.maxDepth,

@@ -14,7 +14,12 @@
  */
 
 import { randomUUID } from "node:crypto";
-import { type Limits, resolveLimits } from "../canonical/canonicalize.js";
+import {
+  type Limits,
+  MAX_BYTES_LIMIT,
+  MAX_DEPTH_LIMIT,
+  resolveLimits,
+} from "../canonical/canonicalize.js";
 import { checkEnvelopeKeepingPayload } from "../envelope/check.js";
 import { ENVELOPE_LIMITS, type Envelope } from "../envelope/schema.js";
 import {
@@ -242,6 +247,39 @@ function foldRepeats(
 }
 
 /**
+ * Checks the options every ledger takes (clock and payload limits), each error naming the
+ * option as the caller spelled it. Adapters that open storage call it first, so bad
+ * options leave storage untouched; the `BaseLedger` constructor calls it too.
+ */
+export function checkLedgerOptions(options: LedgerOptions): void {
+  if (typeof options !== "object" || options === null) {
+    invalidArgument("options", `must be an object, got ${describe(options)}`);
+  }
+  const { clock, maxPayloadBytes, maxDepth } = options;
+  if (clock !== undefined && typeof clock !== "function") {
+    invalidArgument("options.clock", `must be a function, got ${describe(clock)}`);
+  }
+  if (
+    maxPayloadBytes !== undefined &&
+    (!Number.isInteger(maxPayloadBytes) || maxPayloadBytes < 1 || maxPayloadBytes > MAX_BYTES_LIMIT)
+  ) {
+    invalidArgument(
+      "options.maxPayloadBytes",
+      `must be an integer from 1 to ${MAX_BYTES_LIMIT}, got ${describe(maxPayloadBytes)}`,
+    );
+  }
+  if (
+    maxDepth !== undefined &&
+    (!Number.isInteger(maxDepth) || maxDepth < 1 || maxDepth > MAX_DEPTH_LIMIT)
+  ) {
+    invalidArgument(
+      "options.maxDepth",
+      `must be an integer from 1 to ${MAX_DEPTH_LIMIT}, got ${describe(maxDepth)}`,
+    );
+  }
+}
+
+/**
  * The core of every ledger. Extend it and implement the protected `_` methods; the
  * public methods check arguments, verify envelopes, enforce the ledger's rules and wrap
  * adapter failures, so the adapter only stores and fetches.
@@ -272,13 +310,8 @@ export abstract class BaseLedger implements Ledger {
   #failure: unknown;
 
   constructor(options: LedgerOptions = {}) {
-    if (typeof options !== "object" || options === null) {
-      invalidArgument("options", `must be an object, got ${describe(options)}`);
-    }
-    const clock = options.clock ?? Date.now;
-    if (typeof clock !== "function")
-      invalidArgument("options.clock", `must be a function, got ${describe(clock)}`);
-    this.clock = clock;
+    checkLedgerOptions(options);
+    this.clock = options.clock ?? Date.now;
     this.limits = resolveLimits(
       {
         maxDepth: options.maxDepth ?? ENVELOPE_LIMITS.maxDepth,

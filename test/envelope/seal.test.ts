@@ -218,7 +218,8 @@ describe("seal", () => {
       [{ clock: "now" }, "options.clock"],
       [{ ids: 1 }, "options.ids"],
       [{ algorithm: "md5" }, "options.algorithm"],
-      [{ maxPayloadBytes: 0 }, "options.maxBytes"],
+      [{ maxPayloadBytes: 0 }, "options.maxPayloadBytes"],
+      [{ maxPayloadBytes: "1" }, "options.maxPayloadBytes"],
       [{ maxDepth: -1 }, "options.maxDepth"],
       [null, "options"],
     ];

@@ -30,7 +30,6 @@
  */
 
 import { createHash } from "node:crypto";
-import { MAX_BYTES_LIMIT, MAX_DEPTH_LIMIT } from "../../canonical/canonicalize.js";
 import type { Envelope } from "../../envelope/schema.js";
 import {
   CorruptionError,
@@ -44,6 +43,7 @@ import {
   type AppendOutcome,
   BaseLedger,
   type ClaimRequest,
+  checkLedgerOptions,
   type EntryScan,
   type LedgerOptions,
   planAppend,
@@ -202,35 +202,6 @@ interface PgModule {
   }) => PgPool & {
     on(event: "error", listener: (error: unknown) => void): unknown;
   };
-}
-
-/**
- * The options every ledger takes, checked before anything is opened (the `BaseLedger`
- * constructor checks them again, too late to leave storage untouched).
- */
-function checkLedgerOptions(options: LedgerOptions): void {
-  const { clock, maxPayloadBytes, maxDepth } = options;
-  if (clock !== undefined && typeof clock !== "function") {
-    invalidArgument("options.clock", `must be a function, got ${describe(clock)}`);
-  }
-  if (
-    maxPayloadBytes !== undefined &&
-    (!Number.isInteger(maxPayloadBytes) || maxPayloadBytes < 1 || maxPayloadBytes > MAX_BYTES_LIMIT)
-  ) {
-    invalidArgument(
-      "options.maxPayloadBytes",
-      `must be an integer from 1 to ${MAX_BYTES_LIMIT}, got ${describe(maxPayloadBytes)}`,
-    );
-  }
-  if (
-    maxDepth !== undefined &&
-    (!Number.isInteger(maxDepth) || maxDepth < 1 || maxDepth > MAX_DEPTH_LIMIT)
-  ) {
-    invalidArgument(
-      "options.maxDepth",
-      `must be an integer from 1 to ${MAX_DEPTH_LIMIT}, got ${describe(maxDepth)}`,
-    );
-  }
 }
 
 let driver: Promise<PgModule> | undefined;
