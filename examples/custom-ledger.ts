@@ -25,12 +25,15 @@ import {
   type ClaimResult,
   type EntryScan,
   type Envelope,
+  type FreezeChange,
+  type FreezeChanged,
   isFinalStatus,
   type LedgerCapabilities,
   type LedgerEntry,
   type LedgerOptions,
   planAppend,
   type Receipt,
+  type SinkFreeze,
   seal,
 } from "sinkproof";
 
@@ -39,7 +42,9 @@ interface State {
   sequences: Record<string, number>;
   receipts: Receipt[];
   watermarks: Record<string, number>;
-  claims: Claim[];
+  /** Released claims stay (with `released: true`): they keep the key's last fencing token. */
+  claims: Array<Claim & { released?: boolean }>;
+  freezes: SinkFreeze[];
   audit: AuditRecord[];
 }
 
@@ -65,6 +70,7 @@ export class JsonFileLedger extends BaseLedger {
         receipts: [],
         watermarks: {},
         claims: [],
+        freezes: [],
         audit: [],
       };
     }
@@ -135,8 +141,19 @@ export class JsonFileLedger extends BaseLedger {
   }
 
   protected async _putReceipt(receipt: Receipt) {
+    // The fence: a final receipt under an older claim than the key's latest is refused.
+    const latest = this.#state.claims.find((c) => c.sink === receipt.sink && c.key === receipt.key);
+    if (
+      isFinalStatus(receipt.status) &&
+      receipt.fencingToken !== undefined &&
+      latest !== undefined &&
+      latest.fencingToken > receipt.fencingToken
+    ) {
+      return false;
+    }
     this.#state.receipts.push(receipt);
     this.#save();
+    return true;
   }
 
   protected async _getReceipts(sink: string, key: string) {
@@ -163,14 +180,21 @@ export class JsonFileLedger extends BaseLedger {
   }
 
   protected async _claim(request: ClaimRequest): Promise<ClaimResult> {
-    const done = (await this._getReceipts(request.sink, request.key))
-      .filter((r) => isFinalStatus(r.status))
+    // No await between reading and writing: each `_` method must be atomic, and another
+    // call could run at an await (a receipt put, say, between the check and the claim).
+    const done = this.#state.receipts
+      .filter((r) => r.sink === request.sink && r.key === request.key && isFinalStatus(r.status))
       .at(-1);
     if (done !== undefined && !request.ignoreDone) return { status: "done", receipt: done };
     const claims = this.#state.claims;
     const index = claims.findIndex((c) => c.sink === request.sink && c.key === request.key);
     const current = claims[index];
-    if (current !== undefined && current.expiresAt > request.now) {
+    if (
+      current !== undefined &&
+      current.released !== true &&
+      current.expiresAt > request.now &&
+      current.owner !== request.takeOverFrom
+    ) {
       return { status: "held", owner: current.owner, expiresAt: current.expiresAt };
     }
     const claim = {
@@ -178,6 +202,8 @@ export class JsonFileLedger extends BaseLedger {
       key: request.key,
       owner: request.owner,
       token: request.token,
+      // Above every token this key had: the claim rows are never deleted.
+      fencingToken: (current?.fencingToken ?? 0) + 1,
       expiresAt: request.expiresAt,
     };
     if (index >= 0) claims[index] = claim;
@@ -189,8 +215,10 @@ export class JsonFileLedger extends BaseLedger {
   protected async _renewClaim(claim: Claim, expiresAt: number) {
     const claims = this.#state.claims;
     const index = claims.findIndex((c) => c.sink === claim.sink && c.key === claim.key);
-    if (claims[index]?.token !== claim.token) return false;
-    claims[index] = { ...claim, expiresAt };
+    const current = claims[index];
+    if (current === undefined || current.token !== claim.token || current.released === true)
+      return false;
+    claims[index] = { ...current, expiresAt };
     this.#save();
     return true;
   }
@@ -200,10 +228,35 @@ export class JsonFileLedger extends BaseLedger {
     const index = claims.findIndex(
       (c) => c.sink === claim.sink && c.key === claim.key && c.token === claim.token,
     );
-    if (index < 0) return false;
-    claims.splice(index, 1);
+    const current = claims[index];
+    if (current === undefined || current.released === true) return false;
+    claims[index] = { ...current, released: true };
     this.#save();
     return true;
+  }
+
+  protected async _changeFreeze(
+    change: FreezeChange,
+    make: (previous: AuditHead | undefined) => AuditRecord,
+  ): Promise<FreezeChanged> {
+    const { freezes, audit } = this.#state;
+    const before = freezes.find((f) => f.sink === change.sink && f.origin === change.origin);
+    if ((before === undefined) === (change.freeze === undefined))
+      return { before, record: undefined };
+    const last = audit.at(-1);
+    const record = make(last === undefined ? undefined : { index: last.index, hash: last.hash });
+    audit.push(record);
+    this.#state.freezes = freezes.filter((f) => f !== before);
+    if (change.freeze !== undefined)
+      this.#state.freezes.push({ ...change.freeze, audit: record.index });
+    this.#save(); // the freeze and its audit record: one write, both or neither
+    return { before, record };
+  }
+
+  protected async _getFreezes(sink: string | undefined) {
+    return this.#state.freezes
+      .filter((f) => sink === undefined || f.sink === sink)
+      .sort((a, b) => (a.sink === b.sink ? a.audit - b.audit : a.sink < b.sink ? -1 : 1));
   }
 
   protected async _appendAudit(make: (previous: AuditHead | undefined) => AuditRecord) {

@@ -56,6 +56,7 @@ export type LedgerErrorCode =
   | "storage_error"
   | "not_found"
   | "claim_lost"
+  | "fenced"
   | "unavailable"
   | "serialization_failure"
   | "unsafe_settings"

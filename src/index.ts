@@ -29,11 +29,13 @@ export {
   isChecksum,
 } from "./checksum/checksum.js";
 export {
+  type ClaimWait,
   type DeliverOptions,
+  type GuardFreezeOptions,
   type GuardSinkOptions,
+  type GuardUnfreezeOptions,
   guardSink,
   type SinkFailure,
-  type SinkFreeze,
   type SinkGuard,
   type SinkMeasure,
   type SinkStatus,
@@ -45,6 +47,8 @@ export {
 export {
   createPipeline,
   type Drained,
+  type DrainOptions,
+  type DrainProgress,
   type Pipeline,
   type PipelineOptions,
   type Published,
@@ -147,6 +151,8 @@ export {
   BaseLedger,
   type ClaimRequest,
   type EntryScan,
+  type FreezeChange,
+  type FreezeChanged,
   type LedgerOptions,
   planAppend,
 } from "./ledger/base.js";
@@ -169,6 +175,7 @@ export type {
   Claim,
   ClaimOptions,
   ClaimResult,
+  FreezeInput,
   Ledger,
   LedgerCapabilities,
   LedgerEntry,
@@ -179,6 +186,8 @@ export type {
   ReceiptStatus,
   ScanQuery,
   SequenceReservation,
+  SinkFreeze,
+  UnfreezeInput,
 } from "./ledger/types.js";
 export { isFinalStatus } from "./ledger/validate.js";
 export {

@@ -19,17 +19,18 @@
  * @module
  */
 
-import { randomUUID } from "node:crypto";
-import { hostname } from "node:os";
 import type { Envelope } from "../envelope/schema.js";
 import { DeliveryError, isSinkproofError, type ValidationIssue } from "../errors.js";
 import { describe, invalidArgument } from "../internal/arguments.js";
-import type { Claim, Ledger, Receipt, ReceiptStatus } from "../ledger/types.js";
-import { checkName } from "../ledger/validate.js";
+import type { Claim, Ledger, Receipt, ReceiptStatus, SinkFreeze } from "../ledger/types.js";
+import { checkName, isFinalStatus } from "../ledger/validate.js";
 import { logger } from "../observe/debug.js";
 import { type Metrics, noopMetrics } from "../observe/metrics.js";
 import { checkAccepts, checkRegistry, envelopeForSink } from "../schema/accepts.js";
 import type { SchemaRegistry } from "../schema/registry.js";
+import { watchFreezes } from "./freezes.js";
+import { createLeases, type Lease } from "./leases.js";
+import { defaultOwner, isDeadLocalOwner } from "./owner.js";
 import { backoffMs, type RetryOptions, resolveRetry } from "./retry.js";
 import { checkSigningKey, type ReceiptSigningKey, signWith } from "./signing.js";
 import { isSafeParseSchema, type SafeParseSchema, schemaIssues } from "./validation.js";
@@ -44,8 +45,19 @@ export interface SinkWriteContext {
   readonly replay: boolean;
   /** The entry's ledger position. */
   readonly position: number;
-  /** Aborts when the caller gives up. */
-  readonly signal: AbortSignal | undefined;
+  /**
+   * The fencing token of the claim this write runs under: strictly greater than any
+   * earlier claim's on this (sink, key). Store it beside the row and refuse a write whose
+   * token is not above the stored one (`… WHERE stored_token < $token`): then a writer
+   * paused past its claim, whose claim was taken over, can never overwrite the newer
+   * holder's write (docs/sinks.md).
+   */
+  readonly fencingToken: number;
+  /**
+   * Aborts when the caller gives up, or as soon as the guard learns the claim was lost
+   * (taken over by another deliverer while this write ran too long).
+   */
+  readonly signal: AbortSignal;
   /**
    * The ledger's envelope when the guard upcast it to a version the sink accepts (the
    * writer receives the upcast one, with its own checksum); undefined otherwise. Give
@@ -130,6 +142,25 @@ export interface GuardSinkOptions {
   readonly accepts?: Readonly<Record<string, readonly [number, number]>> | undefined;
   /** The registry that upcasts envelopes into the range of `accepts`. */
   readonly registry?: SchemaRegistry | undefined;
+  /**
+   * How old (by `clock`) the guard's knowledge of the sink's freezes may be, in ms: a
+   * freeze put by any process on this ledger stops this guard's deliveries at most this
+   * long after (plus one ledger read). 0 reads the freezes before every delivery.
+   * @default 1000
+   */
+  readonly freezeCheckMs?: number | undefined;
+}
+
+/** A claim another deliverer holds, that a delivery waits for. */
+export interface ClaimWait {
+  /** The sink. */
+  readonly sink: string;
+  /** The key waited for. */
+  readonly key: string;
+  /** Who holds the claim. */
+  readonly owner: string;
+  /** When the claim expires unless renewed: ISO-8601 UTC. */
+  readonly until: string;
 }
 
 /** Options of one delivery. */
@@ -138,14 +169,41 @@ export interface DeliverOptions {
   readonly replay?: boolean | undefined;
   /** Stops waiting and retrying; the receipt is then `failed` with code `aborted`. */
   readonly signal?: AbortSignal | undefined;
+  /** Told each time the delivery starts waiting for a claim another deliverer holds. */
+  readonly onWait?: ((wait: ClaimWait) => void) | undefined;
 }
 
-/** Why and since when a guard is frozen. */
-export interface SinkFreeze {
-  /** The reason given to `freeze`. */
-  readonly reason: string;
-  /** When it was frozen: ISO-8601 UTC. */
-  readonly since: string;
+/** Options of {@link SinkGuard.freeze}. */
+export interface GuardFreezeOptions {
+  /**
+   * Who freezes it, for the audit record.
+   * @default the guard's owner
+   */
+  readonly actor?: string | undefined;
+  /**
+   * The freeze's origin.
+   * @default "manual"
+   */
+  readonly origin?: string | undefined;
+}
+
+/** Options of {@link SinkGuard.unfreeze}. */
+export interface GuardUnfreezeOptions {
+  /**
+   * Why, for the audit record.
+   * @default "unfrozen"
+   */
+  readonly reason?: string | undefined;
+  /**
+   * Who lifts it, for the audit record.
+   * @default the guard's owner
+   */
+  readonly actor?: string | undefined;
+  /**
+   * Lift only the freeze of this origin.
+   * @default every freeze of the sink
+   */
+  readonly origin?: string | undefined;
 }
 
 /** The last failed delivery of a guard. */
@@ -170,8 +228,12 @@ export interface SinkMeasure {
 export interface SinkStatus {
   /** The sink's name. */
   readonly name: string;
-  /** Set while the guard refuses deliveries. */
+  /** The sink's oldest freeze as this guard last read it; set while it refuses deliveries. */
   readonly frozen: SinkFreeze | undefined;
+  /** Every freeze of the sink as this guard last read them. */
+  readonly freezes: readonly SinkFreeze[];
+  /** Claims held by other deliverers that deliveries of this guard wait for now. */
+  readonly waiting: readonly ClaimWait[];
   /** Deliveries running now. */
   readonly inFlight: number;
   /** Deliveries refused while frozen, since the guard was made. */
@@ -203,12 +265,17 @@ export interface SinkGuard {
     options?: DeliverOptions,
   ): Promise<Receipt[]>;
   /**
-   * Refuses every delivery from now on, with `reason`, until `unfreeze`; repair replays
-   * (`deliver(envelope, { replay: true })`) still pass, so a frozen sink can be repaired.
+   * Freezes the sink in the ledger (durable, audited): this guard refuses deliveries at
+   * once, every other guard of the sink on this ledger within its `freezeCheckMs`, until
+   * `unfreeze`. Repair replays (`deliver(envelope, { replay: true })`) still pass, so a
+   * frozen sink can be repaired. Resolves to the freeze in place.
    */
-  freeze(reason: string): void;
-  /** Accepts deliveries again. */
-  unfreeze(): void;
+  freeze(reason: string, options?: GuardFreezeOptions): Promise<SinkFreeze>;
+  /**
+   * Lifts the sink's freezes (or those of one origin), durably and audited; resolves to
+   * the freezes lifted.
+   */
+  unfreeze(options?: GuardUnfreezeOptions): Promise<readonly SinkFreeze[]>;
   /** Frozen state, in-flight count, refusals, last error, watermark. */
   status(): SinkStatus;
   /**
@@ -219,6 +286,7 @@ export interface SinkGuard {
 }
 
 const SUCCESS: ReadonlySet<ReceiptStatus> = new Set(["written", "duplicate", "replayed"]);
+const NO_WAITS: readonly ClaimWait[] = Object.freeze([]);
 
 function describeError(error: unknown): { code: string; message: string } {
   if (isSinkproofError(error)) return { code: error.code, message: error.message.slice(0, 4096) };
@@ -285,10 +353,9 @@ export function guardSink(options: GuardSinkOptions): SinkGuard {
   const concurrency = integer(options.concurrency, "options.concurrency", 1, 10_000, 8);
   const claimTtlMs = integer(options.claimTtlMs, "options.claimTtlMs", 10, 86_400_000, 30_000);
   const pollMs = integer(options.pollMs, "options.pollMs", 1, 60_000, 20);
+  const freezeCheckMs = integer(options.freezeCheckMs, "options.freezeCheckMs", 0, 3_600_000, 1000);
   const owner =
-    options.owner === undefined
-      ? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
-      : checkName(options.owner, "options.owner", 256);
+    options.owner === undefined ? defaultOwner() : checkName(options.owner, "options.owner", 256);
   const metrics = options.metrics ?? noopMetrics;
   const signer =
     options.signReceipts === undefined
@@ -305,7 +372,8 @@ export function guardSink(options: GuardSinkOptions): SinkGuard {
   /** The envelope the sink is given: the ledger's, or its upcast into `accepts`. */
   const forSink = (stored: Envelope) => envelopeForSink(stored, accepts, registry);
 
-  let frozen: { reason: string; since: string } | undefined;
+  const freezes = watchFreezes(ledger, name, freezeCheckMs, clock);
+  const waiting = new Map<string, ClaimWait>();
   let refused = 0;
   let lastError: SinkStatus["lastError"];
   let inFlight = 0;
@@ -329,46 +397,7 @@ export function guardSink(options: GuardSinkOptions): SinkGuard {
     return lastIso;
   };
 
-  /**
-   * Claims held by writes in progress, renewed by one timer for the whole guard (a timer
-   * per write would cost more than a fast write): each is renewed once a third of its
-   * TTL has passed.
-   */
-  const held = new Map<string, { claim: Claim; renewAt: number }>();
-  let renewer: ReturnType<typeof setInterval> | undefined;
-  function hold(claim: Claim): void {
-    held.set(claim.key, { claim, renewAt: clock() + claimTtlMs / 3 });
-    if (renewer === undefined) {
-      renewer = setInterval(renewHeld, Math.max(1, Math.floor(claimTtlMs / 6)));
-      renewer.unref?.();
-    }
-  }
-  function letGo(key: string): Claim | undefined {
-    const current = held.get(key)?.claim;
-    held.delete(key);
-    // The timer stops itself once a tick finds nothing held: stopping and starting it
-    // around every fast write would cost more than the write.
-    return current;
-  }
-  function renewHeld(): void {
-    if (held.size === 0) {
-      clearInterval(renewer);
-      renewer = undefined;
-      return;
-    }
-    const now = clock();
-    for (const [key, item] of held) {
-      if (item.renewAt > now) continue;
-      item.renewAt = now + claimTtlMs / 3;
-      ledger.renewClaim(item.claim, claimTtlMs).then(
-        (renewed) => {
-          const still = held.get(key);
-          if (still !== undefined) still.claim = renewed;
-        },
-        (error: unknown) => log("claim renewal failed for %s: %O", key, error),
-      );
-    }
-  }
+  const leases = createLeases(ledger, claimTtlMs, clock, log);
 
   function sealAnswer(receipt: Receipt): Receipt {
     return signer === undefined
@@ -422,7 +451,7 @@ export function guardSink(options: GuardSinkOptions): SinkGuard {
       if (done.size === 0 && !catchUp) break;
       let final = false;
       for await (const receipt of ledger.scanReceipts(name, { from: w + 1, to: w + 1 })) {
-        if (receipt.status !== "failed") final = true;
+        if (isFinalStatus(receipt.status)) final = true;
       }
       if (!final) break;
       w++;
@@ -437,7 +466,7 @@ export function guardSink(options: GuardSinkOptions): SinkGuard {
     status: ReceiptStatus,
     attempt: number,
     startedAt: number,
-    extra: Partial<Pick<Receipt, "sinkOffset" | "error" | "issues">> = {},
+    extra: Partial<Pick<Receipt, "sinkOffset" | "error" | "issues" | "fencingToken">> = {},
   ): Receipt {
     return {
       sink: name,
@@ -454,40 +483,67 @@ export function guardSink(options: GuardSinkOptions): SinkGuard {
   }
 
   /**
+   * Stores a final receipt of a write under a claim; if the ledger fences it off (a newer
+   * claim took the key over while the write ran), stores and returns a `superseded`
+   * receipt instead: the newer holder's receipt is the one that counts.
+   */
+  async function recordUnderClaim(receipt: Receipt): Promise<Receipt> {
+    try {
+      return await record(receipt);
+    } catch (error) {
+      if (!isSinkproofError(error) || error.code !== "fenced" || !isFinalStatus(receipt.status)) {
+        throw error;
+      }
+      log("%s at %d: claim lost while writing, superseded", receipt.key, receipt.position);
+      return record({
+        ...receipt,
+        status: "superseded",
+        error: {
+          code: "superseded",
+          message: `the claim (fencing token ${receipt.fencingToken}) was taken over by a newer deliverer before the ${receipt.status} receipt was stored`,
+        },
+      });
+    }
+  }
+
+  /**
    * Ends a delivery: stores the receipt (unless `store` is false: a repeated answer adds
    * nothing to what the ledger knows), counts it, and folds a final one into the watermark.
    */
   async function finish(receipt: Receipt, startedAt: number, store = true): Promise<Receipt> {
-    const stored = store ? await record(receipt) : sealAnswer(receipt);
+    const stored = !store
+      ? sealAnswer(receipt)
+      : receipt.fencingToken === undefined
+        ? await record(receipt)
+        : await recordUnderClaim(receipt);
     const counter =
-      receipt.status === "written"
+      stored.status === "written"
         ? "sinkproof.delivered"
-        : receipt.status === "duplicate"
+        : stored.status === "duplicate"
           ? "sinkproof.duplicates"
-          : receipt.status === "replayed"
+          : stored.status === "replayed"
             ? "sinkproof.replayed"
-            : receipt.status === "conflict"
+            : stored.status === "conflict"
               ? "sinkproof.conflicts"
-              : receipt.status === "rejected"
+              : stored.status === "rejected"
                 ? "sinkproof.rejected"
-                : "sinkproof.failed";
+                : stored.status === "superseded"
+                  ? "sinkproof.superseded"
+                  : "sinkproof.failed";
     metrics.counter(counter, 1, labels);
     metrics.histogram("sinkproof.delivery.duration", clock() - startedAt, labels);
-    if (receipt.status === "failed" && receipt.error !== undefined) {
+    if (
+      (stored.status === "failed" || stored.status === "superseded") &&
+      stored.error !== undefined
+    ) {
       lastError = {
-        code: receipt.error.code,
-        message: receipt.error.message,
-        at: receipt.finishedAt,
+        code: stored.error.code,
+        message: stored.error.message,
+        at: stored.finishedAt,
       };
     }
-    if (store && receipt.status !== "failed") await advance(receipt.position);
-    log(
-      "%s %s at %d: %s",
-      receipt.status,
-      receipt.key,
-      receipt.position,
-      receipt.error?.message ?? "",
-    );
+    if (store && isFinalStatus(stored.status)) await advance(receipt.position);
+    log("%s %s at %d: %s", stored.status, stored.key, stored.position, stored.error?.message ?? "");
     return stored;
   }
 
@@ -498,7 +554,10 @@ export function guardSink(options: GuardSinkOptions): SinkGuard {
     replay: boolean,
     signal: AbortSignal | undefined,
     startedAt: number,
+    lease: Lease,
   ): Promise<Receipt> {
+    const fencingToken = lease.claim.fencingToken;
+    const original = written === entryEnvelope ? undefined : entryEnvelope;
     let lastFailure: { code: string; message: string } = {
       code: "write_failed",
       message: "not written",
@@ -507,6 +566,17 @@ export function guardSink(options: GuardSinkOptions): SinkGuard {
       if (signal?.aborted) {
         return receiptOf(entryEnvelope, position, "failed", attempt, startedAt, {
           error: { code: "aborted", message: String(signal.reason ?? "aborted").slice(0, 4096) },
+          fencingToken,
+        });
+      }
+      if (lease.lost) {
+        // Another deliverer holds the key now: a further attempt would only race it.
+        return receiptOf(entryEnvelope, position, "superseded", attempt, startedAt, {
+          error: {
+            code: "claim_lost",
+            message: `the claim (fencing token ${fencingToken}) was taken over before attempt ${attempt}`,
+          },
+          fencingToken,
         });
       }
       try {
@@ -515,8 +585,11 @@ export function guardSink(options: GuardSinkOptions): SinkGuard {
           attempt,
           replay,
           position,
-          signal,
-          original: written === entryEnvelope ? undefined : entryEnvelope,
+          fencingToken,
+          get signal() {
+            return lease.signal;
+          },
+          original,
         });
         const offset = result?.offset;
         return receiptOf(
@@ -527,6 +600,7 @@ export function guardSink(options: GuardSinkOptions): SinkGuard {
           startedAt,
           {
             ...(typeof offset === "string" ? { sinkOffset: offset.slice(0, 1024) } : {}),
+            fencingToken,
           },
         );
       } catch (error) {
@@ -535,6 +609,7 @@ export function guardSink(options: GuardSinkOptions): SinkGuard {
         if (!retry.retryable(error) || attempt === retry.attempts) {
           return receiptOf(entryEnvelope, position, "failed", attempt, startedAt, {
             error: lastFailure,
+            fencingToken,
           });
         }
       }
@@ -544,11 +619,13 @@ export function guardSink(options: GuardSinkOptions): SinkGuard {
       } catch {
         return receiptOf(entryEnvelope, position, "failed", attempt, startedAt, {
           error: { code: "aborted", message: String(signal?.reason ?? "aborted").slice(0, 4096) },
+          fencingToken,
         });
       }
     }
     return receiptOf(entryEnvelope, position, "failed", retry.attempts, startedAt, {
       error: lastFailure,
+      fencingToken,
     });
   }
 
@@ -558,8 +635,10 @@ export function guardSink(options: GuardSinkOptions): SinkGuard {
     startedAt: number,
     issues: readonly ValidationIssue[],
     code: string,
+    fencingToken: number,
   ): Receipt {
     return receiptOf(stored, position, "rejected", 1, startedAt, {
+      fencingToken,
       error: {
         code,
         message: `${issues.length} issue(s): ${issues[0]?.path}: ${issues[0]?.message}`.slice(
@@ -586,17 +665,42 @@ export function guardSink(options: GuardSinkOptions): SinkGuard {
     replay: boolean,
     signal: AbortSignal | undefined,
     startedAt: number,
+    lease: Lease,
   ): Promise<Receipt> {
+    const token = lease.claim.fencingToken;
     const given = forSink(stored);
     if (given.issues !== undefined) {
-      return rejected(stored, position, startedAt, given.issues, given.code);
+      return rejected(stored, position, startedAt, given.issues, given.code, token);
     }
     const written = given.envelope;
     if (validate !== undefined) {
       const issues = validatorIssues(validate, written);
-      if (issues.length > 0) return rejected(stored, position, startedAt, issues, "rejected");
+      if (issues.length > 0)
+        return rejected(stored, position, startedAt, issues, "rejected", token);
     }
-    return writeWithRetries(stored, written, position, replay, signal, startedAt);
+    return writeWithRetries(stored, written, position, replay, signal, startedAt, lease);
+  }
+
+  /** Refuses a delivery of a frozen sink (replays pass): counted, logged, thrown. */
+  function refuseIfFrozen(found: readonly SinkFreeze[], key: string, replay: boolean): void {
+    const first = found[0];
+    if (first === undefined || replay) return;
+    refused++;
+    metrics.counter("sinkproof.refused", 1, labels);
+    log("refused %s: frozen (%s)", key, first.reason);
+    throw new DeliveryError("sink_frozen", `Sink ${name} is frozen: ${first.reason}`, {
+      sink: name,
+      key,
+    });
+  }
+
+  /** The delivery waits for `wait`: said once per holder, in the debug log and to `onWait`. */
+  function noteWait(wait: ClaimWait, options: DeliverOptions): void {
+    const known = waiting.get(wait.key);
+    if (known?.owner === wait.owner && known.until === wait.until) return;
+    waiting.set(wait.key, wait);
+    log("waiting for %s: claimed by %s until %s", wait.key, wait.owner, wait.until);
+    options.onWait?.(wait);
   }
 
   async function deliverOnce(envelope: Envelope, options: DeliverOptions): Promise<Receipt> {
@@ -623,73 +727,122 @@ export function guardSink(options: GuardSinkOptions): SinkGuard {
     }
     // The ledger's copy is the one written: it is durable and verified.
     const stored = entry.envelope;
-    for (;;) {
-      const claimed = await ledger.claim(name, stored.key, { owner, ttlMs: claimTtlMs, replay });
-      if (claimed.status === "acquired") {
-        hold(claimed.claim);
-        let receipt: Receipt;
-        try {
-          receipt = await writeUnderClaim(stored, entry.position, replay, signal, startedAt);
-        } catch (error) {
-          // A validator or an upcaster's host threw: let the claim go before the error does.
-          const current = letGo(stored.key) ?? claimed.claim;
-          await ledger.releaseClaim(current).catch(() => undefined);
-          throw error;
+    let takeOverFrom: string | undefined;
+    try {
+      for (;;) {
+        const claimed = await ledger.claim(name, stored.key, {
+          owner,
+          ttlMs: claimTtlMs,
+          replay,
+          ...(takeOverFrom === undefined ? {} : { takeOverFrom }),
+        });
+        if (claimed.status === "acquired") {
+          waiting.delete(stored.key);
+          return await underClaim(stored, entry.position, replay, signal, startedAt, claimed.claim);
         }
-        const current = letGo(stored.key) ?? claimed.claim;
-        const result = await finish(receipt, startedAt);
-        await ledger
-          .releaseClaim(current)
-          .catch((error: unknown) => log("release failed: %O", error));
-        return result;
-      }
-      if (claimed.status === "done") {
-        const previous = claimed.receipt;
-        if (SUCCESS.has(previous.status)) {
-          if (previous.checksum === stored.checksum) {
-            // Already done: answered, not stored (the final receipt already says so).
-            return finish(
-              receiptOf(stored, entry.position, "duplicate", 1, startedAt, {
-                ...(previous.sinkOffset === undefined ? {} : { sinkOffset: previous.sinkOffset }),
-              }),
-              startedAt,
-              false,
-            );
-          }
-          return finish(
-            receiptOf(stored, entry.position, "conflict", 1, startedAt, {
+        if (claimed.status === "done") {
+          waiting.delete(stored.key);
+          return await answerDone(stored, entry.position, claimed.receipt, startedAt);
+        }
+        // Held by a process of this host that no longer exists: a crash left it. Taken over
+        // at once (only from that exact owner), instead of waiting out its TTL.
+        if (claimed.owner !== takeOverFrom && isDeadLocalOwner(claimed.owner)) {
+          log("taking over %s from %s: that process is gone", stored.key, claimed.owner);
+          takeOverFrom = claimed.owner;
+          continue;
+        }
+        takeOverFrom = undefined;
+        noteWait(
+          { sink: name, key: stored.key, owner: claimed.owner, until: iso(claimed.expiresAt) },
+          options,
+        );
+        // Held by another deliverer: wait for it (here, or by polling the ledger).
+        try {
+          const wait = Math.max(1, Math.min(pollMs, claimed.expiresAt - clock() + 1));
+          await retry.sleep(wait, signal);
+        } catch {
+          return await finish(
+            receiptOf(stored, entry.position, "failed", 1, startedAt, {
               error: {
-                code: "conflict",
-                message: `the sink holds this key with checksum ${previous.checksum}`,
+                code: "aborted",
+                message: String(signal?.reason ?? "aborted").slice(0, 4096),
               },
-              ...(previous.sinkOffset === undefined ? {} : { sinkOffset: previous.sinkOffset }),
             }),
             startedAt,
           );
         }
-        // A final refusal (rejected, conflict) stands: the same answer, no write, nothing new to store.
+      }
+    } finally {
+      waiting.delete(stored.key);
+    }
+  }
+
+  /** The write and its receipt, under an acquired claim; the claim is released after. */
+  async function underClaim(
+    stored: Envelope,
+    position: number,
+    replay: boolean,
+    signal: AbortSignal | undefined,
+    startedAt: number,
+    claim: Claim,
+  ): Promise<Receipt> {
+    const lease = leases.hold(claim, signal);
+    let receipt: Receipt;
+    try {
+      // A freeze this guard learnt of while the delivery waited for its claim.
+      refuseIfFrozen(freezes.cached(), stored.key, replay);
+      receipt = await writeUnderClaim(stored, position, replay, signal, startedAt, lease);
+    } catch (error) {
+      // Frozen, or a validator or an upcaster's host threw: let the claim go first.
+      leases.letGo(stored.key);
+      await ledger.releaseClaim(lease.claim).catch(() => undefined);
+      throw error;
+    }
+    leases.letGo(stored.key);
+    const result = await finish(receipt, startedAt);
+    await ledger
+      .releaseClaim(lease.claim)
+      .catch((error: unknown) => log("release failed: %O", error));
+    return result;
+  }
+
+  /** The answer for a key that already has a final receipt at this sink. */
+  async function answerDone(
+    stored: Envelope,
+    position: number,
+    previous: Receipt,
+    startedAt: number,
+  ): Promise<Receipt> {
+    const offset = previous.sinkOffset === undefined ? {} : { sinkOffset: previous.sinkOffset };
+    if (SUCCESS.has(previous.status)) {
+      if (previous.checksum === stored.checksum) {
+        // Already done: answered, not stored (the final receipt already says so).
         return finish(
-          receiptOf(stored, entry.position, previous.status, 1, startedAt, {
-            ...(previous.error === undefined ? {} : { error: previous.error }),
-            ...(previous.issues === undefined ? {} : { issues: previous.issues }),
-          }),
+          receiptOf(stored, position, "duplicate", 1, startedAt, offset),
           startedAt,
           false,
         );
       }
-      // Held by another deliverer: wait for it (here, or by polling the ledger).
-      try {
-        const wait = Math.max(1, Math.min(pollMs, claimed.expiresAt - clock() + 1));
-        await retry.sleep(wait, signal);
-      } catch {
-        return finish(
-          receiptOf(stored, entry.position, "failed", 1, startedAt, {
-            error: { code: "aborted", message: String(signal?.reason ?? "aborted").slice(0, 4096) },
-          }),
-          startedAt,
-        );
-      }
+      return finish(
+        receiptOf(stored, position, "conflict", 1, startedAt, {
+          error: {
+            code: "conflict",
+            message: `the sink holds this key with checksum ${previous.checksum}`,
+          },
+          ...offset,
+        }),
+        startedAt,
+      );
     }
+    // A final refusal (rejected, conflict) stands: the same answer, no write, nothing new to store.
+    return finish(
+      receiptOf(stored, position, previous.status, 1, startedAt, {
+        ...(previous.error === undefined ? {} : { error: previous.error }),
+        ...(previous.issues === undefined ? {} : { issues: previous.issues }),
+      }),
+      startedAt,
+      false,
+    );
   }
 
   async function deliver(envelope: Envelope, options: DeliverOptions = {}): Promise<Receipt> {
@@ -699,15 +852,7 @@ export function guardSink(options: GuardSinkOptions): SinkGuard {
     if (typeof options !== "object" || options === null) {
       invalidArgument("options", `must be an object, got ${describe(options)}`);
     }
-    if (frozen !== undefined && options.replay !== true) {
-      refused++;
-      metrics.counter("sinkproof.refused", 1, labels);
-      log("refused %s: frozen (%s)", envelope.key, frozen.reason);
-      throw new DeliveryError("sink_frozen", `Sink ${name} is frozen: ${frozen.reason}`, {
-        sink: name,
-        key: envelope.key,
-      });
-    }
+    if (options.replay !== true) refuseIfFrozen(await freezes.current(), envelope.key, false);
     // Deliveries of one key in this process queue behind each other: only the first writes.
     const before = running.get(envelope.key);
     const mine =
@@ -767,20 +912,39 @@ export function guardSink(options: GuardSinkOptions): SinkGuard {
     ledger,
     deliver,
     deliverAll,
-    freeze(reason: string) {
+    async freeze(reason: string, freezeOptions: GuardFreezeOptions = {}) {
       if (typeof reason !== "string" || reason.length === 0)
         invalidArgument("reason", "must be a non-empty string");
-      frozen = { reason: reason.slice(0, 4096), since: iso(clock()) };
-      log("frozen: %s", reason);
+      if (typeof freezeOptions !== "object" || freezeOptions === null)
+        invalidArgument("options", `must be an object, got ${describe(freezeOptions)}`);
+      const freeze = await ledger.freezeSink(name, {
+        reason: reason.slice(0, 4096),
+        actor: freezeOptions.actor ?? owner,
+        ...(freezeOptions.origin === undefined ? {} : { origin: freezeOptions.origin }),
+      });
+      await freezes.refresh();
+      log("frozen: %s", freeze.reason);
+      return freeze;
     },
-    unfreeze() {
-      if (frozen !== undefined) log("unfrozen after: %s", frozen.reason);
-      frozen = undefined;
+    async unfreeze(unfreezeOptions: GuardUnfreezeOptions = {}) {
+      if (typeof unfreezeOptions !== "object" || unfreezeOptions === null)
+        invalidArgument("options", `must be an object, got ${describe(unfreezeOptions)}`);
+      const lifted = await ledger.unfreezeSink(name, {
+        reason: unfreezeOptions.reason ?? "unfrozen",
+        actor: unfreezeOptions.actor ?? owner,
+        ...(unfreezeOptions.origin === undefined ? {} : { origin: unfreezeOptions.origin }),
+      });
+      await freezes.refresh();
+      for (const freeze of lifted) log("unfrozen after: %s", freeze.reason);
+      return lifted;
     },
     status() {
+      const found = freezes.cached();
       return Object.freeze({
         name,
-        frozen,
+        frozen: found[0],
+        freezes: found,
+        waiting: waiting.size === 0 ? NO_WAITS : Object.freeze([...waiting.values()]),
         inFlight,
         refused,
         lastError,

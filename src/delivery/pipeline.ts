@@ -12,7 +12,7 @@ import type { Envelope } from "../envelope/schema.js";
 import { describe, invalidArgument } from "../internal/arguments.js";
 import type { LedgerEntry, Receipt } from "../ledger/types.js";
 import { isFinalStatus } from "../ledger/validate.js";
-import type { SinkGuard } from "./guard.js";
+import type { ClaimWait, SinkGuard } from "./guard.js";
 import type { EmitOptions, Producer } from "./producer.js";
 
 /** Options of {@link createPipeline}. */
@@ -60,12 +60,34 @@ export interface Drained {
   };
 }
 
+/** Progress of a {@link Pipeline.drain}, per sink. */
+export interface DrainProgress {
+  /** The sink. */
+  readonly sink: string;
+  /** Entries handed to the sink's guard so far. */
+  readonly dispatched: number;
+  /**
+   * Set when a delivery starts waiting for a claim another deliverer holds (a crashed
+   * process's claim waits until it expires, unless that process ran on this host): which
+   * key, whose claim, until when.
+   */
+  readonly waiting: ClaimWait | undefined;
+  /** True in the last report of the sink. */
+  readonly done: boolean;
+}
+
+/** Options of {@link Pipeline.drain}. */
+export interface DrainOptions {
+  /** Told every 1,000 entries, whenever a delivery waits for a claim, and at each sink's end. */
+  readonly onProgress?: ((progress: DrainProgress) => void) | undefined;
+}
+
 /** A producer and its sinks: see {@link createPipeline}. */
 export interface Pipeline {
   /** Emits, then delivers to every sink independently. */
   publish(type: string, payload: unknown, options: EmitOptions): Promise<Published>;
   /** Delivers every entry past each sink's watermark that has no final receipt there. */
-  drain(): Promise<Drained>;
+  drain(options?: DrainOptions): Promise<Drained>;
 }
 
 /**
@@ -125,7 +147,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     return Object.freeze({ envelope, sinks: Object.freeze(outcome) });
   }
 
-  async function* pending(sink: SinkGuard): AsyncIterable<Envelope> {
+  async function* pending(sink: SinkGuard, dispatched: () => void): AsyncIterable<Envelope> {
     const from = (await ledger.getWatermark(sink.name)) + 1;
     const to = await ledger.head();
     if (to < from) return;
@@ -135,15 +157,34 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       if (isFinalStatus(receipt.status)) finals.add(receipt.position);
     }
     for await (const entry of ledger.scan({ from, to }) as AsyncIterable<LedgerEntry>) {
-      if (!finals.has(entry.position)) yield entry.envelope;
+      if (!finals.has(entry.position)) {
+        dispatched();
+        yield entry.envelope;
+      }
     }
   }
 
-  async function drain(): Promise<Drained> {
+  async function drain(drainOptions: DrainOptions = {}): Promise<Drained> {
+    if (typeof drainOptions !== "object" || drainOptions === null) {
+      invalidArgument("options", `must be an object, got ${describe(drainOptions)}`);
+    }
+    const onProgress = drainOptions.onProgress;
+    if (onProgress !== undefined && typeof onProgress !== "function") {
+      invalidArgument("options.onProgress", `must be a function, got ${describe(onProgress)}`);
+    }
     const results = await Promise.all(
       sinks.map(async (sink) => {
+        let dispatched = 0;
+        const tell = (waiting: ClaimWait | undefined, done = false) =>
+          onProgress?.({ sink: sink.name, dispatched, waiting, done });
         try {
-          const receipts = await sink.deliverAll(pending(sink));
+          const receipts = await sink.deliverAll(
+            pending(sink, () => {
+              if (++dispatched % 1000 === 0) tell(undefined);
+            }),
+            { onWait: (wait) => tell(wait) },
+          );
+          tell(undefined, true);
           await sink.measure();
           return [
             sink.name,

@@ -40,6 +40,7 @@ import type {
   Claim,
   ClaimOptions,
   ClaimResult,
+  FreezeInput,
   Ledger,
   LedgerCapabilities,
   LedgerEntry,
@@ -47,9 +48,12 @@ import type {
   Receipt,
   ScanQuery,
   SequenceReservation,
+  SinkFreeze,
+  UnfreezeInput,
 } from "./types.js";
 import {
   checkAuditInput,
+  checkFreezeInput,
   checkId,
   checkInteger,
   checkKey,
@@ -58,6 +62,7 @@ import {
   checkRange,
   checkReceipt,
   checkScanQuery,
+  isFencingToken,
   MAX_BATCH,
   MAX_OWNER,
   MAX_RESERVATION,
@@ -133,6 +138,29 @@ export interface ClaimRequest {
   readonly expiresAt: number;
   /** Acquire even when the key is done (a replay): never answer `done`. */
   readonly ignoreDone: boolean;
+  /** Take a live claim over when its owner is exactly this one (see `ClaimOptions.takeOverFrom`). */
+  readonly takeOverFrom: string | undefined;
+}
+
+/** A freeze to set or lift, for `_changeFreeze`. */
+export interface FreezeChange {
+  /** The sink. */
+  readonly sink: string;
+  /** The freeze's origin. */
+  readonly origin: string;
+  /**
+   * The freeze to set (the adapter adds `audit`: the index of the record it appended), or
+   * undefined to lift the freeze of (sink, origin).
+   */
+  readonly freeze: Omit<SinkFreeze, "audit"> | undefined;
+}
+
+/** What `_changeFreeze` did. */
+export interface FreezeChanged {
+  /** The freeze of (sink, origin) before the call. */
+  readonly before: SinkFreeze | undefined;
+  /** The audit record appended, or undefined when nothing changed. */
+  readonly record: AuditRecord | undefined;
 }
 
 /** A scan with every bound resolved: `to` is a position, `limit` a count. */
@@ -350,8 +378,12 @@ export abstract class BaseLedger implements Ledger {
   protected abstract _head(): Promise<number>;
   /** Atomically reserves `count` numbers for `producer` (from 0) and returns the first; durable where the ledger is. */
   protected abstract _reserveSequence(producer: string, count: number): Promise<number>;
-  /** Stores a receipt (already checked, its entry exists). */
-  protected abstract _putReceipt(receipt: Receipt): Promise<void>;
+  /**
+   * Atomically: if the receipt is final (see `isFinalStatus`), carries a `fencingToken`,
+   * and the stored claim of (sink, key) has a higher fencing token, store nothing and
+   * return false; else store it (already checked, its entry exists) and return true.
+   */
+  protected abstract _putReceipt(receipt: Receipt): Promise<boolean>;
   /** Receipts of (sink, key) in the order they were put. */
   protected abstract _getReceipts(sink: string, key: string): Promise<readonly Receipt[]>;
   /** Receipts of a sink with `from <= position <= to`, in position order, then put order. */
@@ -361,15 +393,30 @@ export abstract class BaseLedger implements Ledger {
   /** Atomically sets the watermark to max(current, position) and returns it. */
   protected abstract _advanceWatermark(sink: string, position: number): Promise<number>;
   /**
-   * Atomically: `done` with the last final receipt (any status but `failed`) of (sink, key)
-   * if there is one and `ignoreDone` is false; else `held` if another token's claim has `expiresAt > now`; else store
-   * this claim (replacing an expired one) and return `acquired`.
+   * Atomically: `done` with the last final receipt (see `isFinalStatus`) of (sink, key)
+   * if there is one and `ignoreDone` is false; else `held` if a claim that is not released
+   * has `expiresAt > now` (unless its owner is `takeOverFrom`); else store this claim
+   * (replacing an expired or released one) and return `acquired`. The acquired claim's
+   * `fencingToken` is a positive integer above every fencing token ever given for
+   * (sink, key) by this storage, across restarts: keep released claims (or the highest
+   * token) rather than delete them.
    */
   protected abstract _claim(request: ClaimRequest): Promise<ClaimResult>;
-  /** Atomically: if the stored claim of (sink, key) has this token, set its expiry; return whether it had. */
+  /** Atomically: if the stored claim of (sink, key) has this token and is not released, set its expiry; return whether it had. */
   protected abstract _renewClaim(claim: Claim, expiresAt: number): Promise<boolean>;
-  /** Atomically: if the stored claim of (sink, key) has this token, delete it; return whether it had. */
+  /** Atomically: if the stored claim of (sink, key) has this token and is not released, mark it released (keeping its fencing token); return whether it had. */
   protected abstract _releaseClaim(claim: Claim): Promise<boolean>;
+  /**
+   * Atomically: set or lift the freeze of (sink, origin) and append the audit record `make`
+   * returns for the last record's head, both or neither. When there is nothing to change
+   * (setting a freeze that exists, lifting one that does not), append nothing.
+   */
+  protected abstract _changeFreeze(
+    change: FreezeChange,
+    make: (previous: AuditHead | undefined) => AuditRecord,
+  ): Promise<FreezeChanged>;
+  /** The freezes of `sink` (every sink's when undefined), by sink, then oldest first. */
+  protected abstract _getFreezes(sink: string | undefined): Promise<readonly SinkFreeze[]>;
   /** Atomically: call `make` with the last record's head and store the record it returns. */
   protected abstract _appendAudit(
     make: (previous: AuditHead | undefined) => AuditRecord,
@@ -647,7 +694,13 @@ export abstract class BaseLedger implements Ledger {
           { key: checked.key, position: checked.position, sink: checked.sink },
         );
       }
-      await this._putReceipt(checked);
+      if (!(await this._putReceipt(checked))) {
+        throw new LedgerError(
+          "fenced",
+          `The claim with fencing token ${checked.fencingToken} on ${JSON.stringify(checked.key)} at ${checked.sink} was taken over: a newer holder's receipt counts, not this ${checked.status} one`,
+          { key: checked.key, position: checked.position, sink: checked.sink },
+        );
+      }
     });
   }
 
@@ -718,6 +771,10 @@ export abstract class BaseLedger implements Ledger {
     const replay = options.replay ?? false;
     if (typeof replay !== "boolean")
       invalidArgument("options.replay", `must be a boolean, got ${describe(replay)}`);
+    const takeOverFrom =
+      options.takeOverFrom === undefined
+        ? undefined
+        : checkName(options.takeOverFrom, "options.takeOverFrom", MAX_OWNER);
     const now = this.#now();
     return this.#run(() =>
       this._claim({
@@ -728,6 +785,7 @@ export abstract class BaseLedger implements Ledger {
         now,
         expiresAt: now + ttlMs,
         ignoreDone: replay,
+        takeOverFrom,
       }),
     );
   }
@@ -764,6 +822,67 @@ export abstract class BaseLedger implements Ledger {
     } catch (error) {
       throw storageError(error);
     }
+  }
+
+  async freezeSink(sink: string, input: FreezeInput): Promise<SinkFreeze> {
+    this.assertOpen();
+    checkName(sink, "sink");
+    const { reason, actor, origin = "manual" } = checkFreezeInput(input, "input");
+    const since = new Date(this.#now()).toISOString();
+    const changed = await this.#run(() =>
+      this._changeFreeze({ sink, origin, freeze: { sink, origin, reason, actor, since } }, (head) =>
+        nextAuditRecord(
+          { actor, action: "freeze", reason, subject: { sink }, details: { origin } },
+          head,
+          since,
+        ),
+      ),
+    );
+    if (changed.before !== undefined) return changed.before;
+    const record = changed.record as AuditRecord;
+    return Object.freeze({ sink, origin, reason, actor, since, audit: record.index });
+  }
+
+  async unfreezeSink(sink: string, input: UnfreezeInput): Promise<readonly SinkFreeze[]> {
+    this.assertOpen();
+    checkName(sink, "sink");
+    const { reason, actor, origin } = checkFreezeInput(input, "input");
+    const origins =
+      origin !== undefined
+        ? [origin]
+        : (await this.#run(() => this._getFreezes(sink))).map((f) => f.origin);
+    const lifted: SinkFreeze[] = [];
+    for (const o of origins) {
+      const time = new Date(this.#now()).toISOString();
+      const changed = await this.#run(() =>
+        this._changeFreeze({ sink, origin: o, freeze: undefined }, (head) =>
+          nextAuditRecord(
+            {
+              actor,
+              action: "unfreeze",
+              reason,
+              subject: { sink },
+              details: { origin: o },
+            },
+            head,
+            time,
+          ),
+        ),
+      );
+      if (changed.before !== undefined && changed.record !== undefined) lifted.push(changed.before);
+    }
+    return Object.freeze(lifted);
+  }
+
+  async getFreezes(sink: string): Promise<readonly SinkFreeze[]> {
+    this.assertOpen();
+    checkName(sink, "sink");
+    return this.#run(() => this._getFreezes(sink));
+  }
+
+  async listFreezes(): Promise<readonly SinkFreeze[]> {
+    this.assertOpen();
+    return this.#run(() => this._getFreezes(undefined));
   }
 
   async appendAudit(input: AuditInput): Promise<AuditRecord> {
@@ -845,11 +964,15 @@ function checkClaim(claim: Claim): Claim {
   if (typeof claim.expiresAt !== "number" || !Number.isFinite(claim.expiresAt)) {
     invalidArgument("claim.expiresAt", `must be a number of ms, got ${describe(claim.expiresAt)}`);
   }
+  if (!isFencingToken(claim.fencingToken)) {
+    invalidArgument("claim.fencingToken", "must be the fencing token `claim` returned");
+  }
   return {
     sink: claim.sink,
     key: claim.key,
     owner: claim.owner,
     token: claim.token,
+    fencingToken: claim.fencingToken,
     expiresAt: claim.expiresAt,
   };
 }

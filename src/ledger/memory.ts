@@ -14,10 +14,12 @@ import {
   BaseLedger,
   type ClaimRequest,
   type EntryScan,
+  type FreezeChange,
+  type FreezeChanged,
   type LedgerOptions,
   planAppend,
 } from "./base.js";
-import { ClaimTable, ReceiptIndex } from "./state.js";
+import { ClaimTable, FreezeTable, ReceiptIndex } from "./state.js";
 import type {
   AppendedEntry,
   AuditHead,
@@ -27,7 +29,9 @@ import type {
   LedgerCapabilities,
   LedgerEntry,
   Receipt,
+  SinkFreeze,
 } from "./types.js";
+import { isFinalStatus } from "./validate.js";
 
 const CAPABILITIES: LedgerCapabilities = Object.freeze({
   durability: "none",
@@ -58,6 +62,7 @@ export class MemoryLedger extends BaseLedger {
   readonly #receipts = new ReceiptIndex();
   readonly #watermarks = new Map<string, number>();
   readonly #claims = new ClaimTable();
+  readonly #freezes = new FreezeTable();
   readonly #audit: AuditRecord[] = [];
 
   constructor(options: LedgerOptions = {}) {
@@ -121,8 +126,16 @@ export class MemoryLedger extends BaseLedger {
     return first;
   }
 
-  protected async _putReceipt(receipt: Receipt): Promise<void> {
+  protected async _putReceipt(receipt: Receipt): Promise<boolean> {
+    if (
+      receipt.fencingToken !== undefined &&
+      isFinalStatus(receipt.status) &&
+      this.#claims.fenced(receipt.sink, receipt.key, receipt.fencingToken)
+    ) {
+      return false;
+    }
     this.#receipts.put(receipt);
+    return true;
   }
 
   protected async _getReceipts(sink: string, key: string): Promise<readonly Receipt[]> {
@@ -155,13 +168,37 @@ export class MemoryLedger extends BaseLedger {
     return this.#claims.release(claim);
   }
 
-  protected async _appendAudit(
+  protected async _changeFreeze(
+    change: FreezeChange,
     make: (previous: AuditHead | undefined) => AuditRecord,
-  ): Promise<AuditRecord> {
+  ): Promise<FreezeChanged> {
+    const before = this.#freezes.find(change.sink, change.origin);
+    if ((before === undefined) === (change.freeze === undefined))
+      return { before, record: undefined };
+    const record = this.#appendRecord(make);
+    this.#freezes.set(
+      change.sink,
+      change.origin,
+      change.freeze === undefined ? undefined : { ...change.freeze, audit: record.index },
+    );
+    return { before, record };
+  }
+
+  protected async _getFreezes(sink: string | undefined): Promise<readonly SinkFreeze[]> {
+    return sink === undefined ? this.#freezes.all() : this.#freezes.get(sink);
+  }
+
+  #appendRecord(make: (previous: AuditHead | undefined) => AuditRecord): AuditRecord {
     const last = this.#audit.at(-1);
     const record = make(last === undefined ? undefined : { index: last.index, hash: last.hash });
     this.#audit.push(record);
     return record;
+  }
+
+  protected async _appendAudit(
+    make: (previous: AuditHead | undefined) => AuditRecord,
+  ): Promise<AuditRecord> {
+    return this.#appendRecord(make);
   }
 
   protected async *_scanAudit(): AsyncIterable<AuditRecord> {

@@ -1,13 +1,13 @@
 /**
  * In-process state shared by the ledgers that keep it in memory (memory, file): receipts
- * indexed by (sink, key) and by (sink, position), and the claim table. One implementation,
- * so both ledgers answer alike.
+ * indexed by (sink, key) and by (sink, position), the claim table with its fencing
+ * tokens, and the freezes. One implementation, so both ledgers answer alike.
  *
  * @module
  */
 
 import type { ClaimRequest } from "./base.js";
-import type { Claim, ClaimResult, Receipt } from "./types.js";
+import type { Claim, ClaimResult, Receipt, SinkFreeze } from "./types.js";
 import { isFinalStatus } from "./validate.js";
 
 interface SinkReceipts {
@@ -60,42 +60,108 @@ export class ReceiptIndex {
   }
 }
 
-/** Live claims by (sink, key). */
+/** A claim as the table keeps it: released claims stay, so their fencing token is known. */
+interface ClaimRow {
+  readonly claim: Claim;
+  readonly released: boolean;
+}
+
+/**
+ * Claims by (sink, key), released ones included, so that the next acquisition's fencing
+ * token is above every token this table gave for the key. Tokens come from `nextToken`,
+ * which must strictly increase over the table's lifetime (a counter, or one made durable
+ * by the ledger).
+ */
 export class ClaimTable {
-  readonly #claims = new Map<string, Claim>();
+  readonly #claims = new Map<string, ClaimRow>();
+  readonly #nextToken: () => number;
+
+  constructor(nextToken?: () => number) {
+    let counter = 0;
+    this.#nextToken = nextToken ?? (() => ++counter);
+  }
 
   /** `done` is the last final receipt of (sink, key), if any: the caller looks it up. */
   claim(request: ClaimRequest, done: Receipt | undefined): ClaimResult {
     if (done !== undefined && !request.ignoreDone) return { status: "done", receipt: done };
     const id = claimId(request.sink, request.key);
     const current = this.#claims.get(id);
-    if (current !== undefined && current.expiresAt > request.now) {
-      return { status: "held", owner: current.owner, expiresAt: current.expiresAt };
+    if (
+      current !== undefined &&
+      !current.released &&
+      current.claim.expiresAt > request.now &&
+      (request.takeOverFrom === undefined || current.claim.owner !== request.takeOverFrom)
+    ) {
+      return { status: "held", owner: current.claim.owner, expiresAt: current.claim.expiresAt };
     }
     const claim: Claim = Object.freeze({
       sink: request.sink,
       key: request.key,
       owner: request.owner,
       token: request.token,
+      fencingToken: Math.max(this.#nextToken(), (current?.claim.fencingToken ?? 0) + 1),
       expiresAt: request.expiresAt,
     });
-    this.#claims.set(id, claim);
+    this.#claims.set(id, { claim, released: false });
     return { status: "acquired", claim };
   }
 
   renew(claim: Claim, expiresAt: number): boolean {
     const id = claimId(claim.sink, claim.key);
     const current = this.#claims.get(id);
-    if (current?.token !== claim.token) return false;
-    this.#claims.set(id, Object.freeze({ ...current, expiresAt }));
+    if (current === undefined || current.released || current.claim.token !== claim.token) {
+      return false;
+    }
+    this.#claims.set(id, {
+      claim: Object.freeze({ ...current.claim, expiresAt }),
+      released: false,
+    });
     return true;
   }
 
   release(claim: Claim): boolean {
     const id = claimId(claim.sink, claim.key);
-    if (this.#claims.get(id)?.token !== claim.token) return false;
-    this.#claims.delete(id);
+    const current = this.#claims.get(id);
+    if (current === undefined || current.released || current.claim.token !== claim.token) {
+      return false;
+    }
+    this.#claims.set(id, { claim: current.claim, released: true });
     return true;
+  }
+
+  /**
+   * True when a final receipt with this fencing token must be refused: a claim of
+   * (sink, key) with a higher token was given since.
+   */
+  fenced(sink: string, key: string, fencingToken: number): boolean {
+    const current = this.#claims.get(claimId(sink, key));
+    return current !== undefined && current.claim.fencingToken > fencingToken;
+  }
+}
+
+/** Freezes by sink and origin, oldest first: shared by the ledgers that keep them in memory. */
+export class FreezeTable {
+  readonly #bySink = new Map<string, SinkFreeze[]>();
+
+  get(sink: string): readonly SinkFreeze[] {
+    return Object.freeze([...(this.#bySink.get(sink) ?? [])]);
+  }
+
+  find(sink: string, origin: string): SinkFreeze | undefined {
+    return this.#bySink.get(sink)?.find((f) => f.origin === origin);
+  }
+
+  all(): readonly SinkFreeze[] {
+    const sinks = [...this.#bySink.keys()].sort();
+    return Object.freeze(sinks.flatMap((sink) => this.#bySink.get(sink) ?? []));
+  }
+
+  /** Sets (a freeze) or clears (undefined) the freeze of (sink, origin). */
+  set(sink: string, origin: string, freeze: SinkFreeze | undefined): void {
+    const rest = (this.#bySink.get(sink) ?? []).filter((f) => f.origin !== origin);
+    if (freeze !== undefined) rest.push(Object.freeze({ ...freeze }));
+    if (rest.length === 0) this.#bySink.delete(sink);
+    else this.#bySink.set(sink, rest);
   }
 }
 

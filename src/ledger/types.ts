@@ -92,7 +92,10 @@ export interface SequenceReservation {
  * - `replayed`: written again by a repair;
  * - `conflict`: the key was done at this sink with another checksum;
  * - `rejected`: the sink's validator refused it (no write, no retry);
- * - `failed`: every attempt failed; it may be delivered again later.
+ * - `failed`: every attempt failed; it may be delivered again later;
+ * - `superseded`: the write ended after its claim had been taken over by a newer holder
+ *   (a higher fencing token): the newer holder's receipt is the one that counts. Not
+ *   final, like `failed`.
  */
 export type ReceiptStatus =
   | "written"
@@ -100,7 +103,8 @@ export type ReceiptStatus =
   | "replayed"
   | "conflict"
   | "rejected"
-  | "failed";
+  | "failed"
+  | "superseded";
 
 /** Why a delivery failed, was rejected or conflicted. */
 export interface ReceiptError {
@@ -136,6 +140,12 @@ export interface Receipt {
   readonly error?: ReceiptError | undefined;
   /** For `rejected`: every problem the sink's validator found. */
   readonly issues?: readonly ValidationIssue[] | undefined;
+  /**
+   * The fencing token of the claim the attempt ran under. A final receipt that carries one
+   * is stored only while no newer claim of (sink, key) exists: `putReceipt` refuses it
+   * with `fenced` otherwise.
+   */
+  readonly fencingToken?: number | undefined;
   /** HMAC-SHA256 over the canonical form of every other field, when the guard signs receipts. */
   readonly signature?: ReceiptSignature | undefined;
 }
@@ -160,6 +170,13 @@ export interface Claim {
   readonly owner: string;
   /** Unique per acquisition: renew and release need it. */
   readonly token: string;
+  /**
+   * A positive integer that strictly increases for a (sink, key) with every acquisition,
+   * across takeovers, releases and restarts of the ledger (the fencing tokens of Chubby's
+   * sequencers). A sink that stores the highest token it applied per key, and refuses
+   * lower ones, never applies a write that outlived its claim.
+   */
+  readonly fencingToken: number;
   /** When it expires, in ms since the epoch (the ledger's clock). */
   readonly expiresAt: number;
 }
@@ -199,6 +216,61 @@ export interface ClaimOptions {
    * @default false
    */
   readonly replay?: boolean | undefined;
+  /**
+   * Take the claim over even while it is live, if and only if its holder is exactly this
+   * owner: for a deliverer that knows the holder is gone (a process on this host that no
+   * longer exists). A claim that changed hands meanwhile is still `held`.
+   */
+  readonly takeOverFrom?: string | undefined;
+}
+
+/**
+ * A sink frozen by someone: while a sink has any freeze, every guard of it on this
+ * ledger (in any process) refuses deliveries other than repair replays.
+ */
+export interface SinkFreeze {
+  /** The sink. */
+  readonly sink: string;
+  /**
+   * Who put the freeze in place, as a kind: `manual` (a person, `guard.freeze`) or
+   * `reconcile` (a reconciliation's `freezeOn` policy); freezes of different origins are
+   * independent, and `repair` lifts only the `reconcile` ones.
+   */
+  readonly origin: string;
+  /** Why. */
+  readonly reason: string;
+  /** Who froze it. */
+  readonly actor: string;
+  /** When: ISO-8601 UTC (the ledger's clock). */
+  readonly since: string;
+  /** Index of the audit record of the freeze. */
+  readonly audit: number;
+}
+
+/** What `freezeSink` records. */
+export interface FreezeInput {
+  /** Why the sink is frozen. 1 to 4096 characters. */
+  readonly reason: string;
+  /** Who freezes it. */
+  readonly actor: string;
+  /**
+   * The freeze's origin (see {@link SinkFreeze.origin}).
+   * @default "manual"
+   */
+  readonly origin?: string | undefined;
+}
+
+/** What `unfreezeSink` records. */
+export interface UnfreezeInput {
+  /** Why the freeze is lifted. 1 to 4096 characters. */
+  readonly reason: string;
+  /** Who lifts it. */
+  readonly actor: string;
+  /**
+   * Lift only the freeze of this origin.
+   * @default every freeze of the sink
+   */
+  readonly origin?: string | undefined;
 }
 
 /** What an audit record is about. */
@@ -341,7 +413,12 @@ export interface Ledger {
   /** Reserves `count` sequence numbers for a producer; reservations survive a restart. */
   reserveSequence(producer: string, count: number): Promise<SequenceReservation>;
 
-  /** Stores a receipt. The entry it refers to (key and position) must exist. */
+  /**
+   * Stores a receipt. The entry it refers to (key and position) must exist. A final
+   * receipt with a `fencingToken` older than the latest claim of (sink, key) is refused,
+   * atomically, with a `LedgerError` of code `fenced`: a write that outlived its claim
+   * never leaves a final receipt beside the new holder's.
+   */
   putReceipt(receipt: Receipt): Promise<void>;
   /** Every receipt of one key at one sink, in the order they were put. */
   getReceipts(sink: string, key: string): Promise<readonly Receipt[]>;
@@ -367,6 +444,22 @@ export interface Ledger {
   renewClaim(claim: Claim, ttlMs: number): Promise<Claim>;
   /** Gives a claim up; false when it was no longer held by this token. */
   releaseClaim(claim: Claim): Promise<boolean>;
+
+  /**
+   * Freezes a sink, durably and audited in one step: from now on every guard of the sink
+   * on this ledger refuses deliveries other than replays (within its `freezeCheckMs`).
+   * A sink already frozen with this origin keeps its freeze (returned, nothing recorded).
+   */
+  freezeSink(sink: string, input: FreezeInput): Promise<SinkFreeze>;
+  /**
+   * Lifts the sink's freeze of `input.origin` (or every freeze of the sink), durably and
+   * audited in one step per freeze. Returns the freezes lifted (none when there were none).
+   */
+  unfreezeSink(sink: string, input: UnfreezeInput): Promise<readonly SinkFreeze[]>;
+  /** The sink's freezes, oldest first; empty when it is not frozen. */
+  getFreezes(sink: string): Promise<readonly SinkFreeze[]>;
+  /** Every freeze of every sink, by sink then oldest first. */
+  listFreezes(): Promise<readonly SinkFreeze[]>;
 
   /** Appends a record to the hash-chained audit log and returns it. */
   appendAudit(input: AuditInput): Promise<AuditRecord>;

@@ -39,6 +39,7 @@ const RECEIPT_STATUSES = [
   "conflict",
   "rejected",
   "failed",
+  "superseded",
 ] as const;
 const FINAL_STATUSES: ReadonlySet<string> = new Set([
   "written",
@@ -50,7 +51,7 @@ const FINAL_STATUSES: ReadonlySet<string> = new Set([
 
 /**
  * True for the statuses after which a key is done at a sink: every status but `failed`
- * (which may be delivered again).
+ * and `superseded` (which may be delivered again).
  */
 export function isFinalStatus(status: string): boolean {
   return FINAL_STATUSES.has(status);
@@ -172,6 +173,7 @@ export const receiptSchema: z.ZodType = z.strictObject({
   sinkOffset: z.string().max(1024).optional(),
   error: z.strictObject({ code: text(128), message: z.string().max(4096) }).optional(),
   issues: z.array(issueSchema).max(100).optional(),
+  fencingToken: z.int().min(1).optional(),
   signature: z
     .strictObject({
       keyId: text(128),
@@ -205,6 +207,39 @@ const auditInputSchema = z.strictObject({
   details: z.unknown().optional(),
 });
 
+const reasonText = z
+  .string()
+  .min(1)
+  .max(4096)
+  .refine((s) => s.isWellFormed(), { message: "must not hold lone surrogates" });
+
+/** Longest freeze origin. */
+export const MAX_ORIGIN = 64;
+
+const freezeInputSchema = z.strictObject({
+  reason: reasonText,
+  actor: text(256),
+  origin: text(MAX_ORIGIN).optional(),
+});
+
+/** A `freezeSink` or `unfreezeSink` input checked (`origin` resolved for a freeze). */
+export function checkFreezeInput(
+  input: unknown,
+  where: string,
+): {
+  reason: string;
+  actor: string;
+  origin: string | undefined;
+} {
+  const result = freezeInputSchema.safeParse(input);
+  if (!result.success) zodToArgument(where, result.error.issues);
+  return {
+    reason: result.data.reason,
+    actor: result.data.actor,
+    origin: result.data.origin,
+  };
+}
+
 function zodToArgument(where: string, issues: readonly z.core.$ZodIssue[]): never {
   const first = issues[0];
   const path = `${where}${formatPath(first?.path ?? []).slice(1)}`;
@@ -225,6 +260,7 @@ const RECEIPT_KEYS = new Set([
   "sinkOffset",
   "error",
   "issues",
+  "fencingToken",
   "signature",
 ]);
 const STATUS_SET: ReadonlySet<string> = new Set(RECEIPT_STATUSES);
@@ -244,6 +280,11 @@ function isTime(value: unknown): boolean {
   return true;
 }
 
+/** A fencing token: a positive safe integer. */
+export function isFencingToken(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 1;
+}
+
 function isPlainRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
@@ -252,7 +293,7 @@ function isPlainRecord(value: unknown): value is Record<string, unknown> {
 export function isValidReceipt(r: unknown): r is Receipt {
   if (!isPlainRecord(r)) return false;
   for (const key of Object.keys(r)) if (!RECEIPT_KEYS.has(key)) return false;
-  const { position, attempt, sinkOffset, error, issues, signature } = r;
+  const { position, attempt, sinkOffset, error, issues, signature, fencingToken } = r;
   if (
     !isShortText(r.sink, MAX_SINK_NAME) ||
     !isShortText(r.key, ENVELOPE_LIMITS.key) ||
@@ -274,6 +315,7 @@ export function isValidReceipt(r: unknown): r is Receipt {
   }
   if (sinkOffset !== undefined && (typeof sinkOffset !== "string" || sinkOffset.length > 1024))
     return false;
+  if (fencingToken !== undefined && !isFencingToken(fencingToken)) return false;
   if (error !== undefined) {
     if (!isPlainRecord(error) || Object.keys(error).length !== 2) return false;
     if (
@@ -331,6 +373,7 @@ export function checkReceipt(receipt: unknown): Receipt {
             r.issues.map((i) => Object.freeze({ path: i.path, code: i.code, message: i.message })),
           ),
         }),
+    ...(r.fencingToken === undefined ? {} : { fencingToken: r.fencingToken }),
     ...(r.signature === undefined
       ? {}
       : {

@@ -24,7 +24,6 @@
 
 import { performance } from "node:perf_hooks";
 import { algorithmOf, type Checksum, checksum, isChecksum } from "../checksum/checksum.js";
-import type { SinkGuard } from "../delivery/guard.js";
 import type { Envelope, JsonValue } from "../envelope/schema.js";
 import { InvalidArgumentError, isSinkproofError, LedgerError } from "../errors.js";
 import { describe, invalidArgument } from "../internal/arguments.js";
@@ -77,10 +76,10 @@ const FREEZE_KINDS = [
 ] as const;
 
 /**
- * Guards frozen by a reconciliation's freeze policy, with the reason: `repair` unfreezes
- * these (and only these) once their sink converges. Internal.
+ * The origin of the freezes a reconciliation's `freezeOn` policy puts in the ledger:
+ * `repair` lifts these (and only these) once their sink converges.
  */
-export const frozenByPolicy: WeakMap<SinkGuard, string> = new WeakMap();
+export const POLICY_FREEZE_ORIGIN = "reconcile";
 
 /** One copy of a key as a sink holds it. */
 interface Copy {
@@ -1078,8 +1077,9 @@ function byPosition(a: Finding, b: Finding): number {
  * `contradicted`. A sink is consistent when it has no finding but `matched` and
  * `missing-late`, and could be read.
  *
- * With `freezeOn`, a sink whose findings cross a threshold has its guard frozen (and an
- * audit record appended) until {@link repair} converges for it.
+ * With `freezeOn`, a sink whose findings cross a threshold is frozen in the ledger (origin
+ * `reconcile`, audited): every guard of the sink on this ledger, in any process, refuses
+ * deliveries other than replays until {@link repair} converges for it.
  *
  * Throws `InvalidArgumentError` for malformed options; ledger failures propagate.
  *
@@ -1177,20 +1177,20 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
     let report = sinkReport(ctx, comparer);
     const sinkPolicy = sink.freezeOn ?? policy;
     const reason = sinkPolicy === undefined ? undefined : crossed(sinkPolicy, report);
-    if (reason !== undefined && sink.guard !== undefined) {
-      const why = `reconciliation found ${reason}`;
-      if (sink.guard.status().frozen === undefined) {
-        await ledger.appendAudit({
-          actor,
-          action: "freeze",
-          reason: why,
-          subject: { sink: sink.name },
-          details: { counts: { ...report.counts }, contradicted: report.contradicted },
-        });
-        sink.guard.freeze(why);
-        frozenByPolicy.set(sink.guard, why);
-      }
-      report = { ...report, frozen: sink.guard.status().frozen?.reason ?? why };
+    if (reason !== undefined) {
+      // In the ledger, so that every guard of the sink, in every process, stops writing;
+      // through the sink's guard when it is at hand, so that it knows at once.
+      const input = {
+        reason: `reconciliation found ${reason}`,
+        actor,
+        origin: POLICY_FREEZE_ORIGIN,
+      };
+      if (sink.guard !== undefined && sink.guard.ledger === ledger) {
+        await sink.guard.freeze(input.reason, input);
+      } else await ledger.freezeSink(sink.name, input);
+      // The reason the sink is frozen: its oldest freeze (a person's may have come first).
+      const [oldest] = await ledger.getFreezes(sink.name);
+      report = { ...report, frozen: oldest?.reason ?? input.reason };
     }
     reports.push(report);
   }

@@ -13,8 +13,9 @@
  *    log (who, what, why, before/after checksums, outcome) before it is reported done.
  * 4. **Verify.** The affected sinks are reconciled once more; every repaired key must
  *    now match (or be gone, for unexpected keys). Keys that did not converge are listed
- *    with the reason. A guard frozen by the reconciliation's freeze policy is unfrozen
- *    (and the unfreeze audited) once its sink converged and is consistent.
+ *    with the reason. A freeze the reconciliation's policy put in the ledger (origin
+ *    `reconcile`) is lifted, audited, once its sink converged and the whole ledger reads
+ *    back consistent there; freezes of any other origin stay.
  *
  * @module
  */
@@ -24,7 +25,7 @@ import { isSinkproofError } from "../errors.js";
 import { describe, invalidArgument } from "../internal/arguments.js";
 import type { Ledger, ReceiptStatus } from "../ledger/types.js";
 import { logger } from "../observe/debug.js";
-import { checkSinks, expectedAtSink, frozenByPolicy, reconcile } from "./reconcile.js";
+import { checkSinks, expectedAtSink, POLICY_FREEZE_ORIGIN, reconcile } from "./reconcile.js";
 import { checkReportShape } from "./shape.js";
 import type {
   Finding,
@@ -113,7 +114,7 @@ export interface SinkRepair {
   readonly deferred: number;
   /** Every action done and verified (false in a dry run with actions). */
   readonly converged: boolean;
-  /** True when this repair unfroze the sink's guard. */
+  /** True when this repair lifted the sink's freeze of origin `reconcile` (the freeze policy's). */
   readonly unfrozen: boolean;
   /** Set when the sink could not be read back to verify the repair (it has not converged then). */
   readonly error?: SinkReadFailure | undefined;
@@ -335,11 +336,13 @@ export async function repair(
       ? { from: report.range.from, to: report.range.to }
       : { from: report.range.from };
 
-  // 1. Recheck the sinks that have findings (or a freeze to lift).
-  const frozenByUs = (name: string): boolean => {
-    const guard = byName.get(name)?.guard;
-    return guard !== undefined && frozenByPolicy.has(guard);
-  };
+  // 1. Recheck the sinks that have findings (or a freeze of the policy's to lift).
+  const policyFrozen = new Set<string>();
+  for (const name of byName.keys()) {
+    const freezes = await ledger.getFreezes(name);
+    if (freezes.some((f) => f.origin === POLICY_FREEZE_ORIGIN)) policyFrozen.add(name);
+  }
+  const frozenByUs = (name: string): boolean => policyFrozen.has(name);
   const touched = report.sinks.filter(
     (s) => s.findings.length > 0 || s.error !== undefined || frozenByUs(s.name),
   );
@@ -534,23 +537,20 @@ export async function repair(
       ? undefined
       : await reconcile({ ledger, sinks: liftable, now: clock, maxFindings: 0 });
   for (const sink of liftable) {
-    const guard = sink.guard as NonNullable<ReconcileSink["guard"]>;
     const sinkAfter = whole?.sinks.find((s) => s.name === sink.name);
-    const reason = frozenByPolicy.get(guard);
     if (unresolvedSinks.has(sink.name) || sinkAfter === undefined || !sinkAfter.consistent)
       continue;
-    if (guard.status().frozen?.reason === reason) {
-      await ledger.appendAudit({
-        actor,
-        action: "unfreeze",
-        reason: why === undefined ? "repair converged" : `repair converged (${why})`,
-        subject: { sink: sink.name },
-        details: { frozenFor: reason ?? null },
-      });
-      guard.unfreeze();
-      unfrozen.add(sink.name);
-    }
-    frozenByPolicy.delete(guard);
+    // Only the policy's freeze: one a person put stays until a person lifts it.
+    const input = {
+      actor,
+      reason: why === undefined ? "repair converged" : `repair converged (${why})`,
+      origin: POLICY_FREEZE_ORIGIN,
+    };
+    const lifted =
+      sink.guard !== undefined && sink.guard.ledger === ledger
+        ? await sink.guard.unfreeze(input)
+        : await ledger.unfreezeSink(sink.name, input);
+    if (lifted.length > 0) unfrozen.add(sink.name);
   }
   return {
     dryRun,

@@ -101,7 +101,7 @@ export interface ReconcileSink {
     | undefined;
   /** Digest mode, for large sets: compared bucket by bucket, only differing buckets read. */
   readonly digest?: SinkDigest | undefined;
-  /** The sink's guard: `repair` replays missing entries through it, and freezes it. */
+  /** The sink's guard: `repair` replays missing entries through it. */
   readonly guard?: SinkGuard | undefined;
   /**
    * Overwrites a key with the envelope the sink should hold (an upsert), for mismatched
@@ -127,9 +127,10 @@ export interface ReconcileSink {
 }
 
 /**
- * When reconciliation freezes a sink's guard: a finding count above its threshold. `0`
- * means "any". The guard stays frozen (deliveries refused, repair replays accepted) until
- * `repair` converges for that sink.
+ * When reconciliation freezes a sink: a finding count above its threshold. `0` means
+ * "any". The freeze is ledger state (origin `reconcile`, audited): every guard of the sink
+ * on the ledger refuses deliveries (repair replays still pass) until `repair` converges
+ * for that sink and lifts it.
  *
  * @example
  * ```ts
@@ -250,7 +251,10 @@ export interface SinkReport {
   readonly digest?: DigestStats | undefined;
   /** Time spent reading this sink (observations, receipts, digests, differing rows), ms. */
   readonly durationMs: number;
-  /** Set when this reconciliation froze the sink's guard (see `freezeOn`): the reason. */
+  /**
+   * Set when this reconciliation's `freezeOn` policy froze the sink: why the sink is frozen
+   * (the reason of its oldest freeze, which may be one a person put before).
+   */
   readonly frozen?: string | undefined;
   /**
    * Set when the sink could not be read (its `observe` or `digest` threw, or answered
@@ -332,7 +336,7 @@ export interface ReconcileOptions {
    * @default 10_000
    */
   readonly maxFindings?: number | undefined;
-  /** Freeze a sink's guard when its findings cross these thresholds (a sink's own `freezeOn` wins). */
+  /** Freeze a sink when its findings cross these thresholds (a sink's own `freezeOn` wins). */
   readonly freezeOn?: FreezePolicy | undefined;
   /**
    * Who reconciles, for the audit record of a freeze.

@@ -23,7 +23,22 @@ import {
   LedgerError,
 } from "../errors.js";
 import { verifyAuditChain } from "../ledger/audit.js";
-import type { AuditRecord, Ledger, LedgerEntry, Receipt } from "../ledger/types.js";
+import type { AuditRecord, Ledger, LedgerEntry } from "../ledger/types.js";
+import { createManualClock } from "./clock.js";
+import { defineClaimCases, defineFreezeCases } from "./conformance-claims.js";
+import {
+  codeIs,
+  collect,
+  type Define,
+  event,
+  fill,
+  receiptFor,
+  rejectsWith,
+  sleep,
+  type Tools,
+} from "./conformance-support.js";
+
+export { createManualClock, type ManualClock } from "./clock.js";
 
 /** The runner functions the suite needs: `describe` and `it` of vitest, jest, mocha or node:test. */
 export interface ConformanceRunner {
@@ -57,68 +72,6 @@ export interface LedgerConformanceOptions<L extends Ledger = Ledger> extends Con
   readonly skip?: Readonly<Record<string, string>> | undefined;
 }
 
-/** A manually driven clock, for deterministic tests of anything with a TTL. */
-export interface ManualClock {
-  /** Milliseconds since the epoch; pass it as a `clock` option. */
-  readonly now: () => number;
-  /** Moves the clock forward. */
-  advance(ms: number): void;
-  /** Sets the clock. */
-  set(ms: number): void;
-}
-
-/**
- * Creates a {@link ManualClock}, starting at 2026-01-01T00:00:00Z unless told otherwise.
- *
- * @example
- * ```ts
- * import { createManualClock } from "sinkproof/testing";
- * const clock = createManualClock();
- * const ledger = new MemoryLedger({ clock: clock.now });
- * clock.advance(30_000); // claims with a 10 s TTL have now expired
- * ```
- */
-export function createManualClock(start: number = Date.UTC(2026, 0, 1)): ManualClock {
-  let current = start;
-  return {
-    now: () => current,
-    advance(ms: number) {
-      current += ms;
-    },
-    set(ms: number) {
-      current = ms;
-    },
-  };
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const item of iterable) out.push(item);
-  return out;
-}
-
-async function rejectsWith(
-  promise: Promise<unknown> | (() => unknown),
-  check: (error: unknown) => boolean,
-  message: string,
-): Promise<unknown> {
-  let thrown: unknown;
-  try {
-    await (typeof promise === "function" ? promise() : promise);
-  } catch (error) {
-    thrown = error;
-  }
-  assert.ok(thrown !== undefined, `${message}: expected an error, nothing was thrown`);
-  assert.ok(check(thrown), `${message}: unexpected error ${String(thrown)}`);
-  return thrown;
-}
-
-function codeIs(code: string) {
-  return (error: unknown) => isSinkproofError(error) && error.code === code;
-}
-
 /**
  * Defines the conformance suite for a ledger adapter with the runner's `describe`/`it`.
  *
@@ -146,6 +99,8 @@ export function ledgerConformance<L extends Ledger>(options: LedgerConformanceOp
     cases.push([title, body]);
 
   defineCases(test, reopen !== undefined);
+  defineClaimCases(test, reopen !== undefined);
+  defineFreezeCases(test, reopen !== undefined);
 
   describe(`ledger conformance: ${name}`, () => {
     for (const [title, body] of cases) {
@@ -179,59 +134,6 @@ export function ledgerConformance<L extends Ledger>(options: LedgerConformanceOp
       });
     }
   });
-}
-
-interface Tools<L extends Ledger> {
-  readonly clock: ManualClock;
-  readonly seal: ReturnType<typeof createSealer>;
-  /** Closes and reopens the ledger (durable ledgers only); use the returned ledger after. */
-  reopen(): Promise<L>;
-  /** Lets claims of `ms` TTL expire. */
-  expire(ms: number): Promise<void>;
-}
-
-type Define<L extends Ledger> = (
-  title: string,
-  body: (ledger: L, t: Tools<L>) => Promise<void>,
-) => void;
-
-function event(t: Tools<Ledger>, seq: number, overrides: Record<string, unknown> = {}): Envelope {
-  return t.seal({
-    producer: "orders-svc",
-    stream: "orders",
-    seq,
-    type: "order.created",
-    schema: { name: "order", version: 1 },
-    payload: { orderId: `o-${seq}`, total: seq * 10 + 0.5 },
-    ...overrides,
-  });
-}
-
-function receiptFor(entry: LedgerEntry, overrides: Partial<Receipt> = {}): Receipt {
-  return {
-    sink: "warehouse",
-    key: entry.envelope.key,
-    id: entry.envelope.id,
-    position: entry.position,
-    status: "written",
-    checksum: entry.envelope.checksum,
-    attempt: 1,
-    startedAt: "2026-01-01T00:00:00.000Z",
-    finishedAt: "2026-01-01T00:00:00.010Z",
-    ...overrides,
-  };
-}
-
-async function fill(
-  ledger: Ledger,
-  t: Tools<Ledger>,
-  count: number,
-  from = 0,
-): Promise<LedgerEntry[]> {
-  const { results } = await ledger.append(
-    Array.from({ length: count }, (_, i) => event(t, from + i)),
-  );
-  return results.map((r) => r.entry);
 }
 
 function defineCases<L extends Ledger>(test: Define<L>, durable: boolean): void {
@@ -778,6 +680,14 @@ function defineCases<L extends Ledger>(test: Define<L>, durable: boolean): void 
     );
     await rejectsWith(() => ledger.scanAudit(), closed, "scanAudit");
     await rejectsWith(ledger.verifyAudit(), closed, "verifyAudit");
+    await rejectsWith(ledger.freezeSink("s", { reason: "r", actor: "a" }), closed, "freezeSink");
+    await rejectsWith(
+      ledger.unfreezeSink("s", { reason: "r", actor: "a" }),
+      closed,
+      "unfreezeSink",
+    );
+    await rejectsWith(ledger.getFreezes("s"), closed, "getFreezes");
+    await rejectsWith(ledger.listFreezes(), closed, "listFreezes");
   });
 
   // ---- restart --------------------------------------------------------------------

@@ -6,13 +6,12 @@
  * @packageDocumentation
  */
 
+export { createManualClock, type ManualClock } from "./clock.js";
 export {
   type ConformanceContext,
   type ConformanceRunner,
-  createManualClock,
   type LedgerConformanceOptions,
   ledgerConformance,
-  type ManualClock,
 } from "./conformance.js";
 export {
   createMemorySink,

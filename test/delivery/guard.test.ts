@@ -355,7 +355,7 @@ describe("guardSink: delivery", () => {
     const metrics = createMemoryMetrics();
     const [envelope] = await appended(event());
     const guard = guardSink({ name: "warehouse", ledger, write: sink.write, metrics });
-    guard.freeze("mismatch found by reconciliation");
+    await guard.freeze("mismatch found by reconciliation");
     const error = await guard.deliver(envelope as Envelope).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DeliveryError);
     expect(error).toMatchObject({ code: "sink_frozen", sink: "warehouse" });
@@ -365,7 +365,7 @@ describe("guardSink: delivery", () => {
     });
     expect(metrics.count("sinkproof.refused", { sink: "warehouse" })).toBe(1);
     expect(sink.calls()).toBe(0);
-    guard.unfreeze();
+    await guard.unfreeze();
     expect((await guard.deliver(envelope as Envelope)).status).toBe("written");
     expect(guard.status().frozen).toBeUndefined();
   });
@@ -552,6 +552,6 @@ describe("guardSink: arguments", () => {
     const { ledger } = setup();
     const guard = guardSink({ name: "s", ledger, write: async () => undefined });
     await expect(guard.deliver(null as never)).rejects.toBeInstanceOf(InvalidArgumentError);
-    expect(() => guard.freeze("")).toThrow(InvalidArgumentError);
+    await expect(guard.freeze("")).rejects.toBeInstanceOf(InvalidArgumentError);
   });
 });

@@ -176,7 +176,7 @@ describe("createPipeline", () => {
       guardSink({ name: "cache", ledger, write: broken, retry: { attempts: 1 } }),
       guardSink({ name: "archive", ledger, write: sink().write }),
     ];
-    (guards[3] as (typeof guards)[number]).freeze("maintenance");
+    await (guards[3] as (typeof guards)[number]).freeze("maintenance");
     const pipeline = createPipeline({
       producer: createProducer({ id: "orders-svc", ledger }),
       sinks: guards,

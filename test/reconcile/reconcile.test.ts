@@ -470,7 +470,7 @@ describe("reconcile: freeze policy", () => {
     expect(replayed?.status).toBe("replayed");
     expect(sink.get(key(3))).toBeDefined();
     // Under the threshold: no freeze.
-    sink.guard?.unfreeze();
+    await sink.guard?.unfreeze();
     const calm = await reconcile({
       ledger,
       sinks: [{ ...sink, freezeOn: { mismatched: 3 } }],

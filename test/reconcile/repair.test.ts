@@ -321,7 +321,7 @@ describe("repair", () => {
     expect(sink.guard?.status().frozen).toBeDefined();
 
     const other = await drifted();
-    other.sink.guard?.freeze("maintenance");
+    await other.sink.guard?.freeze("maintenance");
     const r2 = await reconcile({
       ledger: other.ledger,
       sinks: [other.sink],

@@ -35,11 +35,13 @@ import {
   BaseLedger,
   type ClaimRequest,
   type EntryScan,
+  type FreezeChange,
+  type FreezeChanged,
   type LedgerOptions,
   planAppend,
 } from "../base.js";
 import { jsonParts } from "../envelope-json.js";
-import { ClaimTable, ReceiptIndex } from "../state.js";
+import { ClaimTable, FreezeTable, ReceiptIndex } from "../state.js";
 import type {
   AppendedEntry,
   AuditHead,
@@ -49,7 +51,9 @@ import type {
   LedgerCapabilities,
   LedgerEntry,
   Receipt,
+  SinkFreeze,
 } from "../types.js";
+import { isFinalStatus } from "../validate.js";
 import {
   decodeEntries,
   decodeJson,
@@ -69,6 +73,11 @@ const FORMAT_VERSION = 1;
 const SEGMENT_FILE = /^segment-(\d{6})\.log$/;
 const segmentFile = (n: number) => `segment-${String(n).padStart(6, "0")}.log`;
 const READ_BLOCK = 1024 * 1024;
+/**
+ * Fencing tokens reserved on disk at a time: one small fsync'd record per this many
+ * claims, and a reopen skips what was left of the last block (tokens only need to grow).
+ */
+const FENCE_BLOCK = 65_536;
 
 const CAPABILITIES: LedgerCapabilities = Object.freeze({
   durability: "fsync",
@@ -208,7 +217,16 @@ export class FileLedger extends BaseLedger {
   readonly #sequences = new Map<string, number>();
   readonly #receipts = new ReceiptIndex();
   readonly #watermarks = new Map<string, number>();
-  readonly #claims = new ClaimTable();
+  readonly #claims = new ClaimTable(() => this.#fenceNext++);
+  /** The next fencing token to give, and the first one not yet reserved on disk. */
+  #fenceNext = 1;
+  #fenceLimit = 1;
+  #fenceReserving: Promise<void> | undefined;
+  /** Final receipts written but not yet durable, by (sink, key): claims wait for them. */
+  readonly #pendingFinal = new Map<string, Promise<void>>();
+  /** Freezes on disk (what readers see), and as decided by writes still in flight. */
+  readonly #freezes = new FreezeTable();
+  readonly #freezesDecided = new FreezeTable();
   readonly #audit: AuditRecord[] = [];
   #auditTail: AuditHead | undefined;
 
@@ -459,6 +477,30 @@ export class FileLedger extends BaseLedger {
       case KIND.audit: {
         const record = decodeJson(body) as AuditRecord;
         deepFreeze(record);
+        this.#audit.push(record);
+        this.#auditTail = { index: record.index, hash: record.hash };
+        return;
+      }
+      case KIND.fence: {
+        const { next } = decodeJson(body) as { next: number };
+        if (!Number.isSafeInteger(next) || next < 1) {
+          throw new MalformedBody(`fencing reservation ${String(next)} is not a token`);
+        }
+        // Every token below `next` may have been given before the restart: start above.
+        this.#fenceNext = Math.max(this.#fenceNext, next);
+        this.#fenceLimit = this.#fenceNext;
+        return;
+      }
+      case KIND.freeze: {
+        const { sink, origin, freeze, record } = decodeJson(body) as {
+          sink: string;
+          origin: string;
+          freeze: SinkFreeze | null;
+          record: AuditRecord;
+        };
+        deepFreeze(record);
+        this.#freezes.set(sink, origin, freeze ?? undefined);
+        this.#freezesDecided.set(sink, origin, freeze ?? undefined);
         this.#audit.push(record);
         this.#auditTail = { index: record.index, hash: record.hash };
         return;
@@ -809,8 +851,32 @@ export class FileLedger extends BaseLedger {
     return first;
   }
 
-  protected async _putReceipt(receipt: Receipt): Promise<void> {
-    await this.#write(jsonFrame(KIND.receipt, receipt), () => this.#receipts.put(receipt));
+  protected async _putReceipt(receipt: Receipt): Promise<boolean> {
+    const final = isFinalStatus(receipt.status);
+    if (
+      final &&
+      receipt.fencingToken !== undefined &&
+      this.#claims.fenced(receipt.sink, receipt.key, receipt.fencingToken)
+    ) {
+      return false;
+    }
+    const durable = this.#write(jsonFrame(KIND.receipt, receipt), () =>
+      this.#receipts.put(receipt),
+    );
+    if (final) {
+      // Until it is on disk, a claim of the key must not see it as not done.
+      const id = `${receipt.sink}\u0000${receipt.key}`;
+      const pending = durable.then(
+        () => undefined,
+        () => undefined,
+      );
+      this.#pendingFinal.set(id, pending);
+      void pending.then(() => {
+        if (this.#pendingFinal.get(id) === pending) this.#pendingFinal.delete(id);
+      });
+    }
+    await durable;
+    return true;
   }
 
   protected async _getReceipts(sink: string, key: string): Promise<readonly Receipt[]> {
@@ -835,7 +901,67 @@ export class FileLedger extends BaseLedger {
   }
 
   protected async _claim(request: ClaimRequest): Promise<ClaimResult> {
-    return this.#claims.claim(request, this.#receipts.lastFinal(request.sink, request.key));
+    const id = `${request.sink}\u0000${request.key}`;
+    for (;;) {
+      const pending = this.#pendingFinal.get(id);
+      if (pending !== undefined) {
+        await pending;
+        continue;
+      }
+      // A claim may take a token only once it is reserved on disk: after a restart, tokens
+      // keep growing, so a sink that fences by token never refuses a new holder.
+      if (this.#fenceNext >= this.#fenceLimit) {
+        await this.#reserveFencing();
+        continue;
+      }
+      return this.#claims.claim(request, this.#receipts.lastFinal(request.sink, request.key));
+    }
+  }
+
+  #reserveFencing(): Promise<void> {
+    this.#fenceReserving ??= (async () => {
+      const next = Math.max(this.#fenceNext, this.#fenceLimit) + FENCE_BLOCK;
+      try {
+        await this.#write(jsonFrame(KIND.fence, { next }), () => {
+          this.#fenceLimit = next;
+        });
+      } finally {
+        this.#fenceReserving = undefined;
+      }
+    })();
+    return this.#fenceReserving;
+  }
+
+  protected async _changeFreeze(
+    change: FreezeChange,
+    make: (previous: AuditHead | undefined) => AuditRecord,
+  ): Promise<FreezeChanged> {
+    // Decided now, against writes still in flight, so concurrent calls decide in order.
+    const before = this.#freezesDecided.find(change.sink, change.origin);
+    if ((before === undefined) === (change.freeze === undefined))
+      return { before, record: undefined };
+    const record = make(this.#auditTail);
+    this.#auditTail = { index: record.index, hash: record.hash };
+    const freeze =
+      change.freeze === undefined ? undefined : { ...change.freeze, audit: record.index };
+    this.#freezesDecided.set(change.sink, change.origin, freeze);
+    await this.#write(
+      jsonFrame(KIND.freeze, {
+        sink: change.sink,
+        origin: change.origin,
+        freeze: freeze ?? null,
+        record,
+      }),
+      () => {
+        this.#freezes.set(change.sink, change.origin, freeze);
+        this.#audit.push(record);
+      },
+    );
+    return { before, record };
+  }
+
+  protected async _getFreezes(sink: string | undefined): Promise<readonly SinkFreeze[]> {
+    return sink === undefined ? this.#freezes.all() : this.#freezes.get(sink);
   }
 
   protected async _renewClaim(claim: Claim, expiresAt: number): Promise<boolean> {

@@ -33,7 +33,14 @@ export const KIND = {
   watermark: 4,
   sequence: 5,
   audit: 6,
+  /** `{ next }`: fencing tokens below `next` may have been given; reserved before use. */
+  fence: 7,
+  /** `{ sink, origin, freeze, record }`: a freeze set (or lifted: null) and its audit record. */
+  freeze: 8,
 } as const;
+
+/** The highest record kind this version writes and reads. */
+const LAST_KIND: number = Math.max(...Object.values(KIND));
 
 /**
  * One envelope to write: its index fields and its JSON text in three parts, the payload's
@@ -307,7 +314,7 @@ export function readFrame(
   if (xxh32Bytes(body) !== data.readUInt32LE(offset + 4))
     return { ok: false, reason: "frame checksum mismatch" };
   const kind = body[0] as number;
-  if (kind < KIND.segment || kind > KIND.audit)
+  if (kind < KIND.segment || kind > LAST_KIND)
     return { ok: false, reason: `unknown record kind ${kind}` };
   return { ok: true, body, next: offset + FRAME_HEADER + length };
 }

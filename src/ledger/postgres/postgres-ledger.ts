@@ -45,6 +45,8 @@ import {
   type ClaimRequest,
   checkLedgerOptions,
   type EntryScan,
+  type FreezeChange,
+  type FreezeChanged,
   type LedgerOptions,
   planAppend,
 } from "../base.js";
@@ -58,6 +60,7 @@ import type {
   LedgerCapabilities,
   LedgerEntry,
   Receipt,
+  SinkFreeze,
 } from "../types.js";
 import { isFinalStatus } from "../validate.js";
 import type { PgPool, PgPoolClient, PgQueryable, PgQueryResult } from "./pool.js";
@@ -74,14 +77,14 @@ const log = logger("ledger:postgres");
  * console.log(`this sinkproof writes ledger schema ${POSTGRES_SCHEMA_VERSION}`);
  * ```
  */
-export const POSTGRES_SCHEMA_VERSION = 1;
+export const POSTGRES_SCHEMA_VERSION = 2;
 
 /** The server's clock in ms since the epoch: claim expiry follows it. */
 const NOW_MS = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 
 /**
  * Migrations by the version they lead to, given the quoted schema. Never edit a released
- * one: add the next. docs/ledgers.md shows version 1 (a test keeps the two equal).
+ * one: add the next. docs/ledgers.md shows every version (a test keeps the two equal).
  */
 export const MIGRATIONS: readonly ((s: string) => string)[] = [
   () => "",
@@ -126,6 +129,18 @@ export const MIGRATIONS: readonly ((s: string) => string)[] = [
     idx bigint PRIMARY KEY CHECK (idx >= 1),
     hash text NOT NULL,
     record text NOT NULL
+  );
+  `,
+  (s) => `
+  ALTER TABLE ${s}.sinkproof_claims
+    ADD COLUMN fencing_token bigint NOT NULL DEFAULT 0,
+    ADD COLUMN released boolean NOT NULL DEFAULT false;
+  CREATE TABLE ${s}.sinkproof_freezes (
+    sink text NOT NULL,
+    origin text NOT NULL,
+    audit bigint NOT NULL,
+    state text NOT NULL,
+    PRIMARY KEY (sink, origin)
   );
   `,
 ];
@@ -637,17 +652,29 @@ export class PostgresLedger extends BaseLedger {
     return Number(rows[0]?.next) - count;
   }
 
-  protected async _putReceipt(receipt: Receipt): Promise<void> {
-    await this.#write({
-      ...this.#q.putReceipt,
+  protected async _putReceipt(receipt: Receipt): Promise<boolean> {
+    const final = isFinalStatus(receipt.status);
+    if (!final || receipt.fencingToken === undefined) {
+      await this.#write({
+        ...this.#q.putReceipt,
+        values: [receipt.sink, receipt.key, receipt.position, final, JSON.stringify(receipt)],
+      });
+      return true;
+    }
+    // One statement: the claim row is share-locked while the receipt goes in, so a
+    // takeover of the claim is ordered before (this receipt is refused) or after (the
+    // takeover then sees the key done).
+    const result = await this.#write({
+      ...this.#q.putFencedReceipt,
       values: [
         receipt.sink,
         receipt.key,
         receipt.position,
-        isFinalStatus(receipt.status),
         JSON.stringify(receipt),
+        receipt.fencingToken,
       ],
     });
+    return result.rowCount === 1;
   }
 
   protected async _getReceipts(sink: string, key: string): Promise<readonly Receipt[]> {
@@ -688,7 +715,14 @@ export class PostgresLedger extends BaseLedger {
         async (client): Promise<[ClaimResult | undefined, boolean]> => {
           const taken = await client.query({
             ...this.#q.takeClaim,
-            values: [request.sink, request.key, request.owner, request.token, ttl],
+            values: [
+              request.sink,
+              request.key,
+              request.owner,
+              request.token,
+              ttl,
+              request.takeOverFrom ?? null,
+            ],
           });
           // The final receipts are read after the claim is taken, in a later statement (a
           // later snapshot): a holder stores its receipt before it releases, so a claim
@@ -713,6 +747,7 @@ export class PostgresLedger extends BaseLedger {
               key: request.key,
               owner: request.owner,
               token: request.token,
+              fencingToken: Number(acquired.fencing_token),
               expiresAt: Number(acquired.expires_at),
             });
             return [{ status: "acquired", claim }, true];
@@ -722,8 +757,10 @@ export class PostgresLedger extends BaseLedger {
             values: [request.sink, request.key],
           });
           const row = current.rows[0];
-          // Released between the two statements: try again.
-          if (row === undefined) return [undefined, false];
+          // Released or expired between the two statements: try again.
+          if (row === undefined || row.released === true || row.expired === true) {
+            return [undefined, false];
+          }
           return [
             { status: "held", owner: row.owner as string, expiresAt: Number(row.expires_at) },
             false,
@@ -768,6 +805,54 @@ export class PostgresLedger extends BaseLedger {
     }, this.#locks.audit);
   }
 
+  protected async _changeFreeze(
+    change: FreezeChange,
+    make: (previous: AuditHead | undefined) => AuditRecord,
+  ): Promise<FreezeChanged> {
+    return this.#transaction(async (client): Promise<[FreezeChanged, boolean]> => {
+      const found = (
+        await client.query({ ...this.#q.freezeOf, values: [change.sink, change.origin] })
+      ).rows[0];
+      const before =
+        found === undefined
+          ? undefined
+          : Object.freeze(JSON.parse(found.state as string) as SinkFreeze);
+      if ((before === undefined) === (change.freeze === undefined)) {
+        return [{ before, record: undefined }, false];
+      }
+      const last = (await client.query(this.#q.lastAudit)).rows[0];
+      const record = make(
+        last === undefined ? undefined : { index: Number(last.idx), hash: last.hash as string },
+      );
+      await client.query({
+        ...this.#q.insertAudit,
+        values: [record.index, record.hash, JSON.stringify(record)],
+      });
+      if (change.freeze === undefined) {
+        await client.query({ ...this.#q.deleteFreeze, values: [change.sink, change.origin] });
+      } else {
+        await client.query({
+          ...this.#q.putFreeze,
+          values: [
+            change.sink,
+            change.origin,
+            record.index,
+            JSON.stringify({ ...change.freeze, audit: record.index }),
+          ],
+        });
+      }
+      return [{ before, record }, true];
+    }, this.#locks.audit);
+  }
+
+  protected async _getFreezes(sink: string | undefined): Promise<readonly SinkFreeze[]> {
+    const { rows } =
+      sink === undefined
+        ? await this.#query(this.#q.allFreezes)
+        : await this.#query({ ...this.#q.freezes, values: [sink] });
+    return rows.map((row) => Object.freeze(JSON.parse(row.state as string) as SinkFreeze));
+  }
+
   protected async *_scanAudit(): AsyncIterable<AuditRecord> {
     let after = 0;
     while (true) {
@@ -792,6 +877,7 @@ function tables(schema: string) {
     receipts: `${s}.sinkproof_receipts`,
     watermarks: `${s}.sinkproof_watermarks`,
     claims: `${s}.sinkproof_claims`,
+    freezes: `${s}.sinkproof_freezes`,
     audit: `${s}.sinkproof_audit`,
     meta: `${s}.sinkproof_meta`,
   };
@@ -860,9 +946,14 @@ function statements(schema: string, t: ReturnType<typeof tables>) {
       "advance_watermark",
       `INSERT INTO ${t.watermarks} AS w (sink, position) VALUES ($1, $2) ON CONFLICT (sink) DO UPDATE SET position = GREATEST(w.position, excluded.position) RETURNING position`,
     ),
+    putFencedReceipt: named(
+      "put_fenced_receipt",
+      `WITH c AS (SELECT fencing_token FROM ${t.claims} WHERE sink = $1 AND key = $2 FOR SHARE) INSERT INTO ${t.receipts} (sink, key, position, final, receipt) SELECT $1, $2, $3, true, $4 WHERE NOT EXISTS (SELECT 1 FROM c WHERE c.fencing_token > $5::bigint)`,
+    ),
+    // Claim rows are kept after release, so the key's last token is always there to grow from.
     takeClaim: named(
       "take_claim",
-      `INSERT INTO ${t.claims} AS c (sink, key, owner, token, expires_at) VALUES ($1, $2, $3, $4, ${NOW_MS} + $5) ON CONFLICT (sink, key) DO UPDATE SET owner = excluded.owner, token = excluded.token, expires_at = excluded.expires_at WHERE c.expires_at <= ${NOW_MS} RETURNING expires_at`,
+      `INSERT INTO ${t.claims} AS c (sink, key, owner, token, expires_at, fencing_token, released) VALUES ($1, $2, $3, $4, ${NOW_MS} + $5, 1, false) ON CONFLICT (sink, key) DO UPDATE SET owner = excluded.owner, token = excluded.token, expires_at = excluded.expires_at, fencing_token = c.fencing_token + 1, released = false WHERE c.expires_at <= ${NOW_MS} OR c.released OR c.owner = $6::text RETURNING expires_at, fencing_token`,
     ),
     lastFinal: named(
       "last_final",
@@ -870,16 +961,30 @@ function statements(schema: string, t: ReturnType<typeof tables>) {
     ),
     currentClaim: named(
       "current_claim",
-      `SELECT owner, expires_at FROM ${t.claims} WHERE sink = $1 AND key = $2`,
+      `SELECT owner, expires_at, released, expires_at <= ${NOW_MS} AS expired FROM ${t.claims} WHERE sink = $1 AND key = $2`,
     ),
     renew: named(
       "renew",
-      `UPDATE ${t.claims} SET expires_at = ${NOW_MS} + $1 WHERE sink = $2 AND key = $3 AND token = $4`,
+      `UPDATE ${t.claims} SET expires_at = ${NOW_MS} + $1 WHERE sink = $2 AND key = $3 AND token = $4 AND NOT released`,
     ),
     release: named(
       "release",
-      `DELETE FROM ${t.claims} WHERE sink = $1 AND key = $2 AND token = $3`,
+      `UPDATE ${t.claims} SET released = true WHERE sink = $1 AND key = $2 AND token = $3 AND NOT released`,
     ),
+    freezeOf: named(
+      "freeze_of",
+      `SELECT state FROM ${t.freezes} WHERE sink = $1 AND origin = $2 FOR UPDATE`,
+    ),
+    putFreeze: named(
+      "put_freeze",
+      `INSERT INTO ${t.freezes} (sink, origin, audit, state) VALUES ($1, $2, $3, $4)`,
+    ),
+    deleteFreeze: named(
+      "delete_freeze",
+      `DELETE FROM ${t.freezes} WHERE sink = $1 AND origin = $2`,
+    ),
+    freezes: named("freezes", `SELECT state FROM ${t.freezes} WHERE sink = $1 ORDER BY audit`),
+    allFreezes: named("all_freezes", `SELECT state FROM ${t.freezes} ORDER BY sink, audit`),
     lastAudit: named("last_audit", `SELECT idx, hash FROM ${t.audit} ORDER BY idx DESC LIMIT 1`),
     insertAudit: named(
       "insert_audit",

@@ -39,6 +39,8 @@ import {
   type ClaimRequest,
   checkLedgerOptions,
   type EntryScan,
+  type FreezeChange,
+  type FreezeChanged,
   type LedgerOptions,
   planAppend,
 } from "../base.js";
@@ -52,6 +54,7 @@ import type {
   LedgerCapabilities,
   LedgerEntry,
   Receipt,
+  SinkFreeze,
 } from "../types.js";
 import { isFinalStatus } from "../validate.js";
 
@@ -65,7 +68,7 @@ import { isFinalStatus } from "../validate.js";
  * db.pragma("user_version", { simple: true }) <= SQLITE_SCHEMA_VERSION; // this version reads it
  * ```
  */
-export const SQLITE_SCHEMA_VERSION = 1;
+export const SQLITE_SCHEMA_VERSION = 2;
 
 /** Migrations by the version they lead to. Never edit a released one: add the next. */
 const MIGRATIONS: readonly string[] = [
@@ -112,6 +115,24 @@ const MIGRATIONS: readonly string[] = [
     hash TEXT NOT NULL,
     record TEXT NOT NULL
   ) STRICT;
+  `,
+  // 2: fencing tokens (claims are kept, released, after release; a ledger-wide counter
+  // keeps tokens growing even if claim rows were deleted) and durable per-sink freezes.
+  `
+  ALTER TABLE sinkproof_claims ADD COLUMN fencing_token INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE sinkproof_claims ADD COLUMN released INTEGER NOT NULL DEFAULT 0;
+  CREATE TABLE sinkproof_fencing (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    last INTEGER NOT NULL CHECK (last >= 0)
+  ) STRICT;
+  INSERT INTO sinkproof_fencing (id, last) VALUES (1, 0);
+  CREATE TABLE sinkproof_freezes (
+    sink TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    audit INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    PRIMARY KEY (sink, origin)
+  ) STRICT, WITHOUT ROWID;
   `,
 ];
 
@@ -537,16 +558,8 @@ export class SqliteLedger extends BaseLedger {
     });
   }
 
-  protected async _putReceipt(receipt: Receipt): Promise<void> {
-    await this.#run(() =>
-      this.#s.putReceipt.run(
-        receipt.sink,
-        receipt.key,
-        receipt.position,
-        isFinalStatus(receipt.status) ? 1 : 0,
-        JSON.stringify(receipt),
-      ),
-    );
+  protected async _putReceipt(receipt: Receipt): Promise<boolean> {
+    return this.#run(() => this.#s.putReceipt.immediate(receipt));
   }
 
   protected async _getReceipts(sink: string, key: string): Promise<readonly Receipt[]> {
@@ -607,6 +620,23 @@ export class SqliteLedger extends BaseLedger {
     make: (previous: AuditHead | undefined) => AuditRecord,
   ): Promise<AuditRecord> {
     return this.#run(() => this.#s.appendAudit.immediate(make));
+  }
+
+  protected async _changeFreeze(
+    change: FreezeChange,
+    make: (previous: AuditHead | undefined) => AuditRecord,
+  ): Promise<FreezeChanged> {
+    return this.#run(() => this.#s.changeFreeze.immediate(change, make));
+  }
+
+  protected async _getFreezes(sink: string | undefined): Promise<readonly SinkFreeze[]> {
+    return this.#run(() =>
+      (
+        (sink === undefined ? this.#s.allFreezes.all() : this.#s.freezes.all(sink)) as {
+          state: string;
+        }[]
+      ).map((row) => Object.freeze(JSON.parse(row.state) as SinkFreeze)),
+    );
   }
 
   protected async *_scanAudit(): AsyncIterable<AuditRecord> {
@@ -692,11 +722,25 @@ function prepareAll(db: Database) {
     "SELECT receipt FROM sinkproof_receipts WHERE sink = ? AND key = ? AND final = 1 ORDER BY seq DESC LIMIT 1",
   );
   const currentClaim = db.prepare(
-    "SELECT owner, token, expires_at FROM sinkproof_claims WHERE sink = ? AND key = ?",
+    "SELECT owner, token, expires_at, fencing_token, released FROM sinkproof_claims WHERE sink = ? AND key = ?",
   );
   const putClaim = db.prepare(
-    "INSERT INTO sinkproof_claims (sink, key, owner, token, expires_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (sink, key) DO UPDATE SET owner = excluded.owner, token = excluded.token, expires_at = excluded.expires_at",
+    "INSERT INTO sinkproof_claims (sink, key, owner, token, expires_at, fencing_token, released) VALUES (?, ?, ?, ?, ?, ?, 0) ON CONFLICT (sink, key) DO UPDATE SET owner = excluded.owner, token = excluded.token, expires_at = excluded.expires_at, fencing_token = excluded.fencing_token, released = 0",
   );
+  const nextFencingToken = db.prepare(
+    "UPDATE sinkproof_fencing SET last = max(last + 1, ?) WHERE id = 1 RETURNING last",
+  );
+  const insertReceipt = db.prepare(
+    "INSERT INTO sinkproof_receipts (sink, key, position, final, receipt) VALUES (?, ?, ?, ?, ?)",
+  );
+  const fencingTokenOf = db.prepare(
+    "SELECT fencing_token FROM sinkproof_claims WHERE sink = ? AND key = ?",
+  );
+  const freezeOf = db.prepare("SELECT state FROM sinkproof_freezes WHERE sink = ? AND origin = ?");
+  const putFreeze = db.prepare(
+    "INSERT INTO sinkproof_freezes (sink, origin, audit, state) VALUES (?, ?, ?, ?)",
+  );
+  const deleteFreeze = db.prepare("DELETE FROM sinkproof_freezes WHERE sink = ? AND origin = ?");
   const lastAudit = db.prepare("SELECT idx, hash FROM sinkproof_audit ORDER BY idx DESC LIMIT 1");
   const insertAudit = db.prepare(
     "INSERT INTO sinkproof_audit (idx, hash, record) VALUES (?, ?, ?)",
@@ -723,9 +767,23 @@ function prepareAll(db: Database) {
     reserve: db.prepare(
       "INSERT INTO sinkproof_sequences (producer, next) VALUES (?, ?) ON CONFLICT (producer) DO UPDATE SET next = next + excluded.next RETURNING next",
     ),
-    putReceipt: db.prepare(
-      "INSERT INTO sinkproof_receipts (sink, key, position, final, receipt) VALUES (?, ?, ?, ?, ?)",
-    ),
+    putReceipt: db.transaction((receipt: Receipt): boolean => {
+      const final = isFinalStatus(receipt.status);
+      if (final && receipt.fencingToken !== undefined) {
+        const row = fencingTokenOf.get(receipt.sink, receipt.key) as
+          | { fencing_token: number }
+          | undefined;
+        if (row !== undefined && row.fencing_token > receipt.fencingToken) return false;
+      }
+      insertReceipt.run(
+        receipt.sink,
+        receipt.key,
+        receipt.position,
+        final ? 1 : 0,
+        JSON.stringify(receipt),
+      );
+      return true;
+    }),
     receipts: db.prepare(
       "SELECT receipt FROM sinkproof_receipts WHERE sink = ? AND key = ? ORDER BY seq",
     ),
@@ -743,12 +801,33 @@ function prepareAll(db: Database) {
           return { status: "done", receipt: JSON.parse(done.receipt) as Receipt };
       }
       const current = currentClaim.get(request.sink, request.key) as
-        | { owner: string; token: string; expires_at: number }
+        | {
+            owner: string;
+            token: string;
+            expires_at: number;
+            fencing_token: number;
+            released: number;
+          }
         | undefined;
-      if (current !== undefined && current.expires_at > request.now) {
+      if (
+        current !== undefined &&
+        current.released === 0 &&
+        current.expires_at > request.now &&
+        (request.takeOverFrom === undefined || current.owner !== request.takeOverFrom)
+      ) {
         return { status: "held", owner: current.owner, expiresAt: current.expires_at };
       }
-      putClaim.run(request.sink, request.key, request.owner, request.token, request.expiresAt);
+      const { last: fencingToken } = nextFencingToken.get((current?.fencing_token ?? 0) + 1) as {
+        last: number;
+      };
+      putClaim.run(
+        request.sink,
+        request.key,
+        request.owner,
+        request.token,
+        request.expiresAt,
+        fencingToken,
+      );
       return {
         status: "acquired",
         claim: Object.freeze({
@@ -756,14 +835,45 @@ function prepareAll(db: Database) {
           key: request.key,
           owner: request.owner,
           token: request.token,
+          fencingToken,
           expiresAt: request.expiresAt,
         }),
       };
     }),
     renew: db.prepare(
-      "UPDATE sinkproof_claims SET expires_at = ? WHERE sink = ? AND key = ? AND token = ?",
+      "UPDATE sinkproof_claims SET expires_at = ? WHERE sink = ? AND key = ? AND token = ? AND released = 0",
     ),
-    release: db.prepare("DELETE FROM sinkproof_claims WHERE sink = ? AND key = ? AND token = ?"),
+    release: db.prepare(
+      "UPDATE sinkproof_claims SET released = 1 WHERE sink = ? AND key = ? AND token = ? AND released = 0",
+    ),
+    changeFreeze: db.transaction(
+      (
+        change: FreezeChange,
+        make: (previous: AuditHead | undefined) => AuditRecord,
+      ): FreezeChanged => {
+        const row = freezeOf.get(change.sink, change.origin) as { state: string } | undefined;
+        const before =
+          row === undefined ? undefined : Object.freeze(JSON.parse(row.state) as SinkFreeze);
+        if ((before === undefined) === (change.freeze === undefined)) {
+          return { before, record: undefined };
+        }
+        const last = lastAudit.get() as { idx: number; hash: string } | undefined;
+        const record = make(last === undefined ? undefined : { index: last.idx, hash: last.hash });
+        insertAudit.run(record.index, record.hash, JSON.stringify(record));
+        if (change.freeze === undefined) deleteFreeze.run(change.sink, change.origin);
+        else {
+          putFreeze.run(
+            change.sink,
+            change.origin,
+            record.index,
+            JSON.stringify({ ...change.freeze, audit: record.index }),
+          );
+        }
+        return { before, record };
+      },
+    ),
+    freezes: db.prepare("SELECT state FROM sinkproof_freezes WHERE sink = ? ORDER BY audit"),
+    allFreezes: db.prepare("SELECT state FROM sinkproof_freezes ORDER BY sink, audit"),
     appendAudit: db.transaction((make: (previous: AuditHead | undefined) => AuditRecord) => {
       const last = lastAudit.get() as { idx: number; hash: string } | undefined;
       const record = make(last === undefined ? undefined : { index: last.idx, hash: last.hash });
