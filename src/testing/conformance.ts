@@ -19,7 +19,6 @@ import {
   IdempotencyConflictError,
   IntegrityError,
   InvalidArgumentError,
-  isSinkproofError,
   LedgerError,
 } from "../errors.js";
 import { verifyAuditChain } from "../ledger/audit.js";
