@@ -10,8 +10,11 @@ import type { Ledger, SinkFreeze } from "../ledger/types.js";
 
 /** A guard's view of its sink's freezes. */
 export interface FreezeWatch {
-  /** The freezes, read again from the ledger when the last read is `freezeCheckMs` old. */
-  current(): Promise<readonly SinkFreeze[]>;
+  /**
+   * The freezes: as last read while that read is younger than `freezeCheckMs` (no await
+   * on the delivery path), else a promise of a new read.
+   */
+  current(): readonly SinkFreeze[] | Promise<readonly SinkFreeze[]>;
   /** The freezes as last read, without reading. */
   cached(): readonly SinkFreeze[];
   /** Reads them now. */
@@ -47,9 +50,8 @@ export function watchFreezes(
   }
 
   return {
-    async current() {
-      if (clock() - readAt < freezeCheckMs) return freezes;
-      return refresh();
+    current() {
+      return clock() - readAt < freezeCheckMs ? freezes : refresh();
     },
     cached: () => freezes,
     refresh,

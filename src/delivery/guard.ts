@@ -852,7 +852,10 @@ export function guardSink(options: GuardSinkOptions): SinkGuard {
     if (typeof options !== "object" || options === null) {
       invalidArgument("options", `must be an object, got ${describe(options)}`);
     }
-    if (options.replay !== true) refuseIfFrozen(await freezes.current(), envelope.key, false);
+    if (options.replay !== true) {
+      const found = freezes.current();
+      refuseIfFrozen(Array.isArray(found) ? found : await found, envelope.key, false);
+    }
     // Deliveries of one key in this process queue behind each other: only the first writes.
     const before = running.get(envelope.key);
     const mine =
