@@ -8,7 +8,7 @@ import {
   unlinkSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
@@ -196,7 +196,7 @@ describe("FileLedger on disk", () => {
       encoding: "utf8",
     });
     const pid = Number(dead.stdout.trim());
-    writeFileSync(join(dir, "LOCK"), JSON.stringify({ pid, token: "t" }));
+    writeFileSync(join(dir, "LOCK"), JSON.stringify({ pid, token: "t", host: hostname() }));
     const ledger = await FileLedger.open(dir);
     expect(ledger.recovery.tookOverLockOf).toBe(pid);
     await ledger.close();

@@ -254,7 +254,7 @@ export class FileLedger extends BaseLedger {
     const started = performance.now();
     await mkdir(directory, { recursive: true });
     const real = await realpath(directory);
-    const lock = lockDirectory(real);
+    const lock = await lockDirectory(real);
     let ledger: FileLedger | undefined;
     try {
       ledger = new FileLedger(real, lock, options);
