@@ -368,7 +368,9 @@ export class CorruptionError extends SinkproofError<"corruption"> {
 
 /**
  * Another process (or another open ledger in this one) holds the ledger's directory for
- * writing. `pid` is the holder's process id, from the lock file.
+ * writing, or its lock file names a holder that cannot be checked from here (another host
+ * or pid namespace) or cannot be read. `pid` is the holder's process id, from the lock
+ * file; `host` is set when the holder is on another host.
  *
  * @example
  * ```ts
@@ -379,15 +381,21 @@ export class CorruptionError extends SinkproofError<"corruption"> {
  * ```
  */
 export class LedgerLockedError extends SinkproofError<"ledger_locked"> {
-  /** Process id of the holder. */
+  /** Process id of the holder; -1 when the lock file cannot be read. */
   readonly pid: number;
   /** Path of the lock file. */
   readonly lockFile: string;
+  /** The holder's host name, when it is another host (whose processes cannot be checked from here). */
+  readonly host: string | undefined;
 
-  constructor(message: string, details: { pid: number; lockFile: string }) {
+  constructor(
+    message: string,
+    details: { pid: number; lockFile: string; host?: string | undefined },
+  ) {
     super("ledger_locked", message);
     this.pid = details.pid;
     this.lockFile = details.lockFile;
+    this.host = details.host;
   }
 }
 

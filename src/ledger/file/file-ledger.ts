@@ -1,17 +1,23 @@
 /**
  * `FileLedger`: the embedded, crash-safe ledger. No dependency beyond Node.
  *
- * Layout: a directory with a `LOCK` file and append-only segment files
- * (`segment-000001.log`, …) of checksummed frames (see frames.ts). Promises:
- * - an append (and every other write) is acknowledged only after its bytes are fsync'd;
- *   writes that arrive while a sync is running are grouped into the next one;
+ * Layout: a directory with a `LOCK` file (lock.ts), append-only segment files
+ * (`segment-000001.log`, …) of checksummed frames in group commits (frames.ts), and
+ * `CLOSED`, where the log ended at the last clean close. Promises:
+ * - an append (and every other write) is acknowledged only after the group commit it went
+ *   out in, commit record and all, is fdatasync'd (segments.ts); writes that arrive while
+ *   a sync is running are grouped into the next one;
  * - one call is one frame, so after a crash each call is all there or not there;
- * - a new segment appears atomically (written as a temp file, fsync'd, renamed, and the
- *   directory fsync'd);
- * - reopening replays the segments: a torn last frame is cut off and reported; damage
- *   before the last good frame is a `CorruptionError` with file and offset, never skipped
- *   and never read as data;
- * - one process writes at a time (`LOCK`, taken over from a dead holder).
+ * - reopening replays the segments (recovery.ts) and cuts off only what cannot have been
+ *   acknowledged, a group commit cut short, and reports it; damage anywhere else is a
+ *   `CorruptionError` with file and offset, never skipped and never read as data: a
+ *   complete group that does not check out, a segment shorter than its successor says, a
+ *   log that no longer reaches where it was last closed, a watermark past the entries
+ *   before it, a gap in the audit records;
+ * - nothing on disk changes until everything read checked out;
+ * - a directory of format version 1 is read as it is, and goes on in a new segment of
+ *   version 2;
+ * - one process writes at a time (`LOCK`, taken over only from a holder proved dead).
  *
  * Memory: the process keeps the indexes (key and id to position, each entry's index
  * fields and where its envelope lies on disk), the receipts and the audit log. Envelopes
@@ -20,8 +26,8 @@
  * @module
  */
 
-import { closeSync, fsyncSync, openSync, readdirSync, readSync, unlinkSync } from "node:fs";
-import { type FileHandle, mkdir, open, readFile, realpath, rename } from "node:fs/promises";
+import { readdirSync, readSync, unlinkSync } from "node:fs";
+import { mkdir, readFile, realpath } from "node:fs/promises";
 import { join } from "node:path";
 import { xxh32Bytes } from "../../checksum/xxhash.js";
 import { isValidEnvelopeFields } from "../../envelope/fields.js";
@@ -61,17 +67,22 @@ import {
   jsonFrame,
   KIND,
   MalformedBody,
-  readFrame,
 } from "./frames.js";
 import { HashIndex, hashString } from "./hash-index.js";
 import { type DirectoryLock, lockDirectory } from "./lock.js";
+import { type Layout, layoutOf, readClosed, walkSegment } from "./recovery.js";
+import {
+  CLOSED_FILE,
+  FORMAT,
+  FORMAT_VERSION,
+  SEGMENT_FILE,
+  type Segment,
+  SegmentLog,
+  segmentFile,
+} from "./segments.js";
 
 const log = logger("ledger");
 
-const FORMAT = "sinkproof-file-ledger";
-const FORMAT_VERSION = 1;
-const SEGMENT_FILE = /^segment-(\d{6})\.log$/;
-const segmentFile = (n: number) => `segment-${String(n).padStart(6, "0")}.log`;
 const READ_BLOCK = 1024 * 1024;
 /**
  * Fencing tokens reserved on disk at a time: one small fsync'd record per this many
@@ -100,15 +111,19 @@ export interface FileLedgerOptions extends LedgerOptions {
   readonly cacheEntries?: number | undefined;
 }
 
-/** A torn last frame cut off when the ledger was opened. */
+/**
+ * A torn tail cut off when the ledger was opened: the last group commit of the last
+ * segment, cut short by a crash during its write (so never acknowledged), or, in a
+ * version-1 segment, the last frame.
+ */
 export interface TornTail {
   /** The segment file. */
   readonly file: string;
-  /** Where the torn frame started: the file now ends here. */
+  /** Where the torn group (or frame) started: the file now ends here. */
   readonly offset: number;
   /** How many bytes were cut off. */
   readonly bytes: number;
-  /** What was wrong with the frame. */
+  /** What was incomplete: `group runs past the end of the file`, `incomplete group header`, `zero-filled tail`, … */
   readonly reason: string;
 }
 
@@ -120,7 +135,7 @@ export interface FileLedgerRecovery {
   readonly frames: number;
   /** Entries in the ledger. */
   readonly entries: number;
-  /** A torn last frame (a crash during a write) that was cut off, if there was one. */
+  /** A torn tail (a crash during a write) that was cut off, if there was one. */
   readonly truncated?: TornTail | undefined;
   /** The pid of a dead process whose stale lock was taken over, if one was. */
   readonly tookOverLockOf?: number | undefined;
@@ -128,23 +143,9 @@ export interface FileLedgerRecovery {
   readonly durationMs: number;
 }
 
-interface Segment {
-  readonly number: number;
-  readonly path: string;
-  /** A read-only descriptor for reading envelopes back. */
-  readonly fd: number;
-}
-
 interface Pending {
   readonly entry: LedgerEntry;
   durable: Promise<void>;
-}
-
-interface Queued {
-  readonly bytes: Buffer;
-  readonly apply: (segment: number, frameOffset: number) => void;
-  readonly resolve: () => void;
-  readonly reject: (error: unknown) => void;
 }
 
 /** Deep-freezes a value made by `JSON.parse`. */
@@ -152,15 +153,6 @@ function deepFreeze(value: unknown): void {
   if (typeof value !== "object" || value === null) return;
   for (const member of Object.values(value)) deepFreeze(member);
   Object.freeze(value);
-}
-
-function fsyncDirectory(dir: string): void {
-  const fd = openSync(dir, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /**
@@ -185,15 +177,12 @@ export class FileLedger extends BaseLedger {
   #recovery: FileLedgerRecovery = { segments: 0, frames: 0, entries: 0, durationMs: 0 };
 
   readonly #lock: DirectoryLock;
-  readonly #segmentBytes: number;
   readonly #cacheLimit: number;
-  readonly #segments: Segment[] = [];
-  #writer: FileHandle | undefined;
-  #writeOffset = 0;
+  readonly #log: SegmentLog;
+  /** The segments, in order (owned by `#log`). */
+  readonly #segments: Segment[];
   /** During recovery: where the segment before the one being read ended (0 before the first). */
   #previousSize = 0;
-  readonly #queue: Queued[] = [];
-  #flushing: Promise<void> | undefined;
 
   // Committed entries: everything here is on disk.
   readonly #keys = new HashIndex();
@@ -248,8 +237,9 @@ export class FileLedger extends BaseLedger {
         `must be an integer from 0 to 1000000, got ${describe(cacheEntries)}`,
       );
     }
-    this.#segmentBytes = segmentBytes;
     this.#cacheLimit = cacheEntries;
+    this.#log = new SegmentLog(directory, segmentBytes, (error) => this.fail(error));
+    this.#segments = this.#log.segments;
   }
 
   /** What opening found: segments, frames, entries, a torn tail cut off, a stale lock taken over. */
@@ -259,8 +249,10 @@ export class FileLedger extends BaseLedger {
 
   /**
    * Opens (creating it if needed) the ledger in `directory`: takes the lock, replays the
-   * segments, cuts off a torn last frame. Throws `LedgerLockedError` when another process
-   * holds it, `CorruptionError` when data before the last good frame is damaged.
+   * segments, cuts off a group commit that a crash cut short (and says so in
+   * {@link FileLedger.recovery}). Throws `LedgerLockedError` when another process holds
+   * it (or its holder cannot be checked from here), `CorruptionError` when anything that
+   * was or may have been acknowledged is damaged or missing.
    */
   static async open(directory: string, options: FileLedgerOptions = {}): Promise<FileLedger> {
     if (typeof directory !== "string" || directory.length === 0) {
@@ -272,14 +264,14 @@ export class FileLedger extends BaseLedger {
     const started = performance.now();
     await mkdir(directory, { recursive: true });
     const real = await realpath(directory);
-    const lock = lockDirectory(real);
+    const lock = await lockDirectory(real);
     let ledger: FileLedger | undefined;
     try {
       ledger = new FileLedger(real, lock, options);
       await ledger.#recover(started);
       return ledger;
     } catch (error) {
-      if (ledger !== undefined) await ledger.#closeFiles().catch(() => undefined);
+      if (ledger !== undefined) await ledger.#log.closeFiles().catch(() => undefined);
       lock.release();
       throw error;
     }
@@ -288,26 +280,13 @@ export class FileLedger extends BaseLedger {
   // ---- recovery ----------------------------------------------------------------------
 
   async #recover(started: number): Promise<void> {
-    const names = readdirSync(this.directory);
-    for (const name of names) {
-      // A segment whose creation was interrupted before its rename never held data.
-      if (name.endsWith(".log.tmp")) unlinkSync(join(this.directory, name));
-    }
-    const numbers = names
-      .map((name) => SEGMENT_FILE.exec(name)?.[1])
-      .filter((n): n is string => n !== undefined)
-      .map(Number)
-      .sort((a, b) => a - b);
-    numbers.forEach((n, i) => {
-      if (n !== i + 1) {
-        throw new CorruptionError(`Segment ${segmentFile(i + 1)} is missing`, {
-          file: join(this.directory, segmentFile(i + 1)),
-          offset: 0,
-        });
-      }
-    });
+    const numbers = segmentNumbers(this.directory);
+    const closed = await readClosed(this.directory);
+    let closedSeen = closed === undefined;
     let frames = 0;
     let truncated: FileLedgerRecovery["truncated"];
+    let layout: Layout = 2;
+    let chain = 0;
     const pathOf = (i: number) => join(this.directory, segmentFile(numbers[i] as number));
     const read = (i: number) => {
       const promise = readFile(pathOf(i));
@@ -322,56 +301,89 @@ export class FileLedger extends BaseLedger {
       const data = await (reading as Promise<Buffer>);
       reading = i + 1 < numbers.length ? read(i + 1) : undefined;
       const last = i === numbers.length - 1;
-      let offset = 0;
-      while (offset < data.length) {
-        const result = readFrame(data, offset, data.length);
-        if (!result.ok) {
-          if (!last || hasGoodFrameAfter(data, offset + 1)) {
+      const segmentLayout = layoutOf(data);
+      if (segmentLayout < layout && i > 0) {
+        throw new CorruptionError(`Segment ${path} has the version-1 layout after version 2`, {
+          file: path,
+          offset: 0,
+        });
+      }
+      layout = segmentLayout;
+      let first = true;
+      const walk = walkSegment(data, layout, {
+        path,
+        last,
+        chain,
+        visit: (body, offset) => {
+          try {
+            this.#replay(body, i, number, offset, first, layout);
+          } catch (error) {
+            if (error instanceof CorruptionError) throw error;
             throw new CorruptionError(
-              `Damaged record in ${path} at byte ${offset}: ${result.reason}`,
-              {
-                file: path,
-                offset,
-              },
+              `Unreadable record in ${path} at byte ${offset}: ${String(error)}`,
+              { file: path, offset },
+              { cause: error },
             );
           }
-          truncated = { file: path, offset, bytes: data.length - offset, reason: result.reason };
-          log(
-            "cutting off a torn tail of %d bytes at %s:%d (%s)",
-            truncated.bytes,
-            path,
-            offset,
-            result.reason,
-          );
-          break;
-        }
-        try {
-          this.#replay(result.body, i, number, offset);
-        } catch (error) {
-          if (error instanceof CorruptionError) throw error;
-          throw new CorruptionError(
-            `Unreadable record in ${path} at byte ${offset}: ${String(error)}`,
-            { file: path, offset },
-            { cause: error },
-          );
-        }
-        frames++;
-        offset = result.next;
+          first = false;
+          frames++;
+        },
+        committed:
+          closed?.segment === number
+            ? (end, chain) => {
+                if (end === closed.size && chain === closed.chain) closedSeen = true;
+              }
+            : undefined,
+      });
+      if (walk.torn !== undefined) {
+        truncated = { file: path, ...walk.torn };
+        log(
+          "cutting off a torn tail of %d bytes at %s:%d (%s)",
+          truncated.bytes,
+          path,
+          truncated.offset,
+          truncated.reason,
+        );
       }
-      if (offset === 0) {
+      if (first) {
         throw new CorruptionError(`Segment ${path} has no header`, { file: path, offset: 0 });
       }
-      this.#segments.push({ number, path, fd: openSync(path, "r") });
-      this.#previousSize = offset;
-      if (last) {
-        this.#writer = await open(path, "r+");
-        if (truncated !== undefined) {
-          await this.#writer.truncate(offset);
-          await this.#writer.sync();
-        }
-        this.#writeOffset = offset;
-      }
+      chain = walk.chain;
+      this.#log.add(number, path);
+      this.#previousSize = walk.end;
     }
+    if (!closedSeen && closed !== undefined) {
+      // The log must reach, unchanged, the point where it was last closed: everything
+      // before it was acknowledged.
+      const file = join(this.directory, CLOSED_FILE);
+      throw new CorruptionError(
+        `The ledger was closed at byte ${closed.size} of segment ${closed.segment} (${file}), but its segments no longer reach that point unchanged: acknowledged records are missing`,
+        { file: join(this.directory, segmentFile(closed.segment)), offset: closed.size },
+      );
+    }
+    this.#checkSuspects();
+    // Only now, with everything checked, is anything on disk changed.
+    await this.#log.resume(this.#previousSize, chain);
+    // A directory of version 1 goes on in a new segment of version 2, so that what is written
+    // from now on has group commit records; its version-1 segments stay as they are.
+    if (this.#segments.length === 0 || layout === 1) {
+      if (layout === 1)
+        log("upgrading %s: new segments are format version %d", this.directory, FORMAT_VERSION);
+      await this.#log.createSegment(this.#segments.length + 1);
+    }
+    this.#nextPosition = this.#offsetOf.length + 1;
+    this.#recovery = Object.freeze({
+      segments: this.#segments.length,
+      frames,
+      entries: this.#offsetOf.length,
+      ...(truncated === undefined ? {} : { truncated: Object.freeze(truncated) }),
+      ...(this.#lock.tookOver === undefined ? {} : { tookOverLockOf: this.#lock.tookOver.pid }),
+      durationMs: performance.now() - started,
+    });
+  }
+
+  /** Entries whose key or id hash equals an earlier one's: corruption if the key or id is really the same. */
+  #checkSuspects(): void {
     for (const [position, earlier] of this.#suspects) {
       const a = this.#readEntry(position).envelope;
       const b = this.#readEntry(earlier).envelope;
@@ -388,29 +400,32 @@ export class FileLedger extends BaseLedger {
       }
     }
     this.#suspects = [];
-    if (this.#segments.length === 0) await this.#createSegment(1);
-    this.#nextPosition = this.#offsetOf.length + 1;
-    this.#recovery = Object.freeze({
-      segments: this.#segments.length,
-      frames,
-      entries: this.#offsetOf.length,
-      ...(truncated === undefined ? {} : { truncated: Object.freeze(truncated) }),
-      ...(this.#lock.tookOver === undefined ? {} : { tookOverLockOf: this.#lock.tookOver.pid }),
-      durationMs: performance.now() - started,
-    });
   }
 
-  #replay(body: Buffer, segment: number, number: number, offset: number): void {
+  /**
+   * Replays one record, whose frame starts at `offset`: `first` for the first record of a
+   * segment (its header), whose version must match the segment's `layout`.
+   */
+  #replay(
+    body: Buffer,
+    segment: number,
+    number: number,
+    offset: number,
+    first: boolean,
+    layout: Layout,
+  ): void {
     const kind = body[0];
-    if (offset === 0) {
+    if (first) {
       const header =
         kind === KIND.segment ? (decodeJson(body) as Record<string, unknown>) : undefined;
       if (header?.format !== FORMAT || header.segment !== number) {
         throw new MalformedBody(`not a ${FORMAT} segment header for segment ${number}`);
       }
-      if (header.version !== FORMAT_VERSION) {
+      if (header.version !== layout) {
         throw new MalformedBody(
-          `segment format version ${String(header.version)}; this sinkproof reads version ${FORMAT_VERSION}`,
+          typeof header.version === "number" && header.version > FORMAT_VERSION
+            ? `segment format version ${header.version}; this sinkproof reads versions 1 to ${FORMAT_VERSION}`
+            : `segment format version ${String(header.version)} in a segment laid out as version ${layout}`,
         );
       }
       if (header.previousSize !== this.#previousSize) {
@@ -466,6 +481,12 @@ export class FileLedger extends BaseLedger {
       }
       case KIND.watermark: {
         const { sink, position } = decodeJson(body) as { sink: string; position: number };
+        // Advanced only up to the durable head, so it never points past the entries before it.
+        if (!(position <= this.#offsetOf.length)) {
+          throw new MalformedBody(
+            `watermark of ${JSON.stringify(sink)} at ${String(position)} is past the ${this.#offsetOf.length} entries before it`,
+          );
+        }
         this.#watermarks.set(sink, Math.max(this.#watermarks.get(sink) ?? 0, position));
         return;
       }
@@ -475,10 +496,7 @@ export class FileLedger extends BaseLedger {
         return;
       }
       case KIND.audit: {
-        const record = decodeJson(body) as AuditRecord;
-        deepFreeze(record);
-        this.#audit.push(record);
-        this.#auditTail = { index: record.index, hash: record.hash };
+        this.#replayAudit(decodeJson(body) as AuditRecord);
         return;
       }
       case KIND.fence: {
@@ -498,16 +516,25 @@ export class FileLedger extends BaseLedger {
           freeze: SinkFreeze | null;
           record: AuditRecord;
         };
-        deepFreeze(record);
+        this.#replayAudit(record);
         this.#freezes.set(sink, origin, freeze ?? undefined);
         this.#freezesDecided.set(sink, origin, freeze ?? undefined);
-        this.#audit.push(record);
-        this.#auditTail = { index: record.index, hash: record.hash };
         return;
       }
       default:
         throw new MalformedBody(`record kind ${String(kind)} out of place`);
     }
+  }
+
+  #replayAudit(record: AuditRecord): void {
+    // Written in index order: a gap means records are missing.
+    const expected = (this.#auditTail?.index ?? 0) + 1;
+    if (record.index !== expected) {
+      throw new MalformedBody(`audit record ${String(record.index)} where ${expected} belongs`);
+    }
+    deepFreeze(record);
+    this.#audit.push(record);
+    this.#auditTail = { index: record.index, hash: record.hash };
   }
 
   #commitEntry(
@@ -532,99 +559,6 @@ export class FileLedger extends BaseLedger {
     this.#streamOf.push(stream);
     this.#appendedAtOf.push(appendedAt);
     return position;
-  }
-
-  // ---- segments and the write queue --------------------------------------------------
-
-  async #createSegment(number: number): Promise<void> {
-    const path = join(this.directory, segmentFile(number));
-    const temp = `${path}.tmp`;
-    // The header records where the previous segment ended: a sealed segment cut short
-    // exactly between two records is then damage, not a shorter log.
-    const header = jsonFrame(KIND.segment, {
-      format: FORMAT,
-      version: FORMAT_VERSION,
-      segment: number,
-      previousSize: number > 1 ? this.#writeOffset : 0,
-    });
-    const handle = await open(temp, "w");
-    try {
-      await handle.write(header, 0, header.length, 0);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, path);
-    fsyncDirectory(this.directory);
-    const previous = this.#writer;
-    this.#writer = await open(path, "r+");
-    this.#writeOffset = header.length;
-    this.#segments.push({ number, path, fd: openSync(path, "r") });
-    await previous?.close();
-    log("started segment %s", path);
-  }
-
-  /** Queues a frame; resolves once it is on disk and `apply` has run. */
-  #write(bytes: Buffer, apply: Queued["apply"]): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ bytes, apply, resolve, reject });
-      this.#flushing ??= this.#flush();
-    });
-  }
-
-  async #flush(): Promise<void> {
-    try {
-      while (this.#queue.length > 0) {
-        const batch = this.#queue.splice(0, this.#queue.length);
-        const data =
-          batch.length === 1
-            ? (batch[0] as Queued).bytes
-            : Buffer.concat(batch.map((q) => q.bytes));
-        const segment = this.#segments.length - 1;
-        const start = this.#writeOffset;
-        const writer = this.#writer as FileHandle;
-        try {
-          let written = 0;
-          while (written < data.length) {
-            const { bytesWritten } = await writer.write(
-              data,
-              written,
-              data.length - written,
-              start + written,
-            );
-            written += bytesWritten;
-          }
-          await writer.datasync();
-        } catch (error) {
-          this.#failAll(error, batch);
-          return;
-        }
-        this.#writeOffset = start + data.length;
-        let offset = start;
-        for (const queued of batch) {
-          queued.apply(segment, offset);
-          offset += queued.bytes.length;
-          queued.resolve();
-        }
-        if (this.#writeOffset >= this.#segmentBytes) {
-          try {
-            await this.#createSegment((this.#segments.at(-1)?.number ?? 0) + 1);
-          } catch (error) {
-            this.#failAll(error, []);
-            return;
-          }
-        }
-      }
-    } finally {
-      this.#flushing = undefined;
-    }
-  }
-
-  #failAll(error: unknown, batch: readonly Queued[]): void {
-    log("write failed, the ledger is now failed: %O", error);
-    this.fail(error);
-    for (const queued of [...batch, ...this.#queue.splice(0, this.#queue.length)])
-      queued.reject(error);
   }
 
   // ---- reading entries back ------------------------------------------------------------
@@ -767,7 +701,7 @@ export class FileLedger extends BaseLedger {
         this.#pendingIds.set(entry.envelope.id, pending);
         return pending;
       });
-      const durable = this.#write(encoded.bytes, (segment, frameOffset) => {
+      const durable = this.#log.write(encoded.bytes, (segment, frameOffset) => {
         fresh.forEach((entry, i) => {
           const { envelope } = entry;
           this.#commitEntry(
@@ -847,7 +781,10 @@ export class FileLedger extends BaseLedger {
     const first = this.#sequences.get(producer) ?? 0;
     // Taken now, so that concurrent reservations never overlap; durable before returning.
     this.#sequences.set(producer, first + count);
-    await this.#write(jsonFrame(KIND.sequence, { producer, next: first + count }), () => undefined);
+    await this.#log.write(
+      jsonFrame(KIND.sequence, { producer, next: first + count }),
+      () => undefined,
+    );
     return first;
   }
 
@@ -860,7 +797,7 @@ export class FileLedger extends BaseLedger {
     ) {
       return false;
     }
-    const durable = this.#write(jsonFrame(KIND.receipt, receipt), () =>
+    const durable = this.#log.write(jsonFrame(KIND.receipt, receipt), () =>
       this.#receipts.put(receipt),
     );
     if (final) {
@@ -894,7 +831,7 @@ export class FileLedger extends BaseLedger {
   protected async _advanceWatermark(sink: string, position: number): Promise<number> {
     const current = this.#watermarks.get(sink) ?? 0;
     if (position <= current) return current;
-    await this.#write(jsonFrame(KIND.watermark, { sink, position }), () => {
+    await this.#log.write(jsonFrame(KIND.watermark, { sink, position }), () => {
       this.#watermarks.set(sink, Math.max(this.#watermarks.get(sink) ?? 0, position));
     });
     return this.#watermarks.get(sink) ?? 0;
@@ -922,7 +859,7 @@ export class FileLedger extends BaseLedger {
     this.#fenceReserving ??= (async () => {
       const next = Math.max(this.#fenceNext, this.#fenceLimit) + FENCE_BLOCK;
       try {
-        await this.#write(jsonFrame(KIND.fence, { next }), () => {
+        await this.#log.write(jsonFrame(KIND.fence, { next }), () => {
           this.#fenceLimit = next;
         });
       } finally {
@@ -945,7 +882,7 @@ export class FileLedger extends BaseLedger {
     const freeze =
       change.freeze === undefined ? undefined : { ...change.freeze, audit: record.index };
     this.#freezesDecided.set(change.sink, change.origin, freeze);
-    await this.#write(
+    await this.#log.write(
       jsonFrame(KIND.freeze, {
         sink: change.sink,
         origin: change.origin,
@@ -978,7 +915,7 @@ export class FileLedger extends BaseLedger {
     // Chained on the last record appended, durable or not, so concurrent appends chain in order.
     const record = make(this.#auditTail);
     this.#auditTail = { index: record.index, hash: record.hash };
-    await this.#write(jsonFrame(KIND.audit, record), () => this.#audit.push(record));
+    await this.#log.write(jsonFrame(KIND.audit, record), () => this.#audit.push(record));
     return record;
   }
 
@@ -988,33 +925,38 @@ export class FileLedger extends BaseLedger {
 
   protected async _close(): Promise<void> {
     try {
-      while (this.#flushing !== undefined) await this.#flushing;
+      await this.#log.close();
     } finally {
-      await this.#closeFiles();
       this.#lock.release();
     }
-  }
-
-  async #closeFiles(): Promise<void> {
-    for (const segment of this.#segments) {
-      try {
-        closeSync(segment.fd);
-      } catch {
-        // already closed
-      }
-    }
-    this.#segments.length = 0;
-    await this.#writer?.close();
-    this.#writer = undefined;
   }
 }
 
 const anyPosition = (): boolean => true;
 
-/** True when a good frame starts anywhere at or after `from`: the damage is not a torn tail. */
-function hasGoodFrameAfter(data: Buffer, from: number): boolean {
-  for (let offset = from; offset + 8 <= data.length; offset++) {
-    if (readFrame(data, offset, data.length).ok) return true;
+/**
+ * The numbers of the segments in `directory`, which must be 1, 2, …, n; removes files
+ * whose creation was interrupted before their rename (they never held data).
+ */
+function segmentNumbers(directory: string): number[] {
+  const names = readdirSync(directory);
+  for (const name of names) {
+    if (name.endsWith(".log.tmp") || name === `${CLOSED_FILE}.tmp`) {
+      unlinkSync(join(directory, name));
+    }
   }
-  return false;
+  const numbers = names
+    .map((name) => SEGMENT_FILE.exec(name)?.[1])
+    .filter((n): n is string => n !== undefined)
+    .map(Number)
+    .sort((a, b) => a - b);
+  numbers.forEach((n, i) => {
+    if (n !== i + 1) {
+      throw new CorruptionError(`Segment ${segmentFile(i + 1)} is missing`, {
+        file: join(directory, segmentFile(i + 1)),
+        offset: 0,
+      });
+    }
+  });
+  return numbers;
 }

@@ -1,7 +1,7 @@
 /**
  * The on-disk record format of the file ledger.
  *
- * A segment file is a sequence of frames:
+ * A record is a frame:
  *
  * ```
  * u32 LE  body length N
@@ -9,11 +9,28 @@
  * N bytes body: one kind byte, then the record
  * ```
  *
- * A frame is the unit of atomicity: one `append` call is one `entries` frame, so after a
- * crash either all of its envelopes are there or none. The checksum tells a torn or
- * damaged frame from a good one. `entries` bodies are binary so that reopening a ledger
- * reads the index fields (key, id, producer, stream, checksum) without parsing any
- * envelope; every other record is JSON.
+ * Format version 2 writes the frames of one group commit (everything one write and one
+ * fdatasync make durable) behind a fixed-size group header, the group's commit record:
+ *
+ * ```
+ * u32 LE  magic 0x31475053 ("SPG1")
+ * u32 LE  bytes of the frames that follow
+ * u32 LE  how many frames
+ * u32 LE  XXH32 of the frames' 8-byte headers, concatenated (each covers its body)
+ * u32 LE  the check of the group before this one, in this segment or the one before (0 first)
+ * u32 LE  check: XXH32 of the 20 bytes above
+ * ```
+ *
+ * The header is complete and checked before its length is trusted, so no damaged byte
+ * can make a durable group look like a torn write, and a group is acknowledged only once
+ * the whole of it is synced: a group whose bytes are all there is either intact or
+ * damage. Version 1 wrote bare frames (one group commit was several frames with nothing
+ * to say where it ended); it is still read.
+ *
+ * A frame is the unit of meaning: one `append` call is one `entries` frame, so after a
+ * crash either all of its envelopes are there or none. `entries` bodies are binary so
+ * that reopening a ledger reads the index fields (key, id, producer, stream, checksum)
+ * without parsing any envelope; every other record is JSON.
  *
  * @module
  */
@@ -26,6 +43,11 @@ export const FRAME_HEADER = 8;
 /** Largest body accepted when reading: anything longer is damage, not data. */
 export const MAX_BODY: number = 256 * 1024 * 1024;
 
+/**
+ * Record kinds. A new kind takes the next number and a case in the ledger's replay; a
+ * reader that does not know a kind refuses the segment (a record it cannot replay is not
+ * skipped).
+ */
 export const KIND = {
   segment: 1,
   entries: 2,
@@ -39,8 +61,81 @@ export const KIND = {
   freeze: 8,
 } as const;
 
-/** The highest record kind this version writes and reads. */
-const LAST_KIND: number = Math.max(...Object.values(KIND));
+const KINDS: ReadonlySet<number> = new Set(Object.values(KIND));
+
+/** Bytes of a group header (version 2). */
+export const GROUP_HEADER = 24;
+/** "SPG1" read as a little-endian u32: the first bytes of every version-2 group. */
+export const GROUP_MAGIC = 0x31475053;
+/** Largest group written: the queue is split past it (a group's length is a u32). */
+export const MAX_GROUP: number = 1024 * 1024 * 1024;
+
+/** XXH32 of `count` frame headers (their first 8 bytes), concatenated; `header(i)` gives the i-th. */
+function headersHash(count: number, header: (i: number) => Uint8Array): number {
+  const headers = Buffer.allocUnsafe(count * FRAME_HEADER);
+  for (let i = 0; i < count; i++) headers.set(header(i), i * FRAME_HEADER);
+  return xxh32Bytes(headers);
+}
+
+/** The header of a group of `frames` following the group whose check is `previous`. */
+export function groupHeader(frames: readonly Uint8Array[], previous: number): Buffer {
+  const out = Buffer.allocUnsafe(GROUP_HEADER);
+  let bytes = 0;
+  for (const f of frames) bytes += f.length;
+  out.writeUInt32LE(GROUP_MAGIC, 0);
+  out.writeUInt32LE(bytes, 4);
+  out.writeUInt32LE(frames.length, 8);
+  out.writeUInt32LE(
+    headersHash(frames.length, (i) => (frames[i] as Uint8Array).subarray(0, FRAME_HEADER)),
+    12,
+  );
+  out.writeUInt32LE(previous >>> 0, 16);
+  out.writeUInt32LE(xxh32Bytes(out.subarray(0, 20)), 20);
+  return out;
+}
+
+/** The check of a group header: what the next group names as `previous`. */
+export const groupCheck = (header: Buffer, offset = 0): number => header.readUInt32LE(offset + 20);
+
+/** A group header that passed its check. */
+export interface GroupHeader {
+  readonly bytes: number;
+  readonly count: number;
+  readonly framesHash: number;
+  readonly previous: number;
+  readonly check: number;
+}
+
+/** Reads the complete group header at `offset` (the caller checked that 24 bytes are there). */
+export function readGroupHeader(
+  data: Buffer,
+  offset: number,
+): { ok: true; header: GroupHeader } | { ok: false; reason: string } {
+  if (data.readUInt32LE(offset) !== GROUP_MAGIC) return { ok: false, reason: "no group header" };
+  const check = data.readUInt32LE(offset + 20);
+  if (xxh32Bytes(data.subarray(offset, offset + 20)) !== check)
+    return { ok: false, reason: "group header checksum mismatch" };
+  return {
+    ok: true,
+    header: {
+      bytes: data.readUInt32LE(offset + 4),
+      count: data.readUInt32LE(offset + 8),
+      framesHash: data.readUInt32LE(offset + 12),
+      previous: data.readUInt32LE(offset + 16),
+      check,
+    },
+  };
+}
+
+/** Whether the frames starting at `starts` in `data` are the ones a group header hashed. */
+export function framesMatch(data: Buffer, starts: readonly number[], header: GroupHeader): boolean {
+  if (starts.length !== header.count) return false;
+  const hash = headersHash(starts.length, (i) => {
+    const at = starts[i] as number;
+    return data.subarray(at, at + FRAME_HEADER);
+  });
+  return hash === header.framesHash;
+}
 
 /**
  * One envelope to write: its index fields and its JSON text in three parts, the payload's
@@ -297,24 +392,27 @@ export function decodeJson(body: Buffer): unknown {
 
 /**
  * Reads the frame at `offset`: its body, or why it is not a good frame. `end` is where
- * the readable bytes stop.
+ * the readable bytes stop. `incomplete` says that the bytes stop before the frame does (a
+ * write cut short may look like that); any other failure is a frame whose bytes are all
+ * there and wrong.
  */
 export function readFrame(
   data: Buffer,
   offset: number,
   end: number,
-): { ok: true; body: Buffer; next: number } | { ok: false; reason: string } {
-  if (end - offset < FRAME_HEADER) return { ok: false, reason: "incomplete frame header" };
+): { ok: true; body: Buffer; next: number } | { ok: false; reason: string; incomplete: boolean } {
+  if (end - offset < FRAME_HEADER)
+    return { ok: false, reason: "incomplete frame header", incomplete: true };
   const length = data.readUInt32LE(offset);
   if (length === 0 || length > MAX_BODY)
-    return { ok: false, reason: `implausible frame length ${length}` };
+    return { ok: false, reason: `implausible frame length ${length}`, incomplete: false };
   if (end - offset - FRAME_HEADER < length)
-    return { ok: false, reason: "frame body runs past the end" };
+    return { ok: false, reason: "frame body runs past the end", incomplete: true };
   const body = data.subarray(offset + FRAME_HEADER, offset + FRAME_HEADER + length);
   if (xxh32Bytes(body) !== data.readUInt32LE(offset + 4))
-    return { ok: false, reason: "frame checksum mismatch" };
+    return { ok: false, reason: "frame checksum mismatch", incomplete: false };
   const kind = body[0] as number;
-  if (kind < KIND.segment || kind > LAST_KIND)
-    return { ok: false, reason: `unknown record kind ${kind}` };
+  if (!KINDS.has(kind))
+    return { ok: false, reason: `unknown record kind ${kind}`, incomplete: false };
   return { ok: true, body, next: offset + FRAME_HEADER + length };
 }
