@@ -211,6 +211,12 @@ export interface AuditSubject {
   readonly position?: number | undefined;
 }
 
+/**
+ * Where a record stands in an action on something outside the ledger (a sink): the
+ * `intent` is appended before the action, the `outcome` after it. See {@link AuditInput.phase}.
+ */
+export type AuditPhase = "intent" | "outcome";
+
 /** What to record in the audit log. */
 export interface AuditInput {
   /** Who did it: a user, a service, a job. */
@@ -227,6 +233,20 @@ export interface AuditInput {
   readonly after?: string | null | undefined;
   /** Anything else worth keeping, as JSON. */
   readonly details?: JsonValue | undefined;
+  /**
+   * For an action the ledger cannot make atomic with its record (a write to a sink):
+   * `intent` before the action, `outcome` after it (with {@link AuditInput.intent}). A
+   * process killed between the two leaves an intent with no outcome, which
+   * `verifyAudit` lists as `interrupted` until an outcome settles it. Absent on a record
+   * that stands alone (a freeze, a note, a flag); absent fields are not hashed, so
+   * records made before phases existed keep their hashes.
+   */
+  readonly phase?: AuditPhase | undefined;
+  /**
+   * On an outcome (and only there): the `index` of its intent record, which must be an
+   * earlier intent with no outcome yet. The ledger checks this atomically with the append.
+   */
+  readonly intent?: number | undefined;
 }
 
 /** One audit record as stored: the input plus its place in the hash chain. */
@@ -260,7 +280,12 @@ export interface AuditProblem {
    * - `inserted`: an index appears twice;
    * - `broken_link`: `prevHash` is not the previous record's hash;
    * - `truncated`: the log ends before the head you knew;
-   * - `head_mismatch`: the record at the known head index has another hash.
+   * - `head_mismatch`: the record at the known head index has another hash;
+   * - `unmatched_outcome`: an outcome whose `intent` is not an earlier intent record;
+   * - `settled_twice`: a second outcome for one intent.
+   *
+   * The ledger refuses the last two at append time, so in a log it wrote they mean the
+   * chain was rebuilt by hand (the hashes are not keyed) or written by a broken adapter.
    */
   readonly code:
     | "edited"
@@ -269,7 +294,9 @@ export interface AuditProblem {
     | "inserted"
     | "broken_link"
     | "truncated"
-    | "head_mismatch";
+    | "head_mismatch"
+    | "unmatched_outcome"
+    | "settled_twice";
   /** Human-readable description. */
   readonly message: string;
 }
@@ -283,6 +310,12 @@ export type AuditVerification =
       readonly count: number;
       /** The last record, to keep for the next check; undefined when the log is empty. */
       readonly head: AuditHead | undefined;
+      /**
+       * Intent records with no outcome, in log order: actions started and never
+       * recorded as finished (a process killed mid-repair). Not damage, so `ok` stays
+       * true; the next `repair` of the sink rechecks each one and settles it.
+       */
+      readonly interrupted: readonly AuditRecord[];
     }
   | {
       /** Something was edited, removed, reordered, inserted or truncated. */
@@ -291,6 +324,8 @@ export type AuditVerification =
       readonly count: number;
       /** Every problem found. */
       readonly problems: readonly AuditProblem[];
+      /** Intent records with no outcome among the records read, in log order. */
+      readonly interrupted: readonly AuditRecord[];
     };
 
 /** What a ledger promises; the conformance suite reads these to choose its tests. */

@@ -24,6 +24,7 @@ import {
 } from "../errors.js";
 import { verifyAuditChain } from "../ledger/audit.js";
 import type { AuditRecord, Ledger, LedgerEntry, Receipt } from "../ledger/types.js";
+import { defineAuditPhaseCases } from "./conformance-audit.js";
 
 /** The runner functions the suite needs: `describe` and `it` of vitest, jest, mocha or node:test. */
 export interface ConformanceRunner {
@@ -751,6 +752,8 @@ function defineCases<L extends Ledger>(test: Define<L>, durable: boolean): void 
     );
     assert.equal((await ledger.verifyAudit()).count, 0);
   });
+
+  defineAuditPhaseCases(test, durable);
 
   // ---- closed ---------------------------------------------------------------------
   test("a closed ledger refuses every call with ledger_closed; closing twice is fine", async (ledger, t) => {
