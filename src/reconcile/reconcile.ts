@@ -32,8 +32,10 @@ import type { Ledger, LedgerEntry, Receipt, ReceiptStatus } from "../ledger/type
 import { checkName, isFinalStatus } from "../ledger/validate.js";
 import { logger } from "../observe/debug.js";
 import { checkAccepts, checkRegistry, envelopeForSink } from "../schema/accepts.js";
+import { copyChecksum, type Held, judgeCopy, merge, type Slot, toHeld } from "./copies.js";
 import { diffPaths } from "./diff.js";
 import { HASH_SPACE, RowBuffer, rowHash, SortedRows } from "./digest.js";
+import { interruptedBySink } from "./interrupted.js";
 import type {
   BucketDigest,
   ConsistencyWindow,
@@ -42,6 +44,7 @@ import type {
   FindingKind,
   FreezePolicy,
   HashRange,
+  InterruptedAction,
   Observation,
   ObserveRange,
   ReconcileOptions,
@@ -81,23 +84,6 @@ const FREEZE_KINDS = [
  * these (and only these) once their sink converges. Internal.
  */
 export const frozenByPolicy: WeakMap<SinkGuard, string> = new WeakMap();
-
-/** One copy of a key as a sink holds it. */
-interface Copy {
-  readonly checksum: string | undefined;
-  readonly payload: JsonValue | undefined;
-  readonly hasPayload: boolean;
-}
-
-/** Every copy of one key at a sink: the first, the first that differs from it, and how many. */
-interface Held {
-  readonly first: Copy;
-  other: Copy | undefined;
-  count: number;
-}
-
-/** A key's copies: a bare checksum string when there is one copy with a checksum (most keys). */
-type Slot = string | Held;
 
 /** Findings of one sink as they are made. */
 class Tally {
@@ -175,7 +161,15 @@ function isFunction(value: unknown): value is (...args: never[]) => unknown {
 }
 
 function checkLedger(ledger: unknown): Ledger {
-  const methods = ["head", "scan", "get", "getReceipts", "scanReceipts", "appendAudit"] as const;
+  const methods = [
+    "head",
+    "scan",
+    "get",
+    "getReceipts",
+    "scanReceipts",
+    "appendAudit",
+    "scanAudit",
+  ] as const;
   if (typeof ledger !== "object" || ledger === null)
     invalidArgument("options.ledger", `must be a Ledger, got ${describe(ledger)}`);
   for (const method of methods) {
@@ -348,57 +342,6 @@ function checkObservation(value: unknown, where: string): Observation {
   return o;
 }
 
-/** The checksum of a copy in `algorithm`, or undefined when its payload cannot be canonicalized. */
-/**
- * The checksum of a copy in `algorithm`: computed from its payload when the sink gave one
- * (the payload wins over a stored checksum, which may have been written from the envelope
- * while the payload was altered), else the stored checksum; undefined when the payload
- * cannot be canonicalized.
- */
-function copyChecksum(copy: Copy, algorithm: "xxh64" | "sha256"): string | undefined {
-  if (!copy.hasPayload) return copy.checksum;
-  try {
-    return checksum(copy.payload, { algorithm });
-  } catch {
-    return undefined;
-  }
-}
-
-function toCopy(o: Observation): Copy {
-  return { checksum: o.checksum, payload: o.payload, hasPayload: o.payload !== undefined };
-}
-
-function toHeld(slot: Slot): Held {
-  return typeof slot === "string"
-    ? {
-        first: { checksum: slot, payload: undefined, hasPayload: false },
-        other: undefined,
-        count: 1,
-      }
-    : slot;
-}
-
-/** What a sink holds for a key after one more observation of it (`slot`: before). */
-function merge(slot: Slot | undefined, o: Observation): Slot {
-  const count = o.count ?? 1;
-  if (slot === undefined) {
-    return count === 1 && o.payload === undefined && o.checksum !== undefined
-      ? o.checksum
-      : { first: toCopy(o), other: undefined, count };
-  }
-  const held = toHeld(slot);
-  held.count += count;
-  if (held.other === undefined) {
-    const copy = toCopy(o);
-    const algorithm =
-      held.first.checksum !== undefined ? algorithmOf(held.first.checksum as Checksum) : "xxh64";
-    const a = copyChecksum(held.first, algorithm);
-    const b = copyChecksum(copy, algorithm);
-    if (a === undefined || b === undefined || a !== b) held.other = copy;
-  }
-  return held;
-}
-
 /** Adds one observation to a map of what a sink holds (digest mode's differing rows). */
 function hold(map: Map<string, Slot>, o: Observation): void {
   const slot = map.get(o.key);
@@ -513,6 +456,7 @@ function judgeHeld(run: SinkRun, entry: LedgerEntry, slot: Slot): void {
           position: entry.position,
           expected,
           observed: slot,
+          mismatch: "checksum",
           count: 1,
         },
         entry,
@@ -520,16 +464,13 @@ function judgeHeld(run: SinkRun, entry: LedgerEntry, slot: Slot): void {
     }
     return;
   }
-  const algorithm = algorithmOf(expected);
-  const first = copyChecksum(slot.first, algorithm);
-  const bad =
-    first !== expected
-      ? slot.first
-      : slot.other !== undefined && copyChecksum(slot.other, algorithm) !== expected
-        ? slot.other
-        : undefined;
-  if (bad !== undefined) {
-    const observed = copyChecksum(bad, algorithm);
+  let bad = slot.first;
+  let verdict = judgeCopy(bad, expected);
+  if (verdict === undefined && slot.other !== undefined) {
+    bad = slot.other;
+    verdict = judgeCopy(bad, expected);
+  }
+  if (verdict !== undefined) {
     run.tally.add(
       {
         kind: "mismatched",
@@ -537,7 +478,9 @@ function judgeHeld(run: SinkRun, entry: LedgerEntry, slot: Slot): void {
         key,
         position: entry.position,
         expected,
-        observed,
+        observed: verdict.observed,
+        mismatch: verdict.mismatch,
+        ...(verdict.storedChecksum === undefined ? {} : { storedChecksum: verdict.storedChecksum }),
         count: slot.count,
         paths: bad.hasPayload ? diffPaths(target.payload, bad.payload) : undefined,
       },
@@ -1026,7 +969,11 @@ async function step(comparer: Comparer, body: () => Promise<void>): Promise<void
   }
 }
 
-function sinkReport(ctx: Context, comparer: Comparer): SinkReport {
+function sinkReport(
+  ctx: Context,
+  comparer: Comparer,
+  interrupted: readonly InterruptedAction[],
+): SinkReport {
   const { run } = comparer;
   const { tally, error } = run;
   const counts: FindingCounts = { ...tally.counts };
@@ -1058,6 +1005,7 @@ function sinkReport(ctx: Context, comparer: Comparer): SinkReport {
     observations: run.observations,
     digest: run.digest,
     durationMs: run.durationMs,
+    interrupted,
     error,
   };
 }
@@ -1146,6 +1094,8 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
     onProgress: options.onProgress,
   };
   log("reconciling %d sinks over positions %d..%d", sinks.length, from, ctx.to);
+  // Read before the sinks, so an action interrupted after this point shows next time.
+  const interrupted = await interruptedBySink(ledger, new Set(sinks.map((s) => s.name)));
   const holdings = new Holdings();
   const comparers = sinks.map((sink, i) => comparerFor(ctx, sink, `options.sinks[${i}]`, holdings));
   // 1. Read every sink (observations, receipts).
@@ -1174,7 +1124,7 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
   const reports: SinkReport[] = [];
   for (const [i, comparer] of comparers.entries()) {
     const sink = sinks[i] as ReconcileSink;
-    let report = sinkReport(ctx, comparer);
+    let report = sinkReport(ctx, comparer, interrupted.get(sink.name) ?? []);
     const sinkPolicy = sink.freezeOn ?? policy;
     const reason = sinkPolicy === undefined ? undefined : crossed(sinkPolicy, report);
     if (reason !== undefined && sink.guard !== undefined) {

@@ -9,6 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
+  type AuditRecord,
   createSealer,
   type Envelope,
   IdempotencyConflictError,
@@ -155,7 +156,7 @@ describe.skipIf(skip)("PostgresLedger", () => {
         Array.from({ length: 4 }, () => PostgresLedger.open({ connectionString: url, schema })),
       );
       const first = ledgers[0] as PostgresLedger;
-      const intents = [];
+      const intents: AuditRecord[] = [];
       for (let i = 0; i < 5; i++) {
         intents.push(
           await first.appendAudit({
