@@ -23,9 +23,9 @@
  */
 
 import { performance } from "node:perf_hooks";
-import { algorithmOf, type Checksum, checksum, isChecksum } from "../checksum/checksum.js";
+import { algorithmOf, type Checksum, isChecksum } from "../checksum/checksum.js";
 import type { SinkGuard } from "../delivery/guard.js";
-import type { Envelope, JsonValue } from "../envelope/schema.js";
+import type { Envelope } from "../envelope/schema.js";
 import { InvalidArgumentError, isSinkproofError, LedgerError } from "../errors.js";
 import { describe, invalidArgument } from "../internal/arguments.js";
 import type { Ledger, LedgerEntry, Receipt, ReceiptStatus } from "../ledger/types.js";
