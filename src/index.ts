@@ -162,6 +162,7 @@ export type {
   AppendResult,
   AuditHead,
   AuditInput,
+  AuditPhase,
   AuditProblem,
   AuditRecord,
   AuditSubject,
@@ -224,6 +225,8 @@ export type {
   FindingKind,
   FreezePolicy,
   HashRange,
+  InterruptedAction,
+  MismatchReason,
   Observation,
   ObserveRange,
   ReconcileOptions,
@@ -235,6 +238,13 @@ export type {
   SinkReadFailure,
   SinkReport,
 } from "./reconcile/types.js";
+export {
+  type PayloadProblem,
+  type PayloadSample,
+  type PayloadVerification,
+  type VerifySinkPayloadsOptions,
+  verifySinkPayloads,
+} from "./reconcile/verify-payloads.js";
 export type {
   ChangeDirection,
   JsonSchema,

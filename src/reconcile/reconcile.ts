@@ -296,7 +296,8 @@ function checkPosition(value: unknown, where: string): number | undefined {
 // ---------------------------------------------------------------------------------------
 // Observations
 
-function checkObservation(value: unknown, where: string): Observation {
+/** Checks one observation a sink gave. Internal (verifySinkPayloads uses it too). */
+export function checkObservation(value: unknown, where: string): Observation {
   if (typeof value !== "object" || value === null) {
     throw new InvalidArgumentError(
       "invalid_argument",
@@ -399,8 +400,8 @@ function isIterable(value: unknown): value is AsyncIterable<unknown> | Iterable<
   );
 }
 
-/** Reads observations into the map; returns how many were read. */
-async function readObservations(
+/** Reads observations into the map; returns how many were read. Internal. */
+export async function readObservations(
   source: unknown,
   where: string,
   add: (o: Observation) => void,

@@ -13,6 +13,14 @@
 
 import { describe, invalidArgument } from "../internal/arguments.js";
 import {
+  hInterrupted,
+  hSettled,
+  interruptedOf,
+  mdInterrupted,
+  mdSettled,
+  mismatchText,
+} from "./render-interrupted.js";
+import {
   badge,
   formatDuration,
   h,
@@ -143,9 +151,27 @@ function receiptText(finding: Finding): string {
 }
 
 function kindText(finding: Finding): string {
-  return finding.kind === "duplicate" || (finding.count !== undefined && finding.count > 1)
-    ? `${finding.kind} (${finding.count ?? 2} copies)`
-    : finding.kind;
+  const notes: string[] = [];
+  const why = finding.kind === "mismatched" ? mismatchText(finding) : "";
+  if (why !== "") notes.push(why);
+  if (finding.kind === "duplicate" || (finding.count !== undefined && finding.count > 1))
+    notes.push(`${finding.count ?? 2} copies`);
+  return notes.length === 0 ? finding.kind : `${finding.kind} (${notes.join("; ")})`;
+}
+
+/** The checksum(s) the sink holds: its payload's and, when they differ, the stored one. */
+function observedText(finding: Finding): string | undefined {
+  if (finding.storedChecksum === undefined) return finding.observed;
+  return `payload ${str(finding.observed ?? "(not JSON)")}; stored ${str(finding.storedChecksum)}`;
+}
+
+/** The summary's verdict cell: the verdict, then frozen and interrupted when they apply. */
+function verdictNotes(sink: SinkReport): string {
+  const interrupted = interruptedOf(sink).length;
+  return (
+    (sink.frozen === undefined ? "" : ", frozen") +
+    (interrupted === 0 ? "" : `, ${interrupted} interrupted`)
+  );
 }
 
 function statusText(outcome: RepairOutcome): string {
@@ -183,7 +209,7 @@ function mdFindings(sink: SinkReport, top: number): string[] {
           mdCode(f.key),
           f.position === undefined ? "" : num(f.position),
           f.expected === undefined ? "" : mdCode(f.expected),
-          f.observed === undefined ? "" : mdCode(f.observed),
+          observedText(f) === undefined ? "" : mdCode(observedText(f)),
           (f.paths ?? []).map((p) => mdCode(p)).join(", "),
           f.ageMs === undefined ? "" : formatDuration(f.ageMs),
           mdText(receiptText(f)),
@@ -260,6 +286,7 @@ function mdRepair(repair: RepairResult, top: number): string[] {
     }
     out.push(...mdMore(shown.length, list.length, "actions (see the ledger's audit log)"));
   }
+  out.push(...mdSettled(repair, top));
   const unresolved = bySink(repair.unresolved, order);
   if (unresolved.size > 0) out.push("", "### Unresolved", "");
   for (const [name, list] of unresolved) {
@@ -309,7 +336,7 @@ function renderMarkdown(
         report.sinks.map((s) => [
           mdCode(s.name),
           mdText(s.basis),
-          sinkVerdict(s) + (s.frozen === undefined ? "" : ", frozen"),
+          sinkVerdict(s) + verdictNotes(s),
           num(s.counts.matched),
           num(s.counts["missing-late"]),
           num(s.counts["missing-lost"]),
@@ -338,6 +365,7 @@ function renderMarkdown(
       );
     }
   }
+  out.push(...mdInterrupted(report.sinks, top));
   const frozen = report.sinks.filter((s) => s.frozen !== undefined);
   if (frozen.length > 0) {
     out.push("", "### Frozen", "");
@@ -470,7 +498,7 @@ function hFindings(sink: SinkReport, top: number): string {
           hCode(f.key),
           f.position === undefined ? "" : h(num(f.position)),
           f.expected === undefined ? "" : hCode(f.expected),
-          f.observed === undefined ? "" : hCode(f.observed),
+          observedText(f) === undefined ? "" : hCode(observedText(f)),
           (f.paths ?? []).map(hCode).join(" "),
           f.ageMs === undefined ? "" : h(formatDuration(f.ageMs)),
           f.receipt === undefined ? "" : badge(receiptText(f), "warn"),
@@ -516,6 +544,8 @@ function hSink(sink: SinkReport, index: number, top: number): string {
   }
   if (sink.frozen !== undefined)
     out.push(`<p class="error"><b>Guard frozen:</b> ${h(sink.frozen)}</p>`);
+  const interrupted = hInterrupted(sink, top);
+  if (interrupted !== "") out.push(interrupted);
   out.push(hBar(sink));
   out.push(
     `<dl class="facts">${facts.map(([k, v]) => `<div><dt>${h(k)}</dt><dd>${h(v)}</dd></div>`).join("")}</dl>`,
@@ -589,6 +619,8 @@ function hRepair(repair: RepairResult, top: number): string {
     const more = hMore(shown.length, list.length, "actions (see the ledger's audit log)");
     if (more !== "") out.push(more);
   }
+  const settled = hSettled(repair, top);
+  if (settled !== "") out.push(settled);
   const unresolved = bySink(repair.unresolved, order);
   if (unresolved.size > 0) out.push("<h3>Unresolved</h3>");
   for (const [name, list] of unresolved) {
@@ -663,7 +695,10 @@ function renderHtml(
             `<a href="#sink-${i}">${hCode(s.name)}</a>`,
             h(s.basis),
             verdictBadge(sinkVerdict(s)) +
-              (s.frozen === undefined ? "" : ` ${badge("frozen", "bad")}`),
+              (s.frozen === undefined ? "" : ` ${badge("frozen", "bad")}`) +
+              (interruptedOf(s).length === 0
+                ? ""
+                : ` ${badge(`${interruptedOf(s).length} interrupted`, "warn")}`),
             h(num(s.counts.matched)),
             h(num(s.counts["missing-late"])),
             h(num(s.counts["missing-lost"])),
