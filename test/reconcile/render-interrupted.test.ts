@@ -75,7 +75,7 @@ describe("rendering interrupted actions and self-inconsistent rows", () => {
     const { report, ledger, sink, clock } = await setUp();
     const old = JSON.parse(JSON.stringify(report)) as ReconcileReport;
     for (const s of old.sinks as unknown as Record<string, unknown>[]) delete s.interrupted;
-    for (const f of old.sinks[0]?.findings as unknown as Record<string, unknown>[]) {
+    for (const f of (old.sinks[0]?.findings ?? []) as unknown as Record<string, unknown>[]) {
       delete f.mismatch;
       delete f.storedChecksum;
     }

@@ -147,7 +147,9 @@ describe("createMemorySink", () => {
             : { key: "k", checksum: original, payload: { a: 2 }, count: 1 },
       );
       // Digest mode finds the row by its stored checksum, as a row-hash index would.
-      const rows = [...(sink.digest?.observeRange({ from: 0, to: 2 ** 32 }) as Iterable<unknown>)];
+      const digest = sink.digest;
+      if (digest === undefined) throw new Error("no digest");
+      const rows = [...(digest.observeRange({ from: 0, to: 2 ** 32 }) as Iterable<unknown>)];
       expect(rows).toEqual([
         observe === "checksum"
           ? { key: "k", checksum: original, count: 1 }
