@@ -403,13 +403,19 @@ export interface Ledger {
   /** Gives a claim up; false when it was no longer held by this token. */
   releaseClaim(claim: Claim): Promise<boolean>;
 
-  /** Appends a record to the hash-chained audit log and returns it. */
+  /**
+   * Appends a record to the hash-chained audit log and returns it. An outcome
+   * (`phase: "outcome"`) must name, in `intent`, an earlier intent with no outcome yet,
+   * checked atomically with the append (else an `InvalidArgumentError` at `input.intent`).
+   */
   appendAudit(input: AuditInput): Promise<AuditRecord>;
   /** The audit log, in order. */
   scanAudit(): AsyncIterable<AuditRecord>;
   /**
-   * Checks the audit chain: every hash, every link, every index. With `head` (a head kept
-   * from an earlier check), also detects truncation and rewriting after it.
+   * Checks the audit chain: every hash, every link, every index, and that each outcome
+   * settles one earlier intent. With `head` (a head kept from an earlier check), also
+   * detects truncation and rewriting after it. Intents with no outcome are listed in
+   * `interrupted`, whatever `ok` says.
    */
   verifyAudit(options?: { readonly head?: AuditHead | undefined }): Promise<AuditVerification>;
 

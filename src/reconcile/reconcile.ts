@@ -1027,6 +1027,11 @@ function byPosition(a: Finding, b: Finding): number {
  * `contradicted`. A sink is consistent when it has no finding but `matched` and
  * `missing-late`, and could be read.
  *
+ * A row whose payload does not hash to the checksum stored beside it is never matched
+ * (when the sink's answer shows both): the finding's `mismatch` says what disagrees.
+ * Each sink's report also lists `interrupted`: repair actions on it that were started
+ * and never recorded as finished (audit intents with no outcome).
+ *
  * With `freezeOn`, a sink whose findings cross a threshold has its guard frozen (and an
  * audit record appended) until {@link repair} converges for it.
  *

@@ -754,9 +754,10 @@ function checkRepair(repair: unknown): RepairResult | undefined {
  *   and `JSON.parse` gives the inputs back.
  * - `markdown`: for a terminal or a pull request: the verdict (range, entries, when,
  *   how long), a summary table with one row per sink, a note for receipt-based sinks,
- *   read errors, freezes, digest statistics, then each sink's top findings (key,
- *   position, checksums, differing JSON paths, age, contradicting receipt), and the
- *   repair log (per-sink summary, actions, unresolved keys). Keys and paths are code
+ *   read errors, interrupted repair actions, freezes, digest statistics, then each
+ *   sink's top findings (key, position, checksums, what disagrees, differing JSON paths,
+ *   age, contradicting receipt), and the repair log (per-sink summary, actions,
+ *   interrupted actions settled, unresolved keys). Keys and paths are code
  *   spans with `|`, newlines and backticks escaped, so tables never break.
  * - `html`: one self-contained page (inline CSS and SVG; no scripts, links or external
  *   URLs) with, per sink, a stacked bar of matched / late / lost / mismatched / duplicate
