@@ -91,6 +91,7 @@ function generatedLedger(count: number): Ledger {
     appendAudit: async () => {
       throw new Error("read-only");
     },
+    async *scanAudit() {},
   };
   return ledger as unknown as Ledger;
 }
