@@ -215,6 +215,7 @@ export {
   type SinkRepair,
   type Unresolved,
 } from "./reconcile/repair.js";
+export type { InterruptedSettlement } from "./reconcile/settle.js";
 export type {
   BucketDigest,
   ConsistencyWindow,
