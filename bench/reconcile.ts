@@ -91,6 +91,11 @@ function generatedLedger(count: number): Ledger {
     appendAudit: async () => {
       throw new Error("read-only");
     },
+    async *scanAudit() {},
+    freezeSink: async () => {
+      throw new Error("read-only");
+    },
+    getFreezes: async () => [],
   };
   return ledger as unknown as Ledger;
 }

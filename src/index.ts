@@ -168,6 +168,7 @@ export type {
   AppendResult,
   AuditHead,
   AuditInput,
+  AuditPhase,
   AuditProblem,
   AuditRecord,
   AuditSubject,
@@ -223,6 +224,7 @@ export {
   type SinkRepair,
   type Unresolved,
 } from "./reconcile/repair.js";
+export type { InterruptedSettlement } from "./reconcile/settle.js";
 export type {
   BucketDigest,
   ConsistencyWindow,
@@ -233,6 +235,8 @@ export type {
   FindingKind,
   FreezePolicy,
   HashRange,
+  InterruptedAction,
+  MismatchReason,
   Observation,
   ObserveRange,
   ReconcileOptions,
@@ -244,6 +248,13 @@ export type {
   SinkReadFailure,
   SinkReport,
 } from "./reconcile/types.js";
+export {
+  type PayloadProblem,
+  type PayloadSample,
+  type PayloadVerification,
+  type VerifySinkPayloadsOptions,
+  verifySinkPayloads,
+} from "./reconcile/verify-payloads.js";
 export type {
   ChangeDirection,
   JsonSchema,

@@ -7,11 +7,19 @@
  * The chain is computed and checked here, above the adapters, so every ledger hashes the
  * same way and a verifier in another language can follow docs/ledgers.md.
  *
+ * An action on a sink cannot commit atomically with its record, so it is recorded twice:
+ * an `intent` before, an `outcome` (naming the intent) after. An intent with no outcome
+ * is an interrupted action: reported, never lost. {@link AuditIntents} lets the ledger
+ * refuse an outcome for anything but an earlier, unsettled intent, atomically with the
+ * append; {@link verifyAuditChain} checks the same rule over a stored log.
+ *
  * @module
  */
 
 import { canonicalBytes } from "../canonical/canonicalize.js";
 import { sha256Hex } from "../checksum/checksum.js";
+import { LedgerError } from "../errors.js";
+import { invalidArgument } from "../internal/arguments.js";
 import type {
   AuditHead,
   AuditInput,
@@ -48,6 +56,9 @@ export function nextAuditRecord(
     ...(input.before === undefined ? {} : { before: input.before }),
     ...(input.after === undefined ? {} : { after: input.after }),
     ...(input.details === undefined ? {} : { details: input.details }),
+    // Absent unless given, so that records made before phases existed hash as they did.
+    ...(input.phase === undefined ? {} : { phase: input.phase }),
+    ...(input.intent === undefined ? {} : { intent: input.intent }),
   };
   return Object.freeze({ ...body, hash: auditHash(body) });
 }
@@ -61,8 +72,10 @@ function safeHash(record: AuditRecord): string | undefined {
 }
 
 /**
- * Checks a chain of records, in stored order: every hash, every link, every index; with
- * `head`, also that the log reaches it unchanged.
+ * Checks a chain of records, in stored order: every hash, every link, every index, and
+ * that each outcome settles an earlier intent once; with `head`, also that the log
+ * reaches it unchanged. Intents left without an outcome are returned as `interrupted`
+ * (they do not make the chain bad).
  */
 export async function verifyAuditChain(
   records: AsyncIterable<AuditRecord> | Iterable<AuditRecord>,
@@ -74,9 +87,29 @@ export async function verifyAuditChain(
   let count = 0;
   let last: AuditHead | undefined;
   let atHead: string | undefined;
+  // Intents by index: the record while open, `null` once settled.
+  const intents = new Map<number, AuditRecord | null>();
   for await (const record of records) {
     count++;
     const index = typeof record.index === "number" ? record.index : Number.NaN;
+    if (record.phase === "intent") intents.set(index, record);
+    else if (record.phase === "outcome") {
+      const intent = typeof record.intent === "number" ? record.intent : Number.NaN;
+      const open = intent < index ? intents.get(intent) : undefined;
+      if (open === null) {
+        problems.push({
+          index,
+          code: "settled_twice",
+          message: `record ${index}: intent ${intent} already has an outcome`,
+        });
+      } else if (open === undefined) {
+        problems.push({
+          index,
+          code: "unmatched_outcome",
+          message: `record ${index}: an outcome for ${String(record.intent)}, which is not an earlier intent record`,
+        });
+      } else intents.set(intent, null);
+    }
     if (safeHash(record) !== record.hash) {
       problems.push({
         index,
@@ -128,7 +161,99 @@ export async function verifyAuditChain(
       });
     }
   }
+  const interrupted: AuditRecord[] = [];
+  for (const open of intents.values()) if (open !== null) interrupted.push(open);
+  Object.freeze(interrupted);
   return problems.length === 0
-    ? Object.freeze({ ok: true as const, count, head: last })
-    : Object.freeze({ ok: false as const, count, problems: Object.freeze(problems) });
+    ? Object.freeze({ ok: true as const, count, head: last, interrupted })
+    : Object.freeze({
+        ok: false as const,
+        count,
+        problems: Object.freeze(problems),
+        interrupted,
+      });
+}
+
+/** The log changed under an outcome's check (another process appended): check again. */
+export class StaleAuditState extends LedgerError {
+  constructor() {
+    super(
+      "serialization_failure",
+      "The audit log kept changing while an outcome was checked against its intents; try again",
+    );
+  }
+}
+
+function sameHead(a: AuditHead | undefined, b: AuditHead | undefined): boolean {
+  return a === undefined || b === undefined ? a === b : a.index === b.index && a.hash === b.hash;
+}
+
+/**
+ * The open intents of one ledger's audit log, as of a known last record, so that an
+ * outcome is checked in O(1) inside the adapter's atomic append. The set is trusted only
+ * while the head the adapter reads is the one it was built at: a record appended by
+ * another process, connection or code path in between makes {@link admit} throw
+ * {@link StaleAuditState} for an outcome (the caller reloads and tries again) and
+ * forget the set otherwise. Only open intents are kept, so memory follows the
+ * interrupted actions, not the log. Internal (BaseLedger).
+ */
+export class AuditIntents {
+  #known = false;
+  #head: AuditHead | undefined;
+  #open = new Set<number>();
+
+  /** Whether the set is loaded (it may still be stale: {@link admit} finds out). */
+  get known(): boolean {
+    return this.#known;
+  }
+
+  /** Rebuilds the set from the whole log. */
+  async load(records: AsyncIterable<AuditRecord>): Promise<void> {
+    const open = new Set<number>();
+    let head: AuditHead | undefined;
+    for await (const record of records) {
+      if (record.phase === "intent") open.add(record.index);
+      else if (record.phase === "outcome" && typeof record.intent === "number")
+        open.delete(record.intent);
+      head = { index: record.index, hash: record.hash };
+    }
+    this.#open = open;
+    this.#head = head;
+    this.#known = true;
+  }
+
+  /**
+   * Called inside the adapter's atomic append, with the head the adapter read and the
+   * record it is about to store: refuses an outcome that settles nothing, then moves
+   * the set to the new record. Returns the record.
+   */
+  admit(record: AuditRecord, previous: AuditHead | undefined): AuditRecord {
+    const current = this.#known && sameHead(previous, this.#head);
+    if (record.phase === "outcome") {
+      if (!current) throw new StaleAuditState();
+      const intent = record.intent as number;
+      if (intent >= record.index)
+        invalidArgument(
+          "input.intent",
+          `must be an earlier record than ${record.index}, got ${intent}`,
+        );
+      if (!this.#open.has(intent)) {
+        invalidArgument(
+          "input.intent",
+          `record ${intent} is not an intent awaiting its outcome (it is not an intent, or it is settled already)`,
+        );
+      }
+      this.#open.delete(intent);
+    } else if (!current) {
+      this.#known = false;
+      return record;
+    } else if (record.phase === "intent") this.#open.add(record.index);
+    this.#head = { index: record.index, hash: record.hash };
+    return record;
+  }
+
+  /** Drops the set (an append failed, or its outcome is unknown): the next outcome reloads it. */
+  forget(): void {
+    this.#known = false;
+  }
 }

@@ -29,7 +29,7 @@ import {
   LedgerError,
 } from "../errors.js";
 import { describe, invalidArgument } from "../internal/arguments.js";
-import { nextAuditRecord, verifyAuditChain } from "./audit.js";
+import { AuditIntents, nextAuditRecord, StaleAuditState, verifyAuditChain } from "./audit.js";
 import type {
   AppendedEntry,
   AppendResult,
@@ -176,6 +176,9 @@ export interface EntryScan {
   /** At most this many entries. */
   readonly limit: number;
 }
+
+/** Tries of an outcome's append while other writers keep moving the audit log. */
+const AUDIT_RETRIES = 8;
 
 const EMPTY_RESULT: AppendResult = Object.freeze({
   results: Object.freeze([]),
@@ -336,6 +339,8 @@ export abstract class BaseLedger implements Ledger {
   protected readonly keepsCanonicalPayloads: boolean = false;
   #closed = false;
   #failure: unknown;
+  readonly #intents = new AuditIntents();
+  readonly #auditAppends = new Set<Promise<AuditRecord>>();
 
   constructor(options: LedgerOptions = {}) {
     checkLedgerOptions(options);
@@ -889,9 +894,31 @@ export abstract class BaseLedger implements Ledger {
     this.assertOpen();
     const checked = checkAuditInput(input);
     const time = new Date(this.#now()).toISOString();
-    return this.#run(() =>
-      this._appendAudit((previous) => nextAuditRecord(checked, previous, time)),
-    );
+    // An outcome is checked against the open intents inside the adapter's atomic append
+    // (`admit`); when another writer moved the log meanwhile, reload and check again.
+    for (let attempt = 1; ; attempt++) {
+      if (checked.phase === "outcome" && !this.#intents.known) {
+        // An adapter may chain on records it has not stored yet (FileLedger's group
+        // commit): let this ledger's own appends land first, so the scan reaches them.
+        await Promise.allSettled(this.#auditAppends);
+        await this.#intents.load(this.#iterate(() => this._scanAudit()));
+      }
+      const append = this.#run(() =>
+        this._appendAudit((previous) =>
+          this.#intents.admit(nextAuditRecord(checked, previous, time), previous),
+        ),
+      );
+      this.#auditAppends.add(append);
+      try {
+        return await append;
+      } catch (error) {
+        this.#intents.forget();
+        if (!(error instanceof StaleAuditState) || attempt >= AUDIT_RETRIES) throw error;
+        await new Promise((resolve) => setTimeout(resolve, attempt * 5));
+      } finally {
+        this.#auditAppends.delete(append);
+      }
+    }
   }
 
   scanAudit(): AsyncIterable<AuditRecord> {

@@ -283,6 +283,12 @@ export interface AuditSubject {
   readonly position?: number | undefined;
 }
 
+/**
+ * Where a record stands in an action on something outside the ledger (a sink): the
+ * `intent` is appended before the action, the `outcome` after it. See {@link AuditInput.phase}.
+ */
+export type AuditPhase = "intent" | "outcome";
+
 /** What to record in the audit log. */
 export interface AuditInput {
   /** Who did it: a user, a service, a job. */
@@ -299,6 +305,20 @@ export interface AuditInput {
   readonly after?: string | null | undefined;
   /** Anything else worth keeping, as JSON. */
   readonly details?: JsonValue | undefined;
+  /**
+   * For an action the ledger cannot make atomic with its record (a write to a sink):
+   * `intent` before the action, `outcome` after it (with {@link AuditInput.intent}). A
+   * process killed between the two leaves an intent with no outcome, which
+   * `verifyAudit` lists as `interrupted` until an outcome settles it. Absent on a record
+   * that stands alone (a freeze, a note, a flag); absent fields are not hashed, so
+   * records made before phases existed keep their hashes.
+   */
+  readonly phase?: AuditPhase | undefined;
+  /**
+   * On an outcome (and only there): the `index` of its intent record, which must be an
+   * earlier intent with no outcome yet. The ledger checks this atomically with the append.
+   */
+  readonly intent?: number | undefined;
 }
 
 /** One audit record as stored: the input plus its place in the hash chain. */
@@ -332,7 +352,12 @@ export interface AuditProblem {
    * - `inserted`: an index appears twice;
    * - `broken_link`: `prevHash` is not the previous record's hash;
    * - `truncated`: the log ends before the head you knew;
-   * - `head_mismatch`: the record at the known head index has another hash.
+   * - `head_mismatch`: the record at the known head index has another hash;
+   * - `unmatched_outcome`: an outcome whose `intent` is not an earlier intent record;
+   * - `settled_twice`: a second outcome for one intent.
+   *
+   * The ledger refuses the last two at append time, so in a log it wrote they mean the
+   * chain was rebuilt by hand (the hashes are not keyed) or written by a broken adapter.
    */
   readonly code:
     | "edited"
@@ -341,7 +366,9 @@ export interface AuditProblem {
     | "inserted"
     | "broken_link"
     | "truncated"
-    | "head_mismatch";
+    | "head_mismatch"
+    | "unmatched_outcome"
+    | "settled_twice";
   /** Human-readable description. */
   readonly message: string;
 }
@@ -355,6 +382,12 @@ export type AuditVerification =
       readonly count: number;
       /** The last record, to keep for the next check; undefined when the log is empty. */
       readonly head: AuditHead | undefined;
+      /**
+       * Intent records with no outcome, in log order: actions started and never
+       * recorded as finished (a process killed mid-repair). Not damage, so `ok` stays
+       * true; the next `repair` of the sink rechecks each one and settles it.
+       */
+      readonly interrupted: readonly AuditRecord[];
     }
   | {
       /** Something was edited, removed, reordered, inserted or truncated. */
@@ -363,6 +396,8 @@ export type AuditVerification =
       readonly count: number;
       /** Every problem found. */
       readonly problems: readonly AuditProblem[];
+      /** Intent records with no outcome among the records read, in log order. */
+      readonly interrupted: readonly AuditRecord[];
     };
 
 /** What a ledger promises; the conformance suite reads these to choose its tests. */
@@ -461,13 +496,19 @@ export interface Ledger {
   /** Every freeze of every sink, by sink then oldest first. */
   listFreezes(): Promise<readonly SinkFreeze[]>;
 
-  /** Appends a record to the hash-chained audit log and returns it. */
+  /**
+   * Appends a record to the hash-chained audit log and returns it. An outcome
+   * (`phase: "outcome"`) must name, in `intent`, an earlier intent with no outcome yet,
+   * checked atomically with the append (else an `InvalidArgumentError` at `input.intent`).
+   */
   appendAudit(input: AuditInput): Promise<AuditRecord>;
   /** The audit log, in order. */
   scanAudit(): AsyncIterable<AuditRecord>;
   /**
-   * Checks the audit chain: every hash, every link, every index. With `head` (a head kept
-   * from an earlier check), also detects truncation and rewriting after it.
+   * Checks the audit chain: every hash, every link, every index, and that each outcome
+   * settles one earlier intent. With `head` (a head kept from an earlier check), also
+   * detects truncation and rewriting after it. Intents with no outcome are listed in
+   * `interrupted`, whatever `ok` says.
    */
   verifyAudit(options?: { readonly head?: AuditHead | undefined }): Promise<AuditVerification>;
 

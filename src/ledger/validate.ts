@@ -205,6 +205,8 @@ const auditInputSchema = z.strictObject({
   before: checksumOrNull,
   after: checksumOrNull,
   details: z.unknown().optional(),
+  phase: z.enum(["intent", "outcome"]).optional(),
+  intent: z.int().min(1).optional(),
 });
 
 const reasonText = z
@@ -389,11 +391,20 @@ export function checkReceipt(receipt: unknown): Receipt {
 
 const DETAILS_LIMITS = { maxDepth: 32, maxBytes: 64 * 1024 };
 
-/** An audit input checked; `details` must be JSON of at most 64 KiB. */
+/**
+ * An audit input checked; `details` must be JSON of at most 64 KiB. An outcome
+ * (`phase: "outcome"`) must name its intent record (`intent`), and only an outcome may;
+ * that the intent exists, is earlier and is not settled yet depends on the log, so the
+ * ledger checks it when it appends (see `AuditIntents`).
+ */
 export function checkAuditInput(input: unknown): AuditInput {
   const result = auditInputSchema.safeParse(input);
   if (!result.success) zodToArgument("input", result.error.issues);
   const data = result.data as AuditInput;
+  if (data.phase === "outcome" && data.intent === undefined)
+    invalidArgument("input.intent", "is required on an outcome: the index of its intent record");
+  if (data.intent !== undefined && data.phase !== "outcome")
+    invalidArgument("input.intent", 'is only for an outcome (phase: "outcome")');
   if (data.details === undefined) return data;
   // Stored as its JSON form (a copy), so the record is the same after a restart.
   let details: JsonValue;

@@ -23,16 +23,18 @@
  */
 
 import { performance } from "node:perf_hooks";
-import { algorithmOf, type Checksum, checksum, isChecksum } from "../checksum/checksum.js";
-import type { Envelope, JsonValue } from "../envelope/schema.js";
+import { algorithmOf, type Checksum, isChecksum } from "../checksum/checksum.js";
+import type { Envelope } from "../envelope/schema.js";
 import { InvalidArgumentError, isSinkproofError, LedgerError } from "../errors.js";
 import { describe, invalidArgument } from "../internal/arguments.js";
 import type { Ledger, LedgerEntry, Receipt, ReceiptStatus } from "../ledger/types.js";
 import { checkName, isFinalStatus } from "../ledger/validate.js";
 import { logger } from "../observe/debug.js";
 import { checkAccepts, checkRegistry, envelopeForSink } from "../schema/accepts.js";
+import { copyChecksum, type Held, judgeCopy, merge, type Slot, toHeld } from "./copies.js";
 import { diffPaths } from "./diff.js";
 import { HASH_SPACE, RowBuffer, rowHash, SortedRows } from "./digest.js";
+import { interruptedBySink } from "./interrupted.js";
 import type {
   BucketDigest,
   ConsistencyWindow,
@@ -41,6 +43,7 @@ import type {
   FindingKind,
   FreezePolicy,
   HashRange,
+  InterruptedAction,
   Observation,
   ObserveRange,
   ReconcileOptions,
@@ -80,23 +83,6 @@ const FREEZE_KINDS = [
  * `repair` lifts these (and only these) once their sink converges.
  */
 export const POLICY_FREEZE_ORIGIN = "reconcile";
-
-/** One copy of a key as a sink holds it. */
-interface Copy {
-  readonly checksum: string | undefined;
-  readonly payload: JsonValue | undefined;
-  readonly hasPayload: boolean;
-}
-
-/** Every copy of one key at a sink: the first, the first that differs from it, and how many. */
-interface Held {
-  readonly first: Copy;
-  other: Copy | undefined;
-  count: number;
-}
-
-/** A key's copies: a bare checksum string when there is one copy with a checksum (most keys). */
-type Slot = string | Held;
 
 /** Findings of one sink as they are made. */
 class Tally {
@@ -174,7 +160,17 @@ function isFunction(value: unknown): value is (...args: never[]) => unknown {
 }
 
 function checkLedger(ledger: unknown): Ledger {
-  const methods = ["head", "scan", "get", "getReceipts", "scanReceipts", "appendAudit"] as const;
+  const methods = [
+    "head",
+    "scan",
+    "get",
+    "getReceipts",
+    "scanReceipts",
+    "appendAudit",
+    "scanAudit",
+    "freezeSink",
+    "getFreezes",
+  ] as const;
   if (typeof ledger !== "object" || ledger === null)
     invalidArgument("options.ledger", `must be a Ledger, got ${describe(ledger)}`);
   for (const method of methods) {
@@ -301,7 +297,8 @@ function checkPosition(value: unknown, where: string): number | undefined {
 // ---------------------------------------------------------------------------------------
 // Observations
 
-function checkObservation(value: unknown, where: string): Observation {
+/** Checks one observation a sink gave. Internal (verifySinkPayloads uses it too). */
+export function checkObservation(value: unknown, where: string): Observation {
   if (typeof value !== "object" || value === null) {
     throw new InvalidArgumentError(
       "invalid_argument",
@@ -345,57 +342,6 @@ function checkObservation(value: unknown, where: string): Observation {
     );
   }
   return o;
-}
-
-/** The checksum of a copy in `algorithm`, or undefined when its payload cannot be canonicalized. */
-/**
- * The checksum of a copy in `algorithm`: computed from its payload when the sink gave one
- * (the payload wins over a stored checksum, which may have been written from the envelope
- * while the payload was altered), else the stored checksum; undefined when the payload
- * cannot be canonicalized.
- */
-function copyChecksum(copy: Copy, algorithm: "xxh64" | "sha256"): string | undefined {
-  if (!copy.hasPayload) return copy.checksum;
-  try {
-    return checksum(copy.payload, { algorithm });
-  } catch {
-    return undefined;
-  }
-}
-
-function toCopy(o: Observation): Copy {
-  return { checksum: o.checksum, payload: o.payload, hasPayload: o.payload !== undefined };
-}
-
-function toHeld(slot: Slot): Held {
-  return typeof slot === "string"
-    ? {
-        first: { checksum: slot, payload: undefined, hasPayload: false },
-        other: undefined,
-        count: 1,
-      }
-    : slot;
-}
-
-/** What a sink holds for a key after one more observation of it (`slot`: before). */
-function merge(slot: Slot | undefined, o: Observation): Slot {
-  const count = o.count ?? 1;
-  if (slot === undefined) {
-    return count === 1 && o.payload === undefined && o.checksum !== undefined
-      ? o.checksum
-      : { first: toCopy(o), other: undefined, count };
-  }
-  const held = toHeld(slot);
-  held.count += count;
-  if (held.other === undefined) {
-    const copy = toCopy(o);
-    const algorithm =
-      held.first.checksum !== undefined ? algorithmOf(held.first.checksum as Checksum) : "xxh64";
-    const a = copyChecksum(held.first, algorithm);
-    const b = copyChecksum(copy, algorithm);
-    if (a === undefined || b === undefined || a !== b) held.other = copy;
-  }
-  return held;
 }
 
 /** Adds one observation to a map of what a sink holds (digest mode's differing rows). */
@@ -455,8 +401,8 @@ function isIterable(value: unknown): value is AsyncIterable<unknown> | Iterable<
   );
 }
 
-/** Reads observations into the map; returns how many were read. */
-async function readObservations(
+/** Reads observations into the map; returns how many were read. Internal. */
+export async function readObservations(
   source: unknown,
   where: string,
   add: (o: Observation) => void,
@@ -512,6 +458,7 @@ function judgeHeld(run: SinkRun, entry: LedgerEntry, slot: Slot): void {
           position: entry.position,
           expected,
           observed: slot,
+          mismatch: "checksum",
           count: 1,
         },
         entry,
@@ -519,16 +466,13 @@ function judgeHeld(run: SinkRun, entry: LedgerEntry, slot: Slot): void {
     }
     return;
   }
-  const algorithm = algorithmOf(expected);
-  const first = copyChecksum(slot.first, algorithm);
-  const bad =
-    first !== expected
-      ? slot.first
-      : slot.other !== undefined && copyChecksum(slot.other, algorithm) !== expected
-        ? slot.other
-        : undefined;
-  if (bad !== undefined) {
-    const observed = copyChecksum(bad, algorithm);
+  let bad = slot.first;
+  let verdict = judgeCopy(bad, expected);
+  if (verdict === undefined && slot.other !== undefined) {
+    bad = slot.other;
+    verdict = judgeCopy(bad, expected);
+  }
+  if (verdict !== undefined) {
     run.tally.add(
       {
         kind: "mismatched",
@@ -536,7 +480,9 @@ function judgeHeld(run: SinkRun, entry: LedgerEntry, slot: Slot): void {
         key,
         position: entry.position,
         expected,
-        observed,
+        observed: verdict.observed,
+        mismatch: verdict.mismatch,
+        ...(verdict.storedChecksum === undefined ? {} : { storedChecksum: verdict.storedChecksum }),
         count: slot.count,
         paths: bad.hasPayload ? diffPaths(target.payload, bad.payload) : undefined,
       },
@@ -1025,7 +971,11 @@ async function step(comparer: Comparer, body: () => Promise<void>): Promise<void
   }
 }
 
-function sinkReport(ctx: Context, comparer: Comparer): SinkReport {
+function sinkReport(
+  ctx: Context,
+  comparer: Comparer,
+  interrupted: readonly InterruptedAction[],
+): SinkReport {
   const { run } = comparer;
   const { tally, error } = run;
   const counts: FindingCounts = { ...tally.counts };
@@ -1057,6 +1007,7 @@ function sinkReport(ctx: Context, comparer: Comparer): SinkReport {
     observations: run.observations,
     digest: run.digest,
     durationMs: run.durationMs,
+    interrupted,
     error,
   };
 }
@@ -1076,6 +1027,11 @@ function byPosition(a: Finding, b: Finding): number {
  * emitted. Missing entries whose final receipt says the sink has them are counted as
  * `contradicted`. A sink is consistent when it has no finding but `matched` and
  * `missing-late`, and could be read.
+ *
+ * A row whose payload does not hash to the checksum stored beside it is never matched
+ * (when the sink's answer shows both): the finding's `mismatch` says what disagrees.
+ * Each sink's report also lists `interrupted`: repair actions on it that were started
+ * and never recorded as finished (audit intents with no outcome).
  *
  * With `freezeOn`, a sink whose findings cross a threshold is frozen in the ledger (origin
  * `reconcile`, audited): every guard of the sink on this ledger, in any process, refuses
@@ -1146,6 +1102,8 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
     onProgress: options.onProgress,
   };
   log("reconciling %d sinks over positions %d..%d", sinks.length, from, ctx.to);
+  // Read before the sinks, so an action interrupted after this point shows next time.
+  const interrupted = await interruptedBySink(ledger, new Set(sinks.map((s) => s.name)));
   const holdings = new Holdings();
   const comparers = sinks.map((sink, i) => comparerFor(ctx, sink, `options.sinks[${i}]`, holdings));
   // 1. Read every sink (observations, receipts).
@@ -1174,7 +1132,7 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
   const reports: SinkReport[] = [];
   for (const [i, comparer] of comparers.entries()) {
     const sink = sinks[i] as ReconcileSink;
-    let report = sinkReport(ctx, comparer);
+    let report = sinkReport(ctx, comparer, interrupted.get(sink.name) ?? []);
     const sinkPolicy = sink.freezeOn ?? policy;
     const reason = sinkPolicy === undefined ? undefined : crossed(sinkPolicy, report);
     if (reason !== undefined) {

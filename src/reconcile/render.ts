@@ -12,8 +12,34 @@
  */
 
 import { describe, invalidArgument } from "../internal/arguments.js";
+import {
+  hInterrupted,
+  hSettled,
+  interruptedOf,
+  mdInterrupted,
+  mdSettled,
+  mismatchText,
+} from "./render-interrupted.js";
+import {
+  badge,
+  formatDuration,
+  h,
+  hCode,
+  hMore,
+  hTable,
+  mdCode,
+  mdMore,
+  mdTable,
+  mdText,
+  num,
+  plural,
+  str,
+} from "./render-text.js";
 import type { RepairOutcome, RepairResult, Unresolved } from "./repair.js";
 import { checkRepairShape, checkReportShape } from "./shape.js";
+
+export { formatDuration };
+
 import type { Finding, FindingKind, ReconcileReport, SinkReport } from "./types.js";
 
 /** Options of {@link renderReport}. */
@@ -63,58 +89,6 @@ const MIN_SEGMENT = 4;
 
 // ---------------------------------------------------------------------------------------
 // Shared helpers
-
-/**
- * A duration in human form: `850 ms`, `12.3 s`, `4 min 5 s`, `2 h 3 min`, `3 d 4 h`.
- * Internal.
- */
-export function formatDuration(ms: number): string {
-  if (typeof ms !== "number" || Number.isNaN(ms)) return "n/a";
-  if (ms === Number.POSITIVE_INFINITY) return "∞";
-  const value = Math.max(0, ms);
-  if (value > 0 && value < 0.5) return "<1 ms";
-  const whole = Math.round(value);
-  if (whole < 1000) return `${whole} ms`;
-  const tenths = Math.round(value / 100);
-  if (tenths < 600) return `${(tenths / 10).toFixed(1)} s`;
-  const seconds = Math.round(value / 1000);
-  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
-  const minutes = Math.round(value / 60_000);
-  if (minutes < 24 * 60) return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
-  const hours = Math.round(value / 3_600_000);
-  return `${Math.floor(hours / 24)} d ${hours % 24} h`;
-}
-
-/** Characters shown escaped: C0/C1 controls, line separators, bidi and zero-width marks, lone surrogates. */
-const INVISIBLE =
-  /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
-const SHORT_ESCAPES: Readonly<Record<string, string>> = {
-  "\n": "\\n",
-  "\r": "\\r",
-  "\t": "\\t",
-};
-
-/** Shows invisible characters as escapes (`\n`, `\u202e`). */
-function visible(text: string): string {
-  return text.replace(
-    INVISIBLE,
-    (c) => SHORT_ESCAPES[c] ?? `\\u${(c.codePointAt(0) as number).toString(16).padStart(4, "0")}`,
-  );
-}
-
-/** Any value as a string (reports built by hand may hold anything). */
-function str(value: unknown): string {
-  return typeof value === "string" ? value : String(value);
-}
-
-/** A finite number as text, or `?`. */
-function num(value: unknown): string {
-  return typeof value === "number" && Number.isFinite(value) ? String(value) : "?";
-}
-
-function plural(n: number, one: string, many = `${one}s`): string {
-  return `${n} ${n === 1 ? one : many}`;
-}
 
 function sinkVerdict(sink: SinkReport): "consistent" | "inconsistent" | "unreadable" {
   if (sink.error !== undefined) return "unreadable";
@@ -177,9 +151,27 @@ function receiptText(finding: Finding): string {
 }
 
 function kindText(finding: Finding): string {
-  return finding.kind === "duplicate" || (finding.count !== undefined && finding.count > 1)
-    ? `${finding.kind} (${finding.count ?? 2} copies)`
-    : finding.kind;
+  const notes: string[] = [];
+  const why = finding.kind === "mismatched" ? mismatchText(finding) : "";
+  if (why !== "") notes.push(why);
+  if (finding.kind === "duplicate" || (finding.count !== undefined && finding.count > 1))
+    notes.push(`${finding.count ?? 2} copies`);
+  return notes.length === 0 ? finding.kind : `${finding.kind} (${notes.join("; ")})`;
+}
+
+/** The checksum(s) the sink holds: its payload's and, when they differ, the stored one. */
+function observedText(finding: Finding): string | undefined {
+  if (finding.storedChecksum === undefined) return finding.observed;
+  return `payload ${str(finding.observed ?? "(not JSON)")}; stored ${str(finding.storedChecksum)}`;
+}
+
+/** The summary's verdict cell: the verdict, then frozen and interrupted when they apply. */
+function verdictNotes(sink: SinkReport): string {
+  const interrupted = interruptedOf(sink).length;
+  return (
+    (sink.frozen === undefined ? "" : ", frozen") +
+    (interrupted === 0 ? "" : `, ${interrupted} interrupted`)
+  );
 }
 
 function statusText(outcome: RepairOutcome): string {
@@ -188,43 +180,6 @@ function statusText(outcome: RepairOutcome): string {
 
 // ---------------------------------------------------------------------------------------
 // Markdown
-
-/** Free text: Markdown punctuation escaped, on one line. */
-function mdText(value: unknown): string {
-  return visible(str(value).replace(/\r\n|[\r\n]/g, " ")).replace(/[\\`*_[\]<>|~&#!]/g, "\\$&");
-}
-
-/**
- * A literal (key, path, name, checksum) as a code span. Backticks get a longer fence;
- * in tables, `|` is escaped (GFM unescapes it before reading the span).
- */
-function mdCode(value: unknown, inTable = true): string {
-  let text = visible(str(value));
-  if (text.length === 0) return "*(empty)*";
-  if (inTable) text = text.replace(/\|/g, "\\|");
-  let longest = 0;
-  for (const run of text.match(/`+/g) ?? []) longest = Math.max(longest, run.length);
-  const fence = "`".repeat(longest + 1);
-  const pad = /^[ `]|[ `]$/.test(text) ? " " : "";
-  return `${fence}${pad}${text}${pad}${fence}`;
-}
-
-function mdTable(
-  head: readonly string[],
-  rows: readonly (readonly string[])[],
-  numeric: ReadonlySet<number> = new Set(),
-): string[] {
-  const line = (cells: readonly string[]) => `| ${cells.join(" | ")} |`;
-  return [
-    line(head),
-    line(head.map((_, i) => (numeric.has(i) ? "---:" : "---"))),
-    ...rows.map((row) => line(row.map((cell) => (cell === "" ? " " : cell)))),
-  ];
-}
-
-function mdMore(shown: number, total: number, what: string): string[] {
-  return total > shown ? ["", `… and ${total - shown} more ${what}`] : [];
-}
 
 function mdFindings(sink: SinkReport, top: number): string[] {
   const out = ["", `### ${mdCode(sink.name, false)}`, ""];
@@ -254,7 +209,7 @@ function mdFindings(sink: SinkReport, top: number): string[] {
           mdCode(f.key),
           f.position === undefined ? "" : num(f.position),
           f.expected === undefined ? "" : mdCode(f.expected),
-          f.observed === undefined ? "" : mdCode(f.observed),
+          observedText(f) === undefined ? "" : mdCode(observedText(f)),
           (f.paths ?? []).map((p) => mdCode(p)).join(", "),
           f.ageMs === undefined ? "" : formatDuration(f.ageMs),
           mdText(receiptText(f)),
@@ -331,6 +286,7 @@ function mdRepair(repair: RepairResult, top: number): string[] {
     }
     out.push(...mdMore(shown.length, list.length, "actions (see the ledger's audit log)"));
   }
+  out.push(...mdSettled(repair, top));
   const unresolved = bySink(repair.unresolved, order);
   if (unresolved.size > 0) out.push("", "### Unresolved", "");
   for (const [name, list] of unresolved) {
@@ -380,7 +336,7 @@ function renderMarkdown(
         report.sinks.map((s) => [
           mdCode(s.name),
           mdText(s.basis),
-          sinkVerdict(s) + (s.frozen === undefined ? "" : ", frozen"),
+          sinkVerdict(s) + verdictNotes(s),
           num(s.counts.matched),
           num(s.counts["missing-late"]),
           num(s.counts["missing-lost"]),
@@ -409,6 +365,7 @@ function renderMarkdown(
       );
     }
   }
+  out.push(...mdInterrupted(report.sinks, top));
   const frozen = report.sinks.filter((s) => s.frozen !== undefined);
   if (frozen.length > 0) {
     out.push("", "### Frozen", "");
@@ -439,47 +396,6 @@ function renderMarkdown(
 
 // ---------------------------------------------------------------------------------------
 // HTML
-
-const HTML_ESCAPES: Readonly<Record<string, string>> = {
-  "&": "&amp;",
-  "<": "&lt;",
-  ">": "&gt;",
-  '"': "&quot;",
-  "'": "&#39;",
-};
-
-/** Escapes text for HTML content and attribute values. */
-function h(value: unknown): string {
-  return visible(str(value)).replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] as string);
-}
-
-function hCode(value: unknown): string {
-  return `<code>${h(value)}</code>`;
-}
-
-function hTable(
-  head: readonly string[],
-  rows: readonly (readonly string[])[],
-  numeric: ReadonlySet<number> = new Set(),
-): string {
-  const cls = (i: number) => (numeric.has(i) ? ' class="num"' : "");
-  return [
-    "<table>",
-    `<thead><tr>${head.map((c, i) => `<th${cls(i)}>${h(c)}</th>`).join("")}</tr></thead>`,
-    "<tbody>",
-    ...rows.map((row) => `<tr>${row.map((c, i) => `<td${cls(i)}>${c}</td>`).join("")}</tr>`),
-    "</tbody>",
-    "</table>",
-  ].join("\n");
-}
-
-function hMore(shown: number, total: number, what: string): string {
-  return total > shown ? `<p class="more">… and ${total - shown} more ${h(what)}</p>` : "";
-}
-
-function badge(text: string, tone: "good" | "bad" | "warn" | "info"): string {
-  return `<span class="badge ${tone}">${h(text)}</span>`;
-}
 
 function verdictBadge(verdict: string): string {
   return badge(verdict, verdict === "consistent" ? "good" : "bad");
@@ -582,7 +498,7 @@ function hFindings(sink: SinkReport, top: number): string {
           hCode(f.key),
           f.position === undefined ? "" : h(num(f.position)),
           f.expected === undefined ? "" : hCode(f.expected),
-          f.observed === undefined ? "" : hCode(f.observed),
+          observedText(f) === undefined ? "" : hCode(observedText(f)),
           (f.paths ?? []).map(hCode).join(" "),
           f.ageMs === undefined ? "" : h(formatDuration(f.ageMs)),
           f.receipt === undefined ? "" : badge(receiptText(f), "warn"),
@@ -628,6 +544,8 @@ function hSink(sink: SinkReport, index: number, top: number): string {
   }
   if (sink.frozen !== undefined)
     out.push(`<p class="error"><b>Guard frozen:</b> ${h(sink.frozen)}</p>`);
+  const interrupted = hInterrupted(sink, top);
+  if (interrupted !== "") out.push(interrupted);
   out.push(hBar(sink));
   out.push(
     `<dl class="facts">${facts.map(([k, v]) => `<div><dt>${h(k)}</dt><dd>${h(v)}</dd></div>`).join("")}</dl>`,
@@ -701,6 +619,8 @@ function hRepair(repair: RepairResult, top: number): string {
     const more = hMore(shown.length, list.length, "actions (see the ledger's audit log)");
     if (more !== "") out.push(more);
   }
+  const settled = hSettled(repair, top);
+  if (settled !== "") out.push(settled);
   const unresolved = bySink(repair.unresolved, order);
   if (unresolved.size > 0) out.push("<h3>Unresolved</h3>");
   for (const [name, list] of unresolved) {
@@ -775,7 +695,10 @@ function renderHtml(
             `<a href="#sink-${i}">${hCode(s.name)}</a>`,
             h(s.basis),
             verdictBadge(sinkVerdict(s)) +
-              (s.frozen === undefined ? "" : ` ${badge("frozen", "bad")}`),
+              (s.frozen === undefined ? "" : ` ${badge("frozen", "bad")}`) +
+              (interruptedOf(s).length === 0
+                ? ""
+                : ` ${badge(`${interruptedOf(s).length} interrupted`, "warn")}`),
             h(num(s.counts.matched)),
             h(num(s.counts["missing-late"])),
             h(num(s.counts["missing-lost"])),
@@ -831,9 +754,10 @@ function checkRepair(repair: unknown): RepairResult | undefined {
  *   and `JSON.parse` gives the inputs back.
  * - `markdown`: for a terminal or a pull request: the verdict (range, entries, when,
  *   how long), a summary table with one row per sink, a note for receipt-based sinks,
- *   read errors, freezes, digest statistics, then each sink's top findings (key,
- *   position, checksums, differing JSON paths, age, contradicting receipt), and the
- *   repair log (per-sink summary, actions, unresolved keys). Keys and paths are code
+ *   read errors, interrupted repair actions, freezes, digest statistics, then each
+ *   sink's top findings (key, position, checksums, what disagrees, differing JSON paths,
+ *   age, contradicting receipt), and the repair log (per-sink summary, actions,
+ *   interrupted actions settled, unresolved keys). Keys and paths are code
  *   spans with `|`, newlines and backticks escaped, so tables never break.
  * - `html`: one self-contained page (inline CSS and SVG; no scripts, links or external
  *   URLs) with, per sink, a stacked bar of matched / late / lost / mismatched / duplicate

@@ -9,11 +9,18 @@
  *    `remove-and-replay` where it can only remove); `remove-and-replay` a duplicate (every
  *    copy removed, one written back); `remove` an unexpected key; and `flag` what the sink
  *    cannot do, with the reason (needs a person). `dryRun` stops here.
- * 3. **Execute and audit.** Each action is appended to the ledger's hash-chained audit
- *    log (who, what, why, before/after checksums, outcome) before it is reported done.
+ * 3. **Execute and audit.** Each action on a sink is recorded in the ledger's
+ *    hash-chained audit log twice: an intent before the sink is touched (who, what, why,
+ *    the checksums before and planned after), an outcome after it (the checksum after,
+ *    the result). A repair killed between the two leaves an intent with no outcome:
+ *    reconcile reports it as interrupted, and the next repair rechecks the key and
+ *    appends the missing outcome (settle.ts) before it plans anything.
  * 4. **Verify.** The affected sinks are reconciled once more; every repaired key must
- *    now match (or be gone, for unexpected keys). Keys that did not converge are listed
- *    with the reason. A freeze the reconciliation's policy put in the ledger (origin
+ *    now match (or be gone, for unexpected keys), by the same rule as any
+ *    reconciliation: a row whose payload and stored checksum disagree is not matched. In
+ *    digest mode, which compares stored checksums only, the repaired keys' rows are also
+ *    read back and their payloads checked. Keys that did not converge are listed with
+ *    the reason. A freeze the reconciliation's policy put in the ledger (origin
  *    `reconcile`) is lifted, audited, once its sink converged and the whole ledger reads
  *    back consistent there; freezes of any other origin stay.
  *
@@ -21,22 +28,21 @@
  */
 
 import { performance } from "node:perf_hooks";
-import { isSinkproofError } from "../errors.js";
 import { describe, invalidArgument } from "../internal/arguments.js";
 import type { Ledger, ReceiptStatus } from "../ledger/types.js";
-import { logger } from "../observe/debug.js";
-import { checkSinks, expectedAtSink, POLICY_FREEZE_ORIGIN, reconcile } from "./reconcile.js";
+import { interruptedBySink } from "./interrupted.js";
+import { checkSinks, POLICY_FREEZE_ORIGIN, reconcile } from "./reconcile.js";
+import { digestRowsUnresolved, execute, findingKey, index, plan } from "./repair-steps.js";
+import { type InterruptedSettlement, settleInterrupted } from "./settle.js";
 import { checkReportShape } from "./shape.js";
 import type {
-  Finding,
   FindingKind,
+  MismatchReason,
   ReconcileReport,
   ReconcileSink,
   SinkReadFailure,
   SinkReport,
 } from "./types.js";
-
-const log = logger("repair");
 
 /** What repair does about one finding. */
 export type RepairActionKind = "replay" | "rewrite" | "remove" | "remove-and-replay" | "flag";
@@ -59,6 +65,8 @@ export interface RepairAction {
   readonly before: string | null;
   /** The checksum the sink should hold after, or null when the key should be gone. */
   readonly after: string | null;
+  /** For a mismatched finding read back from the sink: what disagreed. */
+  readonly mismatch?: MismatchReason | undefined;
 }
 
 /** Why a repair action failed. */
@@ -80,8 +88,10 @@ export interface RepairOutcome extends RepairAction {
   readonly receipt?: ReceiptStatus | undefined;
   /** Why it failed. */
   readonly error?: RepairError | undefined;
-  /** Index of its audit record. */
+  /** Index of its audit record: the outcome (or, for `flag`, the one record). */
   readonly audit?: number | undefined;
+  /** Index of its intent record, appended before the sink was touched. */
+  readonly intent?: number | undefined;
 }
 
 /** A key that is still wrong after the repair. */
@@ -116,6 +126,8 @@ export interface SinkRepair {
   readonly converged: boolean;
   /** True when this repair lifted the sink's freeze of origin `reconcile` (the freeze policy's). */
   readonly unfrozen: boolean;
+  /** Interrupted actions of earlier repairs found for this sink (see `RepairResult.interrupted`). */
+  readonly interrupted: number;
   /** Set when the sink could not be read back to verify the repair (it has not converged then). */
   readonly error?: SinkReadFailure | undefined;
 }
@@ -137,6 +149,11 @@ export interface RepairResult {
   readonly converged: boolean;
   /** Keys still wrong after the repair, with the reason. */
   readonly unresolved: readonly Unresolved[];
+  /**
+   * Interrupted actions of earlier repairs (audit intents with no outcome) on the sinks
+   * rechecked, and how this repair settled each, before planning anything.
+   */
+  readonly interrupted: readonly InterruptedSettlement[];
   /** Some sink's report was truncated: reconcile and repair again for the rest. */
   readonly remaining: boolean;
   /** The reconciliation after the repair (absent in a dry run or when nothing was done). */
@@ -173,105 +190,6 @@ export interface RepairOptions {
    * @default Date.now
    */
   readonly now?: (() => number) | undefined;
-}
-
-function findingKey(sink: string, key: string): string {
-  return `${sink}\u0000${key}`;
-}
-
-/** Non-matched findings by (sink, key). */
-function index(report: ReconcileReport | undefined): Map<string, Finding> {
-  const out = new Map<string, Finding>();
-  for (const sink of report?.sinks ?? []) {
-    for (const finding of sink.findings) out.set(findingKey(sink.name, finding.key), finding);
-  }
-  return out;
-}
-
-function plan(finding: Finding, sink: ReconcileSink): RepairAction {
-  const base = {
-    sink: sink.name,
-    key: finding.key,
-    position: finding.position,
-    before: finding.observed ?? null,
-  };
-  const kind = finding.kind as Exclude<FindingKind, "matched">;
-  const flag = (reason: string): RepairAction => ({
-    ...base,
-    finding: kind,
-    action: "flag",
-    reason,
-    after: base.before,
-  });
-  const guard = sink.guard !== undefined;
-  switch (kind) {
-    case "missing-late":
-    case "missing-lost":
-      return guard
-        ? {
-            ...base,
-            finding: kind,
-            action: "replay",
-            reason: `${kind}: replay through the guard`,
-            after: finding.expected ?? null,
-          }
-        : flag(`${kind}: the sink has no guard to replay through`);
-    case "mismatched":
-      if (sink.rewrite !== undefined) {
-        return {
-          ...base,
-          finding: kind,
-          action: "rewrite",
-          reason: "mismatched: rewrite with the ledger's payload",
-          after: finding.expected ?? null,
-        };
-      }
-      return sink.remove !== undefined && guard
-        ? {
-            ...base,
-            finding: kind,
-            action: "remove-and-replay",
-            reason: "mismatched: remove, then replay through the guard",
-            after: finding.expected ?? null,
-          }
-        : flag(
-            "mismatched: the sink can neither rewrite nor remove-and-replay (give it rewrite, or remove and a guard)",
-          );
-    case "duplicate":
-      return sink.remove !== undefined && guard
-        ? {
-            ...base,
-            finding: kind,
-            action: "remove-and-replay",
-            reason: `duplicate (${finding.count ?? 2} copies): remove every copy, then replay one`,
-            after: finding.expected ?? null,
-          }
-        : flag(
-            "duplicate: the sink cannot remove copies and write one back (give it remove and a guard)",
-          );
-    case "unexpected":
-      return sink.remove !== undefined
-        ? {
-            ...base,
-            finding: kind,
-            action: "remove",
-            reason: "unexpected: the ledger never emitted this key",
-            after: null,
-          }
-        : flag("unexpected: the sink cannot remove keys (give it remove)");
-  }
-}
-
-function describeError(error: unknown): { code: string; message: string } {
-  if (isSinkproofError(error)) return { code: error.code, message: error.message };
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    return {
-      code: typeof code === "string" && code.length > 0 ? code : "repair_failed",
-      message: error.message,
-    };
-  }
-  return { code: "repair_failed", message: String(error) };
 }
 
 /**
@@ -343,8 +261,11 @@ export async function repair(
     if (freezes.some((f) => f.origin === POLICY_FREEZE_ORIGIN)) policyFrozen.add(name);
   }
   const frozenByUs = (name: string): boolean => policyFrozen.has(name);
+  // Open intents are read from the log, not the report: a repair killed after the
+  // report was made left them.
+  const open = await interruptedBySink(ledger, new Set(report.sinks.map((s) => s.name)));
   const touched = report.sinks.filter(
-    (s) => s.findings.length > 0 || s.error !== undefined || frozenByUs(s.name),
+    (s) => s.findings.length > 0 || s.error !== undefined || frozenByUs(s.name) || open.has(s.name),
   );
   const touchedSinks = touched.map((s) => byName.get(s.name) as ReconcileSink);
   const recheck =
@@ -398,6 +319,18 @@ export async function repair(
     actions.push(...mine);
   }
   const remaining = report.sinks.some((s) => s.truncated);
+  // Interrupted actions are settled (their outcome appended) before anything new is done.
+  const interrupted = await settleInterrupted({
+    ledger,
+    recheck,
+    current,
+    findingKey,
+    unreadable,
+    dryRun,
+    actor,
+    why,
+  });
+  const unsettled = new Set(interrupted.filter((i) => i.status === "unsettled").map((i) => i.sink));
 
   if (dryRun) {
     const outcomes = actions.map((a): RepairOutcome => ({ ...a, status: "planned" }));
@@ -412,81 +345,22 @@ export async function repair(
         new Set(unreadable.keys()),
         new Set(),
         unreadable,
+        interrupted,
       ),
-      converged: actions.length === 0 && unreadable.size === 0,
+      converged: actions.length === 0 && unreadable.size === 0 && interrupted.length === 0,
       unresolved: [],
+      interrupted,
       remaining,
       verification: undefined,
       durationMs: performance.now() - started,
     };
   }
 
-  // 3. Execute, auditing each action before it is reported done.
+  // 3. Execute: an intent record, the sink action, an outcome record.
   const outcomes: RepairOutcome[] = [];
   for (const action of actions) {
     const sink = byName.get(action.sink) as ReconcileSink;
-    let status: RepairOutcome["status"] = action.action === "flag" ? "flagged" : "done";
-    let receipt: ReceiptStatus | undefined;
-    let error: { code: string; message: string } | undefined;
-    // What the sink holds for the key after each step, for the audit record.
-    let after: string | null = action.before;
-    if (action.action !== "flag") {
-      try {
-        if (action.action === "remove" || action.action === "remove-and-replay") {
-          await (sink.remove as NonNullable<ReconcileSink["remove"]>)(action.key);
-          after = null;
-        }
-        if (
-          action.action === "rewrite" ||
-          action.action === "replay" ||
-          action.action === "remove-and-replay"
-        ) {
-          const entry = await ledger.get(action.key);
-          if (entry === undefined) throw new Error(`${action.key} is not in the ledger`);
-          if (action.action === "rewrite") {
-            await (sink.rewrite as NonNullable<ReconcileSink["rewrite"]>)(
-              expectedAtSink(sink, entry.envelope),
-            );
-            after = action.after;
-          } else {
-            const r = await (sink.guard as NonNullable<ReconcileSink["guard"]>).deliver(
-              entry.envelope,
-              { replay: true },
-            );
-            receipt = r.status;
-            if (r.status !== "replayed" && r.status !== "written" && r.status !== "duplicate") {
-              status = "failed";
-              error = r.error ?? { code: r.status, message: `the guard answered ${r.status}` };
-            } else after = action.after;
-          }
-        }
-      } catch (caught) {
-        status = "failed";
-        error = describeError(caught);
-      }
-    }
-    const record = await ledger.appendAudit({
-      actor,
-      action: action.action,
-      reason: why === undefined ? action.reason : `${action.reason} (${why})`,
-      subject: {
-        sink: action.sink,
-        key: action.key,
-        ...(action.position === undefined ? {} : { position: action.position }),
-      },
-      before: action.before,
-      after,
-      details: {
-        finding: action.finding,
-        outcome: status,
-        ...(receipt === undefined ? {} : { receipt }),
-        ...(error === undefined
-          ? {}
-          : { error: { code: error.code, message: error.message.slice(0, 1024) } }),
-      },
-    });
-    log("%s %s at %s: %s", action.action, action.key, action.sink, status);
-    outcomes.push({ ...action, after, status, receipt, error, audit: record.index });
+    outcomes.push(await execute(ledger, sink, action, actor, why));
   }
 
   // 4. Verify.
@@ -521,13 +395,18 @@ export async function repair(
       const cause =
         outcome.status === "failed"
           ? `${outcome.action} failed: ${outcome.error?.message ?? "unknown"}`
-          : `still ${kind} after ${outcome.action}`;
+          : `still ${kind}${still.mismatch === undefined ? "" : ` (${still.mismatch})`} after ${outcome.action}`;
       unresolved.push({ sink: outcome.sink, key: outcome.key, finding: kind, reason: cause });
     }
   }
   for (const s of verification?.sinks ?? [])
     if (s.error !== undefined) unreadable.set(s.name, s.error);
-  const unresolvedSinks = new Set([...unresolved.map((u) => u.sink), ...unreadable.keys()]);
+  unresolved.push(...(await digestRowsUnresolved(outcomes, verification, byName, after)));
+  const unresolvedSinks = new Set([
+    ...unresolved.map((u) => u.sink),
+    ...unreadable.keys(),
+    ...unsettled,
+  ]);
   // Lift freezes put by the policy once the sink converged and the WHOLE ledger reads back
   // consistent there (a report over a partial range proves nothing about the rest).
   const unfrozen = new Set<string>();
@@ -556,9 +435,18 @@ export async function repair(
     dryRun,
     startedAt,
     actions: outcomes,
-    sinks: summarize(report.sinks, perSink, outcomes, unresolvedSinks, unfrozen, unreadable),
+    sinks: summarize(
+      report.sinks,
+      perSink,
+      outcomes,
+      unresolvedSinks,
+      unfrozen,
+      unreadable,
+      interrupted,
+    ),
     converged: unresolvedSinks.size === 0,
     unresolved,
+    interrupted,
     remaining,
     verification,
     durationMs: performance.now() - started,
@@ -572,6 +460,7 @@ function summarize(
   unresolved: ReadonlySet<string>,
   unfrozen: ReadonlySet<string>,
   unreadable: ReadonlyMap<string, SinkReadFailure>,
+  interrupted: readonly InterruptedSettlement[],
 ): SinkRepair[] {
   return reports.map((r) => {
     const tally = perSink.get(r.name) ?? { planned: 0, alreadyResolved: 0, deferred: 0 };
@@ -588,6 +477,7 @@ function summarize(
       deferred: tally.deferred,
       converged: !unresolved.has(r.name) && count("planned") === 0,
       unfrozen: unfrozen.has(r.name),
+      interrupted: interrupted.filter((i) => i.sink === r.name).length,
       ...(unreadable.has(r.name) ? { error: unreadable.get(r.name) } : {}),
     };
   });

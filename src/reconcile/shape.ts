@@ -18,6 +18,14 @@ const KINDS = new Set([
   "mismatched",
   "unexpected",
 ]);
+const MISMATCHES = new Set([
+  "checksum",
+  "payload",
+  "value",
+  "payload-edited",
+  "checksum-edited",
+  "self-inconsistent",
+]);
 const COUNT_KINDS = [
   "matched",
   "missing-late",
@@ -94,6 +102,13 @@ export function checkReportShape(report: unknown, where: string): ReconcileRepor
       optionalString(finding.expected, `${f}.expected`);
       optionalString(finding.observed, `${f}.observed`);
       optionalString(finding.receipt, `${f}.receipt`);
+      optionalString(finding.storedChecksum, `${f}.storedChecksum`);
+      if (finding.mismatch !== undefined && !MISMATCHES.has(finding.mismatch as string)) {
+        invalidArgument(
+          `${f}.mismatch`,
+          `must be one of ${[...MISMATCHES].join(", ")}, got ${describe(finding.mismatch)}`,
+        );
+      }
       if (
         finding.paths !== undefined &&
         (!Array.isArray(finding.paths) || !finding.paths.every((p) => typeof p === "string"))
@@ -108,6 +123,29 @@ export function checkReportShape(report: unknown, where: string): ReconcileRepor
       invalidArgument(`${at}.error`, "must be { code, message, path? }");
     }
     optionalString(sink.frozen, `${at}.frozen`);
+    // Reports made before interrupted actions were tracked have no list: read as none.
+    if (sink.interrupted !== undefined) {
+      if (!Array.isArray(sink.interrupted))
+        invalidArgument(`${at}.interrupted`, `must be an array, got ${describe(sink.interrupted)}`);
+      sink.interrupted.forEach((item: unknown, j) => {
+        const it = `${at}.interrupted[${j}]`;
+        if (
+          !isObject(item) ||
+          !isCount(item.intent) ||
+          typeof item.action !== "string" ||
+          typeof item.actor !== "string" ||
+          typeof item.time !== "string"
+        ) {
+          invalidArgument(
+            it,
+            "must be an interrupted action { intent, time, actor, action, key?, ... }",
+          );
+        }
+        optionalString(item.key, `${it}.key`);
+        if (item.position !== undefined && !isCount(item.position))
+          invalidArgument(`${it}.position`, "must be an integer ≥ 0");
+      });
+    }
   });
   return report as unknown as ReconcileReport;
 }
@@ -116,8 +154,10 @@ export function checkReportShape(report: unknown, where: string): ReconcileRepor
 export function checkRepairShape(repair: unknown, where: string): RepairResult {
   if (!isObject(repair))
     invalidArgument(where, `must be a result of repair(), got ${describe(repair)}`);
-  for (const list of ["actions", "sinks", "unresolved"] as const) {
+  for (const list of ["actions", "sinks", "unresolved", "interrupted"] as const) {
     const items = repair[list];
+    // Results made before interrupted actions were settled have no list: read as none.
+    if (list === "interrupted" && items === undefined) continue;
     if (!Array.isArray(items))
       invalidArgument(`${where}.${list}`, `must be an array, got ${describe(items)}`);
     items.forEach((item: unknown, i) => {
@@ -128,7 +168,9 @@ export function checkRepairShape(repair: unknown, where: string): RepairResult {
           ? ["name"]
           : list === "actions"
             ? ["sink", "key", "action", "status", "reason"]
-            : ["sink", "key", "reason"];
+            : list === "interrupted"
+              ? ["sink", "action", "found", "status", "reason"]
+              : ["sink", "key", "reason"];
       for (const field of strings) {
         if (typeof item[field] !== "string")
           invalidArgument(`${at}.${field}`, `must be a string, got ${describe(item[field])}`);

@@ -162,6 +162,28 @@ export type FindingKind =
   | "mismatched"
   | "unexpected";
 
+/**
+ * What disagrees, in a `mismatched` finding read back from a sink (see
+ * docs/reconciliation.md for what each way of reading a sink can see):
+ * - `checksum`: only a stored checksum was read, and it is not the ledger's;
+ * - `payload`: only a payload was read, and it does not hash to the ledger's checksum;
+ * - `value`: both were read and agree with each other, not with the ledger: the sink
+ *   holds another value (an old version, a lossy mapping);
+ * - `payload-edited`: the stored checksum is the ledger's, the payload does not hash to
+ *   it (edited in place under its checksum: digest mode cannot see this);
+ * - `checksum-edited`: the payload is the ledger's, the stored checksum is another (a
+ *   sink read by payload alone cannot see this; digest mode can);
+ * - `self-inconsistent`: the stored checksum, the payload's checksum and the ledger's
+ *   are three different values.
+ */
+export type MismatchReason =
+  | "checksum"
+  | "payload"
+  | "value"
+  | "payload-edited"
+  | "checksum-edited"
+  | "self-inconsistent";
+
 /** One reconciliation result. `matched` findings are counted, not listed. */
 export interface Finding {
   /** What was found. */
@@ -174,8 +196,19 @@ export interface Finding {
   readonly position?: number | undefined;
   /** The ledger's checksum (absent for `unexpected`). */
   readonly expected?: string | undefined;
-  /** The checksum the sink holds, when it holds one. */
+  /**
+   * The checksum the sink holds, when it holds one: its payload's checksum when the
+   * payload was read, else the checksum it stored.
+   */
   readonly observed?: string | undefined;
+  /** For `mismatched` read back from the sink: what disagrees. */
+  readonly mismatch?: MismatchReason | undefined;
+  /**
+   * For `mismatched` rows that disagree with themselves (`payload-edited`,
+   * `checksum-edited`, `self-inconsistent`): the checksum the sink stored, which is not
+   * its payload's (that one is `observed`).
+   */
+  readonly storedChecksum?: string | undefined;
   /** How many copies the sink holds (for `duplicate`). */
   readonly count?: number | undefined;
   /** For `mismatched` with a payload: the JSON paths whose values differ. */
@@ -252,6 +285,12 @@ export interface SinkReport {
   /** Time spent reading this sink (observations, receipts, digests, differing rows), ms. */
   readonly durationMs: number;
   /**
+   * Actions on this sink that a repair started and never recorded as finished (audit
+   * intents with no outcome), in log order. They do not change `consistent` (the
+   * findings say what the sink holds); the next `repair` of the sink settles them.
+   */
+  readonly interrupted: readonly InterruptedAction[];
+  /**
    * Set when this reconciliation's `freezeOn` policy froze the sink: why the sink is frozen
    * (the reason of its oldest freeze, which may be one a person put before).
    */
@@ -261,6 +300,30 @@ export interface SinkReport {
    * something malformed): the sink is then not consistent and its counts are partial.
    */
   readonly error?: SinkReadFailure | undefined;
+}
+
+/**
+ * An action on a sink that was started and never recorded as finished: an audit intent
+ * with no outcome (a repair killed between the two). `repair` rechecks the key and
+ * appends the missing outcome, saying what it found.
+ */
+export interface InterruptedAction {
+  /** Index of the intent record in the ledger's audit log. */
+  readonly intent: number;
+  /** When the intent was recorded: ISO-8601 UTC. */
+  readonly time: string;
+  /** Who started it. */
+  readonly actor: string;
+  /** What it was to do (`replay`, `rewrite`, `remove`, `remove-and-replay`, ...). */
+  readonly action: string;
+  /** The idempotency key, when the intent names one. */
+  readonly key?: string | undefined;
+  /** The ledger position, when the intent names one. */
+  readonly position?: number | undefined;
+  /** The checksum the sink held before, or null for none, as the intent says. */
+  readonly before?: string | null | undefined;
+  /** The checksum the sink was to hold after, or null for none, as the intent says. */
+  readonly after?: string | null | undefined;
 }
 
 /** Why a sink could not be reconciled. */

@@ -24,6 +24,7 @@ import {
 import { verifyAuditChain } from "../ledger/audit.js";
 import type { AuditRecord, Ledger, LedgerEntry } from "../ledger/types.js";
 import { createManualClock } from "./clock.js";
+import { defineAuditPhaseCases } from "./conformance-audit.js";
 import { defineClaimCases, defineFreezeCases } from "./conformance-claims.js";
 import {
   codeIs,
@@ -652,6 +653,8 @@ function defineCases<L extends Ledger>(test: Define<L>, durable: boolean): void 
     );
     assert.equal((await ledger.verifyAudit()).count, 0);
   });
+
+  defineAuditPhaseCases(test, durable);
 
   // ---- closed ---------------------------------------------------------------------
   test("a closed ledger refuses every call with ledger_closed; closing twice is fine", async (ledger, t) => {

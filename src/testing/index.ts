@@ -21,5 +21,6 @@ export {
   type MemorySinkOptions,
   type MemorySinkRow,
   type MemorySinkStats,
+  type MemorySinkTamper,
   type WriteWindow,
 } from "./memory-sink.js";

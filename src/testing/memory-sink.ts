@@ -5,11 +5,13 @@
  * mode), rewritten and pruned, and can be told to misbehave: drop acknowledged writes,
  * store some twice, corrupt some payloads, or be offline for a window of write calls.
  * Faults are drawn from a seeded generator, so a test sees the same faults every run.
+ * Each row keeps a stored checksum beside its payload, as a SQL sink's checksum column
+ * does; `tamper` edits one without the other, as a person with database access might.
  *
  * @module
  */
 
-import { type Checksum, checksum } from "../checksum/checksum.js";
+import { type Checksum, checksum, isChecksum } from "../checksum/checksum.js";
 import {
   type GuardSinkOptions,
   guardSink,
@@ -19,9 +21,12 @@ import {
 } from "../delivery/guard.js";
 import type { Envelope, JsonValue } from "../envelope/schema.js";
 import { describe, invalidArgument } from "../internal/arguments.js";
+import { createSeededRandom } from "../internal/random.js";
 import type { Ledger } from "../ledger/types.js";
 import { digestIndex } from "../reconcile/digest.js";
 import type { Observation, ReconcileSink, SinkDigest } from "../reconcile/types.js";
+
+export { createSeededRandom };
 
 /** Faults a memory sink injects. Probabilities are per write call, from 0 to 1. */
 export interface MemorySinkFaults {
@@ -62,11 +67,13 @@ export interface MemorySinkOptions {
   /** Faults to inject. */
   readonly faults?: MemorySinkFaults | undefined;
   /**
-   * What `observe` yields: `checksum` (of the payload held, cheap) or `payload` (so that
-   * mismatched findings show the differing JSON paths).
+   * What `observe` (and digest mode's `observeRange`) yields per row: `checksum` (the
+   * stored checksum: cheap, blind to a payload edited under it), `payload` (so that
+   * mismatched findings show the differing JSON paths; blind to an edited checksum), or
+   * `both` (each is checked against the ledger and against the other).
    * @default "checksum"
    */
-  readonly observe?: "checksum" | "payload" | undefined;
+  readonly observe?: "checksum" | "payload" | "both" | undefined;
   /**
    * Whether the sink offers digest mode (`sink.digest`).
    * @default false
@@ -83,10 +90,18 @@ export interface MemorySinkOptions {
 export interface MemorySinkRow {
   /** The payload held (altered when corrupted). */
   readonly payload: JsonValue;
-  /** Checksum of the payload held. */
+  /** The checksum stored beside it: its payload's, unless `tamper` changed one of the two. */
   readonly checksum: Checksum;
   /** How many copies. */
   readonly count: number;
+}
+
+/** What {@link MemorySink.tamper} changes in a row; what is left out stays as it is. */
+export interface MemorySinkTamper {
+  /** The payload to hold from now on (its checksum is not recomputed). */
+  readonly payload?: JsonValue | undefined;
+  /** The checksum to store from now on (the payload is not changed). */
+  readonly checksum?: string | undefined;
 }
 
 /** What a memory sink has done, fault by fault. */
@@ -129,37 +144,24 @@ export interface MemorySink extends ReconcileSink {
   put(key: string, payload: JsonValue, count?: number): void;
   /** Deletes a row directly; true when it was there. */
   delete(key: string): boolean;
+  /**
+   * Edits a row in place, the stored checksum and the payload each as given and neither
+   * recomputed from the other: `{ payload }` alone is a payload edited under its
+   * checksum (digest mode cannot see it), `{ checksum }` alone a checksum column edited
+   * over an intact payload. False when the key is not held.
+   *
+   * @example
+   * ```ts
+   * sink.tamper(key, { payload: { ...order, total: 0 } }); // the stored checksum stays
+   * ```
+   */
+  tamper(key: string, change: MemorySinkTamper): boolean;
   /** Takes the sink offline (every write fails) or back online. */
   setOffline(offline: boolean): void;
   /** Stops every fault from now on (the sink was fixed). */
   heal(): void;
   /** What it has done so far. */
   stats(): MemorySinkStats;
-}
-
-/**
- * A seeded pseudo-random generator (mulberry32): numbers in `[0, 1)`, the same sequence for
- * the same seed. Small and fast; plenty for fault injection and reproducible test data,
- * not for anything secret.
- *
- * @example
- * ```ts
- * import { createSeededRandom } from "sinkproof/testing";
- * const random = createSeededRandom(42);
- * if (random() < 0.01) dropThisWrite();
- * ```
- */
-export function createSeededRandom(seed: number): () => number {
-  if (!Number.isSafeInteger(seed))
-    invalidArgument("seed", `must be an integer, got ${String(seed)}`);
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Changes one field of a payload (or replaces a scalar payload) so its checksum changes. */
@@ -245,8 +247,12 @@ export function createMemorySink(options: MemorySinkOptions): MemorySink {
     );
   }
   const mode = options.observe ?? "checksum";
-  if (mode !== "checksum" && mode !== "payload")
-    invalidArgument("options.observe", `must be "checksum" or "payload", got ${String(mode)}`);
+  if (mode !== "checksum" && mode !== "payload" && mode !== "both") {
+    invalidArgument(
+      "options.observe",
+      `must be "checksum", "payload" or "both", got ${String(mode)}`,
+    );
+  }
   const random = createSeededRandom(seed);
   const rows = new Map<string, MemorySinkRow>();
   let offline = false;
@@ -257,6 +263,13 @@ export function createMemorySink(options: MemorySinkOptions): MemorySink {
     rows.set(key, { payload, checksum: checksum(payload), count });
     digestCache = undefined;
   };
+
+  const view = (key: string, row: MemorySinkRow): Observation =>
+    mode === "payload"
+      ? { key, payload: row.payload, count: row.count }
+      : mode === "both"
+        ? { key, checksum: row.checksum, payload: row.payload, count: row.count }
+        : { key, checksum: row.checksum, count: row.count };
 
   const write: SinkWriter = (envelope: Envelope, _context: SinkWriteContext) => {
     const call = ++stats.writes;
@@ -295,11 +308,7 @@ export function createMemorySink(options: MemorySinkOptions): MemorySink {
     write,
     guard,
     observe: function* () {
-      for (const [key, row] of rows) {
-        yield mode === "payload"
-          ? { key, payload: row.payload, count: row.count }
-          : { key, checksum: row.checksum, count: row.count };
-      }
+      for (const [key, row] of rows) yield view(key, row);
     },
     digest:
       options.digest === true
@@ -315,14 +324,16 @@ export function createMemorySink(options: MemorySinkOptions): MemorySink {
                 [...rows].map(([key, row]) => ({ key, checksum: row.checksum, count: row.count })),
               );
               const found = [...(digestCache.observeRange(range) as Iterable<Observation>)];
-              return mode === "payload"
-                ? found.map((o) => ({
+              // The range is found by the stored checksum (as a SQL sink's row-hash
+              // index would); a payload, when asked for, is read beside it.
+              return mode === "checksum"
+                ? found
+                : found.map((o) => ({
                     key: o.key,
                     checksum: o.checksum,
                     payload: (rows.get(o.key) as MemorySinkRow).payload,
                     count: o.count,
-                  }))
-                : found;
+                  }));
             },
           }
         : undefined,
@@ -346,6 +357,21 @@ export function createMemorySink(options: MemorySinkOptions): MemorySink {
       const had = rows.delete(key);
       if (had) digestCache = undefined;
       return had;
+    },
+    tamper: (key, change) => {
+      if (typeof change !== "object" || change === null)
+        invalidArgument("change", `must be { payload?, checksum? }, got ${describe(change)}`);
+      if (change.checksum !== undefined && !isChecksum(change.checksum))
+        invalidArgument("change.checksum", "must be a checksum (xxh64:… or sha256:…)");
+      const row = rows.get(key);
+      if (row === undefined) return false;
+      rows.set(key, {
+        payload: change.payload === undefined ? row.payload : change.payload,
+        checksum: change.checksum === undefined ? row.checksum : (change.checksum as Checksum),
+        count: row.count,
+      });
+      digestCache = undefined;
+      return true;
     },
     setOffline: (value) => {
       offline = value;

@@ -9,6 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
+  type AuditRecord,
   createSealer,
   type Envelope,
   IdempotencyConflictError,
@@ -146,6 +147,54 @@ describe.skipIf(skip)("PostgresLedger", () => {
       );
       const check = await (ledgers[0] as PostgresLedger).verifyAudit();
       expect(check).toMatchObject({ ok: true, count: 40 });
+      await Promise.all(ledgers.map((l) => l.close()));
+    });
+
+    it("outcomes raced from several ledgers settle each intent exactly once", async () => {
+      const schema = nextSchema();
+      const ledgers = await Promise.all(
+        Array.from({ length: 4 }, () => PostgresLedger.open({ connectionString: url, schema })),
+      );
+      const first = ledgers[0] as PostgresLedger;
+      const intents: AuditRecord[] = [];
+      for (let i = 0; i < 5; i++) {
+        intents.push(
+          await first.appendAudit({
+            actor: "repair",
+            action: "replay",
+            reason: `intent ${i}`,
+            subject: { sink: "s", key: `k${i}` },
+            phase: "intent",
+          }),
+        );
+      }
+      // Every ledger tries to settle every intent, with unrelated records in between.
+      const results = await Promise.allSettled(
+        ledgers.flatMap((ledger, l) =>
+          intents.flatMap((intent) => [
+            ledger.appendAudit({
+              actor: `ledger-${l}`,
+              action: "replay",
+              reason: "settled",
+              phase: "outcome",
+              intent: intent.index,
+            }),
+            ledger.appendAudit({ actor: `ledger-${l}`, action: "note", reason: "between" }),
+          ]),
+        ),
+      );
+      const outcomes = results.filter((_, i) => i % 2 === 0);
+      expect(outcomes.filter((r) => r.status === "fulfilled")).toHaveLength(5);
+      for (const r of outcomes.filter((r) => r.status === "rejected")) {
+        const reason = (r as PromiseRejectedResult).reason;
+        expect(reason).toBeInstanceOf(InvalidArgumentError);
+        expect((reason as InvalidArgumentError).path).toBe("input.intent");
+      }
+      expect(results.filter((_, i) => i % 2 === 1).every((r) => r.status === "fulfilled")).toBe(
+        true,
+      );
+      const check = await first.verifyAudit();
+      expect(check).toMatchObject({ ok: true, count: 5 + 5 + 20, interrupted: [] });
       await Promise.all(ledgers.map((l) => l.close()));
     });
 

@@ -133,6 +133,14 @@ describe("reconcile and repair at the edges", () => {
     const records: AuditRecord[] = [];
     for await (const r of ledger.scanAudit()) records.push(r);
     expect(records[0]).toMatchObject({
+      phase: "intent",
+      before: envelopes[2]?.checksum,
+      after: envelopes[2]?.checksum,
+      details: { finding: "duplicate" },
+    });
+    expect(records[1]).toMatchObject({
+      phase: "outcome",
+      intent: 1,
       before: envelopes[2]?.checksum,
       after: null,
       details: { outcome: "failed" },

@@ -263,7 +263,7 @@ describe("renderReport markdown", () => {
     expect(mismatched).toBeDefined();
     const row = tableLines(text).find((l) => l.includes(`\`${mismatched?.key}\``)) ?? "";
     expect(cells(row)).toEqual([
-      "mismatched",
+      "mismatched (payload differs)",
       `\`${mismatched?.key}\``,
       String(mismatched?.position),
       `\`${mismatched?.expected}\``,

@@ -70,6 +70,7 @@ describe("repair", () => {
         deferred: 0,
         converged: true,
         unfrozen: false,
+        interrupted: 0,
       },
     ]);
     expect(result.verification?.consistent).toBe(true);
@@ -108,19 +109,33 @@ describe("repair", () => {
       reason: "INC-1",
     });
     const records = await auditOf(ledger);
-    expect(records).toHaveLength(5);
+    // Each action: an intent before the sink was touched, then its outcome.
+    expect(records).toHaveLength(10);
     for (const action of result.actions) {
+      const intent = records.find((r) => r.index === action.intent);
       const record = records.find((r) => r.index === action.audit);
+      expect(intent).toMatchObject({
+        actor: "alice",
+        action: action.action,
+        phase: "intent",
+        subject: { sink: "store", key: action.key },
+        before: action.before,
+        details: { finding: action.finding },
+      });
       expect(record).toMatchObject({
         actor: "alice",
         action: action.action,
+        phase: "outcome",
+        intent: action.intent,
         subject: { sink: "store", key: action.key },
         before: action.before,
         after: action.after,
         details: { finding: action.finding, outcome: "done" },
       });
+      expect(record?.index).toBe((action.intent as number) + 1);
       expect(record?.reason).toContain("(INC-1)");
     }
+    expect(result.interrupted).toEqual([]);
     const rewrite = records.find((r) => r.subject?.key === key(30));
     expect(rewrite?.before).not.toBe(rewrite?.after);
     expect(records.find((r) => r.subject?.key === "ghost")?.after).toBeNull();
@@ -256,10 +271,11 @@ describe("repair", () => {
       "replay failed: down is offline".replace("down", "store"),
     );
     const records = await auditOf(down.ledger);
-    expect(records.map((r) => (r.details as { outcome: string }).outcome)).toEqual([
-      "failed",
-      "failed",
-    ]);
+    expect(
+      records
+        .filter((r) => r.phase === "outcome")
+        .map((r) => (r.details as { outcome: string }).outcome),
+    ).toEqual(["failed", "failed"]);
   });
 
   it("leaves late entries alone unless told to replay them", async () => {

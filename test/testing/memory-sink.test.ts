@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  checksum,
   createSealer,
   type Envelope,
   InvalidArgumentError,
@@ -127,5 +128,40 @@ describe("createMemorySink", () => {
       expect((error as InvalidArgumentError).path).toBe(path);
     }
     expect(() => createMemorySink({ name: "s" }).put("k", 1, 0)).toThrow(InvalidArgumentError);
+  });
+
+  it("tamper edits a row's payload or its stored checksum, each without the other", () => {
+    const modes = ["checksum", "payload", "both"] as const;
+    for (const observe of modes) {
+      const sink = createMemorySink({ name: "s", observe, digest: true });
+      sink.put("k", { a: 1 });
+      const original = sink.get("k")?.checksum;
+      expect(sink.tamper("k", { payload: { a: 2 } })).toBe(true);
+      expect(sink.get("k")).toEqual({ payload: { a: 2 }, checksum: original, count: 1 });
+      const [row] = [...sink.observe()];
+      expect(row).toEqual(
+        observe === "checksum"
+          ? { key: "k", checksum: original, count: 1 }
+          : observe === "payload"
+            ? { key: "k", payload: { a: 2 }, count: 1 }
+            : { key: "k", checksum: original, payload: { a: 2 }, count: 1 },
+      );
+      // Digest mode finds the row by its stored checksum, as a row-hash index would.
+      const digest = sink.digest;
+      if (digest === undefined) throw new Error("no digest");
+      const rows = [...(digest.observeRange({ from: 0, to: 2 ** 32 }) as Iterable<unknown>)];
+      expect(rows).toEqual([
+        observe === "checksum"
+          ? { key: "k", checksum: original, count: 1 }
+          : { key: "k", checksum: original, payload: { a: 2 }, count: 1 },
+      ]);
+      const other = checksum({ b: 1 });
+      expect(sink.tamper("k", { checksum: other })).toBe(true);
+      expect(sink.get("k")).toEqual({ payload: { a: 2 }, checksum: other, count: 1 });
+    }
+    const sink = createMemorySink({ name: "s" });
+    expect(sink.tamper("absent", { payload: 1 })).toBe(false);
+    expect(() => sink.tamper("absent", { checksum: "nope" })).toThrow(InvalidArgumentError);
+    expect(() => sink.tamper("absent", null as never)).toThrow(InvalidArgumentError);
   });
 });
