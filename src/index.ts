@@ -126,6 +126,7 @@ export {
   IntegrityError,
   InvalidArgumentError,
   isSinkproofError,
+  isTransientLedgerError,
   LedgerError,
   type LedgerErrorCode,
   LedgerLockedError,

@@ -12,6 +12,11 @@
  *   one writer at a time, so a reader never sees position n + 1 before n;
  * - the tables carry the ledger's rules as constraints (unique key, unique id, unique
  *   position, receipts that name an entry), so a bug above cannot store a second meaning;
+ * - every read is verified before it is returned (see read-checks.ts): the payload's stored
+ *   canonical text hashes to its checksum, the entry hash stored at append (schema 2)
+ *   covers every other field, the position and the append time, the key, id, producer,
+ *   stream and checksum columns agree with the envelope; damage is a `CorruptionError`
+ *   naming the file, the table and the position;
  * - the schema is versioned (`PRAGMA user_version`); migrations run at open, in one
  *   transaction, and a database made by a newer version is refused
  *   (`database_too_new`);
@@ -42,7 +47,14 @@ import {
   type LedgerOptions,
   planAppend,
 } from "../base.js";
-import { envelopeJson, parseEnvelopeJson } from "../envelope-json.js";
+import { envelopeJson } from "../envelope-json.js";
+import {
+  backfilledEntryHash,
+  entryHash,
+  type StoragePart,
+  type StorageSite,
+  type StoredEntry,
+} from "../read-checks.js";
 import type {
   AppendedEntry,
   AuditHead,
@@ -65,10 +77,13 @@ import { isFinalStatus } from "../validate.js";
  * db.pragma("user_version", { simple: true }) <= SQLITE_SCHEMA_VERSION; // this version reads it
  * ```
  */
-export const SQLITE_SCHEMA_VERSION = 1;
+export const SQLITE_SCHEMA_VERSION = 2;
 
-/** Migrations by the version they lead to. Never edit a released one: add the next. */
-const MIGRATIONS: readonly string[] = [
+/**
+ * Migrations by the version they lead to: SQL, or a step that runs statements of its own.
+ * Never edit a released one: add the next.
+ */
+const MIGRATIONS: readonly (string | ((db: Database, path: string) => void))[] = [
   "",
   `
   CREATE TABLE sinkproof_entries (
@@ -113,6 +128,23 @@ const MIGRATIONS: readonly string[] = [
     record TEXT NOT NULL
   ) STRICT;
   `,
+  // 2: the entry hash of every entry (see `entryHash`), so that a read finds a change to
+  // any field, not only to the payload. Rows already there get theirs if they verify; a
+  // row that does not keeps '' and reads as damaged at its position.
+  (db, path) => {
+    db.exec("ALTER TABLE sinkproof_entries ADD COLUMN entry_hash TEXT NOT NULL DEFAULT ''");
+    const page = db.prepare(
+      "SELECT position, appended_at, envelope, key, id, producer, stream, checksum FROM sinkproof_entries WHERE position > ? ORDER BY position LIMIT 1000",
+    );
+    const set = db.prepare("UPDATE sinkproof_entries SET entry_hash = ? WHERE position = ?");
+    const site = { file: path, table: "sinkproof_entries" };
+    for (let after = 0; ; ) {
+      const rows = page.all(after) as EntryRow[];
+      for (const row of rows) set.run(backfilledEntryHash(storedOf(row), site), row.position);
+      if (rows.length < 1000) return;
+      after = (rows.at(-1) as EntryRow).position;
+    }
+  },
 ];
 
 const PAGE = 1000;
@@ -196,6 +228,23 @@ interface EntryRow {
   position: number;
   appended_at: string;
   envelope: string;
+  entry_hash?: string;
+  key: string;
+  id: string;
+  producer: string;
+  stream: string;
+  checksum: string;
+}
+
+/** A row as the core verifies it: the envelope text, its entry hash, the columns beside it. */
+function storedOf(row: EntryRow): StoredEntry {
+  return {
+    position: row.position,
+    appendedAt: row.appended_at,
+    envelope: row.envelope,
+    entryHash: row.entry_hash,
+    columns: row,
+  };
 }
 
 /** Rolls an append's transaction back, carrying the clash that decided it. */
@@ -414,17 +463,13 @@ export class SqliteLedger extends BaseLedger {
     }
   }
 
+  protected override storageSite(part: StoragePart): StorageSite {
+    return { file: this.path, table: `sinkproof_${part}` };
+  }
+
+  /** An entry an append found in its way, verified like every read. */
   #entry(row: EntryRow | undefined): LedgerEntry | undefined {
-    if (row === undefined) return undefined;
-    const envelope = parseEnvelopeJson(row.envelope);
-    if (envelope === undefined) {
-      throw new CorruptionError(
-        `The row at position ${row.position} of ${this.path} is not an envelope`,
-        { file: this.path, offset: 0 },
-        { position: row.position },
-      );
-    }
-    return Object.freeze({ position: row.position, appendedAt: row.appended_at, envelope });
+    return row === undefined ? undefined : this.entryFromStored(storedOf(row));
   }
 
   /**
@@ -451,6 +496,7 @@ export class SqliteLedger extends BaseLedger {
         envelope.checksum,
         appendedAt,
         envelopeJson(envelope, canonical[index]),
+        entryHash(position + 1, appendedAt, envelope),
       );
       if (inserted.changes === 1) {
         position++;
@@ -490,15 +536,17 @@ export class SqliteLedger extends BaseLedger {
     return this.#run(() => this.#append(envelopes, appendedAt, canonical));
   }
 
-  protected async _getByKey(key: string): Promise<LedgerEntry | undefined> {
-    return this.#run(() => this.#entry(this.#s.byKey.get(key) as EntryRow | undefined));
+  protected async _getByKey(key: string): Promise<StoredEntry | undefined> {
+    const row = await this.#run(() => this.#s.byKey.get(key) as EntryRow | undefined);
+    return row === undefined ? undefined : storedOf(row);
   }
 
-  protected async _getById(id: string): Promise<LedgerEntry | undefined> {
-    return this.#run(() => this.#entry(this.#s.byId.get(id) as EntryRow | undefined));
+  protected async _getById(id: string): Promise<StoredEntry | undefined> {
+    const row = await this.#run(() => this.#s.byId.get(id) as EntryRow | undefined);
+    return row === undefined ? undefined : storedOf(row);
   }
 
-  protected *_scan(scan: EntryScan): Iterable<LedgerEntry> {
+  protected *_scan(scan: EntryScan): Iterable<StoredEntry> {
     // Page by page, so that no statement stays open between two steps of the consumer
     // (which may write to the ledger meanwhile).
     let from = scan.from;
@@ -519,7 +567,7 @@ export class SqliteLedger extends BaseLedger {
       const rows = this.#runSync(
         () => statement.all(from, scan.to, ...filters, size) as EntryRow[],
       );
-      for (const row of rows) yield this.#entry(row) as LedgerEntry;
+      for (const row of rows) yield storedOf(row);
       if (rows.length < size) return;
       left -= rows.length;
       from = (rows.at(-1) as EntryRow).position + 1;
@@ -552,7 +600,7 @@ export class SqliteLedger extends BaseLedger {
   protected async _getReceipts(sink: string, key: string): Promise<readonly Receipt[]> {
     return this.#run(() =>
       (this.#s.receipts.all(sink, key) as { receipt: string }[]).map(
-        (row) => JSON.parse(row.receipt) as Receipt,
+        (row) => parseStored(row.receipt) as Receipt,
       ),
     );
   }
@@ -569,7 +617,7 @@ export class SqliteLedger extends BaseLedger {
             receipt: string;
           }[],
       );
-      for (const row of rows) yield JSON.parse(row.receipt) as Receipt;
+      for (const row of rows) yield parseStored(row.receipt) as Receipt;
       if (rows.length < PAGE) return;
       const last = rows.at(-1) as { seq: number; position: number };
       position = last.position;
@@ -679,7 +727,9 @@ function migrate(db: Database, path: string): void {
     // Again inside the write transaction: another process may have migrated meanwhile.
     const version = refuseNewer(db, path);
     for (let next = version + 1; next <= SQLITE_SCHEMA_VERSION; next++) {
-      db.exec(MIGRATIONS[next] as string);
+      const step = MIGRATIONS[next];
+      if (typeof step === "function") step(db, path);
+      else db.exec(step as string);
       db.pragma(`user_version = ${next}`);
     }
   });
@@ -687,7 +737,8 @@ function migrate(db: Database, path: string): void {
 }
 
 function prepareAll(db: Database) {
-  const entryColumns = "SELECT position, appended_at, envelope FROM sinkproof_entries";
+  const entryColumns =
+    "SELECT position, appended_at, envelope, entry_hash, key, id, producer, stream, checksum FROM sinkproof_entries";
   const lastFinal = db.prepare(
     "SELECT receipt FROM sinkproof_receipts WHERE sink = ? AND key = ? AND final = 1 ORDER BY seq DESC LIMIT 1",
   );
@@ -706,7 +757,7 @@ function prepareAll(db: Database) {
     byId: db.prepare(`${entryColumns} WHERE id = ?`),
     head: db.prepare("SELECT coalesce(max(position), 0) AS head FROM sinkproof_entries"),
     insertEntry: db.prepare(
-      "INSERT INTO sinkproof_entries (position, key, id, producer, stream, checksum, appended_at, envelope) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+      "INSERT INTO sinkproof_entries (position, key, id, producer, stream, checksum, appended_at, envelope, entry_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
     ),
     scan: db.prepare(
       `${entryColumns} WHERE position >= ? AND position <= ? ORDER BY position LIMIT ?`,
@@ -740,7 +791,7 @@ function prepareAll(db: Database) {
       if (!request.ignoreDone) {
         const done = lastFinal.get(request.sink, request.key) as { receipt: string } | undefined;
         if (done !== undefined)
-          return { status: "done", receipt: JSON.parse(done.receipt) as Receipt };
+          return { status: "done", receipt: parseStored(done.receipt) as Receipt };
       }
       const current = currentClaim.get(request.sink, request.key) as
         | { owner: string; token: string; expires_at: number }
@@ -774,6 +825,18 @@ function prepareAll(db: Database) {
       "SELECT idx, record FROM sinkproof_audit WHERE idx > ? ORDER BY idx LIMIT ?",
     ),
   };
+}
+
+/**
+ * Stored JSON (a receipt) parsed; text that is not JSON comes back as it is, a string,
+ * which the core's check then reports as damage at its place.
+ */
+function parseStored(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
 }
 
 /**

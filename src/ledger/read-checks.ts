@@ -1,0 +1,402 @@
+/**
+ * What `BaseLedger` checks on everything it reads back from an adapter, before anyone
+ * sees it: entries (fields, the payload's checksum, the entry hash, the columns beside the
+ * envelope), receipts, claim answers, watermarks and counts. Damage is a `CorruptionError`
+ * naming the storage and the position; it is never returned, so never delivered and never
+ * judged consistent.
+ *
+ * Cheap paths, each a proof rather than a hope:
+ * - an envelope object this process already checked and froze is trusted by identity (a
+ *   `WeakSet` lookup): in-memory adapters return the very objects they were given;
+ * - an adapter that proves integrity itself (FileLedger hashes every frame it reads)
+ *   says so with `readsVerified`;
+ * - an adapter that stores the envelope as the ledger's JSON text ({@link StoredEntry})
+ *   hands over that text: the payload's checksum is then a hash of the canonical text
+ *   already at hand, not a second canonicalization.
+ *
+ * @module
+ */
+
+import {
+  type Limits,
+  MAX_BYTES_LIMIT,
+  MAX_DEPTH_LIMIT,
+  resolveLimits,
+} from "../canonical/canonicalize.js";
+import { algorithmOf, type Checksum, sameChecksum, sha256Hex } from "../checksum/checksum.js";
+import { xxh64Text } from "../checksum/xxhash.js";
+import { checkEnvelope } from "../envelope/check.js";
+import { isValidEnvelopeFields } from "../envelope/fields.js";
+import { hashPayload } from "../envelope/payload.js";
+import { type Envelope, isEnvelopeTime, type JsonValue } from "../envelope/schema.js";
+import { buildEnvelope } from "../envelope/seal.js";
+import { CorruptionError, isSinkproofError } from "../errors.js";
+import { jsonParts } from "./envelope-json.js";
+import type { Claim, ClaimResult, LedgerEntry, Receipt } from "./types.js";
+import { checkReceipt, isFinalStatus, isValidReceipt } from "./validate.js";
+
+/** Where a ledger keeps what was found damaged, for the `CorruptionError`. */
+export interface StorageSite {
+  /** The file or database (see `CorruptionError.file`). */
+  readonly file: string;
+  /** The table, for SQL storage. */
+  readonly table?: string | undefined;
+}
+
+/** The parts of a ledger's storage a read can find damaged. */
+export type StoragePart = "entries" | "receipts" | "watermarks" | "claims" | "sequences";
+
+/**
+ * Envelope fields an adapter stores in columns of their own beside the envelope (to index
+ * and filter by them). Each one given must equal the envelope's field, so an edited column
+ * cannot make a lookup answer with another entry unnoticed.
+ */
+export interface StoredColumns {
+  readonly key?: unknown;
+  readonly id?: unknown;
+  readonly producer?: unknown;
+  readonly stream?: unknown;
+  readonly checksum?: unknown;
+}
+
+/**
+ * An entry as a storage adapter keeps it: the envelope as the ledger's JSON text (what
+ * `envelopeJson` writes: the payload's canonical text inside), the entry hash written
+ * beside it at append, and the columns that index it. Return it from `_getByKey`,
+ * `_getById` and `_scan` instead of a `LedgerEntry`, and `BaseLedger` parses and verifies
+ * it: the payload's checksum is a hash of the stored canonical text, and the entry hash
+ * covers every other field and the position.
+ */
+export interface StoredEntry {
+  /** The entry's position, as stored. */
+  readonly position: number;
+  /** When it was appended, as stored. */
+  readonly appendedAt: unknown;
+  /** The envelope's JSON text, as stored. */
+  readonly envelope: string;
+  /**
+   * The entry hash stored at append ({@link entryHash}). Leave it out only when the
+   * storage keeps none: the fields beside the payload are then checked for validity, not
+   * for being the ones appended.
+   */
+  readonly entryHash?: unknown;
+  /** Envelope fields stored in columns of their own, to check against the envelope. */
+  readonly columns?: StoredColumns | undefined;
+}
+
+/** Payload limits of a read: the largest the library allows, so what any append accepted reads back. */
+const READ_LIMITS: Limits = resolveLimits({ maxDepth: MAX_DEPTH_LIMIT, maxBytes: MAX_BYTES_LIMIT });
+
+/**
+ * Envelopes this process checked (fields and checksum) and froze: trusted by identity.
+ * Frozen plain data cannot change; an adapter that returns the object it was given at
+ * append (MemoryLedger) costs one lookup per read.
+ */
+const intact = new WeakSet<Envelope>();
+
+/** Records an envelope as checked and frozen. */
+export function markIntact(envelope: Envelope): void {
+  intact.add(envelope);
+}
+
+/** A `CorruptionError` at this site and position. */
+export function corruption(
+  site: StorageSite,
+  position: number | undefined,
+  message: string,
+  cause?: unknown,
+): CorruptionError {
+  const where = site.table === undefined ? site.file : `${site.table} of ${site.file}`;
+  const at = position === undefined ? "" : ` at position ${position}`;
+  return new CorruptionError(
+    `Damaged ledger data in ${where}${at}: ${message}. It is not returned; see docs/runbook.md`,
+    { file: site.file, offset: 0, table: site.table },
+    cause === undefined ? { position } : { position, cause },
+  );
+}
+
+const isPosition = (value: unknown): value is number =>
+  typeof value === "number" && Number.isSafeInteger(value) && value >= 1;
+
+/**
+ * The entry hash: the checksum, in the envelope's own algorithm, of the RFC 8785 canonical
+ * form of `{ appendedAt, envelope, position }` with the envelope's payload left out (the
+ * envelope's checksum, which is covered, binds the payload). Stored beside each entry at
+ * append by the SQL ledgers; a read recomputes it, so a change to any field, the position
+ * or the append time is found, not only a change to the payload.
+ *
+ * @example
+ * ```ts
+ * import { entryHash } from "sinkproof";
+ * const stored = entryHash(1, "2026-11-26T12:00:00.000Z", envelope); // "xxh64:…"
+ * ```
+ */
+export function entryHash(position: number, appendedAt: string, envelope: Envelope): Checksum {
+  const text = entryHashText(position, appendedAt, envelope);
+  return algorithmOf(envelope.checksum) === "xxh64"
+    ? `xxh64:${xxh64Text(text)}`
+    : `sha256:${sha256Hex(text)}`;
+}
+
+/**
+ * The canonical form hashed by {@link entryHash}, written out by hand: keys in RFC 8785
+ * order (UTF-16 code units), strings as `JSON.stringify` writes them (which RFC 8785
+ * adopts), integers as decimals. A test holds it equal to `canonicalize`.
+ */
+export function entryHashText(position: number, appendedAt: string, e: Envelope): string {
+  const q = JSON.stringify;
+  const t = e.trace;
+  let trace = "{";
+  if (t.causationId !== undefined) trace += `"causationId":${q(t.causationId)}`;
+  if (t.correlationId !== undefined)
+    trace += `${trace.length > 1 ? "," : ""}"correlationId":${q(t.correlationId)}`;
+  if (t.traceparent !== undefined)
+    trace += `${trace.length > 1 ? "," : ""}"traceparent":${q(t.traceparent)}`;
+  trace += "}";
+  return `{"appendedAt":${q(appendedAt)},"envelope":{"checksum":${q(e.checksum)},"id":${q(e.id)},"key":${q(e.key)},"parents":${q(e.parents)},"producer":${q(e.producer)},"schema":{"name":${q(e.schema.name)},"version":${e.schema.version}},"seq":${e.seq},"stream":${q(e.stream)},"time":${q(e.time)},"trace":${trace},"type":${q(e.type)}},"position":${position}}`;
+}
+
+function deepFreeze(value: unknown): void {
+  if (typeof value !== "object" || value === null || Object.isFrozen(value)) return;
+  for (const member of Object.values(value)) deepFreeze(member);
+  Object.freeze(value);
+}
+
+const COLUMNS = ["key", "id", "producer", "stream", "checksum"] as const;
+
+/**
+ * A stored entry parsed and verified, as a frozen `LedgerEntry`: the text is an envelope;
+ * its payload hashes to its checksum (the stored canonical text hashed as it is; text not
+ * in the ledger's form is canonicalized again, so it is never wrongly refused); the columns
+ * agree with the envelope; the entry hash matches. Anything else is a `CorruptionError`.
+ */
+export function entryFromStored(stored: StoredEntry, site: StorageSite): LedgerEntry {
+  const { position, appendedAt, envelope: text } = stored;
+  if (!isPosition(position)) {
+    throw corruption(site, undefined, `a row has position ${String(position)}, not 1, 2, 3, …`);
+  }
+  if (typeof text !== "string") throw corruption(site, position, "the row holds no envelope text");
+  let parsed: (Envelope & { payload: JsonValue }) | undefined;
+  try {
+    parsed = JSON.parse(text) as Envelope & { payload: JsonValue };
+  } catch (error) {
+    throw corruption(site, position, "the envelope is not JSON", error);
+  }
+  if (!isValidEnvelopeFields(parsed) || parsed === undefined || parsed.payload === undefined) {
+    throw corruption(site, position, "the row's envelope is not a valid envelope");
+  }
+  if (typeof appendedAt !== "string" || !isEnvelopeTime(appendedAt)) {
+    throw corruption(site, position, "the row's append time is not an ISO-8601 UTC time");
+  }
+  const algorithm = algorithmOf(parsed.checksum);
+  const { prefix, suffix } = jsonParts(parsed);
+  let actual: Checksum | undefined;
+  if (
+    text.length > prefix.length + suffix.length &&
+    text.startsWith(prefix) &&
+    text.endsWith(suffix)
+  ) {
+    const payload = text.slice(prefix.length, text.length - suffix.length);
+    actual = algorithm === "xxh64" ? `xxh64:${xxh64Text(payload)}` : `sha256:${sha256Hex(payload)}`;
+  }
+  if (actual === undefined || !sameChecksum(actual, parsed.checksum)) {
+    // Not the ledger's own form, or not the sealed bytes: the canonical form decides.
+    try {
+      actual = hashPayload(parsed.payload, READ_LIMITS, algorithm, false).checksum;
+    } catch (error) {
+      if (!isSinkproofError(error)) throw error;
+      throw corruption(site, position, `the payload cannot be canonicalized: ${error.message}`);
+    }
+    if (!sameChecksum(actual, parsed.checksum)) {
+      throw corruption(
+        site,
+        position,
+        `the payload of key ${JSON.stringify(parsed.key)} hashes to ${actual}, but the envelope says ${parsed.checksum}: the payload or the checksum was altered`,
+      );
+    }
+  }
+  const columns = stored.columns;
+  if (columns !== undefined) {
+    for (const name of COLUMNS) {
+      const value = columns[name];
+      if (value !== undefined && value !== parsed[name]) {
+        throw corruption(
+          site,
+          position,
+          `the ${name} column holds ${JSON.stringify(value)}, the envelope ${JSON.stringify(parsed[name])}`,
+        );
+      }
+    }
+  }
+  if (stored.entryHash !== undefined) {
+    const expected = entryHash(position, appendedAt, parsed);
+    if (
+      typeof stored.entryHash !== "string" ||
+      stored.entryHash.length !== expected.length ||
+      !sameChecksum(stored.entryHash as Checksum, expected)
+    ) {
+      throw corruption(
+        site,
+        position,
+        `the entry hash is ${JSON.stringify(stored.entryHash)}, but the entry hashes to ${expected}: a field, the position or the append time was altered (or the row was not written by the ledger)`,
+      );
+    }
+  }
+  deepFreeze(parsed.payload);
+  const envelope = buildEnvelope(parsed);
+  intact.add(envelope);
+  return Object.freeze({ position, appendedAt, envelope });
+}
+
+/**
+ * The entry hash to store for a row written before entry hashes existed (a migration's
+ * backfill): computed only when the row verifies (fields, payload checksum, columns);
+ * otherwise the empty string, which no read accepts, so the damage is reported at its
+ * position rather than sealed in by a fresh hash.
+ */
+export function backfilledEntryHash(stored: StoredEntry, site: StorageSite): string {
+  try {
+    const entry = entryFromStored({ ...stored, entryHash: undefined }, site);
+    return entryHash(entry.position, entry.appendedAt, entry.envelope);
+  } catch (error) {
+    if (error instanceof CorruptionError) return "";
+    throw error;
+  }
+}
+
+/**
+ * Any adapter's answer as a verified, frozen entry: a {@link StoredEntry} is parsed and
+ * verified; an entry object is checked for its position and time, and its envelope
+ * verified (fields, canonical form, checksum) unless it is one this process already
+ * checked, or `trusted` (the adapter verified it on read).
+ */
+export function checkedEntry(
+  entry: LedgerEntry | StoredEntry,
+  site: StorageSite,
+  trusted: boolean,
+): LedgerEntry {
+  if (typeof entry !== "object" || entry === null) {
+    throw corruption(site, undefined, `the adapter returned ${String(entry)}, not an entry`);
+  }
+  if (typeof entry.envelope === "string") return entryFromStored(entry as StoredEntry, site);
+  const { position, appendedAt } = entry;
+  let envelope = entry.envelope as Envelope;
+  if (!isPosition(position)) {
+    throw corruption(site, undefined, `an entry has position ${String(position)}, not 1, 2, 3, …`);
+  }
+  if (typeof appendedAt !== "string" || !isEnvelopeTime(appendedAt)) {
+    throw corruption(site, position, "the entry's append time is not an ISO-8601 UTC time");
+  }
+  if (!trusted && !intact.has(envelope)) {
+    try {
+      envelope = checkEnvelope(envelope, READ_LIMITS);
+    } catch (error) {
+      if (!isSinkproofError(error)) throw error;
+      throw corruption(site, position, `the envelope does not verify: ${error.message}`, error);
+    }
+    intact.add(envelope);
+  }
+  if (envelope !== entry.envelope) return Object.freeze({ position, appendedAt, envelope });
+  // Entries leave the ledger frozen, whatever the adapter returned.
+  if (!Object.isFrozen(entry) || !Object.isFrozen(envelope)) deepFreeze(entry);
+  return entry as LedgerEntry;
+}
+
+// ---- receipts, claims, counts ------------------------------------------------------------
+
+/**
+ * A receipt read back: of the receipt's shape, of this sink (and key, when asked by key);
+ * returned as a frozen copy.
+ */
+export function checkedReceipt(
+  receipt: unknown,
+  site: StorageSite,
+  sink: string,
+  key: string | undefined,
+): Receipt {
+  const r = receipt as Partial<Receipt> | undefined;
+  const position = isPosition(r?.position) ? r.position : undefined;
+  if (!isValidReceipt(receipt)) {
+    throw corruption(site, position, `a receipt of sink ${JSON.stringify(sink)} is not a receipt`);
+  }
+  if (receipt.sink !== sink || (key !== undefined && receipt.key !== key)) {
+    throw corruption(
+      site,
+      position,
+      `a receipt read for ${key === undefined ? "" : `key ${JSON.stringify(key)} at `}sink ${JSON.stringify(sink)} is for key ${JSON.stringify(receipt.key)} at sink ${JSON.stringify(receipt.sink)}`,
+    );
+  }
+  return checkReceipt(receipt);
+}
+
+/** What a claim asked for, to check the answer against. */
+export interface ClaimAsked {
+  readonly sink: string;
+  readonly key: string;
+  readonly owner: string;
+  readonly token: string;
+}
+
+/**
+ * A claim answer read back: `acquired` with this request's claim, `held` by a named owner
+ * until a time, or `done` with a final receipt of this (sink, key). The answer itself is
+ * returned (fields the adapter adds are kept).
+ */
+export function checkedClaimResult(
+  result: unknown,
+  asked: ClaimAsked,
+  claims: StorageSite,
+  receipts: StorageSite,
+): ClaimResult {
+  const r = result as Partial<Record<string, unknown>> | undefined;
+  const of = `(${JSON.stringify(asked.sink)}, ${JSON.stringify(asked.key)})`;
+  if (typeof r !== "object" || r === null) {
+    throw corruption(claims, undefined, `the claim of ${of} answered ${String(r)}`);
+  }
+  if (r.status === "done") {
+    const receipt = checkedReceipt(r.receipt, receipts, asked.sink, asked.key);
+    if (!isFinalStatus(receipt.status)) {
+      throw corruption(
+        receipts,
+        receipt.position,
+        `the receipt that makes ${of} done has status ${receipt.status}, which is not final`,
+      );
+    }
+    return result as ClaimResult;
+  }
+  if (r.status === "held") {
+    if (typeof r.owner !== "string" || r.owner.length === 0 || !isTime(r.expiresAt)) {
+      throw corruption(claims, undefined, `the claim row of ${of} has no owner or no expiry`);
+    }
+    return result as ClaimResult;
+  }
+  const claim = r.claim as Partial<Claim> | undefined;
+  if (
+    r.status !== "acquired" ||
+    typeof claim !== "object" ||
+    claim === null ||
+    claim.sink !== asked.sink ||
+    claim.key !== asked.key ||
+    claim.owner !== asked.owner ||
+    claim.token !== asked.token ||
+    !isTime(claim.expiresAt)
+  ) {
+    throw corruption(
+      claims,
+      undefined,
+      `the claim of ${of} answered something that is not a claim`,
+    );
+  }
+  return result as ClaimResult;
+}
+
+const isTime = (value: unknown): value is number =>
+  typeof value === "number" && Number.isFinite(value);
+
+/** A head, watermark or sequence number read back: an integer from 0. */
+export function checkedCount(value: unknown, site: StorageSite, what: string): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
+    throw corruption(site, undefined, `${what} reads ${String(value)}, not an integer from 0`);
+  }
+  return value;
+}
