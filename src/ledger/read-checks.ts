@@ -305,6 +305,19 @@ export function checkedEntry(
 // ---- receipts, claims, counts ------------------------------------------------------------
 
 /**
+ * Stored JSON (a receipt) parsed for the checks below; text that is not JSON comes back as
+ * it is, a string, which the check then reports as damage at its place.
+ */
+export function parseStoredJson(text: unknown): unknown {
+  if (typeof text !== "string") return text;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/**
  * A receipt read back: of the receipt's shape, of this sink (and key, when asked by key);
  * returned as a frozen copy.
  */

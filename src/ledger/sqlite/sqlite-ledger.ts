@@ -51,6 +51,7 @@ import { envelopeJson } from "../envelope-json.js";
 import {
   backfilledEntryHash,
   entryHash,
+  parseStoredJson,
   type StoragePart,
   type StorageSite,
   type StoredEntry,
@@ -600,7 +601,7 @@ export class SqliteLedger extends BaseLedger {
   protected async _getReceipts(sink: string, key: string): Promise<readonly Receipt[]> {
     return this.#run(() =>
       (this.#s.receipts.all(sink, key) as { receipt: string }[]).map(
-        (row) => parseStored(row.receipt) as Receipt,
+        (row) => parseStoredJson(row.receipt) as Receipt,
       ),
     );
   }
@@ -617,7 +618,7 @@ export class SqliteLedger extends BaseLedger {
             receipt: string;
           }[],
       );
-      for (const row of rows) yield parseStored(row.receipt) as Receipt;
+      for (const row of rows) yield parseStoredJson(row.receipt) as Receipt;
       if (rows.length < PAGE) return;
       const last = rows.at(-1) as { seq: number; position: number };
       position = last.position;
@@ -791,7 +792,7 @@ function prepareAll(db: Database) {
       if (!request.ignoreDone) {
         const done = lastFinal.get(request.sink, request.key) as { receipt: string } | undefined;
         if (done !== undefined)
-          return { status: "done", receipt: parseStored(done.receipt) as Receipt };
+          return { status: "done", receipt: parseStoredJson(done.receipt) as Receipt };
       }
       const current = currentClaim.get(request.sink, request.key) as
         | { owner: string; token: string; expires_at: number }
@@ -825,18 +826,6 @@ function prepareAll(db: Database) {
       "SELECT idx, record FROM sinkproof_audit WHERE idx > ? ORDER BY idx LIMIT ?",
     ),
   };
-}
-
-/**
- * Stored JSON (a receipt) parsed; text that is not JSON comes back as it is, a string,
- * which the core's check then reports as damage at its place.
- */
-function parseStored(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
 }
 
 /**
