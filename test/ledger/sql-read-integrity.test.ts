@@ -36,6 +36,12 @@ interface Opened {
   readonly ledger: Ledger;
   /** Runs SQL on the ledger's tables, outside the ledger; `$entries` etc. name them. */
   sql(statement: string): Promise<void>;
+  /** Runs a query on the ledger's tables and returns its rows. */
+  rows(statement: string): Promise<Record<string, unknown>[]>;
+  /** Makes the tables those of schema version 1 (no entry hash), as an older sinkproof left them. */
+  toSchemaOne(): Promise<void>;
+  /** Closes the ledger and opens it again (running the migrations). */
+  reopen(): Promise<Ledger>;
   close(): Promise<void>;
 }
 
@@ -57,12 +63,24 @@ const sqlite: Subject = {
   skip: undefined,
   async open() {
     const path = join(root, `i${files++}.db`);
-    const ledger = await SqliteLedger.open(path);
+    let ledger = await SqliteLedger.open(path);
     const raw = new Database(path);
     return {
       ledger,
       async sql(statement) {
         raw.exec(tableNames(statement, ""));
+      },
+      async rows(statement) {
+        return raw.prepare(tableNames(statement, "")).all() as Record<string, unknown>[];
+      },
+      async toSchemaOne() {
+        raw.exec("ALTER TABLE sinkproof_entries DROP COLUMN entry_hash");
+        raw.pragma("user_version = 1");
+      },
+      async reopen() {
+        await ledger.close();
+        ledger = await SqliteLedger.open(path);
+        return ledger;
       },
       async close() {
         raw.close();
@@ -80,13 +98,27 @@ const postgres: Subject = {
   async open() {
     database ||= await freshDatabase("integrity");
     const schema = `i${schemas++}`;
-    const ledger = await PostgresLedger.open({ connectionString: database, schema });
+    let ledger = await PostgresLedger.open({ connectionString: database, schema });
     const raw = new pg.Client(database);
     await raw.connect();
     return {
       ledger,
       async sql(statement) {
         await raw.query(tableNames(statement, `"${schema}".`));
+      },
+      async rows(statement) {
+        return (await raw.query(tableNames(statement, `"${schema}".`))).rows;
+      },
+      async toSchemaOne() {
+        await raw.query(`ALTER TABLE "${schema}".sinkproof_entries DROP COLUMN entry_hash`);
+        await raw.query(
+          `UPDATE "${schema}".sinkproof_meta SET value = '1' WHERE name = 'schema_version'`,
+        );
+      },
+      async reopen() {
+        await ledger.close();
+        ledger = await PostgresLedger.open({ connectionString: database, schema });
+        return ledger;
       },
       async close() {
         await raw.end();
@@ -301,6 +333,35 @@ for (const subject of [sqlite, postgres]) {
           `UPDATE $receipts SET receipt = replace(receipt, '"key":"${first.key}"', '"key":"${e.key}"') WHERE position = 1`,
         );
         expectCorruption(await caught(ledger.getReceipts("warehouse", first.key)), 1, "receipts");
+        await opened.close();
+      });
+
+      it("the migration to schema 2 gives every intact row its entry hash, and a row already damaged none: it reads as damaged", async () => {
+        await fresh();
+        await opened.toSchemaOne();
+        await opened.sql(
+          `UPDATE $entries SET envelope = replace(envelope, '"qty":2', '"qty":3') WHERE position = 2`,
+        );
+        ledger = await opened.reopen();
+        const hashes = await opened.rows(
+          "SELECT position, entry_hash FROM $entries ORDER BY position",
+        );
+        expect(hashes.map((row) => Number(row.position))).toEqual([1, 2, 3]);
+        expect(hashes[1]?.entry_hash).toBe("");
+        for (const i of [0, 2]) expect(hashes[i]?.entry_hash).toMatch(/^xxh64:[0-9a-f]{16}$/);
+        expect((await ledger.get((envelopes[0] as Envelope).key))?.envelope).toEqual(envelopes[0]);
+        expect((await ledger.get((envelopes[2] as Envelope).key))?.envelope).toEqual(envelopes[2]);
+        const damaged = await caught(ledger.get((envelopes[1] as Envelope).key));
+        expectCorruption(damaged, 2);
+        expect((damaged as Error).message).toContain("the payload or the checksum was altered");
+        // New appends get their hash at once.
+        const producer = createProducer({ id: "orders-svc", ledger });
+        const next = await producer.emit(
+          "order.created",
+          { n: 4 },
+          { schema: { name: "order", version: 1 } },
+        );
+        expect((await ledger.get(next.key))?.position).toBe(4);
         await opened.close();
       });
 
