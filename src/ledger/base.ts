@@ -426,9 +426,12 @@ export abstract class BaseLedger implements Ledger {
     return entryFromStored(stored, this.storageSite("entries"));
   }
 
+  #entries: StorageSite | undefined;
+
   /** An adapter's entry, checked: what every read path hands out. */
   #checked(entry: LedgerEntry | StoredEntry): LedgerEntry {
-    return checkedEntry(entry, this.storageSite("entries"), this.readsVerified);
+    this.#entries ??= this.storageSite("entries");
+    return checkedEntry(entry, this.#entries, this.readsVerified);
   }
 
   /**

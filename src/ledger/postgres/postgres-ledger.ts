@@ -38,6 +38,7 @@
  */
 
 import { createHash } from "node:crypto";
+import { algorithmOf } from "../../checksum/checksum.js";
 import type { Envelope } from "../../envelope/schema.js";
 import {
   IdempotencyConflictError,
@@ -56,10 +57,10 @@ import {
   type LedgerOptions,
   planAppend,
 } from "../base.js";
-import { envelopeJson } from "../envelope-json.js";
+import { storedEnvelope } from "../envelope-json.js";
 import {
   backfilledEntryHash,
-  entryHash,
+  entryHashOfRest,
   parseStoredJson,
   type StoragePart,
   type StorageSite,
@@ -292,6 +293,20 @@ interface EntryRow {
   checksum: string;
 }
 
+/** The columns of `entryColumns`, in order, as a row in `rowMode: "array"`. */
+type RawEntryRow = [string, string, string, string, string, string, string, string, string];
+
+/** An array row as the core verifies it (see {@link storedOf}). */
+function storedOfRaw(row: RawEntryRow): StoredEntry {
+  return {
+    position: Number(row[0]),
+    appendedAt: row[1],
+    envelope: row[2],
+    entryHash: row[3],
+    columns: { key: row[4], id: row[5], producer: row[6], stream: row[7], checksum: row[8] },
+  };
+}
+
 /** A row as the core verifies it: the envelope text, its entry hash, the columns beside it. */
 function storedOf(row: EntryRow): StoredEntry {
   return {
@@ -488,7 +503,7 @@ export class PostgresLedger extends BaseLedger {
     }
   }
 
-  async #query(config: { text: string; values?: unknown[]; name?: string }) {
+  async #query(config: { text: string; values?: unknown[]; name?: string; rowMode?: "array" }) {
     return query(this.#pool, config);
   }
 
@@ -617,7 +632,7 @@ export class PostgresLedger extends BaseLedger {
     for (let j = 0; j < indexes.length; j++) {
       const index = indexes[j] as number;
       const envelope = envelopes[index] as Envelope;
-      const text = envelopeJson(envelope, canonical[index]);
+      const { text, rest } = storedEnvelope(envelope, canonical[index]);
       if (texts.length > 0 && chars + text.length > insertChunkChars) cut();
       chars += text.length;
       const position = head + j + 1;
@@ -629,7 +644,7 @@ export class PostgresLedger extends BaseLedger {
       checksums.push(envelope.checksum);
       times.push(appendedAt);
       texts.push(text);
-      hashes.push(entryHash(position, appendedAt, envelope));
+      hashes.push(entryHashOfRest(position, appendedAt, rest, algorithmOf(envelope.checksum)));
       results[index] = {
         entry: Object.freeze({ position, appendedAt, envelope }),
         status: "appended",
@@ -694,16 +709,29 @@ export class PostgresLedger extends BaseLedger {
     const filters: string[] = [];
     if (scan.producer !== undefined) filters.push(scan.producer);
     if (scan.stream !== undefined) filters.push(scan.stream);
-    while (left > 0 && from <= scan.to) {
-      const size = Math.min(PAGE, left);
-      const { rows } = await this.#query({
+    const page = (first: number, size: number) => {
+      const asked = this.#query({
         ...statement,
-        values: [from, scan.to, ...filters, size],
+        values: [first, scan.to, ...filters, size],
+        rowMode: "array",
       });
-      for (const row of rows) yield storedOf(row as unknown as EntryRow);
-      if (rows.length < size) return;
+      // Heard at once: a consumer may stop before it is awaited (then its failure is moot).
+      asked.catch(() => undefined);
+      return asked;
+    };
+    // The next page is asked for while this one is checked: the round trip overlaps the work.
+    let size = Math.min(PAGE, left);
+    let next: Promise<PgQueryResult> | undefined = page(from, size);
+    while (next !== undefined) {
+      const rows = (await next).rows as unknown as RawEntryRow[];
+      next = undefined;
       left -= rows.length;
-      from = Number((rows.at(-1) as unknown as EntryRow).position) + 1;
+      if (rows.length === size && left > 0) {
+        from = Number((rows.at(-1) as RawEntryRow)[0]) + 1;
+        size = Math.min(PAGE, left);
+        if (from <= scan.to) next = page(from, size);
+      }
+      for (const row of rows) yield storedOfRaw(row);
     }
   }
 
@@ -1025,7 +1053,7 @@ async function migrate(pool: PgPool, schema: string, lock: number): Promise<void
  */
 async function query(
   pool: PgQueryable,
-  config: { text: string; values?: unknown[]; name?: string },
+  config: { text: string; values?: unknown[]; name?: string; rowMode?: "array" },
 ): Promise<PgQueryResult> {
   for (let attempt = 1; ; attempt++) {
     try {

@@ -29,6 +29,7 @@
  */
 
 import { accessSync, constants, existsSync } from "node:fs";
+import { algorithmOf } from "../../checksum/checksum.js";
 import type { Envelope } from "../../envelope/schema.js";
 import {
   CorruptionError,
@@ -47,10 +48,10 @@ import {
   type LedgerOptions,
   planAppend,
 } from "../base.js";
-import { envelopeJson } from "../envelope-json.js";
+import { storedEnvelope } from "../envelope-json.js";
 import {
   backfilledEntryHash,
-  entryHash,
+  entryHashOfRest,
   parseStoredJson,
   type StoragePart,
   type StorageSite,
@@ -190,6 +191,7 @@ interface Statement {
   run(...params: unknown[]): { changes: number };
   get(...params: unknown[]): unknown;
   all(...params: unknown[]): unknown[];
+  raw(toggle: boolean): Statement;
 }
 
 /** The part of better-sqlite3's `Database` the ledger uses. */
@@ -235,6 +237,20 @@ interface EntryRow {
   producer: string;
   stream: string;
   checksum: string;
+}
+
+/** The columns of `entryColumns`, in order, as a raw row (an array: cheaper than an object). */
+type RawEntryRow = [number, string, string, string, string, string, string, string, string];
+
+/** A raw row as the core verifies it (see {@link storedOf}). */
+function storedOfRaw(row: RawEntryRow): StoredEntry {
+  return {
+    position: row[0],
+    appendedAt: row[1],
+    envelope: row[2],
+    entryHash: row[3],
+    columns: { key: row[4], id: row[5], producer: row[6], stream: row[7], checksum: row[8] },
+  };
 }
 
 /** A row as the core verifies it: the envelope text, its entry hash, the columns beside it. */
@@ -488,6 +504,7 @@ export class SqliteLedger extends BaseLedger {
     let position = (s.head.get() as { head: number }).head;
     for (let index = 0; index < envelopes.length; index++) {
       const envelope = envelopes[index] as Envelope;
+      const stored = storedEnvelope(envelope, canonical[index]);
       const inserted = s.insertEntry.run(
         position + 1,
         envelope.key,
@@ -496,8 +513,8 @@ export class SqliteLedger extends BaseLedger {
         envelope.stream,
         envelope.checksum,
         appendedAt,
-        envelopeJson(envelope, canonical[index]),
-        entryHash(position + 1, appendedAt, envelope),
+        stored.text,
+        entryHashOfRest(position + 1, appendedAt, stored.rest, algorithmOf(envelope.checksum)),
       );
       if (inserted.changes === 1) {
         position++;
@@ -566,12 +583,12 @@ export class SqliteLedger extends BaseLedger {
     while (left > 0 && from <= scan.to) {
       const size = Math.min(PAGE, left);
       const rows = this.#runSync(
-        () => statement.all(from, scan.to, ...filters, size) as EntryRow[],
+        () => statement.all(from, scan.to, ...filters, size) as RawEntryRow[],
       );
-      for (const row of rows) yield storedOf(row);
+      for (const row of rows) yield storedOfRaw(row);
       if (rows.length < size) return;
       left -= rows.length;
-      from = (rows.at(-1) as EntryRow).position + 1;
+      from = (rows.at(-1) as RawEntryRow)[0] + 1;
     }
   }
 
@@ -760,18 +777,25 @@ function prepareAll(db: Database) {
     insertEntry: db.prepare(
       "INSERT INTO sinkproof_entries (position, key, id, producer, stream, checksum, appended_at, envelope, entry_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
     ),
-    scan: db.prepare(
-      `${entryColumns} WHERE position >= ? AND position <= ? ORDER BY position LIMIT ?`,
-    ),
-    scanProducer: db.prepare(
-      `${entryColumns} WHERE position >= ? AND position <= ? AND producer = ? ORDER BY position LIMIT ?`,
-    ),
-    scanStream: db.prepare(
-      `${entryColumns} WHERE position >= ? AND position <= ? AND stream = ? ORDER BY position LIMIT ?`,
-    ),
-    scanBoth: db.prepare(
-      `${entryColumns} WHERE position >= ? AND position <= ? AND producer = ? AND stream = ? ORDER BY position LIMIT ?`,
-    ),
+    // Scans return rows as arrays (`raw`): no object per row to build.
+    scan: db
+      .prepare(`${entryColumns} WHERE position >= ? AND position <= ? ORDER BY position LIMIT ?`)
+      .raw(true),
+    scanProducer: db
+      .prepare(
+        `${entryColumns} WHERE position >= ? AND position <= ? AND producer = ? ORDER BY position LIMIT ?`,
+      )
+      .raw(true),
+    scanStream: db
+      .prepare(
+        `${entryColumns} WHERE position >= ? AND position <= ? AND stream = ? ORDER BY position LIMIT ?`,
+      )
+      .raw(true),
+    scanBoth: db
+      .prepare(
+        `${entryColumns} WHERE position >= ? AND position <= ? AND producer = ? AND stream = ? ORDER BY position LIMIT ?`,
+      )
+      .raw(true),
     reserve: db.prepare(
       "INSERT INTO sinkproof_sequences (producer, next) VALUES (?, ?) ON CONFLICT (producer) DO UPDATE SET next = next + excluded.next RETURNING next",
     ),
