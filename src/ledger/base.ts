@@ -423,7 +423,10 @@ export abstract class BaseLedger implements Ledger {
    * lookups (an append's existing entries): damage is a `CorruptionError`.
    */
   protected entryFromStored(stored: StoredEntry): LedgerEntry {
-    return entryFromStored(stored, this.storageSite("entries"));
+    const entry = entryFromStored(stored, this.storageSite("entries"));
+    // The core checks an append's existing entries again: by identity, at no cost.
+    markIntact(entry.envelope);
+    return entry;
   }
 
   #entries: StorageSite | undefined;

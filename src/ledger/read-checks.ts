@@ -306,7 +306,6 @@ export function entryFromStored(stored: StoredEntry, site: StorageSite): LedgerE
     if (typeof parsed.payload === "object" && parsed.payload !== null) freezeParsed(parsed.payload);
     envelope = buildEnvelope(parsed);
   }
-  intact.add(envelope);
   return Object.freeze({ position, appendedAt, envelope });
 }
 

@@ -29,7 +29,7 @@ import {
 } from "../../src/index.js";
 import { PostgresLedger } from "../../src/ledger/postgres/index.js";
 import { SqliteLedger } from "../../src/ledger/sqlite/index.js";
-import { freshDatabase, postgresSkipped, postgresUrl } from "../support/postgres.js";
+import { freshDatabase, postgresSkipped } from "../support/postgres.js";
 
 /** A ledger under test and a raw connection to its tables. */
 interface Opened {
@@ -288,7 +288,6 @@ for (const subject of [sqlite, postgres]) {
 
       it("the key column changed: lookups by the new key and by id refuse, the old key is not found, scans refuse", async () => {
         await fresh();
-        const e = envelopes[1] as Envelope;
         await opened.sql(`UPDATE $entries SET key = 'k-elsewhere' WHERE position = 2`);
         expectCorruption(await caught(ledger.get("k-elsewhere")), 2);
         // The guard finds no entry under the envelope's key: not delivered.
