@@ -58,10 +58,15 @@ export type StoragePart = "entries" | "receipts" | "watermarks" | "claims" | "se
  * cannot make a lookup answer with another entry unnoticed.
  */
 export interface StoredColumns {
+  /** The key column, as stored. */
   readonly key?: unknown;
+  /** The id column, as stored. */
   readonly id?: unknown;
+  /** The producer column, as stored. */
   readonly producer?: unknown;
+  /** The stream column, as stored. */
   readonly stream?: unknown;
+  /** The checksum column, as stored. */
   readonly checksum?: unknown;
 }
 
