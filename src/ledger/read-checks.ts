@@ -39,7 +39,7 @@ import { buildEnvelope } from "../envelope/seal.js";
 import { CorruptionError, isSinkproofError } from "../errors.js";
 import { jsonParts } from "./envelope-json.js";
 import type { Claim, ClaimResult, LedgerEntry, Receipt } from "./types.js";
-import { checkReceipt, isFinalStatus, isValidReceipt } from "./validate.js";
+import { checkReceipt, isFinalStatus, isValidReceipt, type ResolvedScan } from "./validate.js";
 
 /** Where a ledger keeps what was found damaged, for the `CorruptionError`. */
 export interface StorageSite {
@@ -369,6 +369,78 @@ export function checkedEntry(
   // Entries leave the ledger frozen, whatever the adapter returned.
   if (!Object.isFrozen(entry) || !Object.isFrozen(envelope)) deepFreeze(entry);
   return entry as LedgerEntry;
+}
+
+// ---- scans --------------------------------------------------------------------------------
+
+/**
+ * The order a scan's entries must come in: positions within the range and increasing;
+ * without a gap when the scan is unfiltered (positions are 1, 2, 3, … with no holes, so
+ * a missing one is a deleted or lost row), and up to the range's end unless the limit
+ * stops it; every entry of the producer and stream asked for.
+ */
+export class ScanOrder {
+  readonly #q: ResolvedScan;
+  readonly #to: number;
+  readonly #site: StorageSite;
+  readonly #filtered: boolean;
+  #last: number;
+  #count = 0;
+
+  constructor(q: ResolvedScan, to: number, site: StorageSite) {
+    this.#q = q;
+    this.#to = to;
+    this.#site = site;
+    this.#filtered = q.producer !== undefined || q.stream !== undefined;
+    this.#last = q.from - 1;
+  }
+
+  next(entry: LedgerEntry): LedgerEntry {
+    const p = entry.position;
+    const q = this.#q;
+    if (!this.#filtered && p !== this.#last + 1) {
+      throw corruption(
+        this.#site,
+        this.#last + 1,
+        p > this.#last + 1 && p <= this.#to
+          ? `position ${this.#last + 1} is missing: the scan of ${q.from}..${this.#to} went from ${this.#last} to ${p}`
+          : `the scan of ${q.from}..${this.#to} met position ${p} after ${this.#last}`,
+      );
+    }
+    if (p <= this.#last || p > this.#to || this.#count >= q.limit) {
+      throw corruption(
+        this.#site,
+        p,
+        `the scan of ${q.from}..${this.#to} met position ${p} after ${this.#last}, out of order or out of range`,
+      );
+    }
+    if (
+      (q.producer !== undefined && entry.envelope.producer !== q.producer) ||
+      (q.stream !== undefined && entry.envelope.stream !== q.stream)
+    ) {
+      throw corruption(
+        this.#site,
+        p,
+        `a scan of producer ${JSON.stringify(q.producer ?? "(any)")}, stream ${JSON.stringify(q.stream ?? "(any)")} met an entry of producer ${JSON.stringify(entry.envelope.producer)}, stream ${JSON.stringify(entry.envelope.stream)}`,
+      );
+    }
+    this.#last = p;
+    this.#count++;
+    return entry;
+  }
+
+  /** The scan ran to its end: an unfiltered one must have met every position up to `to` or the limit. */
+  end(): void {
+    if (this.#filtered) return;
+    const q = this.#q;
+    if (this.#count < Math.min(q.limit, this.#to - q.from + 1)) {
+      throw corruption(
+        this.#site,
+        this.#last + 1,
+        `position ${this.#last + 1} is missing: the scan of ${q.from}..${this.#to} ended after ${this.#last}`,
+      );
+    }
+  }
 }
 
 // ---- receipts, claims, counts ------------------------------------------------------------
