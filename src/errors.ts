@@ -61,7 +61,10 @@ export type LedgerErrorCode =
   | "serialization_failure"
   | "unsafe_settings"
   | "database_too_new"
-  | "missing_driver";
+  | "missing_driver"
+  | "database_not_found"
+  | "authentication_failed"
+  | "permission_denied";
 
 /** The `code`s of {@link CanonicalizationError}: which JSON rule the value broke. */
 export type CanonicalizationErrorCode =
@@ -326,6 +329,15 @@ export class IdempotencyConflictError extends SinkproofError<
  * created by a newer version of sinkproof (`database_too_new`, at open); the optional
  * driver package is not installed (`missing_driver`, with the install command).
  *
+ * Configuration mistakes have codes of their own, and trying again never helps them: the
+ * database does not exist (`database_not_found`), the server refused the role or its
+ * password (`authentication_failed`: wrong password, no such role, a role without LOGIN,
+ * no pg_hba.conf entry), the role lacks a privilege the call needs (`permission_denied`:
+ * CONNECT on the database, CREATE on the schema at open, a table's grants).
+ *
+ * Only `unavailable` and `serialization_failure` are worth retrying (see
+ * {@link isTransientLedgerError}); every other code says something a retry cannot change.
+ *
  * @example
  * ```ts
  * import { LedgerError } from "sinkproof";
@@ -335,9 +347,39 @@ export class IdempotencyConflictError extends SinkproofError<
  */
 export class LedgerError extends SinkproofError<LedgerErrorCode> {}
 
+const RETRYABLE: ReadonlySet<string> = new Set(["unavailable", "serialization_failure"]);
+
 /**
- * A durable ledger found damaged data before its last valid record: never skipped, never
- * returned. `file` and `offset` say where.
+ * True when trying the call again later may succeed: a {@link LedgerError} with code
+ * `unavailable` (the server could not be reached, the connection was lost, the database
+ * stayed locked) or `serialization_failure` (transactions kept colliding). False for every
+ * other error, configuration mistakes (`database_not_found`, `authentication_failed`,
+ * `permission_denied`, an `InvalidArgumentError`) and damage (`corruption`) among them: a
+ * loop that retries on `isTransientLedgerError` never spins on a mistake. Works across realms, like
+ * {@link isSinkproofError}.
+ *
+ * @example
+ * ```ts
+ * import { isTransientLedgerError } from "sinkproof";
+ * for (let attempt = 1; ; attempt++) {
+ *   try {
+ *     await ledger.append([envelope]);
+ *     break;
+ *   } catch (error) {
+ *     if (!isTransientLedgerError(error) || attempt === 5) throw error;
+ *     await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+ *   }
+ * }
+ * ```
+ */
+export function isTransientLedgerError(error: unknown): boolean {
+  return isSinkproofError(error) && RETRYABLE.has(error.code);
+}
+
+/**
+ * A ledger found damaged data: never skipped, never returned, never delivered. `file` and
+ * `offset` say where in a file; the SQL ledgers name the database in `file`, the table in
+ * `table`, and the entry (or the receipt's entry, or the watermark) in `position`.
  *
  * @example
  * ```ts
@@ -345,24 +387,30 @@ export class LedgerError extends SinkproofError<LedgerErrorCode> {}
  * try {
  *   await FileLedger.open("./ledger");
  * } catch (error) {
- *   if (error instanceof CorruptionError) console.error(error.file, error.offset);
+ *   if (error instanceof CorruptionError) console.error(error.file, error.table, error.offset, error.position);
  * }
  * ```
  */
 export class CorruptionError extends SinkproofError<"corruption"> {
-  /** The damaged file. */
+  /**
+   * The damaged file; for the SQL ledgers the database (SQLite: its file path; PostgreSQL:
+   * `database "<name>"`); for a ledger without storage, its class name.
+   */
   readonly file: string;
-  /** Byte offset of the first damaged record in that file. */
+  /** Byte offset of the first damaged record in that file; 0 where storage has no offsets (the SQL ledgers). */
   readonly offset: number;
+  /** The damaged table, for the SQL ledgers (PostgreSQL: schema-qualified); undefined otherwise. */
+  readonly table: string | undefined;
 
   constructor(
     message: string,
-    details: { file: string; offset: number },
+    details: { file: string; offset: number; table?: string | undefined },
     context: SinkproofErrorContext = {},
   ) {
     super("corruption", message, context);
     this.file = details.file;
     this.offset = details.offset;
+    this.table = details.table;
   }
 }
 

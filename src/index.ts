@@ -130,6 +130,7 @@ export {
   IntegrityError,
   InvalidArgumentError,
   isSinkproofError,
+  isTransientLedgerError,
   LedgerError,
   type LedgerErrorCode,
   LedgerLockedError,
@@ -163,6 +164,13 @@ export {
   type TornTail,
 } from "./ledger/file/file-ledger.js";
 export { MemoryLedger } from "./ledger/memory.js";
+export {
+  entryHash,
+  type StoragePart,
+  type StorageSite,
+  type StoredColumns,
+  type StoredEntry,
+} from "./ledger/read-checks.js";
 export type {
   AppendedEntry,
   AppendResult,

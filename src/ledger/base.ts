@@ -2,7 +2,9 @@
  * `BaseLedger`: the thick core every ledger adapter extends.
  *
  * Owns the ledger's rules, so that each adapter only stores and fetches: argument checks,
- * envelope verification (fields and checksum) before anything is stored, idempotency
+ * envelope verification (fields and checksum) before anything is stored and again on
+ * everything read back (read-checks.ts: entries, positions in order and without gaps,
+ * receipts, claims, watermarks; damage is a `CorruptionError`, never returned), idempotency
  * within a batch, conflict errors carrying the existing entry, the receipt/entry link,
  * watermark bounds, claim arguments and tokens, the audit hash chain, closed-ledger
  * errors, and the translation of any adapter failure into a `LedgerError` with its cause.
@@ -30,6 +32,19 @@ import {
 } from "../errors.js";
 import { describe, invalidArgument } from "../internal/arguments.js";
 import { AuditIntents, nextAuditRecord, StaleAuditState, verifyAuditChain } from "./audit.js";
+import {
+  checkedClaimResult,
+  checkedCount,
+  checkedEntry,
+  checkedReceipt,
+  corruption,
+  entryFromStored,
+  markIntact,
+  ScanOrder,
+  type StoragePart,
+  type StorageSite,
+  type StoredEntry,
+} from "./read-checks.js";
 import type {
   AppendedEntry,
   AppendResult,
@@ -337,6 +352,14 @@ export abstract class BaseLedger implements Ledger {
    * canonical bytes, already computed by the integrity check.
    */
   protected readonly keepsCanonicalPayloads: boolean = false;
+  /**
+   * Set by adapters that prove on every read that an entry is the one appended (FileLedger
+   * checks each frame's hash): the core then checks only positions and order, and does not
+   * verify the envelope's checksum again. Adapters that cannot prove it leave it unset, and
+   * the core verifies every envelope read, unless it is an object this process already
+   * checked (an in-memory adapter's) or a {@link StoredEntry} (a hash of its stored text).
+   */
+  protected readonly readsVerified: boolean = false;
   #closed = false;
   #failure: unknown;
   readonly #intents = new AuditIntents();
@@ -369,16 +392,23 @@ export abstract class BaseLedger implements Ledger {
     appendedAt: string,
     canonical: readonly (Uint8Array | undefined)[],
   ): Promise<AppendOutcome>;
-  /** The entry with this key. */
-  protected abstract _getByKey(key: string): Promise<LedgerEntry | undefined>;
-  /** The entry with this id. */
-  protected abstract _getById(id: string): Promise<LedgerEntry | undefined>;
+  /**
+   * The entry with this key: as a `LedgerEntry`, or as it is stored ({@link StoredEntry}:
+   * the core parses and verifies it).
+   */
+  protected abstract _getByKey(key: string): Promise<LedgerEntry | StoredEntry | undefined>;
+  /** The entry with this id (a `LedgerEntry` or a {@link StoredEntry}). */
+  protected abstract _getById(id: string): Promise<LedgerEntry | StoredEntry | undefined>;
   /**
    * Entries with `from <= position <= to`, matching the filters, in order, at most
-   * `limit`. An adapter that holds its entries in memory may return a synchronous
-   * iterable: the scan then costs one async step per entry instead of two.
+   * `limit` (each a `LedgerEntry` or a {@link StoredEntry}). An adapter that holds its
+   * entries in memory may return a synchronous iterable: the scan then costs one async
+   * step per entry instead of two. The core checks what comes back: positions in range and
+   * increasing, without a gap when unfiltered, every entry matching the filters.
    */
-  protected abstract _scan(scan: EntryScan): AsyncIterable<LedgerEntry> | Iterable<LedgerEntry>;
+  protected abstract _scan(
+    scan: EntryScan,
+  ): AsyncIterable<LedgerEntry | StoredEntry> | Iterable<LedgerEntry | StoredEntry>;
   /** The last position; 0 when empty. */
   protected abstract _head(): Promise<number>;
   /** Atomically reserves `count` numbers for `producer` (from 0) and returns the first; durable where the ledger is. */
@@ -432,6 +462,33 @@ export abstract class BaseLedger implements Ledger {
   protected abstract _close(): Promise<void>;
 
   // ---- helpers for adapters ------------------------------------------------------------
+
+  /**
+   * Where this ledger keeps a part of its state, for the `CorruptionError` of damage found
+   * there. Adapters with files or tables override it.
+   */
+  protected storageSite(_part: StoragePart): StorageSite {
+    return { file: this.constructor.name };
+  }
+
+  /**
+   * A stored entry parsed and verified (see {@link StoredEntry}), for an adapter's own
+   * lookups (an append's existing entries): damage is a `CorruptionError`.
+   */
+  protected entryFromStored(stored: StoredEntry): LedgerEntry {
+    const entry = entryFromStored(stored, this.storageSite("entries"));
+    // The core checks an append's existing entries again: by identity, at no cost.
+    markIntact(entry.envelope);
+    return entry;
+  }
+
+  #entries: StorageSite | undefined;
+
+  /** An adapter's entry, checked: what every read path hands out. */
+  #checked(entry: LedgerEntry | StoredEntry): LedgerEntry {
+    this.#entries ??= this.storageSite("entries");
+    return checkedEntry(entry, this.#entries, this.readsVerified);
+  }
 
   /**
    * Marks the ledger failed: every later call throws `LedgerError` `ledger_failed` with
@@ -514,6 +571,7 @@ export abstract class BaseLedger implements Ledger {
     const keep = this.keepsCanonicalPayloads;
     for (let i = 0; i < envelopes.length; i++) {
       const result = checkEnvelopeKeepingPayload(envelopes[i], this.limits, [i], keep);
+      markIntact(result.envelope);
       checked.push(result.envelope);
       canonical.push(result.canonical);
     }
@@ -527,6 +585,8 @@ export abstract class BaseLedger implements Ledger {
       throw storageError(error);
     }
     if (!outcome.ok) {
+      // The entry in the way was read from storage: checked before it is shown.
+      outcome = { ...outcome, existing: this.#checked(outcome.existing) };
       const envelope = unique[outcome.index] as Envelope;
       const index = firstOf === undefined ? outcome.index : (firstOf[outcome.index] as number);
       throw outcome.clash === "key"
@@ -545,9 +605,31 @@ export abstract class BaseLedger implements Ledger {
     }
     const results: AppendedEntry[] = [];
     let appended = 0;
+    const existing = new Map<number, AppendedEntry>();
     for (let i = 0; i < checked.length; i++) {
       const u = slot === undefined ? i : (slot[i] as number);
-      const result = outcome.results[u] as AppendedEntry;
+      let result = outcome.results[u] as AppendedEntry;
+      if (result.status === "existing") {
+        // Read from storage, so checked like any read; and it must be this key's entry.
+        let seen = existing.get(u);
+        if (seen === undefined) {
+          const entry = this.#checked(result.entry);
+          const envelope = unique[u] as Envelope;
+          if (
+            entry.envelope.key !== envelope.key ||
+            entry.envelope.checksum !== envelope.checksum
+          ) {
+            throw corruption(
+              this.storageSite("entries"),
+              entry.position,
+              `the entry the ledger found for key ${JSON.stringify(envelope.key)} holds key ${JSON.stringify(entry.envelope.key)} and checksum ${entry.envelope.checksum}`,
+            );
+          }
+          seen = entry === result.entry ? result : { entry, status: "existing" };
+          existing.set(u, seen);
+        }
+        result = seen;
+      }
       // A repeat inside the batch is "existing" even when its first occurrence was new.
       const repeat = firstOf !== undefined && firstOf[u] !== i;
       const item =
@@ -567,21 +649,38 @@ export abstract class BaseLedger implements Ledger {
   async get(key: string): Promise<LedgerEntry | undefined> {
     this.assertOpen();
     checkKey(key);
+    let found: LedgerEntry | StoredEntry | undefined;
     try {
-      return frozenEntry(await this._getByKey(key));
+      found = await this._getByKey(key);
     } catch (error) {
       throw storageError(error);
     }
+    return found === undefined ? undefined : this.#answering(found, "key", key);
   }
 
   async getById(id: string): Promise<LedgerEntry | undefined> {
     this.assertOpen();
     checkId(id);
+    let found: LedgerEntry | StoredEntry | undefined;
     try {
-      return frozenEntry(await this._getById(id));
+      found = await this._getById(id);
     } catch (error) {
       throw storageError(error);
     }
+    return found === undefined ? undefined : this.#answering(found, "id", id);
+  }
+
+  /** A looked-up entry, checked, and the one asked for (an edited index column would answer with another). */
+  #answering(found: LedgerEntry | StoredEntry, field: "key" | "id", value: string): LedgerEntry {
+    const entry = this.#checked(found);
+    if (entry.envelope[field] !== value) {
+      throw corruption(
+        this.storageSite("entries"),
+        entry.position,
+        `the entry found for ${field} ${JSON.stringify(value)} holds ${field} ${JSON.stringify(entry.envelope[field])}`,
+      );
+    }
+    return entry;
   }
 
   scan(query?: ScanQuery): AsyncIterable<LedgerEntry> {
@@ -593,11 +692,12 @@ export abstract class BaseLedger implements Ledger {
     return {
       async *[Symbol.asyncIterator]() {
         self.assertOpen();
-        let sync: Iterator<LedgerEntry> | undefined;
-        let async: AsyncIterator<LedgerEntry> | undefined;
+        let sync: Iterator<LedgerEntry | StoredEntry> | undefined;
+        let async: AsyncIterator<LedgerEntry | StoredEntry> | undefined;
+        let to: number;
         try {
-          const head = await self._head();
-          const to = Math.min(q.to ?? head, head);
+          const head = await self.#head();
+          to = Math.min(q.to ?? head, head);
           if (q.limit === 0 || to < q.from) return;
           const source = self._scan({
             from: q.from,
@@ -607,18 +707,20 @@ export abstract class BaseLedger implements Ledger {
             limit: q.limit,
           });
           if (typeof (source as Iterable<LedgerEntry>)?.[Symbol.iterator] === "function") {
-            sync = (source as Iterable<LedgerEntry>)[Symbol.iterator]();
-          } else async = (source as AsyncIterable<LedgerEntry>)[Symbol.asyncIterator]();
+            sync = (source as Iterable<LedgerEntry | StoredEntry>)[Symbol.iterator]();
+          } else
+            async = (source as AsyncIterable<LedgerEntry | StoredEntry>)[Symbol.asyncIterator]();
         } catch (error) {
           throw storageError(error);
         }
+        const order = new ScanOrder(q, to, self.storageSite("entries"));
         if (sync !== undefined) {
           const iterator = sync;
           let done = false;
           try {
             while (true) {
               self.assertOpen();
-              let step: IteratorResult<LedgerEntry>;
+              let step: IteratorResult<LedgerEntry | StoredEntry>;
               try {
                 step = iterator.next();
               } catch (error) {
@@ -627,21 +729,22 @@ export abstract class BaseLedger implements Ledger {
               }
               if (step.done === true) {
                 done = true;
+                order.end();
                 return;
               }
-              yield frozenEntry(step.value);
+              yield order.next(self.#checked(step.value));
             }
           } finally {
             // The consumer stopped early: let the adapter release what it holds.
             if (!done) iterator.return?.();
           }
         }
-        const iterator = async as AsyncIterator<LedgerEntry>;
+        const iterator = async as AsyncIterator<LedgerEntry | StoredEntry>;
         let done = false;
         try {
           while (true) {
             self.assertOpen();
-            let step: IteratorResult<LedgerEntry>;
+            let step: IteratorResult<LedgerEntry | StoredEntry>;
             try {
               step = await iterator.next();
             } catch (error) {
@@ -650,9 +753,10 @@ export abstract class BaseLedger implements Ledger {
             }
             if (step.done === true) {
               done = true;
+              order.end();
               return;
             }
-            yield frozenEntry(step.value);
+            yield order.next(self.#checked(step.value));
           }
         } finally {
           if (!done) await iterator.return?.();
@@ -661,10 +765,15 @@ export abstract class BaseLedger implements Ledger {
     };
   }
 
+  /** The adapter's head, checked to be a count. */
+  async #head(): Promise<number> {
+    return checkedCount(await this._head(), this.storageSite("entries"), "the head");
+  }
+
   async head(): Promise<number> {
     this.assertOpen();
     try {
-      return await this._head();
+      return await this.#head();
     } catch (error) {
       throw storageError(error);
     }
@@ -676,7 +785,11 @@ export abstract class BaseLedger implements Ledger {
     checkInteger(count, "count", 1, MAX_RESERVATION);
     let first: number;
     try {
-      first = await this._reserveSequence(producer, count);
+      first = checkedCount(
+        await this._reserveSequence(producer, count),
+        this.storageSite("sequences"),
+        `the sequence of producer ${JSON.stringify(producer)}`,
+      );
     } catch (error) {
       throw storageError(error);
     }
@@ -687,7 +800,8 @@ export abstract class BaseLedger implements Ledger {
     this.assertOpen();
     const checked = checkReceipt(receipt);
     await this.#run(async () => {
-      const entry = await this._getByKey(checked.key);
+      const found = await this._getByKey(checked.key);
+      const entry = found === undefined ? undefined : this.#answering(found, "key", checked.key);
       if (
         entry === undefined ||
         entry.position !== checked.position ||
@@ -713,11 +827,17 @@ export abstract class BaseLedger implements Ledger {
     this.assertOpen();
     checkName(sink, "sink");
     checkKey(key);
+    let receipts: readonly Receipt[];
     try {
-      return await this._getReceipts(sink, key);
+      receipts = await this._getReceipts(sink, key);
     } catch (error) {
       throw storageError(error);
     }
+    const site = this.storageSite("receipts");
+    if (!Array.isArray(receipts)) {
+      throw corruption(site, undefined, `the receipts of ${JSON.stringify(key)} are not a list`);
+    }
+    return Object.freeze(receipts.map((receipt) => checkedReceipt(receipt, site, sink, key)));
   }
 
   scanReceipts(sink: string, range?: PositionRange): AsyncIterable<Receipt> {
@@ -728,19 +848,48 @@ export abstract class BaseLedger implements Ledger {
   }
 
   async *#scanReceipts(sink: string, from: number, to: number | undefined): AsyncIterable<Receipt> {
-    const last = Math.min(to ?? Number.MAX_SAFE_INTEGER, await this._head());
+    const last = Math.min(to ?? Number.MAX_SAFE_INTEGER, await this.#head());
     if (last < from) return;
-    yield* this._scanReceipts(sink, from, last);
+    const site = this.storageSite("receipts");
+    let previous = from;
+    for await (const found of this._scanReceipts(sink, from, last)) {
+      const receipt = checkedReceipt(found, site, sink, undefined);
+      if (receipt.position < previous || receipt.position > last) {
+        throw corruption(
+          site,
+          receipt.position,
+          `a scan of the receipts of sink ${JSON.stringify(sink)} over ${from}..${last} met one at position ${receipt.position} after ${previous}`,
+        );
+      }
+      previous = receipt.position;
+      yield receipt;
+    }
   }
 
   async getWatermark(sink: string): Promise<number> {
     this.assertOpen();
     checkName(sink, "sink");
-    try {
-      return await this._getWatermark(sink);
-    } catch (error) {
-      throw storageError(error);
-    }
+    return this.#run(async () => {
+      const site = this.storageSite("watermarks");
+      const watermark = checkedCount(
+        await this._getWatermark(sink),
+        site,
+        `the watermark of ${JSON.stringify(sink)}`,
+      );
+      // The head is read after the watermark: every position below a watermark was appended
+      // before it was set, so a watermark past a later head is damage (or a deleted tail).
+      if (watermark > 0) {
+        const head = await this.#head();
+        if (watermark > head) {
+          throw corruption(
+            site,
+            watermark,
+            `the watermark of ${JSON.stringify(sink)} is ${watermark}, past the head ${head}: the watermark was altered or the last entries were deleted`,
+          );
+        }
+      }
+      return watermark;
+    });
   }
 
   async advanceWatermark(sink: string, position: number): Promise<number> {
@@ -760,7 +909,21 @@ export abstract class BaseLedger implements Ledger {
           },
         );
       }
-      return this._advanceWatermark(sink, position);
+      const site = this.storageSite("watermarks");
+      const raised = checkedCount(
+        await this._advanceWatermark(sink, position),
+        site,
+        `the watermark of ${JSON.stringify(sink)}`,
+      );
+      // Another process may have appended and advanced meanwhile: read the head again.
+      if (raised < position || (raised > head && raised > (await this.#head()))) {
+        throw corruption(
+          site,
+          raised,
+          `the watermark of ${JSON.stringify(sink)} was raised to ${position} and reads ${raised} (head ${head})`,
+        );
+      }
+      return raised;
     });
   }
 
@@ -781,17 +944,23 @@ export abstract class BaseLedger implements Ledger {
         ? undefined
         : checkName(options.takeOverFrom, "options.takeOverFrom", MAX_OWNER);
     const now = this.#now();
-    return this.#run(() =>
-      this._claim({
-        sink,
-        key,
-        owner,
-        token: randomUUID(),
-        now,
-        expiresAt: now + ttlMs,
-        ignoreDone: replay,
-        takeOverFrom,
-      }),
+    const token = randomUUID();
+    return this.#run(async () =>
+      checkedClaimResult(
+        await this._claim({
+          sink,
+          key,
+          owner,
+          token,
+          now,
+          expiresAt: now + ttlMs,
+          ignoreDone: replay,
+          takeOverFrom,
+        }),
+        { sink, key, owner, token },
+        this.storageSite("claims"),
+        this.storageSite("receipts"),
+      ),
     );
   }
 
@@ -960,23 +1129,6 @@ function storageError(error: unknown): unknown {
   return new LedgerError("storage_error", `Ledger storage failed: ${String(error)}`, {
     cause: error,
   });
-}
-
-function deepFreeze(value: unknown): void {
-  if (typeof value !== "object" || value === null || Object.isFrozen(value)) return;
-  for (const member of Object.values(value)) deepFreeze(member);
-  Object.freeze(value);
-}
-
-/**
- * Entries leave the ledger frozen, whatever the adapter returned: an adapter that parses
- * JSON from storage need not freeze it itself. Already frozen entries cost one check.
- */
-function frozenEntry<E extends LedgerEntry | undefined>(entry: E): E {
-  if (entry === undefined || (Object.isFrozen(entry) && Object.isFrozen(entry.envelope)))
-    return entry;
-  deepFreeze(entry);
-  return entry;
 }
 
 function checkClaim(claim: Claim): Claim {

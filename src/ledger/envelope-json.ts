@@ -28,10 +28,21 @@ const decoder = new TextDecoder();
 
 /** The envelope as JSON text; `canonical` is its payload's canonical UTF-8, when known. */
 export function envelopeJson(envelope: Envelope, canonical: Uint8Array | undefined): string {
+  return storedEnvelope(envelope, canonical).text;
+}
+
+/**
+ * {@link envelopeJson}, and the same text without its payload (`rest`, what the entry hash
+ * covers), from one serialization.
+ */
+export function storedEnvelope(
+  envelope: Envelope,
+  canonical: Uint8Array | undefined,
+): { text: string; rest: string } {
   const { prefix, suffix } = jsonParts(envelope);
   const payload =
     canonical === undefined ? JSON.stringify(envelope.payload) : decoder.decode(canonical);
-  return prefix + payload + suffix;
+  return { text: prefix + payload + suffix, rest: prefix + suffix };
 }
 
 function deepFreeze(value: unknown): void {

@@ -273,8 +273,9 @@ describe("FileLedger directory lock: judging the holder", () => {
 
   it("takes over a LOCK of a zombie (a process that exited and was not reaped)", async (context) => {
     if (!linux) return context.skip("needs /proc (Linux) to see a zombie");
-    // sh starts `true` in the background and becomes `sleep`, which never reaps it.
-    const proc = spawn("sh", ["-c", "true & echo $!; exec sleep 30"], {
+    // sh starts a short `sleep` in the background and becomes a long one, which never reaps
+    // it; the short one outlives the exec (else sh itself could reap it first).
+    const proc = spawn("sh", ["-c", "sleep 0.3 & echo $!; exec sleep 30"], {
       stdio: ["ignore", "pipe", "ignore"],
     });
     try {

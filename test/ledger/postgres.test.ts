@@ -12,12 +12,15 @@ import {
   type AuditRecord,
   createSealer,
   type Envelope,
+  entryHash,
   IdempotencyConflictError,
   IntegrityError,
   InvalidArgumentError,
   isSinkproofError,
+  isTransientLedgerError,
   LedgerError,
 } from "../../src/index.js";
+
 import { type PgPool, type PgPoolClient, PostgresLedger } from "../../src/ledger/postgres/index.js";
 import {
   setInsertChunkChars,
@@ -324,7 +327,8 @@ describe.skipIf(skip)("PostgresLedger", () => {
       const other = envelope(7, { seq: 7, changed: true }); // same key, another checksum
       const foreign = new pg.Client(url);
       await foreign.connect();
-      const insert = `INSERT INTO "${schema}".sinkproof_entries (position, key, id, producer, stream, checksum, appended_at, envelope) VALUES (1, $1, $2, 'p', 's', $3, '2026-01-01T00:00:00.000Z', $4)`;
+      // A writer of the ledger's own rows (entry hash included), only not through the lock.
+      const insert = `INSERT INTO "${schema}".sinkproof_entries (position, key, id, producer, stream, checksum, appended_at, envelope, entry_hash) VALUES (1, $1, $2, 'p', 's', $3, '2026-01-01T00:00:00.000Z', $4, $5)`;
       // Uncommitted: the ledger does not see it, takes position 1, and blocks on the index.
       await foreign.query("BEGIN");
       await foreign.query(insert, [
@@ -332,6 +336,7 @@ describe.skipIf(skip)("PostgresLedger", () => {
         original.id,
         original.checksum,
         JSON.stringify(original),
+        entryHash(1, "2026-01-01T00:00:00.000Z", original),
       ]);
       const conflicting = caught(ledger.append([envelope(8), other]));
       await sleep(200);
@@ -389,8 +394,14 @@ describe.skipIf(skip)("PostgresLedger", () => {
       // Meanwhile a writer that bypasses the ledger commits the same key, another checksum.
       const other = envelope(2, { seq: 2, other: true });
       await inner.query(
-        `INSERT INTO "${schema}".sinkproof_entries (position, key, id, producer, stream, checksum, appended_at, envelope) VALUES (2, $1, $2, 'p', 's', $3, '2026-01-01T00:00:00.000Z', $4)`,
-        [other.key, other.id, other.checksum, JSON.stringify(other)],
+        `INSERT INTO "${schema}".sinkproof_entries (position, key, id, producer, stream, checksum, appended_at, envelope, entry_hash) VALUES (2, $1, $2, 'p', 's', $3, '2026-01-01T00:00:00.000Z', $4, $5)`,
+        [
+          other.key,
+          other.id,
+          other.checksum,
+          JSON.stringify(other),
+          entryHash(2, "2026-01-01T00:00:00.000Z", other),
+        ],
       );
       release();
       const error = await appending;
@@ -674,12 +685,14 @@ describe.skipIf(skip)("PostgresLedger", () => {
         await ledger.appendAudit({ actor: "a", action: "note", reason: "r" });
         expect(await ledger.head()).toBe(3);
         await ledger.close();
-        // The role may not create anything: a schema behind this code cannot be opened by it.
+        // The role may not create anything: a schema behind this code cannot be opened by it,
+        // and that is a configuration mistake (permission_denied), not a transient failure.
         const missing = await caught(
           PostgresLedger.open({ connectionString: roleUrl.toString(), schema: nextSchema() }),
         );
         expect(missing).toBeInstanceOf(LedgerError);
-        expect((missing as LedgerError).code).toBe("storage_error");
+        expect((missing as LedgerError).code).toBe("permission_denied");
+        expect(isTransientLedgerError(missing)).toBe(false);
       } finally {
         await admin.query(`DROP OWNED BY ${role}`);
         await admin.query(`DROP ROLE ${role}`);
@@ -816,7 +829,7 @@ describe.skipIf(skip)("PostgresLedger", () => {
       await probe.end();
     });
 
-    it("a statement timeout, a pool connect timeout, a query read timeout and a dropped database are unavailable; nothing is half-written", async () => {
+    it("a statement timeout, a pool connect timeout and a query read timeout are unavailable, a dropped database is database_not_found; nothing is half-written", async () => {
       const unavailable = (error: unknown) => {
         expect(error).toBeInstanceOf(LedgerError);
         expect((error as LedgerError).code).toBe("unavailable");
@@ -868,13 +881,19 @@ describe.skipIf(skip)("PostgresLedger", () => {
       await busy.close();
       await small.end();
 
-      // The database dropped under an open ledger (3D000 on every new connection).
+      // The database dropped under an open ledger (3D000 on every new connection): waiting
+      // will not bring it back, so it is not unavailable.
       const doomed = await freshDatabase("drop");
       const orphan = await PostgresLedger.open({ connectionString: doomed, schema });
       await orphan.append([envelope(1)]);
       await admin.query(`DROP DATABASE "${new URL(doomed).pathname.slice(1)}" WITH (FORCE)`);
-      unavailable(await caught(orphan.head()));
-      unavailable(await caught(orphan.append([envelope(2)])));
+      for (const error of [
+        await caught(orphan.head()),
+        await caught(orphan.append([envelope(2)])),
+      ]) {
+        expect((error as LedgerError).code).toBe("database_not_found");
+        expect(isTransientLedgerError(error)).toBe(false);
+      }
       await orphan.close();
       await admin.end();
     });

@@ -11,17 +11,18 @@ import { MIGRATIONS, POSTGRES_SCHEMA_VERSION } from "../../src/ledger/postgres/p
 const normalize = (sql: string) => sql.replace(/\s+/g, " ").trim();
 
 describe("docs/ledgers.md", () => {
-  it("shows the PostgreSQL schema exactly as the current migration creates it", () => {
+  it("shows the PostgreSQL schema exactly as the migrations create it", () => {
     const doc = readFileSync(new URL("../../docs/ledgers.md", import.meta.url), "utf8");
     const section = doc.slice(doc.indexOf("### Schema"));
     const block = /```sql\n([\s\S]*?)```/.exec(section)?.[1];
     expect(block).toBeDefined();
-    expect(POSTGRES_SCHEMA_VERSION).toBe(2);
+    expect(POSTGRES_SCHEMA_VERSION).toBe(3);
     for (let version = 1; version <= POSTGRES_SCHEMA_VERSION; version++) {
       const migration = (MIGRATIONS[version] as (s: string) => string)('"public"');
       expect(normalize(block as string), `version ${version}`).toContain(normalize(migration));
     }
     expect(block).toContain("sinkproof_meta");
+    expect(block).toContain(`('schema_version', '${POSTGRES_SCHEMA_VERSION}')`);
   });
 });
 

@@ -3,15 +3,30 @@
  * free loopback port, trust authentication, stopped and removed at the end. As root the
  * server runs as the `postgres` user (it refuses to run as root).
  *
+ * One exception to trust, for tests of refused logins: members of the role
+ * {@link PASSWORD_GROUP} log in over TCP with a password (scram-sha-256). The role need not
+ * exist; a test that wants a password-checked role creates the group and a member.
+ *
  * Binaries are looked for under /usr/lib/postgresql/<version>/bin (newest first), then on
  * PATH. Without them `findPostgres` says why, and the callers skip with that reason
  * (or fail, on CI).
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import {
+  chownSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
+
+/** Members of this role authenticate with a password (scram-sha-256); everyone else is trusted. */
+export const PASSWORD_GROUP = "sinkproof_password_login";
 
 export interface PostgresBinaries {
   readonly bin: string;
@@ -120,6 +135,12 @@ export async function startPostgres(
       "--locale=C",
       "--no-sync",
     ]);
+    // First match wins: this line goes before initdb's trust lines.
+    const hba = join(data, "pg_hba.conf");
+    writeFileSync(
+      hba,
+      `host all +${PASSWORD_GROUP} 127.0.0.1/32 scram-sha-256\n${readFileSync(hba, "utf8")}`,
+    );
     const options = [
       `-p ${port}`,
       `-k ${directory}`,

@@ -172,6 +172,8 @@ function deepFreeze(value: unknown): void {
 export class FileLedger extends BaseLedger {
   readonly capabilities: LedgerCapabilities = CAPABILITIES;
   protected override readonly keepsCanonicalPayloads: boolean = true;
+  /** Every read checks the frame's hash over the bytes appended (see `#decode`). */
+  protected override readonly readsVerified: boolean = true;
   /** The ledger's directory (a real path). */
   readonly directory: string;
   #recovery: FileLedgerRecovery = { segments: 0, frames: 0, entries: 0, durationMs: 0 };

@@ -22,6 +22,8 @@ export interface PgQueryConfig {
   readonly values?: unknown[] | undefined;
   /** Prepares the statement once per connection under this name. */
   readonly name?: string | undefined;
+  /** `"array"`: each row as an array of its columns, in order (node-postgres' `rowMode`). */
+  readonly rowMode?: "array" | undefined;
 }
 
 /** Something that runs queries: a pool or a checked-out client. */

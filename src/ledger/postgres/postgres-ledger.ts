@@ -17,6 +17,11 @@
  *   `INSERT … ON CONFLICT DO UPDATE … WHERE expires_at <= now`, and checked against the
  *   key's final receipts in the same transaction, after the claim is taken;
  * - watermarks advance with `GREATEST`, in one statement;
+ * - every read is verified before it is returned (see read-checks.ts): the payload's stored
+ *   canonical text hashes to its checksum, the entry hash stored at append (schema 2)
+ *   covers every other field, the position and the append time, the key, id, producer,
+ *   stream and checksum columns agree with the envelope; damage is a `CorruptionError`
+ *   naming the database, the table and the position;
  * - migrations run at open, in one transaction, under an advisory lock, so concurrent
  *   openers do not race; a schema made by a newer sinkproof is refused
  *   (`database_too_new`);
@@ -24,18 +29,22 @@
  *   defaults (a database may default to repeatable read or serializable);
  * - driver errors become the library's: unique violation of an entry's key or id →
  *   `IdempotencyConflictError` (after re-reading what clashed), serialization failure or
- *   deadlock → retried, then `serialization_failure`, connection loss → `unavailable`.
+ *   deadlock → retried, then `serialization_failure`, connection loss → `unavailable`;
+ *   configuration mistakes are not transient and say so: `database_not_found`,
+ *   `authentication_failed`, `permission_denied`; a connection string that is neither a
+ *   postgres URL nor keyword/value pairs is refused before connecting.
  *
  * @module
  */
 
 import { createHash } from "node:crypto";
+import { algorithmOf } from "../../checksum/checksum.js";
 import type { Envelope } from "../../envelope/schema.js";
 import {
-  CorruptionError,
   IdempotencyConflictError,
   isSinkproofError,
   LedgerError,
+  type LedgerErrorCode,
 } from "../../errors.js";
 import { describe, invalidArgument } from "../../internal/arguments.js";
 import { logger } from "../../observe/debug.js";
@@ -50,7 +59,15 @@ import {
   type LedgerOptions,
   planAppend,
 } from "../base.js";
-import { envelopeJson, parseEnvelopeJson } from "../envelope-json.js";
+import { storedEnvelope } from "../envelope-json.js";
+import {
+  backfilledEntryHash,
+  entryHashOfRest,
+  parseStoredJson,
+  type StoragePart,
+  type StorageSite,
+  type StoredEntry,
+} from "../read-checks.js";
 import type {
   AppendedEntry,
   AuditHead,
@@ -63,6 +80,7 @@ import type {
   SinkFreeze,
 } from "../types.js";
 import { isFinalStatus } from "../validate.js";
+import { checkConnectionString } from "./connection-string.js";
 import type { PgPool, PgPoolClient, PgQueryable, PgQueryResult } from "./pool.js";
 
 const log = logger("ledger:postgres");
@@ -77,14 +95,15 @@ const log = logger("ledger:postgres");
  * console.log(`this sinkproof writes ledger schema ${POSTGRES_SCHEMA_VERSION}`);
  * ```
  */
-export const POSTGRES_SCHEMA_VERSION = 2;
+export const POSTGRES_SCHEMA_VERSION = 3;
 
 /** The server's clock in ms since the epoch: claim expiry follows it. */
 const NOW_MS = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 
 /**
  * Migrations by the version they lead to, given the quoted schema. Never edit a released
- * one: add the next. docs/ledgers.md shows every version (a test keeps the two equal).
+ * one: add the next. docs/ledgers.md shows every version (a test keeps the two equal); a step that
+ * needs more than SQL has its part in `BACKFILLS`, run right after it.
  */
 export const MIGRATIONS: readonly ((s: string) => string)[] = [
   () => "",
@@ -131,6 +150,13 @@ export const MIGRATIONS: readonly ((s: string) => string)[] = [
     record text NOT NULL
   );
   `,
+  // The entry hash of every entry (see `entryHash`): a read then finds a change to any
+  // field, not only to the payload. Rows already there get theirs in `BACKFILLS`.
+  (s) => `
+  ALTER TABLE ${s}.sinkproof_entries ADD COLUMN entry_hash text NOT NULL DEFAULT '';
+  `,
+  // Fencing tokens on claims (rows kept after release, marked released) and per-sink
+  // freezes.
   (s) => `
   ALTER TABLE ${s}.sinkproof_claims
     ADD COLUMN fencing_token bigint NOT NULL DEFAULT 0,
@@ -144,6 +170,34 @@ export const MIGRATIONS: readonly ((s: string) => string)[] = [
   );
   `,
 ];
+
+/**
+ * The part of a migration that SQL cannot do, by the version it belongs to, run in the
+ * migration's transaction right after its SQL.
+ */
+const BACKFILLS: Readonly<Record<number, (client: PgPoolClient, schema: string) => Promise<void>>> =
+  {
+    // Rows appended before schema 2 get their entry hash if they verify; a row that does
+    // not keeps '' and reads as damaged at its position (a fresh hash would seal it in).
+    2: async (client, schema) => {
+      const t = tables(schema);
+      const site = { file: "migration", table: t.entries };
+      for (let after = 0; ; ) {
+        const { rows } = await client.query({
+          text: `SELECT position, appended_at, envelope, key, id, producer, stream, checksum FROM ${t.entries} WHERE position > $1 ORDER BY position LIMIT 1000`,
+          values: [after],
+        });
+        const positions = rows.map((row) => Number(row.position));
+        const hashes = rows.map((row) => backfilledEntryHash(storedOf(row as never), site));
+        await client.query({
+          text: `UPDATE ${t.entries} AS e SET entry_hash = u.hash FROM unnest($1::bigint[], $2::text[]) AS u(position, hash) WHERE e.position = u.position`,
+          values: [positions, hashes],
+        });
+        if (rows.length < 1000) return;
+        after = positions.at(-1) as number;
+      }
+    },
+  };
 
 const PAGE = 1000;
 
@@ -188,7 +242,14 @@ export interface PostgresLedgerOptions extends LedgerOptions {
    * yours. Give it an `error` listener, as node-postgres asks of every pool.
    */
   readonly pool?: PgPool | undefined;
-  /** A connection string (`postgres://user@host:5432/db`); the ledger makes and ends its own pool. */
+  /**
+   * A connection string; the ledger makes and ends its own pool. A postgres URL
+   * (`postgres://user:password@host:5432/db?sslmode=require`) or libpq keyword/value pairs
+   * (`host=db.internal port=5432 dbname=app user=ledger`, translated into the URL they
+   * mean). Anything else, `localhost:5432` without a scheme among them, is an
+   * `InvalidArgumentError` at `options.connectionString` before anything connects (the
+   * message never repeats the string, which may hold a password).
+   */
   readonly connectionString?: string | undefined;
   /**
    * Size of the pool made from `connectionString`. 1 to 1000.
@@ -241,8 +302,37 @@ interface EntryRow {
   position: string | number;
   appended_at: string;
   envelope: string;
-  key?: string;
-  id?: string;
+  entry_hash?: string;
+  key: string;
+  id: string;
+  producer: string;
+  stream: string;
+  checksum: string;
+}
+
+/** The columns of `entryColumns`, in order, as a row in `rowMode: "array"`. */
+type RawEntryRow = [string, string, string, string, string, string, string, string, string];
+
+/** An array row as the core verifies it (see {@link storedOf}). */
+function storedOfRaw(row: RawEntryRow): StoredEntry {
+  return {
+    position: Number(row[0]),
+    appendedAt: row[1],
+    envelope: row[2],
+    entryHash: row[3],
+    columns: { key: row[4], id: row[5], producer: row[6], stream: row[7], checksum: row[8] },
+  };
+}
+
+/** A row as the core verifies it: the envelope text, its entry hash, the columns beside it. */
+function storedOf(row: EntryRow): StoredEntry {
+  return {
+    position: Number(row.position),
+    appendedAt: row.appended_at,
+    envelope: row.envelope,
+    entryHash: row.entry_hash,
+    columns: row,
+  };
 }
 
 interface Locks {
@@ -272,6 +362,8 @@ export class PostgresLedger extends BaseLedger {
   readonly #pool: PgPool;
   readonly #ownsPool: boolean;
   readonly #locks: Locks;
+  /** The database's name, for the `CorruptionError` of damage found in it. */
+  readonly #database: string;
   /** The session defaults seen at open were READ COMMITTED with synchronous_commit not off. */
   readonly #direct: boolean;
   readonly #t: ReturnType<typeof tables>;
@@ -284,9 +376,11 @@ export class PostgresLedger extends BaseLedger {
     locks: Locks,
     durable: boolean,
     direct: boolean,
+    database: string,
     options: PostgresLedgerOptions,
   ) {
     super(options);
+    this.#database = database;
     this.#direct = direct;
     this.#pool = pool;
     this.#ownsPool = ownsPool;
@@ -344,6 +438,9 @@ export class PostgresLedger extends BaseLedger {
         `must be a connection string, got ${describe(connectionString)}`,
       );
     }
+    // Before anything connects: a string node-postgres would misread is refused here.
+    const target =
+      connectionString === undefined ? undefined : checkConnectionString(connectionString);
     const schema = options.schema ?? "public";
     if (
       typeof schema !== "string" ||
@@ -374,7 +471,7 @@ export class PostgresLedger extends BaseLedger {
     if (given !== undefined) pool = given;
     else {
       const pg = await loadDriver();
-      const made = new pg.Pool({ connectionString: connectionString as string, max: poolSize });
+      const made = new pg.Pool({ connectionString: target as string, max: poolSize });
       // An idle client whose connection drops emits `error` on the pool; without a
       // listener that would end the process. The next query gets a new connection.
       made.on("error", (error) => log("idle connection failed: %O", error));
@@ -382,7 +479,7 @@ export class PostgresLedger extends BaseLedger {
     }
     try {
       const settings = await query(pool, {
-        text: "SELECT current_setting('synchronous_commit') AS synchronous_commit, current_setting('fsync') AS fsync, hashtext($1) AS append_lock, hashtext($2) AS audit_lock, hashtext($3) AS migrate_lock, current_setting('default_transaction_isolation') AS isolation",
+        text: "SELECT current_setting('synchronous_commit') AS synchronous_commit, current_setting('fsync') AS fsync, hashtext($1) AS append_lock, hashtext($2) AS audit_lock, hashtext($3) AS migrate_lock, current_setting('default_transaction_isolation') AS isolation, current_database() AS database",
         values: [
           `sinkproof:append:${schema}`,
           `sinkproof:audit:${schema}`,
@@ -407,6 +504,7 @@ export class PostgresLedger extends BaseLedger {
         { append: Number(row.append_lock), audit: Number(row.audit_lock) },
         weak.length === 0,
         row.isolation === "read committed" && row.synchronous_commit !== "off",
+        String(row.database),
         options,
       );
     } catch (error) {
@@ -422,7 +520,7 @@ export class PostgresLedger extends BaseLedger {
     }
   }
 
-  async #query(config: { text: string; values?: unknown[]; name?: string }) {
+  async #query(config: { text: string; values?: unknown[]; name?: string; rowMode?: "array" }) {
     return query(this.#pool, config);
   }
 
@@ -439,18 +537,13 @@ export class PostgresLedger extends BaseLedger {
     return transaction(this.#pool, body, lock, prelude);
   }
 
+  protected override storageSite(part: StoragePart): StorageSite {
+    return { file: `database "${this.#database}"`, table: `${this.#t.schema}.sinkproof_${part}` };
+  }
+
+  /** An entry an append found in its way, verified like every read. */
   #entry(row: EntryRow | undefined): LedgerEntry | undefined {
-    if (row === undefined) return undefined;
-    const position = Number(row.position);
-    const envelope = parseEnvelopeJson(row.envelope);
-    if (envelope === undefined) {
-      throw new CorruptionError(
-        `The row at position ${position} of ${this.#t.entries} is not an envelope`,
-        { file: this.#t.entries, offset: 0 },
-        { position },
-      );
-    }
-    return Object.freeze({ position, appendedAt: row.appended_at, envelope });
+    return row === undefined ? undefined : this.entryFromStored(storedOf(row));
   }
 
   // ---- BaseLedger ----------------------------------------------------------------------
@@ -538,9 +631,10 @@ export class PostgresLedger extends BaseLedger {
     let checksums: string[] = [];
     let times: string[] = [];
     let texts: string[] = [];
+    let hashes: string[] = [];
     let chars = 0;
     const cut = () => {
-      chunks.push([positions, keys, ids, producers, streams, checksums, times, texts]);
+      chunks.push([positions, keys, ids, producers, streams, checksums, times, texts, hashes]);
       positions = [];
       keys = [];
       ids = [];
@@ -549,12 +643,13 @@ export class PostgresLedger extends BaseLedger {
       checksums = [];
       times = [];
       texts = [];
+      hashes = [];
       chars = 0;
     };
     for (let j = 0; j < indexes.length; j++) {
       const index = indexes[j] as number;
       const envelope = envelopes[index] as Envelope;
-      const text = envelopeJson(envelope, canonical[index]);
+      const { text, rest } = storedEnvelope(envelope, canonical[index]);
       if (texts.length > 0 && chars + text.length > insertChunkChars) cut();
       chars += text.length;
       const position = head + j + 1;
@@ -566,6 +661,7 @@ export class PostgresLedger extends BaseLedger {
       checksums.push(envelope.checksum);
       times.push(appendedAt);
       texts.push(text);
+      hashes.push(entryHashOfRest(position, appendedAt, rest, algorithmOf(envelope.checksum)));
       results[index] = {
         entry: Object.freeze({ position, appendedAt, envelope }),
         status: "appended",
@@ -606,17 +702,17 @@ export class PostgresLedger extends BaseLedger {
     return [{ ok: true, results }, true];
   }
 
-  protected async _getByKey(key: string): Promise<LedgerEntry | undefined> {
-    const result = await this.#query({ ...this.#q.byKey, values: [key] });
-    return this.#entry(result.rows[0] as EntryRow | undefined);
+  protected async _getByKey(key: string): Promise<StoredEntry | undefined> {
+    const row = (await this.#query({ ...this.#q.byKey, values: [key] })).rows[0];
+    return row === undefined ? undefined : storedOf(row as unknown as EntryRow);
   }
 
-  protected async _getById(id: string): Promise<LedgerEntry | undefined> {
-    const result = await this.#query({ ...this.#q.byId, values: [id] });
-    return this.#entry(result.rows[0] as EntryRow | undefined);
+  protected async _getById(id: string): Promise<StoredEntry | undefined> {
+    const row = (await this.#query({ ...this.#q.byId, values: [id] })).rows[0];
+    return row === undefined ? undefined : storedOf(row as unknown as EntryRow);
   }
 
-  protected async *_scan(scan: EntryScan): AsyncIterable<LedgerEntry> {
+  protected async *_scan(scan: EntryScan): AsyncIterable<StoredEntry> {
     let from = scan.from;
     let left = scan.limit;
     const statement =
@@ -630,16 +726,29 @@ export class PostgresLedger extends BaseLedger {
     const filters: string[] = [];
     if (scan.producer !== undefined) filters.push(scan.producer);
     if (scan.stream !== undefined) filters.push(scan.stream);
-    while (left > 0 && from <= scan.to) {
-      const size = Math.min(PAGE, left);
-      const { rows } = await this.#query({
+    const page = (first: number, size: number) => {
+      const asked = this.#query({
         ...statement,
-        values: [from, scan.to, ...filters, size],
+        values: [first, scan.to, ...filters, size],
+        rowMode: "array",
       });
-      for (const row of rows) yield this.#entry(row as unknown as EntryRow) as LedgerEntry;
-      if (rows.length < size) return;
+      // Heard at once: a consumer may stop before it is awaited (then its failure is moot).
+      asked.catch(() => undefined);
+      return asked;
+    };
+    // The next page is asked for while this one is checked: the round trip overlaps the work.
+    let size = Math.min(PAGE, left);
+    let next: Promise<PgQueryResult> | undefined = page(from, size);
+    while (next !== undefined) {
+      const rows = (await next).rows as unknown as RawEntryRow[];
+      next = undefined;
       left -= rows.length;
-      from = Number((rows.at(-1) as unknown as EntryRow).position) + 1;
+      if (rows.length === size && left > 0) {
+        from = Number((rows.at(-1) as RawEntryRow)[0]) + 1;
+        size = Math.min(PAGE, left);
+        if (from <= scan.to) next = page(from, size);
+      }
+      for (const row of rows) yield storedOfRaw(row);
     }
   }
 
@@ -679,7 +788,7 @@ export class PostgresLedger extends BaseLedger {
 
   protected async _getReceipts(sink: string, key: string): Promise<readonly Receipt[]> {
     const { rows } = await this.#query({ ...this.#q.receipts, values: [sink, key] });
-    return rows.map((row) => JSON.parse(row.receipt as string) as Receipt);
+    return rows.map((row) => parseStoredJson(row.receipt) as Receipt);
   }
 
   protected async *_scanReceipts(sink: string, from: number, to: number): AsyncIterable<Receipt> {
@@ -690,7 +799,7 @@ export class PostgresLedger extends BaseLedger {
         ...this.#q.scanReceipts,
         values: [sink, position, seq, to, PAGE],
       });
-      for (const row of rows) yield JSON.parse(row.receipt as string) as Receipt;
+      for (const row of rows) yield parseStoredJson(row.receipt) as Receipt;
       if (rows.length < PAGE) return;
       const last = rows.at(-1) as Record<string, unknown>;
       position = Number(last.position);
@@ -734,10 +843,7 @@ export class PostgresLedger extends BaseLedger {
             });
             const row = done.rows[0];
             if (row !== undefined) {
-              return [
-                { status: "done", receipt: JSON.parse(row.receipt as string) as Receipt },
-                false,
-              ];
+              return [{ status: "done", receipt: parseStoredJson(row.receipt) as Receipt }, false];
             }
           }
           const acquired = taken.rows[0];
@@ -892,20 +998,17 @@ function tables(schema: string) {
 function statements(schema: string, t: ReturnType<typeof tables>) {
   const prefix = `sp_${createHash("sha256").update(schema).digest("hex").slice(0, 12)}_`;
   const named = (name: string, text: string) => ({ name: `${prefix}${name}`, text });
-  const entryColumns = `SELECT position, appended_at, envelope FROM ${t.entries}`;
+  const entryColumns = `SELECT position, appended_at, envelope, entry_hash, key, id, producer, stream, checksum FROM ${t.entries}`;
   return {
-    lookup: named(
-      "lookup",
-      `SELECT position, appended_at, envelope FROM ${t.entries} WHERE key = ANY($1::text[]) OR id = ANY($2::text[])`,
-    ),
+    lookup: named("lookup", `${entryColumns} WHERE key = ANY($1::text[]) OR id = ANY($2::text[])`),
     head: named("head", `SELECT coalesce(max(position), 0) AS head FROM ${t.entries}`),
     insert: named(
       "insert",
-      `INSERT INTO ${t.entries} (position, key, id, producer, stream, checksum, appended_at, envelope) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])`,
+      `INSERT INTO ${t.entries} (position, key, id, producer, stream, checksum, appended_at, envelope, entry_hash) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])`,
     ),
     insertFresh: named(
       "insert_fresh",
-      `INSERT INTO ${t.entries} (position, key, id, producer, stream, checksum, appended_at, envelope) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) ON CONFLICT DO NOTHING`,
+      `INSERT INTO ${t.entries} (position, key, id, producer, stream, checksum, appended_at, envelope, entry_hash) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[]) ON CONFLICT DO NOTHING`,
     ),
     byKey: named("by_key", `${entryColumns} WHERE key = $1`),
     byId: named("by_id", `${entryColumns} WHERE id = $1`),
@@ -1039,6 +1142,7 @@ async function migrate(pool: PgPool, schema: string, lock: number): Promise<void
       if (version === POSTGRES_SCHEMA_VERSION) return [undefined, false];
       for (let next = version + 1; next <= POSTGRES_SCHEMA_VERSION; next++) {
         await client.query((MIGRATIONS[next] as (s: string) => string)(t.schema));
+        await BACKFILLS[next]?.(client, schema);
       }
       await client.query({
         text: `INSERT INTO ${t.meta} (name, value) VALUES ('schema_version', $1) ON CONFLICT (name) DO UPDATE SET value = excluded.value`,
@@ -1056,7 +1160,7 @@ async function migrate(pool: PgPool, schema: string, lock: number): Promise<void
  */
 async function query(
   pool: PgQueryable,
-  config: { text: string; values?: unknown[]; name?: string },
+  config: { text: string; values?: unknown[]; name?: string; rowMode?: "array" },
 ): Promise<PgQueryResult> {
   for (let attempt = 1; ; attempt++) {
     try {
@@ -1200,16 +1304,35 @@ const CONNECTION_CODES = new Set([
   "57P04", // database_dropped
   "57014", // query_canceled: statement_timeout, or a cancel request
   "25P03", // idle_in_transaction_session_timeout
-  "3D000", // invalid_catalog_name: the database is gone
   "53300", // too_many_connections
 ]);
+
+/**
+ * Server errors that say the configuration is wrong: trying again cannot help, so they are
+ * never `unavailable` (a retry-on-unavailable loop would spin on them forever).
+ */
+const CONFIGURATION_CODES: ReadonlyMap<string, LedgerErrorCode> = new Map([
+  ["3D000", "database_not_found"], // invalid_catalog_name: no such database (or it was dropped)
+  ["28000", "authentication_failed"], // invalid_authorization_specification: no such role, no LOGIN, no pg_hba.conf entry
+  ["28P01", "authentication_failed"], // invalid_password
+  ["42501", "permission_denied"], // insufficient_privilege: CONNECT, CREATE on the schema, a table's grants
+]);
+
+const CONFIGURATION_ADVICE: Readonly<Record<string, string>> = {
+  database_not_found: "check the database name in the connection string",
+  authentication_failed: "check the role, its password and LOGIN, and pg_hba.conf",
+  permission_denied:
+    "grant the privilege to the role (docs/ledgers.md lists what the ledger needs)",
+};
 
 /** The unique constraints of `sinkproof_entries` that are ledger identities. */
 const ENTRY_IDENTITIES = new Set(["sinkproof_entries_key_key", "sinkproof_entries_id_key"]);
 
 /**
- * A node-postgres error as the library's: connection refused, lost or shut down, the
- * database gone, a statement timeout, a pool or query timeout of node-postgres →
+ * A node-postgres error as the library's: no such database → `database_not_found`; a
+ * refused login (wrong password, no such role, no LOGIN, no pg_hba.conf entry) →
+ * `authentication_failed`; a missing privilege → `permission_denied`; connection refused,
+ * lost or shut down, a statement timeout, a pool or query timeout of node-postgres →
  * `LedgerError` `unavailable`; serialization failure or deadlock → `serialization_failure`;
  * unique violation of an entry's key or id → `IdempotencyConflictError`; sinkproof errors
  * pass; anything else is left for `BaseLedger` to wrap as `storage_error`.
@@ -1218,6 +1341,19 @@ export function translatePgError(error: unknown): unknown {
   if (isSinkproofError(error) || typeof error !== "object" || error === null) return error;
   const code = codeOf(error);
   const message = String((error as { message?: unknown }).message ?? error);
+  // node-postgres' own words when the server asks for a password and none was given.
+  const configuration =
+    (code === undefined ? undefined : CONFIGURATION_CODES.get(code)) ??
+    (/client password must be a string|SASL: SCRAM-SERVER-FIRST-MESSAGE/.test(message)
+      ? "authentication_failed"
+      : undefined);
+  if (configuration !== undefined) {
+    return new LedgerError(
+      configuration,
+      `PostgreSQL refused the ledger: ${message}. This is a configuration mistake, not an outage: ${CONFIGURATION_ADVICE[configuration]}; trying again will not help`,
+      { cause: error },
+    );
+  }
   if (
     (code !== undefined && (CONNECTION_CODES.has(code) || code.startsWith("08"))) ||
     /Connection terminated|connection timeout|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error|Client was closed|Cannot use a pool after calling end/i.test(

@@ -12,6 +12,11 @@
  *   one writer at a time, so a reader never sees position n + 1 before n;
  * - the tables carry the ledger's rules as constraints (unique key, unique id, unique
  *   position, receipts that name an entry), so a bug above cannot store a second meaning;
+ * - every read is verified before it is returned (see read-checks.ts): the payload's stored
+ *   canonical text hashes to its checksum, the entry hash stored at append (schema 2)
+ *   covers every other field, the position and the append time, the key, id, producer,
+ *   stream and checksum columns agree with the envelope; damage is a `CorruptionError`
+ *   naming the file, the table and the position;
  * - the schema is versioned (`PRAGMA user_version`); migrations run at open, in one
  *   transaction, and a database made by a newer version is refused
  *   (`database_too_new`);
@@ -24,6 +29,7 @@
  */
 
 import { accessSync, constants, existsSync } from "node:fs";
+import { algorithmOf } from "../../checksum/checksum.js";
 import type { Envelope } from "../../envelope/schema.js";
 import {
   CorruptionError,
@@ -44,7 +50,15 @@ import {
   type LedgerOptions,
   planAppend,
 } from "../base.js";
-import { envelopeJson, parseEnvelopeJson } from "../envelope-json.js";
+import { storedEnvelope } from "../envelope-json.js";
+import {
+  backfilledEntryHash,
+  entryHashOfRest,
+  parseStoredJson,
+  type StoragePart,
+  type StorageSite,
+  type StoredEntry,
+} from "../read-checks.js";
 import type {
   AppendedEntry,
   AuditHead,
@@ -68,10 +82,13 @@ import { isFinalStatus } from "../validate.js";
  * db.pragma("user_version", { simple: true }) <= SQLITE_SCHEMA_VERSION; // this version reads it
  * ```
  */
-export const SQLITE_SCHEMA_VERSION = 2;
+export const SQLITE_SCHEMA_VERSION = 3;
 
-/** Migrations by the version they lead to. Never edit a released one: add the next. */
-const MIGRATIONS: readonly string[] = [
+/**
+ * Migrations by the version they lead to: SQL, or a step that runs statements of its own.
+ * Never edit a released one: add the next.
+ */
+const MIGRATIONS: readonly (string | ((db: Database, path: string) => void))[] = [
   "",
   `
   CREATE TABLE sinkproof_entries (
@@ -116,7 +133,24 @@ const MIGRATIONS: readonly string[] = [
     record TEXT NOT NULL
   ) STRICT;
   `,
-  // 2: fencing tokens (claims are kept, released, after release; a ledger-wide counter
+  // 2: the entry hash of every entry (see `entryHash`), so that a read finds a change to
+  // any field, not only to the payload. Rows already there get theirs if they verify; a
+  // row that does not keeps '' and reads as damaged at its position.
+  (db, path) => {
+    db.exec("ALTER TABLE sinkproof_entries ADD COLUMN entry_hash TEXT NOT NULL DEFAULT ''");
+    const page = db.prepare(
+      "SELECT position, appended_at, envelope, key, id, producer, stream, checksum FROM sinkproof_entries WHERE position > ? ORDER BY position LIMIT 1000",
+    );
+    const set = db.prepare("UPDATE sinkproof_entries SET entry_hash = ? WHERE position = ?");
+    const site = { file: path, table: "sinkproof_entries" };
+    for (let after = 0; ; ) {
+      const rows = page.all(after) as EntryRow[];
+      for (const row of rows) set.run(backfilledEntryHash(storedOf(row), site), row.position);
+      if (rows.length < 1000) return;
+      after = (rows.at(-1) as EntryRow).position;
+    }
+  },
+  // 3: fencing tokens (claims are kept, released, after release; a ledger-wide counter
   // keeps tokens growing even if claim rows were deleted) and durable per-sink freezes.
   `
   ALTER TABLE sinkproof_claims ADD COLUMN fencing_token INTEGER NOT NULL DEFAULT 0;
@@ -178,6 +212,7 @@ interface Statement {
   run(...params: unknown[]): { changes: number };
   get(...params: unknown[]): unknown;
   all(...params: unknown[]): unknown[];
+  raw(toggle: boolean): Statement;
 }
 
 /** The part of better-sqlite3's `Database` the ledger uses. */
@@ -217,6 +252,37 @@ interface EntryRow {
   position: number;
   appended_at: string;
   envelope: string;
+  entry_hash?: string;
+  key: string;
+  id: string;
+  producer: string;
+  stream: string;
+  checksum: string;
+}
+
+/** The columns of `entryColumns`, in order, as a raw row (an array: cheaper than an object). */
+type RawEntryRow = [number, string, string, string, string, string, string, string, string];
+
+/** A raw row as the core verifies it (see {@link storedOf}). */
+function storedOfRaw(row: RawEntryRow): StoredEntry {
+  return {
+    position: row[0],
+    appendedAt: row[1],
+    envelope: row[2],
+    entryHash: row[3],
+    columns: { key: row[4], id: row[5], producer: row[6], stream: row[7], checksum: row[8] },
+  };
+}
+
+/** A row as the core verifies it: the envelope text, its entry hash, the columns beside it. */
+function storedOf(row: EntryRow): StoredEntry {
+  return {
+    position: row.position,
+    appendedAt: row.appended_at,
+    envelope: row.envelope,
+    entryHash: row.entry_hash,
+    columns: row,
+  };
 }
 
 /** Rolls an append's transaction back, carrying the clash that decided it. */
@@ -435,17 +501,13 @@ export class SqliteLedger extends BaseLedger {
     }
   }
 
+  protected override storageSite(part: StoragePart): StorageSite {
+    return { file: this.path, table: `sinkproof_${part}` };
+  }
+
+  /** An entry an append found in its way, verified like every read. */
   #entry(row: EntryRow | undefined): LedgerEntry | undefined {
-    if (row === undefined) return undefined;
-    const envelope = parseEnvelopeJson(row.envelope);
-    if (envelope === undefined) {
-      throw new CorruptionError(
-        `The row at position ${row.position} of ${this.path} is not an envelope`,
-        { file: this.path, offset: 0 },
-        { position: row.position },
-      );
-    }
-    return Object.freeze({ position: row.position, appendedAt: row.appended_at, envelope });
+    return row === undefined ? undefined : this.entryFromStored(storedOf(row));
   }
 
   /**
@@ -463,6 +525,7 @@ export class SqliteLedger extends BaseLedger {
     let position = (s.head.get() as { head: number }).head;
     for (let index = 0; index < envelopes.length; index++) {
       const envelope = envelopes[index] as Envelope;
+      const stored = storedEnvelope(envelope, canonical[index]);
       const inserted = s.insertEntry.run(
         position + 1,
         envelope.key,
@@ -471,7 +534,8 @@ export class SqliteLedger extends BaseLedger {
         envelope.stream,
         envelope.checksum,
         appendedAt,
-        envelopeJson(envelope, canonical[index]),
+        stored.text,
+        entryHashOfRest(position + 1, appendedAt, stored.rest, algorithmOf(envelope.checksum)),
       );
       if (inserted.changes === 1) {
         position++;
@@ -511,15 +575,17 @@ export class SqliteLedger extends BaseLedger {
     return this.#run(() => this.#append(envelopes, appendedAt, canonical));
   }
 
-  protected async _getByKey(key: string): Promise<LedgerEntry | undefined> {
-    return this.#run(() => this.#entry(this.#s.byKey.get(key) as EntryRow | undefined));
+  protected async _getByKey(key: string): Promise<StoredEntry | undefined> {
+    const row = await this.#run(() => this.#s.byKey.get(key) as EntryRow | undefined);
+    return row === undefined ? undefined : storedOf(row);
   }
 
-  protected async _getById(id: string): Promise<LedgerEntry | undefined> {
-    return this.#run(() => this.#entry(this.#s.byId.get(id) as EntryRow | undefined));
+  protected async _getById(id: string): Promise<StoredEntry | undefined> {
+    const row = await this.#run(() => this.#s.byId.get(id) as EntryRow | undefined);
+    return row === undefined ? undefined : storedOf(row);
   }
 
-  protected *_scan(scan: EntryScan): Iterable<LedgerEntry> {
+  protected *_scan(scan: EntryScan): Iterable<StoredEntry> {
     // Page by page, so that no statement stays open between two steps of the consumer
     // (which may write to the ledger meanwhile).
     let from = scan.from;
@@ -538,12 +604,12 @@ export class SqliteLedger extends BaseLedger {
     while (left > 0 && from <= scan.to) {
       const size = Math.min(PAGE, left);
       const rows = this.#runSync(
-        () => statement.all(from, scan.to, ...filters, size) as EntryRow[],
+        () => statement.all(from, scan.to, ...filters, size) as RawEntryRow[],
       );
-      for (const row of rows) yield this.#entry(row) as LedgerEntry;
+      for (const row of rows) yield storedOfRaw(row);
       if (rows.length < size) return;
       left -= rows.length;
-      from = (rows.at(-1) as EntryRow).position + 1;
+      from = (rows.at(-1) as RawEntryRow)[0] + 1;
     }
   }
 
@@ -565,7 +631,7 @@ export class SqliteLedger extends BaseLedger {
   protected async _getReceipts(sink: string, key: string): Promise<readonly Receipt[]> {
     return this.#run(() =>
       (this.#s.receipts.all(sink, key) as { receipt: string }[]).map(
-        (row) => JSON.parse(row.receipt) as Receipt,
+        (row) => parseStoredJson(row.receipt) as Receipt,
       ),
     );
   }
@@ -582,7 +648,7 @@ export class SqliteLedger extends BaseLedger {
             receipt: string;
           }[],
       );
-      for (const row of rows) yield JSON.parse(row.receipt) as Receipt;
+      for (const row of rows) yield parseStoredJson(row.receipt) as Receipt;
       if (rows.length < PAGE) return;
       const last = rows.at(-1) as { seq: number; position: number };
       position = last.position;
@@ -709,7 +775,9 @@ function migrate(db: Database, path: string): void {
     // Again inside the write transaction: another process may have migrated meanwhile.
     const version = refuseNewer(db, path);
     for (let next = version + 1; next <= SQLITE_SCHEMA_VERSION; next++) {
-      db.exec(MIGRATIONS[next] as string);
+      const step = MIGRATIONS[next];
+      if (typeof step === "function") step(db, path);
+      else db.exec(step as string);
       db.pragma(`user_version = ${next}`);
     }
   });
@@ -717,7 +785,8 @@ function migrate(db: Database, path: string): void {
 }
 
 function prepareAll(db: Database) {
-  const entryColumns = "SELECT position, appended_at, envelope FROM sinkproof_entries";
+  const entryColumns =
+    "SELECT position, appended_at, envelope, entry_hash, key, id, producer, stream, checksum FROM sinkproof_entries";
   const lastFinal = db.prepare(
     "SELECT receipt FROM sinkproof_receipts WHERE sink = ? AND key = ? AND final = 1 ORDER BY seq DESC LIMIT 1",
   );
@@ -750,20 +819,27 @@ function prepareAll(db: Database) {
     byId: db.prepare(`${entryColumns} WHERE id = ?`),
     head: db.prepare("SELECT coalesce(max(position), 0) AS head FROM sinkproof_entries"),
     insertEntry: db.prepare(
-      "INSERT INTO sinkproof_entries (position, key, id, producer, stream, checksum, appended_at, envelope) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+      "INSERT INTO sinkproof_entries (position, key, id, producer, stream, checksum, appended_at, envelope, entry_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
     ),
-    scan: db.prepare(
-      `${entryColumns} WHERE position >= ? AND position <= ? ORDER BY position LIMIT ?`,
-    ),
-    scanProducer: db.prepare(
-      `${entryColumns} WHERE position >= ? AND position <= ? AND producer = ? ORDER BY position LIMIT ?`,
-    ),
-    scanStream: db.prepare(
-      `${entryColumns} WHERE position >= ? AND position <= ? AND stream = ? ORDER BY position LIMIT ?`,
-    ),
-    scanBoth: db.prepare(
-      `${entryColumns} WHERE position >= ? AND position <= ? AND producer = ? AND stream = ? ORDER BY position LIMIT ?`,
-    ),
+    // Scans return rows as arrays (`raw`): no object per row to build.
+    scan: db
+      .prepare(`${entryColumns} WHERE position >= ? AND position <= ? ORDER BY position LIMIT ?`)
+      .raw(true),
+    scanProducer: db
+      .prepare(
+        `${entryColumns} WHERE position >= ? AND position <= ? AND producer = ? ORDER BY position LIMIT ?`,
+      )
+      .raw(true),
+    scanStream: db
+      .prepare(
+        `${entryColumns} WHERE position >= ? AND position <= ? AND stream = ? ORDER BY position LIMIT ?`,
+      )
+      .raw(true),
+    scanBoth: db
+      .prepare(
+        `${entryColumns} WHERE position >= ? AND position <= ? AND producer = ? AND stream = ? ORDER BY position LIMIT ?`,
+      )
+      .raw(true),
     reserve: db.prepare(
       "INSERT INTO sinkproof_sequences (producer, next) VALUES (?, ?) ON CONFLICT (producer) DO UPDATE SET next = next + excluded.next RETURNING next",
     ),
@@ -798,7 +874,7 @@ function prepareAll(db: Database) {
       if (!request.ignoreDone) {
         const done = lastFinal.get(request.sink, request.key) as { receipt: string } | undefined;
         if (done !== undefined)
-          return { status: "done", receipt: JSON.parse(done.receipt) as Receipt };
+          return { status: "done", receipt: parseStoredJson(done.receipt) as Receipt };
       }
       const current = currentClaim.get(request.sink, request.key) as
         | {
