@@ -22,6 +22,7 @@
 
 import { CanonicalizationError, type CanonicalizationErrorCode } from "../errors.js";
 import { invalidArgument } from "../internal/arguments.js";
+import { type OptionKeys, optionKeys, readOptions } from "../internal/options.js";
 import { formatPath } from "./path.js";
 
 /** Limits applied while canonicalizing. */
@@ -57,7 +58,7 @@ export const MAX_DEPTH_LIMIT = 10_000;
 /** Highest accepted {@link CanonicalizeOptions.maxBytes}: V8's longest string, rounded down. */
 export const MAX_BYTES_LIMIT: number = 512 * 1024 * 1024 - 64;
 
-const DEFAULT_LIMITS: Limits = Object.freeze({
+export const DEFAULT_LIMITS: Limits = Object.freeze({
   maxDepth: DEFAULT_MAX_DEPTH,
   maxBytes: DEFAULT_MAX_BYTES,
 });
@@ -514,7 +515,16 @@ function write(value: unknown, depth: number, st: WalkState): void {
   }
 }
 
-/** Reads and checks the limits; bad options get an `InvalidArgumentError`. */
+/** The keys of {@link CanonicalizeOptions}. Internal. */
+export const LIMIT_KEYS: OptionKeys<CanonicalizeOptions> = optionKeys<CanonicalizeOptions>()(
+  "maxDepth",
+  "maxBytes",
+);
+
+/**
+ * Checks the limits of options already read (see `readOptions`); bad values get an
+ * `InvalidArgumentError`.
+ */
 export function resolveLimits(options: CanonicalizeOptions | undefined, where = "options"): Limits {
   if (options === undefined) return DEFAULT_LIMITS;
   if (typeof options !== "object" || options === null) {
@@ -617,5 +627,9 @@ export function decodeUtf8(bytes: Uint8Array): string {
  * ```
  */
 export function canonicalize(value: unknown, options?: CanonicalizeOptions): string {
-  return decodeUtf8(canonicalBytes(value, resolveLimits(options)).bytes);
+  const limits =
+    options === undefined
+      ? DEFAULT_LIMITS
+      : resolveLimits(readOptions<CanonicalizeOptions>(options, "options", LIMIT_KEYS));
+  return decodeUtf8(canonicalBytes(value, limits).bytes);
 }

@@ -17,10 +17,12 @@ import { timingSafeEqual } from "node:crypto";
 import {
   type CanonicalizeOptions,
   canonicalBytes,
+  DEFAULT_LIMITS,
   resolveLimits,
 } from "../canonical/canonicalize.js";
 import { InvalidArgumentError } from "../errors.js";
 import { describe, invalidArgument } from "../internal/arguments.js";
+import { optionKeys, readOptions } from "../internal/options.js";
 import { xxh64Bytes, xxh64Text } from "./xxhash.js";
 
 /** The checksum algorithms: `xxh64` (default, fast) or `sha256` (tamper-evident). */
@@ -46,6 +48,9 @@ export interface ChecksumOfOptions {
    */
   readonly algorithm?: ChecksumAlgorithm | undefined;
 }
+
+const CHECKSUM_KEYS = optionKeys<ChecksumOptions>()("algorithm", "maxDepth", "maxBytes");
+const CHECKSUM_OF_KEYS = optionKeys<ChecksumOfOptions>()("algorithm");
 
 /** Lowercase hex digits after the prefix: a loop, not a regex (this runs per observation in reconciliation). */
 function isLowerHexFrom(value: string, start: number): boolean {
@@ -90,8 +95,11 @@ export function checksumOfBytes(bytes: Uint8Array, algorithm: ChecksumAlgorithm)
  * ```
  */
 export function checksum(value: unknown, options?: ChecksumOptions): Checksum {
-  const algorithm = resolveAlgorithm(options?.algorithm, "options.algorithm");
-  return checksumOfBytes(canonicalBytes(value, resolveLimits(options)).bytes, algorithm);
+  if (options === undefined)
+    return checksumOfBytes(canonicalBytes(value, DEFAULT_LIMITS).bytes, "xxh64");
+  const read = readOptions<ChecksumOptions>(options, "options", CHECKSUM_KEYS);
+  const algorithm = resolveAlgorithm(read.algorithm, "options.algorithm");
+  return checksumOfBytes(canonicalBytes(value, resolveLimits(read)).bytes, algorithm);
 }
 
 /**
@@ -107,7 +115,10 @@ export function checksum(value: unknown, options?: ChecksumOptions): Checksum {
  * ```
  */
 export function checksumOf(data: Uint8Array | string, options?: ChecksumOfOptions): Checksum {
-  const algorithm = resolveAlgorithm(options?.algorithm, "options.algorithm");
+  const algorithm = resolveAlgorithm(
+    readOptions<ChecksumOfOptions>(options, "options", CHECKSUM_OF_KEYS).algorithm,
+    "options.algorithm",
+  );
   if (typeof data === "string") {
     if (!data.isWellFormed()) {
       invalidArgument("data", "holds a lone surrogate and has no UTF-8 encoding");

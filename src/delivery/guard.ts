@@ -20,8 +20,14 @@
  */
 
 import type { Envelope } from "../envelope/schema.js";
-import { DeliveryError, isSinkproofError, type ValidationIssue } from "../errors.js";
+import {
+  DeliveryError,
+  InvalidArgumentError,
+  isSinkproofError,
+  type ValidationIssue,
+} from "../errors.js";
 import { describe, invalidArgument } from "../internal/arguments.js";
+import { type OptionKeys, optionKeys, readOptions, readProperty } from "../internal/options.js";
 import type { Claim, Ledger, Receipt, ReceiptStatus, SinkFreeze } from "../ledger/types.js";
 import { checkName, isFinalStatus } from "../ledger/validate.js";
 import { logger } from "../observe/debug.js";
@@ -305,6 +311,75 @@ function validatorIssues(validate: SinkValidator, envelope: Envelope): readonly 
   return schemaIssues(validate, envelope.payload);
 }
 
+/** The keys of {@link GuardSinkOptions}. Internal (the memory sink reads its guard options with them). */
+export const GUARD_KEYS: OptionKeys<GuardSinkOptions> = optionKeys<GuardSinkOptions>()(
+  "name",
+  "ledger",
+  "write",
+  "validate",
+  "retry",
+  "concurrency",
+  "claimTtlMs",
+  "owner",
+  "metrics",
+  "signReceipts",
+  "clock",
+  "pollMs",
+  "accepts",
+  "registry",
+  "freezeCheckMs",
+);
+const DELIVER_KEYS = optionKeys<DeliverOptions>()("replay", "signal", "onWait");
+const FREEZE_KEYS = optionKeys<GuardFreezeOptions>()("actor", "origin");
+const UNFREEZE_KEYS = optionKeys<GuardUnfreezeOptions>()("reason", "actor", "origin");
+const NO_OPTIONS: DeliverOptions = Object.freeze({});
+
+/** What a delivery reads of the caller's envelope, read once: the ledger has the rest. */
+interface EnvelopeRef {
+  readonly key: string;
+  readonly checksum: unknown;
+}
+
+function envelopeRef(envelope: unknown): EnvelopeRef {
+  if (typeof envelope !== "object" || envelope === null) {
+    invalidArgument("envelope", `must be an envelope, got ${describe(envelope)}`);
+  }
+  const key = readProperty(envelope, "key", "envelope");
+  if (typeof key !== "string") {
+    invalidArgument("envelope", `must be an envelope, got ${describe(envelope)}`);
+  }
+  return { key, checksum: readProperty(envelope, "checksum", "envelope") };
+}
+
+function readDeliverOptions(options: unknown): DeliverOptions {
+  return options === undefined
+    ? NO_OPTIONS
+    : readOptions<DeliverOptions>(options, "options", DELIVER_KEYS);
+}
+
+function isIterable(value: unknown): value is Iterable<unknown> | AsyncIterable<unknown> {
+  if (typeof value !== "object" || value === null) return false;
+  try {
+    return (
+      typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] === "function" ||
+      typeof (value as Iterable<unknown>)[Symbol.iterator] === "function"
+    );
+  } catch {
+    return false;
+  }
+}
+
+function checkLedgerOption(ledger: unknown): Ledger {
+  if (
+    typeof ledger !== "object" ||
+    ledger === null ||
+    typeof readProperty(ledger, "claim", "options.ledger") !== "function"
+  ) {
+    invalidArgument("options.ledger", `must be a ledger, got ${describe(ledger)}`);
+  }
+  return ledger as Ledger;
+}
+
 /**
  * Wraps a sink writer in a guard: ledger check, claim, validation, retries, receipt,
  * watermark, metrics. See the module notes for what it promises.
@@ -326,16 +401,13 @@ function validatorIssues(validate: SinkValidator, envelope: Envelope): readonly 
  * const receipt = await warehouse.deliver(envelope); // status "written", "duplicate", …
  * ```
  */
-export function guardSink(options: GuardSinkOptions): SinkGuard {
-  if (typeof options !== "object" || options === null) {
-    invalidArgument("options", `must be an object, got ${describe(options)}`);
-  }
+export function guardSink(guardOptions: GuardSinkOptions): SinkGuard {
+  const options = readOptions<GuardSinkOptions>(guardOptions, "options", GUARD_KEYS, {
+    required: true,
+  });
   const name = checkName(options.name, "options.name");
-  const ledger = options.ledger;
-  if (typeof ledger !== "object" || ledger === null || typeof ledger.claim !== "function") {
-    invalidArgument("options.ledger", `must be a ledger, got ${describe(ledger)}`);
-  }
-  const write = options.write;
+  const ledger = checkLedgerOption(options.ledger);
+  const write = options.write as SinkWriter;
   if (typeof write !== "function")
     invalidArgument("options.write", `must be a function, got ${describe(write)}`);
   const validate = options.validate;
@@ -703,7 +775,7 @@ export function guardSink(options: GuardSinkOptions): SinkGuard {
     options.onWait?.(wait);
   }
 
-  async function deliverOnce(envelope: Envelope, options: DeliverOptions): Promise<Receipt> {
+  async function deliverOnce(envelope: EnvelopeRef, options: DeliverOptions): Promise<Receipt> {
     const replay = options.replay ?? false;
     const signal = options.signal;
     const startedAt = clock();
@@ -845,13 +917,15 @@ export function guardSink(options: GuardSinkOptions): SinkGuard {
     );
   }
 
-  async function deliver(envelope: Envelope, options: DeliverOptions = {}): Promise<Receipt> {
-    if (typeof envelope !== "object" || envelope === null || typeof envelope.key !== "string") {
-      invalidArgument("envelope", `must be an envelope, got ${describe(envelope)}`);
+  function deliver(envelope: Envelope, deliverOptions?: DeliverOptions): Promise<Receipt> {
+    try {
+      return deliverWith(envelopeRef(envelope), readDeliverOptions(deliverOptions));
+    } catch (error) {
+      return Promise.reject(error);
     }
-    if (typeof options !== "object" || options === null) {
-      invalidArgument("options", `must be an object, got ${describe(options)}`);
-    }
+  }
+
+  async function deliverWith(envelope: EnvelopeRef, options: DeliverOptions): Promise<Receipt> {
     if (options.replay !== true) {
       const found = freezes.current();
       refuseIfFrozen(Array.isArray(found) ? found : await found, envelope.key, false);
@@ -877,33 +951,55 @@ export function guardSink(options: GuardSinkOptions): SinkGuard {
 
   async function deliverAll(
     envelopes: Iterable<Envelope> | AsyncIterable<Envelope>,
-    options: DeliverOptions = {},
+    deliverOptions?: DeliverOptions,
   ): Promise<Receipt[]> {
+    const options = readDeliverOptions(deliverOptions);
+    if (!isIterable(envelopes)) {
+      invalidArgument("envelopes", `must be an iterable of envelopes, got ${describe(envelopes)}`);
+    }
     const receipts: Receipt[] = [];
     const errors: unknown[] = [];
     const tails = new Map<string, Promise<void>>();
     const active = new Set<Promise<void>>();
     let index = 0;
-    for await (const envelope of envelopes) {
-      const i = index++;
-      while (active.size >= concurrency) await Promise.race(active);
-      const stream = typeof envelope?.stream === "string" ? envelope.stream : "";
-      const previous = tails.get(stream) ?? Promise.resolve();
-      const task: Promise<void> = previous
-        .then(() => deliver(envelope, options))
-        .then(
-          (receipt) => {
-            receipts[i] = receipt;
-          },
-          (error: unknown) => {
-            errors.push(error);
-          },
-        )
-        .finally(() => {
-          active.delete(task);
-        });
-      active.add(task);
-      tails.set(stream, task);
+    const streamOf = (envelope: unknown): string => {
+      try {
+        const stream = (envelope as { stream?: unknown } | null | undefined)?.stream;
+        return typeof stream === "string" ? stream : "";
+      } catch {
+        return ""; // deliverWith reports the unreadable envelope
+      }
+    };
+    try {
+      for await (const envelope of envelopes as AsyncIterable<Envelope>) {
+        const i = index++;
+        while (active.size >= concurrency) await Promise.race(active);
+        const stream = streamOf(envelope);
+        const previous = tails.get(stream) ?? Promise.resolve();
+        const task: Promise<void> = previous
+          .then(() => deliverWith(envelopeRef(envelope), options))
+          .then(
+            (receipt) => {
+              receipts[i] = receipt;
+            },
+            (error: unknown) => {
+              errors.push(error);
+            },
+          )
+          .finally(() => {
+            active.delete(task);
+          });
+        active.add(task);
+        tails.set(stream, task);
+      }
+    } catch (error) {
+      await Promise.all(active);
+      if (isSinkproofError(error)) throw error;
+      throw new InvalidArgumentError(
+        "invalid_argument",
+        `envelopes could not be iterated: ${error instanceof Error ? error.message : String(error)}`,
+        { path: "envelopes", cause: error },
+      );
     }
     await Promise.all(active);
     if (errors.length > 0) throw errors[0];
@@ -915,11 +1011,10 @@ export function guardSink(options: GuardSinkOptions): SinkGuard {
     ledger,
     deliver,
     deliverAll,
-    async freeze(reason: string, freezeOptions: GuardFreezeOptions = {}) {
+    async freeze(reason: string, options?: GuardFreezeOptions) {
       if (typeof reason !== "string" || reason.length === 0)
         invalidArgument("reason", "must be a non-empty string");
-      if (typeof freezeOptions !== "object" || freezeOptions === null)
-        invalidArgument("options", `must be an object, got ${describe(freezeOptions)}`);
+      const freezeOptions = readOptions<GuardFreezeOptions>(options, "options", FREEZE_KEYS);
       const freeze = await ledger.freezeSink(name, {
         reason: reason.slice(0, 4096),
         actor: freezeOptions.actor ?? owner,
@@ -929,9 +1024,8 @@ export function guardSink(options: GuardSinkOptions): SinkGuard {
       log("frozen: %s", freeze.reason);
       return freeze;
     },
-    async unfreeze(unfreezeOptions: GuardUnfreezeOptions = {}) {
-      if (typeof unfreezeOptions !== "object" || unfreezeOptions === null)
-        invalidArgument("options", `must be an object, got ${describe(unfreezeOptions)}`);
+    async unfreeze(options?: GuardUnfreezeOptions) {
+      const unfreezeOptions = readOptions<GuardUnfreezeOptions>(options, "options", UNFREEZE_KEYS);
       const lifted = await ledger.unfreezeSink(name, {
         reason: unfreezeOptions.reason ?? "unfrozen",
         actor: unfreezeOptions.actor ?? owner,

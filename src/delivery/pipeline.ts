@@ -10,6 +10,7 @@
 
 import type { Envelope } from "../envelope/schema.js";
 import { describe, invalidArgument } from "../internal/arguments.js";
+import { optionKeys, readArray, readOptions, readProperty } from "../internal/options.js";
 import type { LedgerEntry, Receipt } from "../ledger/types.js";
 import { isFinalStatus } from "../ledger/validate.js";
 import type { ClaimWait, SinkGuard } from "./guard.js";
@@ -90,6 +91,9 @@ export interface Pipeline {
   drain(options?: DrainOptions): Promise<Drained>;
 }
 
+const PIPELINE_KEYS = optionKeys<PipelineOptions>()("producer", "sinks");
+const DRAIN_KEYS = optionKeys<DrainOptions>()("onProgress");
+
 /**
  * Wires a producer to its sinks.
  *
@@ -105,19 +109,28 @@ export interface Pipeline {
  * const { envelope, sinks } = await pipeline.publish("order.created", order, { schema: { name: "order", version: 1 } });
  * ```
  */
-export function createPipeline(options: PipelineOptions): Pipeline {
-  if (typeof options !== "object" || options === null) {
-    invalidArgument("options", `must be an object, got ${describe(options)}`);
-  }
-  const { producer, sinks } = options;
-  if (typeof producer !== "object" || producer === null || typeof producer.emit !== "function") {
+export function createPipeline(pipelineOptions: PipelineOptions): Pipeline {
+  const options = readOptions<PipelineOptions>(pipelineOptions, "options", PIPELINE_KEYS, {
+    required: true,
+  });
+  const producer = options.producer as Producer;
+  if (
+    typeof producer !== "object" ||
+    producer === null ||
+    typeof readProperty(producer, "emit", "options.producer") !== "function"
+  ) {
     invalidArgument("options.producer", `must be a producer, got ${describe(producer)}`);
   }
-  if (!Array.isArray(sinks) || sinks.length === 0)
+  const sinks = readArray(options.sinks, "options.sinks") as SinkGuard[];
+  if (sinks.length === 0)
     invalidArgument("options.sinks", "must be a non-empty array of guarded sinks");
   const names = new Set<string>();
   sinks.forEach((sink, i) => {
-    if (typeof sink !== "object" || sink === null || typeof sink.deliver !== "function") {
+    if (
+      typeof sink !== "object" ||
+      sink === null ||
+      typeof readProperty(sink, "deliver", `options.sinks[${i}]`) !== "function"
+    ) {
       invalidArgument(`options.sinks[${i}]`, `must be a guarded sink, got ${describe(sink)}`);
     }
     if (names.has(sink.name))
@@ -164,10 +177,8 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     }
   }
 
-  async function drain(drainOptions: DrainOptions = {}): Promise<Drained> {
-    if (typeof drainOptions !== "object" || drainOptions === null) {
-      invalidArgument("options", `must be an object, got ${describe(drainOptions)}`);
-    }
+  async function drain(options?: DrainOptions): Promise<Drained> {
+    const drainOptions = readOptions<DrainOptions>(options, "options", DRAIN_KEYS);
     const onProgress = drainOptions.onProgress;
     if (onProgress !== undefined && typeof onProgress !== "function") {
       invalidArgument("options.onProgress", `must be a function, got ${describe(onProgress)}`);

@@ -13,6 +13,7 @@ import type { Envelope, SchemaRef, Trace } from "../envelope/schema.js";
 import { createSealer, type EnvelopeDraft } from "../envelope/seal.js";
 import { PayloadValidationError, type ValidationIssue } from "../errors.js";
 import { describe, invalidArgument } from "../internal/arguments.js";
+import { optionKeys, readArray, readOptions, readProperty } from "../internal/options.js";
 import type { Ledger } from "../ledger/types.js";
 import { checkProducer } from "../ledger/validate.js";
 import { logger } from "../observe/debug.js";
@@ -120,6 +121,28 @@ function issuesOf(
   return own === undefined ? [] : schemaIssues(own, payload);
 }
 
+const PRODUCER_KEYS = optionKeys<ProducerOptions>()(
+  "id",
+  "ledger",
+  "clock",
+  "ids",
+  "validate",
+  "registry",
+  "algorithm",
+  "sequenceBlock",
+  "metrics",
+);
+const EMIT_KEYS = optionKeys<EmitOptions>()("schema", "stream", "key", "trace", "parents");
+const ITEM_KEYS = optionKeys<EmitItem>()(
+  "type",
+  "payload",
+  "schema",
+  "stream",
+  "key",
+  "trace",
+  "parents",
+);
+
 /**
  * Creates a producer that appends every event to the ledger before returning it.
  *
@@ -139,13 +162,17 @@ function issuesOf(
  * });
  * ```
  */
-export function createProducer(options: ProducerOptions): Producer {
-  if (typeof options !== "object" || options === null) {
-    invalidArgument("options", `must be an object, got ${describe(options)}`);
-  }
+export function createProducer(producerOptions: ProducerOptions): Producer {
+  const options = readOptions<ProducerOptions>(producerOptions, "options", PRODUCER_KEYS, {
+    required: true,
+  });
   const id = checkProducer(options.id, "options.id");
-  const ledger = options.ledger;
-  if (typeof ledger !== "object" || ledger === null || typeof ledger.append !== "function") {
+  const ledger = options.ledger as Ledger;
+  if (
+    typeof ledger !== "object" ||
+    ledger === null ||
+    typeof readProperty(ledger, "append", "options.ledger") !== "function"
+  ) {
     invalidArgument("options.ledger", `must be a ledger, got ${describe(ledger)}`);
   }
   const validate = options.validate;
@@ -159,7 +186,9 @@ export function createProducer(options: ProducerOptions): Producer {
   const registry = options.registry;
   if (
     registry !== undefined &&
-    (typeof registry !== "object" || registry === null || typeof registry.validate !== "function")
+    (typeof registry !== "object" ||
+      registry === null ||
+      typeof readProperty(registry, "validate", "options.registry") !== "function")
   ) {
     invalidArgument("options.registry", `must be a schema registry, got ${describe(registry)}`);
   }
@@ -281,14 +310,20 @@ export function createProducer(options: ProducerOptions): Producer {
           `must be an object with at least a schema, got ${describe(emitOptions)}`,
         );
       }
-      const [envelope] = await emitItems([{ ...emitOptions, type, payload }], true);
+      const read = readOptions<EmitOptions>(emitOptions, "options", EMIT_KEYS);
+      const [envelope] = await emitItems([{ ...read, type, payload } as EmitItem], true);
       return envelope as Envelope;
     },
     async emitMany(items) {
-      if (!Array.isArray(items))
-        invalidArgument("items", `must be an array, got ${describe(items)}`);
-      if (items.length === 0) return [];
-      return emitItems(items, false);
+      const list = readArray(items, "items");
+      if (list.length === 0) return [];
+      const read = list.map((item, i) => {
+        if (typeof item !== "object" || item === null) {
+          invalidArgument(`items[${i}]`, `must be an object, got ${describe(item)}`);
+        }
+        return readOptions<EmitItem>(item, `items[${i}]`, ITEM_KEYS) as EmitItem;
+      });
+      return emitItems(read, false);
     },
   };
 }

@@ -10,6 +10,7 @@
  */
 
 import { describe, invalidArgument } from "../internal/arguments.js";
+import { optionKeys, readOptions } from "../internal/options.js";
 
 const PERMANENT: unique symbol = Symbol.for("sinkproof.permanent") as never;
 
@@ -113,13 +114,20 @@ export function sleep(ms: number, signal: AbortSignal | undefined): Promise<void
 }
 
 /** Checks retry options and fills in the defaults. */
+const RETRY_KEYS = optionKeys<RetryOptions>()(
+  "attempts",
+  "baseDelayMs",
+  "maxDelayMs",
+  "retryable",
+  "random",
+  "sleep",
+);
+
 export function resolveRetry(
   options: RetryOptions | undefined,
   where = "options.retry",
 ): RetryPolicy {
-  const o = options ?? {};
-  if (typeof o !== "object" || o === null)
-    invalidArgument(where, `must be an object, got ${describe(o)}`);
+  const o = readOptions<RetryOptions>(options, where, RETRY_KEYS);
   const int = (
     value: unknown,
     name: string,

@@ -9,9 +9,11 @@
 
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { canonicalBytes } from "../canonical/canonicalize.js";
-import { CanonicalizationError } from "../errors.js";
+import { CanonicalizationError, InvalidArgumentError, isSinkproofError } from "../errors.js";
 import { describe, invalidArgument } from "../internal/arguments.js";
+import { readOptions } from "../internal/options.js";
 import type { Receipt } from "../ledger/types.js";
+import { checkReceipt } from "../ledger/validate.js";
 
 /** A secret to sign receipts with, named by `keyId`. */
 export interface ReceiptSigningKey {
@@ -29,6 +31,8 @@ export type ReceiptKeys =
 const LIMITS = { maxDepth: 8, maxBytes: 1024 * 1024 };
 const HEX64 = /^[0-9a-f]{64}$/;
 
+const SIGNING_KEY_KEYS = ["keyId", "secret"] as const;
+
 function secretBytes(secret: unknown, where: string): Buffer {
   if (typeof secret === "string") return Buffer.from(secret, "utf8");
   if (secret instanceof Uint8Array) return Buffer.from(secret);
@@ -42,12 +46,15 @@ export function checkSigningKey(
 ): { keyId: string; secret: Buffer } {
   if (typeof key !== "object" || key === null)
     invalidArgument(where, `must be { keyId, secret }, got ${describe(key)}`);
-  if (typeof key.keyId !== "string" || key.keyId.length === 0 || key.keyId.length > 128) {
+  const read = readOptions<ReceiptSigningKey>(key, where, SIGNING_KEY_KEYS, {
+    what: "a signing key field",
+  });
+  if (typeof read.keyId !== "string" || key.keyId.length === 0 || key.keyId.length > 128) {
     invalidArgument(`${where}.keyId`, "must be 1 to 128 characters");
   }
-  const secret = secretBytes(key.secret, `${where}.secret`);
+  const secret = secretBytes(read.secret, `${where}.secret`);
   if (secret.length < 16) invalidArgument(`${where}.secret`, "must be at least 16 bytes");
-  return { keyId: key.keyId, secret };
+  return { keyId: read.keyId, secret };
 }
 
 function mac(receipt: Receipt, secret: Buffer): string {
@@ -68,7 +75,7 @@ function mac(receipt: Receipt, secret: Buffer): string {
  */
 export function signReceipt(receipt: Receipt, key: ReceiptSigningKey): Receipt {
   const { keyId, secret } = checkSigningKey(key, "key");
-  return signWith(receipt, keyId, secret);
+  return signWith(checkReceipt(receipt), keyId, secret);
 }
 
 /** {@link signReceipt} with a key already checked. Internal. */
@@ -103,7 +110,15 @@ export function verifyReceipt(receipt: Receipt, keys: ReceiptKeys): boolean {
     );
   }
   if (typeof receipt !== "object" || receipt === null) return false;
-  const signature = receipt.signature;
+  // Read once into plain objects: a receipt that cannot be read, or is not one, does not verify.
+  let checked: Receipt;
+  try {
+    checked = checkReceipt(receipt);
+  } catch (error) {
+    if (error instanceof InvalidArgumentError) return false;
+    throw error;
+  }
+  const signature = checked.signature;
   if (
     typeof signature !== "object" ||
     signature === null ||
@@ -114,16 +129,26 @@ export function verifyReceipt(receipt: Receipt, keys: ReceiptKeys): boolean {
   ) {
     return false;
   }
-  const secret =
-    typeof keys === "function"
-      ? keys(signature.keyId)
-      : Object.hasOwn(keys, signature.keyId)
-        ? keys[signature.keyId]
-        : undefined;
+  let secret: unknown;
+  try {
+    secret =
+      typeof keys === "function"
+        ? keys(signature.keyId)
+        : Object.hasOwn(keys, signature.keyId)
+          ? keys[signature.keyId]
+          : undefined;
+  } catch (error) {
+    if (isSinkproofError(error)) throw error;
+    throw new InvalidArgumentError(
+      "invalid_argument",
+      `keys could not be read for key id ${JSON.stringify(signature.keyId)}: ${error instanceof Error ? error.message : String(error)}`,
+      { path: "keys", cause: error },
+    );
+  }
   if (secret === undefined) return false;
   let expected: string;
   try {
-    expected = mac(receipt, secretBytes(secret, "keys"));
+    expected = mac(checked, secretBytes(secret, "keys"));
   } catch (error) {
     if (error instanceof CanonicalizationError) return false;
     throw error;

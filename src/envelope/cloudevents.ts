@@ -32,6 +32,7 @@ import { canonicalize, MAX_BYTES_LIMIT, MAX_DEPTH_LIMIT } from "../canonical/can
 import { type ChecksumAlgorithm, isChecksum } from "../checksum/checksum.js";
 import { CanonicalizationError, CloudEventError, type ValidationIssue } from "../errors.js";
 import { describe, invalidArgument } from "../internal/arguments.js";
+import { optionKeys, readOptions } from "../internal/options.js";
 import { checkEnvelope } from "./check.js";
 import { type IdFactory, isId } from "./ids.js";
 import { idempotencyKey } from "./keys.js";
@@ -444,10 +445,8 @@ function checkBase(base: unknown, where: string): string | undefined {
 export function toCloudEvent(envelope: Envelope, options: ToCloudEventOptions = {}): CloudEvent {
   // Only an intact envelope goes out: its fields and its checksum are checked.
   checkEnvelope(envelope, payloadLimits(undefined));
-  if (typeof options !== "object" || options === null) {
-    invalidArgument("options", `must be an object, got ${describe(options)}`);
-  }
-  const base = checkBase(options.schemaBase, "options.schemaBase");
+  const read = readOptions<ToCloudEventOptions>(options, "options", TO_KEYS);
+  const base = checkBase(read.schemaBase, "options.schemaBase");
   const event: Record<string, JsonValue> = {
     specversion: "1.0",
     id: envelope.id,
@@ -473,6 +472,17 @@ export function toCloudEvent(envelope: Envelope, options: ToCloudEventOptions = 
   return Object.freeze(event) as unknown as CloudEvent;
 }
 
+const TO_KEYS = optionKeys<ToCloudEventOptions>()("schemaBase");
+const FROM_KEYS = optionKeys<FromCloudEventOptions>()(
+  "schemaBase",
+  "producer",
+  "schema",
+  "seq",
+  "clock",
+  "ids",
+  "algorithm",
+);
+
 const JSON_MEDIA = /^(?:application\/json|text\/json|[^/]+\/[^;]*\+json)(?:\s*;.*)?$/i;
 
 function fail(path: string, code: string, message: string): never {
@@ -494,10 +504,8 @@ function fail(path: string, code: string, message: string): never {
  * foreign.key; // "ik1_…", the same for every copy of event A-1 from that source
  * ```
  */
-export function fromCloudEvent(input: unknown, options: FromCloudEventOptions = {}): Envelope {
-  if (typeof options !== "object" || options === null) {
-    invalidArgument("options", `must be an object, got ${describe(options)}`);
-  }
+export function fromCloudEvent(input: unknown, fromOptions: FromCloudEventOptions = {}): Envelope {
+  const options = readOptions<FromCloudEventOptions>(fromOptions, "options", FROM_KEYS);
   const base = checkBase(options.schemaBase, "options.schemaBase");
   const event = parseCloudEvent(input);
   const hasKey = event.sinkproofkey !== undefined;

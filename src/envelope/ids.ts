@@ -16,6 +16,7 @@ import { getRandomValues } from "node:crypto";
 import { decodeTime, TIME_MAX } from "ulid";
 import { IdError } from "../errors.js";
 import { describe, invalidArgument } from "../internal/arguments.js";
+import { optionKeys, readOptions } from "../internal/options.js";
 import { logger } from "../observe/debug.js";
 
 const log = logger("envelope");
@@ -40,6 +41,8 @@ export interface IdFactoryOptions {
    */
   readonly random?: (() => number) | undefined;
 }
+
+const ID_KEYS = optionKeys<IdFactoryOptions>()("clock", "random");
 
 /** Canonical ULID: upper case, first character 0-7 (time within 48 bits). */
 const ULID_FORMAT = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
@@ -129,10 +132,7 @@ function monotonic(random: () => number): (time: number) => string {
  * ```
  */
 export function createIdFactory(options: IdFactoryOptions = {}): IdFactory {
-  if (typeof options !== "object" || options === null) {
-    invalidArgument("options", `must be an object, got ${describe(options)}`);
-  }
-  const { clock, random } = options;
+  const { clock, random } = readOptions<IdFactoryOptions>(options, "options", ID_KEYS);
   if (clock !== undefined && typeof clock !== "function") {
     invalidArgument("options.clock", `must be a function, got ${describe(clock)}`);
   }

@@ -10,6 +10,7 @@ import type { Checksum } from "../checksum/checksum.js";
 import { algorithmOf, isChecksum, sameChecksum } from "../checksum/checksum.js";
 import { CanonicalizationError, EnvelopeValidationError, type ValidationIssue } from "../errors.js";
 import { describe, invalidArgument } from "../internal/arguments.js";
+import { optionKeys, readOptions } from "../internal/options.js";
 import { logger } from "../observe/debug.js";
 import { zodIssues } from "./issues.js";
 import { type HashedPayload, hashPayload } from "./payload.js";
@@ -28,6 +29,8 @@ export interface ParseEnvelopeOptions extends VerifyOptions {
    */
   readonly verify?: boolean | undefined;
 }
+
+const PARSE_KEYS = optionKeys<ParseEnvelopeOptions>()("verify", "maxPayloadBytes", "maxDepth");
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 /** JSON text longer than this cannot hold a payload within the limit (6 = `\u00XX` escaping). */
@@ -89,8 +92,9 @@ function decode(input: unknown, maxBytes: number): unknown {
  * ```
  */
 export function parseEnvelope(input: unknown, options?: ParseEnvelopeOptions): Envelope {
-  const limits = payloadLimits(options);
-  const verifyChecksum = options?.verify ?? true;
+  const read = readOptions<ParseEnvelopeOptions>(options, "options", PARSE_KEYS);
+  const limits = payloadLimits(read);
+  const verifyChecksum = read.verify ?? true;
   if (typeof verifyChecksum !== "boolean") {
     invalidArgument("options.verify", `must be a boolean, got ${describe(verifyChecksum)}`);
   }

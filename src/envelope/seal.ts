@@ -13,6 +13,7 @@
 import type { Checksum, ChecksumAlgorithm } from "../checksum/checksum.js";
 import { EnvelopeValidationError } from "../errors.js";
 import { describe, invalidArgument } from "../internal/arguments.js";
+import { type OptionKeys, optionKeys, readOptions } from "../internal/options.js";
 import { isValidDraft } from "./fields.js";
 import { createIdFactory, type IdFactory, isId } from "./ids.js";
 import { zodIssues } from "./issues.js";
@@ -87,6 +88,15 @@ export interface SealOptions {
    */
   readonly maxDepth?: number | undefined;
 }
+
+/** The keys of {@link SealOptions}. Internal. */
+export const SEAL_KEYS: OptionKeys<SealOptions> = optionKeys<SealOptions>()(
+  "clock",
+  "ids",
+  "algorithm",
+  "maxPayloadBytes",
+  "maxDepth",
+);
 
 /** A function that seals drafts with fixed options; see {@link createSealer}. */
 export type Sealer = <P>(draft: EnvelopeDraft<P>) => Envelope<JsonOf<P>>;
@@ -191,10 +201,8 @@ function explainDraft(draft: unknown): never {
  * ```
  */
 export function createSealer(options: SealOptions = {}): Sealer {
-  if (typeof options !== "object" || options === null) {
-    invalidArgument("options", `must be an object, got ${describe(options)}`);
-  }
-  const { clock = Date.now, ids, algorithm = "xxh64" } = options;
+  const read = readOptions<SealOptions>(options, "options", SEAL_KEYS);
+  const { clock = Date.now, ids, algorithm = "xxh64" } = read;
   if (typeof clock !== "function") {
     invalidArgument("options.clock", `must be a function, got ${describe(clock)}`);
   }
@@ -204,7 +212,7 @@ export function createSealer(options: SealOptions = {}): Sealer {
   if (algorithm !== "xxh64" && algorithm !== "sha256") {
     invalidArgument("options.algorithm", `must be "xxh64" or "sha256", got ${describe(algorithm)}`);
   }
-  const limits = payloadLimits(options);
+  const limits = payloadLimits(read);
   const clockIds = ids === undefined ? idsFor(clock) : undefined;
   let lastMs = Number.NaN;
   let lastTime = "";

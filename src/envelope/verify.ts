@@ -11,6 +11,7 @@ import { type Limits, MAX_BYTES_LIMIT, resolveLimits } from "../canonical/canoni
 import { algorithmOf, type Checksum, isChecksum, sameChecksum } from "../checksum/checksum.js";
 import { CanonicalizationError, IntegrityError, type ValidationIssue } from "../errors.js";
 import { describe, invalidArgument } from "../internal/arguments.js";
+import { type OptionKeys, optionKeys, readOptions } from "../internal/options.js";
 import { hashPayload } from "./payload.js";
 import { ENVELOPE_LIMITS, type Envelope } from "./schema.js";
 
@@ -68,6 +69,19 @@ export function payloadLimits(
     },
     "options",
   );
+}
+
+/** The keys of {@link VerifyOptions}. Internal. */
+export const VERIFY_KEYS: OptionKeys<VerifyOptions> = optionKeys<VerifyOptions>()(
+  "maxPayloadBytes",
+  "maxDepth",
+);
+const DEFAULT_PAYLOAD_LIMITS = payloadLimits(undefined);
+
+function verifyLimits(options: VerifyOptions | undefined): Limits {
+  return options === undefined
+    ? DEFAULT_PAYLOAD_LIMITS
+    : payloadLimits(readOptions<VerifyOptions>(options, "options", VERIFY_KEYS));
 }
 
 interface Checked {
@@ -161,7 +175,7 @@ export function checksumMismatch(
  * ```
  */
 export function verify(envelope: unknown, options?: VerifyOptions): VerifyResult {
-  const { issues } = check(envelope, payloadLimits(options));
+  const { issues } = check(envelope, verifyLimits(options));
   return issues.length === 0 ? OK : Object.freeze({ ok: false, issues: Object.freeze(issues) });
 }
 
@@ -181,7 +195,7 @@ export function assertIntact(
   envelope: unknown,
   options?: VerifyOptions,
 ): asserts envelope is Envelope {
-  const { issues, expected, actual } = check(envelope, payloadLimits(options));
+  const { issues, expected, actual } = check(envelope, verifyLimits(options));
   if (issues.length === 0) return;
   const key = (envelope as { key?: unknown } | null)?.key;
   const context = typeof key === "string" ? { key } : {};

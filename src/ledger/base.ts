@@ -31,6 +31,7 @@ import {
   LedgerError,
 } from "../errors.js";
 import { describe, invalidArgument } from "../internal/arguments.js";
+import { type OptionKeys, optionKeys, readOptions, readProperty } from "../internal/options.js";
 import { AuditIntents, nextAuditRecord, StaleAuditState, verifyAuditChain } from "./audit.js";
 import {
   checkedClaimResult,
@@ -295,13 +296,16 @@ function foldRepeats(
 /**
  * Checks the options every ledger takes (clock and payload limits), each error naming the
  * option as the caller spelled it. Adapters that open storage call it first, so bad
- * options leave storage untouched; the `BaseLedger` constructor calls it too.
+ * options leave storage untouched; the `BaseLedger` constructor calls it too. It reads only
+ * these keys (an adapter may take more): each sinkproof adapter refuses unknown keys itself.
  */
-export function checkLedgerOptions(options: LedgerOptions): void {
+export function checkLedgerOptions(options: LedgerOptions): LedgerOptions {
   if (typeof options !== "object" || options === null) {
     invalidArgument("options", `must be an object, got ${describe(options)}`);
   }
-  const { clock, maxPayloadBytes, maxDepth } = options;
+  const clock = readProperty(options, "clock", "options");
+  const maxPayloadBytes = readProperty(options, "maxPayloadBytes", "options") as number | undefined;
+  const maxDepth = readProperty(options, "maxDepth", "options") as number | undefined;
   if (clock !== undefined && typeof clock !== "function") {
     invalidArgument("options.clock", `must be a function, got ${describe(clock)}`);
   }
@@ -323,7 +327,15 @@ export function checkLedgerOptions(options: LedgerOptions): void {
       `must be an integer from 1 to ${MAX_DEPTH_LIMIT}, got ${describe(maxDepth)}`,
     );
   }
+  return { clock, maxPayloadBytes, maxDepth } as LedgerOptions;
 }
+
+/** The keys of {@link LedgerOptions}, for adapters that read their options strictly. */
+export const LEDGER_OPTION_KEYS: OptionKeys<LedgerOptions> = optionKeys<LedgerOptions>()(
+  "clock",
+  "maxPayloadBytes",
+  "maxDepth",
+);
 
 /**
  * The core of every ledger. Extend it and implement the protected `_` methods; the
@@ -365,8 +377,8 @@ export abstract class BaseLedger implements Ledger {
   readonly #intents = new AuditIntents();
   readonly #auditAppends = new Set<Promise<AuditRecord>>();
 
-  constructor(options: LedgerOptions = {}) {
-    checkLedgerOptions(options);
+  constructor(ledgerOptions: LedgerOptions = {}) {
+    const options = checkLedgerOptions(ledgerOptions);
     this.clock = options.clock ?? Date.now;
     this.limits = resolveLimits(
       {
@@ -927,13 +939,13 @@ export abstract class BaseLedger implements Ledger {
     });
   }
 
-  async claim(sink: string, key: string, options: ClaimOptions): Promise<ClaimResult> {
+  async claim(sink: string, key: string, claimOptions: ClaimOptions): Promise<ClaimResult> {
     this.assertOpen();
     checkName(sink, "sink");
     checkKey(key);
-    if (typeof options !== "object" || options === null) {
-      invalidArgument("options", `must be an object, got ${describe(options)}`);
-    }
+    const options = readOptions<ClaimOptions>(claimOptions, "options", CLAIM_KEYS, {
+      required: true,
+    });
     const owner = checkName(options.owner, "options.owner", MAX_OWNER);
     const ttlMs = checkInteger(options.ttlMs, "options.ttlMs", 1, MAX_TTL_MS);
     const replay = options.replay ?? false;
@@ -1099,12 +1111,18 @@ export abstract class BaseLedger implements Ledger {
     readonly head?: AuditHead | undefined;
   }): Promise<AuditVerification> {
     this.assertOpen();
-    const head = options?.head;
-    if (head !== undefined) {
-      checkInteger(head?.index, "options.head.index", 1, Number.MAX_SAFE_INTEGER);
-      if (typeof head.hash !== "string" || !/^[0-9a-f]{64}$/.test(head.hash)) {
+    const given = readOptions<{ head?: AuditHead | undefined }>(options, "options", ["head"]).head;
+    let head: AuditHead | undefined;
+    if (given !== undefined) {
+      const read = readOptions<AuditHead>(given, "options.head", AUDIT_HEAD_KEYS, {
+        required: true,
+        what: "an audit head field",
+      });
+      const index = checkInteger(read.index, "options.head.index", 1, Number.MAX_SAFE_INTEGER);
+      if (typeof read.hash !== "string" || !/^[0-9a-f]{64}$/.test(read.hash)) {
         invalidArgument("options.head.hash", "must be 64 lowercase hex digits");
       }
+      head = { index, hash: read.hash };
     }
     return verifyAuditChain(this.scanAudit(), head);
   }
@@ -1131,12 +1149,24 @@ function storageError(error: unknown): unknown {
   });
 }
 
-function checkClaim(claim: Claim): Claim {
-  if (typeof claim !== "object" || claim === null)
-    invalidArgument("claim", `must be a claim, got ${describe(claim)}`);
-  checkName(claim.sink, "claim.sink");
-  checkKey(claim.key, "claim.key");
-  checkName(claim.owner, "claim.owner", MAX_OWNER);
+const CLAIM_KEYS = optionKeys<ClaimOptions>()("owner", "ttlMs", "replay", "takeOverFrom");
+const CLAIM_FIELDS = optionKeys<Claim>()(
+  "sink",
+  "key",
+  "owner",
+  "token",
+  "fencingToken",
+  "expiresAt",
+);
+const AUDIT_HEAD_KEYS = optionKeys<AuditHead>()("index", "hash");
+
+function checkClaim(given: Claim): Claim {
+  if (typeof given !== "object" || given === null)
+    invalidArgument("claim", `must be a claim, got ${describe(given)}`);
+  const claim = readOptions<Claim>(given, "claim", CLAIM_FIELDS, { what: "a claim field" });
+  const sink = checkName(claim.sink, "claim.sink");
+  const key = checkKey(claim.key, "claim.key");
+  const owner = checkName(claim.owner, "claim.owner", MAX_OWNER);
   if (typeof claim.token !== "string" || claim.token.length === 0 || claim.token.length > 64) {
     invalidArgument("claim.token", "must be the token `claim` returned");
   }
@@ -1147,9 +1177,9 @@ function checkClaim(claim: Claim): Claim {
     invalidArgument("claim.fencingToken", "must be the fencing token `claim` returned");
   }
   return {
-    sink: claim.sink,
-    key: claim.key,
-    owner: claim.owner,
+    sink,
+    key,
+    owner,
     token: claim.token,
     fencingToken: claim.fencingToken,
     expiresAt: claim.expiresAt,

@@ -9,6 +9,7 @@
  */
 
 import type { Envelope } from "../envelope/schema.js";
+import { readOptions } from "../internal/options.js";
 import {
   type AppendOutcome,
   BaseLedger,
@@ -16,6 +17,7 @@ import {
   type EntryScan,
   type FreezeChange,
   type FreezeChanged,
+  LEDGER_OPTION_KEYS,
   type LedgerOptions,
   planAppend,
 } from "./base.js";
@@ -66,7 +68,7 @@ export class MemoryLedger extends BaseLedger {
   readonly #audit: AuditRecord[] = [];
 
   constructor(options: LedgerOptions = {}) {
-    super(options);
+    super(readOptions<LedgerOptions>(options, "options", LEDGER_OPTION_KEYS));
   }
 
   protected async _append(

@@ -19,6 +19,7 @@ import {
 } from "../envelope/schema.js";
 import { CanonicalizationError } from "../errors.js";
 import { describe, invalidArgument } from "../internal/arguments.js";
+import { optionKeys, readArray, readOptions } from "../internal/options.js";
 import type { AuditInput, PositionRange, Receipt, ScanQuery } from "./types.js";
 
 /** Longest sink name. */
@@ -94,13 +95,8 @@ export function checkInteger(value: unknown, where: string, min: number, max: nu
   return value as number;
 }
 
-function checkObject(value: unknown, where: string): Record<string, unknown> {
-  if (value === undefined) return {};
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    invalidArgument(where, `must be an object, got ${describe(value)}`);
-  }
-  return value as Record<string, unknown>;
-}
+const SCAN_KEYS = optionKeys<ScanQuery>()("from", "to", "producer", "stream", "limit");
+const RANGE_KEYS = optionKeys<PositionRange>()("from", "to");
 
 /** A scan query with defaults filled in (`to` is resolved later, against the head). */
 export interface ResolvedScan {
@@ -112,7 +108,7 @@ export interface ResolvedScan {
 }
 
 export function checkScanQuery(query: ScanQuery | undefined): ResolvedScan {
-  const q = checkObject(query, "query");
+  const q = readOptions<ScanQuery>(query, "query", SCAN_KEYS);
   const from =
     q.from === undefined ? 1 : checkInteger(q.from, "query.from", 1, Number.MAX_SAFE_INTEGER);
   const to =
@@ -127,10 +123,6 @@ export function checkScanQuery(query: ScanQuery | undefined): ResolvedScan {
     q.limit === undefined
       ? Number.MAX_SAFE_INTEGER
       : checkInteger(q.limit, "query.limit", 0, Number.MAX_SAFE_INTEGER);
-  for (const name of Object.keys(q)) {
-    if (!["from", "to", "producer", "stream", "limit"].includes(name))
-      invalidArgument(`query.${name}`, "is not a scan option");
-  }
   return { from, to, producer, stream, limit };
 }
 
@@ -138,7 +130,7 @@ export function checkRange(range: PositionRange | undefined): {
   from: number;
   to: number | undefined;
 } {
-  const r = checkObject(range, "range");
+  const r = readOptions<PositionRange>(range, "range", RANGE_KEYS);
   return {
     from: r.from === undefined ? 1 : checkInteger(r.from, "range.from", 1, Number.MAX_SAFE_INTEGER),
     to: r.to === undefined ? undefined : checkInteger(r.to, "range.to", 0, Number.MAX_SAFE_INTEGER),
@@ -224,6 +216,8 @@ const freezeInputSchema = z.strictObject({
   origin: text(MAX_ORIGIN).optional(),
 });
 
+const FREEZE_INPUT_KEYS = ["reason", "actor", "origin"] as const;
+
 /** A `freezeSink` or `unfreezeSink` input checked (`origin` resolved for a freeze). */
 export function checkFreezeInput(
   input: unknown,
@@ -233,7 +227,13 @@ export function checkFreezeInput(
   actor: string;
   origin: string | undefined;
 } {
-  const result = freezeInputSchema.safeParse(input);
+  const read = readOptions<{ reason: unknown; actor: unknown; origin: unknown }>(
+    input,
+    where,
+    FREEZE_INPUT_KEYS,
+    { required: true },
+  );
+  const result = freezeInputSchema.safeParse(read);
   if (!result.success) zodToArgument(where, result.error.issues);
   return {
     reason: result.data.reason,
@@ -288,7 +288,12 @@ export function isFencingToken(value: unknown): value is number {
 }
 
 function isPlainRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
+  if (typeof value !== "object" || value === null) return false;
+  try {
+    return !Array.isArray(value);
+  } catch {
+    return false; // a revoked Proxy
+  }
 }
 
 /** The hot-path check of a receipt: accepts exactly what `receiptSchema` accepts. */
@@ -346,8 +351,41 @@ export function isValidReceipt(r: unknown): r is Receipt {
   return true;
 }
 
+const RECEIPT_KEY_LIST = [...RECEIPT_KEYS] as (keyof Receipt & string)[];
+const ERROR_KEYS = ["code", "message"] as const;
+const ISSUE_KEYS = ["path", "code", "message"] as const;
+const SIGNATURE_KEYS = ["keyId", "algorithm", "value"] as const;
+
+/**
+ * A receipt given as an argument, read once into plain objects (a getter or Proxy trap
+ * that throws is an `InvalidArgumentError`; an unknown field is refused by name), so what
+ * is checked is what is stored.
+ */
+function snapshotReceipt(receipt: unknown): Record<string, unknown> {
+  const what = "a receipt field";
+  const r: Record<string, unknown> = readOptions<Receipt>(receipt, "receipt", RECEIPT_KEY_LIST, {
+    required: true,
+    what,
+  });
+  if (isPlainRecord(r.error)) {
+    r.error = readOptions(r.error, "receipt.error", ERROR_KEYS, { what });
+  }
+  if (isPlainRecord(r.signature)) {
+    r.signature = readOptions(r.signature, "receipt.signature", SIGNATURE_KEYS, { what });
+  }
+  if (r.issues !== undefined) {
+    r.issues = readArray(r.issues, "receipt.issues", 100).map((issue, i) =>
+      isPlainRecord(issue)
+        ? readOptions(issue, `receipt.issues[${i}]`, ISSUE_KEYS, { what })
+        : issue,
+    );
+  }
+  return r;
+}
+
 /** A receipt checked and copied into a frozen object. */
-export function checkReceipt(receipt: unknown): Receipt {
+export function checkReceipt(input: unknown): Receipt {
+  const receipt = snapshotReceipt(input);
   if (!isValidReceipt(receipt)) {
     const result = receiptSchema.safeParse(receipt);
     if (!result.success) zodToArgument("receipt", result.error.issues);
@@ -389,6 +427,19 @@ export function checkReceipt(receipt: unknown): Receipt {
   return Object.freeze(out);
 }
 
+const AUDIT_INPUT_KEYS = optionKeys<AuditInput>()(
+  "actor",
+  "action",
+  "reason",
+  "subject",
+  "before",
+  "after",
+  "details",
+  "phase",
+  "intent",
+);
+const SUBJECT_KEYS = ["sink", "key", "position"] as const;
+
 const DETAILS_LIMITS = { maxDepth: 32, maxBytes: 64 * 1024 };
 
 /**
@@ -398,7 +449,15 @@ const DETAILS_LIMITS = { maxDepth: 32, maxBytes: 64 * 1024 };
  * ledger checks it when it appends (see `AuditIntents`).
  */
 export function checkAuditInput(input: unknown): AuditInput {
-  const result = auditInputSchema.safeParse(input);
+  const what = "an audit input field";
+  const read: Record<string, unknown> = readOptions<AuditInput>(input, "input", AUDIT_INPUT_KEYS, {
+    required: true,
+    what,
+  });
+  if (isPlainRecord(read.subject)) {
+    read.subject = readOptions(read.subject, "input.subject", SUBJECT_KEYS, { what });
+  }
+  const result = auditInputSchema.safeParse(read);
   if (!result.success) zodToArgument("input", result.error.issues);
   const data = result.data as AuditInput;
   if (data.phase === "outcome" && data.intent === undefined)

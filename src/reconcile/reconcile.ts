@@ -27,7 +27,14 @@ import { algorithmOf, type Checksum, isChecksum } from "../checksum/checksum.js"
 import type { Envelope } from "../envelope/schema.js";
 import { InvalidArgumentError, isSinkproofError, LedgerError } from "../errors.js";
 import { describe, invalidArgument } from "../internal/arguments.js";
-import type { Ledger, LedgerEntry, Receipt, ReceiptStatus } from "../ledger/types.js";
+import { optionKeys, readArray, readOptions, readProperty } from "../internal/options.js";
+import type {
+  Ledger,
+  LedgerEntry,
+  PositionRange,
+  Receipt,
+  ReceiptStatus,
+} from "../ledger/types.js";
 import { checkName, isFinalStatus } from "../ledger/validate.js";
 import { logger } from "../observe/debug.js";
 import { checkAccepts, checkRegistry, envelopeForSink } from "../schema/accepts.js";
@@ -174,7 +181,7 @@ function checkLedger(ledger: unknown): Ledger {
   if (typeof ledger !== "object" || ledger === null)
     invalidArgument("options.ledger", `must be a Ledger, got ${describe(ledger)}`);
   for (const method of methods) {
-    if (!isFunction((ledger as Record<string, unknown>)[method])) {
+    if (!isFunction(readProperty(ledger, method, "options.ledger"))) {
       invalidArgument("options.ledger", `must be a Ledger (it has no ${method}() method)`);
     }
   }
@@ -184,21 +191,15 @@ function checkLedger(ledger: unknown): Ledger {
 /** Checks a freeze policy: known kinds, non-negative integer thresholds. Internal. */
 export function checkFreezePolicy(policy: unknown, where: string): FreezePolicy | undefined {
   if (policy === undefined) return undefined;
-  if (typeof policy !== "object" || policy === null || Array.isArray(policy)) {
-    invalidArgument(where, `must be an object of thresholds, got ${describe(policy)}`);
-  }
-  for (const [kind, value] of Object.entries(policy)) {
-    if (!(FREEZE_KINDS as readonly string[]).includes(kind)) {
-      invalidArgument(
-        `${where}.${kind}`,
-        `is not a kind a sink can be frozen on (one of ${FREEZE_KINDS.join(", ")})`,
-      );
-    }
-    if (value !== undefined && (!Number.isSafeInteger(value) || (value as number) < 0)) {
-      invalidArgument(`${where}.${kind}`, `must be a non-negative integer, got ${String(value)}`);
+  const read = readOptions<FreezePolicy>(policy, where, FREEZE_KINDS, {
+    what: "a kind a sink can be frozen on",
+  });
+  for (const [kind, value] of Object.entries(read)) {
+    if (!Number.isSafeInteger(value) || (value as number) < 0) {
+      invalidArgument(`${where}.${kind}`, `must be a non-negative integer, got ${describe(value)}`);
     }
   }
-  return policy as FreezePolicy;
+  return Object.freeze(read);
 }
 
 /**
@@ -227,7 +228,9 @@ function sinkExpectation(sink: ReconcileSink): (envelope: Envelope) => Envelope 
 export function checkSink(sink: unknown, where: string): ReconcileSink {
   if (typeof sink !== "object" || sink === null)
     invalidArgument(where, `must be a sink description, got ${describe(sink)}`);
-  const s = sink as Record<string, unknown>;
+  const s: Record<string, unknown> = readOptions<ReconcileSink>(sink, where, SINK_KEYS, {
+    required: true,
+  });
   checkName(s.name, `${where}.name`); // the rule receipts and guards use
 
   const lag = s.lagToleranceMs;
@@ -235,32 +238,48 @@ export function checkSink(sink: unknown, where: string): ReconcileSink {
     invalidArgument(`${where}.lagToleranceMs`, `must be a finite number ≥ 0, got ${String(lag)}`);
   }
   for (const fn of ["observe", "rewrite", "remove"] as const) {
-    if (s[fn] !== undefined && !isFunction(s[fn]))
-      invalidArgument(`${where}.${fn}`, `must be a function, got ${describe(s[fn])}`);
+    const value = s[fn];
+    if (value === undefined) continue;
+    if (!isFunction(value))
+      invalidArgument(`${where}.${fn}`, `must be a function, got ${describe(value)}`);
+    // Called as a method of the sink the caller gave, whatever it is.
+    s[fn] = (...args: unknown[]) => Reflect.apply(value, sink, args);
   }
   if (s.digest !== undefined) {
-    const d = s.digest as Record<string, unknown> | null;
-    if (
-      typeof d !== "object" ||
-      d === null ||
-      !isFunction(d.digest) ||
-      !isFunction(d.observeRange)
-    ) {
+    const d = s.digest;
+    const digest =
+      typeof d === "object" && d !== null
+        ? readProperty(d, "digest", `${where}.digest`)
+        : undefined;
+    const observeRange =
+      typeof d === "object" && d !== null
+        ? readProperty(d, "observeRange", `${where}.digest`)
+        : undefined;
+    if (!isFunction(digest) || !isFunction(observeRange)) {
       invalidArgument(`${where}.digest`, "must be { digest(split), observeRange(range) }");
     }
+    s.digest = Object.freeze({
+      digest: (split: unknown) => Reflect.apply(digest, d, [split]),
+      observeRange: (range: unknown) => Reflect.apply(observeRange, d, [range]),
+    });
   }
   if (s.guard !== undefined) {
-    const g = s.guard as Record<string, unknown> | null;
-    if (typeof g !== "object" || g === null || !isFunction(g.deliver) || !isFunction(g.freeze)) {
-      invalidArgument(`${where}.guard`, "must be a guard made by guardSink()");
+    const g = s.guard;
+    const at = `${where}.guard`;
+    if (
+      typeof g !== "object" ||
+      g === null ||
+      !isFunction(readProperty(g, "deliver", at)) ||
+      !isFunction(readProperty(g, "freeze", at))
+    ) {
+      invalidArgument(at, "must be a guard made by guardSink()");
     }
-    if (g.name !== s.name)
-      invalidArgument(
-        `${where}.guard`,
-        `is the guard of sink "${String(g.name)}", not "${s.name}"`,
-      );
+    const guardName = readProperty(g, "name", at);
+    if (guardName !== s.name)
+      invalidArgument(at, `is the guard of sink "${String(guardName)}", not "${String(s.name)}"`);
   }
-  checkFreezePolicy(s.freezeOn, `${where}.freezeOn`);
+  s.freezeOn = checkFreezePolicy(s.freezeOn, `${where}.freezeOn`);
+  if (s.freezeOn === undefined) delete s.freezeOn;
   checkAccepts(s.accepts, `${where}.accepts`);
   checkRegistry(s.registry, `${where}.registry`);
   if (s.accepts !== undefined && s.digest !== undefined) {
@@ -269,13 +288,25 @@ export function checkSink(sink: unknown, where: string): ReconcileSink {
       "cannot be used with digest: digest mode compares row hashes of the ledger's checksums; reconcile a sink that holds upcast versions with observe",
     );
   }
-  return sink as ReconcileSink;
+  return Object.freeze(s) as unknown as ReconcileSink;
 }
 
+const SINK_KEYS = optionKeys<ReconcileSink>()(
+  "name",
+  "lagToleranceMs",
+  "observe",
+  "digest",
+  "guard",
+  "rewrite",
+  "remove",
+  "freezeOn",
+  "accepts",
+  "registry",
+);
+
 /** Checks the sink list: an array of sink descriptions with distinct names. Internal. */
-export function checkSinks(sinks: unknown, where: string): readonly ReconcileSink[] {
-  if (!Array.isArray(sinks))
-    invalidArgument(where, `must be an array of sinks, got ${describe(sinks)}`);
+export function checkSinks(given: unknown, where: string): readonly ReconcileSink[] {
+  const sinks = readArray(given, where, 10_000);
   const names = new Set<string>();
   return sinks.map((sink, i) => {
     const checked = checkSink(sink, `${where}[${i}]`);
@@ -1016,6 +1047,18 @@ function byPosition(a: Finding, b: Finding): number {
   return (a.position ?? Number.POSITIVE_INFINITY) - (b.position ?? Number.POSITIVE_INFINITY);
 }
 
+const RECONCILE_KEYS = optionKeys<ReconcileOptions>()(
+  "ledger",
+  "sinks",
+  "clock",
+  "range",
+  "onProgress",
+  "maxFindings",
+  "freezeOn",
+  "actor",
+);
+const RANGE_KEYS = optionKeys<PositionRange>()("from", "to");
+
 /**
  * Compares every sink with the ledger and explains each difference.
  *
@@ -1052,13 +1095,15 @@ function byPosition(a: Finding, b: Finding): number {
  * if (!report.consistent) console.log(renderReport(report, { format: "markdown" }));
  * ```
  */
-export async function reconcile(options: ReconcileOptions): Promise<ReconcileReport> {
-  if (typeof options !== "object" || options === null)
-    invalidArgument("options", `must be an object, got ${describe(options)}`);
+export async function reconcile(reconcileOptions: ReconcileOptions): Promise<ReconcileReport> {
+  const options = readOptions<ReconcileOptions>(reconcileOptions, "options", RECONCILE_KEYS, {
+    required: true,
+    renamed: { now: "clock" },
+  });
   const ledger = checkLedger(options.ledger);
   const sinks = checkSinks(options.sinks, "options.sinks");
-  if (options.now !== undefined && !isFunction(options.now))
-    invalidArgument("options.now", "must be a function returning ms since the epoch");
+  if (options.clock !== undefined && !isFunction(options.clock))
+    invalidArgument("options.clock", "must be a function returning ms since the epoch");
   if (options.onProgress !== undefined && !isFunction(options.onProgress))
     invalidArgument("options.onProgress", "must be a function");
   const maxFindings = options.maxFindings ?? DEFAULT_MAX_FINDINGS;
@@ -1072,18 +1117,16 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
   const actor = options.actor ?? "sinkproof.reconcile";
   if (typeof actor !== "string" || actor.length === 0)
     invalidArgument("options.actor", "must be a non-empty string");
-  const range = options.range ?? {};
-  if (typeof range !== "object" || range === null)
-    invalidArgument("options.range", `must be { from?, to? }, got ${describe(range)}`);
+  const range = readOptions<PositionRange>(options.range, "options.range", RANGE_KEYS);
   const wantFrom = checkPosition(range.from, "options.range.from") ?? 1;
   const wantTo = checkPosition(range.to, "options.range.to");
 
-  const clock = options.now ?? Date.now;
+  const clock = options.clock ?? Date.now;
   const started = performance.now();
   const nowMs = clock();
   if (typeof nowMs !== "number" || !Number.isFinite(nowMs) || Math.abs(nowMs) > MAX_TIME_MS)
     invalidArgument(
-      "options.now",
+      "options.clock()",
       `must return ms since the epoch (a valid Date), got ${String(nowMs)}`,
     );
   const head = await ledger.head();
@@ -1144,7 +1187,7 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
         origin: POLICY_FREEZE_ORIGIN,
       };
       if (sink.guard !== undefined && sink.guard.ledger === ledger) {
-        await sink.guard.freeze(input.reason, input);
+        await sink.guard.freeze(input.reason, { actor, origin: POLICY_FREEZE_ORIGIN });
       } else await ledger.freezeSink(sink.name, input);
       // The reason the sink is frozen: its oldest freeze (a person's may have come first).
       const [oldest] = await ledger.getFreezes(sink.name);

@@ -12,6 +12,7 @@
  */
 
 import { describe, invalidArgument } from "../internal/arguments.js";
+import { optionKeys, readOptions } from "../internal/options.js";
 import {
   hInterrupted,
   hSettled,
@@ -746,6 +747,8 @@ function checkRepair(repair: unknown): RepairResult | undefined {
   return repair === undefined ? undefined : checkRepairShape(repair, "options.repair");
 }
 
+const RENDER_KEYS = optionKeys<RenderOptions>()("format", "repair", "topFindings", "title");
+
 /**
  * Renders a reconciliation report, and the repair that followed when given, for people
  * or machines.
@@ -776,11 +779,12 @@ function checkRepair(repair: unknown): RepairResult | undefined {
  * await writeFile("report.html", renderReport(report, { format: "html", repair: fixed }));
  * ```
  */
-export function renderReport(report: ReconcileReport, options: RenderOptions): string {
+export function renderReport(report: ReconcileReport, renderOptions: RenderOptions): string {
   const checked = checkReport(report);
-  if (typeof options !== "object" || options === null)
-    invalidArgument("options", `must be an object, got ${describe(options)}`);
-  const { format } = options;
+  const options = readOptions<RenderOptions>(renderOptions, "options", RENDER_KEYS, {
+    required: true,
+  });
+  const format = options.format as RenderOptions["format"];
   if (!(FORMATS as readonly unknown[]).includes(format)) {
     invalidArgument(
       "options.format",

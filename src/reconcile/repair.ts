@@ -29,6 +29,7 @@
 
 import { performance } from "node:perf_hooks";
 import { describe, invalidArgument } from "../internal/arguments.js";
+import { optionKeys, readOptions } from "../internal/options.js";
 import type { Ledger, ReceiptStatus } from "../ledger/types.js";
 import { interruptedBySink } from "./interrupted.js";
 import { checkSinks, POLICY_FREEZE_ORIGIN, reconcile } from "./reconcile.js";
@@ -186,11 +187,21 @@ export interface RepairOptions {
    */
   readonly includeLate?: boolean | undefined;
   /**
-   * The current time in ms, for the rechecks.
+   * The current time in ms since the epoch, for the rechecks (as `reconcile` takes it).
    * @default Date.now
    */
-  readonly now?: (() => number) | undefined;
+  readonly clock?: (() => number) | undefined;
 }
+
+const REPAIR_KEYS = optionKeys<RepairOptions>()(
+  "ledger",
+  "sinks",
+  "dryRun",
+  "actor",
+  "reason",
+  "includeLate",
+  "clock",
+);
 
 /**
  * Repairs what a reconciliation found: see the module notes for the four steps
@@ -208,11 +219,13 @@ export interface RepairOptions {
  */
 export async function repair(
   report: ReconcileReport,
-  options: RepairOptions,
+  repairOptions: RepairOptions,
 ): Promise<RepairResult> {
   checkReportShape(report, "report");
-  if (typeof options !== "object" || options === null)
-    invalidArgument("options", `must be an object, got ${describe(options)}`);
+  const options = readOptions<RepairOptions>(repairOptions, "options", REPAIR_KEYS, {
+    required: true,
+    renamed: { now: "clock" },
+  });
   const sinks = checkSinks(options.sinks, "options.sinks");
   const byName = new Map(sinks.map((sink) => [sink.name, sink]));
   for (const [i, sink] of report.sinks.entries()) {
@@ -231,19 +244,19 @@ export async function repair(
   const why = options.reason;
   if (why !== undefined && (typeof why !== "string" || why.length > 4096))
     invalidArgument("options.reason", "must be a string of at most 4096 characters");
-  const { ledger } = options;
-  if (options.now !== undefined && typeof options.now !== "function") {
+  const ledger = options.ledger as Ledger;
+  if (options.clock !== undefined && typeof options.clock !== "function") {
     invalidArgument(
-      "options.now",
-      `must be a function returning ms since the epoch, got ${describe(options.now)}`,
+      "options.clock",
+      `must be a function returning ms since the epoch, got ${describe(options.clock)}`,
     );
   }
-  const clock = options.now ?? Date.now;
+  const clock = options.clock ?? Date.now;
   const started = performance.now();
   const startMs = clock();
   if (typeof startMs !== "number" || !Number.isFinite(startMs) || Math.abs(startMs) > 8.64e15) {
     invalidArgument(
-      "options.now",
+      "options.clock()",
       `must return ms since the epoch (a valid Date), got ${String(startMs)}`,
     );
   }
@@ -275,7 +288,7 @@ export async function repair(
           ledger,
           sinks: touchedSinks,
           range,
-          now: clock,
+          clock,
           maxFindings: Number.MAX_SAFE_INTEGER,
         });
   const current = index(recheck);
@@ -376,7 +389,7 @@ export async function repair(
           ledger,
           sinks: verifySinks,
           range,
-          now: clock,
+          clock,
           maxFindings: Number.MAX_SAFE_INTEGER,
         });
   const after = index(verification);
@@ -414,7 +427,7 @@ export async function repair(
   const whole =
     liftable.length === 0
       ? undefined
-      : await reconcile({ ledger, sinks: liftable, now: clock, maxFindings: 0 });
+      : await reconcile({ ledger, sinks: liftable, clock, maxFindings: 0 });
   for (const sink of liftable) {
     const sinkAfter = whole?.sinks.find((s) => s.name === sink.name);
     if (unresolvedSinks.has(sink.name) || sinkAfter === undefined || !sinkAfter.consistent)

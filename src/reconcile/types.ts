@@ -382,10 +382,11 @@ export interface ReconcileOptions {
   /** The sinks to compare with it. */
   readonly sinks: readonly ReconcileSink[];
   /**
-   * The current time in ms (for lateness).
+   * The current time in ms since the epoch (for lateness), as the producer, the ledgers
+   * and the guard take it.
    * @default Date.now
    */
-  readonly now?: (() => number) | undefined;
+  readonly clock?: (() => number) | undefined;
   /**
    * The ledger positions to cover.
    * @default the whole ledger

@@ -18,6 +18,7 @@ import { performance } from "node:perf_hooks";
 import { algorithmOf, type Checksum, isChecksum } from "../checksum/checksum.js";
 import { InvalidArgumentError } from "../errors.js";
 import { describe, invalidArgument } from "../internal/arguments.js";
+import { optionKeys, readOptions, readProperty } from "../internal/options.js";
 import { createSeededRandom } from "../internal/random.js";
 import type { Ledger } from "../ledger/types.js";
 import { isSelfConsistent, payloadChecksum, toCopy } from "./copies.js";
@@ -320,9 +321,13 @@ function heapReplaceTop<T>(heap: T[], item: T, worse: (a: T, b: T) => boolean): 
 
 function checkSample(sample: unknown): PayloadSample | undefined {
   if (sample === undefined) return undefined;
-  if (typeof sample !== "object" || sample === null || Array.isArray(sample))
+  if (typeof sample !== "object" || sample === null)
     invalidArgument("options.sample", `must be { rows } or { fraction }, got ${describe(sample)}`);
-  const s = sample as Record<string, unknown>;
+  const s: Record<string, unknown> = readOptions<{ rows: number; fraction: number }>(
+    sample,
+    "options.sample",
+    ["rows", "fraction"],
+  );
   const keys = Object.keys(s);
   if (keys.length !== 1 || (keys[0] !== "rows" && keys[0] !== "fraction"))
     invalidArgument("options.sample", "must be { rows } or { fraction }, one of the two");
@@ -337,18 +342,31 @@ function checkSample(sample: unknown): PayloadSample | undefined {
       `must be a number greater than 0 and at most 1, got ${String(s.fraction)}`,
     );
   }
-  return sample as PayloadSample;
+  return Object.freeze(s) as unknown as PayloadSample;
 }
 
 async function observeRangeOf(ledger: Ledger | undefined): Promise<ObserveRange> {
   if (ledger === undefined) return { from: 1, to: Number.MAX_SAFE_INTEGER, since: undefined };
-  if (typeof ledger !== "object" || ledger === null || typeof ledger.head !== "function")
+  if (
+    typeof ledger !== "object" ||
+    ledger === null ||
+    typeof readProperty(ledger, "head", "options.ledger") !== "function"
+  )
     invalidArgument("options.ledger", `must be a Ledger, got ${describe(ledger)}`);
   const head = await ledger.head();
   let since: string | undefined;
   for await (const entry of ledger.scan({ from: 1, to: 1 })) since = entry.appendedAt;
   return { from: 1, to: Math.max(head, 0), since };
 }
+
+const VERIFY_KEYS = optionKeys<VerifySinkPayloadsOptions>()(
+  "sink",
+  "ledger",
+  "sample",
+  "seed",
+  "via",
+  "maxProblems",
+);
 
 /**
  * Checks that a sink's rows agree with themselves: each payload hashes to the checksum
@@ -369,10 +387,11 @@ async function observeRangeOf(ledger: Ledger | undefined): Promise<ObserveRange>
  * ```
  */
 export async function verifySinkPayloads(
-  options: VerifySinkPayloadsOptions,
+  verifyOptions: VerifySinkPayloadsOptions,
 ): Promise<PayloadVerification> {
-  if (typeof options !== "object" || options === null)
-    invalidArgument("options", `must be an object, got ${describe(options)}`);
+  const options = readOptions<VerifySinkPayloadsOptions>(verifyOptions, "options", VERIFY_KEYS, {
+    required: true,
+  });
   const sink = checkSink(options.sink, "options.sink");
   const sample = checkSample(options.sample);
   const seed = options.seed ?? 1;

@@ -34,6 +34,7 @@ import {
   type ValidationIssue,
 } from "../errors.js";
 import { describe, invalidArgument } from "../internal/arguments.js";
+import { optionKeys, readOptions, readProperty } from "../internal/options.js";
 import { logger } from "../observe/debug.js";
 import { type Metrics, noopMetrics } from "../observe/metrics.js";
 import {
@@ -349,6 +350,17 @@ function jsonCopy(value: unknown, where: string): JsonValue {
   }
 }
 
+const REGISTRATION_KEYS = optionKeys<SchemaRegistration>()(
+  "type",
+  "version",
+  "schema",
+  "examples",
+  "upcast",
+  "deprecated",
+  "compatibility",
+);
+const REGISTRY_KEYS = optionKeys<SchemaRegistryOptions>()("compatibility", "metrics", "warn");
+
 /**
  * Creates a schema registry.
  *
@@ -372,13 +384,15 @@ import { z } from "zod";
  * // { success: true, data: { orderId: "o-2", total: 5, currency: "EUR" } }
  * ```
  */
-export function createSchemaRegistry(options: SchemaRegistryOptions = {}): SchemaRegistry {
-  if (typeof options !== "object" || options === null) {
-    invalidArgument("options", `must be an object, got ${describe(options)}`);
-  }
+export function createSchemaRegistry(registryOptions?: SchemaRegistryOptions): SchemaRegistry {
+  const options = readOptions<SchemaRegistryOptions>(registryOptions, "options", REGISTRY_KEYS);
   const defaultMode = checkMode(options.compatibility ?? "BACKWARD", "options.compatibility");
   const metrics = options.metrics ?? noopMetrics;
-  if (typeof metrics !== "object" || metrics === null || typeof metrics.counter !== "function") {
+  if (
+    typeof metrics !== "object" ||
+    metrics === null ||
+    typeof readProperty(metrics, "counter", "options.metrics") !== "function"
+  ) {
     invalidArgument("options.metrics", `must be a Metrics object, got ${describe(metrics)}`);
   }
   const warn =
@@ -422,10 +436,15 @@ export function createSchemaRegistry(options: SchemaRegistryOptions = {}): Schem
     readonly state: TypeState | undefined;
   }
 
-  function prepare(registration: SchemaRegistration): Prepared {
-    if (typeof registration !== "object" || registration === null) {
-      invalidArgument("registration", `must be an object, got ${describe(registration)}`);
+  function prepare(given: SchemaRegistration): Prepared {
+    if (typeof given !== "object" || given === null) {
+      invalidArgument("registration", `must be an object, got ${describe(given)}`);
     }
+    const registration = readOptions<SchemaRegistration>(
+      given,
+      "registration",
+      REGISTRATION_KEYS,
+    ) as SchemaRegistration;
     const type = checkType(registration.type, "registration.type");
     const state = types.get(type);
     const expected = (state?.versions.length ?? 0) + 1;

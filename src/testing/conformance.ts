@@ -21,6 +21,8 @@ import {
   InvalidArgumentError,
   LedgerError,
 } from "../errors.js";
+import { describe as describeValue, invalidArgument } from "../internal/arguments.js";
+import { optionKeys, readOptions } from "../internal/options.js";
 import { verifyAuditChain } from "../ledger/audit.js";
 import type { AuditRecord, Ledger, LedgerEntry } from "../ledger/types.js";
 import { createManualClock } from "./clock.js";
@@ -72,6 +74,31 @@ export interface LedgerConformanceOptions<L extends Ledger = Ledger> extends Con
   readonly skip?: Readonly<Record<string, string>> | undefined;
 }
 
+const CONFORMANCE_KEYS = optionKeys<LedgerConformanceOptions>()(
+  "name",
+  "describe",
+  "it",
+  "create",
+  "reopen",
+  "skip",
+);
+
+function readSkips(given: unknown, titles: readonly string[]): Readonly<Record<string, string>> {
+  if (typeof given !== "object" || given === null)
+    invalidArgument(
+      "options.skip",
+      `must be an object of case names to reasons, got ${describeValue(given)}`,
+    );
+  const skip = readOptions<Record<string, string>>(given, "options.skip", titles, {
+    what: "a case of the suite",
+  });
+  for (const [title, reason] of Object.entries(skip)) {
+    if (typeof reason !== "string" || reason.length === 0)
+      invalidArgument(`options.skip.${title}`, "must be the reason, a non-empty string");
+  }
+  return skip as Readonly<Record<string, string>>;
+}
+
 /**
  * Defines the conformance suite for a ledger adapter with the runner's `describe`/`it`.
  *
@@ -92,7 +119,18 @@ export interface LedgerConformanceOptions<L extends Ledger = Ledger> extends Con
  * ```
  */
 export function ledgerConformance<L extends Ledger>(options: LedgerConformanceOptions<L>): void {
-  const { name, describe, it, create, reopen, skip = {} } = options;
+  const read = readOptions<LedgerConformanceOptions<L>>(options, "options", CONFORMANCE_KEYS, {
+    required: true,
+  });
+  const { name, describe, it, create, reopen } = read as LedgerConformanceOptions<L>;
+  if (typeof name !== "string" || name.length === 0)
+    invalidArgument("options.name", "must be a non-empty string");
+  for (const fn of ["describe", "it", "create"] as const) {
+    if (typeof read[fn] !== "function")
+      invalidArgument(`options.${fn}`, `must be a function, got ${describeValue(read[fn])}`);
+  }
+  if (reopen !== undefined && typeof reopen !== "function")
+    invalidArgument("options.reopen", `must be a function, got ${describeValue(reopen)}`);
 
   const cases: Array<[string, (ledger: L, t: Tools<L>) => Promise<void>]> = [];
   const test = (title: string, body: (ledger: L, t: Tools<L>) => Promise<void>) =>
@@ -101,6 +139,10 @@ export function ledgerConformance<L extends Ledger>(options: LedgerConformanceOp
   defineCases(test, reopen !== undefined);
   defineClaimCases(test, reopen !== undefined);
   defineFreezeCases(test, reopen !== undefined);
+
+  // A skip that names no case would skip nothing in silence: refuse it, naming the case meant.
+  const titles = cases.map(([title]) => title);
+  const skip = read.skip === undefined ? {} : readSkips(read.skip, titles);
 
   describe(`ledger conformance: ${name}`, () => {
     for (const [title, body] of cases) {

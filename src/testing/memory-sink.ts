@@ -13,6 +13,7 @@
 
 import { type Checksum, checksum, isChecksum } from "../checksum/checksum.js";
 import {
+  GUARD_KEYS,
   type GuardSinkOptions,
   guardSink,
   type SinkGuard,
@@ -21,6 +22,7 @@ import {
 } from "../delivery/guard.js";
 import type { Envelope, JsonValue } from "../envelope/schema.js";
 import { describe, invalidArgument } from "../internal/arguments.js";
+import { optionKeys, readOptions } from "../internal/options.js";
 import { createSeededRandom } from "../internal/random.js";
 import type { Ledger } from "../ledger/types.js";
 import { digestIndex } from "../reconcile/digest.js";
@@ -217,27 +219,34 @@ class SinkOfflineError extends Error {
  * report.sinks[0].counts["missing-lost"]; // the dropped writes, once older than the lag tolerance
  * ```
  */
-export function createMemorySink(options: MemorySinkOptions): MemorySink {
-  if (typeof options !== "object" || options === null)
-    invalidArgument("options", `must be an object, got ${describe(options)}`);
+export function createMemorySink(sinkOptions: MemorySinkOptions): MemorySink {
+  const options = readOptions<MemorySinkOptions>(sinkOptions, "options", MEMORY_SINK_KEYS, {
+    required: true,
+  });
   const { name } = options;
   if (typeof name !== "string" || name.length === 0)
     invalidArgument("options.name", "must be a non-empty string");
-  const faults = options.faults ?? {};
-  if (typeof faults !== "object" || faults === null)
-    invalidArgument("options.faults", `must be an object, got ${describe(faults)}`);
+  const faults = readOptions<MemorySinkFaults>(options.faults, "options.faults", FAULT_KEYS);
+  const guardOptions = readOptions<GuardSinkOptions>(
+    options.guardOptions,
+    "options.guardOptions",
+    GUARD_KEYS.filter((key) => key !== "name" && key !== "ledger" && key !== "write"),
+  );
   const seed = faults.seed ?? 1;
   if (!Number.isSafeInteger(seed))
     invalidArgument("options.faults.seed", `must be an integer, got ${String(seed)}`);
   let drop = probability(faults.drop, "options.faults.drop");
   let duplicate = probability(faults.duplicate, "options.faults.duplicate");
   let corruptRate = probability(faults.corrupt, "options.faults.corrupt");
-  let offlineWindow = faults.offline;
+  let offlineWindow =
+    faults.offline === undefined
+      ? undefined
+      : (readOptions<WriteWindow>(faults.offline, "options.faults.offline", ["from", "to"], {
+          required: true,
+        }) as WriteWindow);
   if (
     offlineWindow !== undefined &&
-    (typeof offlineWindow !== "object" ||
-      offlineWindow === null ||
-      !Number.isSafeInteger(offlineWindow.from) ||
+    (!Number.isSafeInteger(offlineWindow.from) ||
       !Number.isSafeInteger(offlineWindow.to) ||
       offlineWindow.from > offlineWindow.to)
   ) {
@@ -300,7 +309,7 @@ export function createMemorySink(options: MemorySinkOptions): MemorySink {
   const guard =
     options.ledger === undefined
       ? undefined
-      : guardSink({ ...options.guardOptions, name, ledger: options.ledger, write });
+      : guardSink({ ...guardOptions, name, ledger: options.ledger, write });
 
   const sink: MemorySink = {
     name,
@@ -385,5 +394,41 @@ export function createMemorySink(options: MemorySinkOptions): MemorySink {
     },
     stats: () => ({ ...stats }),
   };
+  // The test helpers are not enumerable: the sink reads as a plain sink description, so
+  // `reconcile` and `repair` take it, and still refuse a typo in a hand-written one.
+  for (const key of Object.keys(sink)) {
+    if (!(RECONCILE_SINK_KEYS as readonly string[]).includes(key)) {
+      Object.defineProperty(sink, key, { enumerable: false });
+    }
+  }
   return sink;
 }
+
+const RECONCILE_SINK_KEYS = optionKeys<ReconcileSink>()(
+  "name",
+  "lagToleranceMs",
+  "observe",
+  "digest",
+  "guard",
+  "rewrite",
+  "remove",
+  "freezeOn",
+  "accepts",
+  "registry",
+);
+const MEMORY_SINK_KEYS = optionKeys<MemorySinkOptions>()(
+  "name",
+  "ledger",
+  "guardOptions",
+  "faults",
+  "observe",
+  "digest",
+  "lagToleranceMs",
+);
+const FAULT_KEYS = optionKeys<MemorySinkFaults>()(
+  "seed",
+  "drop",
+  "duplicate",
+  "corrupt",
+  "offline",
+);

@@ -110,12 +110,12 @@ describe("digest mode agrees with full mode", () => {
           const full = await reconcile({
             ledger,
             sinks: [{ name: "s", lagToleranceMs: lag, observe: () => rows }],
-            now: () => now,
+            clock: () => now,
           });
           const digest = await reconcile({
             ledger,
             sinks: [{ name: "s", lagToleranceMs: lag, digest: digestIndex(rows as never) }],
-            now: () => now,
+            clock: () => now,
           });
           const [f, d] = [full.sinks[0], digest.sinks[0]];
           expect(d?.error).toBeUndefined();

@@ -24,7 +24,7 @@ describe("reconcile and repair at the edges", () => {
       { key: a.key, checksum: a.checksum, payload: { ...order(0), total: 999 } },
       { key: b.key, checksum: b.checksum, payload: order(1) },
     ];
-    const report = await reconcile({ ledger, sinks: [{ name: "s", observe }], now: clock.now });
+    const report = await reconcile({ ledger, sinks: [{ name: "s", observe }], clock: clock.now });
     expect(report.sinks[0]?.counts).toMatchObject({ matched: 1, mismatched: 1 });
     expect(report.sinks[0]?.findings[0]).toMatchObject({ key: a.key, paths: ["$.total"] });
     expect(report.consistent).toBe(false);
@@ -38,7 +38,7 @@ describe("reconcile and repair at the edges", () => {
       name: "s",
       digest: { digest: (split) => honest.digest(split), observeRange: () => rows },
     };
-    const report = await reconcile({ ledger, sinks: [sloppy], now: clock.now });
+    const report = await reconcile({ ledger, sinks: [sloppy], clock: clock.now });
     expect(report.sinks[0]?.error).toMatchObject({
       code: "invalid_argument",
       path: "options.sinks[0].digest.observeRange()",
@@ -64,7 +64,7 @@ describe("reconcile and repair at the edges", () => {
     for (const [options, path] of [
       [{ ledger, sinks: [{ name: "a\u0000b" }] }, "options.sinks[0].name"],
       [{ ledger, sinks: [{ name: "x".repeat(200) }] }, "options.sinks[0].name"],
-      [{ ledger, sinks: [], now: () => 1e300 }, "options.now"],
+      [{ ledger, sinks: [], clock: () => 1e300 }, "options.clock()"],
     ] as const) {
       const error = await reconcile(options as never).catch((e: unknown) => e);
       expect(error, path).toBeInstanceOf(InvalidArgumentError);
@@ -77,7 +77,7 @@ describe("reconcile and repair at the edges", () => {
     const { ledger, sink, clock, envelopes } = await build(10);
     await sink.guard?.deliverAll(envelopes.slice(0, 9));
     clock.advance(LAG + 1);
-    const report = await reconcile({ ledger, sinks: [sink], now: clock.now });
+    const report = await reconcile({ ledger, sinks: [sink], clock: clock.now });
     expect(report.sinks[0]?.counts["missing-lost"]).toBe(1);
     const down: ReconcileSink = {
       ...sink,
@@ -86,14 +86,14 @@ describe("reconcile and repair at the edges", () => {
       },
     };
     for (const dryRun of [true, false]) {
-      const result = await repair(report, { ledger, sinks: [down], now: clock.now, dryRun });
+      const result = await repair(report, { ledger, sinks: [down], clock: clock.now, dryRun });
       expect(result.converged, `dryRun ${dryRun}`).toBe(false);
       expect(result.actions).toEqual([]);
       expect(result.sinks[0]).toMatchObject({ converged: false, error: { message: "gone" } });
     }
     // A report whose sink could not be read is not "converged" by a repair either.
-    const unreadable = await reconcile({ ledger, sinks: [down], now: clock.now });
-    expect((await repair(unreadable, { ledger, sinks: [down], now: clock.now })).converged).toBe(
+    const unreadable = await reconcile({ ledger, sinks: [down], clock: clock.now });
+    expect((await repair(unreadable, { ledger, sinks: [down], clock: clock.now })).converged).toBe(
       false,
     );
   });
@@ -103,18 +103,23 @@ describe("reconcile and repair at the edges", () => {
     await sink.guard?.deliverAll(envelopes);
     sink.delete((envelopes[3] as { key: string }).key);
     clock.advance(LAG + 1);
-    await reconcile({ ledger, sinks: [sink], now: clock.now, freezeOn: { "missing-lost": 0 } });
+    await reconcile({ ledger, sinks: [sink], clock: clock.now, freezeOn: { "missing-lost": 0 } });
     expect(sink.guard?.status().frozen).toBeDefined();
-    const partial = await reconcile({ ledger, sinks: [sink], now: clock.now, range: { from: 10 } });
+    const partial = await reconcile({
+      ledger,
+      sinks: [sink],
+      clock: clock.now,
+      range: { from: 10 },
+    });
     expect(partial.consistent).toBe(true);
-    const result = await repair(partial, { ledger, sinks: [sink], now: clock.now });
+    const result = await repair(partial, { ledger, sinks: [sink], clock: clock.now });
     expect(result.sinks[0]?.unfrozen).toBe(false);
     expect(sink.guard?.status().frozen).toBeDefined();
     // Repairing the whole ledger converges and lifts it.
-    const full = await reconcile({ ledger, sinks: [sink], now: clock.now });
-    expect((await repair(full, { ledger, sinks: [sink], now: clock.now })).sinks[0]?.unfrozen).toBe(
-      true,
-    );
+    const full = await reconcile({ ledger, sinks: [sink], clock: clock.now });
+    expect(
+      (await repair(full, { ledger, sinks: [sink], clock: clock.now })).sinks[0]?.unfrozen,
+    ).toBe(true);
   });
 
   it("the audit record of a remove-and-replay whose replay failed says the key is gone", async () => {
@@ -124,9 +129,9 @@ describe("reconcile and repair at the edges", () => {
     await sink.guard?.deliverAll(envelopes);
     const key = (envelopes[2] as { key: string }).key;
     sink.put(key, order(2), 2);
-    const report = await reconcile({ ledger, sinks: [sink], now: clock.now });
+    const report = await reconcile({ ledger, sinks: [sink], clock: clock.now });
     sink.setOffline(true);
-    const result = await repair(report, { ledger, sinks: [sink], now: clock.now });
+    const result = await repair(report, { ledger, sinks: [sink], clock: clock.now });
     expect(result.actions).toMatchObject([
       { action: "remove-and-replay", status: "failed", after: null },
     ]);

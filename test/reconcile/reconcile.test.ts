@@ -68,7 +68,7 @@ describe("reconcile: every finding kind, exactly", () => {
   for (const mode of MODES) {
     it(`finds exactly the injected anomalies: ${mode.name}`, async () => {
       const { ledger, sink, clock, key, expected } = await seeded(mode.options);
-      const report = await reconcile({ ledger, sinks: [sink], now: clock.now });
+      const report = await reconcile({ ledger, sinks: [sink], clock: clock.now });
       const s = report.sinks[0];
       if (s === undefined) throw new Error("no sink report");
       expect(s.error).toBeUndefined();
@@ -114,7 +114,7 @@ describe("reconcile: every finding kind, exactly", () => {
     for (const mode of MODES) {
       const { ledger, sink, envelopes, clock } = await build(120, mode.options);
       await sink.guard?.deliverAll(envelopes.slice(0, 115));
-      const report = await reconcile({ ledger, sinks: [sink], now: clock.now });
+      const report = await reconcile({ ledger, sinks: [sink], clock: clock.now });
       expect(report.consistent, mode.name).toBe(true);
       expect(report.sinks[0]?.counts).toMatchObject({ matched: 115, "missing-late": 5 });
       expect(report.sinks[0]?.findings.every((f) => f.kind === "missing-late")).toBe(true);
@@ -127,13 +127,13 @@ describe("reconcile: every finding kind, exactly", () => {
     await sink.guard?.deliverAll(envelopes.slice(0, 2));
     // Entry 3 was appended at T0 + 2000; the clock now reads T0 + 3000.
     const at = (ms: number) => () => T0 + 2000 + ms;
-    const late = await reconcile({ ledger, sinks: [sink], now: at(LAG) });
+    const late = await reconcile({ ledger, sinks: [sink], clock: at(LAG) });
     expect(late.sinks[0]?.findings).toMatchObject([{ kind: "missing-late", ageMs: LAG }]);
     expect(late.consistent).toBe(true);
-    const lost = await reconcile({ ledger, sinks: [sink], now: at(LAG + 1) });
+    const lost = await reconcile({ ledger, sinks: [sink], clock: at(LAG + 1) });
     expect(lost.sinks[0]?.findings).toMatchObject([{ kind: "missing-lost", ageMs: LAG + 1 }]);
     expect(lost.consistent).toBe(false);
-    const zero = await reconcile({ ledger, sinks: [{ ...sink, lagToleranceMs: 0 }], now: at(0) });
+    const zero = await reconcile({ ledger, sinks: [{ ...sink, lagToleranceMs: 0 }], clock: at(0) });
     expect(zero.sinks[0]?.findings).toMatchObject([{ kind: "missing-late", ageMs: 0 }]);
     expect(clock.now()).toBe(T0 + 3000);
   });
@@ -143,7 +143,7 @@ describe("reconcile: every finding kind, exactly", () => {
     const report = await reconcile({
       ledger,
       sinks: [{ name: "bare", observe: sink.observe }],
-      now: clock.now,
+      clock: clock.now,
     });
     expect(report.sinks[0]?.lagToleranceMs).toBe(60_000);
     expect(report.sinks[0]?.counts["missing-late"]).toBe(2);
@@ -156,7 +156,7 @@ describe("reconcile: receipt-based sinks", () => {
     // Entries 3 and 50 were deleted after their receipts, 20 to 22 altered: receipts
     // cannot see that (the weakness the basis names). Only the undelivered ones show.
     const receiptOnly: ReconcileSink = { name: sink.name, lagToleranceMs: LAG };
-    const report = await reconcile({ ledger, sinks: [receiptOnly], now: clock.now });
+    const report = await reconcile({ ledger, sinks: [receiptOnly], clock: clock.now });
     const s = report.sinks[0];
     expect(s?.basis).toBe("receipts");
     expect(kinds(report)).toEqual(
@@ -165,7 +165,7 @@ describe("reconcile: receipt-based sinks", () => {
     expect(s?.counts.matched).toBe(195);
     expect(sink.size).toBeLessThan(envelopes.length);
     clock.advance(60_000);
-    const later = await reconcile({ ledger, sinks: [receiptOnly], now: clock.now });
+    const later = await reconcile({ ledger, sinks: [receiptOnly], clock: clock.now });
     expect(later.sinks[0]?.counts["missing-lost"]).toBe(5);
     expect(later.sinks[0]?.consistent).toBe(false);
   });
@@ -195,7 +195,7 @@ describe("reconcile: receipt-based sinks", () => {
     const report = await reconcile({
       ledger,
       sinks: [{ name: "store", lagToleranceMs: LAG }],
-      now: clock.now,
+      clock: clock.now,
     });
     expect(report.sinks[0]?.findings).toMatchObject([
       { kind: "missing-lost", position: 1, receipt: undefined },
@@ -222,7 +222,7 @@ describe("reconcile: ranges and concurrency", () => {
         },
       ],
       range: { from: 11, to: 20 },
-      now: clock.now,
+      clock: clock.now,
     });
     expect(report.range).toEqual({ from: 11, to: 20, entries: 10 });
     expect(report.sinks[0]?.counts).toMatchObject({ matched: 10, unexpected: 0 });
@@ -238,14 +238,14 @@ describe("reconcile: ranges and concurrency", () => {
       ledger,
       sinks: [digestOnly],
       range: { from: 5 },
-      now: clock.now,
+      clock: clock.now,
     });
     expect(report.sinks[0]?.error).toMatchObject({
       code: "invalid_argument",
       path: "options.range.from",
     });
     expect(report.sinks[0]?.consistent).toBe(false);
-    const both = await reconcile({ ledger, sinks: [sink], range: { from: 5 }, now: clock.now });
+    const both = await reconcile({ ledger, sinks: [sink], range: { from: 5 }, clock: clock.now });
     expect(both.sinks[0]?.basis).toBe("observed");
     expect(both.consistent).toBe(true);
   });
@@ -270,7 +270,7 @@ describe("reconcile: ranges and concurrency", () => {
         yield* sink.observe();
       },
     };
-    const report = await reconcile({ ledger, sinks: [racing], now: clock.now });
+    const report = await reconcile({ ledger, sinks: [racing], clock: clock.now });
     expect(report.range.to).toBe(10);
     expect(report.sinks[0]?.counts).toMatchObject({ matched: 10, unexpected: 0 });
   });
@@ -290,7 +290,7 @@ describe("reconcile: ranges and concurrency", () => {
 describe("reconcile: reporting", () => {
   it("caps the findings list but keeps the counts complete", async () => {
     const { ledger, sink, clock } = await build(30);
-    const report = await reconcile({ ledger, sinks: [sink], now: clock.now, maxFindings: 4 });
+    const report = await reconcile({ ledger, sinks: [sink], clock: clock.now, maxFindings: 4 });
     expect(report.sinks[0]?.findings).toHaveLength(4);
     expect(report.sinks[0]?.truncated).toBe(true);
     expect(
@@ -306,7 +306,7 @@ describe("reconcile: reporting", () => {
     await reconcile({
       ledger,
       sinks: [sink, { name: "r" }],
-      now: clock.now,
+      clock: clock.now,
       onProgress: (p) => events.push(p),
     });
     expect(events).toEqual([
@@ -324,7 +324,7 @@ describe("reconcile: reporting", () => {
         throw Object.assign(new Error("connection refused"), { code: "ECONNREFUSED" });
       },
     };
-    const report = await reconcile({ ledger, sinks: [broken, sink], now: clock.now });
+    const report = await reconcile({ ledger, sinks: [broken, sink], clock: clock.now });
     expect(report.sinks[0]).toMatchObject({
       consistent: false,
       error: { code: "ECONNREFUSED", message: "connection refused" },
@@ -364,7 +364,7 @@ describe("reconcile: reporting", () => {
       const report = await reconcile({
         ledger,
         sinks: [{ name: "s", observe: () => answer as never }],
-        now: clock.now,
+        clock: clock.now,
       });
       expect(report.sinks[0]?.error, JSON.stringify(answer)).toMatchObject({ code, path });
     }
@@ -378,7 +378,7 @@ describe("reconcile: reporting", () => {
     const hostile: unknown[] = [{ total: Number.NaN }, { n: 10n }, cyclic, { s: "\ud800" }, deep];
     const observe = () =>
       envelopes.map((e, i) => ({ key: e.key, payload: hostile[i] as JsonValue }));
-    const report = await reconcile({ ledger, sinks: [{ name: "s", observe }], now: clock.now });
+    const report = await reconcile({ ledger, sinks: [{ name: "s", observe }], clock: clock.now });
     expect(report.sinks[0]?.counts.mismatched).toBe(5);
     expect(report.sinks[0]?.findings.every((f) => f.observed === undefined)).toBe(true);
     expect(report.sinks[0]?.findings[4]?.paths).toEqual(["$"]);
@@ -399,7 +399,7 @@ describe("reconcile: reporting", () => {
           ],
         },
       ],
-      now: clock.now,
+      clock: clock.now,
     });
     expect(report.sinks[0]?.findings).toMatchObject([
       { kind: "mismatched", count: 2, observed: wrong },
@@ -435,8 +435,8 @@ describe("reconcile: options", () => {
       [{ ledger, sinks: [], range: { from: 0 } }, "options.range.from"],
       [{ ledger, sinks: [], range: { to: 1.5 } }, "options.range.to"],
       [{ ledger, sinks: [], maxFindings: -1 }, "options.maxFindings"],
-      [{ ledger, sinks: [], now: () => Number.NaN }, "options.now"],
-      [{ ledger, sinks: [], now: 5 }, "options.now"],
+      [{ ledger, sinks: [], clock: () => Number.NaN }, "options.clock()"],
+      [{ ledger, sinks: [], clock: 5 }, "options.clock"],
     ];
     for (const [options, path] of bad) {
       const error = await reconcile(options as never).catch((e: unknown) => e);
@@ -452,7 +452,7 @@ describe("reconcile: freeze policy", () => {
     const report = await reconcile({
       ledger,
       sinks: [sink],
-      now: clock.now,
+      clock: clock.now,
       freezeOn: { mismatched: 0 },
       actor: "nightly",
     });
@@ -474,7 +474,7 @@ describe("reconcile: freeze policy", () => {
     const calm = await reconcile({
       ledger,
       sinks: [{ ...sink, freezeOn: { mismatched: 3 } }],
-      now: clock.now,
+      clock: clock.now,
       freezeOn: { mismatched: 0 },
     });
     expect(calm.sinks[0]?.frozen).toBeUndefined();
@@ -524,7 +524,7 @@ describe("digest mode", () => {
     const report = await reconcile({
       ledger,
       sinks: [{ name: "big", digest: digestIndex(rows) }],
-      now: clock.now,
+      clock: clock.now,
     });
     const s = report.sinks[0];
     expect(s?.counts).toEqual({
@@ -557,7 +557,7 @@ describe("digest mode", () => {
       const report = await reconcile({
         ledger,
         sinks: [{ name: "s", digest: { digest: () => answer as never, observeRange: () => [] } }],
-        now: clock.now,
+        clock: clock.now,
       });
       expect(report.sinks[0]?.error?.path, JSON.stringify(answer)).toMatch(
         /^options\.sinks\[0\]\.digest\.digest\(\)/,

@@ -31,7 +31,7 @@ async function setUp() {
     after: s.envelopes[5]?.checksum ?? null,
     phase: "intent",
   });
-  const report = await reconcile({ ledger: s.ledger, sinks: [s.sink], now: s.clock.now });
+  const report = await reconcile({ ledger: s.ledger, sinks: [s.sink], clock: s.clock.now });
   return { ...s, key, intent, report };
 }
 
@@ -49,7 +49,7 @@ describe("rendering interrupted actions and self-inconsistent rows", () => {
     expect(md).toContain(
       `payload ${checksum({ ...order(3), total: -3 })}; stored ${report.sinks[0]?.findings[0]?.expected}`,
     );
-    const result = await repair(report, { ledger, sinks: [sink], now: clock.now });
+    const result = await repair(report, { ledger, sinks: [sink], clock: clock.now });
     expect(result.converged).toBe(true);
     const withRepair = renderReport(report, { format: "markdown", repair: result });
     expect(withRepair).toContain("### Interrupted actions settled");
@@ -60,7 +60,7 @@ describe("rendering interrupted actions and self-inconsistent rows", () => {
 
   it("HTML and JSON carry the same", async () => {
     const { report, key, ledger, sink, clock } = await setUp();
-    const result = await repair(report, { ledger, sinks: [sink], now: clock.now });
+    const result = await repair(report, { ledger, sinks: [sink], clock: clock.now });
     const html = renderReport(report, { format: "html", repair: result });
     expect(html).toContain("1 interrupted repair action:");
     expect(html).toContain(`<code>${key(5)}</code>`);
@@ -80,7 +80,7 @@ describe("rendering interrupted actions and self-inconsistent rows", () => {
       delete f.storedChecksum;
     }
     expect(renderReport(old, { format: "markdown" })).toContain("| mismatched |");
-    const result = await repair(old, { ledger, sinks: [sink], now: clock.now });
+    const result = await repair(old, { ledger, sinks: [sink], clock: clock.now });
     const { interrupted: _gone, ...oldResult } = result;
     expect(renderReport(old, { format: "html", repair: oldResult as never })).toContain("<html");
     // The repair still found the interrupted action in the log, not in the report.

@@ -91,14 +91,14 @@ async function scenario() {
   const report = await reconcile({
     ledger,
     sinks,
-    now: clock.now,
+    clock: clock.now,
     freezeOn: { mismatched: 0 },
   });
   for (const s of [obs, dig, rec, keep]) s.heal();
   const repaired = await repair(report, {
     ledger,
     sinks,
-    now: clock.now,
+    clock: clock.now,
     actor: "alice",
     reason: "INC-1",
   });
@@ -484,7 +484,7 @@ describe("renderReport", () => {
 
   it("renders an empty report", async () => {
     const ledger = new MemoryLedger();
-    const empty = await reconcile({ ledger, sinks: [], now: () => 0 });
+    const empty = await reconcile({ ledger, sinks: [], clock: () => 0 });
     expect(renderReport(empty, { format: "markdown" })).toContain("No sinks were reconciled.");
     expect(renderReport(empty, { format: "markdown" })).toContain("no ledger entries");
     expect(renderReport(empty, { format: "html" })).not.toContain("<svg");

@@ -35,7 +35,7 @@ async function auditOf(ledger: Ledger): Promise<AuditRecord[]> {
 describe("repair", () => {
   it("converges: replays, rewrites, removes, re-reads and verifies", async () => {
     const { ledger, sink, clock, key, envelopes } = await drifted();
-    const report = await reconcile({ ledger, sinks: [sink], now: clock.now });
+    const report = await reconcile({ ledger, sinks: [sink], clock: clock.now });
     expect(report.sinks[0]?.counts).toMatchObject({
       "missing-lost": 2,
       duplicate: 1,
@@ -45,7 +45,7 @@ describe("repair", () => {
     const result = await repair(report, {
       ledger,
       sinks: [sink],
-      now: clock.now,
+      clock: clock.now,
       actor: "alice",
       reason: "INC-1",
     });
@@ -77,34 +77,34 @@ describe("repair", () => {
     expect(sink.get(key(5))?.count).toBe(1);
     expect(sink.get(key(30))?.checksum).toBe(envelopes[30]?.checksum);
     expect(sink.get("ghost")).toBeUndefined();
-    const after = await reconcile({ ledger, sinks: [sink], now: clock.now });
+    const after = await reconcile({ ledger, sinks: [sink], clock: clock.now });
     expect(after.consistent).toBe(true);
   });
 
   it("is idempotent: a second repair with the same report does nothing", async () => {
     const { ledger, sink, clock } = await drifted();
-    const report = await reconcile({ ledger, sinks: [sink], now: clock.now });
-    await repair(report, { ledger, sinks: [sink], now: clock.now });
+    const report = await reconcile({ ledger, sinks: [sink], clock: clock.now });
+    await repair(report, { ledger, sinks: [sink], clock: clock.now });
     const writes = sink.stats().writes;
     const auditBefore = (await auditOf(ledger)).length;
-    const again = await repair(report, { ledger, sinks: [sink], now: clock.now });
+    const again = await repair(report, { ledger, sinks: [sink], clock: clock.now });
     expect(again.actions).toEqual([]);
     expect(again.converged).toBe(true);
     expect(again.sinks[0]).toMatchObject({ planned: 0, alreadyResolved: 5 });
     expect(sink.stats().writes).toBe(writes);
     expect((await auditOf(ledger)).length).toBe(auditBefore);
     // And repairing a clean report does nothing either.
-    const clean = await reconcile({ ledger, sinks: [sink], now: clock.now });
-    expect((await repair(clean, { ledger, sinks: [sink], now: clock.now })).actions).toEqual([]);
+    const clean = await reconcile({ ledger, sinks: [sink], clock: clock.now });
+    expect((await repair(clean, { ledger, sinks: [sink], clock: clock.now })).actions).toEqual([]);
   });
 
   it("audits every action before reporting it done; the chain verifies, and fails after tampering", async () => {
     const { ledger, sink, clock, key } = await drifted();
-    const report = await reconcile({ ledger, sinks: [sink], now: clock.now });
+    const report = await reconcile({ ledger, sinks: [sink], clock: clock.now });
     const result = await repair(report, {
       ledger,
       sinks: [sink],
-      now: clock.now,
+      clock: clock.now,
       actor: "alice",
       reason: "INC-1",
     });
@@ -151,9 +151,9 @@ describe("repair", () => {
 
   it("dryRun plans and changes nothing", async () => {
     const { ledger, sink, clock, key } = await drifted();
-    const report = await reconcile({ ledger, sinks: [sink], now: clock.now });
+    const report = await reconcile({ ledger, sinks: [sink], clock: clock.now });
     const writes = sink.stats().writes;
-    const plan = await repair(report, { ledger, sinks: [sink], now: clock.now, dryRun: true });
+    const plan = await repair(report, { ledger, sinks: [sink], clock: clock.now, dryRun: true });
     expect(plan.dryRun).toBe(true);
     expect(plan.converged).toBe(false);
     expect(plan.actions.map((a) => [a.action, a.status])).toEqual([
@@ -185,8 +185,8 @@ describe("repair", () => {
       },
     });
     const watched: ReconcileSink = { ...sink, guard: recording };
-    const report = await reconcile({ ledger, sinks: [watched], now: clock.now });
-    const result = await repair(report, { ledger, sinks: [watched], now: clock.now });
+    const report = await reconcile({ ledger, sinks: [watched], clock: clock.now });
+    const result = await repair(report, { ledger, sinks: [watched], clock: clock.now });
     expect(written).toEqual([1, 4, 7, 10, 13, 16, 19, 22, 25, 28]);
     expect(result.actions.map((a) => a.position)).toEqual(written);
     expect(result.converged).toBe(true);
@@ -202,8 +202,8 @@ describe("repair", () => {
       guard: sink.guard,
       lagToleranceMs: LAG,
     };
-    const report = await reconcile({ ledger, sinks: [limited], now: clock.now });
-    const result = await repair(report, { ledger, sinks: [limited], now: clock.now });
+    const report = await reconcile({ ledger, sinks: [limited], clock: clock.now });
+    const result = await repair(report, { ledger, sinks: [limited], clock: clock.now });
     expect(result.converged).toBe(false);
     const flagged = result.actions
       .filter((a) => a.status === "flagged")
@@ -234,13 +234,13 @@ describe("repair", () => {
     const report = await reconcile({
       ledger: dropping.ledger,
       sinks: [dropping.sink],
-      now: dropping.clock.now,
+      clock: dropping.clock.now,
     });
     expect(report.sinks[0]?.contradicted).toBe(20);
     const result = await repair(report, {
       ledger: dropping.ledger,
       sinks: [dropping.sink],
-      now: dropping.clock.now,
+      clock: dropping.clock.now,
     });
     expect(result.converged).toBe(false);
     expect(result.unresolved).toHaveLength(20);
@@ -255,13 +255,13 @@ describe("repair", () => {
     const downReport = await reconcile({
       ledger: down.ledger,
       sinks: [down.sink],
-      now: down.clock.now,
+      clock: down.clock.now,
     });
     down.sink.setOffline(true);
     const downResult = await repair(downReport, {
       ledger: down.ledger,
       sinks: [down.sink],
-      now: down.clock.now,
+      clock: down.clock.now,
     });
     expect(downResult.actions.map((a) => [a.status, a.receipt, a.error?.code])).toEqual([
       ["failed", "failed", "sink_offline"],
@@ -281,15 +281,15 @@ describe("repair", () => {
   it("leaves late entries alone unless told to replay them", async () => {
     const { ledger, sink, clock, envelopes } = await build(10);
     await sink.guard?.deliverAll(envelopes.slice(0, 8));
-    const report = await reconcile({ ledger, sinks: [sink], now: clock.now });
+    const report = await reconcile({ ledger, sinks: [sink], clock: clock.now });
     expect(report.sinks[0]?.counts["missing-late"]).toBe(2);
-    const waiting = await repair(report, { ledger, sinks: [sink], now: clock.now });
+    const waiting = await repair(report, { ledger, sinks: [sink], clock: clock.now });
     expect(waiting.actions).toEqual([]);
     expect(waiting.sinks[0]?.deferred).toBe(2);
     const eager = await repair(report, {
       ledger,
       sinks: [sink],
-      now: clock.now,
+      clock: clock.now,
       includeLate: true,
     });
     expect(eager.actions.map((a) => [a.action, a.finding, a.status])).toEqual([
@@ -304,11 +304,11 @@ describe("repair", () => {
     const report = await reconcile({
       ledger,
       sinks: [sink],
-      now: clock.now,
+      clock: clock.now,
       freezeOn: { "missing-lost": 1 },
     });
     expect(sink.guard?.status().frozen).toBeDefined();
-    const result = await repair(report, { ledger, sinks: [sink], now: clock.now });
+    const result = await repair(report, { ledger, sinks: [sink], clock: clock.now });
     expect(result.converged).toBe(true);
     expect(result.sinks[0]?.unfrozen).toBe(true);
     expect(sink.guard?.status().frozen).toBeUndefined();
@@ -329,10 +329,10 @@ describe("repair", () => {
     const report = await reconcile({
       ledger,
       sinks: [limited],
-      now: clock.now,
+      clock: clock.now,
       freezeOn: { unexpected: 0 },
     });
-    const result = await repair(report, { ledger, sinks: [limited], now: clock.now });
+    const result = await repair(report, { ledger, sinks: [limited], clock: clock.now });
     expect(result.converged).toBe(false);
     expect(sink.guard?.status().frozen).toBeDefined();
 
@@ -341,17 +341,17 @@ describe("repair", () => {
     const r2 = await reconcile({
       ledger: other.ledger,
       sinks: [other.sink],
-      now: other.clock.now,
+      clock: other.clock.now,
       freezeOn: { unexpected: 0 },
     });
     expect(r2.sinks[0]?.frozen).toBe("maintenance");
-    await repair(r2, { ledger: other.ledger, sinks: [other.sink], now: other.clock.now });
+    await repair(r2, { ledger: other.ledger, sinks: [other.sink], clock: other.clock.now });
     expect(other.sink.guard?.status().frozen?.reason).toBe("maintenance");
   });
 
   it("does not converge while a repaired sink cannot be read back", async () => {
     const { ledger, sink, clock } = await drifted();
-    const report = await reconcile({ ledger, sinks: [sink], now: clock.now });
+    const report = await reconcile({ ledger, sinks: [sink], clock: clock.now });
     let reads = 0;
     const flaky: ReconcileSink = {
       ...sink,
@@ -361,7 +361,7 @@ describe("repair", () => {
         return sink.observe();
       },
     };
-    const result = await repair(report, { ledger, sinks: [flaky], now: clock.now });
+    const result = await repair(report, { ledger, sinks: [flaky], clock: clock.now });
     expect(result.actions.every((a) => a.status === "done")).toBe(true);
     expect(result.converged).toBe(false);
     expect(result.sinks[0]).toMatchObject({
@@ -372,15 +372,15 @@ describe("repair", () => {
 
   it("says when the report was truncated", async () => {
     const { ledger, sink, clock } = await drifted();
-    const report = await reconcile({ ledger, sinks: [sink], now: clock.now, maxFindings: 2 });
-    const result = await repair(report, { ledger, sinks: [sink], now: clock.now });
+    const report = await reconcile({ ledger, sinks: [sink], clock: clock.now, maxFindings: 2 });
+    const result = await repair(report, { ledger, sinks: [sink], clock: clock.now });
     expect(result.remaining).toBe(true);
     expect(result.actions).toHaveLength(2);
   });
 
   it("rejects malformed arguments with typed errors naming the path", async () => {
     const { ledger, sink, clock } = await drifted();
-    const report = await reconcile({ ledger, sinks: [sink], now: clock.now });
+    const report = await reconcile({ ledger, sinks: [sink], clock: clock.now });
     const other = createMemorySink({ name: "other" });
     const bad: [unknown, unknown, string][] = [
       [null, { ledger, sinks: [sink] }, "report"],
@@ -393,8 +393,8 @@ describe("repair", () => {
         { ledger, sinks: [sink] },
         "report.sinks[0].findings[0]",
       ],
-      [report, { ledger, sinks: [sink], now: 5 }, "options.now"],
-      [report, { ledger, sinks: [sink], now: () => Number.NaN }, "options.now"],
+      [report, { ledger, sinks: [sink], clock: 5 }, "options.clock"],
+      [report, { ledger, sinks: [sink], clock: () => Number.NaN }, "options.clock()"],
       [report, null, "options"],
       [report, { ledger, sinks: [other] }, "report.sinks[0].name"],
       [report, { ledger, sinks: [sink], dryRun: "yes" }, "options.dryRun"],

@@ -50,7 +50,7 @@ async function edited(mode: Mode, edit: Edit) {
 
 async function findingOf(mode: Mode, edit: Edit): Promise<Finding | "matched"> {
   const { ledger, clock, view } = await edited(mode, edit);
-  const report = await reconcile({ ledger, sinks: [view], now: clock.now });
+  const report = await reconcile({ ledger, sinks: [view], clock: clock.now });
   const sink = report.sinks[0];
   expect(sink?.error).toBeUndefined();
   if (sink?.findings.length === 0) {
@@ -119,7 +119,7 @@ describe("a row whose stored checksum and payload disagree", () => {
     await s.sink.guard?.deliverAll(s.envelopes);
     const key = (s.envelopes[2] as { key: string }).key;
     s.sink.tamper(key, { payload: { x: 1 }, checksum: checksum({ y: 2 }) });
-    const report = await reconcile({ ledger: s.ledger, sinks: [s.sink], now: s.clock.now });
+    const report = await reconcile({ ledger: s.ledger, sinks: [s.sink], clock: s.clock.now });
     expect(report.sinks[0]?.findings).toMatchObject([
       {
         kind: "mismatched",
@@ -142,7 +142,7 @@ describe("a row whose stored checksum and payload disagree", () => {
         { key: e.key, checksum: e.checksum, payload: { tampered: true } },
       ],
     };
-    const report = await reconcile({ ledger: s.ledger, sinks: [sink], now: s.clock.now });
+    const report = await reconcile({ ledger: s.ledger, sinks: [sink], clock: s.clock.now });
     const found = report.sinks[0]?.findings.find((f) => f.key === e.key);
     expect(found).toMatchObject({ kind: "mismatched", mismatch: "payload-edited", count: 2 });
   });
@@ -160,7 +160,7 @@ describe("verifySinkPayloads", () => {
     const key = (s.envelopes[123] as { key: string }).key;
     s.sink.tamper(key, { payload: { ...order(123), total: -1 } });
     const digestOnly: ReconcileSink = { name: "store", digest: s.sink.digest, lagToleranceMs: LAG };
-    const report = await reconcile({ ledger: s.ledger, sinks: [digestOnly], now: s.clock.now });
+    const report = await reconcile({ ledger: s.ledger, sinks: [digestOnly], clock: s.clock.now });
     expect(report.sinks[0]?.consistent).toBe(true); // the blind spot
     const whole = await verifySinkPayloads({ sink: s.sink });
     expect(whole).toMatchObject({
@@ -261,13 +261,17 @@ describe("repair and self-inconsistent rows", () => {
     s.sink.tamper(key, { checksum: checksum({ other: 1 }) });
     // Observe mode (a partial range, so digest mode is not used) drives the repair.
     const observed: ReconcileSink = { ...s.sink, digest: undefined };
-    const report = await reconcile({ ledger: s.ledger, sinks: [observed], now: s.clock.now });
+    const report = await reconcile({ ledger: s.ledger, sinks: [observed], clock: s.clock.now });
     expect(report.sinks[0]?.findings).toMatchObject([{ key, mismatch: "checksum-edited" }]);
-    const result = await repair(report, { ledger: s.ledger, sinks: [observed], now: s.clock.now });
+    const result = await repair(report, {
+      ledger: s.ledger,
+      sinks: [observed],
+      clock: s.clock.now,
+    });
     expect(result.converged).toBe(true);
     expect(result.actions).toMatchObject([{ action: "rewrite", key, status: "done" }]);
     const digestOnly: ReconcileSink = { name: "store", digest: s.sink.digest, lagToleranceMs: LAG };
-    const after = await reconcile({ ledger: s.ledger, sinks: [digestOnly], now: s.clock.now });
+    const after = await reconcile({ ledger: s.ledger, sinks: [digestOnly], clock: s.clock.now });
     expect(after.consistent).toBe(true);
   });
 
@@ -288,9 +292,9 @@ describe("repair and self-inconsistent rows", () => {
           s.sink.tamper(envelope.key, { payload: { broken: true } });
         },
       };
-      const report = await reconcile({ ledger: s.ledger, sinks: [sink], now: s.clock.now });
+      const report = await reconcile({ ledger: s.ledger, sinks: [sink], clock: s.clock.now });
       expect(report.sinks[0]?.findings).toMatchObject([{ key: e.key, kind: "mismatched" }]);
-      const result = await repair(report, { ledger: s.ledger, sinks: [sink], now: s.clock.now });
+      const result = await repair(report, { ledger: s.ledger, sinks: [sink], clock: s.clock.now });
       expect(result.actions).toMatchObject([{ action: "rewrite", status: "done" }]);
       expect(result.converged, mode).toBe(false);
       expect(result.unresolved).toMatchObject([

@@ -54,7 +54,7 @@ describe("createMemorySink", () => {
     const report = await reconcile({
       ledger: a.ledger,
       sinks: [{ ...a.sink, lagToleranceMs: 0 }],
-      now: () => Date.now() + 1,
+      clock: () => Date.now() + 1,
     });
     const counts = report.sinks[0]?.counts;
     expect(counts?.["missing-lost"]).toBe(stats.dropped);
@@ -98,7 +98,7 @@ describe("createMemorySink", () => {
     });
     sink.remove((all[1] as Envelope).key);
     expect(sink.delete((all[1] as Envelope).key)).toBe(false);
-    const report = await reconcile({ ledger, sinks: [sink], now: () => Date.now() + 120_000 });
+    const report = await reconcile({ ledger, sinks: [sink], clock: () => Date.now() + 120_000 });
     expect(report.sinks[0]).toMatchObject({
       basis: "digest",
       counts: { matched: 2, "missing-lost": 1 },

@@ -35,14 +35,17 @@ import type { Envelope, JsonValue } from "../../envelope/schema.js";
 import { buildEnvelope } from "../../envelope/seal.js";
 import { CorruptionError } from "../../errors.js";
 import { describe, invalidArgument } from "../../internal/arguments.js";
+import { optionKeys, readOptions } from "../../internal/options.js";
 import { logger } from "../../observe/debug.js";
 import {
   type AppendOutcome,
   BaseLedger,
   type ClaimRequest,
+  checkLedgerOptions,
   type EntryScan,
   type FreezeChange,
   type FreezeChanged,
+  LEDGER_OPTION_KEYS,
   type LedgerOptions,
   planAppend,
 } from "../base.js";
@@ -155,6 +158,34 @@ function deepFreeze(value: unknown): void {
   Object.freeze(value);
 }
 
+const FILE_KEYS = optionKeys<FileLedgerOptions>()(
+  ...LEDGER_OPTION_KEYS,
+  "segmentBytes",
+  "cacheEntries",
+);
+
+/** The FileLedger's own options, checked (before anything on disk is touched). */
+function checkFileOptions(options: FileLedgerOptions): {
+  segmentBytes: number;
+  cacheEntries: number;
+} {
+  const segmentBytes = options.segmentBytes ?? 64 * 1024 * 1024;
+  if (!Number.isInteger(segmentBytes) || segmentBytes < 4096 || segmentBytes > 1024 ** 3) {
+    invalidArgument(
+      "options.segmentBytes",
+      `must be an integer from 4096 to ${1024 ** 3}, got ${describe(segmentBytes)}`,
+    );
+  }
+  const cacheEntries = options.cacheEntries ?? 4096;
+  if (!Number.isInteger(cacheEntries) || cacheEntries < 0 || cacheEntries > 1_000_000) {
+    invalidArgument(
+      "options.cacheEntries",
+      `must be an integer from 0 to 1000000, got ${describe(cacheEntries)}`,
+    );
+  }
+  return { segmentBytes, cacheEntries };
+}
+
 /**
  * A crash-safe ledger in a directory: append-only, checksummed segment files, fsync'd
  * before every acknowledgement, with concurrent writes grouped into one fsync. Open it
@@ -225,20 +256,7 @@ export class FileLedger extends BaseLedger {
     super(options);
     this.directory = directory;
     this.#lock = lock;
-    const segmentBytes = options.segmentBytes ?? 64 * 1024 * 1024;
-    if (!Number.isInteger(segmentBytes) || segmentBytes < 4096 || segmentBytes > 1024 ** 3) {
-      invalidArgument(
-        "options.segmentBytes",
-        `must be an integer from 4096 to ${1024 ** 3}, got ${describe(segmentBytes)}`,
-      );
-    }
-    const cacheEntries = options.cacheEntries ?? 4096;
-    if (!Number.isInteger(cacheEntries) || cacheEntries < 0 || cacheEntries > 1_000_000) {
-      invalidArgument(
-        "options.cacheEntries",
-        `must be an integer from 0 to 1000000, got ${describe(cacheEntries)}`,
-      );
-    }
+    const { segmentBytes, cacheEntries } = checkFileOptions(options);
     this.#cacheLimit = cacheEntries;
     this.#log = new SegmentLog(directory, segmentBytes, (error) => this.fail(error));
     this.#segments = this.#log.segments;
@@ -256,13 +274,14 @@ export class FileLedger extends BaseLedger {
    * it (or its holder cannot be checked from here), `CorruptionError` when anything that
    * was or may have been acknowledged is damaged or missing.
    */
-  static async open(directory: string, options: FileLedgerOptions = {}): Promise<FileLedger> {
-    if (typeof directory !== "string" || directory.length === 0) {
+  static async open(directory: string, openOptions: FileLedgerOptions = {}): Promise<FileLedger> {
+    if (typeof directory !== "string" || directory.length === 0 || directory.includes("\u0000")) {
       invalidArgument("directory", `must be a path, got ${describe(directory)}`);
     }
-    if (typeof options !== "object" || options === null) {
-      invalidArgument("options", `must be an object, got ${describe(options)}`);
-    }
+    const options = readOptions<FileLedgerOptions>(openOptions, "options", FILE_KEYS);
+    // Every option is checked before anything on disk is touched.
+    checkLedgerOptions(options);
+    checkFileOptions(options);
     const started = performance.now();
     await mkdir(directory, { recursive: true });
     const real = await realpath(directory);

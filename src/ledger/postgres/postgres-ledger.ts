@@ -47,6 +47,7 @@ import {
   type LedgerErrorCode,
 } from "../../errors.js";
 import { describe, invalidArgument } from "../../internal/arguments.js";
+import { optionKeys, readOptions, readProperty } from "../../internal/options.js";
 import { logger } from "../../observe/debug.js";
 import {
   type AppendOutcome,
@@ -56,6 +57,7 @@ import {
   type EntryScan,
   type FreezeChange,
   type FreezeChanged,
+  LEDGER_OPTION_KEYS,
   type LedgerOptions,
   planAppend,
 } from "../base.js";
@@ -340,6 +342,15 @@ interface Locks {
   audit: number;
 }
 
+const POSTGRES_KEYS = optionKeys<PostgresLedgerOptions>()(
+  ...LEDGER_OPTION_KEYS,
+  "pool",
+  "connectionString",
+  "poolSize",
+  "schema",
+  "allowUnsafeSettings",
+);
+
 /**
  * A ledger in PostgreSQL, shared by every process that opens it: gap-free positions
  * visible in commit order, durable claims with server-side expiry, versioned migrations
@@ -411,10 +422,10 @@ export class PostgresLedger extends BaseLedger {
    * const ledger = await PostgresLedger.open({ pool, schema: "orders_ledger" });
    * ```
    */
-  static async open(options: PostgresLedgerOptions): Promise<PostgresLedger> {
-    if (typeof options !== "object" || options === null) {
-      invalidArgument("options", `must be an object, got ${describe(options)}`);
-    }
+  static async open(openOptions: PostgresLedgerOptions): Promise<PostgresLedger> {
+    const options = readOptions<PostgresLedgerOptions>(openOptions, "options", POSTGRES_KEYS, {
+      required: true,
+    });
     checkLedgerOptions(options);
     const { pool: given, connectionString } = options;
     if ((given === undefined) === (connectionString === undefined)) {
@@ -424,8 +435,8 @@ export class PostgresLedger extends BaseLedger {
       given !== undefined &&
       (typeof given !== "object" ||
         given === null ||
-        typeof given.connect !== "function" ||
-        typeof given.query !== "function")
+        typeof readProperty(given, "connect", "options.pool") !== "function" ||
+        typeof readProperty(given, "query", "options.pool") !== "function")
     ) {
       invalidArgument("options.pool", `must be a pg.Pool, got ${describe(given)}`);
     }

@@ -38,6 +38,7 @@ import {
   LedgerError,
 } from "../../errors.js";
 import { describe, invalidArgument } from "../../internal/arguments.js";
+import { optionKeys, readOptions } from "../../internal/options.js";
 import {
   type AppendClash,
   type AppendOutcome,
@@ -47,6 +48,7 @@ import {
   type EntryScan,
   type FreezeChange,
   type FreezeChanged,
+  LEDGER_OPTION_KEYS,
   type LedgerOptions,
   planAppend,
 } from "../base.js";
@@ -295,6 +297,13 @@ class Clash {
 
 const SYNCHRONOUS = { off: 0, normal: 1, full: 2, extra: 3 } as const;
 
+const SQLITE_KEYS = optionKeys<SqliteLedgerOptions>()(
+  ...LEDGER_OPTION_KEYS,
+  "allowUnsafeSettings",
+  "synchronous",
+  "busyTimeoutMs",
+);
+
 /**
  * A ledger in one SQLite file: WAL with `synchronous=FULL`, every call one transaction,
  * the ledger's rules as table constraints, and versioned migrations. Shared by the
@@ -371,13 +380,11 @@ export class SqliteLedger extends BaseLedger {
    * const ledger = await SqliteLedger.open("./data/ledger.db", { busyTimeoutMs: 10_000 });
    * ```
    */
-  static async open(path: string, options: SqliteLedgerOptions = {}): Promise<SqliteLedger> {
+  static async open(path: string, openOptions: SqliteLedgerOptions = {}): Promise<SqliteLedger> {
     if (typeof path !== "string" || path.length === 0 || path.includes("\u0000")) {
       invalidArgument("path", `must be a file path, got ${describe(path)}`);
     }
-    if (typeof options !== "object" || options === null) {
-      invalidArgument("options", `must be an object, got ${describe(options)}`);
-    }
+    const options = readOptions<SqliteLedgerOptions>(openOptions, "options", SQLITE_KEYS);
     checkLedgerOptions(options);
     const allowUnsafe = options.allowUnsafeSettings ?? false;
     if (typeof allowUnsafe !== "boolean") {
