@@ -40,7 +40,8 @@ import { CorruptionError, isSinkproofError } from "../errors.js";
 import { jsonParts } from "./envelope-json.js";
 import type { Claim, ClaimResult, LedgerEntry, Receipt } from "./types.js";
 import {
-  checkReceipt,
+  copyReceipt,
+  isCheckedReceipt,
   isFencingToken,
   isFinalStatus,
   isValidReceipt,
@@ -474,6 +475,13 @@ export function checkedReceipt(
   sink: string,
   key: string | undefined,
 ): Receipt {
+  if (
+    isCheckedReceipt(receipt) &&
+    receipt.sink === sink &&
+    (key === undefined || receipt.key === key)
+  ) {
+    return receipt;
+  }
   const r = receipt as Partial<Receipt> | undefined;
   const position = isPosition(r?.position) ? r.position : undefined;
   if (!isValidReceipt(receipt)) {
@@ -486,7 +494,7 @@ export function checkedReceipt(
       `a receipt read for ${key === undefined ? "" : `key ${JSON.stringify(key)} at `}sink ${JSON.stringify(sink)} is for key ${JSON.stringify(receipt.key)} at sink ${JSON.stringify(receipt.sink)}`,
     );
   }
-  return checkReceipt(receipt);
+  return copyReceipt(receipt);
 }
 
 /** What a claim asked for, to check the answer against. */

@@ -385,13 +385,29 @@ function snapshotReceipt(receipt: unknown): Record<string, unknown> {
 
 /** A receipt checked and copied into a frozen object. */
 export function checkReceipt(input: unknown): Receipt {
+  if (isCheckedReceipt(input)) return input;
   const receipt = snapshotReceipt(input);
   if (!isValidReceipt(receipt)) {
     const result = receiptSchema.safeParse(receipt);
     if (!result.success) zodToArgument("receipt", result.error.issues);
     invalidArgument("receipt", "is not a receipt");
   }
-  const r = receipt;
+  return copyReceipt(receipt);
+}
+
+/**
+ * Receipts this process made with {@link copyReceipt}: frozen all the way down and valid,
+ * so an in-memory adapter that hands one back is not checked and copied again.
+ */
+const CHECKED_RECEIPTS = new WeakSet<object>();
+
+/** True for a receipt {@link copyReceipt} made (frozen, valid): it needs no check. */
+export function isCheckedReceipt(value: unknown): value is Receipt {
+  return typeof value === "object" && value !== null && CHECKED_RECEIPTS.has(value);
+}
+
+/** A valid receipt (see `isValidReceipt`) copied into frozen plain objects. */
+export function copyReceipt(r: Receipt): Receipt {
   const out: Receipt = {
     sink: r.sink,
     key: r.key,
@@ -424,7 +440,9 @@ export function checkReceipt(input: unknown): Receipt {
           }),
         }),
   };
-  return Object.freeze(out);
+  const frozen = Object.freeze(out);
+  CHECKED_RECEIPTS.add(frozen);
+  return frozen;
 }
 
 const AUDIT_INPUT_KEYS = optionKeys<AuditInput>()(
