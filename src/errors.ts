@@ -143,11 +143,12 @@ export class SinkproofError<C extends SinkproofErrorCode = SinkproofErrorCode> e
  * ```
  */
 export function isSinkproofError(error: unknown): error is SinkproofError {
-  return (
-    typeof error === "object" &&
-    error !== null &&
-    (error as Record<symbol, unknown>)[BRAND] === true
-  );
+  if (typeof error !== "object" || error === null) return false;
+  try {
+    return (error as Record<symbol, unknown>)[BRAND] === true;
+  } catch {
+    return false; // a Proxy whose trap throws is no sinkproof error
+  }
 }
 
 /**

@@ -21,7 +21,7 @@ import {
   resolveLimits,
 } from "../canonical/canonicalize.js";
 import { InvalidArgumentError } from "../errors.js";
-import { describe, invalidArgument } from "../internal/arguments.js";
+import { describe, invalidArgument, reading } from "../internal/arguments.js";
 import { optionKeys, readOptions } from "../internal/options.js";
 import { xxh64Bytes, xxh64Text } from "./xxhash.js";
 
@@ -125,7 +125,7 @@ export function checksumOf(data: Uint8Array | string, options?: ChecksumOfOption
     }
     return algorithm === "xxh64" ? `xxh64:${xxh64Text(data)}` : `sha256:${sha256Hex(data)}`;
   }
-  if (!(data instanceof Uint8Array)) {
+  if (!reading("data", () => data instanceof Uint8Array)) {
     return invalidArgument("data", `must be a Uint8Array or a string, got ${describe(data)}`);
   }
   return checksumOfBytes(data, algorithm);

@@ -26,12 +26,12 @@ import {
   isSinkproofError,
   type ValidationIssue,
 } from "../errors.js";
-import { describe, invalidArgument } from "../internal/arguments.js";
+import { describe, errorText, invalidArgument, reading, show } from "../internal/arguments.js";
 import { type OptionKeys, optionKeys, readOptions, readProperty } from "../internal/options.js";
 import type { Claim, Ledger, Receipt, ReceiptStatus, SinkFreeze } from "../ledger/types.js";
 import { checkName, isFinalStatus } from "../ledger/validate.js";
 import { logger } from "../observe/debug.js";
-import { type Metrics, noopMetrics } from "../observe/metrics.js";
+import { checkMetrics, type Metrics, safeMetrics } from "../observe/metrics.js";
 import { checkAccepts, checkRegistry, envelopeForSink } from "../schema/accepts.js";
 import type { SchemaRegistry } from "../schema/registry.js";
 import { watchFreezes } from "./freezes.js";
@@ -348,13 +348,30 @@ function envelopeRef(envelope: unknown): EnvelopeRef {
   if (typeof key !== "string") {
     invalidArgument("envelope", `must be an envelope, got ${describe(envelope)}`);
   }
-  return { key, checksum: readProperty(envelope, "checksum", "envelope") };
+  const checksum = readProperty(envelope, "checksum", "envelope");
+  if (typeof checksum !== "string")
+    invalidArgument("envelope.checksum", `must be a checksum, got ${describe(checksum)}`);
+  return { key, checksum };
 }
 
 function readDeliverOptions(options: unknown): DeliverOptions {
-  return options === undefined
-    ? NO_OPTIONS
-    : readOptions<DeliverOptions>(options, "options", DELIVER_KEYS);
+  if (options === undefined) return NO_OPTIONS;
+  const read = readOptions<DeliverOptions>(options, "options", DELIVER_KEYS);
+  const { signal, onWait, replay } = read;
+  if (
+    signal !== undefined &&
+    !reading(
+      "options.signal",
+      () => signal instanceof AbortSignal && typeof signal.aborted === "boolean",
+    )
+  ) {
+    invalidArgument("options.signal", `must be an AbortSignal, got ${describe(signal)}`);
+  }
+  if (onWait !== undefined && typeof onWait !== "function")
+    invalidArgument("options.onWait", `must be a function, got ${describe(onWait)}`);
+  if (replay !== undefined && typeof replay !== "boolean")
+    invalidArgument("options.replay", `must be a boolean, got ${describe(replay)}`);
+  return read;
 }
 
 function isIterable(value: unknown): value is Iterable<unknown> | AsyncIterable<unknown> {
@@ -367,6 +384,23 @@ function isIterable(value: unknown): value is Iterable<unknown> | AsyncIterable<
   } catch {
     return false;
   }
+}
+
+/** Why a delivery was aborted, for its receipt (the reason is the caller's, any value). */
+function abortText(signal: AbortSignal | undefined): string {
+  const reason: unknown = signal?.reason;
+  return reason === undefined ? "aborted" : errorText(reason).slice(0, 4096) || "aborted";
+}
+
+/** A time from the guard's clock: an integer of ms within what a `Date` can hold. */
+function checkedTime(ms: unknown): number {
+  if (typeof ms !== "number" || !Number.isInteger(ms) || ms < 0 || ms > 253_402_300_799_999) {
+    invalidArgument(
+      "options.clock()",
+      `must return an integer number of ms since the epoch, got ${show(ms)}`,
+    );
+  }
+  return ms;
 }
 
 function checkLedgerOption(ledger: unknown): Ledger {
@@ -428,7 +462,7 @@ export function guardSink(guardOptions: GuardSinkOptions): SinkGuard {
   const freezeCheckMs = integer(options.freezeCheckMs, "options.freezeCheckMs", 0, 3_600_000, 1000);
   const owner =
     options.owner === undefined ? defaultOwner() : checkName(options.owner, "options.owner", 256);
-  const metrics = options.metrics ?? noopMetrics;
+  const metrics = safeMetrics(checkMetrics(options.metrics, "options.metrics"));
   const signer =
     options.signReceipts === undefined
       ? undefined
@@ -463,11 +497,13 @@ export function guardSink(guardOptions: GuardSinkOptions): SinkGuard {
   /** ISO time of `ms`, cached: deliveries in one millisecond share the string. */
   const iso = (ms: number) => {
     if (ms !== lastMs) {
+      lastIso = new Date(checkedTime(ms)).toISOString();
       lastMs = ms;
-      lastIso = new Date(ms).toISOString();
     }
     return lastIso;
   };
+  /** The clock's answer, checked before anything is claimed or written. */
+  const now = (): number => checkedTime(clock());
 
   const leases = createLeases(ledger, claimTtlMs, clock, log);
 
@@ -637,7 +673,7 @@ export function guardSink(guardOptions: GuardSinkOptions): SinkGuard {
     for (let attempt = 1; attempt <= retry.attempts; attempt++) {
       if (signal?.aborted) {
         return receiptOf(entryEnvelope, position, "failed", attempt, startedAt, {
-          error: { code: "aborted", message: String(signal.reason ?? "aborted").slice(0, 4096) },
+          error: { code: "aborted", message: abortText(signal) },
           fencingToken,
         });
       }
@@ -690,7 +726,7 @@ export function guardSink(guardOptions: GuardSinkOptions): SinkGuard {
         await retry.sleep(backoffMs(retry, attempt), signal);
       } catch {
         return receiptOf(entryEnvelope, position, "failed", attempt, startedAt, {
-          error: { code: "aborted", message: String(signal?.reason ?? "aborted").slice(0, 4096) },
+          error: { code: "aborted", message: abortText(signal) },
           fencingToken,
         });
       }
@@ -778,7 +814,7 @@ export function guardSink(guardOptions: GuardSinkOptions): SinkGuard {
   async function deliverOnce(envelope: EnvelopeRef, options: DeliverOptions): Promise<Receipt> {
     const replay = options.replay ?? false;
     const signal = options.signal;
-    const startedAt = clock();
+    const startedAt = now();
     const entry = await ledger.get(envelope.key);
     if (entry === undefined) {
       throw new DeliveryError(
@@ -871,11 +907,14 @@ export function guardSink(guardOptions: GuardSinkOptions): SinkGuard {
       throw error;
     }
     leases.letGo(stored.key);
-    const result = await finish(receipt, startedAt);
-    await ledger
-      .releaseClaim(lease.claim)
-      .catch((error: unknown) => log("release failed: %O", error));
-    return result;
+    try {
+      return await finish(receipt, startedAt);
+    } finally {
+      // Whether or not the receipt could be stored: the claim is not left held.
+      await ledger
+        .releaseClaim(lease.claim)
+        .catch((error: unknown) => log("release failed: %O", error));
+    }
   }
 
   /** The answer for a key that already has a final receipt at this sink. */

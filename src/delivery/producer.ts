@@ -12,14 +12,14 @@ import type { IdFactory } from "../envelope/ids.js";
 import type { Envelope, SchemaRef, Trace } from "../envelope/schema.js";
 import { createSealer, type EnvelopeDraft } from "../envelope/seal.js";
 import { PayloadValidationError, type ValidationIssue } from "../errors.js";
-import { describe, invalidArgument } from "../internal/arguments.js";
+import { describe, invalidArgument, reading } from "../internal/arguments.js";
 import { optionKeys, readArray, readOptions, readProperty } from "../internal/options.js";
 import type { Ledger } from "../ledger/types.js";
 import { checkProducer } from "../ledger/validate.js";
 import { logger } from "../observe/debug.js";
-import { type Metrics, noopMetrics } from "../observe/metrics.js";
+import { checkMetrics, type Metrics, safeMetrics } from "../observe/metrics.js";
 import type { SchemaRegistry } from "../schema/registry.js";
-import { type SafeParseSchema, schemaIssues } from "./validation.js";
+import { isSafeParseSchema, type SafeParseSchema, schemaIssues } from "./validation.js";
 
 const log = logger("producer");
 
@@ -110,15 +110,56 @@ export interface Producer {
   emitMany(items: readonly EmitItem[]): Promise<Envelope[]>;
 }
 
+/** A validator checked once: a function, or the map read into a `Map` of checked schemas. */
+type CheckedValidator =
+  | Exclude<PayloadValidator, Readonly<Record<string, SafeParseSchema>>>
+  | ReadonlyMap<string, SafeParseSchema>;
+
+function checkValidator(validate: unknown): CheckedValidator | undefined {
+  if (validate === undefined) return undefined;
+  if (typeof validate === "function") return validate as CheckedValidator;
+  if (typeof validate !== "object" || validate === null)
+    invalidArgument("options.validate", "must be a map of event type to schema, or a function");
+  return reading("options.validate", () => {
+    const map = new Map<string, SafeParseSchema>();
+    for (const type of Object.keys(validate)) {
+      const schema: unknown = (validate as Record<string, unknown>)[type];
+      if (!isSafeParseSchema(schema)) {
+        invalidArgument(
+          `options.validate[${JSON.stringify(type)}]`,
+          `must be a zod schema (with safeParse), got ${describe(schema)}`,
+        );
+      }
+      map.set(type, schema);
+    }
+    return map;
+  });
+}
+
 function issuesOf(
-  validate: PayloadValidator,
+  validate: CheckedValidator,
   type: string,
   schema: SchemaRef,
   payload: unknown,
 ): readonly ValidationIssue[] {
-  if (typeof validate === "function") return validate(type, schema, payload) ?? [];
-  const own = Object.hasOwn(validate, type) ? validate[type] : undefined;
+  if (typeof validate === "function") {
+    const issues: unknown = validate(type, schema, payload) ?? [];
+    if (!Array.isArray(issues) || !issues.every(isIssue)) {
+      invalidArgument(
+        "options.validate()",
+        "must return an array of { path, code, message } issues, or nothing",
+      );
+    }
+    return issues;
+  }
+  const own = validate.get(type);
   return own === undefined ? [] : schemaIssues(own, payload);
+}
+
+function isIssue(value: unknown): value is ValidationIssue {
+  if (typeof value !== "object" || value === null) return false;
+  const { path, code, message } = value as Record<string, unknown>;
+  return typeof path === "string" && typeof code === "string" && typeof message === "string";
 }
 
 const PRODUCER_KEYS = optionKeys<ProducerOptions>()(
@@ -175,14 +216,7 @@ export function createProducer(producerOptions: ProducerOptions): Producer {
   ) {
     invalidArgument("options.ledger", `must be a ledger, got ${describe(ledger)}`);
   }
-  const validate = options.validate;
-  if (
-    validate !== undefined &&
-    typeof validate !== "function" &&
-    (typeof validate !== "object" || validate === null)
-  ) {
-    invalidArgument("options.validate", "must be a map of event type to schema, or a function");
-  }
+  const validate = checkValidator(options.validate);
   const registry = options.registry;
   if (
     registry !== undefined &&
@@ -199,7 +233,7 @@ export function createProducer(producerOptions: ProducerOptions): Producer {
       `must be an integer from 1 to 1000000, got ${describe(block)}`,
     );
   }
-  const metrics = options.metrics ?? noopMetrics;
+  const metrics = safeMetrics(checkMetrics(options.metrics, "options.metrics"));
   const seal = createSealer({
     clock: options.clock,
     ids: options.ids,

@@ -80,18 +80,29 @@ export interface RetryPolicy {
  */
 export function permanent<E>(error: E): E {
   if (typeof error === "object" && error !== null) {
-    Object.defineProperty(error, PERMANENT, { value: true, configurable: true });
+    // Remembered here too: a frozen error (or a Proxy that refuses) cannot carry the mark.
+    PERMANENT_ERRORS.add(error);
+    try {
+      Object.defineProperty(error, PERMANENT, { value: true, configurable: true });
+    } catch {
+      // not extensible: the set above is the mark
+    }
   }
   return error;
 }
 
+/** Errors marked by {@link permanent} in this copy of the library (the mark itself crosses copies). */
+const PERMANENT_ERRORS = new WeakSet<object>();
+
 /** The default retry decision: retry everything except errors marked with {@link permanent}. */
 export function isRetryable(error: unknown): boolean {
-  return !(
-    typeof error === "object" &&
-    error !== null &&
-    (error as Record<symbol, unknown>)[PERMANENT] === true
-  );
+  if (typeof error !== "object" || error === null) return true;
+  if (PERMANENT_ERRORS.has(error)) return false;
+  try {
+    return (error as Record<symbol, unknown>)[PERMANENT] !== true;
+  } catch {
+    return true; // a Proxy whose trap throws carries no mark
+  }
 }
 
 /** Sleeps `ms`, or rejects with the signal's reason when it aborts. */

@@ -9,8 +9,9 @@
 
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { canonicalBytes } from "../canonical/canonicalize.js";
+import { isCleanText } from "../envelope/schema.js";
 import { CanonicalizationError, InvalidArgumentError, isSinkproofError } from "../errors.js";
-import { describe, invalidArgument } from "../internal/arguments.js";
+import { describe, invalidArgument, reading } from "../internal/arguments.js";
 import { readOptions } from "../internal/options.js";
 import type { Receipt } from "../ledger/types.js";
 import { checkReceipt } from "../ledger/validate.js";
@@ -35,7 +36,9 @@ const SIGNING_KEY_KEYS = ["keyId", "secret"] as const;
 
 function secretBytes(secret: unknown, where: string): Buffer {
   if (typeof secret === "string") return Buffer.from(secret, "utf8");
-  if (secret instanceof Uint8Array) return Buffer.from(secret);
+  if (reading(where, () => secret instanceof Uint8Array)) {
+    return reading(where, () => Buffer.from(secret as Uint8Array));
+  }
   return invalidArgument(where, `must be a string or bytes, got ${describe(secret)}`);
 }
 
@@ -49,9 +52,19 @@ export function checkSigningKey(
   const read = readOptions<ReceiptSigningKey>(key, where, SIGNING_KEY_KEYS, {
     what: "a signing key field",
   });
-  if (typeof read.keyId !== "string" || key.keyId.length === 0 || key.keyId.length > 128) {
-    invalidArgument(`${where}.keyId`, "must be 1 to 128 characters");
+  if (
+    typeof read.keyId !== "string" ||
+    read.keyId.length === 0 ||
+    read.keyId.length > 128 ||
+    !isCleanText(read.keyId)
+  ) {
+    // The rule receipts hold it to: checked here, not after a delivery was written.
+    invalidArgument(
+      `${where}.keyId`,
+      "must be 1 to 128 characters, without control characters, noncharacters or lone surrogates",
+    );
   }
+
   const secret = secretBytes(read.secret, `${where}.secret`);
   if (secret.length < 16) invalidArgument(`${where}.secret`, "must be at least 16 bytes");
   return { keyId: read.keyId, secret };

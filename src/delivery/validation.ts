@@ -7,6 +7,7 @@
  */
 
 import type { ValidationIssue } from "../errors.js";
+import { describe, invalidArgument, reading } from "../internal/arguments.js";
 
 /** One issue as a schema library reports it. */
 export interface SchemaIssue {
@@ -40,11 +41,12 @@ export interface SafeParseSchema {
 
 /** True when `value` looks like a {@link SafeParseSchema}. */
 export function isSafeParseSchema(value: unknown): value is SafeParseSchema {
-  return (
-    typeof value === "object" &&
-    value !== null &&
-    typeof (value as { safeParse?: unknown }).safeParse === "function"
-  );
+  if (typeof value !== "object" || value === null) return false;
+  try {
+    return typeof (value as { safeParse?: unknown }).safeParse === "function";
+  } catch {
+    return false; // a Proxy whose trap throws
+  }
 }
 
 /** The issues of `value` under `schema`, with paths under `base` (default `$.payload`). */
@@ -53,7 +55,11 @@ export function schemaIssues(
   value: unknown,
   base = "$.payload",
 ): ValidationIssue[] {
-  const result = schema.safeParse(value);
+  if (!isSafeParseSchema(schema))
+    invalidArgument("schema", `must be a zod schema (with safeParse), got ${describe(schema)}`);
+  if (typeof base !== "string") invalidArgument("base", `must be a path, got ${describe(base)}`);
+  // A value the schema cannot read (a Proxy whose trap throws) is unreadable input.
+  const result = reading("value", () => schema.safeParse(value));
   if (result.success) return [];
   const issues = result.error?.issues ?? [
     { path: [], code: "invalid", message: "rejected by the schema" },

@@ -11,7 +11,7 @@ import { formatPath } from "../canonical/path.js";
 import { algorithmOf, sameChecksum } from "../checksum/checksum.js";
 import { CanonicalizationError, EnvelopeValidationError, IntegrityError } from "../errors.js";
 import { isValidEnvelopeFields } from "./fields.js";
-import { zodIssues } from "./issues.js";
+import { readingEnvelope, zodIssues } from "./issues.js";
 import { hashPayload } from "./payload.js";
 import { type Envelope, envelopeFieldsSchema } from "./schema.js";
 import { buildEnvelope } from "./seal.js";
@@ -25,15 +25,17 @@ export function assertEnvelopeFields(
   value: unknown,
   base: readonly (string | number)[] = [],
 ): Envelope {
-  if (!isValidEnvelopeFields(value)) {
-    const result = envelopeFieldsSchema.safeParse(value);
-    throw new EnvelopeValidationError(
-      result.success
-        ? [{ path: formatPath(base), code: "invalid_envelope", message: "not an envelope" }]
-        : zodIssues(result.error.issues, base),
-    );
-  }
-  return value as unknown as Envelope;
+  return readingEnvelope("envelope", base, () => {
+    if (!isValidEnvelopeFields(value)) {
+      const result = envelopeFieldsSchema.safeParse(value);
+      throw new EnvelopeValidationError(
+        result.success
+          ? [{ path: formatPath(base), code: "invalid_envelope", message: "not an envelope" }]
+          : zodIssues(result.error.issues, base),
+      );
+    }
+    return value as unknown as Envelope;
+  });
 }
 
 /**
@@ -58,6 +60,15 @@ export function checkEnvelope(
  * serializing it again.
  */
 export function checkEnvelopeKeepingPayload(
+  value: unknown,
+  limits: Limits,
+  base: readonly (string | number)[],
+  keep: boolean,
+): { envelope: Envelope; canonical: Uint8Array | undefined } {
+  return readingEnvelope("envelope", base, () => checkReading(value, limits, base, keep));
+}
+
+function checkReading(
   value: unknown,
   limits: Limits,
   base: readonly (string | number)[],
@@ -102,8 +113,18 @@ export function checkEnvelopeKeepingPayload(
   ) {
     return { envelope, canonical: hashed.canonical };
   }
-  return {
-    envelope: buildEnvelope({ ...envelope, payload: hashed.payload }),
-    canonical: hashed.canonical,
-  };
+  const copy = buildEnvelope({ ...envelope, payload: hashed.payload });
+  // The copy read every field again: an object whose fields change between reads (a Proxy)
+  // must not slip another value past the check.
+  if (!isValidEnvelopeFields(copy) || copy.checksum !== envelope.checksum) {
+    assertEnvelopeFields(copy, base);
+    throw new EnvelopeValidationError([
+      {
+        path: formatPath(base),
+        code: "unreadable_value",
+        message: "the envelope changed while it was read",
+      },
+    ]);
+  }
+  return { envelope: copy, canonical: hashed.canonical };
 }

@@ -121,6 +121,8 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
 const REQUIRED = ["id", "source", "type"] as const;
+/** Longest `source` read: longer is no URI anyone emits (and would be slow to check). */
+const MAX_SOURCE = 4096;
 const SEQUENCE_DIGITS = 16;
 const URN_PREFIX = "urn:sinkproof:schema:";
 
@@ -337,7 +339,13 @@ export function parseCloudEvent(input: unknown): CloudEvent {
     else if (typeof v !== "string") issue(`$.${name}`, "invalid_type", `${name} must be a string`);
     else if (v.length === 0) issue(`$.${name}`, "empty", `${name} must not be empty`);
   }
-  if (typeof out.source === "string" && out.source.length > 0 && !URI_REFERENCE.test(out.source)) {
+  if (typeof out.source === "string" && out.source.length > MAX_SOURCE) {
+    issue("$.source", "too_long", `source must be at most ${MAX_SOURCE} characters`);
+  } else if (
+    typeof out.source === "string" &&
+    out.source.length > 0 &&
+    !URI_REFERENCE.test(out.source)
+  ) {
     issue("$.source", "invalid_uri_reference", "source must be a URI reference");
   }
   const optionalString = (

@@ -15,7 +15,7 @@
 import { getRandomValues } from "node:crypto";
 import { decodeTime, TIME_MAX } from "ulid";
 import { IdError } from "../errors.js";
-import { describe, invalidArgument } from "../internal/arguments.js";
+import { describe, invalidArgument, show } from "../internal/arguments.js";
 import { optionKeys, readOptions } from "../internal/options.js";
 import { logger } from "../observe/debug.js";
 
@@ -146,7 +146,7 @@ export function createIdFactory(options: IdFactoryOptions = {}): IdFactory {
       : () => {
           const r = prng();
           if (typeof r !== "number" || !(r >= 0 && r < 1)) {
-            invalidArgument("options.random()", `must return a number in [0, 1), got ${String(r)}`);
+            invalidArgument("options.random()", `must return a number in [0, 1), got ${show(r)}`);
           }
           return r;
         };
@@ -156,7 +156,7 @@ export function createIdFactory(options: IdFactoryOptions = {}): IdFactory {
     if (typeof time !== "number" || !Number.isInteger(time) || time < 0 || time > TIME_MAX) {
       invalidArgument(
         "options.clock()",
-        `must return an integer from 0 to ${TIME_MAX} (ms since epoch), got ${String(time)}`,
+        `must return an integer from 0 to ${TIME_MAX} (ms since epoch), got ${show(time)}`,
       );
     }
     return next(time);

@@ -7,7 +7,8 @@
 
 import type { z } from "zod";
 import { formatPath } from "../canonical/path.js";
-import type { ValidationIssue } from "../errors.js";
+import { EnvelopeValidationError, isSinkproofError, type ValidationIssue } from "../errors.js";
+import { errorText } from "../internal/arguments.js";
 
 /** Every zod issue as a {@link ValidationIssue}, prefixed by `base` path segments. */
 export function zodIssues(
@@ -19,4 +20,27 @@ export function zodIssues(
     code: issue.code,
     message: issue.message,
   }));
+}
+
+/**
+ * Runs code that reads an envelope or a draft handed in: a sinkproof error passes
+ * through, anything else (a Proxy trap or a getter that threw, a revoked Proxy) becomes an
+ * `EnvelopeValidationError` with one `unreadable_value` issue at `base`.
+ */
+export function readingEnvelope<T>(what: string, base: readonly PropertyKey[], read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    if (isSinkproofError(error)) throw error;
+    throw new EnvelopeValidationError(
+      [
+        {
+          path: formatPath(base),
+          code: "unreadable_value",
+          message: `reading the ${what} threw: ${errorText(error)}`,
+        },
+      ],
+      { cause: error },
+    );
+  }
 }

@@ -16,7 +16,7 @@
 import { canonicalBytes } from "../canonical/canonicalize.js";
 import { sha256Hex } from "../checksum/checksum.js";
 import { CanonicalizationError } from "../errors.js";
-import { describe, invalidArgument } from "../internal/arguments.js";
+import { describe, invalidArgument, reading } from "../internal/arguments.js";
 import { isCleanText, isProducerName } from "./schema.js";
 
 /** A value allowed in a key part. Prefer strings and integers for cross-language keys. */
@@ -45,6 +45,10 @@ const PARTS_LIMITS = { maxDepth: 2, maxBytes: 64 * 1024 };
  * ```
  */
 export function idempotencyKey(parts: Readonly<Record<string, KeyPart>>): string {
+  return reading("parts", () => keyOf(parts));
+}
+
+function keyOf(parts: Readonly<Record<string, KeyPart>>): string {
   if (typeof parts !== "object" || parts === null || Array.isArray(parts)) {
     return invalidArgument("parts", `must be an object of named parts, got ${describe(parts)}`);
   }

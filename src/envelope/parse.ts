@@ -6,13 +6,14 @@
  * @module
  */
 
+import type { Limits } from "../canonical/canonicalize.js";
 import type { Checksum } from "../checksum/checksum.js";
 import { algorithmOf, isChecksum, sameChecksum } from "../checksum/checksum.js";
 import { CanonicalizationError, EnvelopeValidationError, type ValidationIssue } from "../errors.js";
 import { describe, invalidArgument } from "../internal/arguments.js";
 import { optionKeys, readOptions } from "../internal/options.js";
 import { logger } from "../observe/debug.js";
-import { zodIssues } from "./issues.js";
+import { readingEnvelope, zodIssues } from "./issues.js";
 import { type HashedPayload, hashPayload } from "./payload.js";
 import { type Envelope, envelopeFieldsSchema, type SchemaRef, type Trace } from "./schema.js";
 import { buildEnvelope } from "./seal.js";
@@ -98,6 +99,10 @@ export function parseEnvelope(input: unknown, options?: ParseEnvelopeOptions): E
   if (typeof verifyChecksum !== "boolean") {
     invalidArgument("options.verify", `must be a boolean, got ${describe(verifyChecksum)}`);
   }
+  return readingEnvelope("envelope", [], () => parseReading(input, limits, verifyChecksum));
+}
+
+function parseReading(input: unknown, limits: Limits, verifyChecksum: boolean): Envelope {
   const value = decode(input, limits.maxBytes);
   const result = envelopeFieldsSchema.safeParse(value);
   const issues: ValidationIssue[] = result.success ? [] : zodIssues(result.error.issues);

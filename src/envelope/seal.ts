@@ -12,11 +12,11 @@
 
 import type { Checksum, ChecksumAlgorithm } from "../checksum/checksum.js";
 import { EnvelopeValidationError } from "../errors.js";
-import { describe, invalidArgument } from "../internal/arguments.js";
+import { describe, invalidArgument, show } from "../internal/arguments.js";
 import { type OptionKeys, optionKeys, readOptions } from "../internal/options.js";
-import { isValidDraft } from "./fields.js";
+import { isValidDraft, isValidEnvelopeFields } from "./fields.js";
 import { createIdFactory, type IdFactory, isId } from "./ids.js";
-import { zodIssues } from "./issues.js";
+import { readingEnvelope, zodIssues } from "./issues.js";
 import { joinSequenceKey } from "./keys.js";
 import { hashPayload } from "./payload.js";
 import {
@@ -222,7 +222,7 @@ export function createSealer(options: SealOptions = {}): Sealer {
     if (typeof ms !== "number" || !Number.isInteger(ms) || ms < 0 || ms > 253_402_300_799_999) {
       invalidArgument(
         "options.clock()",
-        `must return an integer number of ms from 0 to 253402300799999 (year 9999), got ${String(ms)}`,
+        `must return an integer number of ms from 0 to 253402300799999 (year 9999), got ${show(ms)}`,
       );
     }
     lastMs = ms;
@@ -231,8 +231,11 @@ export function createSealer(options: SealOptions = {}): Sealer {
   }
 
   return function sealDraft<P>(draft: EnvelopeDraft<P>): Envelope<JsonOf<P>> {
-    if (!isValidDraft(draft)) explainDraft(draft);
-    const hashed = hashPayload(draft.payload, limits, algorithm, true);
+    const payload = readingEnvelope("draft", [], () => {
+      if (!isValidDraft(draft)) explainDraft(draft);
+      return draft.payload;
+    });
+    const hashed = hashPayload(payload, limits, algorithm, true);
     const ms = clock();
     const time = timeOf(ms);
     let id: string;
@@ -243,22 +246,36 @@ export function createSealer(options: SealOptions = {}): Sealer {
       clockIds.now = ms;
       id = clockIds.next();
     }
-    const stream = draft.stream ?? DEFAULT_STREAM;
-    return buildEnvelope({
-      id,
-      producer: draft.producer,
-      stream,
-      seq: draft.seq,
-      type: draft.type,
-      schema: draft.schema,
-      time,
-      key: draft.key ?? joinSequenceKey(draft.producer, stream, draft.seq),
-      checksum: hashed.checksum,
-      payload: hashed.payload as JsonOf<P>,
-      trace: draft.trace,
-      parents: draft.parents,
-    });
+    return readingEnvelope("draft", [], () => sealed(draft, id, time, hashed));
   };
+}
+
+/** The envelope of a checked draft. */
+function sealed<P>(
+  draft: EnvelopeDraft<P>,
+  id: string,
+  time: string,
+  hashed: { checksum: Checksum; payload: unknown },
+): Envelope<JsonOf<P>> {
+  const stream = draft.stream ?? DEFAULT_STREAM;
+  const envelope = buildEnvelope({
+    id,
+    producer: draft.producer,
+    stream,
+    seq: draft.seq,
+    type: draft.type,
+    schema: draft.schema,
+    time,
+    key: draft.key ?? joinSequenceKey(draft.producer, stream, draft.seq),
+    checksum: hashed.checksum,
+    payload: hashed.payload as JsonOf<P>,
+    trace: draft.trace,
+    parents: draft.parents,
+  });
+  // The draft was read again: an object whose fields change between reads (a Proxy)
+  // must not slip another value past the check.
+  if (!isValidEnvelopeFields(envelope)) explainDraft(draft);
+  return envelope;
 }
 
 let defaultSealer: Sealer | undefined;

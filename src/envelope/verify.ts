@@ -9,8 +9,13 @@
 
 import { type Limits, MAX_BYTES_LIMIT, resolveLimits } from "../canonical/canonicalize.js";
 import { algorithmOf, type Checksum, isChecksum, sameChecksum } from "../checksum/checksum.js";
-import { CanonicalizationError, IntegrityError, type ValidationIssue } from "../errors.js";
-import { describe, invalidArgument } from "../internal/arguments.js";
+import {
+  CanonicalizationError,
+  IntegrityError,
+  isSinkproofError,
+  type ValidationIssue,
+} from "../errors.js";
+import { describe, errorText, invalidArgument } from "../internal/arguments.js";
 import { type OptionKeys, optionKeys, readOptions } from "../internal/options.js";
 import { hashPayload } from "./payload.js";
 import { ENVELOPE_LIMITS, type Envelope } from "./schema.js";
@@ -91,6 +96,16 @@ interface Checked {
 }
 
 function check(envelope: unknown, limits: Limits): Checked {
+  try {
+    return checkReading(envelope, limits);
+  } catch (error) {
+    if (isSinkproofError(error)) throw error;
+    const message = `reading the envelope threw: ${errorText(error)}`;
+    return { issues: [{ path: "$", code: "unreadable_value", message }] };
+  }
+}
+
+function checkReading(envelope: unknown, limits: Limits): Checked {
   if (typeof envelope !== "object" || envelope === null || Array.isArray(envelope)) {
     return {
       issues: [
@@ -197,7 +212,12 @@ export function assertIntact(
 ): asserts envelope is Envelope {
   const { issues, expected, actual } = check(envelope, verifyLimits(options));
   if (issues.length === 0) return;
-  const key = (envelope as { key?: unknown } | null)?.key;
+  let key: unknown;
+  try {
+    key = (envelope as { key?: unknown } | null)?.key;
+  } catch {
+    key = undefined; // unreadable: the issue says so
+  }
   const context = typeof key === "string" ? { key } : {};
   if (expected !== undefined && actual !== undefined) {
     throw checksumMismatch(expected, actual, context.key);

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { InvalidArgumentError } from "../errors.js";
+import { InvalidArgumentError, isSinkproofError } from "../errors.js";
 
 /** Throws an {@link InvalidArgumentError} for the argument at `path`. */
 export function invalidArgument(path: string, rule: string, cause?: unknown): never {
@@ -13,6 +13,70 @@ export function invalidArgument(path: string, rule: string, cause?: unknown): ne
     path,
     ...(cause === undefined ? {} : { cause }),
   });
+}
+
+/** What an error says, without running anything of it that could throw again. */
+export function errorText(error: unknown): string {
+  try {
+    if (error instanceof Error) return String(error.message).slice(0, 1024);
+    return typeof error === "string" ? error.slice(0, 1024) : describe(error);
+  } catch {
+    return "(an error that cannot be read)";
+  }
+}
+
+/**
+ * Throws an {@link InvalidArgumentError} at `path` for an argument that could not be read:
+ * a Proxy trap or a getter threw (`cause`), or a revoked Proxy.
+ */
+export function unreadableArgument(path: string, error: unknown): never {
+  throw new InvalidArgumentError(
+    "invalid_argument",
+    `${path} could not be read: ${errorText(error)}`,
+    {
+      path,
+      cause: error,
+    },
+  );
+}
+
+/**
+ * Runs the reading and checking of an argument: a sinkproof error passes through, anything
+ * else (a Proxy trap or getter that threw while it was read) becomes an
+ * {@link InvalidArgumentError} at `path`. Only for code that reads arguments, never for
+ * code that calls the caller's functions (their errors are theirs to see).
+ */
+export function reading<T>(path: string, read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    if (isSinkproofError(error)) throw error;
+    return unreadableArgument(path, error);
+  }
+}
+
+/**
+ * A value for a message: numbers, booleans and short strings as they are, anything else
+ * by its type (never `String(value)`, which runs the value's own code and can throw).
+ */
+export function show(value: unknown): string {
+  switch (typeof value) {
+    case "number":
+    case "boolean":
+      return String(value);
+    case "bigint":
+      return `${value}n`;
+    case "string":
+      return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value);
+    case "undefined":
+      return "undefined";
+    case "symbol":
+      return "a symbol";
+    case "function":
+      return "a function";
+    default:
+      return describe(value);
+  }
 }
 
 /** Describes a value's type for messages: `null`, `array`, `Map`, `number`, ... */

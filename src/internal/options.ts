@@ -9,8 +9,7 @@
  * @module
  */
 
-import { InvalidArgumentError } from "../errors.js";
-import { describe, invalidArgument } from "./arguments.js";
+import { describe, invalidArgument, unreadableArgument } from "./arguments.js";
 
 /** The keys an options type `T` has. */
 export type OptionKeys<T> = readonly (keyof T & string)[];
@@ -112,14 +111,7 @@ function keySet(keys: readonly string[]): ReadonlySet<string> {
 }
 
 function unreadable(path: string, error: unknown): never {
-  throw new InvalidArgumentError(
-    "invalid_argument",
-    `${path} could not be read: ${error instanceof Error ? error.message : String(error)}`.slice(
-      0,
-      2048,
-    ),
-    { path, cause: error },
-  );
+  return unreadableArgument(path, error);
 }
 
 /** `Array.isArray`, which throws for a revoked Proxy: that is unreadable input. */

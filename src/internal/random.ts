@@ -7,7 +7,7 @@
  * @module
  */
 
-import { invalidArgument } from "./arguments.js";
+import { invalidArgument, show } from "./arguments.js";
 
 /**
  * A seeded pseudo-random generator (mulberry32): numbers in `[0, 1)`, the same sequence for
@@ -22,8 +22,7 @@ import { invalidArgument } from "./arguments.js";
  * ```
  */
 export function createSeededRandom(seed: number): () => number {
-  if (!Number.isSafeInteger(seed))
-    invalidArgument("seed", `must be an integer, got ${String(seed)}`);
+  if (!Number.isSafeInteger(seed)) invalidArgument("seed", `must be an integer, got ${show(seed)}`);
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -18,8 +18,15 @@
 
 import { canonicalBytes } from "../canonical/canonicalize.js";
 import { sha256Hex } from "../checksum/checksum.js";
-import { LedgerError } from "../errors.js";
-import { invalidArgument } from "../internal/arguments.js";
+import { isSinkproofError, LedgerError } from "../errors.js";
+import {
+  describe,
+  invalidArgument,
+  reading,
+  show,
+  unreadableArgument,
+} from "../internal/arguments.js";
+import { readOptions } from "../internal/options.js";
 import type {
   AuditHead,
   AuditInput,
@@ -35,8 +42,44 @@ const HASH_LIMITS = { maxDepth: 64, maxBytes: 1024 * 1024 };
 
 /** The hash of a record: SHA-256 of the canonical form of every field but `hash`. */
 export function auditHash(record: Omit<AuditRecord, "hash">): string {
-  const { hash: _ignored, ...rest } = record as AuditRecord;
+  if (typeof record !== "object" || record === null) {
+    invalidArgument("record", `must be an audit record, got ${describe(record)}`);
+  }
+  const rest = reading("record", () => {
+    const { hash: _ignored, ...fields } = record as AuditRecord;
+    return fields;
+  });
   return sha256Hex(canonicalBytes(rest, HASH_LIMITS).bytes);
+}
+
+/** A record of a chain handed in, read once into a plain object; `undefined` when it cannot be. */
+function plainRecord(record: unknown): AuditRecord | undefined {
+  if (typeof record !== "object" || record === null) return undefined;
+  try {
+    if (Array.isArray(record)) return undefined;
+    const copy: Record<string, unknown> = {};
+    for (const key of Object.keys(record)) copy[key] = (record as Record<string, unknown>)[key];
+    return copy as unknown as AuditRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Checks a known head `{ index, hash }` at `where`. Internal. */
+export function checkAuditHead(head: unknown, where: string): AuditHead | undefined {
+  if (head === undefined) return undefined;
+  const read = readOptions<AuditHead>(head, where, ["index", "hash"], {
+    required: true,
+    what: "an audit head field",
+  });
+  const { index, hash } = read;
+  if (typeof index !== "number" || !Number.isSafeInteger(index) || index < 1) {
+    invalidArgument(`${where}.index`, `must be a positive integer, got ${show(index)}`);
+  }
+  if (typeof hash !== "string" || !/^[0-9a-f]{64}$/.test(hash)) {
+    invalidArgument(`${where}.hash`, "must be 64 lowercase hex digits");
+  }
+  return { index, hash };
 }
 
 /** Builds the next record of a chain whose last record is `previous`. */
@@ -79,7 +122,36 @@ function safeHash(record: AuditRecord): string | undefined {
  */
 export async function verifyAuditChain(
   records: AsyncIterable<AuditRecord> | Iterable<AuditRecord>,
-  head?: AuditHead,
+  knownHead?: AuditHead,
+): Promise<AuditVerification> {
+  const head = checkAuditHead(knownHead, "head");
+  if (!isIterable(records)) {
+    invalidArgument("records", `must be an iterable of audit records, got ${describe(records)}`);
+  }
+  try {
+    return await verifyRecords(records, head);
+  } catch (error) {
+    if (isSinkproofError(error)) throw error;
+    return unreadableArgument("records", error);
+  }
+}
+
+function isIterable(value: unknown): value is AsyncIterable<unknown> | Iterable<unknown> {
+  // A string is iterable, by character: no log of audit records.
+  if (typeof value !== "object" || value === null) return false;
+  try {
+    return (
+      typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] === "function" ||
+      typeof (value as Iterable<unknown>)[Symbol.iterator] === "function"
+    );
+  } catch {
+    return false;
+  }
+}
+
+async function verifyRecords(
+  records: AsyncIterable<unknown> | Iterable<unknown>,
+  head: AuditHead | undefined,
 ): Promise<AuditVerification> {
   const problems: AuditProblem[] = [];
   let expected = 1;
@@ -89,8 +161,17 @@ export async function verifyAuditChain(
   let atHead: string | undefined;
   // Intents by index: the record while open, `null` once settled.
   const intents = new Map<number, AuditRecord | null>();
-  for await (const record of records) {
+  for await (const given of records) {
     count++;
+    const record = plainRecord(given);
+    if (record === undefined) {
+      problems.push({
+        index: expected,
+        code: "edited",
+        message: `record ${count} of the log is not an audit record (or cannot be read)`,
+      });
+      continue;
+    }
     const index = typeof record.index === "number" ? record.index : Number.NaN;
     if (record.phase === "intent") intents.set(index, record);
     else if (record.phase === "outcome") {
@@ -106,7 +187,7 @@ export async function verifyAuditChain(
         problems.push({
           index,
           code: "unmatched_outcome",
-          message: `record ${index}: an outcome for ${String(record.intent)}, which is not an earlier intent record`,
+          message: `record ${index}: an outcome for ${show(record.intent)}, which is not an earlier intent record`,
         });
       } else intents.set(intent, null);
     }

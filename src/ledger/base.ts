@@ -30,9 +30,21 @@ import {
   isSinkproofError,
   LedgerError,
 } from "../errors.js";
-import { describe, invalidArgument } from "../internal/arguments.js";
-import { type OptionKeys, optionKeys, readOptions, readProperty } from "../internal/options.js";
-import { AuditIntents, nextAuditRecord, StaleAuditState, verifyAuditChain } from "./audit.js";
+import { describe, invalidArgument, reading } from "../internal/arguments.js";
+import {
+  type OptionKeys,
+  optionKeys,
+  readArray,
+  readOptions,
+  readProperty,
+} from "../internal/options.js";
+import {
+  AuditIntents,
+  checkAuditHead,
+  nextAuditRecord,
+  StaleAuditState,
+  verifyAuditChain,
+} from "./audit.js";
 import {
   checkedClaimResult,
   checkedCount,
@@ -202,6 +214,20 @@ const EMPTY_RESULT: AppendResult = Object.freeze({
   existing: 0,
 });
 
+/** What `planAppend` reads of an envelope (the core has checked it): its key and id. */
+function checkPlanned(value: unknown, i: number): { key: string; id: string; checksum: string } {
+  const where = `envelopes[${i}]`;
+  if (typeof value !== "object" || value === null)
+    invalidArgument(where, `must be an envelope, got ${describe(value)}`);
+  const { key, id, checksum } = reading(where, () => {
+    const { key, id, checksum } = value as Record<string, unknown>;
+    return { key, id, checksum };
+  });
+  if (typeof key !== "string" || typeof id !== "string" || typeof checksum !== "string")
+    invalidArgument(where, "must be an envelope (with a key, an id and a checksum)");
+  return { key, id, checksum };
+}
+
 /**
  * Decides an append against indexes held in memory: the `_append` logic shared by
  * ledgers that keep their key and id indexes in the process (memory, file). Returns the
@@ -212,10 +238,15 @@ export function planAppend(
   byKey: (key: string) => LedgerEntry | undefined,
   byId: (id: string) => LedgerEntry | undefined,
 ): AppendPlan | AppendClash {
+  const list = readArray(envelopes, "envelopes", MAX_BATCH);
+  if (typeof byKey !== "function")
+    invalidArgument("byKey", `must be a function, got ${describe(byKey)}`);
+  if (typeof byId !== "function")
+    invalidArgument("byId", `must be a function, got ${describe(byId)}`);
   const fresh: number[] = [];
   const existing = new Map<number, LedgerEntry>();
-  for (let i = 0; i < envelopes.length; i++) {
-    const envelope = envelopes[i] as Envelope;
+  for (let i = 0; i < list.length; i++) {
+    const envelope = checkPlanned(list[i], i);
     const found = byKey(envelope.key);
     if (found !== undefined) {
       if (found.envelope.checksum !== envelope.checksum)
@@ -573,10 +604,8 @@ export abstract class BaseLedger implements Ledger {
 
   async append(envelopes: readonly Envelope[]): Promise<AppendResult> {
     this.assertOpen();
-    if (!Array.isArray(envelopes))
-      invalidArgument("envelopes", `must be an array, got ${describe(envelopes)}`);
-    if (envelopes.length > MAX_BATCH)
-      invalidArgument("envelopes", `must hold at most ${MAX_BATCH} envelopes`);
+    // Read once: a Proxy's length or elements cannot change under the checks.
+    envelopes = readArray(envelopes, "envelopes", MAX_BATCH) as Envelope[];
     if (envelopes.length === 0) return EMPTY_RESULT;
     const checked: Envelope[] = [];
     const canonical: Array<Uint8Array | undefined> = [];
@@ -1112,19 +1141,7 @@ export abstract class BaseLedger implements Ledger {
   }): Promise<AuditVerification> {
     this.assertOpen();
     const given = readOptions<{ head?: AuditHead | undefined }>(options, "options", ["head"]).head;
-    let head: AuditHead | undefined;
-    if (given !== undefined) {
-      const read = readOptions<AuditHead>(given, "options.head", AUDIT_HEAD_KEYS, {
-        required: true,
-        what: "an audit head field",
-      });
-      const index = checkInteger(read.index, "options.head.index", 1, Number.MAX_SAFE_INTEGER);
-      if (typeof read.hash !== "string" || !/^[0-9a-f]{64}$/.test(read.hash)) {
-        invalidArgument("options.head.hash", "must be 64 lowercase hex digits");
-      }
-      head = { index, hash: read.hash };
-    }
-    return verifyAuditChain(this.scanAudit(), head);
+    return verifyAuditChain(this.scanAudit(), checkAuditHead(given, "options.head"));
   }
 
   async close(): Promise<void> {
@@ -1158,7 +1175,6 @@ const CLAIM_FIELDS = optionKeys<Claim>()(
   "fencingToken",
   "expiresAt",
 );
-const AUDIT_HEAD_KEYS = optionKeys<AuditHead>()("index", "hash");
 
 function checkClaim(given: Claim): Claim {
   if (typeof given !== "object" || given === null)

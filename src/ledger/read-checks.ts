@@ -31,12 +31,13 @@ import {
   sha256Hex,
 } from "../checksum/checksum.js";
 import { xxh64Text } from "../checksum/xxhash.js";
-import { checkEnvelope } from "../envelope/check.js";
+import { assertEnvelopeFields, checkEnvelope } from "../envelope/check.js";
 import { isValidEnvelopeFields } from "../envelope/fields.js";
 import { hashPayload } from "../envelope/payload.js";
 import { type Envelope, isEnvelopeTime, type JsonValue } from "../envelope/schema.js";
 import { buildEnvelope } from "../envelope/seal.js";
 import { CorruptionError, isSinkproofError } from "../errors.js";
+import { invalidArgument, reading, show } from "../internal/arguments.js";
 import { jsonParts } from "./envelope-json.js";
 import type { Claim, ClaimResult, LedgerEntry, Receipt } from "./types.js";
 import {
@@ -153,7 +154,20 @@ const isPosition = (value: unknown): value is number =>
  * ```
  */
 export function entryHash(position: number, appendedAt: string, envelope: Envelope): Checksum {
-  const { prefix, suffix } = jsonParts(envelope);
+  if (typeof position !== "number" || !Number.isSafeInteger(position) || position < 1)
+    invalidArgument("position", `must be a positive integer, got ${show(position)}`);
+  if (typeof appendedAt !== "string" || !isEnvelopeTime(appendedAt))
+    invalidArgument(
+      "appendedAt",
+      `must be an ISO-8601 UTC time with milliseconds, got ${show(appendedAt)}`,
+    );
+  // The envelope's fields, checked (its payload is not part of the entry hash).
+  const checked = reading("envelope", () => {
+    const fields = assertEnvelopeFields(envelope);
+    return { ...fields, schema: { ...fields.schema } } as Envelope;
+  });
+  if (!isValidEnvelopeFields(checked)) assertEnvelopeFields(checked);
+  const { prefix, suffix } = jsonParts(checked);
   return entryHashOfRest(position, appendedAt, prefix + suffix, algorithmOf(envelope.checksum));
 }
 

@@ -18,7 +18,7 @@ import {
   type JsonValue,
 } from "../envelope/schema.js";
 import { CanonicalizationError } from "../errors.js";
-import { describe, invalidArgument } from "../internal/arguments.js";
+import { describe, invalidArgument, reading } from "../internal/arguments.js";
 import { optionKeys, readArray, readOptions } from "../internal/options.js";
 import type { AuditInput, PositionRange, Receipt, ScanQuery } from "./types.js";
 
@@ -233,8 +233,12 @@ export function checkFreezeInput(
     FREEZE_INPUT_KEYS,
     { required: true },
   );
-  const result = freezeInputSchema.safeParse(read);
-  if (!result.success) zodToArgument(where, result.error.issues);
+  // zod reads the values again to word its issues: both inside the guard.
+  const result = reading(where, () => {
+    const parsed = freezeInputSchema.safeParse(read);
+    if (!parsed.success) zodToArgument(where, parsed.error.issues);
+    return parsed;
+  });
   return {
     reason: result.data.reason,
     actor: result.data.actor,
@@ -386,6 +390,10 @@ function snapshotReceipt(receipt: unknown): Record<string, unknown> {
 /** A receipt checked and copied into a frozen object. */
 export function checkReceipt(input: unknown): Receipt {
   if (isCheckedReceipt(input)) return input;
+  return reading("receipt", () => checkReceiptReading(input));
+}
+
+function checkReceiptReading(input: unknown): Receipt {
   const receipt = snapshotReceipt(input);
   if (!isValidReceipt(receipt)) {
     const result = receiptSchema.safeParse(receipt);
@@ -475,8 +483,11 @@ export function checkAuditInput(input: unknown): AuditInput {
   if (isPlainRecord(read.subject)) {
     read.subject = readOptions(read.subject, "input.subject", SUBJECT_KEYS, { what });
   }
-  const result = auditInputSchema.safeParse(read);
-  if (!result.success) zodToArgument("input", result.error.issues);
+  const result = reading("input", () => {
+    const parsed = auditInputSchema.safeParse(read);
+    if (!parsed.success) zodToArgument("input", parsed.error.issues);
+    return parsed;
+  });
   const data = result.data as AuditInput;
   if (data.phase === "outcome" && data.intent === undefined)
     invalidArgument("input.intent", "is required on an outcome: the index of its intent record");

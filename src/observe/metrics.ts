@@ -14,6 +14,9 @@
  * @module
  */
 
+import { describe, invalidArgument, reading } from "../internal/arguments.js";
+import { logger } from "./debug.js";
+
 /** Labels of one data point: small, low-cardinality strings. */
 export type MetricLabels = Readonly<Record<string, string>>;
 
@@ -56,10 +59,59 @@ export interface MemoryMetrics extends Metrics {
 
 /** `name{a=1,b=2}` with labels sorted, or `name` without labels. */
 export function metricId(name: string, labels?: MetricLabels): string {
+  if (typeof name !== "string") invalidArgument("name", `must be a string, got ${describe(name)}`);
   if (labels === undefined) return name;
-  const keys = Object.keys(labels).sort();
-  if (keys.length === 0) return name;
-  return `${name}{${keys.map((k) => `${k}=${labels[k]}`).join(",")}}`;
+  if (typeof labels !== "object" || labels === null)
+    invalidArgument("labels", `must be an object of strings, got ${describe(labels)}`);
+  return reading("labels", () => {
+    const keys = Object.keys(labels).sort();
+    if (keys.length === 0) return name;
+    const parts = keys.map((k) => {
+      const value: unknown = labels[k];
+      if (typeof value !== "string")
+        invalidArgument(`labels.${k}`, `must be a string, got ${describe(value)}`);
+      return `${k}=${value}`;
+    });
+    return `${name}{${parts.join(",")}}`;
+  });
+}
+
+/** Checks a metrics option: an object with `counter`, `histogram` and `gauge`. Internal. */
+export function checkMetrics(value: unknown, where: string): Metrics {
+  if (value === undefined) return noopMetrics;
+  if (value === noopMetrics) return noopMetrics;
+  if (typeof value !== "object" || value === null)
+    invalidArgument(where, `must be a Metrics object, got ${describe(value)}`);
+  const methods = reading(where, () => {
+    const { counter, histogram, gauge } = value as Record<string, unknown>;
+    return { counter, histogram, gauge };
+  });
+  for (const [name, fn] of Object.entries(methods)) {
+    if (typeof fn !== "function")
+      invalidArgument(where, `must be a Metrics object (its ${name} is ${describe(fn)})`);
+  }
+  return value as Metrics;
+}
+
+/**
+ * Metrics that never break the data path: a recorder that throws is logged (debug
+ * `sinkproof:metrics`) and the delivery or emit it measured stands. Internal.
+ */
+export function safeMetrics(metrics: Metrics): Metrics {
+  if (metrics === noopMetrics) return metrics;
+  const log = logger("metrics");
+  const call = (method: "counter" | "histogram" | "gauge", args: unknown[]) => {
+    try {
+      Reflect.apply(metrics[method], metrics, args);
+    } catch (error) {
+      log("%s(%s) threw: %O", method, String(args[0]), error);
+    }
+  };
+  return Object.freeze({
+    counter: (...args: unknown[]) => call("counter", args),
+    histogram: (...args: unknown[]) => call("histogram", args),
+    gauge: (...args: unknown[]) => call("gauge", args),
+  }) as Metrics;
 }
 
 /**

@@ -16,7 +16,7 @@
 
 import crypto from "node:crypto";
 import { InvalidArgumentError } from "../errors.js";
-import { describe } from "../internal/arguments.js";
+import { describe, reading, show } from "../internal/arguments.js";
 import type { BucketDigest, DigestSplit, HashRange, Observation, SinkDigest } from "./types.js";
 
 /** Size of the row-hash space: row hashes are unsigned 32-bit integers. */
@@ -87,7 +87,7 @@ function word(value: number | bigint, where: string): string {
   if (typeof value === "number" && !Number.isSafeInteger(value)) {
     throw new InvalidArgumentError(
       "invalid_argument",
-      `${where} must be a safe integer or a bigint, got ${String(value)}`,
+      `${where} must be a safe integer or a bigint, got ${show(value)}`,
       {
         path: where,
       },
@@ -261,14 +261,17 @@ export class SortedRows {
 
 /** Checks a hash range: integers with `0 ≤ from < to ≤ 2^32`. Internal. */
 export function checkHashRange(range: HashRange, where: string): void {
-  const ok =
-    typeof range === "object" &&
-    range !== null &&
-    Number.isSafeInteger(range.from) &&
-    Number.isSafeInteger(range.to) &&
-    range.from >= 0 &&
-    range.from < range.to &&
-    range.to <= HASH_SPACE;
+  const ok = reading(
+    where,
+    () =>
+      typeof range === "object" &&
+      range !== null &&
+      Number.isSafeInteger(range.from) &&
+      Number.isSafeInteger(range.to) &&
+      range.from >= 0 &&
+      range.from < range.to &&
+      range.to <= HASH_SPACE,
+  );
   if (!ok) {
     throw new InvalidArgumentError(
       "invalid_argument",
@@ -282,17 +285,20 @@ export function checkHashRange(range: HashRange, where: string): void {
 
 /** Checks a split and returns its bucket width. Internal. */
 export function splitWidth(split: DigestSplit, where: string): number {
-  const ok =
-    typeof split === "object" &&
-    split !== null &&
-    Number.isSafeInteger(split.from) &&
-    Number.isSafeInteger(split.to) &&
-    Number.isSafeInteger(split.buckets) &&
-    split.from >= 0 &&
-    split.to <= HASH_SPACE &&
-    split.from < split.to &&
-    split.buckets >= 1 &&
-    (split.to - split.from) % split.buckets === 0;
+  const ok = reading(
+    where,
+    () =>
+      typeof split === "object" &&
+      split !== null &&
+      Number.isSafeInteger(split.from) &&
+      Number.isSafeInteger(split.to) &&
+      Number.isSafeInteger(split.buckets) &&
+      split.from >= 0 &&
+      split.to <= HASH_SPACE &&
+      split.from < split.to &&
+      split.buckets >= 1 &&
+      (split.to - split.from) % split.buckets === 0,
+  );
   if (!ok) {
     throw new InvalidArgumentError(
       "invalid_argument",
@@ -320,7 +326,11 @@ export function splitWidth(split: DigestSplit, where: string): number {
 export function digestIndex(
   rows: Iterable<Observation & { readonly checksum: string }>,
 ): SinkDigest {
-  if (typeof (rows as Iterable<unknown> | null)?.[Symbol.iterator] !== "function") {
+  const iterable = reading(
+    "rows",
+    () => typeof (rows as Iterable<unknown> | null)?.[Symbol.iterator] === "function",
+  );
+  if (!iterable) {
     throw new InvalidArgumentError(
       "invalid_argument",
       `rows must be an iterable of { key, checksum }, got ${describe(rows)}`,
@@ -331,36 +341,42 @@ export function digestIndex(
   }
   const buffer = new RowBuffer();
   const kept: Observation[] = [];
-  let i = 0;
-  for (const row of rows) {
-    if (
-      typeof row !== "object" ||
-      row === null ||
-      typeof row.key !== "string" ||
-      typeof row.checksum !== "string"
-    ) {
-      throw new InvalidArgumentError(
-        "invalid_argument",
-        `rows[${i}] must be { key, checksum } (strings)`,
-        {
-          path: `rows[${i}]`,
-        },
+  // Each row is read once into a plain object: what is hashed is what is answered.
+  reading("rows", () => {
+    let i = 0;
+    for (const row of rows as Iterable<unknown>) {
+      const r =
+        typeof row === "object" && row !== null ? (row as Record<string, unknown>) : undefined;
+      const key = r?.key;
+      const checksum = r?.checksum;
+      if (typeof key !== "string" || typeof checksum !== "string") {
+        throw new InvalidArgumentError(
+          "invalid_argument",
+          `rows[${i}] must be { key, checksum } (strings)`,
+          { path: `rows[${i}]` },
+        );
+      }
+      const count = r?.count ?? 1;
+      if (!Number.isSafeInteger(count) || (count as number) < 1) {
+        throw new InvalidArgumentError(
+          "invalid_argument",
+          `rows[${i}].count must be a positive integer, got ${show(count)}`,
+          { path: `rows[${i}].count` },
+        );
+      }
+      const payload = r?.payload;
+      buffer.push(rowHash(key, checksum), count as number, kept.length);
+      kept.push(
+        Object.freeze({
+          key,
+          checksum,
+          ...(r?.count === undefined ? {} : { count: count as number }),
+          ...(payload === undefined ? {} : { payload: payload as Observation["payload"] }),
+        }),
       );
+      i++;
     }
-    const count = row.count ?? 1;
-    if (!Number.isSafeInteger(count) || count < 1) {
-      throw new InvalidArgumentError(
-        "invalid_argument",
-        `rows[${i}].count must be a positive integer`,
-        {
-          path: `rows[${i}].count`,
-        },
-      );
-    }
-    buffer.push(rowHash(row.key, row.checksum), count, kept.length);
-    kept.push(row);
-    i++;
-  }
+  });
   const sorted = new SortedRows(buffer);
   return {
     digest(split: DigestSplit): BucketDigest[] {

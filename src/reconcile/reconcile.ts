@@ -26,7 +26,7 @@ import { performance } from "node:perf_hooks";
 import { algorithmOf, type Checksum, isChecksum } from "../checksum/checksum.js";
 import type { Envelope } from "../envelope/schema.js";
 import { InvalidArgumentError, isSinkproofError, LedgerError } from "../errors.js";
-import { describe, invalidArgument } from "../internal/arguments.js";
+import { describe, invalidArgument, show } from "../internal/arguments.js";
 import { optionKeys, readArray, readOptions, readProperty } from "../internal/options.js";
 import type {
   Ledger,
@@ -166,7 +166,8 @@ function isFunction(value: unknown): value is (...args: never[]) => unknown {
   return typeof value === "function";
 }
 
-function checkLedger(ledger: unknown): Ledger {
+/** Checks the `ledger` option of reconcile and repair. Internal. */
+export function checkLedger(ledger: unknown): Ledger {
   const methods = [
     "head",
     "scan",
@@ -235,7 +236,7 @@ export function checkSink(sink: unknown, where: string): ReconcileSink {
 
   const lag = s.lagToleranceMs;
   if (lag !== undefined && (typeof lag !== "number" || !Number.isFinite(lag) || lag < 0)) {
-    invalidArgument(`${where}.lagToleranceMs`, `must be a finite number ≥ 0, got ${String(lag)}`);
+    invalidArgument(`${where}.lagToleranceMs`, `must be a finite number ≥ 0, got ${show(lag)}`);
   }
   for (const fn of ["observe", "rewrite", "remove"] as const) {
     const value = s[fn];
@@ -276,7 +277,7 @@ export function checkSink(sink: unknown, where: string): ReconcileSink {
     }
     const guardName = readProperty(g, "name", at);
     if (guardName !== s.name)
-      invalidArgument(at, `is the guard of sink "${String(guardName)}", not "${String(s.name)}"`);
+      invalidArgument(at, `is the guard of sink ${show(guardName)}, not ${show(s.name)}`);
   }
   s.freezeOn = checkFreezePolicy(s.freezeOn, `${where}.freezeOn`);
   if (s.freezeOn === undefined) delete s.freezeOn;
@@ -320,7 +321,7 @@ export function checkSinks(given: unknown, where: string): readonly ReconcileSin
 function checkPosition(value: unknown, where: string): number | undefined {
   if (value === undefined) return undefined;
   if (!Number.isSafeInteger(value) || (value as number) < 1) {
-    invalidArgument(where, `must be a positive integer, got ${String(value)}`);
+    invalidArgument(where, `must be a positive integer, got ${show(value)}`);
   }
   return value as number;
 }
@@ -365,7 +366,7 @@ export function checkObservation(value: unknown, where: string): Observation {
   if (o.count !== undefined && (!Number.isSafeInteger(o.count) || o.count < 1)) {
     throw new InvalidArgumentError(
       "invalid_argument",
-      `${where}.count must be a positive integer, got ${String(o.count)}`,
+      `${where}.count must be a positive integer, got ${show(o.count)}`,
       {
         path: `${where}.count`,
         key: o.key,
@@ -1110,7 +1111,7 @@ export async function reconcile(reconcileOptions: ReconcileOptions): Promise<Rec
   if (!Number.isSafeInteger(maxFindings) || maxFindings < 0) {
     invalidArgument(
       "options.maxFindings",
-      `must be a non-negative integer, got ${String(maxFindings)}`,
+      `must be a non-negative integer, got ${show(maxFindings)}`,
     );
   }
   const policy = checkFreezePolicy(options.freezeOn, "options.freezeOn");
@@ -1127,7 +1128,7 @@ export async function reconcile(reconcileOptions: ReconcileOptions): Promise<Rec
   if (typeof nowMs !== "number" || !Number.isFinite(nowMs) || Math.abs(nowMs) > MAX_TIME_MS)
     invalidArgument(
       "options.clock()",
-      `must return ms since the epoch (a valid Date), got ${String(nowMs)}`,
+      `must return ms since the epoch (a valid Date), got ${show(nowMs)}`,
     );
   const head = await ledger.head();
   const to = Math.min(wantTo ?? head, head);

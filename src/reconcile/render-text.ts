@@ -6,6 +6,7 @@
  * @module
  */
 
+import { show } from "../internal/arguments.js";
 /**
  * A duration in human form: `850 ms`, `12.3 s`, `4 min 5 s`, `2 h 3 min`, `3 d 4 h`.
  * Internal.
@@ -46,7 +47,7 @@ export function visible(text: string): string {
 
 /** Any value as a string (reports built by hand may hold anything). */
 export function str(value: unknown): string {
-  return typeof value === "string" ? value : String(value);
+  return typeof value === "string" ? value : show(value);
 }
 
 /** A finite number as text, or `?`. */

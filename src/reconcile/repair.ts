@@ -28,11 +28,11 @@
  */
 
 import { performance } from "node:perf_hooks";
-import { describe, invalidArgument } from "../internal/arguments.js";
+import { describe, invalidArgument, show } from "../internal/arguments.js";
 import { optionKeys, readOptions } from "../internal/options.js";
 import type { Ledger, ReceiptStatus } from "../ledger/types.js";
 import { interruptedBySink } from "./interrupted.js";
-import { checkSinks, POLICY_FREEZE_ORIGIN, reconcile } from "./reconcile.js";
+import { checkLedger, checkSinks, POLICY_FREEZE_ORIGIN, reconcile } from "./reconcile.js";
 import { digestRowsUnresolved, execute, findingKey, index, plan } from "./repair-steps.js";
 import { type InterruptedSettlement, settleInterrupted } from "./settle.js";
 import { checkReportShape } from "./shape.js";
@@ -244,7 +244,7 @@ export async function repair(
   const why = options.reason;
   if (why !== undefined && (typeof why !== "string" || why.length > 4096))
     invalidArgument("options.reason", "must be a string of at most 4096 characters");
-  const ledger = options.ledger as Ledger;
+  const ledger = checkLedger(options.ledger);
   if (options.clock !== undefined && typeof options.clock !== "function") {
     invalidArgument(
       "options.clock",
@@ -257,7 +257,7 @@ export async function repair(
   if (typeof startMs !== "number" || !Number.isFinite(startMs) || Math.abs(startMs) > 8.64e15) {
     invalidArgument(
       "options.clock()",
-      `must return ms since the epoch (a valid Date), got ${String(startMs)}`,
+      `must return ms since the epoch (a valid Date), got ${show(startMs)}`,
     );
   }
   const startedAt = new Date(startMs).toISOString();

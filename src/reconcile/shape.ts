@@ -6,7 +6,7 @@
  * @module
  */
 
-import { describe, invalidArgument } from "../internal/arguments.js";
+import { describe, invalidArgument, reading } from "../internal/arguments.js";
 import type { RepairResult } from "./repair.js";
 import type { ReconcileReport } from "./types.js";
 
@@ -36,7 +36,12 @@ const COUNT_KINDS = [
 ];
 
 function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
+  if (typeof value !== "object" || value === null) return false;
+  try {
+    return !Array.isArray(value);
+  } catch {
+    return true; // a revoked Proxy: reading it says so
+  }
 }
 
 function isCount(value: unknown): boolean {
@@ -49,10 +54,22 @@ function optionalString(value: unknown, where: string): void {
   }
 }
 
+/**
+ * A report or a repair result, read once into plain JSON values (what it is meant to be:
+ * it round-trips through JSON): a getter or Proxy that throws, a cycle or a BigInt in it is
+ * an `InvalidArgumentError` at `where`, and what is checked is what is then used.
+ */
+function plainCopy(value: object, where: string): Record<string, unknown> {
+  const copy: unknown = reading(where, () => JSON.parse(JSON.stringify(value)) as unknown);
+  if (!isObject(copy)) invalidArgument(where, `must be an object, got ${describe(copy)}`);
+  return copy;
+}
+
 /** Checks a report made by `reconcile` (or read back from its JSON). */
-export function checkReportShape(report: unknown, where: string): ReconcileReport {
-  if (!isObject(report))
-    invalidArgument(where, `must be a report made by reconcile(), got ${describe(report)}`);
+export function checkReportShape(given: unknown, where: string): ReconcileReport {
+  if (!isObject(given))
+    invalidArgument(where, `must be a report made by reconcile(), got ${describe(given)}`);
+  const report = plainCopy(given, where);
   const range = report.range;
   if (!isObject(range) || !isCount(range.from) || !isCount(range.to) || !isCount(range.entries)) {
     invalidArgument(`${where}.range`, "must be { from, to, entries } (integers ≥ 0)");
@@ -151,9 +168,10 @@ export function checkReportShape(report: unknown, where: string): ReconcileRepor
 }
 
 /** Checks a result of `repair` (or read back from its JSON). */
-export function checkRepairShape(repair: unknown, where: string): RepairResult {
-  if (!isObject(repair))
-    invalidArgument(where, `must be a result of repair(), got ${describe(repair)}`);
+export function checkRepairShape(given: unknown, where: string): RepairResult {
+  if (!isObject(given))
+    invalidArgument(where, `must be a result of repair(), got ${describe(given)}`);
+  const repair = plainCopy(given, where);
   for (const list of ["actions", "sinks", "unresolved", "interrupted"] as const) {
     const items = repair[list];
     // Results made before interrupted actions were settled have no list: read as none.

@@ -17,7 +17,7 @@
 import { performance } from "node:perf_hooks";
 import { algorithmOf, type Checksum, isChecksum } from "../checksum/checksum.js";
 import { InvalidArgumentError } from "../errors.js";
-import { describe, invalidArgument } from "../internal/arguments.js";
+import { describe, invalidArgument, show } from "../internal/arguments.js";
 import { optionKeys, readOptions, readProperty } from "../internal/options.js";
 import { createSeededRandom } from "../internal/random.js";
 import type { Ledger } from "../ledger/types.js";
@@ -332,14 +332,14 @@ function checkSample(sample: unknown): PayloadSample | undefined {
   if (keys.length !== 1 || (keys[0] !== "rows" && keys[0] !== "fraction"))
     invalidArgument("options.sample", "must be { rows } or { fraction }, one of the two");
   if (keys[0] === "rows" && (!Number.isSafeInteger(s.rows) || (s.rows as number) < 1))
-    invalidArgument("options.sample.rows", `must be a positive integer, got ${String(s.rows)}`);
+    invalidArgument("options.sample.rows", `must be a positive integer, got ${show(s.rows)}`);
   if (
     keys[0] === "fraction" &&
     (typeof s.fraction !== "number" || !(s.fraction > 0 && s.fraction <= 1))
   ) {
     invalidArgument(
       "options.sample.fraction",
-      `must be a number greater than 0 and at most 1, got ${String(s.fraction)}`,
+      `must be a number greater than 0 and at most 1, got ${show(s.fraction)}`,
     );
   }
   return Object.freeze(s) as unknown as PayloadSample;
@@ -396,10 +396,10 @@ export async function verifySinkPayloads(
   const sample = checkSample(options.sample);
   const seed = options.seed ?? 1;
   if (!Number.isSafeInteger(seed))
-    invalidArgument("options.seed", `must be an integer, got ${String(seed)}`);
+    invalidArgument("options.seed", `must be an integer, got ${show(seed)}`);
   const max = options.maxProblems ?? 10_000;
   if (!Number.isSafeInteger(max) || max < 0)
-    invalidArgument("options.maxProblems", `must be a non-negative integer, got ${String(max)}`);
+    invalidArgument("options.maxProblems", `must be a non-negative integer, got ${show(max)}`);
   const via = options.via ?? (sink.digest !== undefined ? "digest" : "observe");
   if (via !== "digest" && via !== "observe")
     invalidArgument("options.via", `must be "digest" or "observe", got ${describe(via)}`);

@@ -8,7 +8,8 @@
 
 import type { Envelope } from "../envelope/schema.js";
 import { isSinkproofError, type ValidationIssue } from "../errors.js";
-import { describe, invalidArgument } from "../internal/arguments.js";
+import { describe, invalidArgument, reading } from "../internal/arguments.js";
+import { readArray } from "../internal/options.js";
 import type { SchemaRegistry } from "./registry.js";
 
 /** Schema versions a sink accepts, per schema name: `{ order: [2, 3] }`. */
@@ -25,6 +26,10 @@ export type SinkVersion =
 /** Checks `accepts` (an option at `where`); undefined when not given. */
 export function checkAccepts(accepts: unknown, where: string): AcceptedRanges | undefined {
   if (accepts === undefined) return undefined;
+  return reading(where, () => acceptsOf(accepts, where));
+}
+
+function acceptsOf(accepts: unknown, where: string): AcceptedRanges {
   if (typeof accepts !== "object" || accepts === null || Array.isArray(accepts)) {
     invalidArgument(
       where,
@@ -32,8 +37,9 @@ export function checkAccepts(accepts: unknown, where: string): AcceptedRanges | 
     );
   }
   const out = new Map<string, readonly [number, number]>();
-  for (const [schema, range] of Object.entries(accepts)) {
+  for (const [schema, given] of Object.entries(accepts)) {
     const at = `${where}[${JSON.stringify(schema)}]`;
+    const range = Array.isArray(given) ? readArray(given, at, 3) : given;
     if (
       !Array.isArray(range) ||
       range.length !== 2 ||
@@ -57,8 +63,7 @@ export function checkRegistry(registry: unknown, where: string): SchemaRegistry 
   if (
     typeof r !== "object" ||
     r === null ||
-    typeof r.upcast !== "function" ||
-    typeof r.latest !== "function"
+    !reading(where, () => typeof r.upcast === "function" && typeof r.latest === "function")
   ) {
     invalidArgument(where, `must be a schema registry, got ${describe(registry)}`);
   }

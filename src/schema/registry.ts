@@ -34,9 +34,9 @@ import {
   type ValidationIssue,
 } from "../errors.js";
 import { describe, invalidArgument } from "../internal/arguments.js";
-import { optionKeys, readOptions, readProperty } from "../internal/options.js";
+import { optionKeys, readOptions } from "../internal/options.js";
 import { logger } from "../observe/debug.js";
-import { type Metrics, noopMetrics } from "../observe/metrics.js";
+import { checkMetrics, type Metrics, safeMetrics } from "../observe/metrics.js";
 import {
   type ChangeDirection,
   type JsonSchema,
@@ -387,14 +387,7 @@ import { z } from "zod";
 export function createSchemaRegistry(registryOptions?: SchemaRegistryOptions): SchemaRegistry {
   const options = readOptions<SchemaRegistryOptions>(registryOptions, "options", REGISTRY_KEYS);
   const defaultMode = checkMode(options.compatibility ?? "BACKWARD", "options.compatibility");
-  const metrics = options.metrics ?? noopMetrics;
-  if (
-    typeof metrics !== "object" ||
-    metrics === null ||
-    typeof readProperty(metrics, "counter", "options.metrics") !== "function"
-  ) {
-    invalidArgument("options.metrics", `must be a Metrics object, got ${describe(metrics)}`);
-  }
+  const metrics = safeMetrics(checkMetrics(options.metrics, "options.metrics"));
   const warn =
     options.warn ??
     ((message: string) =>

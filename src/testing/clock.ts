@@ -4,6 +4,8 @@
  * @module
  */
 
+import { invalidArgument, show } from "../internal/arguments.js";
+
 /** A manually driven clock, for deterministic tests of anything with a TTL. */
 export interface ManualClock {
   /** Milliseconds since the epoch; pass it as a `clock` option. */
@@ -26,14 +28,21 @@ export interface ManualClock {
  * ```
  */
 export function createManualClock(start: number = Date.UTC(2026, 0, 1)): ManualClock {
-  let current = start;
+  let current = checkMs(start, "start");
   return {
     now: () => current,
     advance(ms: number) {
-      current += ms;
+      current = checkMs(current + checkMs(ms, "ms"), "the time");
     },
     set(ms: number) {
-      current = ms;
+      current = checkMs(ms, "ms");
     },
   };
+}
+
+/** A time or a step in ms: a finite number (`Date` range). */
+function checkMs(ms: unknown, where: string): number {
+  if (typeof ms !== "number" || !Number.isFinite(ms) || Math.abs(ms) > 8.64e15)
+    invalidArgument(where, `must be a finite number of ms, got ${show(ms)}`);
+  return ms;
 }

@@ -21,7 +21,7 @@ import {
   type SinkWriter,
 } from "../delivery/guard.js";
 import type { Envelope, JsonValue } from "../envelope/schema.js";
-import { describe, invalidArgument } from "../internal/arguments.js";
+import { describe, invalidArgument, show } from "../internal/arguments.js";
 import { optionKeys, readOptions } from "../internal/options.js";
 import { createSeededRandom } from "../internal/random.js";
 import type { Ledger } from "../ledger/types.js";
@@ -195,7 +195,7 @@ function corrupt(payload: JsonValue, random: () => number): JsonValue {
 function probability(value: unknown, where: string): number {
   if (value === undefined) return 0;
   if (typeof value !== "number" || !(value >= 0 && value <= 1)) {
-    invalidArgument(where, `must be a probability from 0 to 1, got ${String(value)}`);
+    invalidArgument(where, `must be a probability from 0 to 1, got ${show(value)}`);
   }
   return value;
 }
@@ -234,7 +234,7 @@ export function createMemorySink(sinkOptions: MemorySinkOptions): MemorySink {
   );
   const seed = faults.seed ?? 1;
   if (!Number.isSafeInteger(seed))
-    invalidArgument("options.faults.seed", `must be an integer, got ${String(seed)}`);
+    invalidArgument("options.faults.seed", `must be an integer, got ${show(seed)}`);
   let drop = probability(faults.drop, "options.faults.drop");
   let duplicate = probability(faults.duplicate, "options.faults.duplicate");
   let corruptRate = probability(faults.corrupt, "options.faults.corrupt");
@@ -259,7 +259,7 @@ export function createMemorySink(sinkOptions: MemorySinkOptions): MemorySink {
   if (mode !== "checksum" && mode !== "payload" && mode !== "both") {
     invalidArgument(
       "options.observe",
-      `must be "checksum", "payload" or "both", got ${String(mode)}`,
+      `must be "checksum", "payload" or "both", got ${show(mode)}`,
     );
   }
   const random = createSeededRandom(seed);
@@ -359,7 +359,7 @@ export function createMemorySink(sinkOptions: MemorySinkOptions): MemorySink {
       if (typeof key !== "string" || key.length === 0)
         invalidArgument("key", `must be a non-empty string, got ${describe(key)}`);
       if (!Number.isSafeInteger(count) || count < 1)
-        invalidArgument("count", `must be a positive integer, got ${String(count)}`);
+        invalidArgument("count", `must be a positive integer, got ${show(count)}`);
       set(key, payload, count);
     },
     delete: (key) => {
@@ -367,9 +367,10 @@ export function createMemorySink(sinkOptions: MemorySinkOptions): MemorySink {
       if (had) digestCache = undefined;
       return had;
     },
-    tamper: (key, change) => {
-      if (typeof change !== "object" || change === null)
-        invalidArgument("change", `must be { payload?, checksum? }, got ${describe(change)}`);
+    tamper: (key, given) => {
+      if (typeof given !== "object" || given === null)
+        invalidArgument("change", `must be { payload?, checksum? }, got ${describe(given)}`);
+      const change = readOptions<MemorySinkTamper>(given, "change", ["payload", "checksum"]);
       if (change.checksum !== undefined && !isChecksum(change.checksum))
         invalidArgument("change.checksum", "must be a checksum (xxh64:… or sha256:…)");
       const row = rows.get(key);

@@ -141,10 +141,47 @@ describe("guardSink: delivery", () => {
     expect(receipts.every((r) => r.status === "written" || r.status === "duplicate")).toBe(true);
   });
 
+  it("when the receipt cannot be stored, the claim is let go: the next delivery writes at once", async () => {
+    const { ledger, event, appended, sleep, clock } = setup();
+    const sink = memorySink();
+    let failNextReceipt = true;
+    const flaky = new Proxy(ledger, {
+      get(target, property) {
+        if (property === "putReceipt") {
+          return async (receipt: Receipt) => {
+            if (failNextReceipt) {
+              failNextReceipt = false;
+              throw new Error("ledger went away");
+            }
+            return target.putReceipt(receipt);
+          };
+        }
+        const value = Reflect.get(target, property);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    }) as Ledger;
+    const [envelope] = await appended(event());
+    const guard = guardSink({
+      name: "warehouse",
+      ledger: flaky,
+      write: sink.write,
+      claimTtlMs: 5_000,
+      retry: { sleep },
+    });
+    await expect(guard.deliver(envelope as Envelope)).rejects.toThrow("ledger went away");
+    expect(guard.status().inFlight).toBe(0);
+    const before = clock.now();
+    const receipt = await guard.deliver(envelope as Envelope);
+    expect(receipt.status).toBe("written");
+    expect(clock.now() - before).toBe(0); // no wait for the TTL: the claim was released
+    expect(sink.calls()).toBe(2);
+  });
+
   it("after a crash between write and receipt, waits for the claim to expire and writes again (idempotent writer)", async () => {
     const { ledger, event, appended, sleep, clock } = setup();
     const sink = memorySink();
     let failNextReceipt = true;
+    let dead = false;
     // A ledger whose first putReceipt dies, as if the process had crashed right after the write.
     const crashing = new Proxy(ledger, {
       get(target, property) {
@@ -152,9 +189,16 @@ describe("guardSink: delivery", () => {
           return async (receipt: Receipt) => {
             if (failNextReceipt) {
               failNextReceipt = false;
+              dead = true;
               throw new Error("process died");
             }
             return target.putReceipt(receipt);
+          };
+        }
+        // A dead process reaches the ledger no more: it cannot let its claim go either.
+        if (property === "releaseClaim" && dead) {
+          return async () => {
+            throw new Error("process died");
           };
         }
         const value = Reflect.get(target, property);

@@ -33,8 +33,8 @@ import { xxh32Bytes } from "../../checksum/xxhash.js";
 import { isValidEnvelopeFields } from "../../envelope/fields.js";
 import type { Envelope, JsonValue } from "../../envelope/schema.js";
 import { buildEnvelope } from "../../envelope/seal.js";
-import { CorruptionError } from "../../errors.js";
-import { describe, invalidArgument } from "../../internal/arguments.js";
+import { CorruptionError, isSinkproofError, LedgerError } from "../../errors.js";
+import { describe, errorText, invalidArgument } from "../../internal/arguments.js";
 import { optionKeys, readOptions } from "../../internal/options.js";
 import { logger } from "../../observe/debug.js";
 import {
@@ -283,9 +283,22 @@ export class FileLedger extends BaseLedger {
     checkLedgerOptions(options);
     checkFileOptions(options);
     const started = performance.now();
-    await mkdir(directory, { recursive: true });
-    const real = await realpath(directory);
-    const lock = await lockDirectory(real);
+    let real: string;
+    let lock: DirectoryLock;
+    try {
+      await mkdir(directory, { recursive: true });
+      real = await realpath(directory);
+      lock = await lockDirectory(real);
+    } catch (error) {
+      if (isSinkproofError(error)) throw error;
+      // ENAMETOOLONG, EACCES, ENOTDIR, EROFS…: the directory cannot be had, nothing was written.
+      const code = (error as { code?: unknown } | null)?.code;
+      throw new LedgerError(
+        "storage_error",
+        `Cannot open the ledger directory ${JSON.stringify(directory.slice(0, 256))}: ${typeof code === "string" ? code : errorText(error)}`,
+        { cause: error },
+      );
+    }
     let ledger: FileLedger | undefined;
     try {
       ledger = new FileLedger(real, lock, options);
