@@ -399,12 +399,75 @@ describe("what is accepted", () => {
     }
   });
 
-  it("undefined values are absent, symbols and non-enumerable keys are ignored", () => {
-    const options = Object.defineProperty({ maxDepth: undefined, [Symbol("x")]: 1 }, "hidden", {
-      value: 1,
-      enumerable: false,
-    });
+  it("undefined values are absent and symbols ignored; a key that is not enumerable still counts", async () => {
+    const options = { maxDepth: undefined, [Symbol("x")]: 1 };
     expect(canonicalize([1], options as never)).toBe("[1]");
+    // Object.defineProperty makes an option all the same: read, and refused when unknown.
+    const hidden = Object.defineProperty({}, "maxDepth", { value: 1, enumerable: false });
+    expect(() => canonicalize([[1]], hidden as never)).toThrow(/too_deep|deeper|depth/i);
+    const typo = Object.defineProperty({}, "maxDeph", { value: 1, enumerable: false });
+    await refused(() => canonicalize(1, typo as never), "options.maxDeph", "maxDepth");
+  });
+
+  it("an object made from a prototype, or a class instance, cannot hide a typo or an old name", async () => {
+    const { ledger, clock } = await world();
+    const sink = createMemorySink({ name: "wh" });
+    const inherited = Object.assign(Object.create({}), { ledger, sinks: [sink], now: clock.now });
+    await refused(() => reconcile(inherited), "options.now");
+    class Options {
+      readonly ledger = ledger;
+      readonly sinks = [sink];
+      readonly clokc = clock.now;
+    }
+    await refused(() => reconcile(new Options() as never), "options.clokc", "clock");
+    class Sink {
+      readonly name = "wh";
+      readonly lagToleranceMS = 5;
+      observe() {
+        return [];
+      }
+    }
+    await refused(
+      () => reconcile({ ledger, sinks: [new Sink() as never] }),
+      "options.sinks[0].lagToleranceMS",
+      "lagToleranceMs",
+    );
+  });
+
+  it("a class sink keeps its own fields and its methods keep this; a memory sink spreads to its description", async () => {
+    const { ledger } = await world();
+    class Table {
+      readonly name = "wh";
+      readonly write = () => undefined; // its own, not a typo of rewrite
+      readonly rows: unknown[] = [];
+      observe() {
+        return this.rows as never;
+      }
+    }
+    expect(
+      (await reconcile({ ledger, sinks: [new Table()] })).sinks[0]?.counts["missing-lost"],
+    ).toBe(1);
+    const memory = createMemorySink({ name: "wh" });
+    expect(Object.keys({ ...memory }).sort()).toEqual(
+      ["digest", "guard", "lagToleranceMs", "name", "observe", "remove", "rewrite"].sort(),
+    );
+    expect(typeof memory.tamper).toBe("function");
+  });
+
+  it("a memory sink names its guard options where they are, and emit reads its schema like an option", async () => {
+    const { ledger } = await world();
+    await refused(
+      () =>
+        createMemorySink({ name: "x", ledger, guardOptions: { retry: { attempt: 3 } } } as never),
+      "options.guardOptions.retry.attempt",
+      "attempts",
+    );
+    const producer = createProducer({ id: "p", ledger });
+    await refused(
+      () => producer.emit("t", {}, { schema: { name: "s", verison: 1 } } as never),
+      "options.schema.verison",
+      "version",
+    );
   });
 
   it("each value is read once: a getter cannot change its answer after the check", () => {

@@ -26,7 +26,14 @@ import {
   isSinkproofError,
   type ValidationIssue,
 } from "../errors.js";
-import { describe, errorText, invalidArgument, reading, show } from "../internal/arguments.js";
+import {
+  describe,
+  errorSummary,
+  errorText,
+  invalidArgument,
+  reading,
+  show,
+} from "../internal/arguments.js";
 import { type OptionKeys, optionKeys, readOptions, readProperty } from "../internal/options.js";
 import type { Claim, Ledger, Receipt, ReceiptStatus, SinkFreeze } from "../ledger/types.js";
 import { checkName, isFinalStatus } from "../ledger/validate.js";
@@ -295,20 +302,29 @@ const SUCCESS: ReadonlySet<ReceiptStatus> = new Set(["written", "duplicate", "re
 const NO_WAITS: readonly ClaimWait[] = Object.freeze([]);
 
 function describeError(error: unknown): { code: string; message: string } {
-  if (isSinkproofError(error)) return { code: error.code, message: error.message.slice(0, 4096) };
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    return {
-      code: typeof code === "string" && code.length > 0 ? code.slice(0, 128) : "write_failed",
-      message: error.message.slice(0, 4096),
-    };
-  }
-  return { code: "write_failed", message: String(error).slice(0, 4096) };
+  const { code, message } = errorSummary(error, "write_failed");
+  return { code, message };
 }
 
 function validatorIssues(validate: SinkValidator, envelope: Envelope): readonly ValidationIssue[] {
-  if (typeof validate === "function") return validate(envelope) ?? [];
-  return schemaIssues(validate, envelope.payload);
+  if (typeof validate !== "function") return schemaIssues(validate, envelope.payload);
+  const answer: unknown = validate(envelope) ?? [];
+  return reading("options.validate()", () => {
+    if (!Array.isArray(answer))
+      invalidArgument(
+        "options.validate()",
+        `must return an array of issues or nothing, got ${describe(answer)}`,
+      );
+    // Read once into plain issues: the receipt stores exactly these.
+    return answer.map((issue: unknown) => {
+      const { path, code, message } = (issue ?? {}) as Record<string, unknown>;
+      return {
+        path: typeof path === "string" ? path.slice(0, 1024) : "$",
+        code: (typeof code === "string" ? code.slice(0, 128) : "") || "invalid",
+        message: typeof message === "string" ? message.slice(0, 4096) : show(message),
+      };
+    });
+  });
 }
 
 /** The keys of {@link GuardSinkOptions}. Internal (the memory sink reads its guard options with them). */
@@ -394,10 +410,10 @@ function abortText(signal: AbortSignal | undefined): string {
 
 /** A time from the guard's clock: an integer of ms within what a `Date` can hold. */
 function checkedTime(ms: unknown): number {
-  if (typeof ms !== "number" || !Number.isInteger(ms) || ms < 0 || ms > 253_402_300_799_999) {
+  if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0 || ms > 253_402_300_799_999) {
     invalidArgument(
       "options.clock()",
-      `must return an integer number of ms since the epoch, got ${show(ms)}`,
+      `must return ms since the epoch, up to the end of year 9999, got ${show(ms)}`,
     );
   }
   return ms;
@@ -755,9 +771,9 @@ export function guardSink(guardOptions: GuardSinkOptions): SinkGuard {
         ),
       },
       issues: issues.slice(0, 100).map((i) => ({
-        path: String(i.path).slice(0, 1024),
-        code: String(i.code).slice(0, 128) || "invalid",
-        message: String(i.message).slice(0, 4096),
+        path: typeof i.path === "string" ? i.path.slice(0, 1024) : "$",
+        code: (typeof i.code === "string" ? i.code.slice(0, 128) : "") || "invalid",
+        message: typeof i.message === "string" ? i.message.slice(0, 4096) : show(i.message),
       })),
     });
   }
@@ -873,7 +889,7 @@ export function guardSink(guardOptions: GuardSinkOptions): SinkGuard {
             receiptOf(stored, entry.position, "failed", 1, startedAt, {
               error: {
                 code: "aborted",
-                message: String(signal?.reason ?? "aborted").slice(0, 4096),
+                message: abortText(signal),
               },
             }),
             startedAt,
@@ -1036,7 +1052,7 @@ export function guardSink(guardOptions: GuardSinkOptions): SinkGuard {
       if (isSinkproofError(error)) throw error;
       throw new InvalidArgumentError(
         "invalid_argument",
-        `envelopes could not be iterated: ${error instanceof Error ? error.message : String(error)}`,
+        `envelopes could not be iterated: ${errorText(error)}`,
         { path: "envelopes", cause: error },
       );
     }

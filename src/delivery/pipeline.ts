@@ -133,12 +133,18 @@ export function createPipeline(pipelineOptions: PipelineOptions): Pipeline {
     ) {
       invalidArgument(`options.sinks[${i}]`, `must be a guarded sink, got ${describe(sink)}`);
     }
-    if (names.has(sink.name))
-      invalidArgument(`options.sinks[${i}]`, `repeats the sink name ${JSON.stringify(sink.name)}`);
-    if (sink.ledger !== producer.ledger) {
+    const name = readProperty(sink, "name", `options.sinks[${i}]`);
+    if (typeof name !== "string")
+      invalidArgument(`options.sinks[${i}].name`, `must be a sink name, got ${describe(name)}`);
+    if (names.has(name))
+      invalidArgument(`options.sinks[${i}]`, `repeats the sink name ${JSON.stringify(name)}`);
+    if (
+      readProperty(sink, "ledger", `options.sinks[${i}]`) !==
+      readProperty(producer, "ledger", "options.producer")
+    ) {
       invalidArgument(`options.sinks[${i}]`, "must deliver from the producer's ledger");
     }
-    names.add(sink.name);
+    names.add(name);
   });
   const ledger = producer.ledger;
 

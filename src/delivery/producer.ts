@@ -115,6 +115,28 @@ type CheckedValidator =
   | Exclude<PayloadValidator, Readonly<Record<string, SafeParseSchema>>>
   | ReadonlyMap<string, SafeParseSchema>;
 
+/**
+ * The nested options of one emitted event, read once and refused on an unknown key like
+ * any option (`options.schema.verison is not an option; did you mean version?`).
+ */
+function readEmitted<T extends Partial<EmitOptions>>(read: T, at: string): T {
+  const out: Record<string, unknown> = { ...read };
+  if (typeof read.schema === "object" && read.schema !== null) {
+    out.schema = readOptions<SchemaRef>(read.schema, `${at}.schema`, ["name", "version"]);
+  }
+  if (typeof read.trace === "object" && read.trace !== null) {
+    out.trace = readOptions<Trace>(read.trace, `${at}.trace`, [
+      "traceparent",
+      "correlationId",
+      "causationId",
+    ]);
+  }
+  if (read.parents !== undefined) {
+    out.parents = readArray(read.parents, `${at}.parents`, 1024);
+  }
+  return out as T;
+}
+
 function checkValidator(validate: unknown): CheckedValidator | undefined {
   if (validate === undefined) return undefined;
   if (typeof validate === "function") return validate as CheckedValidator;
@@ -344,7 +366,10 @@ export function createProducer(producerOptions: ProducerOptions): Producer {
           `must be an object with at least a schema, got ${describe(emitOptions)}`,
         );
       }
-      const read = readOptions<EmitOptions>(emitOptions, "options", EMIT_KEYS);
+      const read = readEmitted(
+        readOptions<EmitOptions>(emitOptions, "options", EMIT_KEYS),
+        "options",
+      );
       const [envelope] = await emitItems([{ ...read, type, payload } as EmitItem], true);
       return envelope as Envelope;
     },
@@ -355,7 +380,10 @@ export function createProducer(producerOptions: ProducerOptions): Producer {
         if (typeof item !== "object" || item === null) {
           invalidArgument(`items[${i}]`, `must be an object, got ${describe(item)}`);
         }
-        return readOptions<EmitItem>(item, `items[${i}]`, ITEM_KEYS) as EmitItem;
+        return readEmitted(
+          readOptions<EmitItem>(item, `items[${i}]`, ITEM_KEYS),
+          `items[${i}]`,
+        ) as EmitItem;
       });
       return emitItems(read, false);
     },

@@ -10,7 +10,7 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { canonicalBytes } from "../canonical/canonicalize.js";
 import { isCleanText } from "../envelope/schema.js";
-import { CanonicalizationError, InvalidArgumentError, isSinkproofError } from "../errors.js";
+import { CanonicalizationError, InvalidArgumentError } from "../errors.js";
 import { describe, invalidArgument, reading } from "../internal/arguments.js";
 import { readOptions } from "../internal/options.js";
 import type { Receipt } from "../ledger/types.js";
@@ -142,22 +142,12 @@ export function verifyReceipt(receipt: Receipt, keys: ReceiptKeys): boolean {
   ) {
     return false;
   }
-  let secret: unknown;
-  try {
-    secret =
-      typeof keys === "function"
-        ? keys(signature.keyId)
-        : Object.hasOwn(keys, signature.keyId)
-          ? keys[signature.keyId]
-          : undefined;
-  } catch (error) {
-    if (isSinkproofError(error)) throw error;
-    throw new InvalidArgumentError(
-      "invalid_argument",
-      `keys could not be read for key id ${JSON.stringify(signature.keyId)}: ${error instanceof Error ? error.message : String(error)}`,
-      { path: "keys", cause: error },
-    );
-  }
+  const keyId = signature.keyId;
+  // A keys function is the caller's: what it throws is passed on as it is. A map is read.
+  const secret: unknown =
+    typeof keys === "function"
+      ? keys(keyId)
+      : reading("keys", () => (Object.hasOwn(keys, keyId) ? keys[keyId] : undefined));
   if (secret === undefined) return false;
   let expected: string;
   try {

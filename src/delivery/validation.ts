@@ -58,15 +58,22 @@ export function schemaIssues(
   if (!isSafeParseSchema(schema))
     invalidArgument("schema", `must be a zod schema (with safeParse), got ${describe(schema)}`);
   if (typeof base !== "string") invalidArgument("base", `must be a path, got ${describe(base)}`);
-  // A value the schema cannot read (a Proxy whose trap throws) is unreadable input.
-  const result = reading("value", () => schema.safeParse(value));
-  if (result.success) return [];
-  const issues = result.error?.issues ?? [
-    { path: [], code: "invalid", message: "rejected by the schema" },
-  ];
-  return issues.map((issue) => ({
-    path: `${base}${issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("")}`,
-    code: String(issue.code),
-    message: String(issue.message),
-  }));
+  // The schema reading a value it cannot read (a Proxy whose trap throws), or a schema
+  // whose own code throws: either way the value could not be validated; `cause` says why.
+  return reading(
+    "value",
+    () => {
+      const result = schema.safeParse(value);
+      if (result.success) return [];
+      const issues = result.error?.issues ?? [
+        { path: [], code: "invalid", message: "rejected by the schema" },
+      ];
+      return issues.map((issue) => ({
+        path: `${base}${issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("")}`,
+        code: String(issue.code),
+        message: String(issue.message),
+      }));
+    },
+    "could not be validated",
+  );
 }

@@ -524,7 +524,12 @@ export function fromCloudEvent(input: unknown, fromOptions: FromCloudEventOption
   if (producer === undefined) {
     fail("$.source", "invalid_producer", "source cannot name a producer: give options.producer");
   }
-  let schema = options.schema;
+  let schema =
+    options.schema === undefined
+      ? undefined
+      : (readOptions<SchemaRef>(options.schema, "options.schema", ["name", "version"], {
+          required: true,
+        }) as SchemaRef);
   if (schema === undefined) {
     const fromUri =
       typeof event.dataschema === "string" ? schemaOfUri(event.dataschema, base) : undefined;

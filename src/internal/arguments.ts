@@ -18,10 +18,41 @@ export function invalidArgument(path: string, rule: string, cause?: unknown): ne
 /** What an error says, without running anything of it that could throw again. */
 export function errorText(error: unknown): string {
   try {
-    if (error instanceof Error) return String(error.message).slice(0, 1024);
-    return typeof error === "string" ? error.slice(0, 1024) : describe(error);
+    if (error instanceof Error) {
+      const message: unknown = error.message;
+      return typeof message === "string" ? message.slice(0, 4096) : show(message);
+    }
+    return typeof error === "string" ? error.slice(0, 4096) : show(error);
   } catch {
     return "(an error that cannot be read)";
+  }
+}
+
+/**
+ * `{ code, message }` of any thrown value, for a receipt, a report or an audit record: a
+ * sinkproof error's code, another error's string `code` (`ECONNRESET`), else `fallback`;
+ * never throws, whatever was thrown (a null-prototype object, a Proxy, a number message).
+ */
+export function errorSummary(
+  error: unknown,
+  fallback: string,
+): { code: string; message: string; path?: string } {
+  try {
+    if (isSinkproofError(error)) {
+      return {
+        code: error.code,
+        message: String(error.message).slice(0, 4096),
+        ...(typeof error.path === "string" ? { path: error.path } : {}),
+      };
+    }
+    const code: unknown =
+      typeof error === "object" && error !== null ? (error as { code?: unknown }).code : undefined;
+    return {
+      code: typeof code === "string" && code.length > 0 ? code.slice(0, 128) : fallback,
+      message: errorText(error).slice(0, 4096),
+    };
+  } catch {
+    return { code: fallback, message: "(an error that cannot be read)" };
   }
 }
 
@@ -29,15 +60,15 @@ export function errorText(error: unknown): string {
  * Throws an {@link InvalidArgumentError} at `path` for an argument that could not be read:
  * a Proxy trap or a getter threw (`cause`), or a revoked Proxy.
  */
-export function unreadableArgument(path: string, error: unknown): never {
-  throw new InvalidArgumentError(
-    "invalid_argument",
-    `${path} could not be read: ${errorText(error)}`,
-    {
-      path,
-      cause: error,
-    },
-  );
+export function unreadableArgument(
+  path: string,
+  error: unknown,
+  what = "could not be read",
+): never {
+  throw new InvalidArgumentError("invalid_argument", `${path} ${what}: ${errorText(error)}`, {
+    path,
+    cause: error,
+  });
 }
 
 /**
@@ -46,12 +77,12 @@ export function unreadableArgument(path: string, error: unknown): never {
  * {@link InvalidArgumentError} at `path`. Only for code that reads arguments, never for
  * code that calls the caller's functions (their errors are theirs to see).
  */
-export function reading<T>(path: string, read: () => T): T {
+export function reading<T>(path: string, read: () => T, what?: string): T {
   try {
     return read();
   } catch (error) {
     if (isSinkproofError(error)) throw error;
-    return unreadableArgument(path, error);
+    return unreadableArgument(path, error, what);
   }
 }
 

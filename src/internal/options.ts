@@ -9,6 +9,7 @@
  * @module
  */
 
+import { InvalidArgumentError } from "../errors.js";
 import { describe, invalidArgument, unreadableArgument } from "./arguments.js";
 
 /** The keys an options type `T` has. */
@@ -69,16 +70,25 @@ function distance(a: string, b: string, cap: number): number {
  * The known key closest to `key`: same letters in another case, one a prefix of the other,
  * or within an edit distance of about a third of its length. `undefined` when none is close.
  */
-export function closestKey(key: string, known: readonly string[]): string | undefined {
+export function closestKey(
+  key: string,
+  known: readonly string[],
+  maxDistance?: number,
+): string | undefined {
   const lower = key.toLowerCase();
   let best: string | undefined;
   let bestScore = Number.POSITIVE_INFINITY;
   for (const candidate of known) {
     const other = candidate.toLowerCase();
     if (other === lower) return candidate;
-    const cap = Math.max(1, Math.floor(Math.max(key.length, candidate.length) / 3));
+    const cap = maxDistance ?? Math.max(1, Math.floor(Math.max(key.length, candidate.length) / 3));
     let score = distance(lower, other, cap);
-    if (score > cap && lower.length >= 3 && (other.startsWith(lower) || lower.startsWith(other))) {
+    if (
+      maxDistance === undefined &&
+      score > cap &&
+      lower.length >= 3 &&
+      (other.startsWith(lower) || lower.startsWith(other))
+    ) {
       score = cap;
     }
     if (score <= cap && score < bestScore) {
@@ -150,7 +160,9 @@ export function readOptions<T extends object>(
   } catch (error) {
     unreadable(path, error);
   }
-  if (proto !== Object.prototype && proto !== null) return readInstance(value, path, known);
+  if (proto !== Object.prototype && proto !== null) {
+    return readInstance(value, path, known, how.what ?? "an option", how);
+  }
   let own: (string | symbol)[];
   try {
     own = Reflect.ownKeys(value);
@@ -169,21 +181,10 @@ export function readOptions<T extends object>(
     } catch (error) {
       unreadable(at, error);
     }
-    // A Proxy may list a key it does not have, or list it as not enumerable: skip both.
-    if (descriptor === undefined || descriptor.enumerable !== true) continue;
-    if (!knownSet.has(key) || FORBIDDEN.has(key)) {
-      const renamed = how.renamed?.[key];
-      if (renamed !== undefined) {
-        invalidArgument(at, `is not ${what}; it is called ${renamed} now`);
-      }
-      const meant = closestKey(key, known);
-      invalidArgument(
-        at,
-        meant === undefined
-          ? `is not ${what} (known: ${known.join(", ")})`
-          : `is not ${what}; did you mean ${meant}?`,
-      );
-    }
+    // A Proxy may list a key it does not have: skip it. A key that is not enumerable is
+    // still an option given (Object.defineProperty): read and checked like any other.
+    if (descriptor === undefined) continue;
+    if (!knownSet.has(key) || FORBIDDEN.has(key)) refuseKey(at, key, known, what, how);
     let read: unknown;
     try {
       read = "value" in descriptor ? descriptor.value : Reflect.get(value, key);
@@ -195,11 +196,62 @@ export function readOptions<T extends object>(
   return snapshot as Partial<T>;
 }
 
+function refuseKey(
+  at: string,
+  key: string,
+  known: readonly string[],
+  what: string,
+  how: ReadOptionsHow,
+): never {
+  const renamed = how.renamed?.[key];
+  if (renamed !== undefined) invalidArgument(at, `is not ${what}; it is called ${renamed} now`);
+  const meant = closestKey(key, known);
+  invalidArgument(
+    at,
+    meant === undefined
+      ? `is not ${what} (known: ${known.join(", ")})`
+      : `is not ${what}; did you mean ${meant}?`,
+  );
+}
+
 /**
- * The listed keys of a class instance, each read once (own or inherited); a method comes
- * bound to the instance, so it can use `this`.
+ * The listed keys of a class instance (or of an object made with `Object.create(proto)`),
+ * each read once (own or inherited); a method comes bound to the instance, so it can use
+ * `this`. Its other keys may be its implementation's own (a pool, a table name), so they
+ * are not refused, except a key that is a near miss of an option (one edit away, or in
+ * another case) or an option's old name, anywhere on its chain: `clokc`, `lagToleranceMS`,
+ * `now`.
  */
-function readInstance<T>(value: object, path: string, known: readonly string[]): Partial<T> {
+function readInstance<T>(
+  value: object,
+  path: string,
+  known: readonly string[],
+  what: string,
+  how: ReadOptionsHow,
+): Partial<T> {
+  const knownSet = keySet(known);
+  try {
+    for (
+      let o: object | null = value;
+      o !== null && o !== Object.prototype;
+      o = Reflect.getPrototypeOf(o)
+    ) {
+      for (const key of Reflect.ownKeys(o)) {
+        if (typeof key !== "string" || knownSet.has(key)) continue;
+        const descriptor = Reflect.getOwnPropertyDescriptor(o, key);
+        // Class methods are not enumerable: the implementation's, not options.
+        if (descriptor === undefined || (descriptor.enumerable !== true && o !== value)) continue;
+        // Only a near miss (one edit, or another case): an implementation's own `write` is
+        // not taken for `rewrite`.
+        if (how.renamed?.[key] !== undefined || closestKey(key, known, 1) !== undefined) {
+          refuseKey(`${path}.${key}`, key, known, what, how);
+        }
+      }
+    }
+  } catch (error) {
+    if (error instanceof InvalidArgumentError) throw error;
+    unreadable(path, error);
+  }
   const snapshot: Record<string, unknown> = {};
   for (const key of known) {
     let read: unknown;

@@ -30,7 +30,7 @@ import {
   isSinkproofError,
   LedgerError,
 } from "../errors.js";
-import { describe, invalidArgument, reading } from "../internal/arguments.js";
+import { describe, invalidArgument, reading, show } from "../internal/arguments.js";
 import {
   type OptionKeys,
   optionKeys,
@@ -204,6 +204,9 @@ export interface EntryScan {
   /** At most this many entries. */
   readonly limit: number;
 }
+
+/** The last ms of year 9999: the latest time an envelope or a receipt can hold. */
+const MAX_TIME_MS = 253_402_300_799_999;
 
 /** Tries of an outcome's append while other writers keep moving the audit log. */
 const AUDIT_RETRIES = 8;
@@ -594,8 +597,12 @@ export abstract class BaseLedger implements Ledger {
 
   #now(): number {
     const now = this.clock();
-    if (typeof now !== "number" || !Number.isFinite(now)) {
-      invalidArgument("options.clock()", `must return a number of ms, got ${describe(now)}`);
+    // Within what an ISO time of an envelope can say (years 1970 to 9999).
+    if (typeof now !== "number" || !Number.isFinite(now) || now < 0 || now > MAX_TIME_MS) {
+      invalidArgument(
+        "options.clock()",
+        `must return ms since the epoch, up to the end of year 9999, got ${show(now)}`,
+      );
     }
     return now;
   }

@@ -47,6 +47,7 @@ import {
   isFinalStatus,
   isValidReceipt,
   type ResolvedScan,
+  snapshotReceipt,
 } from "./validate.js";
 
 /** Where a ledger keeps what was found damaged, for the `CorruptionError`. */
@@ -496,19 +497,27 @@ export function checkedReceipt(
   ) {
     return receipt;
   }
-  const r = receipt as Partial<Receipt> | undefined;
-  const position = isPosition(r?.position) ? r.position : undefined;
-  if (!isValidReceipt(receipt)) {
+  // Read once into plain objects, then checked: what is checked is what is returned (an
+  // adapter's row with getters cannot answer the check one thing and the copy another).
+  let read: Record<string, unknown> | undefined;
+  try {
+    read = snapshotReceipt(receipt);
+  } catch {
+    read = undefined;
+  }
+  const position = isPosition(read?.position) ? read.position : undefined;
+  if (read === undefined || !isValidReceipt(read)) {
     throw corruption(site, position, `a receipt of sink ${JSON.stringify(sink)} is not a receipt`);
   }
-  if (receipt.sink !== sink || (key !== undefined && receipt.key !== key)) {
+  const valid: Receipt = read;
+  if (valid.sink !== sink || (key !== undefined && valid.key !== key)) {
     throw corruption(
       site,
       position,
-      `a receipt read for ${key === undefined ? "" : `key ${JSON.stringify(key)} at `}sink ${JSON.stringify(sink)} is for key ${JSON.stringify(receipt.key)} at sink ${JSON.stringify(receipt.sink)}`,
+      `a receipt read for ${key === undefined ? "" : `key ${JSON.stringify(key)} at `}sink ${JSON.stringify(sink)} is for key ${JSON.stringify(valid.key)} at sink ${JSON.stringify(valid.sink)}`,
     );
   }
-  return copyReceipt(receipt);
+  return copyReceipt(valid);
 }
 
 /** What a claim asked for, to check the answer against. */

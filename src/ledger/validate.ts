@@ -365,7 +365,7 @@ const SIGNATURE_KEYS = ["keyId", "algorithm", "value"] as const;
  * that throws is an `InvalidArgumentError`; an unknown field is refused by name), so what
  * is checked is what is stored.
  */
-function snapshotReceipt(receipt: unknown): Record<string, unknown> {
+export function snapshotReceipt(receipt: unknown): Record<string, unknown> {
   const what = "a receipt field";
   const r: Record<string, unknown> = readOptions<Receipt>(receipt, "receipt", RECEIPT_KEY_LIST, {
     required: true,

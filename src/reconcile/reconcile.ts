@@ -26,7 +26,7 @@ import { performance } from "node:perf_hooks";
 import { algorithmOf, type Checksum, isChecksum } from "../checksum/checksum.js";
 import type { Envelope } from "../envelope/schema.js";
 import { InvalidArgumentError, isSinkproofError, LedgerError } from "../errors.js";
-import { describe, invalidArgument, show } from "../internal/arguments.js";
+import { describe, errorSummary, invalidArgument, show } from "../internal/arguments.js";
 import { optionKeys, readArray, readOptions, readProperty } from "../internal/options.js";
 import type {
   Ledger,
@@ -281,7 +281,16 @@ export function checkSink(sink: unknown, where: string): ReconcileSink {
   }
   s.freezeOn = checkFreezePolicy(s.freezeOn, `${where}.freezeOn`);
   if (s.freezeOn === undefined) delete s.freezeOn;
-  checkAccepts(s.accepts, `${where}.accepts`);
+  const ranges = checkAccepts(s.accepts, `${where}.accepts`);
+  // The ranges as checked, not the caller's object (read again later, it could differ).
+  if (ranges === undefined) delete s.accepts;
+  else {
+    s.accepts = Object.freeze(
+      Object.fromEntries(
+        [...ranges].map(([name, [min, max]]) => [name, Object.freeze([min, max])]),
+      ),
+    );
+  }
   checkRegistry(s.registry, `${where}.registry`);
   if (s.accepts !== undefined && s.digest !== undefined) {
     invalidArgument(
@@ -944,16 +953,7 @@ function crossed(
 // Entry point
 
 function failureOf(error: unknown): SinkReadFailure {
-  if (isSinkproofError(error))
-    return { code: error.code, message: error.message, path: error.path };
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    return {
-      code: typeof code === "string" && code.length > 0 ? code : "sink_read_failed",
-      message: error.message,
-    };
-  }
-  return { code: "sink_read_failed", message: String(error) };
+  return errorSummary(error, "sink_read_failed");
 }
 
 function isLedgerFailure(error: unknown): boolean {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { isSinkproofError } from "../errors.js";
+import { errorSummary } from "../internal/arguments.js";
 import type { Ledger, ReceiptStatus } from "../ledger/types.js";
 import { logger } from "../observe/debug.js";
 import { expectedAtSink } from "./reconcile.js";
@@ -105,15 +105,8 @@ export function plan(finding: Finding, sink: ReconcileSink): RepairAction {
 }
 
 function describeError(error: unknown): { code: string; message: string } {
-  if (isSinkproofError(error)) return { code: error.code, message: error.message };
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    return {
-      code: typeof code === "string" && code.length > 0 ? code : "repair_failed",
-      message: error.message,
-    };
-  }
-  return { code: "repair_failed", message: String(error) };
+  const { code, message } = errorSummary(error, "repair_failed");
+  return { code, message };
 }
 
 /**

@@ -218,10 +218,11 @@ const REPAIR_KEYS = optionKeys<RepairOptions>()(
  * ```
  */
 export async function repair(
-  report: ReconcileReport,
+  given: ReconcileReport,
   repairOptions: RepairOptions,
 ): Promise<RepairResult> {
-  checkReportShape(report, "report");
+  // The report as checked (a plain copy): the caller's object is not read again.
+  const report = checkReportShape(given, "report");
   const options = readOptions<RepairOptions>(repairOptions, "options", REPAIR_KEYS, {
     required: true,
     renamed: { now: "clock" },

@@ -21,6 +21,7 @@ import {
   type SinkWriter,
 } from "../delivery/guard.js";
 import type { Envelope, JsonValue } from "../envelope/schema.js";
+import { InvalidArgumentError } from "../errors.js";
 import { describe, invalidArgument, show } from "../internal/arguments.js";
 import { optionKeys, readOptions } from "../internal/options.js";
 import { createSeededRandom } from "../internal/random.js";
@@ -309,7 +310,9 @@ export function createMemorySink(sinkOptions: MemorySinkOptions): MemorySink {
   const guard =
     options.ledger === undefined
       ? undefined
-      : guardSink({ ...guardOptions, name, ledger: options.ledger, write });
+      : withPathUnder("options.guardOptions", () =>
+          guardSink({ ...guardOptions, name, ledger: options.ledger as Ledger, write }),
+        );
 
   const sink: MemorySink = {
     name,
@@ -395,14 +398,41 @@ export function createMemorySink(sinkOptions: MemorySinkOptions): MemorySink {
     },
     stats: () => ({ ...stats }),
   };
-  // The test helpers are not enumerable: the sink reads as a plain sink description, so
-  // `reconcile` and `repair` take it, and still refuse a typo in a hand-written one.
+  // The test helpers live on the sink's prototype, not enumerable: the sink reads as a sink
+  // description with nothing else of its own (as a class instance would), so `reconcile`
+  // and `repair` take it, and `{ ...sink }` copies the description alone.
+  const helpers: object = {};
   for (const key of Object.keys(sink)) {
     if (!(RECONCILE_SINK_KEYS as readonly string[]).includes(key)) {
-      Object.defineProperty(sink, key, { enumerable: false });
+      const descriptor = Object.getOwnPropertyDescriptor(sink, key) as PropertyDescriptor;
+      Object.defineProperty(helpers, key, { ...descriptor, enumerable: false });
+      delete (sink as unknown as Record<string, unknown>)[key];
     }
   }
+  Object.setPrototypeOf(sink, helpers);
   return sink;
+}
+
+/**
+ * Runs `make`, naming the options it is given as they sit in the caller's: an
+ * `InvalidArgumentError` at `options.retry` becomes one at `options.guardOptions.retry`.
+ */
+function withPathUnder<T>(prefix: string, make: () => T): T {
+  try {
+    return make();
+  } catch (error) {
+    if (!(error instanceof InvalidArgumentError) || error.path?.startsWith("options.") !== true) {
+      throw error;
+    }
+    const path = `${prefix}${error.path.slice("options".length)}`;
+    throw new InvalidArgumentError(
+      "invalid_argument",
+      error.message.startsWith(error.path)
+        ? `${path}${error.message.slice(error.path.length)}`
+        : `${path}: ${error.message}`,
+      { path, cause: error },
+    );
+  }
 }
 
 const RECONCILE_SINK_KEYS = optionKeys<ReconcileSink>()(
