@@ -123,6 +123,20 @@ describe("hostile edges", () => {
     expect(again.dryRun).toBe(true);
   });
 
+  it("seal reads a draft once: a field that answers each read anew cannot pass the check with one value and seal another", () => {
+    let reads = 0;
+    const shifty = {
+      ...draft(1),
+      get producer() {
+        reads++;
+        return reads === 1 ? "shop" : "not/a producer";
+      },
+    };
+    const envelope = createSealer()(shifty);
+    expect(envelope.producer).toBe("shop");
+    expect(reads).toBe(1);
+  });
+
   it("a ledger clock past the year 9999 is a typed error, and nothing is appended", async () => {
     const ledger = new MemoryLedger({ clock: () => 1e300 });
     const envelope = createSealer()(draft(1)) as Envelope;

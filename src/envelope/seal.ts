@@ -14,7 +14,7 @@ import type { Checksum, ChecksumAlgorithm } from "../checksum/checksum.js";
 import { EnvelopeValidationError } from "../errors.js";
 import { describe, invalidArgument, show } from "../internal/arguments.js";
 import { type OptionKeys, optionKeys, readOptions } from "../internal/options.js";
-import { isValidDraft, isValidEnvelopeFields } from "./fields.js";
+import { isValidDraft } from "./fields.js";
 import { createIdFactory, type IdFactory, isId } from "./ids.js";
 import { readingEnvelope, zodIssues } from "./issues.js";
 import { joinSequenceKey } from "./keys.js";
@@ -176,6 +176,21 @@ function idsFor(clock: () => number): ClockIds {
   return entry;
 }
 
+/** A draft's own fields, and its schema, trace and parents, copied once (plain values). */
+function snapshotDraft(draft: unknown): unknown {
+  if (typeof draft !== "object" || draft === null || Array.isArray(draft)) return draft;
+  const copy: Record<string, unknown> = { ...(draft as Record<string, unknown>) };
+  const { schema, trace, parents } = copy;
+  if (typeof schema === "object" && schema !== null && !Array.isArray(schema)) {
+    copy.schema = { ...schema };
+  }
+  if (typeof trace === "object" && trace !== null && !Array.isArray(trace)) {
+    copy.trace = { ...trace };
+  }
+  if (Array.isArray(parents)) copy.parents = [...parents];
+  return copy;
+}
+
 function explainDraft(draft: unknown): never {
   const result = draftFieldsSchema.safeParse(draft);
   const issues = result.success
@@ -231,11 +246,14 @@ export function createSealer(options: SealOptions = {}): Sealer {
   }
 
   return function sealDraft<P>(draft: EnvelopeDraft<P>): Envelope<JsonOf<P>> {
-    const payload = readingEnvelope("draft", [], () => {
-      if (!isValidDraft(draft)) explainDraft(draft);
-      return draft.payload;
+    // Read once into plain objects, then checked, then built from: a draft whose fields
+    // answer each read anew (a Proxy, a getter) cannot slip another value past the check.
+    const read = readingEnvelope("draft", [], () => {
+      const copy = snapshotDraft(draft);
+      if (!isValidDraft(copy)) explainDraft(draft);
+      return copy as EnvelopeDraft<P>;
     });
-    const hashed = hashPayload(payload, limits, algorithm, true);
+    const hashed = hashPayload(read.payload, limits, algorithm, true);
     const ms = clock();
     const time = timeOf(ms);
     let id: string;
@@ -246,7 +264,7 @@ export function createSealer(options: SealOptions = {}): Sealer {
       clockIds.now = ms;
       id = clockIds.next();
     }
-    return readingEnvelope("draft", [], () => sealed(draft, id, time, hashed));
+    return sealed(read, id, time, hashed);
   };
 }
 
@@ -274,7 +292,6 @@ function sealed<P>(
   });
   // The draft was read again: an object whose fields change between reads (a Proxy)
   // must not slip another value past the check.
-  if (!isValidEnvelopeFields(envelope)) explainDraft(draft);
   return envelope;
 }
 
