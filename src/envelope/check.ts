@@ -9,9 +9,14 @@
 import type { Limits } from "../canonical/canonicalize.js";
 import { formatPath } from "../canonical/path.js";
 import { algorithmOf, sameChecksum } from "../checksum/checksum.js";
-import { CanonicalizationError, EnvelopeValidationError, IntegrityError } from "../errors.js";
+import {
+  CanonicalizationError,
+  EnvelopeValidationError,
+  IntegrityError,
+  isSinkproofError,
+} from "../errors.js";
 import { isValidEnvelopeFields } from "./fields.js";
-import { readingEnvelope, zodIssues } from "./issues.js";
+import { readingEnvelope, unreadableEnvelope, zodIssues } from "./issues.js";
 import { hashPayload } from "./payload.js";
 import { type Envelope, envelopeFieldsSchema } from "./schema.js";
 import { buildEnvelope } from "./seal.js";
@@ -25,17 +30,24 @@ export function assertEnvelopeFields(
   value: unknown,
   base: readonly (string | number)[] = [],
 ): Envelope {
-  return readingEnvelope("envelope", base, () => {
-    if (!isValidEnvelopeFields(value)) {
+  // No closure on this path: it runs for every envelope appended.
+  let valid: boolean;
+  try {
+    valid = isValidEnvelopeFields(value);
+  } catch (error) {
+    return unreadableEnvelope("envelope", base, error);
+  }
+  if (!valid) {
+    readingEnvelope("envelope", base, () => {
       const result = envelopeFieldsSchema.safeParse(value);
       throw new EnvelopeValidationError(
         result.success
           ? [{ path: formatPath(base), code: "invalid_envelope", message: "not an envelope" }]
           : zodIssues(result.error.issues, base),
       );
-    }
-    return value as unknown as Envelope;
-  });
+    });
+  }
+  return value as unknown as Envelope;
 }
 
 /**
@@ -65,7 +77,12 @@ export function checkEnvelopeKeepingPayload(
   base: readonly (string | number)[],
   keep: boolean,
 ): { envelope: Envelope; canonical: Uint8Array | undefined } {
-  return readingEnvelope("envelope", base, () => checkReading(value, limits, base, keep));
+  try {
+    return checkReading(value, limits, base, keep);
+  } catch (error) {
+    if (isSinkproofError(error)) throw error;
+    return unreadableEnvelope("envelope", base, error);
+  }
 }
 
 function checkReading(

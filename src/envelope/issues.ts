@@ -32,15 +32,24 @@ export function readingEnvelope<T>(what: string, base: readonly PropertyKey[], r
     return read();
   } catch (error) {
     if (isSinkproofError(error)) throw error;
-    throw new EnvelopeValidationError(
-      [
-        {
-          path: formatPath(base),
-          code: "unreadable_value",
-          message: `reading the ${what} threw: ${errorText(error)}`,
-        },
-      ],
-      { cause: error },
-    );
+    return unreadableEnvelope(what, base, error);
   }
+}
+
+/** The `EnvelopeValidationError` for an envelope or a draft whose reading threw `error`. */
+export function unreadableEnvelope(
+  what: string,
+  base: readonly PropertyKey[],
+  error: unknown,
+): never {
+  throw new EnvelopeValidationError(
+    [
+      {
+        path: formatPath(base),
+        code: "unreadable_value",
+        message: `reading the ${what} threw: ${errorText(error)}`,
+      },
+    ],
+    { cause: error },
+  );
 }

@@ -30,7 +30,7 @@ import {
   isSinkproofError,
   LedgerError,
 } from "../errors.js";
-import { describe, invalidArgument, reading, show } from "../internal/arguments.js";
+import { describe, invalidArgument, show, unreadableArgument } from "../internal/arguments.js";
 import {
   type OptionKeys,
   optionKeys,
@@ -219,15 +219,18 @@ const EMPTY_RESULT: AppendResult = Object.freeze({
 
 /** What `planAppend` reads of an envelope (the core has checked it): its key and id. */
 function checkPlanned(value: unknown, i: number): { key: string; id: string; checksum: string } {
-  const where = `envelopes[${i}]`;
   if (typeof value !== "object" || value === null)
-    invalidArgument(where, `must be an envelope, got ${describe(value)}`);
-  const { key, id, checksum } = reading(where, () => {
-    const { key, id, checksum } = value as Record<string, unknown>;
-    return { key, id, checksum };
-  });
+    invalidArgument(`envelopes[${i}]`, `must be an envelope, got ${describe(value)}`);
+  let key: unknown;
+  let id: unknown;
+  let checksum: unknown;
+  try {
+    ({ key, id, checksum } = value as Record<string, unknown>);
+  } catch (error) {
+    unreadableArgument(`envelopes[${i}]`, error);
+  }
   if (typeof key !== "string" || typeof id !== "string" || typeof checksum !== "string")
-    invalidArgument(where, "must be an envelope (with a key, an id and a checksum)");
+    invalidArgument(`envelopes[${i}]`, "must be an envelope (with a key, an id and a checksum)");
   return { key, id, checksum };
 }
 
@@ -619,7 +622,8 @@ export abstract class BaseLedger implements Ledger {
     const keep = this.keepsCanonicalPayloads;
     for (let i = 0; i < envelopes.length; i++) {
       const result = checkEnvelopeKeepingPayload(envelopes[i], this.limits, [i], keep);
-      markIntact(result.envelope);
+      // An adapter that proves its reads (FileLedger, MemoryLedger) needs no mark to trust.
+      if (!this.readsVerified) markIntact(result.envelope);
       checked.push(result.envelope);
       canonical.push(result.canonical);
     }

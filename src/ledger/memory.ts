@@ -67,6 +67,12 @@ export class MemoryLedger extends BaseLedger {
   readonly #freezes = new FreezeTable();
   readonly #audit: AuditRecord[] = [];
 
+  /**
+   * It hands back the frozen entries the core checked at append, and nothing lies between:
+   * reads need no second check. A subclass may return anything, so it is checked.
+   */
+  protected override readonly readsVerified: boolean = this.constructor === MemoryLedger;
+
   constructor(options: LedgerOptions = {}) {
     super(readOptions<LedgerOptions>(options, "options", LEDGER_OPTION_KEYS));
   }
