@@ -31,6 +31,7 @@ import {
   errorSummary,
   errorText,
   invalidArgument,
+  isIterableObject,
   reading,
   show,
 } from "../internal/arguments.js";
@@ -388,18 +389,6 @@ function readDeliverOptions(options: unknown): DeliverOptions {
   if (replay !== undefined && typeof replay !== "boolean")
     invalidArgument("options.replay", `must be a boolean, got ${describe(replay)}`);
   return read;
-}
-
-function isIterable(value: unknown): value is Iterable<unknown> | AsyncIterable<unknown> {
-  if (typeof value !== "object" || value === null) return false;
-  try {
-    return (
-      typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] === "function" ||
-      typeof (value as Iterable<unknown>)[Symbol.iterator] === "function"
-    );
-  } catch {
-    return false;
-  }
 }
 
 /** Why a delivery was aborted, for its receipt (the reason is the caller's, any value). */
@@ -1009,7 +998,7 @@ export function guardSink(guardOptions: GuardSinkOptions): SinkGuard {
     deliverOptions?: DeliverOptions,
   ): Promise<Receipt[]> {
     const options = readDeliverOptions(deliverOptions);
-    if (!isIterable(envelopes)) {
+    if (!isIterableObject(envelopes)) {
       invalidArgument("envelopes", `must be an iterable of envelopes, got ${describe(envelopes)}`);
     }
     const receipts: Receipt[] = [];

@@ -110,6 +110,24 @@ export function show(value: unknown): string {
   }
 }
 
+/**
+ * True for an object that can be iterated (sync or async) without throwing while asked. A
+ * string is not one here: its characters are never records or envelopes.
+ */
+export function isIterableObject(
+  value: unknown,
+): value is Iterable<unknown> | AsyncIterable<unknown> {
+  if (typeof value !== "object" || value === null) return false;
+  try {
+    return (
+      typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] === "function" ||
+      typeof (value as Iterable<unknown>)[Symbol.iterator] === "function"
+    );
+  } catch {
+    return false;
+  }
+}
+
 /** Describes a value's type for messages: `null`, `array`, `Map`, `number`, ... */
 export function describe(value: unknown): string {
   if (value === null) return "null";

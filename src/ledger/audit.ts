@@ -22,6 +22,7 @@ import { isSinkproofError, LedgerError } from "../errors.js";
 import {
   describe,
   invalidArgument,
+  isIterableObject,
   reading,
   show,
   unreadableArgument,
@@ -125,7 +126,7 @@ export async function verifyAuditChain(
   knownHead?: AuditHead,
 ): Promise<AuditVerification> {
   const head = checkAuditHead(knownHead, "head");
-  if (!isIterable(records)) {
+  if (!isIterableObject(records)) {
     invalidArgument("records", `must be an iterable of audit records, got ${describe(records)}`);
   }
   try {
@@ -133,19 +134,6 @@ export async function verifyAuditChain(
   } catch (error) {
     if (isSinkproofError(error)) throw error;
     return unreadableArgument("records", error);
-  }
-}
-
-function isIterable(value: unknown): value is AsyncIterable<unknown> | Iterable<unknown> {
-  // A string is iterable, by character: no log of audit records.
-  if (typeof value !== "object" || value === null) return false;
-  try {
-    return (
-      typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] === "function" ||
-      typeof (value as Iterable<unknown>)[Symbol.iterator] === "function"
-    );
-  } catch {
-    return false;
   }
 }
 

@@ -27,7 +27,13 @@ import { algorithmOf, type Checksum, isChecksum } from "../checksum/checksum.js"
 import type { Envelope } from "../envelope/schema.js";
 import { InvalidArgumentError, isSinkproofError, LedgerError } from "../errors.js";
 import { describe, errorSummary, invalidArgument, show } from "../internal/arguments.js";
-import { optionKeys, readArray, readOptions, readProperty } from "../internal/options.js";
+import {
+  type OptionKeys,
+  optionKeys,
+  readArray,
+  readOptions,
+  readProperty,
+} from "../internal/options.js";
 import type {
   Ledger,
   LedgerEntry,
@@ -301,7 +307,8 @@ export function checkSink(sink: unknown, where: string): ReconcileSink {
   return Object.freeze(s) as unknown as ReconcileSink;
 }
 
-const SINK_KEYS = optionKeys<ReconcileSink>()(
+/** The keys of {@link ReconcileSink}. Internal (the memory sink keeps to them). */
+export const SINK_KEYS: OptionKeys<ReconcileSink> = optionKeys<ReconcileSink>()(
   "name",
   "lagToleranceMs",
   "observe",

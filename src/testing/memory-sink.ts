@@ -27,6 +27,7 @@ import { optionKeys, readOptions } from "../internal/options.js";
 import { createSeededRandom } from "../internal/random.js";
 import type { Ledger } from "../ledger/types.js";
 import { digestIndex } from "../reconcile/digest.js";
+import { SINK_KEYS } from "../reconcile/reconcile.js";
 import type { Observation, ReconcileSink, SinkDigest } from "../reconcile/types.js";
 
 export { createSeededRandom };
@@ -403,7 +404,7 @@ export function createMemorySink(sinkOptions: MemorySinkOptions): MemorySink {
   // and `repair` take it, and `{ ...sink }` copies the description alone.
   const helpers: object = {};
   for (const key of Object.keys(sink)) {
-    if (!(RECONCILE_SINK_KEYS as readonly string[]).includes(key)) {
+    if (!(SINK_KEYS as readonly string[]).includes(key)) {
       const descriptor = Object.getOwnPropertyDescriptor(sink, key) as PropertyDescriptor;
       Object.defineProperty(helpers, key, { ...descriptor, enumerable: false });
       delete (sink as unknown as Record<string, unknown>)[key];
@@ -435,18 +436,6 @@ function withPathUnder<T>(prefix: string, make: () => T): T {
   }
 }
 
-const RECONCILE_SINK_KEYS = optionKeys<ReconcileSink>()(
-  "name",
-  "lagToleranceMs",
-  "observe",
-  "digest",
-  "guard",
-  "rewrite",
-  "remove",
-  "freezeOn",
-  "accepts",
-  "registry",
-);
 const MEMORY_SINK_KEYS = optionKeys<MemorySinkOptions>()(
   "name",
   "ledger",
