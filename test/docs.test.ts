@@ -32,3 +32,66 @@ describe("worked examples in docs/", () => {
     expect(doc).toContain(`// '${canonicalize({ at: new Date(0) })}'`);
   });
 });
+
+const root = new URL("../", import.meta.url);
+const text = (name: string) => readFileSync(new URL(name, root), "utf8");
+
+/** The architecture a newcomer reads stays true: every file and test it names exists. */
+describe("ARCHITECTURE.md and CONTRIBUTING.md", () => {
+  it("name only files that exist (src/ paths may leave out src/)", () => {
+    for (const name of ["ARCHITECTURE.md", "CONTRIBUTING.md"]) {
+      const doc = text(name);
+      const named = [
+        ...doc.matchAll(/`((?:src|test|bench)\/[\w./-]+\.(?:ts|json)|[\w-]+\/[\w./-]+\.ts)`/g),
+      ].map((m) => m[1] as string);
+      expect(named.length, `${name} names files`).toBeGreaterThan(3);
+      for (const path of named) {
+        const candidates =
+          path.startsWith("src/") || path.startsWith("test/") || path.startsWith("bench/")
+            ? [path]
+            : [`src/${path}`, path];
+        const found = candidates.some((p) => {
+          try {
+            readFileSync(new URL(p, root));
+            return true;
+          } catch {
+            return false;
+          }
+        });
+        expect(found, `${name} names ${path}, which does not exist`).toBe(true);
+      }
+    }
+  });
+
+  it("README's relative links point at files the package ships", () => {
+    const pkg = JSON.parse(text("package.json")) as { files: string[] };
+    const shipped = (path: string) =>
+      ["README.md", "LICENSE", "package.json"].includes(path) ||
+      pkg.files.some((pattern) => {
+        if (pattern.endsWith("/*.md"))
+          return (
+            path.startsWith(pattern.slice(0, -4)) &&
+            path.endsWith(".md") &&
+            !path.slice(pattern.length - 4).includes("/")
+          );
+        if (pattern.endsWith("/*.ts"))
+          return (
+            path.startsWith(pattern.slice(0, -4)) &&
+            path.endsWith(".ts") &&
+            !path.slice(pattern.length - 4).includes("/")
+          );
+        return path === pattern || path.startsWith(`${pattern}/`);
+      });
+    const links = [...text("README.md").matchAll(/\]\(([^)#:]+)(?:#[^)]*)?\)/g)].map(
+      (m) => m[1] as string,
+    );
+    expect(links.length).toBeGreaterThan(10);
+    for (const link of links) {
+      expect(
+        () => readFileSync(new URL(link, root)),
+        `README links ${link}, which does not exist`,
+      ).not.toThrow();
+      expect(shipped(link), `README links ${link}, which the package does not ship`).toBe(true);
+    }
+  });
+});
