@@ -505,3 +505,32 @@ describe("closestKey", () => {
     );
   });
 });
+
+describe("the conformance suite drops nothing in silence", () => {
+  it("without reopen it says which restart cases it does not run", () => {
+    const lines: string[] = [];
+    const log = console.log;
+    console.log = (...args: unknown[]) => {
+      lines.push(args.join(" "));
+    };
+    const titles: string[] = [];
+    try {
+      ledgerConformance({
+        name: "silent?",
+        describe: (_name, body) => body(),
+        it: (title) => {
+          titles.push(title);
+        },
+        create: async () => new MemoryLedger(),
+      });
+    } finally {
+      console.log = log;
+    }
+    const said = lines.find((line) => line.includes("silent?: not run, no options.reopen given"));
+    expect(said).toBeDefined();
+    expect(said).toContain("survive a reopen");
+    // Each case it names is one it did not define.
+    for (const title of titles)
+      expect(said?.includes(`: ${title};`) || said?.endsWith(title)).toBe(false);
+  });
+});

@@ -132,16 +132,28 @@ export function ledgerConformance<L extends Ledger>(options: LedgerConformanceOp
   if (reopen !== undefined && typeof reopen !== "function")
     invalidArgument("options.reopen", `must be a function, got ${describeValue(reopen)}`);
 
-  const cases: Array<[string, (ledger: L, t: Tools<L>) => Promise<void>]> = [];
-  const test = (title: string, body: (ledger: L, t: Tools<L>) => Promise<void>) =>
-    cases.push([title, body]);
-
-  defineCases(test, reopen !== undefined);
-  defineClaimCases(test, reopen !== undefined);
-  defineFreezeCases(test, reopen !== undefined);
+  const collect = (durable: boolean) => {
+    const out: Array<[string, (ledger: L, t: Tools<L>) => Promise<void>]> = [];
+    const test = (title: string, body: (ledger: L, t: Tools<L>) => Promise<void>) =>
+      out.push([title, body]);
+    defineCases(test, durable);
+    defineClaimCases(test, durable);
+    defineFreezeCases(test, durable);
+    return out;
+  };
+  const all = collect(true);
+  const withoutRestarts = new Set(collect(false).map(([title]) => title));
+  const cases = reopen === undefined ? all.filter(([title]) => withoutRestarts.has(title)) : all;
+  // Restart cases need `reopen`: without it they are not run, and the suite says which.
+  if (reopen === undefined) {
+    const restarts = all.map(([title]) => title).filter((title) => !withoutRestarts.has(title));
+    console.log(
+      `[sinkproof conformance] ${name}: not run, no options.reopen given (a ledger that keeps nothing across a restart needs none): ${restarts.length} restart cases: ${restarts.join("; ")}`,
+    );
+  }
 
   // A skip that names no case would skip nothing in silence: refuse it, naming the case meant.
-  const titles = cases.map(([title]) => title);
+  const titles = all.map(([title]) => title);
   const skip = read.skip === undefined ? {} : readSkips(read.skip, titles);
 
   describe(`ledger conformance: ${name}`, () => {
