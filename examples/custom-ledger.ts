@@ -10,6 +10,7 @@
  *
  * Run: npx tsx examples/custom-ledger.ts  (after `npm run build`; it imports the package)
  */
+import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -290,12 +291,12 @@ if (import.meta.url === pathToFileURL(resolve(process.argv[1] ?? "")).href) {
     await ledger.append([envelope]);
     await ledger.close();
     const reopened = new JsonFileLedger(file);
-    console.log(
-      "after reopen:",
-      await reopened.head(),
-      "entry;",
-      (await reopened.get(envelope.key))?.envelope.payload,
-    );
+    const head = await reopened.head();
+    const entry = await reopened.get(envelope.key);
+    console.log("after reopen:", head, "entry;", entry?.envelope.payload);
+    // What was appended is there after the restart, verified by the core on the way out.
+    assert.equal(head, 1);
+    assert.deepEqual(entry?.envelope, envelope);
     await reopened.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { freshDatabase, postgresSkipped, postgresUrl } from "./support/postgres.js";
@@ -42,4 +42,13 @@ describe("examples run against the built package", () => {
       expect(output.length).toBeGreaterThan(0);
     });
   }
+
+  // (The demo asserts through its exit code, which test/demo.test.ts checks.)
+  it("every example asserts its outcome, not only prints it", () => {
+    for (const file of examples) {
+      const source = readFileSync(new URL(`../examples/${file}`, import.meta.url), "utf8");
+      expect(source, `examples/${file} asserts nothing`).toMatch(/from "node:assert(\/strict)?"/);
+      expect(source, `examples/${file} asserts nothing`).toMatch(/\bassert(\.\w+)?\(/);
+    }
+  });
 });
