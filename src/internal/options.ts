@@ -163,9 +163,9 @@ export function readOptions<T extends object>(
   if (proto !== Object.prototype && proto !== null) {
     return readInstance(value, path, known, how.what ?? "an option", how);
   }
-  let own: (string | symbol)[];
+  let own: string[];
   try {
-    own = Reflect.ownKeys(value);
+    own = Object.getOwnPropertyNames(value);
   } catch (error) {
     unreadable(path, error);
   }
@@ -173,21 +173,22 @@ export function readOptions<T extends object>(
   const what = how.what ?? "an option";
   const snapshot: Record<string, unknown> = {};
   for (const key of own) {
-    if (typeof key !== "string") continue;
     const at = `${path}.${key}`;
-    let descriptor: PropertyDescriptor | undefined;
-    try {
-      descriptor = Reflect.getOwnPropertyDescriptor(value, key);
-    } catch (error) {
-      unreadable(at, error);
+    if (!knownSet.has(key) || FORBIDDEN.has(key)) {
+      // A Proxy may list a key it does not have: that one is no option given. A key that
+      // is not enumerable still is (Object.defineProperty): refused like any other.
+      let descriptor: PropertyDescriptor | undefined;
+      try {
+        descriptor = Reflect.getOwnPropertyDescriptor(value, key);
+      } catch (error) {
+        unreadable(at, error);
+      }
+      if (descriptor === undefined) continue;
+      refuseKey(at, key, known, what, how);
     }
-    // A Proxy may list a key it does not have: skip it. A key that is not enumerable is
-    // still an option given (Object.defineProperty): read and checked like any other.
-    if (descriptor === undefined) continue;
-    if (!knownSet.has(key) || FORBIDDEN.has(key)) refuseKey(at, key, known, what, how);
     let read: unknown;
     try {
-      read = "value" in descriptor ? descriptor.value : Reflect.get(value, key);
+      read = (value as Record<string, unknown>)[key];
     } catch (error) {
       unreadable(at, error);
     }

@@ -540,9 +540,10 @@ export function checkedClaimResult(
   receipts: StorageSite,
 ): ClaimResult {
   const r = result as Partial<Record<string, unknown>> | undefined;
-  const of = `(${JSON.stringify(asked.sink)}, ${JSON.stringify(asked.key)})`;
+  // Worded only when something is wrong: this runs for every claim.
+  const of = () => `(${JSON.stringify(asked.sink)}, ${JSON.stringify(asked.key)})`;
   if (typeof r !== "object" || r === null) {
-    throw corruption(claims, undefined, `the claim of ${of} answered ${String(r)}`);
+    throw corruption(claims, undefined, `the claim of ${of()} answered ${String(r)}`);
   }
   if (r.status === "done") {
     const receipt = checkedReceipt(r.receipt, receipts, asked.sink, asked.key);
@@ -550,14 +551,14 @@ export function checkedClaimResult(
       throw corruption(
         receipts,
         receipt.position,
-        `the receipt that makes ${of} done has status ${receipt.status}, which is not final`,
+        `the receipt that makes ${of()} done has status ${receipt.status}, which is not final`,
       );
     }
     return result as ClaimResult;
   }
   if (r.status === "held") {
     if (typeof r.owner !== "string" || r.owner.length === 0 || !isTime(r.expiresAt)) {
-      throw corruption(claims, undefined, `the claim row of ${of} has no owner or no expiry`);
+      throw corruption(claims, undefined, `the claim row of ${of()} has no owner or no expiry`);
     }
     return result as ClaimResult;
   }
@@ -576,7 +577,7 @@ export function checkedClaimResult(
     throw corruption(
       claims,
       undefined,
-      `the claim of ${of} answered something that is not a claim`,
+      `the claim of ${of()} answered something that is not a claim`,
     );
   }
   return result as ClaimResult;
