@@ -8,6 +8,7 @@
 
 import { canonicalBytes, decodeUtf8, type Limits } from "../canonical/canonicalize.js";
 import { type Checksum, type ChecksumAlgorithm, checksumOfBytes } from "../checksum/checksum.js";
+import { deepFreeze } from "../internal/freeze.js";
 import type { JsonValue } from "./schema.js";
 
 const PAYLOAD_PATH = ["payload"];
@@ -22,13 +23,6 @@ export interface HashedPayload {
   readonly payload: JsonValue;
   /** With `keep`: a copy of the payload's canonical UTF-8 bytes (valid JSON text). */
   readonly canonical?: Uint8Array | undefined;
-}
-
-/** Deep-freezes a value made by `JSON.parse` (plain objects and arrays only). */
-function deepFreezeJson(value: unknown): void {
-  if (typeof value !== "object" || value === null) return;
-  for (const member of Object.values(value)) deepFreezeJson(member);
-  Object.freeze(value);
 }
 
 /**
@@ -51,6 +45,6 @@ export function hashPayload(
   const canonical = keep ? Buffer.from(bytes) : undefined;
   if (!sawDate || !freeze) return { checksum, payload: value as JsonValue, canonical };
   const parsed = JSON.parse(decodeUtf8(bytes)) as JsonValue;
-  deepFreezeJson(parsed);
+  deepFreeze(parsed);
   return { checksum, payload: parsed, canonical };
 }

@@ -10,6 +10,7 @@
 import { isValidEnvelopeFields } from "../envelope/fields.js";
 import type { Envelope, JsonValue } from "../envelope/schema.js";
 import { buildEnvelope } from "../envelope/seal.js";
+import { deepFreeze } from "../internal/freeze.js";
 
 /**
  * An envelope's JSON around its payload: the payload's canonical bytes go between the two
@@ -43,12 +44,6 @@ export function storedEnvelope(
   const payload =
     canonical === undefined ? JSON.stringify(envelope.payload) : decoder.decode(canonical);
   return { text: prefix + payload + suffix, rest: prefix + suffix };
-}
-
-function deepFreeze(value: unknown): void {
-  if (typeof value !== "object" || value === null) return;
-  for (const member of Object.values(value)) deepFreeze(member);
-  Object.freeze(value);
 }
 
 /** Parses stored envelope JSON; undefined when it is not an envelope. */

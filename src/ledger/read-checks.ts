@@ -38,6 +38,7 @@ import { type Envelope, isEnvelopeTime, type JsonValue } from "../envelope/schem
 import { buildEnvelope } from "../envelope/seal.js";
 import { CorruptionError, isSinkproofError } from "../errors.js";
 import { invalidArgument, reading, show } from "../internal/arguments.js";
+import { deepFreeze } from "../internal/freeze.js";
 import { jsonParts } from "./envelope-json.js";
 import type { Claim, ClaimResult, LedgerEntry, Receipt } from "./types.js";
 import {
@@ -207,12 +208,6 @@ function freezeParsed(value: object): void {
       if (typeof member === "object" && member !== null) freezeParsed(member);
     }
   }
-  Object.freeze(value);
-}
-
-function deepFreeze(value: unknown): void {
-  if (typeof value !== "object" || value === null || Object.isFrozen(value)) return;
-  for (const member of Object.values(value)) deepFreeze(member);
   Object.freeze(value);
 }
 

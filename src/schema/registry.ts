@@ -34,6 +34,7 @@ import {
   type ValidationIssue,
 } from "../errors.js";
 import { describe, invalidArgument } from "../internal/arguments.js";
+import { deepFreeze } from "../internal/freeze.js";
 import { optionKeys, readOptions } from "../internal/options.js";
 import { logger } from "../observe/debug.js";
 import { checkMetrics, type Metrics, safeMetrics } from "../observe/metrics.js";
@@ -290,14 +291,6 @@ function toJsonSchema(schema: PayloadSchema, io: "input" | "output"): JsonSchema
   }
 }
 
-function deepFreeze<T>(value: T): T {
-  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value;
-}
-
 const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 /**
@@ -366,8 +359,7 @@ const REGISTRY_KEYS = optionKeys<SchemaRegistryOptions>()("compatibility", "metr
  *
  * @example
  * ```ts
- * import { createHash } from "node:crypto";
-import { z } from "zod";
+ * import { z } from "zod";
  * import { createSchemaRegistry } from "sinkproof";
  *
  * const registry = createSchemaRegistry(); // BACKWARD by default

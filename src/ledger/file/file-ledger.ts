@@ -35,6 +35,7 @@ import type { Envelope, JsonValue } from "../../envelope/schema.js";
 import { buildEnvelope } from "../../envelope/seal.js";
 import { CorruptionError, isSinkproofError, LedgerError } from "../../errors.js";
 import { describe, errorText, invalidArgument } from "../../internal/arguments.js";
+import { deepFreeze } from "../../internal/freeze.js";
 import { optionKeys, readOptions } from "../../internal/options.js";
 import { logger } from "../../observe/debug.js";
 import {
@@ -149,13 +150,6 @@ export interface FileLedgerRecovery {
 interface Pending {
   readonly entry: LedgerEntry;
   durable: Promise<void>;
-}
-
-/** Deep-freezes a value made by `JSON.parse`. */
-function deepFreeze(value: unknown): void {
-  if (typeof value !== "object" || value === null) return;
-  for (const member of Object.values(value)) deepFreeze(member);
-  Object.freeze(value);
 }
 
 const FILE_KEYS = optionKeys<FileLedgerOptions>()(
