@@ -62,6 +62,7 @@ import {
   planAppend,
 } from "../base.js";
 import { storedEnvelope } from "../envelope-json.js";
+import { peerLoader } from "../peer.js";
 import {
   backfilledEntryHash,
   entryHashOfRest,
@@ -282,23 +283,11 @@ interface PgModule {
   };
 }
 
-let driver: Promise<PgModule> | undefined;
-
 /** Loads `pg` once; a missing package is a `missing_driver` error with the fix. */
-function loadDriver(): Promise<PgModule> {
-  driver ??= import("pg").then(
-    (module) => ((module as { default?: unknown }).default ?? module) as unknown as PgModule,
-    (error: unknown) => {
-      driver = undefined;
-      throw new LedgerError(
-        "missing_driver",
-        "PostgresLedger with a connection string needs the optional peer dependency pg 8: npm install pg@8",
-        { cause: error },
-      );
-    },
-  );
-  return driver;
-}
+const loadDriver = peerLoader<PgModule>(
+  () => import("pg"),
+  "PostgresLedger with a connection string needs the optional peer dependency pg 8: npm install pg@8",
+);
 
 interface EntryRow {
   position: string | number;

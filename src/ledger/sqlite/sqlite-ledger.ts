@@ -53,6 +53,7 @@ import {
   planAppend,
 } from "../base.js";
 import { storedEnvelope } from "../envelope-json.js";
+import { peerLoader } from "../peer.js";
 import {
   backfilledEntryHash,
   entryHashOfRest,
@@ -231,24 +232,11 @@ interface Database {
 
 type DatabaseConstructor = new (path: string, options?: { timeout?: number }) => Database;
 
-let driver: Promise<DatabaseConstructor> | undefined;
-
 /** Loads better-sqlite3 once; a missing package is a `missing_driver` error with the fix. */
-function loadDriver(): Promise<DatabaseConstructor> {
-  driver ??= import("better-sqlite3").then(
-    (module) =>
-      ((module as { default?: unknown }).default ?? module) as unknown as DatabaseConstructor,
-    (error: unknown) => {
-      driver = undefined;
-      throw new LedgerError(
-        "missing_driver",
-        "SqliteLedger needs the optional peer dependency better-sqlite3 12: npm install better-sqlite3@12",
-        { cause: error },
-      );
-    },
-  );
-  return driver;
-}
+const loadDriver = peerLoader<DatabaseConstructor>(
+  () => import("better-sqlite3"),
+  "SqliteLedger needs the optional peer dependency better-sqlite3 12: npm install better-sqlite3@12",
+);
 
 interface EntryRow {
   position: number;
