@@ -198,6 +198,7 @@ export type {
   SinkFreeze,
   UnfreezeInput,
 } from "./ledger/types.js";
+export { FINAL_RECEIPT_STATUSES, RECEIPT_STATUSES } from "./ledger/types.js";
 export { isFinalStatus } from "./ledger/validate.js";
 export {
   createMemoryMetrics,
@@ -256,6 +257,7 @@ export type {
   SinkReadFailure,
   SinkReport,
 } from "./reconcile/types.js";
+export { FINDING_KINDS, MISMATCH_REASONS } from "./reconcile/types.js";
 export {
   type PayloadProblem,
   type PayloadSample,

@@ -97,14 +97,31 @@ export interface SequenceReservation {
  *   (a higher fencing token): the newer holder's receipt is the one that counts. Not
  *   final, like `failed`.
  */
-export type ReceiptStatus =
-  | "written"
-  | "duplicate"
-  | "replayed"
-  | "conflict"
-  | "rejected"
-  | "failed"
-  | "superseded";
+export type ReceiptStatus = (typeof RECEIPT_STATUSES)[number];
+
+/**
+ * Every receipt status, in one place: the type, the checks of stored receipts and the
+ * renderers come from this list. `failed` and `superseded` are not final (see
+ * {@link FINAL_RECEIPT_STATUSES}).
+ */
+export const RECEIPT_STATUSES = [
+  "written",
+  "duplicate",
+  "replayed",
+  "conflict",
+  "rejected",
+  "failed",
+  "superseded",
+] as const;
+
+/** The statuses that end a key's delivery at a sink (the watermark moves past them). */
+export const FINAL_RECEIPT_STATUSES: readonly ReceiptStatus[] = Object.freeze([
+  "written",
+  "duplicate",
+  "replayed",
+  "conflict",
+  "rejected",
+]);
 
 /** Why a delivery failed, was rejected or conflicted. */
 export interface ReceiptError {

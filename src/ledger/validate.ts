@@ -20,7 +20,14 @@ import {
 import { CanonicalizationError } from "../errors.js";
 import { describe, invalidArgument, reading } from "../internal/arguments.js";
 import { optionKeys, readArray, readOptions } from "../internal/options.js";
-import type { AuditInput, PositionRange, Receipt, ScanQuery } from "./types.js";
+import {
+  type AuditInput,
+  FINAL_RECEIPT_STATUSES,
+  type PositionRange,
+  RECEIPT_STATUSES,
+  type Receipt,
+  type ScanQuery,
+} from "./types.js";
 
 /** Longest sink name. */
 export const MAX_SINK_NAME = 128;
@@ -33,22 +40,7 @@ export const MAX_RESERVATION = 1_000_000;
 /** Most envelopes in one append. */
 export const MAX_BATCH = 100_000;
 
-const RECEIPT_STATUSES = [
-  "written",
-  "duplicate",
-  "replayed",
-  "conflict",
-  "rejected",
-  "failed",
-  "superseded",
-] as const;
-const FINAL_STATUSES: ReadonlySet<string> = new Set([
-  "written",
-  "duplicate",
-  "replayed",
-  "conflict",
-  "rejected",
-]);
+const FINAL_STATUSES: ReadonlySet<string> = new Set(FINAL_RECEIPT_STATUSES);
 
 /**
  * True for the statuses after which a key is done at a sink: every status but `failed`

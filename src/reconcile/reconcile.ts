@@ -48,24 +48,25 @@ import { copyChecksum, type Held, judgeCopy, merge, type Slot, toHeld } from "./
 import { diffPaths } from "./diff.js";
 import { HASH_SPACE, RowBuffer, rowHash, SortedRows } from "./digest.js";
 import { interruptedBySink } from "./interrupted.js";
-import type {
-  BucketDigest,
-  ConsistencyWindow,
-  Finding,
-  FindingCounts,
-  FindingKind,
-  FreezePolicy,
-  HashRange,
-  InterruptedAction,
-  Observation,
-  ObserveRange,
-  ReconcileOptions,
-  ReconcileProgress,
-  ReconcileReport,
-  ReconcileSink,
-  SinkDigest,
-  SinkReadFailure,
-  SinkReport,
+import {
+  type BucketDigest,
+  type ConsistencyWindow,
+  FINDING_KINDS,
+  type Finding,
+  type FindingCounts,
+  type FindingKind,
+  type FreezePolicy,
+  type HashRange,
+  type InterruptedAction,
+  type Observation,
+  type ObserveRange,
+  type ReconcileOptions,
+  type ReconcileProgress,
+  type ReconcileReport,
+  type ReconcileSink,
+  type SinkDigest,
+  type SinkReadFailure,
+  type SinkReport,
 } from "./types.js";
 
 const log = logger("reconcile");
@@ -99,14 +100,10 @@ export const POLICY_FREEZE_ORIGIN = "reconcile";
 
 /** Findings of one sink as they are made. */
 class Tally {
-  readonly counts: Record<FindingKind, number> = {
-    matched: 0,
-    "missing-late": 0,
-    "missing-lost": 0,
-    duplicate: 0,
-    mismatched: 0,
-    unexpected: 0,
-  };
+  readonly counts = Object.fromEntries(FINDING_KINDS.map((kind) => [kind, 0])) as Record<
+    FindingKind,
+    number
+  >;
   contradicted = 0;
   readonly findings: Finding[] = [];
   truncated = false;

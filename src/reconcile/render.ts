@@ -41,7 +41,13 @@ import { checkRepairShape, checkReportShape } from "./shape.js";
 
 export { formatDuration };
 
-import type { Finding, FindingKind, ReconcileReport, SinkReport } from "./types.js";
+import {
+  FINDING_KINDS,
+  type Finding,
+  type FindingKind,
+  type ReconcileReport,
+  type SinkReport,
+} from "./types.js";
 
 /** Options of {@link renderReport}. */
 export interface RenderOptions {
@@ -82,6 +88,10 @@ const SEGMENTS = [
   { kind: "duplicate", label: "duplicate", color: "#1565c0" },
   { kind: "unexpected", label: "unexpected", color: "#6a1b9a" },
 ] as const satisfies ReadonlyArray<{ kind: FindingKind; label: string; color: string }>;
+/** Compile-time: the bar has a segment for every kind of finding. */
+const _everyKindDrawn: [Exclude<FindingKind, (typeof SEGMENTS)[number]["kind"]>] extends [never]
+  ? true
+  : never = true;
 
 /** Width of a bar in SVG units, and the narrowest a nonzero segment is drawn. */
 const BAR_WIDTH = 600;
@@ -99,7 +109,8 @@ function sinkVerdict(sink: SinkReport): "consistent" | "inconsistent" | "unreada
 /** Every non-matched finding the counts know of (the list may be shorter). */
 function findingTotal(sink: SinkReport): number {
   const c = sink.counts;
-  const counted = c["missing-late"] + c["missing-lost"] + c.duplicate + c.mismatched + c.unexpected;
+  let counted = 0;
+  for (const kind of FINDING_KINDS) if (kind !== "matched") counted += c[kind];
   return Math.max(Number.isFinite(counted) ? counted : 0, sink.findings.length);
 }
 

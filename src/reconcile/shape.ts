@@ -8,32 +8,11 @@
 
 import { describe, invalidArgument, reading } from "../internal/arguments.js";
 import type { RepairResult } from "./repair.js";
-import type { ReconcileReport } from "./types.js";
+import { FINDING_KINDS, MISMATCH_REASONS, type ReconcileReport } from "./types.js";
 
-const KINDS = new Set([
-  "matched",
-  "missing-late",
-  "missing-lost",
-  "duplicate",
-  "mismatched",
-  "unexpected",
-]);
-const MISMATCHES = new Set([
-  "checksum",
-  "payload",
-  "value",
-  "payload-edited",
-  "checksum-edited",
-  "self-inconsistent",
-]);
-const COUNT_KINDS = [
-  "matched",
-  "missing-late",
-  "missing-lost",
-  "duplicate",
-  "mismatched",
-  "unexpected",
-];
+const KINDS: ReadonlySet<string> = new Set(FINDING_KINDS);
+const MISMATCHES: ReadonlySet<string> = new Set(MISMATCH_REASONS);
+const COUNT_KINDS = FINDING_KINDS;
 
 function isObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== "object" || value === null) return false;

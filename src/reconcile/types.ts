@@ -154,13 +154,20 @@ export interface FreezePolicy {
  * The kinds of finding. Each (entry, sink) pair gets exactly one of the first five;
  * `unexpected` is a key the sink holds that the ledger never emitted.
  */
-export type FindingKind =
-  | "matched"
-  | "missing-late"
-  | "missing-lost"
-  | "duplicate"
-  | "mismatched"
-  | "unexpected";
+export type FindingKind = (typeof FINDING_KINDS)[number];
+
+/**
+ * Every kind of finding, in one place: the type, the counts, the report checks and the
+ * renderers come from this list (the renderers' tables must name each, or the build fails).
+ */
+export const FINDING_KINDS = [
+  "matched",
+  "missing-late",
+  "missing-lost",
+  "duplicate",
+  "mismatched",
+  "unexpected",
+] as const;
 
 /**
  * What disagrees, in a `mismatched` finding read back from a sink (see
@@ -176,13 +183,17 @@ export type FindingKind =
  * - `self-inconsistent`: the stored checksum, the payload's checksum and the ledger's
  *   are three different values.
  */
-export type MismatchReason =
-  | "checksum"
-  | "payload"
-  | "value"
-  | "payload-edited"
-  | "checksum-edited"
-  | "self-inconsistent";
+export type MismatchReason = (typeof MISMATCH_REASONS)[number];
+
+/** Every {@link MismatchReason}, in one place. */
+export const MISMATCH_REASONS = [
+  "checksum",
+  "payload",
+  "value",
+  "payload-edited",
+  "checksum-edited",
+  "self-inconsistent",
+] as const;
 
 /** One reconciliation result. `matched` findings are counted, not listed. */
 export interface Finding {

@@ -1,0 +1,43 @@
+/**
+ * One source of truth for the kinds of finding and the receipt statuses: the lists the
+ * package exports are the ones reports, checks and renderers use.
+ */
+import { describe, expect, it } from "vitest";
+import {
+  FINAL_RECEIPT_STATUSES,
+  FINDING_KINDS,
+  MemoryLedger,
+  MISMATCH_REASONS,
+  RECEIPT_STATUSES,
+  reconcile,
+  renderReport,
+} from "../../src/index.js";
+import { isFinalStatus } from "../../src/ledger/validate.js";
+
+describe("finding kinds and receipt statuses", () => {
+  it("a report counts exactly the exported kinds, and the renderers accept each", async () => {
+    const report = await reconcile({
+      ledger: new MemoryLedger(),
+      sinks: [{ name: "wh", observe: () => [] }],
+    });
+    expect(Object.keys(report.sinks[0]?.counts ?? {}).sort()).toEqual([...FINDING_KINDS].sort());
+    expect(new Set(FINDING_KINDS).size).toBe(FINDING_KINDS.length);
+    expect(new Set(MISMATCH_REASONS).size).toBe(MISMATCH_REASONS.length);
+    // A report naming a kind outside the list is not one reconcile made.
+    const forged = JSON.parse(JSON.stringify(report));
+    forged.sinks[0].findings = [{ kind: "missing-forever", sink: "wh", key: "k" }];
+    expect(() => renderReport(forged, { format: "json" })).toThrow(
+      /report\.sinks\[0\]\.findings\[0\]/,
+    );
+  });
+
+  it("final statuses are the listed ones, and every other status is not final", () => {
+    for (const status of RECEIPT_STATUSES) {
+      expect(isFinalStatus(status)).toBe(FINAL_RECEIPT_STATUSES.includes(status));
+    }
+    expect(RECEIPT_STATUSES.filter((s) => !FINAL_RECEIPT_STATUSES.includes(s)).sort()).toEqual([
+      "failed",
+      "superseded",
+    ]);
+  });
+});
