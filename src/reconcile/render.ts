@@ -121,10 +121,26 @@ function topOf(sink: SinkReport, top: number): readonly Finding[] {
   return [...rest, ...late].slice(0, top);
 }
 
+/**
+ * The consistency window in words. A sink whose only differences are late entries is
+ * behind (a lag); a sink with any other finding is not behind, it differs: the window then
+ * says where the first difference is, not how far behind it runs.
+ */
 function windowText(sink: SinkReport): string {
   const w = sink.window;
   if (w.behindEntries === 0) return `up to date (position ${num(w.position)})`;
-  return `consistent to position ${num(w.position)}; ${plural(w.behindEntries, "entry", "entries")}, ${formatDuration(w.behindMs)} behind`;
+  if (onlyLate(sink)) {
+    return `consistent to position ${num(w.position)}; ${plural(w.behindEntries, "entry", "entries")}, ${formatDuration(w.behindMs)} behind`;
+  }
+  return `matches up to position ${num(w.position)}; first difference at ${num(w.position + 1)}, ${formatDuration(w.behindMs)} old`;
+}
+
+/** True when every finding of the sink is a late entry: the sink lags, it does not differ. */
+function onlyLate(sink: SinkReport): boolean {
+  for (const kind of FINDING_KINDS) {
+    if (kind !== "matched" && kind !== "missing-late" && sink.counts[kind] > 0) return false;
+  }
+  return true;
 }
 
 function rangeText(report: ReconcileReport): string {
@@ -324,8 +340,17 @@ function renderMarkdown(
   title: string,
 ): string {
   const out: string[] = [`# ${mdText(title)}`, ""];
+  if (repair !== undefined) {
+    // After a repair, what it came to is the news; the report shows what it started from.
+    out.push(
+      repair.converged
+        ? `**Repair: converged.** Every finding fixed and verified (${plural(repair.actions.length, "action")}).`
+        : `**Repair: not converged.** ${plural(repair.unresolved.length, "finding")} unresolved.`,
+      "",
+    );
+  }
   out.push(
-    `**Verdict: ${overallVerdict(report)}.** ${rangeText(report)}, generated ${mdText(report.generatedAt)}, took ${formatDuration(report.durationMs)}.`,
+    `**${repair === undefined ? "Verdict" : "Verdict before repair"}: ${overallVerdict(report)}.** ${rangeText(report)}, generated ${mdText(report.generatedAt)}, took ${formatDuration(report.durationMs)}.`,
   );
   out.push("", "## Summary", "");
   if (report.sinks.length === 0) out.push("No sinks were reconciled.");
@@ -525,10 +550,16 @@ function hFindings(sink: SinkReport, top: number): string {
 
 function hSink(sink: SinkReport, index: number, top: number): string {
   const w = sink.window;
+  const lagging = w.behindEntries === 0 || onlyLate(sink);
   const facts: Array<[string, string]> = [
     ["consistent to position", num(w.position)],
-    ["behind", w.behindEntries === 0 ? "up to date" : plural(w.behindEntries, "entry", "entries")],
-    ["time behind", formatDuration(w.behindMs)],
+    lagging
+      ? [
+          "behind",
+          w.behindEntries === 0 ? "up to date" : plural(w.behindEntries, "entry", "entries"),
+        ]
+      : ["first difference at", num(w.position + 1)],
+    [lagging ? "time behind" : "first difference age", formatDuration(w.behindMs)],
     ["lag tolerance", formatDuration(sink.lagToleranceMs)],
     ["contradicted receipts", num(sink.contradicted)],
     ["observations read", num(sink.observations)],
@@ -657,10 +688,12 @@ const CSS = `
 :root{color-scheme:light dark;--fg:#1f2328;--bg:#fff;--muted:#59636e;--line:#d1d9e0;--soft:#f6f8fa}
 @media (prefers-color-scheme:dark){:root{--fg:#e6edf3;--bg:#0d1117;--muted:#9198a1;--line:#3d444d;--soft:#151b23}}
 *{box-sizing:border-box}
-body{margin:0 auto;max-width:1100px;padding:24px;font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg)}
+body{margin:0 auto;max-width:1680px;padding:24px;font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg)}
 h1{font-size:1.6em;margin:0 0 8px}h2{font-size:1.25em;margin:0 0 8px}h3{font-size:1.05em;margin:16px 0 6px}h4{margin:12px 0 6px}
 p{margin:6px 0}.meta{color:var(--muted)}
-code{font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:var(--soft);padding:1px 4px;border-radius:4px;word-break:break-all}
+code{font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:var(--soft);padding:1px 4px;border-radius:4px;overflow-wrap:anywhere}
+h2 code,td:first-child code{overflow-wrap:normal;white-space:nowrap}
+.headline{font-size:1.1em;margin:8px 0}
 table{border-collapse:collapse;width:100%;margin:8px 0}
 th,td{border:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top}
 th{background:var(--soft)}.num{text-align:right;font-variant-numeric:tabular-nums}
@@ -734,7 +767,17 @@ function renderHtml(
     "<body>",
     "<header>",
     `<h1>${h(title)}</h1>`,
-    `<p>${verdictBadge(report.consistent ? "consistent" : "inconsistent")} <span class="meta">${h(
+    // After a repair, what it came to is the news; the report shows what it started from.
+    ...(repair === undefined
+      ? []
+      : [
+          `<p class="headline">${badge(repair.converged ? "converged" : "not converged", repair.converged ? "good" : "bad")} <span class="meta">${h(
+            repair.converged
+              ? `repaired: every finding fixed and verified (${plural(repair.actions.length, "action")})`
+              : `repair did not converge: ${plural(repair.unresolved.length, "finding")} unresolved`,
+          )}</span></p>`,
+        ]),
+    `<p>${repair === undefined ? "" : `<span class="meta">before repair:</span> `}${verdictBadge(report.consistent ? "consistent" : "inconsistent")} <span class="meta">${h(
       `${overallVerdict(report)}; ${rangeText(report)}; generated ${str(report.generatedAt)}; took ${formatDuration(report.durationMs)}`,
     )}</span></p>`,
     "</header>",

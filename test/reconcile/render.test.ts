@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import {
   createPipeline,
   createProducer,
+  createSealer,
   InvalidArgumentError,
   MemoryLedger,
   type ReconcileReport,
@@ -228,8 +229,9 @@ describe("renderReport markdown", () => {
     }
     const obs = sinkOf(report, "obs");
     const obsRow = rows.find((l) => l.startsWith("| `obs` |")) ?? "";
+    // A sink with lost, altered and extra rows differs; it is not merely behind.
     expect(cells(obsRow)[10]).toBe(
-      `consistent to position ${obs.window.position}; ${obs.window.behindEntries} entries, ${formatDuration(obs.window.behindMs)} behind`,
+      `matches up to position ${obs.window.position}; first difference at ${obs.window.position + 1}, ${formatDuration(obs.window.behindMs)} old`,
     );
     expect(rows.find((l) => l.startsWith("| `rec` |"))).toContain("up to date (position 201)");
   });
@@ -377,6 +379,36 @@ describe("renderReport html", () => {
   const html = (options: Partial<RenderOptions> = {}) =>
     renderReport(report, { format: "html", ...options });
 
+  it("after a repair, opens with what the repair came to, then the report's verdict before it", () => {
+    for (const converged of [true, false]) {
+      const result: RepairResult = { ...repaired, converged };
+      const page = html({ repair: result });
+      const headline = page.indexOf('class="headline"');
+      const before = page.indexOf("before repair:");
+      expect(headline).toBeGreaterThan(0);
+      expect(before).toBeGreaterThan(headline);
+      const first = page.slice(headline, before);
+      expect(first).toContain(
+        converged
+          ? '<span class="badge good">converged</span>'
+          : '<span class="badge bad">not converged</span>',
+      );
+      const md = renderReport(report, { format: "markdown", repair: result });
+      expect(
+        md.indexOf(converged ? "**Repair: converged.**" : "**Repair: not converged.**"),
+      ).toBeLessThan(md.indexOf("**Verdict before repair:"));
+    }
+    expect(html()).not.toContain("before repair");
+  });
+
+  it("wraps long keys where it must, and never breaks a sink name or a short token mid-word", () => {
+    const page = html();
+    expect(page).not.toContain("word-break:break-all");
+    expect(page).toContain("overflow-wrap:anywhere");
+    expect(page).toContain("h2 code,td:first-child code{overflow-wrap:normal;white-space:nowrap}");
+    expect(page).not.toMatch(/max-width:1100px/);
+  });
+
   it("is one valid, self-contained HTML5 file", () => {
     const page = html({ repair: repaired });
     expect(
@@ -451,8 +483,11 @@ describe("renderReport html", () => {
     expect(section).toContain('<span class="badge info">observed</span>');
     expect(section).toContain('<span class="badge bad">inconsistent</span>');
     expect(section).toContain(`<dt>consistent to position</dt><dd>${obs.window.position}</dd>`);
-    expect(section).toContain(`<dd>${obs.window.behindEntries} entries</dd>`);
-    expect(section).toContain(`<dd>${formatDuration(obs.window.behindMs)}</dd>`);
+    expect(section).toContain(`<dt>first difference at</dt><dd>${obs.window.position + 1}</dd>`);
+    expect(section).toContain(
+      `<dt>first difference age</dt><dd>${formatDuration(obs.window.behindMs)}</dd>`,
+    );
+    expect(section.slice(0, section.indexOf("</section>"))).not.toContain("<dt>behind</dt>");
     const mismatched = obs.findings.find((f) => f.paths !== undefined);
     for (const path of mismatched?.paths ?? []) expect(section).toContain(`<code>${path}</code>`);
     expect(page).toContain('<span class="badge warn">receipts</span>');
@@ -568,5 +603,27 @@ describe("formatDuration", () => {
     expect(formatDuration(3 * 86_400_000 + 4 * 3_600_000)).toBe("3 d 4 h");
     expect(formatDuration(-5)).toBe("0 ms");
     expect(formatDuration(Number.NaN)).toBe("n/a");
+  });
+});
+
+describe("the consistency window in words", () => {
+  it("a sink missing only late entries is behind; one with any other finding differs", async () => {
+    const clock = createManualClock();
+    const ledger = new MemoryLedger({ clock: clock.now });
+    const seal = createSealer({ clock: clock.now });
+    const envelopes = [1, 2, 3].map((seq) =>
+      seal({ producer: "p", seq, type: "t", schema: { name: "s", version: 1 }, payload: { seq } }),
+    );
+    await ledger.append(envelopes);
+    const lagging = createMemorySink({ name: "lagging", ledger });
+    await lagging.guard?.deliver(envelopes[0] as never);
+    const differing = createMemorySink({ name: "differing", ledger });
+    for (const e of envelopes) await differing.guard?.deliver(e as never);
+    differing.put((envelopes[1] as { key: string }).key, { altered: true });
+    clock.advance(1_000);
+    const got = await reconcile({ ledger, sinks: [lagging, differing], clock: clock.now });
+    const md = renderReport(got, { format: "markdown" });
+    expect(md).toContain(`consistent to position 1; 2 entries, ${formatDuration(1_000)} behind`);
+    expect(md).toContain("matches up to position 1; first difference at 2,");
   });
 });
