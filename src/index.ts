@@ -248,6 +248,7 @@ export type {
   MismatchReason,
   Observation,
   ObserveRange,
+  PayloadDifference,
   ReconcileOptions,
   ReconcileProgress,
   ReconcileReport,

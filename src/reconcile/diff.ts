@@ -5,7 +5,15 @@
  * @module
  */
 
+import { canonicalize } from "../canonical/canonicalize.js";
 import { formatPath } from "../canonical/path.js";
+import type { PayloadDifference } from "./types.js";
+
+/** A value on one side only, at a path: what the other side's text shows. */
+const ABSENT = Symbol("absent");
+
+/** Longest text of one side of a difference, in characters. */
+const MAX_VALUE_TEXT = 120;
 
 /**
  * The JSON paths at which `observed` differs from `expected`, in document order, at most
@@ -16,10 +24,28 @@ import { formatPath } from "../canonical/path.js";
  * compared as a whole at the 64th level. Internal.
  */
 export function diffPaths(expected: unknown, observed: unknown, max = 20): string[] {
-  const out: string[] = [];
-  const path: PropertyKey[] = [];
-  walk(expected, observed, path, out, max, 0);
-  return out;
+  return diffValues(expected, observed, max).map((d) => d.path);
+}
+
+/**
+ * {@link diffPaths} with what each side holds there: its canonical JSON, cut at 120
+ * characters, or `(absent)` for a key or an item one side does not have. Internal.
+ */
+export function diffValues(expected: unknown, observed: unknown, max = 20): PayloadDifference[] {
+  const out: Array<{ path: string; a: unknown; b: unknown }> = [];
+  walk(expected, observed, [], out, max, 0);
+  return out.map(({ path, a, b }) => ({ path, expected: text(a), observed: text(b) }));
+}
+
+function text(value: unknown): string {
+  if (value === ABSENT) return "(absent)";
+  let json: string;
+  try {
+    json = canonicalize(value);
+  } catch {
+    json = "(not JSON)";
+  }
+  return json.length > MAX_VALUE_TEXT ? `${json.slice(0, MAX_VALUE_TEXT - 1)}…` : json;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -30,22 +56,27 @@ function walk(
   a: unknown,
   b: unknown,
   path: PropertyKey[],
-  out: string[],
+  out: Array<{ path: string; a: unknown; b: unknown }>,
   max: number,
   depth: number,
 ): void {
   if (out.length >= max) return;
   if (a === b) return; // 0 and -0 too: one canonical form
   if (depth >= 64) {
-    out.push(formatPath(path));
+    out.push({ path: formatPath(path), a, b });
     return;
   }
   if (Array.isArray(a) && Array.isArray(b)) {
     const n = Math.max(a.length, b.length);
     for (let i = 0; i < n && out.length < max; i++) {
       path.push(i);
-      if (i >= a.length || i >= b.length) out.push(formatPath(path));
-      else walk(a[i], b[i], path, out, max, depth + 1);
+      if (i >= a.length || i >= b.length) {
+        out.push({
+          path: formatPath(path),
+          a: i < a.length ? a[i] : ABSENT,
+          b: i < b.length ? b[i] : ABSENT,
+        });
+      } else walk(a[i], b[i], path, out, max, depth + 1);
       path.pop();
     }
     return;
@@ -57,11 +88,12 @@ function walk(
       path.push(key);
       const inA = Object.hasOwn(a, key);
       const inB = Object.hasOwn(b, key);
-      if (inA !== inB) out.push(formatPath(path));
-      else walk(a[key], b[key], path, out, max, depth + 1);
+      if (inA !== inB) {
+        out.push({ path: formatPath(path), a: inA ? a[key] : ABSENT, b: inB ? b[key] : ABSENT });
+      } else walk(a[key], b[key], path, out, max, depth + 1);
       path.pop();
     }
     return;
   }
-  out.push(formatPath(path));
+  out.push({ path: formatPath(path), a, b });
 }

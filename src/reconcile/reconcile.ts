@@ -45,7 +45,7 @@ import { checkName, isFinalStatus } from "../ledger/validate.js";
 import { logger } from "../observe/debug.js";
 import { checkAccepts, checkRegistry, envelopeForSink } from "../schema/accepts.js";
 import { copyChecksum, type Held, judgeCopy, merge, type Slot, toHeld } from "./copies.js";
-import { diffPaths } from "./diff.js";
+import { diffValues } from "./diff.js";
 import { HASH_SPACE, RowBuffer, rowHash, SortedRows } from "./digest.js";
 import { interruptedBySink } from "./interrupted.js";
 import {
@@ -60,6 +60,7 @@ import {
   type InterruptedAction,
   type Observation,
   type ObserveRange,
+  type PayloadDifference,
   type ReconcileOptions,
   type ReconcileProgress,
   type ReconcileReport,
@@ -97,6 +98,14 @@ const FREEZE_KINDS = [
  * `repair` lifts these (and only these) once their sink converges.
  */
 export const POLICY_FREEZE_ORIGIN = "reconcile";
+
+/** `paths` and `differences` of a mismatched finding whose payload was read. */
+function differencesOf(
+  differences: PayloadDifference[] | undefined,
+): Pick<Finding, "paths" | "differences"> {
+  if (differences === undefined) return { paths: undefined };
+  return { paths: differences.map((d) => d.path), differences };
+}
 
 /** Findings of one sink as they are made. */
 class Tally {
@@ -529,7 +538,7 @@ function judgeHeld(run: SinkRun, entry: LedgerEntry, slot: Slot): void {
         mismatch: verdict.mismatch,
         ...(verdict.storedChecksum === undefined ? {} : { storedChecksum: verdict.storedChecksum }),
         count: slot.count,
-        paths: bad.hasPayload ? diffPaths(target.payload, bad.payload) : undefined,
+        ...differencesOf(bad.hasPayload ? diffValues(target.payload, bad.payload) : undefined),
       },
       entry,
     );

@@ -238,7 +238,11 @@ function mdFindings(sink: SinkReport, top: number): string[] {
           f.position === undefined ? "" : num(f.position),
           f.expected === undefined ? "" : mdCode(f.expected),
           observedText(f) === undefined ? "" : mdCode(observedText(f)),
-          (f.paths ?? []).map((p) => mdCode(p)).join(", "),
+          f.differences === undefined
+            ? (f.paths ?? []).map((p) => mdCode(p)).join(", ")
+            : f.differences
+                .map((d) => `${mdCode(d.path)}: ${mdCode(d.expected)} → ${mdCode(d.observed)}`)
+                .join("; "),
           f.ageMs === undefined ? "" : formatDuration(f.ageMs),
           mdText(receiptText(f)),
         ]),
@@ -536,7 +540,13 @@ function hFindings(sink: SinkReport, top: number): string {
           f.position === undefined ? "" : h(num(f.position)),
           f.expected === undefined ? "" : hCode(f.expected),
           observedText(f) === undefined ? "" : hCode(observedText(f)),
-          (f.paths ?? []).map(hCode).join(" "),
+          f.differences === undefined
+            ? (f.paths ?? []).map(hCode).join(" ")
+            : f.differences
+                .map(
+                  (d) => `<div>${hCode(d.path)}: ${hCode(d.expected)} → ${hCode(d.observed)}</div>`,
+                )
+                .join(""),
           f.ageMs === undefined ? "" : h(formatDuration(f.ageMs)),
           f.receipt === undefined ? "" : badge(receiptText(f), "warn"),
         ]),

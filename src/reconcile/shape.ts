@@ -111,6 +111,22 @@ export function checkReportShape(given: unknown, where: string): ReconcileReport
       ) {
         invalidArgument(`${f}.paths`, "must be an array of strings");
       }
+      if (
+        finding.differences !== undefined &&
+        (!Array.isArray(finding.differences) ||
+          !finding.differences.every(
+            (d) =>
+              isObject(d) &&
+              typeof d.path === "string" &&
+              typeof d.expected === "string" &&
+              typeof d.observed === "string",
+          ))
+      ) {
+        invalidArgument(
+          `${f}.differences`,
+          "must be an array of { path, expected, observed } (strings)",
+        );
+      }
     });
     if (
       sink.error !== undefined &&

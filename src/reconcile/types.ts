@@ -224,6 +224,11 @@ export interface Finding {
   readonly count?: number | undefined;
   /** For `mismatched` with a payload: the JSON paths whose values differ. */
   readonly paths?: readonly string[] | undefined;
+  /**
+   * For `mismatched` with a payload: at each of `paths`, what the ledger's payload holds
+   * and what the sink's does.
+   */
+  readonly differences?: readonly PayloadDifference[] | undefined;
   /** Age of the entry when reconciled, ms since its `appendedAt` (for missing entries). */
   readonly ageMs?: number | undefined;
   /**
@@ -231,6 +236,16 @@ export interface Finding {
    * `duplicate` or `replayed`): that status. The receipt is contradicted by the sink.
    */
   readonly receipt?: ReceiptStatus | undefined;
+}
+
+/** One place where a sink's payload differs from the ledger's (see `Finding.differences`). */
+export interface PayloadDifference {
+  /** The JSON path, e.g. `$.items[0].qty`. */
+  readonly path: string;
+  /** The ledger's value there, as canonical JSON cut at 120 characters, or `(absent)`. */
+  readonly expected: string;
+  /** The sink's value there, the same way. */
+  readonly observed: string;
 }
 
 /** Counts of findings by kind. */

@@ -41,3 +41,17 @@ describe("finding kinds and receipt statuses", () => {
     ]);
   });
 });
+
+describe("payload differences", () => {
+  it("say, at each differing path, the ledger's value and the sink's, absent included, cut at 120 characters", async () => {
+    const { diffValues } = await import("../../src/reconcile/diff.js");
+    expect(
+      diffValues({ a: 1, b: [1, 2], c: "x".repeat(200) }, { a: 2, b: [1], c: "y", d: null }),
+    ).toEqual([
+      { path: "$.a", expected: "1", observed: "2" },
+      { path: "$.b[1]", expected: "2", observed: "(absent)" },
+      { path: "$.c", expected: `"${"x".repeat(118)}…`, observed: '"y"' },
+      { path: "$.d", expected: "(absent)", observed: "null" },
+    ]);
+  });
+});

@@ -270,10 +270,15 @@ describe("renderReport markdown", () => {
       String(mismatched?.position),
       `\`${mismatched?.expected}\``,
       `\`${mismatched?.observed}\``,
-      (mismatched?.paths ?? []).map((p) => `\`${p}\``).join(", "),
+      // At each differing path, what the ledger holds and what the sink holds.
+      (mismatched?.differences ?? [])
+        .map((d) => `\`${d.path}\`: \`${d.expected}\` → \`${d.observed}\``)
+        .join("; "),
       "",
       "",
     ]);
+    expect(mismatched?.differences?.map((d) => d.path)).toEqual(mismatched?.paths);
+    expect(mismatched?.differences?.length).toBeGreaterThan(0);
     const lost = obs.findings.find((f) => f.kind === "missing-lost" && f.receipt !== undefined);
     const lostRow = tableLines(text).find((l) => l.includes(`\`${lost?.key}\``)) ?? "";
     expect(cells(lostRow).slice(6)).toEqual(["2 min 0 s", `says ${lost?.receipt}`]);
