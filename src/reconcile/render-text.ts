@@ -119,13 +119,16 @@ export function hTable(
   numeric: ReadonlySet<number> = new Set(),
 ): string {
   const cls = (i: number) => (numeric.has(i) ? ' class="num"' : "");
+  // In a box of its own that scrolls sideways: a wide table never pushes out of the page.
   return [
+    '<div class="table">',
     "<table>",
     `<thead><tr>${head.map((c, i) => `<th${cls(i)}>${h(c)}</th>`).join("")}</tr></thead>`,
     "<tbody>",
     ...rows.map((row) => `<tr>${row.map((c, i) => `<td${cls(i)}>${c}</td>`).join("")}</tr>`),
     "</tbody>",
     "</table>",
+    "</div>",
   ].join("\n");
 }
 

@@ -544,7 +544,8 @@ function hFindings(sink: SinkReport, top: number): string {
             ? (f.paths ?? []).map(hCode).join(" ")
             : f.differences
                 .map(
-                  (d) => `<div>${hCode(d.path)}: ${hCode(d.expected)} → ${hCode(d.observed)}</div>`,
+                  (d) =>
+                    `<div class="diff">${hCode(d.path)}: ${hCode(d.expected)} → ${hCode(d.observed)}</div>`,
                 )
                 .join(""),
           f.ageMs === undefined ? "" : h(formatDuration(f.ageMs)),
@@ -702,9 +703,11 @@ body{margin:0 auto;max-width:1680px;padding:24px;font:14px/1.5 system-ui,-apple-
 h1{font-size:1.6em;margin:0 0 8px}h2{font-size:1.25em;margin:0 0 8px}h3{font-size:1.05em;margin:16px 0 6px}h4{margin:12px 0 6px}
 p{margin:6px 0}.meta{color:var(--muted)}
 code{font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:var(--soft);padding:1px 4px;border-radius:4px;overflow-wrap:anywhere}
-h2 code,td:first-child code{overflow-wrap:normal;white-space:nowrap}
+h2 code,td code{overflow-wrap:normal;white-space:nowrap}
+td .diff code{white-space:normal;overflow-wrap:anywhere}
 .headline{font-size:1.1em;margin:8px 0}
-table{border-collapse:collapse;width:100%;margin:8px 0}
+.table{overflow-x:auto;margin:8px 0}
+table{border-collapse:collapse;width:100%}
 th,td{border:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top}
 th{background:var(--soft)}.num{text-align:right;font-variant-numeric:tabular-nums}
 section{border:1px solid var(--line);border-radius:8px;padding:16px;margin:16px 0}
