@@ -1,7 +1,13 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { expect } from "vitest";
-import { isSinkproofError, type SinkproofError } from "../src/index.js";
+import {
+  type AuditInput,
+  type AuditRecord,
+  isSinkproofError,
+  type SinkproofError,
+} from "../src/index.js";
+import { nextAuditRecord } from "../src/ledger/audit.js";
 
 /** Path of a file under test/fixtures/vectors (copied from ../shared/vectors, never edited). */
 export function vectorPath(relative: string): string {
@@ -39,4 +45,20 @@ export function nestObjects(depth: number, inner: unknown = 0): unknown {
   let value: unknown = inner;
   for (let i = 0; i < depth; i++) value = { a: value };
   return value;
+}
+
+/** A valid audit chain of these inputs, a second apart from 2026-01-01 (hashes and links recomputed, as a forger could). */
+export function auditChain(inputs: readonly AuditInput[]): AuditRecord[] {
+  const out: AuditRecord[] = [];
+  for (const [i, input] of inputs.entries()) {
+    const last = out.at(-1);
+    out.push(
+      nextAuditRecord(
+        input,
+        last === undefined ? undefined : { index: last.index, hash: last.hash },
+        new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString(),
+      ),
+    );
+  }
+  return out;
 }

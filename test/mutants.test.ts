@@ -31,8 +31,8 @@ import {
   verify,
   verifyAuditChain,
 } from "../src/index.js";
-import { nextAuditRecord } from "../src/ledger/audit.js";
 import { createManualClock } from "../src/testing/index.js";
+import { auditChain } from "./helpers.js";
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -42,24 +42,9 @@ afterAll(() => {
 const T0 = Date.UTC(2026, 0, 1);
 const sha256 = (text: string) => createHash("sha256").update(text, "utf8").digest("hex");
 
-function chain(inputs: readonly AuditInput[]): AuditRecord[] {
-  const out: AuditRecord[] = [];
-  for (const [i, input] of inputs.entries()) {
-    const last = out.at(-1);
-    out.push(
-      nextAuditRecord(
-        input,
-        last === undefined ? undefined : { index: last.index, hash: last.hash },
-        new Date(T0 + i * 1000).toISOString(),
-      ),
-    );
-  }
-  return out;
-}
-
 describe("the audit hash", () => {
   it("is SHA-256 of the canonical form of every field but hash, prevHash included", () => {
-    const [first, second] = chain([
+    const [first, second] = auditChain([
       { actor: "ops", action: "freeze", reason: "INC-1", subject: { sink: "wh" } },
       { actor: "ops", action: "unfreeze", reason: "INC-1 fixed", subject: { sink: "wh" } },
     ]) as [AuditRecord, AuditRecord];
@@ -76,7 +61,7 @@ describe("the audit hash", () => {
   });
 
   it("a record forged in the middle is found, even with its successor's link patched", async () => {
-    const records = chain([
+    const records = auditChain([
       { actor: "ops", action: "note", reason: "one" },
       { actor: "ops", action: "note", reason: "two" },
       { actor: "ops", action: "note", reason: "three" },

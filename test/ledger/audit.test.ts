@@ -5,23 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { type AuditInput, type AuditRecord, verifyAuditChain } from "../../src/index.js";
-import { nextAuditRecord } from "../../src/ledger/audit.js";
-
-/** A valid chain of these inputs (hashes and links recomputed, as a forger could). */
-function chain(inputs: readonly AuditInput[]): AuditRecord[] {
-  const out: AuditRecord[] = [];
-  for (const [i, input] of inputs.entries()) {
-    const last = out.at(-1);
-    out.push(
-      nextAuditRecord(
-        input,
-        last === undefined ? undefined : { index: last.index, hash: last.hash },
-        new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString(),
-      ),
-    );
-  }
-  return out;
-}
+import { auditChain } from "../helpers.js";
 
 const note: AuditInput = { actor: "ops", action: "note", reason: "n" };
 const intent: AuditInput = { actor: "r", action: "replay", reason: "i", phase: "intent" };
@@ -35,7 +19,7 @@ const outcome = (of: number): AuditInput => ({
 
 describe("audit records with phases", () => {
   it("a record without phase hashes exactly as before phases existed", () => {
-    const [a, b] = chain([
+    const [a, b] = auditChain([
       {
         actor: "ops",
         action: "replay",
@@ -54,7 +38,7 @@ describe("audit records with phases", () => {
   });
 
   it("phase and intent are hashed: editing either is seen", async () => {
-    const records = chain([intent, outcome(1)]);
+    const records = auditChain([intent, outcome(1)]);
     const check = await verifyAuditChain(records);
     expect(check).toMatchObject({ ok: true, interrupted: [] });
     const edited = records.map((r, i) => (i === 1 ? { ...r, intent: 2 } : r));
@@ -64,7 +48,7 @@ describe("audit records with phases", () => {
   });
 
   it("lists intents without an outcome as interrupted, in order, and keeps ok", async () => {
-    const records = chain([intent, intent, note, outcome(2), intent]);
+    const records = auditChain([intent, intent, note, outcome(2), intent]);
     const check = await verifyAuditChain(records);
     expect(check.ok).toBe(true);
     expect(check.interrupted.map((r) => r.index)).toEqual([1, 5]);
@@ -72,7 +56,7 @@ describe("audit records with phases", () => {
 
   it("an outcome that settles nothing, or settles twice, breaks the chain (and interrupted is still listed)", async () => {
     const codes = async (inputs: AuditInput[]) => {
-      const result = await verifyAuditChain(chain(inputs));
+      const result = await verifyAuditChain(auditChain(inputs));
       return {
         codes: result.ok ? [] : result.problems.map((p) => [p.index, p.code]),
         interrupted: result.interrupted.map((r) => r.index),
