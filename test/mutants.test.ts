@@ -12,7 +12,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import {
-  type AuditInput,
   type AuditRecord,
   auditHash,
   canonicalize,

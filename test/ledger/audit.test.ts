@@ -4,7 +4,7 @@
  * intents (not damage) and outcomes that settle nothing (damage) in a chain rebuilt by hand.
  */
 import { describe, expect, it } from "vitest";
-import { type AuditInput, type AuditRecord, verifyAuditChain } from "../../src/index.js";
+import { type AuditInput, verifyAuditChain } from "../../src/index.js";
 import { auditChain } from "../helpers.js";
 
 const note: AuditInput = { actor: "ops", action: "note", reason: "n" };
