@@ -45,7 +45,12 @@ function text(value: unknown): string {
   } catch {
     json = "(not JSON)";
   }
-  return json.length > MAX_VALUE_TEXT ? `${json.slice(0, MAX_VALUE_TEXT - 1)}…` : json;
+  if (json.length <= MAX_VALUE_TEXT) return json;
+  // Never half of a surrogate pair: the text stays well-formed (and canonicalizable).
+  let end = MAX_VALUE_TEXT - 1;
+  const last = json.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--;
+  return `${json.slice(0, end)}…`;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

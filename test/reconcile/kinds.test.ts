@@ -55,3 +55,13 @@ describe("payload differences", () => {
     ]);
   });
 });
+
+describe("payload differences, cut", () => {
+  it("never cut a surrogate pair in half", async () => {
+    const { diffValues } = await import("../../src/reconcile/diff.js");
+    // 117 x's after the opening quote put an emoji's two halves across the cut.
+    const [d] = diffValues({ a: `${"x".repeat(117)}😀😀` }, { a: "y" });
+    expect(d?.expected.isWellFormed()).toBe(true);
+    expect(d?.expected.endsWith("…")).toBe(true);
+  });
+});
