@@ -137,6 +137,39 @@ describe("hostile edges", () => {
     expect(reads).toBe(1);
   });
 
+  it("seal reads a draft as before: fields from a class, inherited or not enumerable, each read once", () => {
+    const seal = createSealer({ clock: () => T0 });
+    const hidden = Object.defineProperty({ ...draft(1) }, "key", { value: "order-42" });
+    expect(seal(hidden).key).toBe("order-42");
+    class Draft {
+      readonly producer = "shop";
+      readonly seq = 1;
+      readonly type = "order.paid";
+      readonly schema = { name: "order", version: 1 };
+      readonly payload = { id: 1 };
+      get stream() {
+        return "orders";
+      }
+    }
+    const fromClass = seal(new Draft());
+    expect(fromClass.stream).toBe("orders");
+    expect(fromClass.key).toBe("shop/orders/1");
+    class Trace {
+      get traceparent() {
+        return "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+      }
+      get correlationId() {
+        return "c-1";
+      }
+    }
+    const traced = seal({ ...draft(2), trace: new Trace() });
+    expect(traced.trace).toEqual({
+      traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+      correlationId: "c-1",
+    });
+    expect(seal(Object.create(draft(3))).seq).toBe(3);
+  });
+
   it("a ledger clock past the year 9999 is a typed error, and nothing is appended", async () => {
     const ledger = new MemoryLedger({ clock: () => 1e300 });
     const envelope = createSealer()(draft(1)) as Envelope;

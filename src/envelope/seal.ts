@@ -176,19 +176,59 @@ function idsFor(clock: () => number): ClockIds {
   return entry;
 }
 
-/** A draft's own fields, and its schema, trace and parents, copied once (plain values). */
-function snapshotDraft(draft: unknown): unknown {
-  if (typeof draft !== "object" || draft === null || Array.isArray(draft)) return draft;
-  const copy: Record<string, unknown> = { ...(draft as Record<string, unknown>) };
-  const { schema, trace, parents } = copy;
-  if (typeof schema === "object" && schema !== null && !Array.isArray(schema)) {
-    copy.schema = { ...schema };
+const DRAFT_FIELDS = new Set([
+  "producer",
+  "stream",
+  "seq",
+  "type",
+  "schema",
+  "payload",
+  "key",
+  "trace",
+  "parents",
+]);
+const TRACE_FIELDS = new Set(["traceparent", "correlationId", "causationId"]);
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** True when `value` has an own enumerable key that is not in `known`. */
+function hasOther(value: object, known: ReadonlySet<string>): boolean {
+  for (const key of Object.keys(value)) if (!known.has(key)) return true;
+  return false;
+}
+
+/**
+ * A draft read once into plain objects, each field where the draft has it (own, a getter
+ * on its class, inherited): what is checked and sealed is what was read. `undefined` when
+ * the draft has a field a draft cannot have (the check then explains it).
+ */
+function snapshotDraft(draft: unknown): EnvelopeDraft | undefined {
+  if (!isRecord(draft) || hasOther(draft, DRAFT_FIELDS)) return undefined;
+  const { producer, stream, seq, type, schema, payload, key, trace, parents } = draft;
+  let schemaCopy: unknown = schema;
+  if (isRecord(schema)) {
+    // A schema reference has exactly its two fields.
+    if (Object.keys(schema).length !== 2) return undefined;
+    schemaCopy = { name: schema.name, version: schema.version };
   }
-  if (typeof trace === "object" && trace !== null && !Array.isArray(trace)) {
-    copy.trace = { ...trace };
+  let traceCopy: unknown = trace;
+  if (isRecord(trace)) {
+    if (hasOther(trace, TRACE_FIELDS)) return undefined;
+    const { traceparent, correlationId, causationId } = trace;
+    const t: Record<string, unknown> = {};
+    if (traceparent !== undefined) t.traceparent = traceparent;
+    if (correlationId !== undefined) t.correlationId = correlationId;
+    if (causationId !== undefined) t.causationId = causationId;
+    traceCopy = t;
   }
-  if (Array.isArray(parents)) copy.parents = [...parents];
-  return copy;
+  const out: Record<string, unknown> = { producer, seq, type, schema: schemaCopy, payload };
+  if (stream !== undefined) out.stream = stream;
+  if (key !== undefined) out.key = key;
+  if (trace !== undefined) out.trace = traceCopy;
+  if (parents !== undefined) out.parents = Array.isArray(parents) ? [...parents] : parents;
+  return out as unknown as EnvelopeDraft;
 }
 
 function explainDraft(draft: unknown): never {
@@ -250,7 +290,7 @@ export function createSealer(options: SealOptions = {}): Sealer {
     // answer each read anew (a Proxy, a getter) cannot slip another value past the check.
     const read = readingEnvelope("draft", [], () => {
       const copy = snapshotDraft(draft);
-      if (!isValidDraft(copy)) explainDraft(draft);
+      if (copy === undefined || !isValidDraft(copy)) explainDraft(draft);
       return copy as EnvelopeDraft<P>;
     });
     const hashed = hashPayload(read.payload, limits, algorithm, true);

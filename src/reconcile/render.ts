@@ -128,11 +128,57 @@ function topOf(sink: SinkReport, top: number): readonly Finding[] {
  */
 function windowText(sink: SinkReport): string {
   const w = sink.window;
-  if (w.behindEntries === 0) return `up to date (position ${num(w.position)})`;
+  if (w.behindEntries === 0) {
+    return sink.counts.unexpected > 0
+      ? `every entry matches (to position ${num(w.position)}); ${plural(sink.counts.unexpected, "key")} the ledger never emitted`
+      : `up to date (position ${num(w.position)})`;
+  }
   if (onlyLate(sink)) {
     return `consistent to position ${num(w.position)}; ${plural(w.behindEntries, "entry", "entries")}, ${formatDuration(w.behindMs)} behind`;
   }
-  return `matches up to position ${num(w.position)}; first difference at ${num(w.position + 1)}, ${formatDuration(w.behindMs)} old`;
+  return `matches up to position ${num(w.position)}; first entry not matched at ${num(w.position + 1)}, ${formatDuration(w.behindMs)} old`;
+}
+
+/**
+ * What a repair came to, in one line: the headline of a report rendered with its repair.
+ * It says only what the result shows: a dry run changed nothing, a repair over a truncated
+ * report fixed the listed findings only, and a repair that did not converge says why.
+ */
+function repairHeadline(repair: RepairResult): {
+  text: string;
+  tone: "good" | "bad" | "warn";
+  badge: string;
+} {
+  if (repair.dryRun) {
+    return {
+      badge: "dry run",
+      tone: "warn",
+      text: `nothing was changed: ${plural(repair.actions.length, "action")} planned`,
+    };
+  }
+  const unreadable = repair.sinks.filter((s) => s.error !== undefined).length;
+  if (repair.converged) {
+    return repair.remaining
+      ? {
+          badge: "converged",
+          tone: "warn",
+          text: `the listed findings fixed and verified (${plural(repair.actions.length, "action")}); the report was cut at maxFindings, so more remain: reconcile and repair again`,
+        }
+      : {
+          badge: "converged",
+          tone: "good",
+          text: `every finding fixed and verified (${plural(repair.actions.length, "action")})`,
+        };
+  }
+  const why = [
+    repair.unresolved.length > 0 ? `${plural(repair.unresolved.length, "finding")} unresolved` : "",
+    unreadable > 0 ? `${plural(unreadable, "sink")} could not be read back` : "",
+  ].filter((x) => x !== "");
+  return {
+    badge: "not converged",
+    tone: "bad",
+    text: why.length > 0 ? why.join(", ") : "see the repair's actions below",
+  };
 }
 
 /** True when every finding of the sink is a late entry: the sink lags, it does not differ. */
@@ -346,12 +392,8 @@ function renderMarkdown(
   const out: string[] = [`# ${mdText(title)}`, ""];
   if (repair !== undefined) {
     // After a repair, what it came to is the news; the report shows what it started from.
-    out.push(
-      repair.converged
-        ? `**Repair: converged.** Every finding fixed and verified (${plural(repair.actions.length, "action")}).`
-        : `**Repair: not converged.** ${plural(repair.unresolved.length, "finding")} unresolved.`,
-      "",
-    );
+    const head = repairHeadline(repair);
+    out.push(`**Repair: ${head.badge}.** ${mdText(head.text)}.`, "");
   }
   out.push(
     `**${repair === undefined ? "Verdict" : "Verdict before repair"}: ${overallVerdict(report)}.** ${rangeText(report)}, generated ${mdText(report.generatedAt)}, took ${formatDuration(report.durationMs)}.`,
@@ -567,10 +609,14 @@ function hSink(sink: SinkReport, index: number, top: number): string {
     lagging
       ? [
           "behind",
-          w.behindEntries === 0 ? "up to date" : plural(w.behindEntries, "entry", "entries"),
+          w.behindEntries > 0
+            ? plural(w.behindEntries, "entry", "entries")
+            : sink.counts.unexpected > 0
+              ? "no entry (the differences are keys the ledger never emitted)"
+              : "up to date",
         ]
-      : ["first difference at", num(w.position + 1)],
-    [lagging ? "time behind" : "first difference age", formatDuration(w.behindMs)],
+      : ["first entry not matched at", num(w.position + 1)],
+    [lagging ? "time behind" : "first unmatched entry age", formatDuration(w.behindMs)],
     ["lag tolerance", formatDuration(sink.lagToleranceMs)],
     ["contradicted receipts", num(sink.contradicted)],
     ["observations read", num(sink.observations)],
@@ -784,11 +830,7 @@ function renderHtml(
     ...(repair === undefined
       ? []
       : [
-          `<p class="headline">${badge(repair.converged ? "converged" : "not converged", repair.converged ? "good" : "bad")} <span class="meta">${h(
-            repair.converged
-              ? `repaired: every finding fixed and verified (${plural(repair.actions.length, "action")})`
-              : `repair did not converge: ${plural(repair.unresolved.length, "finding")} unresolved`,
-          )}</span></p>`,
+          `<p class="headline">${badge(repairHeadline(repair).badge, repairHeadline(repair).tone)} <span class="meta">${h(repairHeadline(repair).text)}</span></p>`,
         ]),
     `<p>${repair === undefined ? "" : `<span class="meta">before repair:</span> `}${verdictBadge(report.consistent ? "consistent" : "inconsistent")} <span class="meta">${h(
       `${overallVerdict(report)}; ${rangeText(report)}; generated ${str(report.generatedAt)}; took ${formatDuration(report.durationMs)}`,

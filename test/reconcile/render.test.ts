@@ -231,7 +231,7 @@ describe("renderReport markdown", () => {
     const obsRow = rows.find((l) => l.startsWith("| `obs` |")) ?? "";
     // A sink with lost, altered and extra rows differs; it is not merely behind.
     expect(cells(obsRow)[10]).toBe(
-      `matches up to position ${obs.window.position}; first difference at ${obs.window.position + 1}, ${formatDuration(obs.window.behindMs)} old`,
+      `matches up to position ${obs.window.position}; first entry not matched at ${obs.window.position + 1}, ${formatDuration(obs.window.behindMs)} old`,
     );
     expect(rows.find((l) => l.startsWith("| `rec` |"))).toContain("up to date (position 201)");
   });
@@ -404,6 +404,15 @@ describe("renderReport html", () => {
       ).toBeLessThan(md.indexOf("**Verdict before repair:"));
     }
     expect(html()).not.toContain("before repair");
+    // It claims no more than the result says: a dry run, a truncated report.
+    const dry = renderReport(report, { format: "markdown", repair: { ...repaired, dryRun: true } });
+    expect(dry).toContain("**Repair: dry run.** nothing was changed:");
+    const partial = renderReport(report, {
+      format: "markdown",
+      repair: { ...repaired, converged: true, remaining: true },
+    });
+    expect(partial).toContain("so more remain: reconcile and repair again");
+    expect(partial).not.toContain("every finding fixed");
   });
 
   it("wraps long keys where it must, and never breaks a sink name or a short token mid-word", () => {
@@ -488,9 +497,9 @@ describe("renderReport html", () => {
     expect(section).toContain('<span class="badge info">observed</span>');
     expect(section).toContain('<span class="badge bad">inconsistent</span>');
     expect(section).toContain(`<dt>consistent to position</dt><dd>${obs.window.position}</dd>`);
-    expect(section).toContain(`<dt>first difference at</dt><dd>${obs.window.position + 1}</dd>`);
+    expect(section).toContain(`<dt>first entry not matched at</dt><dd>${obs.window.position + 1}</dd>`);
     expect(section).toContain(
-      `<dt>first difference age</dt><dd>${formatDuration(obs.window.behindMs)}</dd>`,
+      `<dt>first unmatched entry age</dt><dd>${formatDuration(obs.window.behindMs)}</dd>`,
     );
     expect(section.slice(0, section.indexOf("</section>"))).not.toContain("<dt>behind</dt>");
     const mismatched = obs.findings.find((f) => f.paths !== undefined);
@@ -629,6 +638,14 @@ describe("the consistency window in words", () => {
     const got = await reconcile({ ledger, sinks: [lagging, differing], clock: clock.now });
     const md = renderReport(got, { format: "markdown" });
     expect(md).toContain(`consistent to position 1; 2 entries, ${formatDuration(1_000)} behind`);
-    expect(md).toContain("matches up to position 1; first difference at 2,");
+    expect(md).toContain("matches up to position 1; first entry not matched at 2,");
+    // A sink whose every entry matches but that holds keys never emitted is not "up to date".
+    const extra = createMemorySink({ name: "extra", ledger });
+    for (const e of envelopes) await extra.guard?.deliver(e as never);
+    extra.put("never-emitted", { x: 1 });
+    const withExtra = await reconcile({ ledger, sinks: [extra], clock: clock.now });
+    expect(renderReport(withExtra, { format: "markdown" })).toContain(
+      "every entry matches (to position 3); 1 key the ledger never emitted",
+    );
   });
 });
