@@ -497,7 +497,9 @@ describe("renderReport html", () => {
     expect(section).toContain('<span class="badge info">observed</span>');
     expect(section).toContain('<span class="badge bad">inconsistent</span>');
     expect(section).toContain(`<dt>consistent to position</dt><dd>${obs.window.position}</dd>`);
-    expect(section).toContain(`<dt>first entry not matched at</dt><dd>${obs.window.position + 1}</dd>`);
+    expect(section).toContain(
+      `<dt>first entry not matched at</dt><dd>${obs.window.position + 1}</dd>`,
+    );
     expect(section).toContain(
       `<dt>first unmatched entry age</dt><dd>${formatDuration(obs.window.behindMs)}</dd>`,
     );
