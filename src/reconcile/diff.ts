@@ -34,23 +34,48 @@ export function diffPaths(expected: unknown, observed: unknown, max = 20): strin
 export function diffValues(expected: unknown, observed: unknown, max = 20): PayloadDifference[] {
   const out: Array<{ path: string; a: unknown; b: unknown }> = [];
   walk(expected, observed, [], out, max, 0);
-  return out.map(({ path, a, b }) => ({ path, expected: text(a), observed: text(b) }));
+  return out.map(({ path, a, b }) => {
+    const [expectedText, observedText] = shown(json(a), json(b));
+    return { path, expected: expectedText, observed: observedText };
+  });
 }
 
-function text(value: unknown): string {
+function json(value: unknown): string {
   if (value === ABSENT) return "(absent)";
-  let json: string;
   try {
-    json = canonicalize(value);
+    return canonicalize(value);
   } catch {
-    json = "(not JSON)";
+    return "(not JSON)";
   }
-  if (json.length <= MAX_VALUE_TEXT) return json;
+}
+
+/**
+ * Both sides cut to at most 120 characters each. When the two differ only past where a
+ * plain cut would end, both are cut around the first character that differs instead (with
+ * `…` on each side), so the two texts never read the same.
+ */
+function shown(a: string, b: string): [string, string] {
+  if (a.length <= MAX_VALUE_TEXT && b.length <= MAX_VALUE_TEXT) return [a, b];
+  let first = 0;
+  while (first < a.length && first < b.length && a[first] === b[first]) first++;
+  const start = first < MAX_VALUE_TEXT - 20 ? 0 : first - 20;
+  return [cut(a, start), cut(b, start)];
+}
+
+/** `text` from `start`, at most 120 characters, `…` where something was left out. */
+function cut(text: string, start: number): string {
+  if (start === 0 && text.length <= MAX_VALUE_TEXT) return text;
+  let from = start;
   // Never half of a surrogate pair: the text stays well-formed (and canonicalizable).
-  let end = MAX_VALUE_TEXT - 1;
-  const last = json.charCodeAt(end - 1);
-  if (last >= 0xd800 && last <= 0xdbff) end--;
-  return `${json.slice(0, end)}…`;
+  const at = text.charCodeAt(from);
+  if (from > 0 && at >= 0xdc00 && at <= 0xdfff) from++;
+  const room = MAX_VALUE_TEXT - (from > 0 ? 1 : 0) - 1;
+  let end = Math.min(text.length, from + room);
+  if (end < text.length) {
+    const last = text.charCodeAt(end - 1);
+    if (last >= 0xd800 && last <= 0xdbff) end--;
+  }
+  return `${from > 0 ? "…" : ""}${text.slice(from, end)}${end < text.length ? "…" : ""}`;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

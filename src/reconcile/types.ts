@@ -242,7 +242,10 @@ export interface Finding {
 export interface PayloadDifference {
   /** The JSON path, e.g. `$.items[0].qty`. */
   readonly path: string;
-  /** The ledger's value there, as canonical JSON cut at 120 characters, or `(absent)`. */
+  /**
+   * The ledger's value there, as canonical JSON of at most 120 characters (cut around the
+   * first character that differs from the sink's when both are longer), or `(absent)`.
+   */
   readonly expected: string;
   /** The sink's value there, the same way. */
   readonly observed: string;

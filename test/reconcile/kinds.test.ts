@@ -65,3 +65,17 @@ describe("payload differences, cut", () => {
     expect(d?.expected.endsWith("…")).toBe(true);
   });
 });
+
+describe("payload differences, long values", () => {
+  it("two long values that differ late are cut around where they differ, so they never read the same", async () => {
+    const { diffValues } = await import("../../src/reconcile/diff.js");
+    const base = "a".repeat(300);
+    const [d] = diffValues({ v: `${base}X${"z".repeat(50)}` }, { v: `${base}Y${"z".repeat(50)}` });
+    expect(d?.expected).not.toBe(d?.observed);
+    expect(d?.expected.startsWith("…")).toBe(true);
+    expect(d?.expected).toContain("X");
+    expect(d?.observed).toContain("Y");
+    expect(d?.expected.length).toBeLessThanOrEqual(120);
+    expect(d?.observed.length).toBeLessThanOrEqual(120);
+  });
+});
