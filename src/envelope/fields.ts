@@ -11,7 +11,8 @@ import { isChecksum } from "../checksum/checksum.js";
 import { isId } from "./ids.js";
 import { ENVELOPE_LIMITS, isCleanText, isEnvelopeTime, isTraceparent } from "./schema.js";
 
-const DRAFT_KEYS = new Set([
+/** The fields a draft may have. Internal (seal reads a draft by them). */
+export const DRAFT_KEYS: ReadonlySet<string> = new Set([
   "producer",
   "stream",
   "seq",
@@ -36,7 +37,12 @@ const ENVELOPE_KEYS = new Set([
   "trace",
   "parents",
 ]);
-const TRACE_KEYS = new Set(["traceparent", "correlationId", "causationId"]);
+/** The fields a trace may have. Internal. */
+export const TRACE_KEYS: ReadonlySet<string> = new Set([
+  "traceparent",
+  "correlationId",
+  "causationId",
+]);
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);

@@ -14,7 +14,7 @@ import type { Checksum, ChecksumAlgorithm } from "../checksum/checksum.js";
 import { EnvelopeValidationError } from "../errors.js";
 import { describe, invalidArgument, show } from "../internal/arguments.js";
 import { type OptionKeys, optionKeys, readOptions } from "../internal/options.js";
-import { isValidDraft } from "./fields.js";
+import { DRAFT_KEYS, isValidDraft, TRACE_KEYS } from "./fields.js";
 import { createIdFactory, type IdFactory, isId } from "./ids.js";
 import { readingEnvelope, zodIssues } from "./issues.js";
 import { joinSequenceKey } from "./keys.js";
@@ -176,19 +176,6 @@ function idsFor(clock: () => number): ClockIds {
   return entry;
 }
 
-const DRAFT_FIELDS = new Set([
-  "producer",
-  "stream",
-  "seq",
-  "type",
-  "schema",
-  "payload",
-  "key",
-  "trace",
-  "parents",
-]);
-const TRACE_FIELDS = new Set(["traceparent", "correlationId", "causationId"]);
-
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
@@ -205,7 +192,7 @@ function hasOther(value: object, known: ReadonlySet<string>): boolean {
  * the draft has a field a draft cannot have (the check then explains it).
  */
 function snapshotDraft(draft: unknown): EnvelopeDraft | undefined {
-  if (!isRecord(draft) || hasOther(draft, DRAFT_FIELDS)) return undefined;
+  if (!isRecord(draft) || hasOther(draft, DRAFT_KEYS)) return undefined;
   const { producer, stream, seq, type, schema, payload, key, trace, parents } = draft;
   let schemaCopy: unknown = schema;
   if (isRecord(schema)) {
@@ -215,7 +202,7 @@ function snapshotDraft(draft: unknown): EnvelopeDraft | undefined {
   }
   let traceCopy: unknown = trace;
   if (isRecord(trace)) {
-    if (hasOther(trace, TRACE_FIELDS)) return undefined;
+    if (hasOther(trace, TRACE_KEYS)) return undefined;
     const { traceparent, correlationId, causationId } = trace;
     const t: Record<string, unknown> = {};
     if (traceparent !== undefined) t.traceparent = traceparent;
