@@ -9,8 +9,8 @@
 import { errorSummary } from "../internal/arguments.js";
 import type { Ledger, ReceiptStatus } from "../ledger/types.js";
 import { logger } from "../observe/debug.js";
-import { expectedAtSink } from "./reconcile.js";
 import type { RepairAction, RepairOutcome, Unresolved } from "./repair.js";
+import { expectedAtSink } from "./sinks.js";
 import type { Finding, FindingKind, ReconcileReport, ReconcileSink } from "./types.js";
 import { inconsistentRowsOf } from "./verify-payloads.js";
 

@@ -31,11 +31,13 @@ import { performance } from "node:perf_hooks";
 import { describe, invalidArgument, show } from "../internal/arguments.js";
 import { optionKeys, readOptions } from "../internal/options.js";
 import type { Ledger, ReceiptStatus } from "../ledger/types.js";
+import { POLICY_FREEZE_ORIGIN } from "./freeze.js";
 import { interruptedBySink } from "./interrupted.js";
-import { checkLedger, checkSinks, POLICY_FREEZE_ORIGIN, reconcile } from "./reconcile.js";
+import { reconcile } from "./reconcile.js";
 import { digestRowsUnresolved, execute, findingKey, index, plan } from "./repair-steps.js";
 import { type InterruptedSettlement, settleInterrupted } from "./settle.js";
 import { checkReportShape } from "./shape.js";
+import { checkLedger, checkSinks } from "./sinks.js";
 import type {
   FindingKind,
   MismatchReason,

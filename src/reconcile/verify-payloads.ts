@@ -23,7 +23,8 @@ import { createSeededRandom } from "../internal/random.js";
 import type { Ledger } from "../ledger/types.js";
 import { isSelfConsistent, payloadChecksum, toCopy } from "./copies.js";
 import { HASH_SPACE, rowHash } from "./digest.js";
-import { checkSink, readObservations } from "./reconcile.js";
+import { readObservations } from "./holdings.js";
+import { checkSink } from "./sinks.js";
 import type { HashRange, Observation, ObserveRange, ReconcileSink, SinkDigest } from "./types.js";
 
 /** Which rows to check: a number of rows, or a fraction of the sink. */

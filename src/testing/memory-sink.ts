@@ -27,7 +27,7 @@ import { optionKeys, readOptions } from "../internal/options.js";
 import { createSeededRandom } from "../internal/random.js";
 import type { Ledger } from "../ledger/types.js";
 import { digestIndex } from "../reconcile/digest.js";
-import { SINK_KEYS } from "../reconcile/reconcile.js";
+import { SINK_KEYS } from "../reconcile/sinks.js";
 import type { Observation, ReconcileSink, SinkDigest } from "../reconcile/types.js";
 
 export { createSeededRandom };

@@ -1,0 +1,153 @@
+/**
+ * The observations the read-back sinks answered, held once for every sink: one shared key
+ * index and, per sink, a slot per key (a copy count, its checksum, its payload), read from
+ * an iterable or async iterable with every item checked. Internal.
+ *
+ * @module
+ */
+
+import { isChecksum } from "../checksum/checksum.js";
+import { InvalidArgumentError } from "../errors.js";
+import { describe, show } from "../internal/arguments.js";
+import { type Held, merge, type Slot } from "./copies.js";
+import { PROGRESS_EVERY } from "./run.js";
+import { isFunction } from "./sinks.js";
+import type { Observation } from "./types.js";
+
+/** Checks one observation a sink gave. Internal (verifySinkPayloads uses it too). */
+function checkObservation(value: unknown, where: string): Observation {
+  if (typeof value !== "object" || value === null) {
+    throw new InvalidArgumentError(
+      "invalid_argument",
+      `${where} must be an observation { key, checksum | payload, count? }, got ${describe(value)}`,
+      { path: where },
+    );
+  }
+  const o = value as Observation;
+  if (typeof o.key !== "string" || o.key.length === 0) {
+    throw new InvalidArgumentError(
+      "invalid_argument",
+      `${where}.key must be a non-empty string, got ${describe(o.key)}`,
+      { path: `${where}.key` },
+    );
+  }
+  if (o.checksum !== undefined && !isChecksum(o.checksum)) {
+    throw new InvalidArgumentError(
+      "invalid_checksum",
+      `${where}.checksum must be "xxh64:" + 16 or "sha256:" + 64 lowercase hex digits`,
+      {
+        path: `${where}.checksum`,
+        key: o.key,
+      },
+    );
+  }
+  if (o.checksum === undefined && o.payload === undefined) {
+    throw new InvalidArgumentError(
+      "invalid_argument",
+      `${where} must have a checksum or a payload`,
+      { path: where, key: o.key },
+    );
+  }
+  if (o.count !== undefined && (!Number.isSafeInteger(o.count) || o.count < 1)) {
+    throw new InvalidArgumentError(
+      "invalid_argument",
+      `${where}.count must be a positive integer, got ${show(o.count)}`,
+      {
+        path: `${where}.count`,
+        key: o.key,
+      },
+    );
+  }
+  return o;
+}
+
+/** Adds one observation to a map of what a sink holds (digest mode's differing rows). */
+export function hold(map: Map<string, Slot>, o: Observation): void {
+  const slot = map.get(o.key);
+  const next = merge(slot, o);
+  if (next !== slot) map.set(o.key, next);
+}
+
+/** Marks a key the ledger scan has judged at a sink. */
+export const VISITED: Held = Object.freeze({
+  first: Object.freeze({ checksum: undefined, payload: undefined, hasPayload: false }),
+  other: undefined,
+  count: 0,
+}) as Held;
+
+/**
+ * What every read-back sink holds, under one key index: each key gets a number once, and
+ * each sink an array of slots by that number. The ledger scan then looks each entry's key
+ * up once for all sinks (not once per sink), and nothing is deleted: judged slots are
+ * marked, and what is left unmarked is what the ledger did not meet.
+ */
+export class Holdings {
+  readonly index: Map<string, number> = new Map();
+  readonly keys: string[] = [];
+
+  /** A new sink's slots: as long as the index, so that writes never leave holes. */
+  slots(): (Slot | undefined)[] {
+    return new Array<Slot | undefined>(this.keys.length).fill(undefined);
+  }
+
+  add(slots: (Slot | undefined)[], o: Observation): void {
+    let i = this.index.get(o.key);
+    if (i === undefined) {
+      i = this.keys.length;
+      this.index.set(o.key, i);
+      this.keys.push(o.key);
+    }
+    const slot = slots[i];
+    const next = merge(slot, o);
+    if (next !== slot) {
+      if (i < slots.length) slots[i] = next;
+      else {
+        while (slots.length < i) slots.push(undefined);
+        slots.push(next);
+      }
+    }
+  }
+}
+
+function isIterable(value: unknown): value is AsyncIterable<unknown> | Iterable<unknown> {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    (isFunction((value as AsyncIterable<unknown>)[Symbol.asyncIterator]) ||
+      isFunction((value as Iterable<unknown>)[Symbol.iterator]))
+  );
+}
+
+/** Reads observations into the map; returns how many were read. Internal. */
+export async function readObservations(
+  source: unknown,
+  where: string,
+  add: (o: Observation) => void,
+  onEach: (n: number) => void,
+): Promise<number> {
+  if (!isIterable(source)) {
+    throw new InvalidArgumentError(
+      "invalid_argument",
+      `${where} must return an iterable or async iterable of observations, got ${describe(source)}`,
+      {
+        path: where,
+      },
+    );
+  }
+  let n = 0;
+  if (
+    isFunction((source as Iterable<unknown>)[Symbol.iterator]) &&
+    !isFunction((source as AsyncIterable<unknown>)[Symbol.asyncIterator])
+  ) {
+    for (const value of source as Iterable<unknown>) {
+      add(checkObservation(value, `${where}[${n}]`));
+      if (++n % PROGRESS_EVERY === 0) onEach(n);
+    }
+    return n;
+  }
+  for await (const value of source as AsyncIterable<unknown>) {
+    add(checkObservation(value, `${where}[${n}]`));
+    if (++n % PROGRESS_EVERY === 0) onEach(n);
+  }
+  return n;
+}

@@ -1,0 +1,260 @@
+/**
+ * Judging entries at a sink: one ledger entry against what a read-back sink holds for its
+ * key (matched, duplicate, mismatched with what disagrees), a missing entry as late or
+ * lost with its contradicting receipt, and the keys no ledger entry met (unexpected); the
+ * observed and receipts comparers built on these. Internal.
+ *
+ * @module
+ */
+
+import { algorithmOf, type Checksum } from "../checksum/checksum.js";
+import { InvalidArgumentError } from "../errors.js";
+import type { Ledger, LedgerEntry, Receipt, ReceiptStatus } from "../ledger/types.js";
+import { isFinalStatus } from "../ledger/validate.js";
+import { copyChecksum, judgeCopy, type Slot, toHeld } from "./copies.js";
+import { diffValues } from "./diff.js";
+import { type Holdings, readObservations, VISITED } from "./holdings.js";
+import { type Comparer, type Context, differencesOf, progress, type SinkRun } from "./run.js";
+import type { ObserveRange, ReconcileSink } from "./types.js";
+
+/** The final receipt statuses that say the sink holds the entry. */
+const SUCCESS: ReadonlySet<ReceiptStatus> = new Set(["written", "duplicate", "replayed"]);
+
+/**
+ * Judges an entry against what the sink holds for its key and adds the finding. Missing
+ * entries look up their receipts (async); everything else is synchronous.
+ */
+export function judgeHeld(run: SinkRun, entry: LedgerEntry, slot: Slot): void {
+  const target = run.expect === undefined ? entry.envelope : run.expect(entry.envelope);
+  const expected = target.checksum;
+  const key = entry.envelope.key;
+  const sink = run.sink.name;
+  if (typeof slot === "string") {
+    if (slot === expected) run.tally.counts.matched++;
+    else {
+      run.tally.add(
+        {
+          kind: "mismatched",
+          sink,
+          key,
+          position: entry.position,
+          expected,
+          observed: slot,
+          mismatch: "checksum",
+          count: 1,
+        },
+        entry,
+      );
+    }
+    return;
+  }
+  let bad = slot.first;
+  let verdict = judgeCopy(bad, expected);
+  if (verdict === undefined && slot.other !== undefined) {
+    bad = slot.other;
+    verdict = judgeCopy(bad, expected);
+  }
+  if (verdict !== undefined) {
+    run.tally.add(
+      {
+        kind: "mismatched",
+        sink,
+        key,
+        position: entry.position,
+        expected,
+        observed: verdict.observed,
+        mismatch: verdict.mismatch,
+        ...(verdict.storedChecksum === undefined ? {} : { storedChecksum: verdict.storedChecksum }),
+        count: slot.count,
+        ...differencesOf(bad.hasPayload ? diffValues(target.payload, bad.payload) : undefined),
+      },
+      entry,
+    );
+    return;
+  }
+  if (slot.count > 1) {
+    run.tally.add(
+      {
+        kind: "duplicate",
+        sink,
+        key,
+        position: entry.position,
+        expected,
+        observed: expected,
+        count: slot.count,
+      },
+      entry,
+    );
+    return;
+  }
+  run.tally.counts.matched++;
+}
+
+/** Age of an entry at `nowMs`. */
+export function ageOf(entry: LedgerEntry, nowMs: number): number {
+  return Math.max(0, nowMs - Date.parse(entry.appendedAt));
+}
+
+/**
+ * Late while the entry's age is at most the lag tolerance, lost once it is older. A
+ * final receipt that says the sink has it is kept on the finding (a contradiction).
+ */
+export async function judgeMissing(
+  ctx: Context,
+  run: SinkRun,
+  entry: LedgerEntry,
+  lastReceipt?: Receipt | null,
+): Promise<void> {
+  const ageMs = ageOf(entry, ctx.nowMs);
+  let receipt: ReceiptStatus | undefined;
+  const last =
+    lastReceipt === undefined
+      ? finalReceipt(await ctx.ledger.getReceipts(run.sink.name, entry.envelope.key))
+      : lastReceipt;
+  if (last !== null && SUCCESS.has(last.status) && last.checksum === entry.envelope.checksum)
+    receipt = last.status;
+  run.tally.add(
+    {
+      kind: ageMs <= run.lagMs ? "missing-late" : "missing-lost",
+      sink: run.sink.name,
+      key: entry.envelope.key,
+      position: entry.position,
+      expected:
+        run.expect === undefined ? entry.envelope.checksum : run.expect(entry.envelope).checksum,
+      ageMs,
+      receipt,
+    },
+    entry,
+  );
+}
+
+function finalReceipt(receipts: readonly Receipt[]): Receipt | null {
+  for (let i = receipts.length - 1; i >= 0; i--) {
+    const r = receipts[i] as Receipt;
+    if (isFinalStatus(r.status)) return r;
+  }
+  return null;
+}
+
+/**
+ * The ledger's entry for a key the sink holds; undefined too for keys the ledger could
+ * never hold (too long, control characters): the ledger refuses to look those up.
+ */
+export async function ledgerEntry(ledger: Ledger, key: string): Promise<LedgerEntry | undefined> {
+  try {
+    return await ledger.get(key);
+  } catch (error) {
+    if (error instanceof InvalidArgumentError) return undefined;
+    throw error;
+  }
+}
+
+/** Keys the sink holds that the scan did not meet: unexpected unless the ledger has them outside the range. */
+export async function judgeLeftovers(
+  ctx: Context,
+  run: SinkRun,
+  map: Map<string, Slot>,
+): Promise<void> {
+  for (const [key, slot] of map) {
+    const entry = await ledgerEntry(ctx.ledger, key);
+    // Outside the range covered, or appended since the scan began: not unexpected.
+    if (
+      entry !== undefined &&
+      entry.envelope.key === key &&
+      (entry.position < ctx.from || entry.position > ctx.to)
+    )
+      continue;
+    const held = toHeld(slot);
+    run.tally.add({
+      kind: "unexpected",
+      sink: run.sink.name,
+      key,
+      observed: copyChecksum(
+        held.first,
+        held.first.checksum !== undefined ? algorithmOf(held.first.checksum as Checksum) : "xxh64",
+      ),
+      count: held.count,
+    });
+  }
+}
+
+export function observedComparer(ctx: Context, run: SinkRun, holdings: Holdings): Comparer {
+  let slots: (Slot | undefined)[] = [];
+  const name = run.sink.name;
+  return {
+    run,
+    basis: "observed",
+    async prepare() {
+      const range: ObserveRange = { from: ctx.from, to: ctx.to, since: ctx.since };
+      const observe = run.sink.observe as NonNullable<ReconcileSink["observe"]>;
+      slots = holdings.slots();
+      run.observations = await readObservations(
+        observe(range),
+        `${run.where}.observe()`,
+        (o) => holdings.add(slots, o),
+        (n) => progress(ctx, name, "observe", n),
+      );
+      progress(ctx, name, "observe", run.observations, run.observations);
+    },
+    visit(entry, i) {
+      const slot = i === undefined ? undefined : slots[i];
+      if (slot === undefined || slot === VISITED) return judgeMissing(ctx, run, entry);
+      slots[i as number] = VISITED;
+      judgeHeld(run, entry, slot);
+      return undefined;
+    },
+    async finish() {
+      // Keys the scan did not meet, in the order the sink gave them.
+      const left = new Map<string, Slot>();
+      const end = Math.min(slots.length, holdings.keys.length);
+      for (let i = 0; i < end; i++) {
+        const slot = slots[i];
+        if (slot !== undefined && slot !== VISITED) left.set(holdings.keys[i] as string, slot);
+      }
+      slots = [];
+      await judgeLeftovers(ctx, run, left);
+    },
+  };
+}
+
+export function receiptComparer(ctx: Context, run: SinkRun): Comparer {
+  const last = new Map<string, Receipt>();
+  const name = run.sink.name;
+  return {
+    run,
+    basis: "receipts",
+    async prepare() {
+      if (ctx.entries === 0) return;
+      for await (const receipt of ctx.ledger.scanReceipts(name, { from: ctx.from, to: ctx.to })) {
+        if (isFinalStatus(receipt.status)) last.set(receipt.key, receipt);
+      }
+    },
+    visit(entry) {
+      const receipt = last.get(entry.envelope.key);
+      if (
+        receipt !== undefined &&
+        SUCCESS.has(receipt.status) &&
+        receipt.checksum === entry.envelope.checksum
+      ) {
+        run.tally.counts.matched++;
+        return undefined;
+      }
+      if (receipt?.status === "conflict") {
+        run.tally.add(
+          {
+            kind: "mismatched",
+            sink: name,
+            key: entry.envelope.key,
+            position: entry.position,
+            expected: entry.envelope.checksum,
+          },
+          entry,
+        );
+        return undefined;
+      }
+      // No receipt, or `rejected`: the sink does not have it (receipts say so themselves).
+      return judgeMissing(ctx, run, entry, null);
+    },
+    finish: async () => {},
+  };
+}
