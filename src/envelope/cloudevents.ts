@@ -1,6 +1,7 @@
 /**
- * CloudEvents 1.0 in structured JSON mode: `toCloudEvent`, `fromCloudEvent`, and
- * `parseCloudEvent`, a strict reader of the spec.
+ * CloudEvents 1.0 in structured JSON mode: `toCloudEvent` and `fromCloudEvent`, the
+ * mapping between envelopes and events. `parseCloudEvent`, the strict reader of the spec
+ * that `fromCloudEvent` reads with, is `cloudevents-parse.ts`'s, re-exported here.
  *
  * Mapping (envelope → event):
  * | envelope | CloudEvents attribute |
@@ -28,19 +29,18 @@
  * @module
  */
 
-import { canonicalize, MAX_BYTES_LIMIT, MAX_DEPTH_LIMIT } from "../canonical/canonicalize.js";
 import { type ChecksumAlgorithm, isChecksum } from "../checksum/checksum.js";
-import { CanonicalizationError, CloudEventError, type ValidationIssue } from "../errors.js";
+import { CloudEventError, type ValidationIssue } from "../errors.js";
 import { describe, invalidArgument } from "../internal/arguments.js";
 import { optionKeys, readOptions } from "../internal/options.js";
 import { checkEnvelope } from "./check.js";
+import { type CloudEvent, parseCloudEvent, rfc3339Ms, URI } from "./cloudevents-parse.js";
 import { type IdFactory, isId } from "./ids.js";
 import { idempotencyKey } from "./keys.js";
 import {
   DEFAULT_STREAM,
   ENVELOPE_LIMITS,
   type Envelope,
-  isCleanText,
   isProducerName,
   isTraceparent,
   type JsonValue,
@@ -49,31 +49,7 @@ import {
 import { seal } from "./seal.js";
 import { payloadLimits } from "./verify.js";
 
-/** A CloudEvents 1.0 event in structured JSON mode, with every attribute that is set. */
-export interface CloudEvent {
-  /** Always `"1.0"`. */
-  readonly specversion: "1.0";
-  /** Unique per source. */
-  readonly id: string;
-  /** URI reference of the context the event happened in. */
-  readonly source: string;
-  /** The event's type. */
-  readonly type: string;
-  /** Media type of `data` (RFC 2046 `type/subtype`). */
-  readonly datacontenttype?: string;
-  /** Absolute URI of the schema `data` adheres to. */
-  readonly dataschema?: string;
-  /** The subject of the event in the context of the source. */
-  readonly subject?: string;
-  /** When it happened, RFC 3339. */
-  readonly time?: string;
-  /** The event data. */
-  readonly data?: JsonValue;
-  /** Binary event data, base64. */
-  readonly data_base64?: string;
-  /** Extension attributes: lowercase alphanumeric names, string, boolean or 32-bit integer values. */
-  readonly [attribute: string]: JsonValue | undefined;
-}
+export { type CloudEvent, parseCloudEvent } from "./cloudevents-parse.js";
 
 /** Options of {@link toCloudEvent}. */
 export interface ToCloudEventOptions {
@@ -110,41 +86,8 @@ export interface FromCloudEventOptions extends ToCloudEventOptions {
   readonly algorithm?: ChecksumAlgorithm | undefined;
 }
 
-const NAME = /^[a-z0-9]+$/;
-const TOKEN = "[!#$%&'*+\\-.^_`|~0-9A-Za-z]+";
-const MEDIA_TYPE = new RegExp(
-  `^${TOKEN}/${TOKEN}(?:[ \\t]*;[ \\t]*${TOKEN}=(?:${TOKEN}|"(?:[^"\\\\]|\\\\.)*"))*[ \\t]*$`,
-);
-const RFC3339 =
-  /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-const INT32_MIN = -(2 ** 31);
-const INT32_MAX = 2 ** 31 - 1;
-const REQUIRED = ["id", "source", "type"] as const;
-/** Longest `source` read: longer is no URI anyone emits (and would be slow to check). */
-const MAX_SOURCE = 4096;
 const SEQUENCE_DIGITS = 16;
 const URN_PREFIX = "urn:sinkproof:schema:";
-
-/**
- * CloudEvents strings: no control characters (C0, DEL, C1), no noncharacters, no lone
- * surrogates. The envelope's own rule for names and keys is the same.
- */
-const isCloudEventString = isCleanText;
-
-const PCHAR = "(?:[A-Za-z0-9\\-._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})";
-const SEGMENT = `${PCHAR}*`;
-const SEGMENT_NC = "(?:[A-Za-z0-9\\-._~!$&'()*+,;=@]|%[0-9A-Fa-f]{2})+";
-const QUERY = `(?:${PCHAR}|[/?])*`;
-const AUTHORITY =
-  "(?:(?:[A-Za-z0-9\\-._~!$&'()*+,;=:]|%[0-9A-Fa-f]{2})*@)?(?:\\[[0-9A-Fa-f:.]+\\]|v[0-9A-Fa-f]+\\.[A-Za-z0-9\\-._~!$&'()*+,;=:]+|(?:[A-Za-z0-9\\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)(?::[0-9]*)?";
-const HIER = `(?://${AUTHORITY}(?:/${SEGMENT})*|/(?:${SEGMENT.replace("*", "+")}(?:/${SEGMENT})*)?|${PCHAR}+(?:/${SEGMENT})*|)`;
-const RELATIVE = `(?://${AUTHORITY}(?:/${SEGMENT})*|/(?:${SEGMENT.replace("*", "+")}(?:/${SEGMENT})*)?|${SEGMENT_NC}(?:/${SEGMENT})*|)`;
-const TAIL = `(?:\\?${QUERY})?(?:#${QUERY})?`;
-/** RFC 3986 `absolute-URI` with an optional fragment (a `URI`). */
-const URI = new RegExp(`^[A-Za-z][A-Za-z0-9+.-]*:${HIER}${TAIL}$`);
-/** RFC 3986 `URI-reference`: a URI or a relative reference. */
-const URI_REFERENCE = new RegExp(`^(?:[A-Za-z][A-Za-z0-9+.-]*:${HIER}|${RELATIVE})${TAIL}$`);
 
 /** The envelope form of a time (`0000-01-01T00:00:00.000Z` to `9999-…`), or undefined. */
 function envelopeTime(ms: number): string | undefined {
@@ -152,230 +95,6 @@ function envelopeTime(ms: number): string | undefined {
   if (Number.isNaN(date.getTime())) return undefined;
   const iso = date.toISOString();
   return iso.length === 24 && !iso.startsWith("-") && !iso.startsWith("+") ? iso : undefined;
-}
-
-/** Epoch milliseconds of an RFC 3339 timestamp (leap second 60 read as 59.999), or undefined. */
-function rfc3339Ms(value: string): number | undefined {
-  const m = RFC3339.exec(value);
-  if (m === null) return undefined;
-  const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
-  // Milliseconds from the fraction's digits (exact; deeper precision is cut, not rounded).
-  const millis = m[7] === undefined ? 0 : Number(`${m[7].slice(1)}00`.slice(0, 3));
-  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
-  const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][mo - 1];
-  if (days === undefined || d < 1 || d > days || h > 23 || mi > 59 || s > 60) return undefined;
-  let offset = 0;
-  if (m[8] !== undefined) {
-    const oh = Number(m[9]);
-    const om = Number(m[10]);
-    if (oh > 23 || om > 59) return undefined;
-    offset = (m[8] === "-" ? -1 : 1) * (oh * 60 + om) * 60_000;
-  }
-  const date = new Date(0);
-  date.setUTCFullYear(y, mo - 1, d);
-  date.setUTCHours(h, mi, Math.min(s, 59), 0);
-  // A leap second is read as the last millisecond of the second before it.
-  const ms = date.getTime() + (s === 60 ? 999 : millis);
-  return ms - offset;
-}
-
-function decodeInput(input: unknown): unknown {
-  if (typeof input !== "string") return input;
-  try {
-    return JSON.parse(input) as unknown;
-  } catch (error) {
-    throw new CloudEventError([
-      {
-        path: "$",
-        code: "invalid_json",
-        message: `input is not JSON: ${error instanceof Error ? error.message : String(error)}`,
-      },
-    ]);
-  }
-}
-
-const at = (name: string): string =>
-  /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? `$.${name}` : `$[${JSON.stringify(name)}]`;
-
-/**
- * Reads a CloudEvents 1.0 event in structured JSON mode (JSON text or a parsed object) as
- * a strict spec reader: `specversion` exactly `"1.0"`; `id`, `source`, `type` non-empty
- * strings; attribute names lowercase alphanumeric; attribute values strings, booleans or
- * 32-bit integers, never objects or arrays; `datacontenttype` a `type/subtype` media type;
- * `dataschema` an absolute URI; `time` RFC 3339; `data` and `data_base64` never both.
- * `null` means "not set": such attributes are left out of the result.
- *
- * Throws a `CloudEventError` listing every broken rule.
- *
- * @example
- * ```ts
- * import { parseCloudEvent } from "sinkproof";
- * const event = parseCloudEvent('{"specversion":"1.0","id":"1","source":"/s","type":"t"}');
- * event.type; // "t"
- * ```
- */
-export function parseCloudEvent(input: unknown): CloudEvent {
-  const value = decodeInput(input);
-  let isArray: boolean;
-  try {
-    isArray = Array.isArray(value);
-  } catch {
-    isArray = true; // a revoked Proxy: not an event object
-  }
-  if (typeof value !== "object" || value === null || isArray) {
-    throw new CloudEventError([
-      { path: "$", code: "invalid_type", message: `must be a JSON object, got ${describe(value)}` },
-    ]);
-  }
-  const issues: ValidationIssue[] = [];
-  const issue = (path: string, code: string, message: string) => {
-    issues.push({ path, code, message });
-  };
-  const out: Record<string, JsonValue> = {};
-  let keys: string[];
-  try {
-    keys = Object.keys(value);
-  } catch {
-    throw new CloudEventError([
-      { path: "$", code: "invalid_type", message: "its attributes cannot be read" },
-    ]);
-  }
-  for (const name of keys) {
-    let v: unknown;
-    try {
-      v = (value as Record<string, unknown>)[name];
-    } catch {
-      issue(at(name), "unreadable", "the attribute cannot be read");
-      continue;
-    }
-    if (name === "data") {
-      if (v !== undefined) out.data = v as JsonValue;
-      continue;
-    }
-    if (name === "data_base64") {
-      if (v === null || v === undefined) continue;
-      if (typeof v !== "string" || !BASE64.test(v)) {
-        issue(at(name), "invalid_base64", "data_base64 must be a base64 string");
-      } else out.data_base64 = v;
-      continue;
-    }
-    if (!NAME.test(name)) {
-      issue(
-        at(name),
-        "invalid_attribute_name",
-        `attribute names must be lowercase letters and digits (a-z, 0-9), got ${JSON.stringify(name.slice(0, 64))}`,
-      );
-      continue;
-    }
-    if (v === null || v === undefined) continue; // null: the attribute is not set
-    if (typeof v === "string") {
-      if (!isCloudEventString(v)) {
-        issue(
-          at(name),
-          "invalid_string",
-          "must not hold control characters, noncharacters or lone surrogates",
-        );
-        continue;
-      }
-      out[name] = v;
-    } else if (typeof v === "boolean") {
-      out[name] = v;
-    } else if (typeof v === "number") {
-      if (!Number.isInteger(v) || v < INT32_MIN || v > INT32_MAX) {
-        issue(
-          at(name),
-          "invalid_integer",
-          `numeric attributes are 32-bit integers, got ${Number.isFinite(v) ? v : String(v)}`,
-        );
-        continue;
-      }
-      out[name] = v;
-    } else {
-      issue(
-        at(name),
-        "invalid_attribute_value",
-        `attribute values are strings, booleans or integers, got ${describe(v)}`,
-      );
-    }
-  }
-  if (out.data !== undefined && typeof input !== "string") {
-    // Parsed input may hold what JSON cannot (a BigInt, a function, a cycle, NaN).
-    try {
-      canonicalize(out.data, { maxDepth: MAX_DEPTH_LIMIT, maxBytes: MAX_BYTES_LIMIT });
-    } catch (error) {
-      if (error instanceof CanonicalizationError) {
-        issue(
-          `$.data${(error.path ?? "$").slice(1)}`,
-          error.code,
-          `data must be JSON: ${error.message}`,
-        );
-      } else throw error;
-    }
-  }
-  if (out.data !== undefined && out.data_base64 !== undefined) {
-    issue("$.data_base64", "data_conflict", "data and data_base64 must not both be present");
-  }
-  const failed = new Set(issues.map((i) => i.path));
-  if (out.specversion === undefined) {
-    if (!failed.has("$.specversion")) issue("$.specversion", "required", "specversion is required");
-  } else if (out.specversion !== "1.0") {
-    issue(
-      "$.specversion",
-      "unsupported_specversion",
-      `specversion must be "1.0", got ${JSON.stringify(out.specversion)}`,
-    );
-  }
-  for (const name of REQUIRED) {
-    const v = out[name];
-    if (failed.has(`$.${name}`)) continue;
-    if (v === undefined) issue(`$.${name}`, "required", `${name} is required`);
-    else if (typeof v !== "string") issue(`$.${name}`, "invalid_type", `${name} must be a string`);
-    else if (v.length === 0) issue(`$.${name}`, "empty", `${name} must not be empty`);
-  }
-  if (typeof out.source === "string" && out.source.length > MAX_SOURCE) {
-    issue("$.source", "too_long", `source must be at most ${MAX_SOURCE} characters`);
-  } else if (
-    typeof out.source === "string" &&
-    out.source.length > 0 &&
-    !URI_REFERENCE.test(out.source)
-  ) {
-    issue("$.source", "invalid_uri_reference", "source must be a URI reference");
-  }
-  const optionalString = (
-    name: string,
-    test: (v: string) => boolean,
-    code: string,
-    rule: string,
-  ) => {
-    const v = out[name];
-    if (v === undefined || failed.has(`$.${name}`)) return;
-    if (typeof v !== "string") issue(`$.${name}`, "invalid_type", `${name} must be a string`);
-    else if (!test(v))
-      issue(`$.${name}`, code, `${name} ${rule}, got ${JSON.stringify(v.slice(0, 64))}`);
-  };
-  optionalString(
-    "datacontenttype",
-    (v) => MEDIA_TYPE.test(v),
-    "invalid_media_type",
-    "must be a media type (type/subtype)",
-  );
-  optionalString("dataschema", (v) => URI.test(v), "invalid_uri", "must be an absolute URI");
-  optionalString("subject", (v) => v.length > 0, "empty", "must not be empty");
-  optionalString(
-    "time",
-    (v) => rfc3339Ms(v) !== undefined,
-    "invalid_time",
-    "must be an RFC 3339 timestamp",
-  );
-  if (issues.length > 0) throw new CloudEventError(issues);
-  return Object.freeze(out) as unknown as CloudEvent;
 }
 
 function encodeSource(producer: string): string {
@@ -524,49 +243,11 @@ export function fromCloudEvent(input: unknown, fromOptions: FromCloudEventOption
   if (producer === undefined) {
     fail("$.source", "invalid_producer", "source cannot name a producer: give options.producer");
   }
-  let schema =
-    options.schema === undefined
-      ? undefined
-      : (readOptions<SchemaRef>(options.schema, "options.schema", ["name", "version"], {
-          required: true,
-        }) as SchemaRef);
-  if (schema === undefined) {
-    const fromUri =
-      typeof event.dataschema === "string" ? schemaOfUri(event.dataschema, base) : undefined;
-    schema = fromUri ?? { name: event.type, version: 1 };
-  }
-  let seq = options.seq;
-  if (seq === undefined) {
-    const s = event.sequence;
-    seq =
-      typeof s === "string" && /^\d{1,16}$/.test(s) && Number.isSafeInteger(Number(s))
-        ? Number(s)
-        : typeof s === "number" && s >= 0
-          ? s
-          : 0;
-  }
+  const schema = foreignSchema(options.schema, event, base);
+  const seq = options.seq === undefined ? foreignSeq(event.sequence) : options.seq;
   const clock = options.clock ?? Date.now;
-  const ms = typeof event.time === "string" ? rfc3339Ms(event.time) : undefined;
-  if (
-    typeof event.time === "string" &&
-    (ms === undefined || ms < 0 || envelopeTime(ms) === undefined)
-  ) {
-    // An envelope's time (and its ULID's) runs from the Unix epoch to the end of year 9999.
-    fail("$.time", "invalid_time", "time is outside 1970 to 9999, the range an envelope can hold");
-  }
-  const time = ms;
-  const contentType = typeof event.datacontenttype === "string" ? event.datacontenttype : undefined;
-  let payload: unknown;
-  if (event.data_base64 !== undefined) {
-    payload = {
-      datacontenttype: contentType ?? "application/octet-stream",
-      data_base64: event.data_base64,
-    };
-  } else if (contentType === undefined || JSON_MEDIA.test(contentType)) {
-    payload = event.data ?? null;
-  } else {
-    payload = { datacontenttype: contentType, data: event.data ?? null };
-  }
+  const time = foreignTime(event.time);
+  const payload = foreignPayload(event);
   const traceparent =
     typeof event.traceparent === "string" && isTraceparent(event.traceparent)
       ? event.traceparent
@@ -590,8 +271,95 @@ export function fromCloudEvent(input: unknown, fromOptions: FromCloudEventOption
   ) as Envelope;
 }
 
+/** A foreign event's schema: `options.schema`, else from `dataschema` when it is ours, else `{ name: type, version: 1 }`. */
+function foreignSchema(
+  given: SchemaRef | undefined,
+  event: CloudEvent,
+  base: string | undefined,
+): SchemaRef {
+  const read =
+    given === undefined
+      ? undefined
+      : (readOptions<SchemaRef>(given, "options.schema", ["name", "version"], {
+          required: true,
+        }) as SchemaRef);
+  if (read !== undefined) return read;
+  const fromUri =
+    typeof event.dataschema === "string" ? schemaOfUri(event.dataschema, base) : undefined;
+  return fromUri ?? { name: event.type, version: 1 };
+}
+
+/** A foreign event's seq: its `sequence` when that is a decimal integer, else 0. */
+function foreignSeq(s: JsonValue | undefined): number {
+  return typeof s === "string" && /^\d{1,16}$/.test(s) && Number.isSafeInteger(Number(s))
+    ? Number(s)
+    : typeof s === "number" && s >= 0
+      ? s
+      : 0;
+}
+
+/** A foreign event's time in epoch milliseconds, undefined when it has none. */
+function foreignTime(time: string | undefined): number | undefined {
+  const ms = typeof time === "string" ? rfc3339Ms(time) : undefined;
+  if (typeof time === "string" && (ms === undefined || ms < 0 || envelopeTime(ms) === undefined)) {
+    // An envelope's time (and its ULID's) runs from the Unix epoch to the end of year 9999.
+    fail("$.time", "invalid_time", "time is outside 1970 to 9999, the range an envelope can hold");
+  }
+  return ms;
+}
+
+/** A foreign event's payload: its JSON `data`, or the data with its media type when it is not JSON. */
+function foreignPayload(event: CloudEvent): unknown {
+  const contentType = typeof event.datacontenttype === "string" ? event.datacontenttype : undefined;
+  if (event.data_base64 !== undefined) {
+    return {
+      datacontenttype: contentType ?? "application/octet-stream",
+      data_base64: event.data_base64,
+    };
+  }
+  if (contentType === undefined || JSON_MEDIA.test(contentType)) return event.data ?? null;
+  return { datacontenttype: contentType, data: event.data ?? null };
+}
+
 /** Reads back an event `toCloudEvent` made: every field must be there, in our formats. */
 function ownEvent(event: CloudEvent, base: string | undefined): Envelope {
+  const { time, schema, producer } = checkOwnEvent(event, base);
+  const parents = event.sinkproofparents;
+  const trace: Record<string, string> = {};
+  if (event.traceparent !== undefined) trace.traceparent = event.traceparent as string;
+  if (event.sinkproofcorrelation !== undefined)
+    trace.correlationId = event.sinkproofcorrelation as string;
+  if (event.sinkproofcausation !== undefined)
+    trace.causationId = event.sinkproofcausation as string;
+  // The same checks as parseEnvelope (fields, limits, checksum), on the fast path.
+  return checkEnvelope(
+    {
+      id: event.id,
+      producer,
+      stream: event.subject ?? DEFAULT_STREAM,
+      seq: Number(event.sequence),
+      type: event.type,
+      schema,
+      time,
+      key: event.sinkproofkey,
+      checksum: event.sinkproofchecksum,
+      payload: event.data === undefined ? null : event.data,
+      trace,
+      parents: typeof parents === "string" && parents.length > 0 ? parents.split(",") : [],
+    },
+    payloadLimits(undefined),
+  );
+}
+
+/**
+ * Checks every sinkproof attribute of an event `toCloudEvent` made, throwing a
+ * `CloudEventError` listing each one that is missing or not in our format; returns the
+ * fields read from them.
+ */
+function checkOwnEvent(
+  event: CloudEvent,
+  base: string | undefined,
+): { time: string | undefined; schema: SchemaRef | undefined; producer: string | undefined } {
   const issues: ValidationIssue[] = [];
   const need = (ok: boolean, path: string, message: string) => {
     if (!ok) issues.push({ path, code: "invalid_sinkproof_attribute", message });
@@ -660,28 +428,5 @@ function ownEvent(event: CloudEvent, base: string | undefined): Envelope {
     need(v === undefined || typeof v === "string", `$.${name}`, `${name} must be a string`);
   }
   if (issues.length > 0) throw new CloudEventError(issues);
-  const trace: Record<string, string> = {};
-  if (event.traceparent !== undefined) trace.traceparent = event.traceparent as string;
-  if (event.sinkproofcorrelation !== undefined)
-    trace.correlationId = event.sinkproofcorrelation as string;
-  if (event.sinkproofcausation !== undefined)
-    trace.causationId = event.sinkproofcausation as string;
-  // The same checks as parseEnvelope (fields, limits, checksum), on the fast path.
-  return checkEnvelope(
-    {
-      id: event.id,
-      producer,
-      stream: event.subject ?? DEFAULT_STREAM,
-      seq: Number(sequence),
-      type: event.type,
-      schema,
-      time,
-      key: event.sinkproofkey,
-      checksum: event.sinkproofchecksum,
-      payload: event.data === undefined ? null : event.data,
-      trace,
-      parents: typeof parents === "string" && parents.length > 0 ? parents.split(",") : [],
-    },
-    payloadLimits(undefined),
-  );
+  return { time, schema, producer };
 }
