@@ -1,8 +1,8 @@
 /**
  * `createProducer`: the producer side. Every event is validated, sealed with the next
- * sequence number of the producer (reserved in the ledger, so numbers survive restarts)
- * and appended to the ledger before `emit` returns it: write-ahead, so nothing can reach
- * a sink before it is durable.
+ * sequence number of the producer (reserved in the ledger, so numbers survive restarts:
+ * `sequences.ts`) and appended to the ledger before `emit` returns it: write-ahead, so
+ * nothing can reach a sink before it is durable.
  *
  * @module
  */
@@ -10,7 +10,7 @@
 import type { ChecksumAlgorithm } from "../checksum/checksum.js";
 import type { IdFactory } from "../envelope/ids.js";
 import type { Envelope, SchemaRef, Trace } from "../envelope/schema.js";
-import { createSealer, type EnvelopeDraft } from "../envelope/seal.js";
+import { createSealer, type EnvelopeDraft, type Sealer } from "../envelope/seal.js";
 import { PayloadValidationError, type ValidationIssue } from "../errors.js";
 import { describe, invalidArgument, reading } from "../internal/arguments.js";
 import { optionKeys, readArray, readOptions, readProperty } from "../internal/options.js";
@@ -19,6 +19,7 @@ import { checkProducer } from "../ledger/validate.js";
 import { logger } from "../observe/debug.js";
 import { checkMetrics, type Metrics, safeMetrics } from "../observe/metrics.js";
 import type { SchemaRegistry } from "../schema/registry.js";
+import { SequenceBlocks } from "./sequences.js";
 import { isSafeParseSchema, type SafeParseSchema, schemaIssues } from "./validation.js";
 
 const log = logger("producer");
@@ -226,6 +227,63 @@ const ITEM_KEYS = optionKeys<EmitItem>()(
  * ```
  */
 export function createProducer(producerOptions: ProducerOptions): Producer {
+  const config = resolveProducerOptions(producerOptions);
+  const sequences = new SequenceBlocks(config.ledger, config.id, config.block);
+  return {
+    id: config.id,
+    ledger: config.ledger,
+    async emit(type, payload, emitOptions) {
+      if (typeof emitOptions !== "object" || emitOptions === null) {
+        invalidArgument(
+          "options",
+          `must be an object with at least a schema, got ${describe(emitOptions)}`,
+        );
+      }
+      const read = readEmitted(
+        readOptions<EmitOptions>(emitOptions, "options", EMIT_KEYS),
+        "options",
+      );
+      const [envelope] = await emitItems(
+        config,
+        sequences,
+        [{ ...read, type, payload } as EmitItem],
+        true,
+      );
+      return envelope as Envelope;
+    },
+    async emitMany(items) {
+      const list = readArray(items, "items");
+      if (list.length === 0) return [];
+      const read = list.map((item, i) => {
+        if (typeof item !== "object" || item === null) {
+          invalidArgument(`items[${i}]`, `must be an object, got ${describe(item)}`);
+        }
+        return readEmitted(
+          readOptions<EmitItem>(item, `items[${i}]`, ITEM_KEYS),
+          `items[${i}]`,
+        ) as EmitItem;
+      });
+      return emitItems(config, sequences, read, false);
+    },
+  };
+}
+
+/** {@link ProducerOptions} checked, with every default filled in. */
+interface ProducerConfig {
+  readonly id: string;
+  readonly ledger: Ledger;
+  readonly validate: CheckedValidator | undefined;
+  readonly registry: SchemaRegistry | undefined;
+  /** Sequence numbers reserved at a time. */
+  readonly block: number;
+  readonly metrics: Metrics;
+  readonly seal: Sealer;
+  /** The labels of every metric: `{ producer: id }`. */
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+/** Reads and checks the options of {@link createProducer}, each once, in the order of the keys. */
+function resolveProducerOptions(producerOptions: ProducerOptions): ProducerConfig {
   const options = readOptions<ProducerOptions>(producerOptions, "options", PRODUCER_KEYS, {
     required: true,
   });
@@ -262,130 +320,79 @@ export function createProducer(producerOptions: ProducerOptions): Producer {
     algorithm: options.algorithm,
   });
   const labels = Object.freeze({ producer: id });
+  return { id, ledger, validate, registry, block, metrics, seal, labels };
+}
 
-  // Sequence numbers: a block reserved in the ledger, handed out in order.
-  let next = 0;
-  let end = 0;
-  let reserving: Promise<void> | undefined;
-  async function takeSequences(count: number): Promise<number[]> {
-    const out: number[] = [];
-    while (out.length < count) {
-      if (next < end) {
-        out.push(next++);
-        continue;
-      }
-      if (reserving === undefined) {
-        reserving = ledger
-          .reserveSequence(id, Math.max(block, count - out.length))
-          .then((r) => {
-            next = r.first;
-            end = r.first + r.count;
-          })
-          .finally(() => {
-            reserving = undefined;
-          });
-      }
-      await reserving;
-    }
-    return out;
+/** Validates one item; returns the payload to seal (the registry's parsed value). */
+function checkItem(config: ProducerConfig, item: EmitItem, index: number | undefined): unknown {
+  if (typeof item !== "object" || item === null) {
+    invalidArgument(
+      index === undefined ? "options" : `items[${index}]`,
+      `must be an object, got ${describe(item)}`,
+    );
   }
-
-  /** Validates one item; returns the payload to seal (the registry's parsed value). */
-  function check(item: EmitItem, index: number | undefined): unknown {
-    if (typeof item !== "object" || item === null) {
-      invalidArgument(
-        index === undefined ? "options" : `items[${index}]`,
-        `must be an object, got ${describe(item)}`,
-      );
-    }
-    const reject = (issues: readonly ValidationIssue[]): never => {
-      const prefixed =
-        index === undefined
-          ? issues
-          : issues.map((i) => ({ ...i, path: `$[${index}]${i.path.slice(1)}` }));
-      throw new PayloadValidationError(prefixed, { key: item.key });
-    };
-    let payload = item.payload;
-    if (registry !== undefined) {
-      const schema = item.schema as SchemaRef | undefined;
-      const name = typeof schema === "object" && schema !== null ? schema.name : undefined;
-      const version = typeof schema === "object" && schema !== null ? schema.version : undefined;
-      const result = registry.validate(name as string, version as number, payload);
-      if (!result.success) {
-        reject(
-          result.issues.map((i) =>
-            i.code === "unknown_schema"
-              ? { ...i, path: "$.schema" }
-              : { ...i, path: `$.payload${i.path.slice(1)}` },
-          ),
-        );
-      } else {
-        payload = result.data;
-      }
-    }
-    if (validate !== undefined) {
-      const issues = issuesOf(validate, item.type, item.schema, payload);
-      if (issues.length > 0) reject(issues);
-    }
-    return payload;
-  }
-
-  async function emitItems(items: readonly EmitItem[], single: boolean): Promise<Envelope[]> {
-    const payloads = items.map((item, i) => check(item, single ? undefined : i));
-    const seqs = await takeSequences(items.length);
-    const envelopes = items.map((item, i) => {
-      const draft: EnvelopeDraft = {
-        producer: id,
-        seq: seqs[i] as number,
-        type: item.type,
-        schema: item.schema,
-        payload: payloads[i],
-        ...(item.stream === undefined ? {} : { stream: item.stream }),
-        ...(item.key === undefined ? {} : { key: item.key }),
-        ...(item.trace === undefined ? {} : { trace: item.trace }),
-        ...(item.parents === undefined ? {} : { parents: item.parents }),
-      };
-      return seal(draft) as Envelope;
-    });
-    const { results, appended } = await ledger.append(envelopes);
-    metrics.counter("sinkproof.emitted", appended, labels);
-    if (registry !== undefined) {
-      for (const item of items) registry.noteEmitted(item.schema.name, item.schema.version);
-    }
-    log("emitted %d event(s), %d already in the ledger", appended, results.length - appended);
-    return results.map((r) => r.entry.envelope);
-  }
-
-  return {
-    id,
-    ledger,
-    async emit(type, payload, emitOptions) {
-      if (typeof emitOptions !== "object" || emitOptions === null) {
-        invalidArgument(
-          "options",
-          `must be an object with at least a schema, got ${describe(emitOptions)}`,
-        );
-      }
-      const read = readEmitted(
-        readOptions<EmitOptions>(emitOptions, "options", EMIT_KEYS),
-        "options",
-      );
-      const [envelope] = await emitItems([{ ...read, type, payload } as EmitItem], true);
-      return envelope as Envelope;
-    },
-    async emitMany(items) {
-      const list = readArray(items, "items");
-      if (list.length === 0) return [];
-      const read = list.map((item, i) => {
-        if (typeof item !== "object" || item === null) {
-          invalidArgument(`items[${i}]`, `must be an object, got ${describe(item)}`);
-        }
-        return readEmitted(
-          readOptions<EmitItem>(item, `items[${i}]`, ITEM_KEYS),
-          `items[${i}]`,
-        ) as EmitItem;
-      });
-      return emitItems(read, false);
-    },
+  const reject = (issues: readonly ValidationIssue[]): never => {
+    const prefixed =
+      index === undefined
+        ? issues
+        : issues.map((i) => ({ ...i, path: `$[${index}]${i.path.slice(1)}` }));
+    throw new PayloadValidationError(prefixed, { key: item.key });
   };
+  const { registry, validate } = config;
+  let payload = item.payload;
+  if (registry !== undefined) {
+    const schema = item.schema as SchemaRef | undefined;
+    const name = typeof schema === "object" && schema !== null ? schema.name : undefined;
+    const version = typeof schema === "object" && schema !== null ? schema.version : undefined;
+    const result = registry.validate(name as string, version as number, payload);
+    if (!result.success) {
+      reject(
+        result.issues.map((i) =>
+          i.code === "unknown_schema"
+            ? { ...i, path: "$.schema" }
+            : { ...i, path: `$.payload${i.path.slice(1)}` },
+        ),
+      );
+    } else {
+      payload = result.data;
+    }
+  }
+  if (validate !== undefined) {
+    const issues = issuesOf(validate, item.type, item.schema, payload);
+    if (issues.length > 0) reject(issues);
+  }
+  return payload;
+}
+
+/** Checks every item, then seals them with the next sequence numbers and appends them at once. */
+async function emitItems(
+  config: ProducerConfig,
+  sequences: SequenceBlocks,
+  items: readonly EmitItem[],
+  single: boolean,
+): Promise<Envelope[]> {
+  const { id, ledger, registry, seal } = config;
+  const payloads = items.map((item, i) => checkItem(config, item, single ? undefined : i));
+  const seqs = await sequences.take(items.length);
+  const envelopes = items.map((item, i) => {
+    const draft: EnvelopeDraft = {
+      producer: id,
+      seq: seqs[i] as number,
+      type: item.type,
+      schema: item.schema,
+      payload: payloads[i],
+      ...(item.stream === undefined ? {} : { stream: item.stream }),
+      ...(item.key === undefined ? {} : { key: item.key }),
+      ...(item.trace === undefined ? {} : { trace: item.trace }),
+      ...(item.parents === undefined ? {} : { parents: item.parents }),
+    };
+    return seal(draft) as Envelope;
+  });
+  const { results, appended } = await ledger.append(envelopes);
+  config.metrics.counter("sinkproof.emitted", appended, config.labels);
+  if (registry !== undefined) {
+    for (const item of items) registry.noteEmitted(item.schema.name, item.schema.version);
+  }
+  log("emitted %d event(s), %d already in the ledger", appended, results.length - appended);
+  return results.map((r) => r.entry.envelope);
 }

@@ -1,0 +1,212 @@
+/**
+ * The guard's options, read and checked once into a {@link GuardConfig} (in the order the
+ * hostile tests expect: the first bad option is the one named), and the arguments of each
+ * call read the same way: the envelope a delivery names, the options of one delivery, of
+ * a freeze and of an unfreeze. Nothing here touches the ledger.
+ *
+ * @module
+ */
+
+import { describe, invalidArgument, reading, show } from "../internal/arguments.js";
+import { type OptionKeys, optionKeys, readOptions, readProperty } from "../internal/options.js";
+import type { Ledger } from "../ledger/types.js";
+import { checkName } from "../ledger/validate.js";
+import { type Logger, logger } from "../observe/debug.js";
+import { checkMetrics, type Metrics, safeMetrics } from "../observe/metrics.js";
+import { type AcceptedRanges, checkAccepts, checkRegistry } from "../schema/accepts.js";
+import type { SchemaRegistry } from "../schema/registry.js";
+import type {
+  DeliverOptions,
+  GuardFreezeOptions,
+  GuardSinkOptions,
+  GuardUnfreezeOptions,
+  SinkValidator,
+  SinkWriter,
+} from "./guard-types.js";
+import { defaultOwner } from "./owner.js";
+import { type RetryPolicy, resolveRetry } from "./retry.js";
+import { checkSigningKey } from "./signing.js";
+import { isSafeParseSchema } from "./validation.js";
+
+/** The keys of {@link GuardSinkOptions}. Internal (the memory sink reads its guard options with them). */
+export const GUARD_KEYS: OptionKeys<GuardSinkOptions> = optionKeys<GuardSinkOptions>()(
+  "name",
+  "ledger",
+  "write",
+  "validate",
+  "retry",
+  "concurrency",
+  "claimTtlMs",
+  "owner",
+  "metrics",
+  "signReceipts",
+  "clock",
+  "pollMs",
+  "accepts",
+  "registry",
+  "freezeCheckMs",
+);
+const DELIVER_KEYS = optionKeys<DeliverOptions>()("replay", "signal", "onWait");
+/** The keys of {@link GuardFreezeOptions}. */
+export const FREEZE_KEYS: OptionKeys<GuardFreezeOptions> = optionKeys<GuardFreezeOptions>()(
+  "actor",
+  "origin",
+);
+/** The keys of {@link GuardUnfreezeOptions}. */
+export const UNFREEZE_KEYS: OptionKeys<GuardUnfreezeOptions> = optionKeys<GuardUnfreezeOptions>()(
+  "reason",
+  "actor",
+  "origin",
+);
+const NO_OPTIONS: DeliverOptions = Object.freeze({});
+
+/** {@link GuardSinkOptions} checked, with every default filled in. */
+export interface GuardConfig {
+  readonly name: string;
+  readonly ledger: Ledger;
+  readonly write: SinkWriter;
+  readonly validate: SinkValidator | undefined;
+  readonly retry: RetryPolicy;
+  readonly concurrency: number;
+  readonly claimTtlMs: number;
+  readonly pollMs: number;
+  readonly freezeCheckMs: number;
+  readonly owner: string;
+  /** The caller's metrics, wrapped so that a throwing one cannot fail a delivery. */
+  readonly metrics: Metrics;
+  /** The checked signing key, when receipts are signed. */
+  readonly signer: { readonly keyId: string; readonly secret: Buffer } | undefined;
+  readonly clock: () => number;
+  /** The labels of every metric: `{ sink: name }`. */
+  readonly labels: Readonly<Record<string, string>>;
+  /** The debug namespace `sinkproof:sink:<name>`. */
+  readonly log: Logger;
+  readonly accepts: AcceptedRanges | undefined;
+  readonly registry: SchemaRegistry | undefined;
+}
+
+function checkLedgerOption(ledger: unknown): Ledger {
+  if (
+    typeof ledger !== "object" ||
+    ledger === null ||
+    typeof readProperty(ledger, "claim", "options.ledger") !== "function"
+  ) {
+    invalidArgument("options.ledger", `must be a ledger, got ${describe(ledger)}`);
+  }
+  return ledger as Ledger;
+}
+
+function integer(value: unknown, where: string, min: number, max: number, fallback: number) {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+    invalidArgument(where, `must be an integer from ${min} to ${max}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+/** Reads and checks the options of {@link guardSink}, each once, in the order of the keys. */
+export function resolveGuardOptions(guardOptions: GuardSinkOptions): GuardConfig {
+  const options = readOptions<GuardSinkOptions>(guardOptions, "options", GUARD_KEYS, {
+    required: true,
+  });
+  const name = checkName(options.name, "options.name");
+  const ledger = checkLedgerOption(options.ledger);
+  const write = options.write as SinkWriter;
+  if (typeof write !== "function")
+    invalidArgument("options.write", `must be a function, got ${describe(write)}`);
+  const validate = options.validate;
+  if (validate !== undefined && typeof validate !== "function" && !isSafeParseSchema(validate)) {
+    invalidArgument("options.validate", "must be a function or a zod schema");
+  }
+  const retry = resolveRetry(options.retry);
+  const concurrency = integer(options.concurrency, "options.concurrency", 1, 10_000, 8);
+  const claimTtlMs = integer(options.claimTtlMs, "options.claimTtlMs", 10, 86_400_000, 30_000);
+  const pollMs = integer(options.pollMs, "options.pollMs", 1, 60_000, 20);
+  const freezeCheckMs = integer(options.freezeCheckMs, "options.freezeCheckMs", 0, 3_600_000, 1000);
+  const owner =
+    options.owner === undefined ? defaultOwner() : checkName(options.owner, "options.owner", 256);
+  const metrics = safeMetrics(checkMetrics(options.metrics, "options.metrics"));
+  const signer =
+    options.signReceipts === undefined
+      ? undefined
+      : checkSigningKey(options.signReceipts, "options.signReceipts");
+  const clock = options.clock ?? Date.now;
+  if (typeof clock !== "function")
+    invalidArgument("options.clock", `must be a function, got ${describe(clock)}`);
+  const labels = Object.freeze({ sink: name });
+  const log = logger(`sink:${name}`);
+  const accepts = checkAccepts(options.accepts, "options.accepts");
+  const registry = checkRegistry(options.registry, "options.registry");
+  return {
+    name,
+    ledger,
+    write,
+    validate,
+    retry,
+    concurrency,
+    claimTtlMs,
+    pollMs,
+    freezeCheckMs,
+    owner,
+    metrics,
+    signer,
+    clock,
+    labels,
+    log,
+    accepts,
+    registry,
+  };
+}
+
+/** A time from the guard's clock: an integer of ms within what a `Date` can hold. */
+export function checkedTime(ms: unknown): number {
+  if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0 || ms > 253_402_300_799_999) {
+    invalidArgument(
+      "options.clock()",
+      `must return ms since the epoch, up to the end of year 9999, got ${show(ms)}`,
+    );
+  }
+  return ms;
+}
+
+/** What a delivery reads of the caller's envelope, read once: the ledger has the rest. */
+export interface EnvelopeRef {
+  readonly key: string;
+  readonly checksum: unknown;
+}
+
+/** Reads the key and checksum of the envelope a delivery names. */
+export function envelopeRef(envelope: unknown): EnvelopeRef {
+  if (typeof envelope !== "object" || envelope === null) {
+    invalidArgument("envelope", `must be an envelope, got ${describe(envelope)}`);
+  }
+  const key = readProperty(envelope, "key", "envelope");
+  if (typeof key !== "string") {
+    invalidArgument("envelope", `must be an envelope, got ${describe(envelope)}`);
+  }
+  const checksum = readProperty(envelope, "checksum", "envelope");
+  if (typeof checksum !== "string")
+    invalidArgument("envelope.checksum", `must be a checksum, got ${describe(checksum)}`);
+  return { key, checksum };
+}
+
+/** Reads and checks the options of one delivery. */
+export function readDeliverOptions(options: unknown): DeliverOptions {
+  if (options === undefined) return NO_OPTIONS;
+  const read = readOptions<DeliverOptions>(options, "options", DELIVER_KEYS);
+  const { signal, onWait, replay } = read;
+  if (
+    signal !== undefined &&
+    !reading(
+      "options.signal",
+      () => signal instanceof AbortSignal && typeof signal.aborted === "boolean",
+    )
+  ) {
+    invalidArgument("options.signal", `must be an AbortSignal, got ${describe(signal)}`);
+  }
+  if (onWait !== undefined && typeof onWait !== "function")
+    invalidArgument("options.onWait", `must be a function, got ${describe(onWait)}`);
+  if (replay !== undefined && typeof replay !== "boolean")
+    invalidArgument("options.replay", `must be a boolean, got ${describe(replay)}`);
+  return read;
+}
