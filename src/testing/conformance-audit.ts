@@ -1,8 +1,10 @@
 /**
- * Conformance cases for the audit log's two-phase records (intent before an action on
- * a sink, outcome after it): part of the public ledger suite (`ledgerConformance`), kept
- * in its own file. They prove that an adapter stores `phase` and `intent` as given
- * (JSON round trip, reopen included), that `verifyAudit` reports an intent with no
+ * Conformance cases for the audit log: part of the public ledger suite
+ * (`ledgerConformance`). The hash chain (`ledgerAuditCases`): records chained and verified
+ * with their head, every kind of damage to the chain as stored detected, input checked.
+ * The two-phase records, intent before an action on a sink and outcome after it
+ * (`ledgerAuditPhaseCases`): they prove that an adapter stores `phase` and `intent` as
+ * given (JSON round trip, reopen included), that `verifyAudit` reports an intent with no
  * outcome as `interrupted` without calling the chain bad, and that the ledger refuses,
  * atomically, an outcome that settles no earlier open intent.
  *
@@ -11,24 +13,9 @@
 
 import assert from "node:assert/strict";
 import { InvalidArgumentError } from "../errors.js";
+import { verifyAuditChain } from "../ledger/audit.js";
 import type { AuditRecord, Ledger } from "../ledger/types.js";
-
-/** What these cases need of the suite's tools. */
-interface AuditTools<L extends Ledger> {
-  /** Closes and reopens the ledger (durable ledgers only); use the returned ledger after. */
-  reopen(): Promise<L>;
-}
-
-type Define<L extends Ledger> = (
-  title: string,
-  body: (ledger: L, t: AuditTools<L>) => Promise<void>,
-) => void;
-
-async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const item of iterable) out.push(item);
-  return out;
-}
+import { type ConformanceTest, checkGroup, collect, rejectsWith } from "./conformance-support.js";
 
 async function refusesIntent(promise: Promise<unknown>, message: string): Promise<void> {
   await assert.rejects(
@@ -67,8 +54,109 @@ function outcomeInput(intent: number) {
   };
 }
 
-/** Defines the two-phase audit cases. Internal to the suite. */
-export function defineAuditPhaseCases<L extends Ledger>(test: Define<L>, durable: boolean): void {
+/**
+ * Conformance cases for the audit log's hash chain: `appendAudit` chains records and
+ * `verifyAudit` accepts the chain and returns its head; the chain as stored detects edited,
+ * removed, reordered and inserted records and truncation, and a head the ledger never
+ * reached; `appendAudit` checks its input. One of the groups {@link ledgerConformance}
+ * runs.
+ */
+export function ledgerAuditCases<L extends Ledger>(
+  test: ConformanceTest<L>,
+  durable: boolean,
+): void {
+  checkGroup(test, durable);
+  test("appendAudit chains records; verifyAudit accepts the chain and returns its head", async (ledger) => {
+    const empty = await ledger.verifyAudit();
+    assert.ok(empty.ok && empty.count === 0 && empty.head === undefined);
+    const a = await ledger.appendAudit({
+      actor: "ops",
+      action: "freeze",
+      reason: "mismatch found",
+      subject: { sink: "warehouse" },
+    });
+    const b = await ledger.appendAudit({
+      actor: "repair-job",
+      action: "replay",
+      reason: "missing at sink",
+      subject: { sink: "warehouse", key: "k", position: 1 },
+      before: null,
+      after: "xxh64:0123456789abcdef",
+      details: { attempt: 1, note: "é" },
+    });
+    assert.equal(a.index, 1);
+    assert.equal(b.index, 2);
+    assert.equal(a.prevHash, "0".repeat(64));
+    assert.equal(b.prevHash, a.hash);
+    const records = await collect(ledger.scanAudit());
+    assert.deepEqual(records, [a, b]);
+    const result = await ledger.verifyAudit();
+    assert.ok(result.ok);
+    if (result.ok) assert.deepEqual(result.head, { index: 2, hash: b.hash });
+    assert.ok((await ledger.verifyAudit({ head: { index: 2, hash: b.hash } })).ok);
+  });
+
+  test("the audit chain as stored detects edited, removed, reordered, inserted records and truncation", async (ledger) => {
+    for (let i = 0; i < 4; i++)
+      await ledger.appendAudit({ actor: "ops", action: "note", reason: `step ${i}` });
+    const records = await collect(ledger.scanAudit());
+    const head = { index: 4, hash: (records[3] as AuditRecord).hash };
+    const codes = async (chain: AuditRecord[], known?: typeof head) => {
+      const result = await verifyAuditChain(chain, known);
+      return result.ok ? [] : result.problems.map((p) => p.code);
+    };
+    assert.deepEqual(await codes(records, head), []);
+    const edited = records.map((r, i) => (i === 1 ? { ...r, reason: "rewritten" } : r));
+    assert.ok((await codes(edited)).includes("edited"));
+    assert.ok(
+      (await codes([records[0], records[2], records[3]] as AuditRecord[])).includes("removed"),
+    );
+    assert.ok(
+      (await codes([records[0], records[2], records[1], records[3]] as AuditRecord[])).includes(
+        "reordered",
+      ),
+    );
+    assert.ok(
+      (
+        await codes([records[0], records[1], records[1], records[2], records[3]] as AuditRecord[])
+      ).includes("inserted"),
+    );
+    assert.deepEqual(await codes(records.slice(0, 3), head), ["truncated"]);
+    // Against the ledger itself: a head it never reached reads as truncation.
+    const check = await ledger.verifyAudit({ head: { index: 9, hash: head.hash } });
+    assert.ok(!check.ok && check.problems.some((p) => p.code === "truncated"));
+    const wrong = await ledger.verifyAudit({ head: { index: 4, hash: "f".repeat(64) } });
+    assert.ok(!wrong.ok && wrong.problems.some((p) => p.code === "head_mismatch"));
+  });
+
+  test("appendAudit checks its input", async (ledger) => {
+    await rejectsWith(
+      ledger.appendAudit({ actor: "", action: "x", reason: "y" }),
+      (e) => e instanceof InvalidArgumentError && e.path === "input.actor",
+      "empty actor",
+    );
+    await rejectsWith(
+      ledger.appendAudit({ actor: "a", action: "x", reason: "y", details: { n: Number.NaN } }),
+      (e) => e instanceof InvalidArgumentError,
+      "NaN in details",
+    );
+    assert.equal((await ledger.verifyAudit()).count, 0);
+  });
+}
+
+/**
+ * Conformance cases for the audit log's two-phase records: intent and outcome records keep
+ * `phase` and `intent`, an intent with no outcome is `interrupted` (not damage), an outcome
+ * that settles no earlier open intent is refused and nothing of it kept, two racing
+ * outcomes for one intent store exactly one; with `durable`, an interrupted intent
+ * survives a reopen and is settled after it. One of the groups {@link ledgerConformance}
+ * runs.
+ */
+export function ledgerAuditPhaseCases<L extends Ledger>(
+  test: ConformanceTest<L>,
+  durable: boolean,
+): void {
+  checkGroup(test, durable);
   test("intent and outcome records keep phase and intent; an intent with no outcome is interrupted, not damage", async (ledger) => {
     const plain = await ledger.appendAudit({ actor: "ops", action: "note", reason: "no phase" });
     assert.ok(!("phase" in plain) && !("intent" in plain), "a record without phase gains no field");

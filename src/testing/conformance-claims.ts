@@ -1,7 +1,8 @@
 /**
- * Conformance cases for fencing tokens and durable freezes: what lets a paused writer's
- * late write be refused, and a freeze reach every guard of a sink. Part of the public
- * suite (`ledgerConformance`); every adapter runs them.
+ * Conformance cases for claims: acquiring, holding, renewing and releasing them
+ * (`ledgerClaimCases`), and the fencing tokens that let a paused writer's late write be
+ * refused (`ledgerFencingCases`, `ledgerTakeoverCases`). Part of the public suite
+ * (`ledgerConformance`); every adapter runs them.
  *
  * @module
  */
@@ -10,13 +11,13 @@ import assert from "node:assert/strict";
 import { InvalidArgumentError, LedgerError } from "../errors.js";
 import type { Claim, Ledger, LedgerEntry } from "../ledger/types.js";
 import {
+  type ConformanceTest,
+  type ConformanceTools,
+  checkGroup,
   codeIs,
-  collect,
-  type Define,
   fill,
   receiptFor,
   rejectsWith,
-  type Tools,
 } from "./conformance-support.js";
 
 function acquired(result: Awaited<ReturnType<Ledger["claim"]>>, what: string): Claim {
@@ -29,10 +30,142 @@ function acquired(result: Awaited<ReturnType<Ledger["claim"]>>, what: string): C
   return result.claim;
 }
 
-/** Fencing tokens, takeovers from a known owner, and the receipt fence. */
-export function defineClaimCases<L extends Ledger>(test: Define<L>, durable: boolean): void {
-  const T = (t: Tools<L>) => t as unknown as Tools<Ledger>;
+/**
+ * Conformance cases for claims: one acquires and others see it held until it expires, then
+ * it can be taken over; `renewClaim` extends it and `releaseClaim` frees the key; a key with
+ * a final receipt is `done` (failed receipts do not count), and a replay claim acquires it,
+ * still exclusive; 50 concurrent claims of one key, exactly one acquires; arguments are
+ * checked. One of the groups {@link ledgerConformance} runs.
+ */
+export function ledgerClaimCases<L extends Ledger>(
+  test: ConformanceTest<L>,
+  durable: boolean,
+): void {
+  checkGroup(test, durable);
+  const T = (t: ConformanceTools<L>) => t as unknown as ConformanceTools<Ledger>;
+  test("claim acquires; others see it held until it expires; then it can be taken over", async (ledger, t) => {
+    const first = await ledger.claim("warehouse", "k1", { owner: "worker-a", ttlMs: 1000 });
+    assert.equal(first.status, "acquired");
+    const second = await ledger.claim("warehouse", "k1", { owner: "worker-b", ttlMs: 1000 });
+    assert.equal(second.status, "held");
+    if (second.status === "held" && first.status === "acquired") {
+      assert.equal(second.owner, "worker-a");
+      assert.equal(second.expiresAt, first.claim.expiresAt);
+    }
+    const same = await ledger.claim("warehouse", "k1", { owner: "worker-a", ttlMs: 1000 });
+    assert.equal(same.status, "held", "a claim is exclusive even for its own owner");
+    assert.equal(
+      (await ledger.claim("search", "k1", { owner: "worker-b", ttlMs: 1000 })).status,
+      "acquired",
+    );
+    await t.expire(1000);
+    const takeover = await ledger.claim("warehouse", "k1", { owner: "worker-b", ttlMs: 1000 });
+    assert.equal(takeover.status, "acquired");
+    if (first.status === "acquired") {
+      await rejectsWith(
+        ledger.renewClaim(first.claim, 1000),
+        codeIs("claim_lost"),
+        "renew after takeover",
+      );
+      assert.equal(await ledger.releaseClaim(first.claim), false);
+    }
+  });
 
+  test("renewClaim extends a claim; releaseClaim frees the key", async (ledger, t) => {
+    const result = await ledger.claim("warehouse", "k1", { owner: "a", ttlMs: 1000 });
+    assert.ok(result.status === "acquired");
+    const renewed = await ledger.renewClaim(result.claim, 5000);
+    assert.ok(renewed.expiresAt > result.claim.expiresAt);
+    await t.expire(1000);
+    assert.equal(
+      (await ledger.claim("warehouse", "k1", { owner: "b", ttlMs: 1000 })).status,
+      "held",
+    );
+    assert.equal(await ledger.releaseClaim(renewed), true);
+    assert.equal(await ledger.releaseClaim(renewed), false);
+    assert.equal(
+      (await ledger.claim("warehouse", "k1", { owner: "b", ttlMs: 1000 })).status,
+      "acquired",
+    );
+  });
+
+  test("claim is done once the key has a final receipt; failed receipts do not count", async (ledger, t) => {
+    const [entry] = await fill(ledger, T(t), 1);
+    assert.ok(entry !== undefined);
+    const key = entry.envelope.key;
+    await ledger.putReceipt(
+      receiptFor(entry, { status: "failed", error: { code: "e", message: "x" } }),
+    );
+    const claimed = await ledger.claim("warehouse", key, { owner: "a", ttlMs: 1000 });
+    assert.equal(claimed.status, "acquired");
+    const written = receiptFor(entry, { attempt: 2 });
+    await ledger.putReceipt(written);
+    if (claimed.status === "acquired") await ledger.releaseClaim(claimed.claim);
+    const done = await ledger.claim("warehouse", key, { owner: "b", ttlMs: 1000 });
+    assert.equal(done.status, "done");
+    if (done.status === "done") assert.deepEqual(done.receipt, written);
+    assert.equal(
+      (await ledger.claim("search", key, { owner: "b", ttlMs: 1000 })).status,
+      "acquired",
+    );
+  });
+
+  test("a replay claim acquires a done key, and is still exclusive", async (ledger, t) => {
+    const [entry] = await fill(ledger, T(t), 1);
+    assert.ok(entry !== undefined);
+    await ledger.putReceipt(receiptFor(entry));
+    const key = entry.envelope.key;
+    assert.equal(
+      (await ledger.claim("warehouse", key, { owner: "a", ttlMs: 1000 })).status,
+      "done",
+    );
+    const replay = await ledger.claim("warehouse", key, { owner: "a", ttlMs: 1000, replay: true });
+    assert.equal(replay.status, "acquired");
+    const other = await ledger.claim("warehouse", key, { owner: "b", ttlMs: 1000, replay: true });
+    assert.equal(other.status, "held");
+  });
+
+  test("concurrent claims of one key: exactly one acquires", async (ledger) => {
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        ledger.claim("warehouse", "hot", { owner: `w${i}`, ttlMs: 10_000 }),
+      ),
+    );
+    assert.equal(results.filter((r) => r.status === "acquired").length, 1);
+    assert.equal(results.filter((r) => r.status === "held").length, 49);
+  });
+
+  test("claim arguments are checked", async (ledger) => {
+    await rejectsWith(
+      ledger.claim("warehouse", "k", { owner: "a", ttlMs: 0 }),
+      (e) => e instanceof InvalidArgumentError && e.path === "options.ttlMs",
+      "ttl 0",
+    );
+    await rejectsWith(
+      ledger.claim("", "k", { owner: "a", ttlMs: 10 }),
+      (e) => e instanceof InvalidArgumentError,
+      "empty sink",
+    );
+    await rejectsWith(
+      ledger.claim("s", "k", null as never),
+      (e) => e instanceof InvalidArgumentError,
+      "no options",
+    );
+  });
+}
+
+/**
+ * Conformance cases for fencing tokens: every acquisition of a key (takeover, after a
+ * release, replay) gets a token above the last; a released claim can be neither renewed nor
+ * released again; a final receipt under an older token is refused with `fenced`, and the
+ * newer holder's is kept. One of the groups {@link ledgerConformance} runs.
+ */
+export function ledgerFencingCases<L extends Ledger>(
+  test: ConformanceTest<L>,
+  durable: boolean,
+): void {
+  checkGroup(test, durable);
+  const T = (t: ConformanceTools<L>) => t as unknown as ConformanceTools<Ledger>;
   test("every acquisition of a key gets a fencing token above the last: takeover, release, replay", async (ledger, t) => {
     const [entry] = await fill(ledger, T(t), 1);
     const key = (entry as LedgerEntry).envelope.key;
@@ -124,7 +257,20 @@ export function defineClaimCases<L extends Ledger>(test: Define<L>, durable: boo
     assert.equal(done.status, "done");
     if (done.status === "done") assert.deepEqual(done.receipt, mine);
   });
+}
 
+/**
+ * Conformance cases for takeovers: `takeOverFrom` takes a live claim over from exactly that
+ * owner, and no other; a takeover racing the old holder's receipt leaves exactly one final
+ * receipt; with `durable`, fencing tokens keep growing across a reopen. One of the groups
+ * {@link ledgerConformance} runs.
+ */
+export function ledgerTakeoverCases<L extends Ledger>(
+  test: ConformanceTest<L>,
+  durable: boolean,
+): void {
+  checkGroup(test, durable);
+  const T = (t: ConformanceTools<L>) => t as unknown as ConformanceTools<Ledger>;
   test("takeOverFrom takes a live claim over from exactly that owner, and no other", async (ledger) => {
     const held = acquired(
       await ledger.claim("warehouse", "k1", { owner: "dead-worker", ttlMs: 60_000 }),
@@ -213,118 +359,5 @@ export function defineClaimCases<L extends Ledger>(test: Define<L>, durable: boo
       after.fencingToken > before.fencingToken,
       `token ${after.fencingToken} after the reopen is not above ${before.fencingToken}`,
     );
-  });
-}
-
-/** Durable, audited freezes per sink and origin. */
-export function defineFreezeCases<L extends Ledger>(test: Define<L>, durable: boolean): void {
-  test("freezeSink stores the freeze with its audit record; freezing again keeps the first", async (ledger) => {
-    assert.deepEqual(await ledger.getFreezes("warehouse"), []);
-    const freeze = await ledger.freezeSink("warehouse", { reason: "checksum drift", actor: "ops" });
-    assert.equal(freeze.sink, "warehouse");
-    assert.equal(freeze.origin, "manual");
-    assert.equal(freeze.reason, "checksum drift");
-    assert.equal(freeze.actor, "ops");
-    assert.ok(!Number.isNaN(Date.parse(freeze.since)));
-    const records = await collect(ledger.scanAudit());
-    assert.equal(records.length, 1);
-    const record = records[0];
-    assert.equal(record?.index, freeze.audit);
-    assert.equal(record?.action, "freeze");
-    assert.deepEqual(record?.subject, { sink: "warehouse" });
-    assert.deepEqual(record?.details, { origin: "manual" });
-    const again = await ledger.freezeSink("warehouse", { reason: "again", actor: "other" });
-    assert.deepEqual(again, freeze, "the freeze in place is kept");
-    assert.equal((await collect(ledger.scanAudit())).length, 1, "nothing recorded twice");
-    assert.deepEqual(await ledger.getFreezes("warehouse"), [freeze]);
-    assert.deepEqual(await ledger.getFreezes("search"), []);
-    assert.deepEqual(await ledger.listFreezes(), [freeze]);
-  });
-
-  test("freezes of different origins are independent; unfreezeSink lifts one origin, or all", async (ledger) => {
-    const manual = await ledger.freezeSink("warehouse", { reason: "by hand", actor: "ops" });
-    const policy = await ledger.freezeSink("warehouse", {
-      reason: "3 mismatched",
-      actor: "reconcile-job",
-      origin: "reconcile",
-    });
-    const other = await ledger.freezeSink("search", { reason: "x", actor: "ops" });
-    assert.deepEqual(await ledger.getFreezes("warehouse"), [manual, policy]);
-    assert.deepEqual(await ledger.listFreezes(), [other, manual, policy]);
-    const lifted = await ledger.unfreezeSink("warehouse", {
-      reason: "converged",
-      actor: "repair-job",
-      origin: "reconcile",
-    });
-    assert.deepEqual(lifted, [policy]);
-    assert.deepEqual(await ledger.getFreezes("warehouse"), [manual]);
-    assert.deepEqual(
-      await ledger.unfreezeSink("warehouse", {
-        reason: "nothing",
-        actor: "x",
-        origin: "reconcile",
-      }),
-      [],
-      "lifting a freeze that is not there does nothing",
-    );
-    const all = await ledger.unfreezeSink("search", { reason: "fixed", actor: "ops" });
-    assert.deepEqual(all, [other]);
-    assert.deepEqual(await ledger.listFreezes(), [manual]);
-    const records = await collect(ledger.scanAudit());
-    assert.deepEqual(
-      records.map((r) => [r.action, r.subject?.sink, (r.details as { origin?: string }).origin]),
-      [
-        ["freeze", "warehouse", "manual"],
-        ["freeze", "warehouse", "reconcile"],
-        ["freeze", "search", "manual"],
-        ["unfreeze", "warehouse", "reconcile"],
-        ["unfreeze", "search", "manual"],
-      ],
-    );
-    assert.ok((await ledger.verifyAudit()).ok);
-  });
-
-  test("freeze arguments are checked, and a refused call records nothing", async (ledger) => {
-    const bad = (path: string) => (e: unknown) =>
-      e instanceof InvalidArgumentError && e.path === path;
-    await rejectsWith(
-      ledger.freezeSink("", { reason: "r", actor: "a" }),
-      bad("sink"),
-      "empty sink",
-    );
-    await rejectsWith(
-      ledger.freezeSink("s", { reason: "", actor: "a" }),
-      bad("input.reason"),
-      "empty reason",
-    );
-    await rejectsWith(
-      ledger.freezeSink("s", { reason: "r", actor: "a", origin: "" }),
-      bad("input.origin"),
-      "empty origin",
-    );
-    await rejectsWith(
-      ledger.freezeSink("s", { reason: "r", actor: "a", orign: "x" } as never),
-      (e) => e instanceof InvalidArgumentError,
-      "unknown key",
-    );
-    await rejectsWith(
-      ledger.unfreezeSink("s", null as never),
-      (e) => e instanceof InvalidArgumentError,
-      "no input",
-    );
-    assert.equal((await ledger.verifyAudit()).count, 0);
-    assert.deepEqual(await ledger.listFreezes(), []);
-  });
-
-  if (!durable) return;
-
-  test("freezes survive a reopen", async (_ledger, t) => {
-    let ledger = _ledger;
-    const kept = await ledger.freezeSink("warehouse", { reason: "drift", actor: "ops" });
-    await ledger.freezeSink("search", { reason: "gone", actor: "ops" });
-    await ledger.unfreezeSink("search", { reason: "back", actor: "ops" });
-    ledger = await t.reopen();
-    assert.deepEqual(await ledger.listFreezes(), [kept]);
-    assert.equal((await ledger.verifyAudit()).count, 3);
   });
 }

@@ -1,6 +1,8 @@
 /**
- * What the ledger conformance cases share: the tools each case gets, sample envelopes and
- * receipts, and assertion helpers. Internal to `sinkproof/testing`.
+ * What the ledger conformance cases share: the tools each case gets and the shape of a
+ * group of cases (both public, through `sinkproof/testing`, so that the group functions
+ * can be named), the check every group makes of its arguments, sample envelopes and
+ * receipts, and assertion helpers (internal to `sinkproof/testing`).
  *
  * @module
  */
@@ -9,6 +11,7 @@ import assert from "node:assert/strict";
 import type { Envelope } from "../envelope/schema.js";
 import type { createSealer } from "../envelope/seal.js";
 import { isSinkproofError } from "../errors.js";
+import { describe, invalidArgument } from "../internal/arguments.js";
 import type { Ledger, LedgerEntry, Receipt } from "../ledger/types.js";
 import type { ManualClock } from "./clock.js";
 
@@ -41,8 +44,11 @@ export function codeIs(code: string): (error: unknown) => boolean {
   return (error: unknown) => isSinkproofError(error) && error.code === code;
 }
 
-export interface Tools<L extends Ledger> {
+/** What each conformance case gets besides its ledger, fresh for every case. */
+export interface ConformanceTools<L extends Ledger> {
+  /** The clock the ledger was given (see `ConformanceContext`). */
   readonly clock: ManualClock;
+  /** Seals the case's envelopes, timed by `clock`. */
   readonly seal: ReturnType<typeof createSealer>;
   /** Closes and reopens the ledger (durable ledgers only); use the returned ledger after. */
   reopen(): Promise<L>;
@@ -50,13 +56,25 @@ export interface Tools<L extends Ledger> {
   expire(ms: number): Promise<void>;
 }
 
-export type Define<L extends Ledger> = (
+/**
+ * How a group of conformance cases defines each case: `ledgerConformance` gives one that
+ * collects the cases, then runs each, not skipped, with the runner's `it` on a fresh ledger.
+ */
+export type ConformanceTest<L extends Ledger> = (
   title: string,
-  body: (ledger: L, t: Tools<L>) => Promise<void>,
+  body: (ledger: L, t: ConformanceTools<L>) => Promise<void>,
 ) => void;
 
+/** Checks the arguments of a group of cases: a typed error at `test` or `durable`. */
+export function checkGroup(test: unknown, durable: unknown): void {
+  if (typeof test !== "function")
+    invalidArgument("test", `must be a function that defines a case, got ${describe(test)}`);
+  if (typeof durable !== "boolean")
+    invalidArgument("durable", `must be a boolean, got ${describe(durable)}`);
+}
+
 export function event(
-  t: Tools<Ledger>,
+  t: ConformanceTools<Ledger>,
   seq: number,
   overrides: Record<string, unknown> = {},
 ): Envelope {
@@ -88,7 +106,7 @@ export function receiptFor(entry: LedgerEntry, overrides: Partial<Receipt> = {})
 
 export async function fill(
   ledger: Ledger,
-  t: Tools<Ledger>,
+  t: ConformanceTools<Ledger>,
   count: number,
   from = 0,
 ): Promise<LedgerEntry[]> {

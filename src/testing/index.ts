@@ -1,7 +1,8 @@
 /**
  * `sinkproof/testing`: tools for testing pipelines and ledger adapters. The ledger
- * conformance suite that every adapter runs, a manual clock, and in-memory sinks with
- * seeded fault injection.
+ * conformance suite that every adapter runs (`ledgerConformance`, composed of groups of
+ * cases, each a function of its own), a manual clock, and in-memory sinks with seeded
+ * fault injection.
  *
  * @packageDocumentation
  */
@@ -13,6 +14,18 @@ export {
   type LedgerConformanceOptions,
   ledgerConformance,
 } from "./conformance.js";
+export { ledgerAppendBatchCases, ledgerAppendCases } from "./conformance-append.js";
+export { ledgerAuditCases, ledgerAuditPhaseCases } from "./conformance-audit.js";
+export {
+  ledgerClaimCases,
+  ledgerFencingCases,
+  ledgerTakeoverCases,
+} from "./conformance-claims.js";
+export { ledgerFreezeCases } from "./conformance-freezes.js";
+export { ledgerClosedCases, ledgerRestartCases } from "./conformance-lifecycle.js";
+export { ledgerReadCases, ledgerSequenceCases } from "./conformance-reads.js";
+export { ledgerReceiptCases, ledgerWatermarkCases } from "./conformance-receipts.js";
+export type { ConformanceTest, ConformanceTools } from "./conformance-support.js";
 export {
   createMemorySink,
   createSeededRandom,

@@ -4,9 +4,10 @@
  * key (with a copy count, so duplicates are real), can be read back (`observe`, digest
  * mode), rewritten and pruned, and can be told to misbehave: drop acknowledged writes,
  * store some twice, corrupt some payloads, or be offline for a window of write calls.
- * Faults are drawn from a seeded generator, so a test sees the same faults every run.
- * Each row keeps a stored checksum beside its payload, as a SQL sink's checksum column
- * does; `tamper` edits one without the other, as a person with database access might.
+ * Faults are drawn from a seeded generator, so a test sees the same faults every run
+ * (`memory-sink-faults.ts` checks and draws them; this file holds the rows). Each row
+ * keeps a stored checksum beside its payload, as a SQL sink's checksum column does;
+ * `tamper` edits one without the other, as a person with database access might.
  *
  * @module
  */
@@ -29,36 +30,16 @@ import type { Ledger } from "../ledger/types.js";
 import { digestIndex } from "../reconcile/digest.js";
 import { SINK_KEYS } from "../reconcile/sinks.js";
 import type { Observation, ReconcileSink, SinkDigest } from "../reconcile/types.js";
+import {
+  drawFaults,
+  FAULT_KEYS,
+  heal,
+  type MemorySinkFaults,
+  readFaults,
+} from "./memory-sink-faults.js";
 
+export type { MemorySinkFaults, WriteWindow } from "./memory-sink-faults.js";
 export { createSeededRandom };
-
-/** Faults a memory sink injects. Probabilities are per write call, from 0 to 1. */
-export interface MemorySinkFaults {
-  /**
-   * Seed of the fault generator: the same seed gives the same faults.
-   * @default 1
-   */
-  readonly seed?: number | undefined;
-  /** Probability that a write is acknowledged but not stored (a lost write). */
-  readonly drop?: number | undefined;
-  /** Probability that a write is stored twice (an at-least-once sink without dedup). */
-  readonly duplicate?: number | undefined;
-  /** Probability that a write stores an altered payload (one field changed). */
-  readonly corrupt?: number | undefined;
-  /**
-   * Write calls (counted from 1, retries included) that fail as if the sink were
-   * unreachable: `{ from, to }`, both inclusive.
-   */
-  readonly offline?: WriteWindow | undefined;
-}
-
-/** A window of write calls, counted from 1, retries included; both ends inclusive. */
-export interface WriteWindow {
-  /** First write call of the window. */
-  readonly from: number;
-  /** Last write call of the window. */
-  readonly to: number;
-}
 
 /** Options of {@link createMemorySink}. */
 export interface MemorySinkOptions {
@@ -168,45 +149,6 @@ export interface MemorySink extends ReconcileSink {
   stats(): MemorySinkStats;
 }
 
-/** Changes one field of a payload (or replaces a scalar payload) so its checksum changes. */
-function corrupt(payload: JsonValue, random: () => number): JsonValue {
-  if (typeof payload === "object" && payload !== null) {
-    const copy: Record<string, JsonValue> | JsonValue[] = Array.isArray(payload)
-      ? [...(payload as readonly JsonValue[])]
-      : { ...(payload as Record<string, JsonValue>) };
-    const keys = Object.keys(copy);
-    if (keys.length === 0) return { corrupted: true };
-    const key = keys[Math.floor(random() * keys.length)] as string;
-    const target = copy as Record<string, JsonValue>;
-    const value = target[key] as JsonValue;
-    target[key] =
-      typeof value === "number"
-        ? value + 1
-        : typeof value === "string"
-          ? `${value}\u0000`
-          : typeof value === "boolean"
-            ? !value
-            : value === null
-              ? "corrupted"
-              : null;
-    return copy;
-  }
-  return { corrupted: payload };
-}
-
-function probability(value: unknown, where: string): number {
-  if (value === undefined) return 0;
-  if (typeof value !== "number" || !(value >= 0 && value <= 1)) {
-    invalidArgument(where, `must be a probability from 0 to 1, got ${show(value)}`);
-  }
-  return value;
-}
-
-/** A retryable failure, as an unreachable sink would throw. */
-class SinkOfflineError extends Error {
-  readonly code = "sink_offline";
-}
-
 /**
  * Makes an in-memory sink with optional seeded faults. With `ledger`, it comes with its
  * guard, so it can go straight into a pipeline and into `reconcile` / `repair`.
@@ -228,35 +170,13 @@ export function createMemorySink(sinkOptions: MemorySinkOptions): MemorySink {
   const { name } = options;
   if (typeof name !== "string" || name.length === 0)
     invalidArgument("options.name", "must be a non-empty string");
-  const faults = readOptions<MemorySinkFaults>(options.faults, "options.faults", FAULT_KEYS);
+  const given = readOptions<MemorySinkFaults>(options.faults, "options.faults", FAULT_KEYS);
   const guardOptions = readOptions<GuardSinkOptions>(
     options.guardOptions,
     "options.guardOptions",
     GUARD_KEYS.filter((key) => key !== "name" && key !== "ledger" && key !== "write"),
   );
-  const seed = faults.seed ?? 1;
-  if (!Number.isSafeInteger(seed))
-    invalidArgument("options.faults.seed", `must be an integer, got ${show(seed)}`);
-  let drop = probability(faults.drop, "options.faults.drop");
-  let duplicate = probability(faults.duplicate, "options.faults.duplicate");
-  let corruptRate = probability(faults.corrupt, "options.faults.corrupt");
-  let offlineWindow =
-    faults.offline === undefined
-      ? undefined
-      : (readOptions<WriteWindow>(faults.offline, "options.faults.offline", ["from", "to"], {
-          required: true,
-        }) as WriteWindow);
-  if (
-    offlineWindow !== undefined &&
-    (!Number.isSafeInteger(offlineWindow.from) ||
-      !Number.isSafeInteger(offlineWindow.to) ||
-      offlineWindow.from > offlineWindow.to)
-  ) {
-    invalidArgument(
-      "options.faults.offline",
-      "must be { from, to }: write call numbers, from ≤ to",
-    );
-  }
+  const faults = readFaults(given);
   const mode = options.observe ?? "checksum";
   if (mode !== "checksum" && mode !== "payload" && mode !== "both") {
     invalidArgument(
@@ -264,47 +184,13 @@ export function createMemorySink(sinkOptions: MemorySinkOptions): MemorySink {
       `must be "checksum", "payload" or "both", got ${show(mode)}`,
     );
   }
-  const random = createSeededRandom(seed);
-  const rows = new Map<string, MemorySinkRow>();
-  let offline = false;
-  let digestCache: SinkDigest | undefined;
-  const stats = { writes: 0, stored: 0, dropped: 0, duplicated: 0, corrupted: 0, refused: 0 };
-
-  const set = (key: string, payload: JsonValue, count: number): void => {
-    rows.set(key, { payload, checksum: checksum(payload), count });
-    digestCache = undefined;
-  };
-
-  const view = (key: string, row: MemorySinkRow): Observation =>
-    mode === "payload"
-      ? { key, payload: row.payload, count: row.count }
-      : mode === "both"
-        ? { key, checksum: row.checksum, payload: row.payload, count: row.count }
-        : { key, checksum: row.checksum, count: row.count };
+  const store: Store = { rows: new Map(), mode, index: undefined };
+  const { rows } = store;
 
   const write: SinkWriter = (envelope: Envelope, _context: SinkWriteContext) => {
-    const call = ++stats.writes;
-    if (
-      offline ||
-      (offlineWindow !== undefined && call >= offlineWindow.from && call <= offlineWindow.to)
-    ) {
-      stats.refused++;
-      throw new SinkOfflineError(`${name} is offline`);
-    }
-    // One draw per fault, always, so that one fault's rate does not shift the others.
-    const dropped = random() < drop;
-    const twice = random() < duplicate;
-    const altered = random() < corruptRate;
-    if (dropped) {
-      stats.dropped++;
-      return { offset: "dropped" };
-    }
-    const payload = altered ? corrupt(envelope.payload, random) : envelope.payload;
-    if (altered) stats.corrupted++;
-    // An upsert by key, except that a duplicating write leaves two copies.
-    if (twice) stats.duplicated++;
-    stats.stored++;
-    set(envelope.key, payload, twice ? 2 : 1);
+    const stored = drawFaults(faults, name, envelope);
+    if (stored === undefined) return { offset: "dropped" };
+    set(store, envelope.key, stored.payload, stored.count);
     return { offset: `${name}:${envelope.key}` };
   };
 
@@ -321,38 +207,12 @@ export function createMemorySink(sinkOptions: MemorySinkOptions): MemorySink {
     write,
     guard,
     observe: function* () {
-      for (const [key, row] of rows) yield view(key, row);
+      for (const [key, row] of rows) yield view(mode, key, row);
     },
-    digest:
-      options.digest === true
-        ? {
-            digest: (split) => {
-              digestCache ??= digestIndex(
-                [...rows].map(([key, row]) => ({ key, checksum: row.checksum, count: row.count })),
-              );
-              return digestCache.digest(split);
-            },
-            observeRange: (range) => {
-              digestCache ??= digestIndex(
-                [...rows].map(([key, row]) => ({ key, checksum: row.checksum, count: row.count })),
-              );
-              const found = [...(digestCache.observeRange(range) as Iterable<Observation>)];
-              // The range is found by the stored checksum (as a SQL sink's row-hash
-              // index would); a payload, when asked for, is read beside it.
-              return mode === "checksum"
-                ? found
-                : found.map((o) => ({
-                    key: o.key,
-                    checksum: o.checksum,
-                    payload: (rows.get(o.key) as MemorySinkRow).payload,
-                    count: o.count,
-                  }));
-            },
-          }
-        : undefined,
-    rewrite: (envelope) => set(envelope.key, envelope.payload, 1),
+    digest: options.digest === true ? digestMode(store) : undefined,
+    rewrite: (envelope) => set(store, envelope.key, envelope.payload, 1),
     remove: (key) => {
-      if (rows.delete(key)) digestCache = undefined;
+      if (rows.delete(key)) store.index = undefined;
     },
     get: (key) => rows.get(key),
     rows: () => rows,
@@ -364,44 +224,95 @@ export function createMemorySink(sinkOptions: MemorySinkOptions): MemorySink {
         invalidArgument("key", `must be a non-empty string, got ${describe(key)}`);
       if (!Number.isSafeInteger(count) || count < 1)
         invalidArgument("count", `must be a positive integer, got ${show(count)}`);
-      set(key, payload, count);
+      set(store, key, payload, count);
     },
     delete: (key) => {
       const had = rows.delete(key);
-      if (had) digestCache = undefined;
+      if (had) store.index = undefined;
       return had;
     },
-    tamper: (key, given) => {
-      if (typeof given !== "object" || given === null)
-        invalidArgument("change", `must be { payload?, checksum? }, got ${describe(given)}`);
-      const change = readOptions<MemorySinkTamper>(given, "change", ["payload", "checksum"]);
-      if (change.checksum !== undefined && !isChecksum(change.checksum))
-        invalidArgument("change.checksum", "must be a checksum (xxh64:… or sha256:…)");
-      const row = rows.get(key);
-      if (row === undefined) return false;
-      rows.set(key, {
-        payload: change.payload === undefined ? row.payload : change.payload,
-        checksum: change.checksum === undefined ? row.checksum : (change.checksum as Checksum),
-        count: row.count,
-      });
-      digestCache = undefined;
-      return true;
-    },
+    tamper: (key, given) => tamper(store, key, given),
     setOffline: (value) => {
-      offline = value;
+      faults.offline = value;
     },
-    heal: () => {
-      drop = 0;
-      duplicate = 0;
-      corruptRate = 0;
-      offlineWindow = undefined;
-      offline = false;
-    },
-    stats: () => ({ ...stats }),
+    heal: () => heal(faults),
+    stats: () => ({ ...faults.stats }),
   };
-  // The test helpers live on the sink's prototype, not enumerable: the sink reads as a sink
-  // description with nothing else of its own (as a class instance would), so `reconcile`
-  // and `repair` take it, and `{ ...sink }` copies the description alone.
+  return keepHelpersOnPrototype(sink);
+}
+
+/** The rows a memory sink holds, how it reads them back, and their digest index. */
+interface Store {
+  readonly rows: Map<string, MemorySinkRow>;
+  readonly mode: "checksum" | "payload" | "both";
+  /** The digest index of the rows, built when first asked for, dropped on every change. */
+  index: SinkDigest | undefined;
+}
+
+function set(store: Store, key: string, payload: JsonValue, count: number): void {
+  store.rows.set(key, { payload, checksum: checksum(payload), count });
+  store.index = undefined;
+}
+
+function view(mode: Store["mode"], key: string, row: MemorySinkRow): Observation {
+  return mode === "payload"
+    ? { key, payload: row.payload, count: row.count }
+    : mode === "both"
+      ? { key, checksum: row.checksum, payload: row.payload, count: row.count }
+      : { key, checksum: row.checksum, count: row.count };
+}
+
+function indexOf(store: Store): SinkDigest {
+  store.index ??= digestIndex(
+    [...store.rows].map(([key, row]) => ({ key, checksum: row.checksum, count: row.count })),
+  );
+  return store.index;
+}
+
+/** Digest mode over the rows held (`options.digest`). */
+function digestMode(store: Store): SinkDigest {
+  return {
+    digest: (split) => indexOf(store).digest(split),
+    observeRange: (range) => {
+      const found = [...(indexOf(store).observeRange(range) as Iterable<Observation>)];
+      // The range is found by the stored checksum (as a SQL sink's row-hash
+      // index would); a payload, when asked for, is read beside it.
+      return store.mode === "checksum"
+        ? found
+        : found.map((o) => ({
+            key: o.key,
+            checksum: o.checksum,
+            payload: (store.rows.get(o.key) as MemorySinkRow).payload,
+            count: o.count,
+          }));
+    },
+  };
+}
+
+/** {@link MemorySink.tamper}: edits a row, neither the payload nor the checksum recomputed. */
+function tamper(store: Store, key: string, given: MemorySinkTamper): boolean {
+  if (typeof given !== "object" || given === null)
+    invalidArgument("change", `must be { payload?, checksum? }, got ${describe(given)}`);
+  const change = readOptions<MemorySinkTamper>(given, "change", ["payload", "checksum"]);
+  if (change.checksum !== undefined && !isChecksum(change.checksum))
+    invalidArgument("change.checksum", "must be a checksum (xxh64:… or sha256:…)");
+  const row = store.rows.get(key);
+  if (row === undefined) return false;
+  store.rows.set(key, {
+    payload: change.payload === undefined ? row.payload : change.payload,
+    checksum: change.checksum === undefined ? row.checksum : (change.checksum as Checksum),
+    count: row.count,
+  });
+  store.index = undefined;
+  return true;
+}
+
+/**
+ * The test helpers live on the sink's prototype, not enumerable: the sink reads as a sink
+ * description with nothing else of its own (as a class instance would), so `reconcile`
+ * and `repair` take it, and `{ ...sink }` copies the description alone.
+ */
+function keepHelpersOnPrototype(sink: MemorySink): MemorySink {
   const helpers: object = {};
   for (const key of Object.keys(sink)) {
     if (!(SINK_KEYS as readonly string[]).includes(key)) {
@@ -444,11 +355,4 @@ const MEMORY_SINK_KEYS = optionKeys<MemorySinkOptions>()(
   "observe",
   "digest",
   "lagToleranceMs",
-);
-const FAULT_KEYS = optionKeys<MemorySinkFaults>()(
-  "seed",
-  "drop",
-  "duplicate",
-  "corrupt",
-  "offline",
 );

@@ -62,7 +62,21 @@ import {
   createManualClock,
   createMemorySink,
   createSeededRandom,
+  ledgerAppendBatchCases,
+  ledgerAppendCases,
+  ledgerAuditCases,
+  ledgerAuditPhaseCases,
+  ledgerClaimCases,
+  ledgerClosedCases,
   ledgerConformance,
+  ledgerFencingCases,
+  ledgerFreezeCases,
+  ledgerReadCases,
+  ledgerReceiptCases,
+  ledgerRestartCases,
+  ledgerSequenceCases,
+  ledgerTakeoverCases,
+  ledgerWatermarkCases,
 } from "sinkproof/testing";
 import { z } from "zod";
 
@@ -1475,6 +1489,31 @@ export function hostileCases(): HostileCase[] {
         "options.reopen",
         "options.skip",
       ],
+    }),
+    def({
+      fn: "ledger…Cases (the groups of the conformance suite)",
+      setup: () => undefined,
+      params: ["test", "durable"],
+      args: () => [() => {}, true],
+      call: (_, [test, durable]) => {
+        for (const group of [
+          ledgerAppendBatchCases,
+          ledgerAppendCases,
+          ledgerAuditCases,
+          ledgerAuditPhaseCases,
+          ledgerClaimCases,
+          ledgerClosedCases,
+          ledgerFencingCases,
+          ledgerFreezeCases,
+          ledgerReadCases,
+          ledgerReceiptCases,
+          ledgerRestartCases,
+          ledgerSequenceCases,
+          ledgerTakeoverCases,
+          ledgerWatermarkCases,
+        ])
+          group(test as never, durable as never);
+      },
     }),
 
     // ---------------------------------------------------------------- schema
