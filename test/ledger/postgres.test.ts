@@ -20,13 +20,10 @@ import {
   isTransientLedgerError,
   LedgerError,
 } from "../../src/index.js";
-
+import { setInsertChunkChars } from "../../src/ledger/postgres/append.js";
+import { translatePgError } from "../../src/ledger/postgres/errors.js";
 import { type PgPool, type PgPoolClient, PostgresLedger } from "../../src/ledger/postgres/index.js";
-import {
-  setInsertChunkChars,
-  transaction,
-  translatePgError,
-} from "../../src/ledger/postgres/postgres-ledger.js";
+import { transaction } from "../../src/ledger/postgres/transaction.js";
 import { ledgerConformance } from "../../src/testing/index.js";
 import { freshDatabase, poolOf, postgresUrl } from "../support/postgres.js";
 import { findPostgres, startPostgres } from "../support/postgres-server.js";

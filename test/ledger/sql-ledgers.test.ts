@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { MIGRATIONS, POSTGRES_SCHEMA_VERSION } from "../../src/ledger/postgres/postgres-ledger.js";
+import { MIGRATIONS, POSTGRES_SCHEMA_VERSION } from "../../src/ledger/postgres/migrations.js";
 
 const normalize = (sql: string) => sql.replace(/\s+/g, " ").trim();
 

@@ -14,8 +14,8 @@ import {
   isSinkproofError,
   LedgerError,
 } from "../../src/index.js";
+import { translateSqliteError } from "../../src/ledger/sqlite/errors.js";
 import { SQLITE_SCHEMA_VERSION, SqliteLedger } from "../../src/ledger/sqlite/index.js";
-import { translateSqliteError } from "../../src/ledger/sqlite/sqlite-ledger.js";
 import { ledgerConformance } from "../../src/testing/index.js";
 
 const root = mkdtempSync(join(tmpdir(), "sinkproof-sqlite-ledger-"));

@@ -6,6 +6,8 @@
  * @packageDocumentation
  */
 
+export { POSTGRES_SCHEMA_VERSION } from "./migrations.js";
+export type { PostgresLedgerOptions } from "./options.js";
 export type {
   PgPool,
   PgPoolClient,
@@ -13,8 +15,4 @@ export type {
   PgQueryConfig,
   PgQueryResult,
 } from "./pool.js";
-export {
-  POSTGRES_SCHEMA_VERSION,
-  PostgresLedger,
-  type PostgresLedgerOptions,
-} from "./postgres-ledger.js";
+export { PostgresLedger } from "./postgres-ledger.js";

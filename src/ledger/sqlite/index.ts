@@ -7,8 +7,6 @@
  * @packageDocumentation
  */
 
-export {
-  SQLITE_SCHEMA_VERSION,
-  SqliteLedger,
-  type SqliteLedgerOptions,
-} from "./sqlite-ledger.js";
+export { SQLITE_SCHEMA_VERSION } from "./migrations.js";
+export type { SqliteLedgerOptions } from "./options.js";
+export { SqliteLedger } from "./sqlite-ledger.js";

@@ -1,0 +1,244 @@
+/**
+ * The SQL text of `PostgresLedger`: its tables by schema, the statements it prepares
+ * (each under a name unique to the schema), how every transaction begins, and what open
+ * asks of the server. The schema's DDL is in migrations.ts.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+
+/** The server's clock in ms since the epoch: claim expiry follows it. */
+const NOW_MS = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
+
+/**
+ * How every ledger transaction starts: READ COMMITTED (the ledger's reasoning about locks
+ * and snapshots needs it), and `synchronous_commit` raised to on where a session has it
+ * off (other values are at least as strong for the primary and are kept).
+ */
+export const BEGIN =
+  "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT set_config('synchronous_commit', 'on', true) WHERE current_setting('synchronous_commit') = 'off'";
+
+/**
+ * What open reads before it trusts the server: the durability settings, the advisory lock
+ * ids of the schema (`$1` append, `$2` audit, `$3` migrate), the session's default
+ * isolation and the database's name.
+ */
+export const SETTINGS =
+  "SELECT current_setting('synchronous_commit') AS synchronous_commit, current_setting('fsync') AS fsync, hashtext($1) AS append_lock, hashtext($2) AS audit_lock, hashtext($3) AS migrate_lock, current_setting('default_transaction_isolation') AS isolation, current_database() AS database";
+
+/** The ledger's tables of one schema, each quoted and qualified by the schema. */
+export interface Tables {
+  /** The schema itself, quoted. */
+  readonly schema: string;
+  readonly entries: string;
+  readonly sequences: string;
+  readonly receipts: string;
+  readonly watermarks: string;
+  readonly claims: string;
+  readonly freezes: string;
+  readonly audit: string;
+  /** `sinkproof_meta`: the schema version. */
+  readonly meta: string;
+}
+
+/** The ledger's tables, quoted, in the schema `schema`. */
+export function tables(schema: string): Tables {
+  const s = `"${schema}"`;
+  return {
+    schema: s,
+    entries: `${s}.sinkproof_entries`,
+    sequences: `${s}.sinkproof_sequences`,
+    receipts: `${s}.sinkproof_receipts`,
+    watermarks: `${s}.sinkproof_watermarks`,
+    claims: `${s}.sinkproof_claims`,
+    freezes: `${s}.sinkproof_freezes`,
+    audit: `${s}.sinkproof_audit`,
+    meta: `${s}.sinkproof_meta`,
+  };
+}
+
+/** A statement, prepared once per connection under its name. */
+export interface NamedStatement {
+  /** The name it is prepared under: `sp_<schema hash>_<statement>`. */
+  readonly name: string;
+  /** Its SQL text. */
+  readonly text: string;
+}
+
+/** The names of the ledger's statements. */
+type StatementName =
+  | "lookup"
+  | "head"
+  | "insert"
+  | "insertFresh"
+  | "byKey"
+  | "byId"
+  | "scan"
+  | "scanProducer"
+  | "scanStream"
+  | "scanBoth"
+  | "reserve"
+  | "putReceipt"
+  | "receipts"
+  | "scanReceipts"
+  | "watermark"
+  | "advanceWatermark"
+  | "putFencedReceipt"
+  | "takeClaim"
+  | "lastFinal"
+  | "currentClaim"
+  | "renew"
+  | "release"
+  | "freezeOf"
+  | "putFreeze"
+  | "deleteFreeze"
+  | "freezes"
+  | "allFreezes"
+  | "lastAudit"
+  | "insertAudit"
+  | "scanAudit";
+
+/** The ledger's statements of one schema, by name (see {@link statements}). */
+export type Statements = Readonly<Record<StatementName, NamedStatement>>;
+
+type Named = (name: string, text: string) => NamedStatement;
+
+/**
+ * The ledger's statements, each prepared once per connection under a name:
+ * `sp_<12 hex of the schema's SHA-256>_<statement>`, so that ledgers of two schemas on one
+ * pool never share a name (`x` + `scan_receipts` and `x_scan` + `receipts` would), and
+ * every name stays under PostgreSQL's 63 bytes (longer ones are cut, and can then clash).
+ */
+export function statements(schema: string, t: Tables): Statements {
+  const prefix = `sp_${createHash("sha256").update(schema).digest("hex").slice(0, 12)}_`;
+  const named = (name: string, text: string) => ({ name: `${prefix}${name}`, text });
+  return {
+    ...entryStatements(t, named),
+    ...receiptStatements(t, named),
+    ...claimStatements(t, named),
+    ...freezeAndAuditStatements(t, named),
+  };
+}
+
+/** The statements of entries and of producers' sequences. */
+function entryStatements(t: Tables, named: Named) {
+  const entryColumns = `SELECT position, appended_at, envelope, entry_hash, key, id, producer, stream, checksum FROM ${t.entries}`;
+  return {
+    lookup: named("lookup", `${entryColumns} WHERE key = ANY($1::text[]) OR id = ANY($2::text[])`),
+    head: named("head", `SELECT coalesce(max(position), 0) AS head FROM ${t.entries}`),
+    insert: named(
+      "insert",
+      `INSERT INTO ${t.entries} (position, key, id, producer, stream, checksum, appended_at, envelope, entry_hash) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])`,
+    ),
+    insertFresh: named(
+      "insert_fresh",
+      `INSERT INTO ${t.entries} (position, key, id, producer, stream, checksum, appended_at, envelope, entry_hash) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[]) ON CONFLICT DO NOTHING`,
+    ),
+    byKey: named("by_key", `${entryColumns} WHERE key = $1`),
+    byId: named("by_id", `${entryColumns} WHERE id = $1`),
+    scan: named(
+      "scan",
+      `${entryColumns} WHERE position >= $1 AND position <= $2 ORDER BY position LIMIT $3`,
+    ),
+    scanProducer: named(
+      "scan_p",
+      `${entryColumns} WHERE position >= $1 AND position <= $2 AND producer = $3 ORDER BY position LIMIT $4`,
+    ),
+    scanStream: named(
+      "scan_s",
+      `${entryColumns} WHERE position >= $1 AND position <= $2 AND stream = $3 ORDER BY position LIMIT $4`,
+    ),
+    scanBoth: named(
+      "scan_ps",
+      `${entryColumns} WHERE position >= $1 AND position <= $2 AND producer = $3 AND stream = $4 ORDER BY position LIMIT $5`,
+    ),
+    reserve: named(
+      "reserve",
+      `INSERT INTO ${t.sequences} AS s (producer, next) VALUES ($1, $2) ON CONFLICT (producer) DO UPDATE SET next = s.next + excluded.next RETURNING next`,
+    ),
+  };
+}
+
+/** The statements of receipts and watermarks. */
+function receiptStatements(t: Tables, named: Named) {
+  return {
+    putReceipt: named(
+      "put_receipt",
+      `INSERT INTO ${t.receipts} (sink, key, position, final, receipt) VALUES ($1, $2, $3, $4, $5)`,
+    ),
+    receipts: named(
+      "receipts",
+      `SELECT receipt FROM ${t.receipts} WHERE sink = $1 AND key = $2 ORDER BY seq`,
+    ),
+    scanReceipts: named(
+      "scan_receipts",
+      `SELECT seq, position, receipt FROM ${t.receipts} WHERE sink = $1 AND (position, seq) > ($2, $3) AND position <= $4 ORDER BY position, seq LIMIT $5`,
+    ),
+    watermark: named("watermark", `SELECT position FROM ${t.watermarks} WHERE sink = $1`),
+    advanceWatermark: named(
+      "advance_watermark",
+      `INSERT INTO ${t.watermarks} AS w (sink, position) VALUES ($1, $2) ON CONFLICT (sink) DO UPDATE SET position = GREATEST(w.position, excluded.position) RETURNING position`,
+    ),
+    putFencedReceipt: named(
+      "put_fenced_receipt",
+      `WITH c AS (SELECT fencing_token FROM ${t.claims} WHERE sink = $1 AND key = $2 FOR SHARE) INSERT INTO ${t.receipts} (sink, key, position, final, receipt) SELECT $1, $2, $3, true, $4 WHERE NOT EXISTS (SELECT 1 FROM c WHERE c.fencing_token > $5::bigint)`,
+    ),
+    lastFinal: named(
+      "last_final",
+      `SELECT receipt FROM ${t.receipts} WHERE sink = $1 AND key = $2 AND final ORDER BY seq DESC LIMIT 1`,
+    ),
+  };
+}
+
+/** The statements of claims, their expiry by the server's clock. */
+function claimStatements(t: Tables, named: Named) {
+  return {
+    // Claim rows are kept after release, so the key's last token is always there to grow from.
+    takeClaim: named(
+      "take_claim",
+      `INSERT INTO ${t.claims} AS c (sink, key, owner, token, expires_at, fencing_token, released) VALUES ($1, $2, $3, $4, ${NOW_MS} + $5, 1, false) ON CONFLICT (sink, key) DO UPDATE SET owner = excluded.owner, token = excluded.token, expires_at = excluded.expires_at, fencing_token = c.fencing_token + 1, released = false WHERE c.expires_at <= ${NOW_MS} OR c.released OR c.owner = $6::text RETURNING expires_at, fencing_token`,
+    ),
+    currentClaim: named(
+      "current_claim",
+      `SELECT owner, expires_at, released, expires_at <= ${NOW_MS} AS expired FROM ${t.claims} WHERE sink = $1 AND key = $2`,
+    ),
+    renew: named(
+      "renew",
+      `UPDATE ${t.claims} SET expires_at = ${NOW_MS} + $1 WHERE sink = $2 AND key = $3 AND token = $4 AND NOT released`,
+    ),
+    release: named(
+      "release",
+      `UPDATE ${t.claims} SET released = true WHERE sink = $1 AND key = $2 AND token = $3 AND NOT released`,
+    ),
+  };
+}
+
+/** The statements of freezes and of the audit log. */
+function freezeAndAuditStatements(t: Tables, named: Named) {
+  return {
+    freezeOf: named(
+      "freeze_of",
+      `SELECT state FROM ${t.freezes} WHERE sink = $1 AND origin = $2 FOR UPDATE`,
+    ),
+    putFreeze: named(
+      "put_freeze",
+      `INSERT INTO ${t.freezes} (sink, origin, audit, state) VALUES ($1, $2, $3, $4)`,
+    ),
+    deleteFreeze: named(
+      "delete_freeze",
+      `DELETE FROM ${t.freezes} WHERE sink = $1 AND origin = $2`,
+    ),
+    freezes: named("freezes", `SELECT state FROM ${t.freezes} WHERE sink = $1 ORDER BY audit`),
+    allFreezes: named("all_freezes", `SELECT state FROM ${t.freezes} ORDER BY sink, audit`),
+    lastAudit: named("last_audit", `SELECT idx, hash FROM ${t.audit} ORDER BY idx DESC LIMIT 1`),
+    insertAudit: named(
+      "insert_audit",
+      `INSERT INTO ${t.audit} (idx, hash, record) VALUES ($1, $2, $3)`,
+    ),
+    scanAudit: named(
+      "scan_audit",
+      `SELECT idx, record FROM ${t.audit} WHERE idx > $1 ORDER BY idx LIMIT $2`,
+    ),
+  };
+}

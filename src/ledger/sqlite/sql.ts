@@ -1,0 +1,244 @@
+/**
+ * The SQL of `SqliteLedger`: the text of every statement, prepared once at open, and the
+ * transactions built of them that run several statements (a fenced receipt, a claim, a
+ * freeze change, an audit append). The schema's DDL is in migrations.ts; the append
+ * transaction is the ledger's own (it verifies what it finds in its way).
+ *
+ * @module
+ */
+
+import type { ClaimRequest, FreezeChange, FreezeChanged } from "../base.js";
+import { parseStoredJson } from "../read-checks.js";
+import type { AuditHead, AuditRecord, ClaimResult, Receipt, SinkFreeze } from "../types.js";
+import { isFinalStatus } from "../validate.js";
+import type { Database, Statement } from "./driver.js";
+
+const ENTRY_COLUMNS =
+  "SELECT position, appended_at, envelope, entry_hash, key, id, producer, stream, checksum FROM sinkproof_entries";
+
+/** The names of the statements. */
+type Name =
+  | "lastFinal"
+  | "currentClaim"
+  | "putClaim"
+  | "nextFencingToken"
+  | "insertReceipt"
+  | "fencingTokenOf"
+  | "freezeOf"
+  | "putFreeze"
+  | "deleteFreeze"
+  | "lastAudit"
+  | "insertAudit"
+  | "byKey"
+  | "byId"
+  | "head"
+  | "insertEntry"
+  | "scan"
+  | "scanProducer"
+  | "scanStream"
+  | "scanBoth"
+  | "reserve"
+  | "receipts"
+  | "scanReceipts"
+  | "watermark"
+  | "advanceWatermark"
+  | "renew"
+  | "release"
+  | "freezes"
+  | "allFreezes"
+  | "scanAudit";
+
+/** The statements' text by name, in the order they are prepared. */
+const TEXTS: Readonly<Record<Name, string>> = {
+  lastFinal:
+    "SELECT receipt FROM sinkproof_receipts WHERE sink = ? AND key = ? AND final = 1 ORDER BY seq DESC LIMIT 1",
+  currentClaim:
+    "SELECT owner, token, expires_at, fencing_token, released FROM sinkproof_claims WHERE sink = ? AND key = ?",
+  putClaim:
+    "INSERT INTO sinkproof_claims (sink, key, owner, token, expires_at, fencing_token, released) VALUES (?, ?, ?, ?, ?, ?, 0) ON CONFLICT (sink, key) DO UPDATE SET owner = excluded.owner, token = excluded.token, expires_at = excluded.expires_at, fencing_token = excluded.fencing_token, released = 0",
+  nextFencingToken:
+    "UPDATE sinkproof_fencing SET last = max(last + 1, ?) WHERE id = 1 RETURNING last",
+  insertReceipt:
+    "INSERT INTO sinkproof_receipts (sink, key, position, final, receipt) VALUES (?, ?, ?, ?, ?)",
+  fencingTokenOf: "SELECT fencing_token FROM sinkproof_claims WHERE sink = ? AND key = ?",
+  freezeOf: "SELECT state FROM sinkproof_freezes WHERE sink = ? AND origin = ?",
+  putFreeze: "INSERT INTO sinkproof_freezes (sink, origin, audit, state) VALUES (?, ?, ?, ?)",
+  deleteFreeze: "DELETE FROM sinkproof_freezes WHERE sink = ? AND origin = ?",
+  lastAudit: "SELECT idx, hash FROM sinkproof_audit ORDER BY idx DESC LIMIT 1",
+  insertAudit: "INSERT INTO sinkproof_audit (idx, hash, record) VALUES (?, ?, ?)",
+  byKey: `${ENTRY_COLUMNS} WHERE key = ?`,
+  byId: `${ENTRY_COLUMNS} WHERE id = ?`,
+  head: "SELECT coalesce(max(position), 0) AS head FROM sinkproof_entries",
+  insertEntry:
+    "INSERT INTO sinkproof_entries (position, key, id, producer, stream, checksum, appended_at, envelope, entry_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+  scan: `${ENTRY_COLUMNS} WHERE position >= ? AND position <= ? ORDER BY position LIMIT ?`,
+  scanProducer: `${ENTRY_COLUMNS} WHERE position >= ? AND position <= ? AND producer = ? ORDER BY position LIMIT ?`,
+  scanStream: `${ENTRY_COLUMNS} WHERE position >= ? AND position <= ? AND stream = ? ORDER BY position LIMIT ?`,
+  scanBoth: `${ENTRY_COLUMNS} WHERE position >= ? AND position <= ? AND producer = ? AND stream = ? ORDER BY position LIMIT ?`,
+  reserve:
+    "INSERT INTO sinkproof_sequences (producer, next) VALUES (?, ?) ON CONFLICT (producer) DO UPDATE SET next = next + excluded.next RETURNING next",
+  receipts: "SELECT receipt FROM sinkproof_receipts WHERE sink = ? AND key = ? ORDER BY seq",
+  scanReceipts:
+    "SELECT seq, position, receipt FROM sinkproof_receipts WHERE sink = ? AND (position > ? OR (position = ? AND seq > ?)) AND position <= ? ORDER BY position, seq LIMIT ?",
+  watermark: "SELECT position FROM sinkproof_watermarks WHERE sink = ?",
+  advanceWatermark:
+    "INSERT INTO sinkproof_watermarks (sink, position) VALUES (?, ?) ON CONFLICT (sink) DO UPDATE SET position = max(position, excluded.position) RETURNING position",
+  renew:
+    "UPDATE sinkproof_claims SET expires_at = ? WHERE sink = ? AND key = ? AND token = ? AND released = 0",
+  release:
+    "UPDATE sinkproof_claims SET released = 1 WHERE sink = ? AND key = ? AND token = ? AND released = 0",
+  freezes: "SELECT state FROM sinkproof_freezes WHERE sink = ? ORDER BY audit",
+  allFreezes: "SELECT state FROM sinkproof_freezes ORDER BY sink, audit",
+  scanAudit: "SELECT idx, record FROM sinkproof_audit WHERE idx > ? ORDER BY idx LIMIT ?",
+};
+
+/** The prepared statements, by name. */
+type Statements = { readonly [name in Name]: Statement };
+
+/** Scans return rows as arrays (`raw`): no object per row to build. */
+const RAW: ReadonlySet<Name> = new Set<Name>(["scan", "scanProducer", "scanStream", "scanBoth"]);
+
+/** A better-sqlite3 transaction: call it, or `immediate` to begin with `BEGIN IMMEDIATE`. */
+interface Transaction<A extends unknown[], R> {
+  (...args: A): R;
+  immediate(...args: A): R;
+}
+
+/** Makes an audit record from the last one. */
+type MakeRecord = (previous: AuditHead | undefined) => AuditRecord;
+
+/** Every statement, prepared, and the transactions of several statements built on them. */
+export interface Prepared extends Statements {
+  /** A receipt; a final one with a fencing token is refused under a newer token. */
+  readonly putReceipt: Transaction<[Receipt], boolean>;
+  /** A claim taken, or found held or done. */
+  readonly claim: Transaction<[ClaimRequest], ClaimResult>;
+  /** A freeze set or lifted, with its audit record. */
+  readonly changeFreeze: Transaction<[FreezeChange, MakeRecord], FreezeChanged>;
+  /** The next audit record appended. */
+  readonly appendAudit: Transaction<[MakeRecord], AuditRecord>;
+}
+
+/** Every statement prepared, and the transactions of several statements built on them. */
+export function prepareAll(db: Database): Prepared {
+  const prepared = {} as Record<Name, Statement>;
+  for (const name of Object.keys(TEXTS) as Name[]) {
+    const statement = db.prepare(TEXTS[name]);
+    prepared[name] = RAW.has(name) ? statement.raw(true) : statement;
+  }
+  const s: Statements = prepared;
+  return {
+    ...s,
+    putReceipt: receiptTransaction(db, s),
+    claim: claimTransaction(db, s),
+    changeFreeze: freezeTransaction(db, s),
+    appendAudit: auditTransaction(db, s),
+  };
+}
+
+/** A receipt; a final one with a fencing token is refused under a newer token. */
+function receiptTransaction(db: Database, s: Statements): Prepared["putReceipt"] {
+  return db.transaction((receipt: Receipt): boolean => {
+    const final = isFinalStatus(receipt.status);
+    if (final && receipt.fencingToken !== undefined) {
+      const row = s.fencingTokenOf.get(receipt.sink, receipt.key) as
+        | { fencing_token: number }
+        | undefined;
+      if (row !== undefined && row.fencing_token > receipt.fencingToken) return false;
+    }
+    s.insertReceipt.run(
+      receipt.sink,
+      receipt.key,
+      receipt.position,
+      final ? 1 : 0,
+      JSON.stringify(receipt),
+    );
+    return true;
+  });
+}
+
+/** A claim: done if the key has a final receipt, held if live, else taken with the next token. */
+function claimTransaction(db: Database, s: Statements): Prepared["claim"] {
+  return db.transaction((request: ClaimRequest): ClaimResult => {
+    if (!request.ignoreDone) {
+      const done = s.lastFinal.get(request.sink, request.key) as { receipt: string } | undefined;
+      if (done !== undefined)
+        return { status: "done", receipt: parseStoredJson(done.receipt) as Receipt };
+    }
+    const current = s.currentClaim.get(request.sink, request.key) as
+      | {
+          owner: string;
+          token: string;
+          expires_at: number;
+          fencing_token: number;
+          released: number;
+        }
+      | undefined;
+    if (
+      current !== undefined &&
+      current.released === 0 &&
+      current.expires_at > request.now &&
+      (request.takeOverFrom === undefined || current.owner !== request.takeOverFrom)
+    ) {
+      return { status: "held", owner: current.owner, expiresAt: current.expires_at };
+    }
+    const { last: fencingToken } = s.nextFencingToken.get((current?.fencing_token ?? 0) + 1) as {
+      last: number;
+    };
+    s.putClaim.run(
+      request.sink,
+      request.key,
+      request.owner,
+      request.token,
+      request.expiresAt,
+      fencingToken,
+    );
+    return {
+      status: "acquired",
+      claim: Object.freeze({
+        sink: request.sink,
+        key: request.key,
+        owner: request.owner,
+        token: request.token,
+        fencingToken,
+        expiresAt: request.expiresAt,
+      }),
+    };
+  });
+}
+
+/** A freeze set or lifted, with its audit record; nothing when it is already so. */
+function freezeTransaction(db: Database, s: Statements): Prepared["changeFreeze"] {
+  return db.transaction((change: FreezeChange, make: MakeRecord): FreezeChanged => {
+    const row = s.freezeOf.get(change.sink, change.origin) as { state: string } | undefined;
+    const before =
+      row === undefined ? undefined : Object.freeze(JSON.parse(row.state) as SinkFreeze);
+    if ((before === undefined) === (change.freeze === undefined)) {
+      return { before, record: undefined };
+    }
+    const record = appendRecord(s, make);
+    if (change.freeze === undefined) s.deleteFreeze.run(change.sink, change.origin);
+    else {
+      s.putFreeze.run(
+        change.sink,
+        change.origin,
+        record.index,
+        JSON.stringify({ ...change.freeze, audit: record.index }),
+      );
+    }
+    return { before, record };
+  });
+}
+
+/** The next audit record, made from the last one, appended. */
+function auditTransaction(db: Database, s: Statements): Prepared["appendAudit"] {
+  return db.transaction((make: MakeRecord): AuditRecord => appendRecord(s, make));
+}
+
+/** Appends the next audit record, made from the last, inside the caller's transaction. */
+function appendRecord(s: Statements, make: MakeRecord): AuditRecord {
+  const last = s.lastAudit.get() as { idx: number; hash: string } | undefined;
+  const record = make(last === undefined ? undefined : { index: last.idx, hash: last.hash });
+  s.insertAudit.run(record.index, record.hash, JSON.stringify(record));
+  return record;
+}
