@@ -30,7 +30,7 @@ import type { Ledger, PositionRange } from "../ledger/types.js";
 import { logger } from "../observe/debug.js";
 import { RowBuffer, rowHash, SortedRows } from "./digest.js";
 import { digestComparer, entryAt } from "./digest-compare.js";
-import { applyFreezePolicy, crossed, POLICY_FREEZE_ORIGIN } from "./freeze.js";
+import { applyFreezePolicy } from "./freeze.js";
 import { Holdings } from "./holdings.js";
 import { interruptedBySink } from "./interrupted.js";
 import { ageOf, observedComparer, receiptComparer } from "./judge.js";
