@@ -39,6 +39,7 @@ import { type InterruptedSettlement, settleInterrupted } from "./settle.js";
 import { checkReportShape } from "./shape.js";
 import { checkLedger, checkSinks } from "./sinks.js";
 import type {
+  Finding,
   FindingKind,
   MismatchReason,
   ReconcileReport,
@@ -225,6 +226,104 @@ export async function repair(
 ): Promise<RepairResult> {
   // The report as checked (a plain copy): the caller's object is not read again.
   const report = checkReportShape(given, "report");
+  const run = resolveOptions(report, repairOptions);
+  const { ledger, dryRun, actor, why } = run;
+  const started = performance.now();
+  const startedAt = new Date(startTime(run.clock)).toISOString();
+  const checked = await recheck(report, run);
+  const { perSink, actions } = planActions(checked, run.byName, run.includeLate);
+  const remaining = report.sinks.some((s) => s.truncated);
+  // Interrupted actions are settled (their outcome appended) before anything new is done.
+  const interrupted = await settleInterrupted({
+    ledger,
+    recheck: checked.recheck,
+    current: checked.current,
+    findingKey,
+    unreadable: checked.unreadable,
+    dryRun,
+    actor,
+    why,
+  });
+  const unsettled = new Set(interrupted.filter((i) => i.status === "unsettled").map((i) => i.sink));
+  const { unreadable } = checked;
+
+  if (dryRun) {
+    const outcomes = actions.map((a): RepairOutcome => ({ ...a, status: "planned" }));
+    return {
+      dryRun,
+      startedAt,
+      actions: outcomes,
+      sinks: summarize(
+        report.sinks,
+        perSink,
+        outcomes,
+        new Set(unreadable.keys()),
+        new Set(),
+        unreadable,
+        interrupted,
+      ),
+      converged: actions.length === 0 && unreadable.size === 0 && interrupted.length === 0,
+      unresolved: [],
+      interrupted,
+      remaining,
+      verification: undefined,
+      durationMs: performance.now() - started,
+    };
+  }
+
+  // 3. Execute: an intent record, the sink action, an outcome record.
+  const outcomes: RepairOutcome[] = [];
+  for (const action of actions) {
+    const sink = run.byName.get(action.sink) as ReconcileSink;
+    outcomes.push(await execute(ledger, sink, action, actor, why));
+  }
+
+  // 4. Verify.
+  const frozenSinks = checked.touchedSinks.filter((s) => checked.policyFrozen.has(s.name));
+  const { verification, unresolved } = await verify(run, checked, outcomes, frozenSinks);
+  const unresolvedSinks = new Set([
+    ...unresolved.map((u) => u.sink),
+    ...unreadable.keys(),
+    ...unsettled,
+  ]);
+  const liftable = frozenSinks.filter((s) => !unresolvedSinks.has(s.name));
+  const unfrozen = await liftFreezes(run, liftable);
+  return {
+    dryRun,
+    startedAt,
+    actions: outcomes,
+    sinks: summarize(
+      report.sinks,
+      perSink,
+      outcomes,
+      unresolvedSinks,
+      unfrozen,
+      unreadable,
+      interrupted,
+    ),
+    converged: unresolvedSinks.size === 0,
+    unresolved,
+    interrupted,
+    remaining,
+    verification,
+    durationMs: performance.now() - started,
+  };
+}
+
+/** The options of one repair, checked, and the range of its report. */
+interface RepairRun {
+  readonly ledger: Ledger;
+  readonly byName: ReadonlyMap<string, ReconcileSink>;
+  readonly dryRun: boolean;
+  readonly includeLate: boolean;
+  readonly actor: string;
+  readonly why: string | undefined;
+  readonly clock: () => number;
+  /** The report's range (an empty one stays open-ended: the ledger had no entries yet). */
+  readonly range: { readonly from: number; readonly to?: number };
+}
+
+function resolveOptions(report: ReconcileReport, repairOptions: RepairOptions): RepairRun {
   const options = readOptions<RepairOptions>(repairOptions, "options", REPAIR_KEYS, {
     required: true,
     renamed: { now: "clock" },
@@ -254,8 +353,23 @@ export async function repair(
       `must be a function returning ms since the epoch, got ${describe(options.clock)}`,
     );
   }
-  const clock = options.clock ?? Date.now;
-  const started = performance.now();
+  const range =
+    report.range.entries > 0
+      ? { from: report.range.from, to: report.range.to }
+      : { from: report.range.from };
+  return {
+    ledger,
+    byName,
+    dryRun,
+    includeLate,
+    actor,
+    why,
+    clock: options.clock ?? Date.now,
+    range,
+  };
+}
+
+function startTime(clock: () => number): number {
   const startMs = clock();
   if (typeof startMs !== "number" || !Number.isFinite(startMs) || Math.abs(startMs) > 8.64e15) {
     invalidArgument(
@@ -263,43 +377,57 @@ export async function repair(
       `must return ms since the epoch (a valid Date), got ${show(startMs)}`,
     );
   }
-  const startedAt = new Date(startMs).toISOString();
-  // The report's range (an empty one stays open-ended: the ledger had no entries yet).
-  const range =
-    report.range.entries > 0
-      ? { from: report.range.from, to: report.range.to }
-      : { from: report.range.from };
+  return startMs;
+}
 
-  // 1. Recheck the sinks that have findings (or a freeze of the policy's to lift).
+/** What the recheck found: the sinks to repair and what each holds now. */
+interface Rechecked {
+  /** Sinks frozen by a reconciliation's policy (origin `reconcile`). */
+  readonly policyFrozen: ReadonlySet<string>;
+  /** The report's sinks with findings, a read error, a policy freeze or open intents. */
+  readonly touched: readonly SinkReport[];
+  readonly touchedSinks: readonly ReconcileSink[];
+  readonly recheck: ReconcileReport | undefined;
+  /** Every finding of the recheck, by sink and key. */
+  readonly current: ReadonlyMap<string, Finding>;
+  /** Sinks that cannot be repaired safely: unreadable now, or when reported. */
+  readonly unreadable: Map<string, SinkReadFailure>;
+}
+
+/** 1. Recheck the sinks that have findings (or a freeze of the policy's to lift). */
+async function recheck(report: ReconcileReport, run: RepairRun): Promise<Rechecked> {
+  const { ledger, byName } = run;
   const policyFrozen = new Set<string>();
   for (const name of byName.keys()) {
     const freezes = await ledger.getFreezes(name);
     if (freezes.some((f) => f.origin === POLICY_FREEZE_ORIGIN)) policyFrozen.add(name);
   }
-  const frozenByUs = (name: string): boolean => policyFrozen.has(name);
   // Open intents are read from the log, not the report: a repair killed after the
   // report was made left them.
   const open = await interruptedBySink(ledger, new Set(report.sinks.map((s) => s.name)));
   const touched = report.sinks.filter(
-    (s) => s.findings.length > 0 || s.error !== undefined || frozenByUs(s.name) || open.has(s.name),
+    (s) =>
+      s.findings.length > 0 ||
+      s.error !== undefined ||
+      policyFrozen.has(s.name) ||
+      open.has(s.name),
   );
   const touchedSinks = touched.map((s) => byName.get(s.name) as ReconcileSink);
-  const recheck =
+  const again =
     touchedSinks.length === 0
       ? undefined
       : await reconcile({
           ledger,
           sinks: touchedSinks,
-          range,
-          clock,
+          range: run.range,
+          clock: run.clock,
           maxFindings: Number.MAX_SAFE_INTEGER,
         });
-  const current = index(recheck);
   // A sink that cannot be read now (or could not when reported) cannot be repaired safely.
   const unreadable = new Map<string, SinkReadFailure>();
-  for (const s of recheck?.sinks ?? []) if (s.error !== undefined) unreadable.set(s.name, s.error);
+  for (const s of again?.sinks ?? []) if (s.error !== undefined) unreadable.set(s.name, s.error);
   for (const s of report.sinks) {
-    const now = recheck?.sinks.find((r) => r.name === s.name);
+    const now = again?.sinks.find((r) => r.name === s.name);
     if (s.error !== undefined && !unreadable.has(s.name) && now?.consistent !== true) {
       unreadable.set(s.name, {
         code: s.error.code,
@@ -307,18 +435,34 @@ export async function repair(
       });
     }
   }
+  return {
+    policyFrozen,
+    touched,
+    touchedSinks,
+    recheck: again,
+    current: index(again),
+    unreadable,
+  };
+}
 
-  // 2. Plan.
-  const perSink = new Map<string, { planned: number; alreadyResolved: number; deferred: number }>();
+type SinkTally = { planned: number; alreadyResolved: number; deferred: number };
+
+/** 2. Plan: the report's findings still there now, per sink, in position order. */
+function planActions(
+  checked: Rechecked,
+  byName: ReadonlyMap<string, ReconcileSink>,
+  includeLate: boolean,
+): { perSink: Map<string, SinkTally>; actions: RepairAction[] } {
+  const perSink = new Map<string, SinkTally>();
   const actions: RepairAction[] = [];
-  for (const sinkReport of touched) {
+  for (const sinkReport of checked.touched) {
     const sink = byName.get(sinkReport.name) as ReconcileSink;
     const tally = { planned: 0, alreadyResolved: 0, deferred: 0 };
     perSink.set(sink.name, tally);
-    if (unreadable.has(sink.name)) continue;
+    if (checked.unreadable.has(sink.name)) continue;
     const mine: RepairAction[] = [];
     for (const finding of sinkReport.findings) {
-      const now = current.get(findingKey(sink.name, finding.key));
+      const now = checked.current.get(findingKey(sink.name, finding.key));
       if (now === undefined) {
         tally.alreadyResolved++;
         continue;
@@ -334,56 +478,24 @@ export async function repair(
     tally.planned = mine.length;
     actions.push(...mine);
   }
-  const remaining = report.sinks.some((s) => s.truncated);
-  // Interrupted actions are settled (their outcome appended) before anything new is done.
-  const interrupted = await settleInterrupted({
-    ledger,
-    recheck,
-    current,
-    findingKey,
-    unreadable,
-    dryRun,
-    actor,
-    why,
-  });
-  const unsettled = new Set(interrupted.filter((i) => i.status === "unsettled").map((i) => i.sink));
+  return { perSink, actions };
+}
 
-  if (dryRun) {
-    const outcomes = actions.map((a): RepairOutcome => ({ ...a, status: "planned" }));
-    return {
-      dryRun,
-      startedAt,
-      actions: outcomes,
-      sinks: summarize(
-        report.sinks,
-        perSink,
-        outcomes,
-        new Set(unreadable.keys()),
-        new Set(),
-        unreadable,
-        interrupted,
-      ),
-      converged: actions.length === 0 && unreadable.size === 0 && interrupted.length === 0,
-      unresolved: [],
-      interrupted,
-      remaining,
-      verification: undefined,
-      durationMs: performance.now() - started,
-    };
-  }
-
-  // 3. Execute: an intent record, the sink action, an outcome record.
-  const outcomes: RepairOutcome[] = [];
-  for (const action of actions) {
-    const sink = byName.get(action.sink) as ReconcileSink;
-    outcomes.push(await execute(ledger, sink, action, actor, why));
-  }
-
-  // 4. Verify.
+/**
+ * 4. Verify: the affected sinks (and the policy-frozen ones) reconciled once more; each
+ * action whose key still differs, or that was flagged, is unresolved. Sinks unreadable now
+ * join `checked.unreadable`.
+ */
+async function verify(
+  run: RepairRun,
+  checked: Rechecked,
+  outcomes: readonly RepairOutcome[],
+  frozenSinks: readonly ReconcileSink[],
+): Promise<{ verification: ReconcileReport | undefined; unresolved: Unresolved[] }> {
+  const { ledger, byName } = run;
   const affected = [...new Set(outcomes.map((o) => o.sink))].map(
     (name) => byName.get(name) as ReconcileSink,
   );
-  const frozenSinks = touchedSinks.filter((s) => frozenByUs(s.name));
   const verifySinks = [...new Set([...affected, ...frozenSinks])];
   const verification =
     verifySinks.length === 0
@@ -391,8 +503,8 @@ export async function repair(
       : await reconcile({
           ledger,
           sinks: verifySinks,
-          range,
-          clock,
+          range: run.range,
+          clock: run.clock,
           maxFindings: Number.MAX_SAFE_INTEGER,
         });
   const after = index(verification);
@@ -416,26 +528,27 @@ export async function repair(
     }
   }
   for (const s of verification?.sinks ?? [])
-    if (s.error !== undefined) unreadable.set(s.name, s.error);
+    if (s.error !== undefined) checked.unreadable.set(s.name, s.error);
   unresolved.push(...(await digestRowsUnresolved(outcomes, verification, byName, after)));
-  const unresolvedSinks = new Set([
-    ...unresolved.map((u) => u.sink),
-    ...unreadable.keys(),
-    ...unsettled,
-  ]);
-  // Lift freezes put by the policy once the sink converged and the WHOLE ledger reads back
-  // consistent there (a report over a partial range proves nothing about the rest).
+  return { verification, unresolved };
+}
+
+/**
+ * Lifts the freezes put by the policy once the sink converged and the WHOLE ledger reads
+ * back consistent there (a report over a partial range proves nothing about the rest).
+ * Only the policy's freeze: one a person put stays until a person lifts it.
+ */
+async function liftFreezes(
+  run: RepairRun,
+  liftable: readonly ReconcileSink[],
+): Promise<Set<string>> {
+  const { ledger, actor, why } = run;
   const unfrozen = new Set<string>();
-  const liftable = frozenSinks.filter((s) => !unresolvedSinks.has(s.name));
-  const whole =
-    liftable.length === 0
-      ? undefined
-      : await reconcile({ ledger, sinks: liftable, clock, maxFindings: 0 });
+  if (liftable.length === 0) return unfrozen;
+  const whole = await reconcile({ ledger, sinks: liftable, clock: run.clock, maxFindings: 0 });
   for (const sink of liftable) {
-    const sinkAfter = whole?.sinks.find((s) => s.name === sink.name);
-    if (unresolvedSinks.has(sink.name) || sinkAfter === undefined || !sinkAfter.consistent)
-      continue;
-    // Only the policy's freeze: one a person put stays until a person lifts it.
+    const sinkAfter = whole.sinks.find((s) => s.name === sink.name);
+    if (sinkAfter === undefined || !sinkAfter.consistent) continue;
     const input = {
       actor,
       reason: why === undefined ? "repair converged" : `repair converged (${why})`,
@@ -447,26 +560,7 @@ export async function repair(
         : await ledger.unfreezeSink(sink.name, input);
     if (lifted.length > 0) unfrozen.add(sink.name);
   }
-  return {
-    dryRun,
-    startedAt,
-    actions: outcomes,
-    sinks: summarize(
-      report.sinks,
-      perSink,
-      outcomes,
-      unresolvedSinks,
-      unfrozen,
-      unreadable,
-      interrupted,
-    ),
-    converged: unresolvedSinks.size === 0,
-    unresolved,
-    interrupted,
-    remaining,
-    verification,
-    durationMs: performance.now() - started,
-  };
+  return unfrozen;
 }
 
 function summarize(
