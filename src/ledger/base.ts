@@ -12,54 +12,66 @@
  * Adapters implement the protected `_` methods (the template pattern of Powertools'
  * persistence layers). Each `_` method must be atomic; the contracts are in their TSDoc.
  *
+ * Each public method here is a short sequence: check the arguments (validate.ts,
+ * base-checks.ts), call the adapter, verify what it returns (read-checks.ts,
+ * base-reads.ts), word a failure (base-errors.ts). An append's batch rules are in
+ * append.ts, the audit appends in base-audit.ts. What an adapter needs besides the class
+ * (the contract's types, base-types.ts; the options every ledger takes and their check;
+ * `planAppend`) is re-exported from here, so that an adapter imports this module only.
+ *
  * @module
  */
 
 import { randomUUID } from "node:crypto";
-import {
-  type Limits,
-  MAX_BYTES_LIMIT,
-  MAX_DEPTH_LIMIT,
-  resolveLimits,
-} from "../canonical/canonicalize.js";
-import { checkEnvelopeKeepingPayload } from "../envelope/check.js";
+import { type Limits, resolveLimits } from "../canonical/canonicalize.js";
 import { ENVELOPE_LIMITS, type Envelope } from "../envelope/schema.js";
+import { LedgerError } from "../errors.js";
+import { readArray, readOptions } from "../internal/options.js";
+import { appendResults, checkBatch, clashError, EMPTY_RESULT } from "./append.js";
+import { checkAuditHead, verifyAuditChain } from "./audit.js";
+import { AuditWriter, freezeRecord } from "./base-audit.js";
 import {
-  IdempotencyConflictError,
-  InvalidArgumentError,
-  isSinkproofError,
-  LedgerError,
-} from "../errors.js";
-import { describe, invalidArgument, show, unreadableArgument } from "../internal/arguments.js";
+  checkClaim,
+  checkClaimOptions,
+  checkedNow,
+  checkLedgerOptions,
+  type LedgerOptions,
+} from "./base-checks.js";
 import {
-  type OptionKeys,
-  optionKeys,
-  readArray,
-  readOptions,
-  readProperty,
-} from "../internal/options.js";
+  claimLost,
+  closeError,
+  guardedIterable,
+  pastHead,
+  receiptFenced,
+  receiptWithoutEntry,
+  storageError,
+} from "./base-errors.js";
 import {
-  AuditIntents,
-  checkAuditHead,
-  nextAuditRecord,
-  StaleAuditState,
-  verifyAuditChain,
-} from "./audit.js";
+  checkedRaise,
+  checkedReceiptScan,
+  checkedReceipts,
+  checkedScan,
+  checkedWatermark,
+} from "./base-reads.js";
+import type {
+  AppendOutcome,
+  ClaimRequest,
+  EntryScan,
+  FreezeChange,
+  FreezeChanged,
+} from "./base-types.js";
 import {
   checkedClaimResult,
   checkedCount,
   checkedEntry,
-  checkedReceipt,
   corruption,
   entryFromStored,
   markIntact,
-  ScanOrder,
   type StoragePart,
   type StorageSite,
   type StoredEntry,
 } from "./read-checks.js";
 import type {
-  AppendedEntry,
   AppendResult,
   AuditHead,
   AuditInput,
@@ -90,289 +102,22 @@ import {
   checkRange,
   checkReceipt,
   checkScanQuery,
-  isFencingToken,
   MAX_BATCH,
-  MAX_OWNER,
   MAX_RESERVATION,
   MAX_TTL_MS,
   type ResolvedScan,
 } from "./validate.js";
 
-/** Options every ledger takes. */
-export interface LedgerOptions {
-  /**
-   * Milliseconds since the epoch: claim expiry and `appendedAt`. Inject a manual clock in
-   * tests.
-   * @default Date.now
-   */
-  readonly clock?: (() => number) | undefined;
-  /**
-   * Largest canonical payload accepted by `append`, in UTF-8 bytes.
-   * @default 1_048_576 (1 MiB)
-   */
-  readonly maxPayloadBytes?: number | undefined;
-  /**
-   * Deepest payload nesting accepted by `append`.
-   * @default 64
-   */
-  readonly maxDepth?: number | undefined;
-}
-
-/** What `_append` decided, atomically: everything appended, or nothing and why. */
-export type AppendOutcome =
-  | {
-      /** Everything was appended (or already there). */
-      readonly ok: true;
-      /** One result per envelope given to `_append`, in order. */
-      readonly results: readonly AppendedEntry[];
-    }
-  | AppendClash;
-
-/** Why an append was refused, with nothing written. */
-export interface AppendClash {
-  /** Nothing was appended. */
-  readonly ok: false;
-  /** Index (in the envelopes given to `_append`) of the envelope that clashes. */
-  readonly index: number;
-  /** `key`: its key exists with another checksum; `id`: its id exists under another key. */
-  readonly clash: "key" | "id";
-  /** The entry already in the ledger. */
-  readonly existing: LedgerEntry;
-}
-
-/** What {@link planAppend} decided when nothing clashes. */
-export interface AppendPlan {
-  /** No clash. */
-  readonly ok: true;
-  /** Indexes of the envelopes that are new, in order. */
-  readonly fresh: number[];
-  /** Envelopes already in the ledger (same key and checksum), by index. */
-  readonly existing: Map<number, LedgerEntry>;
-}
-
-/** A claim request, with the token and expiry the core chose. */
-export interface ClaimRequest {
-  /** Sink name. */
-  readonly sink: string;
-  /** Idempotency key. */
-  readonly key: string;
-  /** Who asks. */
-  readonly owner: string;
-  /** Unique token of this acquisition. */
-  readonly token: string;
-  /** The ledger's clock now. */
-  readonly now: number;
-  /** When the claim expires if acquired (ms since the epoch). */
-  readonly expiresAt: number;
-  /** Acquire even when the key is done (a replay): never answer `done`. */
-  readonly ignoreDone: boolean;
-  /** Take a live claim over when its owner is exactly this one (see `ClaimOptions.takeOverFrom`). */
-  readonly takeOverFrom: string | undefined;
-}
-
-/** A freeze to set or lift, for `_changeFreeze`. */
-export interface FreezeChange {
-  /** The sink. */
-  readonly sink: string;
-  /** The freeze's origin. */
-  readonly origin: string;
-  /**
-   * The freeze to set (the adapter adds `audit`: the index of the record it appended), or
-   * undefined to lift the freeze of (sink, origin).
-   */
-  readonly freeze: Omit<SinkFreeze, "audit"> | undefined;
-}
-
-/** What `_changeFreeze` did. */
-export interface FreezeChanged {
-  /** The freeze of (sink, origin) before the call. */
-  readonly before: SinkFreeze | undefined;
-  /** The audit record appended, or undefined when nothing changed. */
-  readonly record: AuditRecord | undefined;
-}
-
-/** A scan with every bound resolved: `to` is a position, `limit` a count. */
-export interface EntryScan {
-  /** First position, inclusive. */
-  readonly from: number;
-  /** Last position, inclusive; never past the head. */
-  readonly to: number;
-  /** Only this producer, when set. */
-  readonly producer: string | undefined;
-  /** Only this stream, when set. */
-  readonly stream: string | undefined;
-  /** At most this many entries. */
-  readonly limit: number;
-}
-
-/** The last ms of year 9999: the latest time an envelope or a receipt can hold. */
-const MAX_TIME_MS = 253_402_300_799_999;
-
-/** Tries of an outcome's append while other writers keep moving the audit log. */
-const AUDIT_RETRIES = 8;
-
-const EMPTY_RESULT: AppendResult = Object.freeze({
-  results: Object.freeze([]),
-  appended: 0,
-  existing: 0,
-});
-
-/** What `planAppend` reads of an envelope (the core has checked it): its key and id. */
-function checkPlanned(value: unknown, i: number): { key: string; id: string; checksum: string } {
-  if (typeof value !== "object" || value === null)
-    invalidArgument(`envelopes[${i}]`, `must be an envelope, got ${describe(value)}`);
-  let key: unknown;
-  let id: unknown;
-  let checksum: unknown;
-  try {
-    ({ key, id, checksum } = value as Record<string, unknown>);
-  } catch (error) {
-    unreadableArgument(`envelopes[${i}]`, error);
-  }
-  if (typeof key !== "string" || typeof id !== "string" || typeof checksum !== "string")
-    invalidArgument(`envelopes[${i}]`, "must be an envelope (with a key, an id and a checksum)");
-  return { key, id, checksum };
-}
-
-/**
- * Decides an append against indexes held in memory: the `_append` logic shared by
- * ledgers that keep their key and id indexes in the process (memory, file). Returns the
- * clash, or the list of envelopes that are new and the entries that already exist.
- */
-export function planAppend(
-  envelopes: readonly Envelope[],
-  byKey: (key: string) => LedgerEntry | undefined,
-  byId: (id: string) => LedgerEntry | undefined,
-): AppendPlan | AppendClash {
-  const list = readArray(envelopes, "envelopes", MAX_BATCH);
-  if (typeof byKey !== "function")
-    invalidArgument("byKey", `must be a function, got ${describe(byKey)}`);
-  if (typeof byId !== "function")
-    invalidArgument("byId", `must be a function, got ${describe(byId)}`);
-  const fresh: number[] = [];
-  const existing = new Map<number, LedgerEntry>();
-  for (let i = 0; i < list.length; i++) {
-    const envelope = checkPlanned(list[i], i);
-    const found = byKey(envelope.key);
-    if (found !== undefined) {
-      if (found.envelope.checksum !== envelope.checksum)
-        return { ok: false, index: i, clash: "key", existing: found };
-      existing.set(i, found);
-      continue;
-    }
-    const sameId = byId(envelope.id);
-    if (sameId !== undefined) return { ok: false, index: i, clash: "id", existing: sameId };
-    fresh.push(i);
-  }
-  return { ok: true, fresh, existing };
-}
-
-/**
- * Folds repeated keys of a batch onto their first occurrence; refuses a key repeated with
- * another checksum and an id repeated under another key. Batches without repeats (the
- * usual case) pass through untouched: `slot` and `firstOf` are then undefined.
- */
-function foldRepeats(
-  checked: readonly Envelope[],
-  canonical: readonly (Uint8Array | undefined)[],
-): {
-  unique: readonly Envelope[];
-  uniqueCanonical: readonly (Uint8Array | undefined)[];
-  slot: number[] | undefined;
-  firstOf: number[] | undefined;
-} {
-  const keys = new Set<string>();
-  const ids = new Set<string>();
-  for (const envelope of checked) {
-    keys.add(envelope.key);
-    ids.add(envelope.id);
-  }
-  if (keys.size === checked.length && ids.size === checked.length) {
-    return { unique: checked, uniqueCanonical: canonical, slot: undefined, firstOf: undefined };
-  }
-  const unique: Envelope[] = [];
-  const uniqueCanonical: Array<Uint8Array | undefined> = [];
-  const slot: number[] = [];
-  const firstOf: number[] = [];
-  const byKey = new Map<string, number>();
-  const byId = new Map<string, number>();
-  for (let i = 0; i < checked.length; i++) {
-    const envelope = checked[i] as Envelope;
-    const seen = byKey.get(envelope.key);
-    if (seen !== undefined) {
-      const first = unique[seen] as Envelope;
-      if (first.checksum !== envelope.checksum) {
-        throw new IdempotencyConflictError(
-          "idempotency_conflict",
-          `Envelopes ${i} and an earlier one in the batch share key ${JSON.stringify(envelope.key)} with different checksums`,
-          { existing: undefined, incoming: envelope.checksum },
-          { key: envelope.key, path: `$[${i}]` },
-        );
-      }
-      slot.push(seen);
-      continue;
-    }
-    if (byId.has(envelope.id)) {
-      throw new IdempotencyConflictError(
-        "id_conflict",
-        `Envelope ${i} reuses id ${envelope.id} under another key`,
-        { existing: undefined, incoming: envelope.checksum },
-        { key: envelope.key, path: `$[${i}]` },
-      );
-    }
-    byKey.set(envelope.key, unique.length);
-    byId.set(envelope.id, unique.length);
-    slot.push(unique.length);
-    firstOf.push(i);
-    unique.push(envelope);
-    uniqueCanonical.push(canonical[i]);
-  }
-  return { unique, uniqueCanonical, slot, firstOf };
-}
-
-/**
- * Checks the options every ledger takes (clock and payload limits), each error naming the
- * option as the caller spelled it. Adapters that open storage call it first, so bad
- * options leave storage untouched; the `BaseLedger` constructor calls it too. It reads only
- * these keys (an adapter may take more): each sinkproof adapter refuses unknown keys itself.
- */
-export function checkLedgerOptions(options: LedgerOptions): LedgerOptions {
-  if (typeof options !== "object" || options === null) {
-    invalidArgument("options", `must be an object, got ${describe(options)}`);
-  }
-  const clock = readProperty(options, "clock", "options");
-  const maxPayloadBytes = readProperty(options, "maxPayloadBytes", "options") as number | undefined;
-  const maxDepth = readProperty(options, "maxDepth", "options") as number | undefined;
-  if (clock !== undefined && typeof clock !== "function") {
-    invalidArgument("options.clock", `must be a function, got ${describe(clock)}`);
-  }
-  if (
-    maxPayloadBytes !== undefined &&
-    (!Number.isInteger(maxPayloadBytes) || maxPayloadBytes < 1 || maxPayloadBytes > MAX_BYTES_LIMIT)
-  ) {
-    invalidArgument(
-      "options.maxPayloadBytes",
-      `must be an integer from 1 to ${MAX_BYTES_LIMIT}, got ${describe(maxPayloadBytes)}`,
-    );
-  }
-  if (
-    maxDepth !== undefined &&
-    (!Number.isInteger(maxDepth) || maxDepth < 1 || maxDepth > MAX_DEPTH_LIMIT)
-  ) {
-    invalidArgument(
-      "options.maxDepth",
-      `must be an integer from 1 to ${MAX_DEPTH_LIMIT}, got ${describe(maxDepth)}`,
-    );
-  }
-  return { clock, maxPayloadBytes, maxDepth } as LedgerOptions;
-}
-
-/** The keys of {@link LedgerOptions}, for adapters that read their options strictly. */
-export const LEDGER_OPTION_KEYS: OptionKeys<LedgerOptions> = optionKeys<LedgerOptions>()(
-  "clock",
-  "maxPayloadBytes",
-  "maxDepth",
-);
+export { type AppendPlan, planAppend } from "./append.js";
+export { checkLedgerOptions, LEDGER_OPTION_KEYS, type LedgerOptions } from "./base-checks.js";
+export type {
+  AppendClash,
+  AppendOutcome,
+  ClaimRequest,
+  EntryScan,
+  FreezeChange,
+  FreezeChanged,
+} from "./base-types.js";
 
 /**
  * The core of every ledger. Extend it and implement the protected `_` methods; the
@@ -411,8 +156,7 @@ export abstract class BaseLedger implements Ledger {
   protected readonly readsVerified: boolean = false;
   #closed = false;
   #failure: unknown;
-  readonly #intents = new AuditIntents();
-  readonly #auditAppends = new Set<Promise<AuditRecord>>();
+  readonly #audit = new AuditWriter();
 
   constructor(ledgerOptions: LedgerOptions = {}) {
     const options = checkLedgerOptions(ledgerOptions);
@@ -567,47 +311,11 @@ export abstract class BaseLedger implements Ledger {
   }
 
   #iterate<T>(source: () => AsyncIterable<T>): AsyncIterable<T> {
-    const self = this;
-    return {
-      async *[Symbol.asyncIterator]() {
-        self.assertOpen();
-        let iterator: AsyncIterator<T>;
-        try {
-          iterator = source()[Symbol.asyncIterator]();
-        } catch (error) {
-          if (isSinkproofError(error)) throw error;
-          throw new LedgerError("storage_error", `Ledger storage failed: ${String(error)}`, {
-            cause: error,
-          });
-        }
-        while (true) {
-          self.assertOpen();
-          let step: IteratorResult<T>;
-          try {
-            step = await iterator.next();
-          } catch (error) {
-            if (isSinkproofError(error)) throw error;
-            throw new LedgerError("storage_error", `Ledger storage failed: ${String(error)}`, {
-              cause: error,
-            });
-          }
-          if (step.done) return;
-          yield step.value;
-        }
-      },
-    };
+    return guardedIterable(source, () => this.assertOpen());
   }
 
   #now(): number {
-    const now = this.clock();
-    // Within what an ISO time of an envelope can say (years 1970 to 9999).
-    if (typeof now !== "number" || !Number.isFinite(now) || now < 0 || now > MAX_TIME_MS) {
-      invalidArgument(
-        "options.clock()",
-        `must return ms since the epoch, up to the end of year 9999, got ${show(now)}`,
-      );
-    }
-    return now;
+    return checkedNow(this.clock());
   }
 
   // ---- the public API ------------------------------------------------------------------
@@ -617,85 +325,30 @@ export abstract class BaseLedger implements Ledger {
     // Read once: a Proxy's length or elements cannot change under the checks.
     envelopes = readArray(envelopes, "envelopes", MAX_BATCH) as Envelope[];
     if (envelopes.length === 0) return EMPTY_RESULT;
-    const checked: Envelope[] = [];
-    const canonical: Array<Uint8Array | undefined> = [];
-    const keep = this.keepsCanonicalPayloads;
-    for (let i = 0; i < envelopes.length; i++) {
-      const result = checkEnvelopeKeepingPayload(envelopes[i], this.limits, [i], keep);
-      // An adapter that proves its reads (FileLedger, MemoryLedger) needs no mark to trust.
-      if (!this.readsVerified) markIntact(result.envelope);
-      checked.push(result.envelope);
-      canonical.push(result.canonical);
-    }
-    // Within the batch: one key is one effect; repeats map to the first occurrence.
-    const { unique, uniqueCanonical, slot, firstOf } = foldRepeats(checked, canonical);
+    // An adapter that proves its reads (FileLedger, MemoryLedger) needs no mark to trust.
+    const batch = checkBatch(
+      envelopes,
+      this.limits,
+      this.keepsCanonicalPayloads,
+      !this.readsVerified,
+    );
     const appendedAt = new Date(this.#now()).toISOString();
     let outcome: AppendOutcome;
     try {
-      outcome = await this._append(unique, appendedAt, uniqueCanonical);
+      outcome = await this._append(batch.unique, appendedAt, batch.uniqueCanonical);
     } catch (error) {
       throw storageError(error);
     }
     if (!outcome.ok) {
       // The entry in the way was read from storage: checked before it is shown.
-      outcome = { ...outcome, existing: this.#checked(outcome.existing) };
-      const envelope = unique[outcome.index] as Envelope;
-      const index = firstOf === undefined ? outcome.index : (firstOf[outcome.index] as number);
-      throw outcome.clash === "key"
-        ? new IdempotencyConflictError(
-            "idempotency_conflict",
-            `Key ${JSON.stringify(envelope.key)} is already in the ledger at position ${outcome.existing.position} with checksum ${outcome.existing.envelope.checksum}, not ${envelope.checksum}`,
-            { existing: outcome.existing, incoming: envelope.checksum },
-            { key: envelope.key, position: outcome.existing.position, path: `$[${index}]` },
-          )
-        : new IdempotencyConflictError(
-            "id_conflict",
-            `Id ${envelope.id} is already in the ledger at position ${outcome.existing.position} under key ${JSON.stringify(outcome.existing.envelope.key)}`,
-            { existing: outcome.existing, incoming: envelope.checksum },
-            { key: envelope.key, position: outcome.existing.position, path: `$[${index}]` },
-          );
+      throw clashError(batch, outcome.clash, outcome.index, this.#checked(outcome.existing));
     }
-    const results: AppendedEntry[] = [];
-    let appended = 0;
-    const existing = new Map<number, AppendedEntry>();
-    for (let i = 0; i < checked.length; i++) {
-      const u = slot === undefined ? i : (slot[i] as number);
-      let result = outcome.results[u] as AppendedEntry;
-      if (result.status === "existing") {
-        // Read from storage, so checked like any read; and it must be this key's entry.
-        let seen = existing.get(u);
-        if (seen === undefined) {
-          const entry = this.#checked(result.entry);
-          const envelope = unique[u] as Envelope;
-          if (
-            entry.envelope.key !== envelope.key ||
-            entry.envelope.checksum !== envelope.checksum
-          ) {
-            throw corruption(
-              this.storageSite("entries"),
-              entry.position,
-              `the entry the ledger found for key ${JSON.stringify(envelope.key)} holds key ${JSON.stringify(entry.envelope.key)} and checksum ${entry.envelope.checksum}`,
-            );
-          }
-          seen = entry === result.entry ? result : { entry, status: "existing" };
-          existing.set(u, seen);
-        }
-        result = seen;
-      }
-      // A repeat inside the batch is "existing" even when its first occurrence was new.
-      const repeat = firstOf !== undefined && firstOf[u] !== i;
-      const item =
-        repeat && result.status === "appended"
-          ? { entry: result.entry, status: "existing" as const }
-          : result;
-      if (item.status === "appended") appended++;
-      results.push(item);
-    }
-    return Object.freeze({
-      results: Object.freeze(results),
-      appended,
-      existing: results.length - appended,
-    });
+    return appendResults(
+      batch,
+      outcome.results,
+      (entry) => this.#checked(entry),
+      () => this.storageSite("entries"),
+    );
   }
 
   async get(key: string): Promise<LedgerEntry | undefined> {
@@ -738,83 +391,16 @@ export abstract class BaseLedger implements Ledger {
   scan(query?: ScanQuery): AsyncIterable<LedgerEntry> {
     this.assertOpen();
     const q: ResolvedScan = checkScanQuery(query);
-    const self = this;
-    // One async generator, not one per layer: a scan of a million entries pays for each
-    // layer a million times.
-    return {
-      async *[Symbol.asyncIterator]() {
-        self.assertOpen();
-        let sync: Iterator<LedgerEntry | StoredEntry> | undefined;
-        let async: AsyncIterator<LedgerEntry | StoredEntry> | undefined;
-        let to: number;
-        try {
-          const head = await self.#head();
-          to = Math.min(q.to ?? head, head);
-          if (q.limit === 0 || to < q.from) return;
-          const source = self._scan({
-            from: q.from,
-            to,
-            producer: q.producer,
-            stream: q.stream,
-            limit: q.limit,
-          });
-          if (typeof (source as Iterable<LedgerEntry>)?.[Symbol.iterator] === "function") {
-            sync = (source as Iterable<LedgerEntry | StoredEntry>)[Symbol.iterator]();
-          } else
-            async = (source as AsyncIterable<LedgerEntry | StoredEntry>)[Symbol.asyncIterator]();
-        } catch (error) {
-          throw storageError(error);
-        }
-        const order = new ScanOrder(q, to, self.storageSite("entries"));
-        if (sync !== undefined) {
-          const iterator = sync;
-          let done = false;
-          try {
-            while (true) {
-              self.assertOpen();
-              let step: IteratorResult<LedgerEntry | StoredEntry>;
-              try {
-                step = iterator.next();
-              } catch (error) {
-                done = true;
-                throw storageError(error);
-              }
-              if (step.done === true) {
-                done = true;
-                order.end();
-                return;
-              }
-              yield order.next(self.#checked(step.value));
-            }
-          } finally {
-            // The consumer stopped early: let the adapter release what it holds.
-            if (!done) iterator.return?.();
-          }
-        }
-        const iterator = async as AsyncIterator<LedgerEntry | StoredEntry>;
-        let done = false;
-        try {
-          while (true) {
-            self.assertOpen();
-            let step: IteratorResult<LedgerEntry | StoredEntry>;
-            try {
-              step = await iterator.next();
-            } catch (error) {
-              done = true;
-              throw storageError(error);
-            }
-            if (step.done === true) {
-              done = true;
-              order.end();
-              return;
-            }
-            yield order.next(self.#checked(step.value));
-          }
-        } finally {
-          if (!done) await iterator.return?.();
-        }
+    return checkedScan(
+      {
+        assertOpen: () => this.assertOpen(),
+        head: () => this.#head(),
+        scan: (scan) => this._scan(scan),
+        site: () => this.storageSite("entries"),
+        checked: (entry) => this.#checked(entry),
       },
-    };
+      q,
+    );
   }
 
   /** The adapter's head, checked to be a count. */
@@ -859,19 +445,9 @@ export abstract class BaseLedger implements Ledger {
         entry.position !== checked.position ||
         entry.envelope.id !== checked.id
       ) {
-        throw new LedgerError(
-          "not_found",
-          `No entry with key ${JSON.stringify(checked.key)}, id ${checked.id} at position ${checked.position}: a receipt must refer to an entry`,
-          { key: checked.key, position: checked.position, sink: checked.sink },
-        );
+        throw receiptWithoutEntry(checked);
       }
-      if (!(await this._putReceipt(checked))) {
-        throw new LedgerError(
-          "fenced",
-          `The claim with fencing token ${checked.fencingToken} on ${JSON.stringify(checked.key)} at ${checked.sink} was taken over: a newer holder's receipt counts, not this ${checked.status} one`,
-          { key: checked.key, position: checked.position, sink: checked.sink },
-        );
-      }
+      if (!(await this._putReceipt(checked))) throw receiptFenced(checked);
     });
   }
 
@@ -885,37 +461,25 @@ export abstract class BaseLedger implements Ledger {
     } catch (error) {
       throw storageError(error);
     }
-    const site = this.storageSite("receipts");
-    if (!Array.isArray(receipts)) {
-      throw corruption(site, undefined, `the receipts of ${JSON.stringify(key)} are not a list`);
-    }
-    return Object.freeze(receipts.map((receipt) => checkedReceipt(receipt, site, sink, key)));
+    return checkedReceipts(receipts, this.storageSite("receipts"), sink, key);
   }
 
   scanReceipts(sink: string, range?: PositionRange): AsyncIterable<Receipt> {
     this.assertOpen();
     checkName(sink, "sink");
     const { from, to } = checkRange(range);
-    return this.#iterate(() => this.#scanReceipts(sink, from, to));
-  }
-
-  async *#scanReceipts(sink: string, from: number, to: number | undefined): AsyncIterable<Receipt> {
-    const last = Math.min(to ?? Number.MAX_SAFE_INTEGER, await this.#head());
-    if (last < from) return;
-    const site = this.storageSite("receipts");
-    let previous = from;
-    for await (const found of this._scanReceipts(sink, from, last)) {
-      const receipt = checkedReceipt(found, site, sink, undefined);
-      if (receipt.position < previous || receipt.position > last) {
-        throw corruption(
-          site,
-          receipt.position,
-          `a scan of the receipts of sink ${JSON.stringify(sink)} over ${from}..${last} met one at position ${receipt.position} after ${previous}`,
-        );
-      }
-      previous = receipt.position;
-      yield receipt;
-    }
+    return this.#iterate(() =>
+      checkedReceiptScan(
+        {
+          head: () => this.#head(),
+          scanReceipts: (s, f, t) => this._scanReceipts(s, f, t),
+          site: () => this.storageSite("receipts"),
+        },
+        sink,
+        from,
+        to,
+      ),
+    );
   }
 
   async getWatermark(sink: string): Promise<number> {
@@ -923,24 +487,7 @@ export abstract class BaseLedger implements Ledger {
     checkName(sink, "sink");
     return this.#run(async () => {
       const site = this.storageSite("watermarks");
-      const watermark = checkedCount(
-        await this._getWatermark(sink),
-        site,
-        `the watermark of ${JSON.stringify(sink)}`,
-      );
-      // The head is read after the watermark: every position below a watermark was appended
-      // before it was set, so a watermark past a later head is damage (or a deleted tail).
-      if (watermark > 0) {
-        const head = await this.#head();
-        if (watermark > head) {
-          throw corruption(
-            site,
-            watermark,
-            `the watermark of ${JSON.stringify(sink)} is ${watermark}, past the head ${head}: the watermark was altered or the last entries were deleted`,
-          );
-        }
-      }
-      return watermark;
+      return checkedWatermark(await this._getWatermark(sink), site, sink, () => this.#head());
     });
   }
 
@@ -950,32 +497,10 @@ export abstract class BaseLedger implements Ledger {
     checkInteger(position, "position", 0, Number.MAX_SAFE_INTEGER);
     return this.#run(async () => {
       const head = await this._head();
-      if (position > head) {
-        throw new InvalidArgumentError(
-          "invalid_argument",
-          `position ${position} is past the head ${head}`,
-          {
-            path: "position",
-            sink,
-            position,
-          },
-        );
-      }
+      if (position > head) throw pastHead(sink, position, head);
       const site = this.storageSite("watermarks");
-      const raised = checkedCount(
-        await this._advanceWatermark(sink, position),
-        site,
-        `the watermark of ${JSON.stringify(sink)}`,
-      );
-      // Another process may have appended and advanced meanwhile: read the head again.
-      if (raised < position || (raised > head && raised > (await this.#head()))) {
-        throw corruption(
-          site,
-          raised,
-          `the watermark of ${JSON.stringify(sink)} was raised to ${position} and reads ${raised} (head ${head})`,
-        );
-      }
-      return raised;
+      const raised = await this._advanceWatermark(sink, position);
+      return checkedRaise(raised, site, sink, position, head, () => this.#head());
     });
   }
 
@@ -983,18 +508,7 @@ export abstract class BaseLedger implements Ledger {
     this.assertOpen();
     checkName(sink, "sink");
     checkKey(key);
-    const options = readOptions<ClaimOptions>(claimOptions, "options", CLAIM_KEYS, {
-      required: true,
-    });
-    const owner = checkName(options.owner, "options.owner", MAX_OWNER);
-    const ttlMs = checkInteger(options.ttlMs, "options.ttlMs", 1, MAX_TTL_MS);
-    const replay = options.replay ?? false;
-    if (typeof replay !== "boolean")
-      invalidArgument("options.replay", `must be a boolean, got ${describe(replay)}`);
-    const takeOverFrom =
-      options.takeOverFrom === undefined
-        ? undefined
-        : checkName(options.takeOverFrom, "options.takeOverFrom", MAX_OWNER);
+    const { owner, ttlMs, replay, takeOverFrom } = checkClaimOptions(claimOptions);
     const now = this.#now();
     const token = randomUUID();
     return this.#run(async () =>
@@ -1027,16 +541,7 @@ export abstract class BaseLedger implements Ledger {
     } catch (error) {
       throw storageError(error);
     }
-    if (!held) {
-      throw new LedgerError(
-        "claim_lost",
-        `The claim on ${JSON.stringify(checked.key)} at ${checked.sink} was taken over or released`,
-        {
-          key: checked.key,
-          sink: checked.sink,
-        },
-      );
-    }
+    if (!held) throw claimLost(checked);
     return Object.freeze({ ...checked, expiresAt });
   }
 
@@ -1056,12 +561,9 @@ export abstract class BaseLedger implements Ledger {
     const { reason, actor, origin = "manual" } = checkFreezeInput(input, "input");
     const since = new Date(this.#now()).toISOString();
     const changed = await this.#run(() =>
-      this._changeFreeze({ sink, origin, freeze: { sink, origin, reason, actor, since } }, (head) =>
-        nextAuditRecord(
-          { actor, action: "freeze", reason, subject: { sink }, details: { origin } },
-          head,
-          since,
-        ),
+      this._changeFreeze(
+        { sink, origin, freeze: { sink, origin, reason, actor, since } },
+        freezeRecord("freeze", sink, origin, reason, actor, since),
       ),
     );
     if (changed.before !== undefined) return changed.before;
@@ -1081,18 +583,9 @@ export abstract class BaseLedger implements Ledger {
     for (const o of origins) {
       const time = new Date(this.#now()).toISOString();
       const changed = await this.#run(() =>
-        this._changeFreeze({ sink, origin: o, freeze: undefined }, (head) =>
-          nextAuditRecord(
-            {
-              actor,
-              action: "unfreeze",
-              reason,
-              subject: { sink },
-              details: { origin: o },
-            },
-            head,
-            time,
-          ),
+        this._changeFreeze(
+          { sink, origin: o, freeze: undefined },
+          freezeRecord("unfreeze", sink, o, reason, actor, time),
         ),
       );
       if (changed.before !== undefined && changed.record !== undefined) lifted.push(changed.before);
@@ -1115,31 +608,10 @@ export abstract class BaseLedger implements Ledger {
     this.assertOpen();
     const checked = checkAuditInput(input);
     const time = new Date(this.#now()).toISOString();
-    // An outcome is checked against the open intents inside the adapter's atomic append
-    // (`admit`); when another writer moved the log meanwhile, reload and check again.
-    for (let attempt = 1; ; attempt++) {
-      if (checked.phase === "outcome" && !this.#intents.known) {
-        // An adapter may chain on records it has not stored yet (FileLedger's group
-        // commit): let this ledger's own appends land first, so the scan reaches them.
-        await Promise.allSettled(this.#auditAppends);
-        await this.#intents.load(this.#iterate(() => this._scanAudit()));
-      }
-      const append = this.#run(() =>
-        this._appendAudit((previous) =>
-          this.#intents.admit(nextAuditRecord(checked, previous, time), previous),
-        ),
-      );
-      this.#auditAppends.add(append);
-      try {
-        return await append;
-      } catch (error) {
-        this.#intents.forget();
-        if (!(error instanceof StaleAuditState) || attempt >= AUDIT_RETRIES) throw error;
-        await new Promise((resolve) => setTimeout(resolve, attempt * 5));
-      } finally {
-        this.#auditAppends.delete(append);
-      }
-    }
+    return this.#audit.append(checked, time, {
+      append: (make) => this.#run(() => this._appendAudit(make)),
+      scan: () => this.#iterate(() => this._scanAudit()),
+    });
   }
 
   scanAudit(): AsyncIterable<AuditRecord> {
@@ -1161,54 +633,7 @@ export abstract class BaseLedger implements Ledger {
     try {
       await this._close();
     } catch (error) {
-      if (isSinkproofError(error)) throw error;
-      throw new LedgerError("storage_error", `Closing the ledger failed: ${String(error)}`, {
-        cause: error,
-      });
+      throw closeError(error);
     }
   }
-}
-
-/** An adapter's failure as the library's error: sinkproof errors pass, others are wrapped. */
-function storageError(error: unknown): unknown {
-  if (isSinkproofError(error)) return error;
-  return new LedgerError("storage_error", `Ledger storage failed: ${String(error)}`, {
-    cause: error,
-  });
-}
-
-const CLAIM_KEYS = optionKeys<ClaimOptions>()("owner", "ttlMs", "replay", "takeOverFrom");
-const CLAIM_FIELDS = optionKeys<Claim>()(
-  "sink",
-  "key",
-  "owner",
-  "token",
-  "fencingToken",
-  "expiresAt",
-);
-
-function checkClaim(given: Claim): Claim {
-  if (typeof given !== "object" || given === null)
-    invalidArgument("claim", `must be a claim, got ${describe(given)}`);
-  const claim = readOptions<Claim>(given, "claim", CLAIM_FIELDS, { what: "a claim field" });
-  const sink = checkName(claim.sink, "claim.sink");
-  const key = checkKey(claim.key, "claim.key");
-  const owner = checkName(claim.owner, "claim.owner", MAX_OWNER);
-  if (typeof claim.token !== "string" || claim.token.length === 0 || claim.token.length > 64) {
-    invalidArgument("claim.token", "must be the token `claim` returned");
-  }
-  if (typeof claim.expiresAt !== "number" || !Number.isFinite(claim.expiresAt)) {
-    invalidArgument("claim.expiresAt", `must be a number of ms, got ${describe(claim.expiresAt)}`);
-  }
-  if (!isFencingToken(claim.fencingToken)) {
-    invalidArgument("claim.fencingToken", "must be the fencing token `claim` returned");
-  }
-  return {
-    sink,
-    key,
-    owner,
-    token: claim.token,
-    fencingToken: claim.fencingToken,
-    expiresAt: claim.expiresAt,
-  };
 }

@@ -1,0 +1,161 @@
+/**
+ * The argument checks of `BaseLedger` that are more than one call: the options every
+ * ledger takes, a claim's options, a claim handed back (`renewClaim`, `releaseClaim`),
+ * and the clock's answer. Pure functions of the raw arguments: each reads what it is
+ * given once and returns the checked values, or throws an `InvalidArgumentError` naming
+ * the path. The one-call checks (names, keys, ranges, receipts) are in validate.ts.
+ *
+ * @module
+ */
+
+import { MAX_BYTES_LIMIT, MAX_DEPTH_LIMIT } from "../canonical/canonicalize.js";
+import { describe, invalidArgument, show } from "../internal/arguments.js";
+import { type OptionKeys, optionKeys, readOptions, readProperty } from "../internal/options.js";
+import type { Claim, ClaimOptions } from "./types.js";
+import {
+  checkInteger,
+  checkKey,
+  checkName,
+  isFencingToken,
+  MAX_OWNER,
+  MAX_TTL_MS,
+} from "./validate.js";
+
+/** Options every ledger takes. */
+export interface LedgerOptions {
+  /**
+   * Milliseconds since the epoch: claim expiry and `appendedAt`. Inject a manual clock in
+   * tests.
+   * @default Date.now
+   */
+  readonly clock?: (() => number) | undefined;
+  /**
+   * Largest canonical payload accepted by `append`, in UTF-8 bytes.
+   * @default 1_048_576 (1 MiB)
+   */
+  readonly maxPayloadBytes?: number | undefined;
+  /**
+   * Deepest payload nesting accepted by `append`.
+   * @default 64
+   */
+  readonly maxDepth?: number | undefined;
+}
+
+/**
+ * Checks the options every ledger takes (clock and payload limits), each error naming the
+ * option as the caller spelled it. Adapters that open storage call it first, so bad
+ * options leave storage untouched; the `BaseLedger` constructor calls it too. It reads only
+ * these keys (an adapter may take more): each sinkproof adapter refuses unknown keys itself.
+ */
+export function checkLedgerOptions(options: LedgerOptions): LedgerOptions {
+  if (typeof options !== "object" || options === null) {
+    invalidArgument("options", `must be an object, got ${describe(options)}`);
+  }
+  const clock = readProperty(options, "clock", "options");
+  const maxPayloadBytes = readProperty(options, "maxPayloadBytes", "options") as number | undefined;
+  const maxDepth = readProperty(options, "maxDepth", "options") as number | undefined;
+  if (clock !== undefined && typeof clock !== "function") {
+    invalidArgument("options.clock", `must be a function, got ${describe(clock)}`);
+  }
+  if (
+    maxPayloadBytes !== undefined &&
+    (!Number.isInteger(maxPayloadBytes) || maxPayloadBytes < 1 || maxPayloadBytes > MAX_BYTES_LIMIT)
+  ) {
+    invalidArgument(
+      "options.maxPayloadBytes",
+      `must be an integer from 1 to ${MAX_BYTES_LIMIT}, got ${describe(maxPayloadBytes)}`,
+    );
+  }
+  if (
+    maxDepth !== undefined &&
+    (!Number.isInteger(maxDepth) || maxDepth < 1 || maxDepth > MAX_DEPTH_LIMIT)
+  ) {
+    invalidArgument(
+      "options.maxDepth",
+      `must be an integer from 1 to ${MAX_DEPTH_LIMIT}, got ${describe(maxDepth)}`,
+    );
+  }
+  return { clock, maxPayloadBytes, maxDepth } as LedgerOptions;
+}
+
+/** The keys of {@link LedgerOptions}, for adapters that read their options strictly. */
+export const LEDGER_OPTION_KEYS: OptionKeys<LedgerOptions> = optionKeys<LedgerOptions>()(
+  "clock",
+  "maxPayloadBytes",
+  "maxDepth",
+);
+
+/** The last ms of year 9999: the latest time an envelope or a receipt can hold. */
+const MAX_TIME_MS = 253_402_300_799_999;
+
+/** What the ledger's clock answered, checked: ms since the epoch, within years 1970 to 9999. */
+export function checkedNow(now: unknown): number {
+  // Within what an ISO time of an envelope can say (years 1970 to 9999).
+  if (typeof now !== "number" || !Number.isFinite(now) || now < 0 || now > MAX_TIME_MS) {
+    invalidArgument(
+      "options.clock()",
+      `must return ms since the epoch, up to the end of year 9999, got ${show(now)}`,
+    );
+  }
+  return now;
+}
+
+const CLAIM_KEYS = optionKeys<ClaimOptions>()("owner", "ttlMs", "replay", "takeOverFrom");
+
+/** The options of `claim`, checked in order: owner, ttlMs, replay, takeOverFrom. */
+export function checkClaimOptions(claimOptions: ClaimOptions): {
+  owner: string;
+  ttlMs: number;
+  replay: boolean;
+  takeOverFrom: string | undefined;
+} {
+  const options = readOptions<ClaimOptions>(claimOptions, "options", CLAIM_KEYS, {
+    required: true,
+  });
+  const owner = checkName(options.owner, "options.owner", MAX_OWNER);
+  const ttlMs = checkInteger(options.ttlMs, "options.ttlMs", 1, MAX_TTL_MS);
+  const replay = options.replay ?? false;
+  if (typeof replay !== "boolean")
+    invalidArgument("options.replay", `must be a boolean, got ${describe(replay)}`);
+  const takeOverFrom =
+    options.takeOverFrom === undefined
+      ? undefined
+      : checkName(options.takeOverFrom, "options.takeOverFrom", MAX_OWNER);
+  return { owner, ttlMs, replay, takeOverFrom };
+}
+
+const CLAIM_FIELDS = optionKeys<Claim>()(
+  "sink",
+  "key",
+  "owner",
+  "token",
+  "fencingToken",
+  "expiresAt",
+);
+
+/** A claim handed back (to `renewClaim`, `releaseClaim`), read once and checked field by field. */
+export function checkClaim(given: Claim): Claim {
+  if (typeof given !== "object" || given === null)
+    invalidArgument("claim", `must be a claim, got ${describe(given)}`);
+  const claim = readOptions<Claim>(given, "claim", CLAIM_FIELDS, { what: "a claim field" });
+  const sink = checkName(claim.sink, "claim.sink");
+  const key = checkKey(claim.key, "claim.key");
+  const owner = checkName(claim.owner, "claim.owner", MAX_OWNER);
+  if (typeof claim.token !== "string" || claim.token.length === 0 || claim.token.length > 64) {
+    invalidArgument("claim.token", "must be the token `claim` returned");
+  }
+  if (typeof claim.expiresAt !== "number" || !Number.isFinite(claim.expiresAt)) {
+    invalidArgument("claim.expiresAt", `must be a number of ms, got ${describe(claim.expiresAt)}`);
+  }
+  if (!isFencingToken(claim.fencingToken)) {
+    invalidArgument("claim.fencingToken", "must be the fencing token `claim` returned");
+  }
+  return {
+    sink,
+    key,
+    owner,
+    token: claim.token,
+    fencingToken: claim.fencingToken,
+    expiresAt: claim.expiresAt,
+  };
+}
