@@ -239,13 +239,20 @@ export type {
   ConsistencyWindow,
   DigestSplit,
   DigestStats,
+  DuplicateFinding,
   Finding,
   FindingCounts,
+  FindingFor,
   FindingKind,
+  FindingOf,
   FreezePolicy,
   HashRange,
   InterruptedAction,
+  ListedFindingKind,
+  MismatchedFinding,
   MismatchReason,
+  MissingLateFinding,
+  MissingLostFinding,
   Observation,
   ObserveRange,
   PayloadDifference,
@@ -257,8 +264,13 @@ export type {
   SinkDigest,
   SinkReadFailure,
   SinkReport,
+  UnexpectedFinding,
 } from "./reconcile/types.js";
-export { FINDING_KINDS, MISMATCH_REASONS } from "./reconcile/types.js";
+export {
+  FINDING_KINDS,
+  LISTED_FINDING_KINDS,
+  MISMATCH_REASONS,
+} from "./reconcile/types.js";
 export {
   type PayloadProblem,
   type PayloadSample,

@@ -113,17 +113,19 @@ export async function judgeMissing(
       : lastReceipt;
   if (last !== null && SUCCESS.has(last.status) && last.checksum === entry.envelope.checksum)
     receipt = last.status;
+  const missing = {
+    sink: run.sink.name,
+    key: entry.envelope.key,
+    position: entry.position,
+    expected:
+      run.expect === undefined ? entry.envelope.checksum : run.expect(entry.envelope).checksum,
+    ageMs,
+    receipt,
+  };
   run.tally.add(
-    {
-      kind: ageMs <= run.lagMs ? "missing-late" : "missing-lost",
-      sink: run.sink.name,
-      key: entry.envelope.key,
-      position: entry.position,
-      expected:
-        run.expect === undefined ? entry.envelope.checksum : run.expect(entry.envelope).checksum,
-      ageMs,
-      receipt,
-    },
+    ageMs <= run.lagMs
+      ? { kind: "missing-late", ...missing }
+      : { kind: "missing-lost", ...missing },
     entry,
   );
 }

@@ -9,6 +9,7 @@
 
 import type { Badge, Cell, More, Table } from "./render-cells.js";
 import {
+  KIND_COLUMNS,
   RECEIPTS_NOTE,
   REMAINING_NOTE,
   type RepairModel,
@@ -20,18 +21,18 @@ import { badge, h, hCode, hMore, hTable, plural, str } from "./render-text.js";
 import type { FindingKind, SinkReport } from "./types.js";
 
 /** The kinds a sink's bar shows, in order, with their label and colour. */
-const SEGMENTS = [
-  { kind: "matched", label: "matched", color: "#2e7d32" },
-  { kind: "missing-late", label: "late", color: "#f9a825" },
-  { kind: "missing-lost", label: "lost", color: "#c62828" },
-  { kind: "mismatched", label: "mismatched", color: "#ef6c00" },
-  { kind: "duplicate", label: "duplicate", color: "#1565c0" },
-  { kind: "unexpected", label: "unexpected", color: "#6a1b9a" },
-] as const satisfies ReadonlyArray<{ kind: FindingKind; label: string; color: string }>;
-/** Compile-time: the bar has a segment for every kind of finding. */
-const _everyKindDrawn: [Exclude<FindingKind, (typeof SEGMENTS)[number]["kind"]>] extends [never]
-  ? true
-  : never = true;
+/** The colour of each kind's segment in a sink's bar. */
+const COLORS: Readonly<Record<FindingKind, string>> = {
+  matched: "#2e7d32",
+  "missing-late": "#f9a825",
+  "missing-lost": "#c62828",
+  mismatched: "#ef6c00",
+  duplicate: "#1565c0",
+  unexpected: "#6a1b9a",
+};
+
+/** The kinds a sink's bar shows, in the report's order, with their label and colour. */
+const SEGMENTS = KIND_COLUMNS.map((c) => ({ ...c, color: COLORS[c.kind] }));
 
 /** Width of a bar in SVG units, and the narrowest a nonzero segment is drawn. */
 const BAR_WIDTH = 600;

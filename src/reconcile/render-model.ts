@@ -30,7 +30,13 @@ import {
 } from "./render-interrupted.js";
 import { formatDuration, num, plural, str } from "./render-text.js";
 import type { RepairOutcome, RepairResult } from "./repair.js";
-import { FINDING_KINDS, type Finding, type ReconcileReport, type SinkReport } from "./types.js";
+import {
+  FINDING_KINDS,
+  type Finding,
+  type FindingKind,
+  type ReconcileReport,
+  type SinkReport,
+} from "./types.js";
 
 /** The findings of one sink: how many, and the first ones in a table. */
 export interface FindingsModel {
@@ -242,16 +248,33 @@ function statusText(outcome: RepairOutcome): string {
   return outcome.receipt === undefined ? outcome.status : `${outcome.status} (${outcome.receipt})`;
 }
 
+/**
+ * The kinds of finding as a report shows them, in order, with the label of each: the
+ * summary's count columns and the HTML bar's segments both come from this list, and the
+ * build fails until it names every kind.
+ */
+const KIND_COLUMN_LIST = [
+  { kind: "matched", label: "matched" },
+  { kind: "missing-late", label: "late" },
+  { kind: "missing-lost", label: "lost" },
+  { kind: "mismatched", label: "mismatched" },
+  { kind: "duplicate", label: "duplicate" },
+  { kind: "unexpected", label: "unexpected" },
+] as const satisfies ReadonlyArray<{ kind: FindingKind; label: string }>;
+/** Compile-time: a column for every kind of finding. */
+const _everyKindShown: [Exclude<FindingKind, (typeof KIND_COLUMN_LIST)[number]["kind"]>] extends [
+  never,
+]
+  ? true
+  : never = true;
+export const KIND_COLUMNS: ReadonlyArray<{ readonly kind: FindingKind; readonly label: string }> =
+  KIND_COLUMN_LIST;
+
 const SUMMARY_HEAD = [
   "sink",
   "basis",
   "verdict",
-  "matched",
-  "late",
-  "lost",
-  "mismatched",
-  "duplicate",
-  "unexpected",
+  ...KIND_COLUMNS.map((c) => c.label),
   "contradicted",
   "window",
 ];
@@ -268,17 +291,12 @@ function summaryTable(sinks: readonly SinkModel[]): Table {
         { t: "link", text: str(s.name), href: `#sink-${index}` },
         text(s.basis),
         { t: "badges", items: badges },
-        count(s.counts.matched),
-        count(s.counts["missing-late"]),
-        count(s.counts["missing-lost"]),
-        count(s.counts.mismatched),
-        count(s.counts.duplicate),
-        count(s.counts.unexpected),
+        ...KIND_COLUMNS.map((c) => count(s.counts[c.kind])),
         count(s.contradicted),
         text(windowText(s)),
       ];
     }),
-    numeric: new Set([3, 4, 5, 6, 7, 8, 9]),
+    numeric: new Set(KIND_COLUMNS.map((_, i) => 3 + i).concat(3 + KIND_COLUMNS.length)),
   };
 }
 

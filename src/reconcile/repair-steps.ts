@@ -11,7 +11,7 @@ import type { Ledger, ReceiptStatus } from "../ledger/types.js";
 import { logger } from "../observe/debug.js";
 import type { RepairAction, RepairOutcome, Unresolved } from "./repair.js";
 import { expectedAtSink } from "./sinks.js";
-import type { Finding, FindingKind, ReconcileReport, ReconcileSink } from "./types.js";
+import type { Finding, ReconcileReport, ReconcileSink } from "./types.js";
 import { inconsistentRowsOf } from "./verify-payloads.js";
 
 const log = logger("repair");
@@ -37,7 +37,7 @@ export function plan(finding: Finding, sink: ReconcileSink): RepairAction {
     before: finding.observed ?? null,
     ...(finding.mismatch === undefined ? {} : { mismatch: finding.mismatch }),
   };
-  const kind = finding.kind as Exclude<FindingKind, "matched">;
+  const kind = finding.kind;
   const flag = (reason: string): RepairAction => ({
     ...base,
     finding: kind,

@@ -40,7 +40,7 @@ import { checkReportShape } from "./shape.js";
 import { checkLedger, checkSinks } from "./sinks.js";
 import type {
   Finding,
-  FindingKind,
+  ListedFindingKind,
   MismatchReason,
   ReconcileReport,
   ReconcileSink,
@@ -60,7 +60,7 @@ export interface RepairAction {
   /** The ledger position (absent for unexpected keys). */
   readonly position?: number | undefined;
   /** The finding it answers, as rechecked. */
-  readonly finding: Exclude<FindingKind, "matched">;
+  readonly finding: ListedFindingKind;
   /** What will be done. `flag`: nothing the sink can do; a person must look. */
   readonly action: RepairActionKind;
   /** Why this action (for `flag`: why nothing can be done). */
@@ -105,7 +105,7 @@ export interface Unresolved {
   /** The idempotency key. */
   readonly key: string;
   /** Its finding after the repair. */
-  readonly finding: Exclude<FindingKind, "matched">;
+  readonly finding: ListedFindingKind;
   /** Why it did not converge. */
   readonly reason: string;
 }
@@ -518,8 +518,8 @@ async function verify(
         finding: outcome.finding,
         reason: outcome.reason,
       });
-    } else if (still !== undefined && still.kind !== "matched") {
-      const kind = still.kind as Exclude<FindingKind, "matched">;
+    } else if (still !== undefined) {
+      const kind = still.kind;
       const cause =
         outcome.status === "failed"
           ? `${outcome.action} failed: ${outcome.error?.message ?? "unknown"}`

@@ -15,8 +15,8 @@ import { InvalidArgumentError } from "../errors.js";
 import type { Ledger } from "../ledger/types.js";
 import type {
   Finding,
-  FindingKind,
   InterruptedAction,
+  ListedFindingKind,
   ReconcileReport,
   SinkReadFailure,
 } from "./types.js";
@@ -41,7 +41,7 @@ export interface InterruptedSettlement {
    */
   readonly found: "completed" | "incomplete" | "unknown";
   /** For `incomplete`: the key's finding at the recheck. */
-  readonly finding?: Exclude<FindingKind, "matched"> | undefined;
+  readonly finding?: ListedFindingKind | undefined;
   /**
    * `planned` (dry run: nothing appended), `settled` (an outcome record now closes the
    * intent), or `unsettled` (left open: `reason` says why; the sink does not converge).
@@ -97,7 +97,7 @@ function judge(
           : "the recheck found the key as the ledger has it",
     };
   }
-  const kind = finding.kind as Exclude<FindingKind, "matched">;
+  const kind = finding.kind;
   return {
     found: "incomplete",
     finding: kind,

@@ -8,9 +8,15 @@
 
 import { describe, invalidArgument, reading } from "../internal/arguments.js";
 import type { RepairResult } from "./repair.js";
-import { FINDING_KINDS, MISMATCH_REASONS, type ReconcileReport } from "./types.js";
+import {
+  FINDING_KINDS,
+  LISTED_FINDING_KINDS,
+  MISMATCH_REASONS,
+  type ReconcileReport,
+} from "./types.js";
 
-const KINDS: ReadonlySet<string> = new Set(FINDING_KINDS);
+/** The kinds a report lists (`matched` is counted, never listed). */
+const KINDS: ReadonlySet<string> = new Set(LISTED_FINDING_KINDS);
 const MISMATCHES: ReadonlySet<string> = new Set(MISMATCH_REASONS);
 const COUNT_KINDS = FINDING_KINDS;
 

@@ -195,48 +195,159 @@ export const MISMATCH_REASONS = [
   "self-inconsistent",
 ] as const;
 
-/** One reconciliation result. `matched` findings are counted, not listed. */
-export interface Finding {
+/** The kinds a report lists: every kind but `matched`, which is counted, not listed. */
+export type ListedFindingKind = Exclude<FindingKind, "matched">;
+
+/** The kinds a report lists, in {@link FINDING_KINDS} order. */
+export const LISTED_FINDING_KINDS: readonly ListedFindingKind[] = FINDING_KINDS.filter(
+  (kind): kind is ListedFindingKind => kind !== "matched",
+);
+
+/** What every finding says: what was found, at which sink, for which key. */
+export interface FindingOf<K extends ListedFindingKind> {
   /** What was found. */
-  readonly kind: FindingKind;
+  readonly kind: K;
   /** The sink. */
   readonly sink: string;
   /** The idempotency key. */
   readonly key: string;
+}
+
+/**
+ * The fields a kind of finding may carry beyond kind, sink and key; each kind's interface
+ * says which it has, and declares the others absent (so that any finding can be read for
+ * any of them).
+ */
+interface FindingFields {
   /** The ledger position (absent for `unexpected`). */
-  readonly position?: number | undefined;
+  readonly position: number;
   /** The ledger's checksum (absent for `unexpected`). */
-  readonly expected?: string | undefined;
+  readonly expected: string;
+  /** The checksum the sink holds (for `duplicate`, `mismatched` and `unexpected`). */
+  readonly observed: string;
+  /** What disagrees (for `mismatched` read back from the sink). */
+  readonly mismatch: MismatchReason;
+  /** The checksum a row stored that is not its payload's (for some `mismatched`). */
+  readonly storedChecksum: string;
+  /** How many copies the sink holds (for `duplicate`, `mismatched` and `unexpected`). */
+  readonly count: number;
+  /** The JSON paths whose values differ (for `mismatched` with a payload). */
+  readonly paths: readonly string[];
+  /** At each differing path, both values (for `mismatched` with a payload). */
+  readonly differences: readonly PayloadDifference[];
+  /** Age of the entry when reconciled, ms (for missing entries). */
+  readonly ageMs: number;
+  /** The final receipt the sink contradicts (for missing entries). */
+  readonly receipt: ReceiptStatus;
+}
+
+/** Fields a kind of finding never carries (absent; their docs say which kinds have them). */
+type Absent<K extends keyof FindingFields> = {
+  readonly [P in keyof Pick<FindingFields, K>]?: undefined;
+};
+
+/** A ledger entry the sink does not hold. */
+interface MissingFinding
+  extends Absent<"observed" | "mismatch" | "storedChecksum" | "count" | "paths" | "differences"> {
+  /** The ledger position. */
+  readonly position: number;
+  /** The ledger's checksum (of the version the sink should hold). */
+  readonly expected: string;
+  /** Age of the entry when reconciled, ms since its `appendedAt`. */
+  readonly ageMs: number;
   /**
-   * The checksum the sink holds, when it holds one: its payload's checksum when the
-   * payload was read, else the checksum it stored.
-   */
-  readonly observed?: string | undefined;
-  /** For `mismatched` read back from the sink: what disagrees. */
-  readonly mismatch?: MismatchReason | undefined;
-  /**
-   * For `mismatched` rows that disagree with themselves (`payload-edited`,
-   * `checksum-edited`, `self-inconsistent`): the checksum the sink stored, which is not
-   * its payload's (that one is `observed`).
-   */
-  readonly storedChecksum?: string | undefined;
-  /** How many copies the sink holds (for `duplicate`). */
-  readonly count?: number | undefined;
-  /** For `mismatched` with a payload: the JSON paths whose values differ. */
-  readonly paths?: readonly string[] | undefined;
-  /**
-   * For `mismatched` with a payload: at each of `paths`, what the ledger's payload holds
-   * and what the sink's does.
-   */
-  readonly differences?: readonly PayloadDifference[] | undefined;
-  /** Age of the entry when reconciled, ms since its `appendedAt` (for missing entries). */
-  readonly ageMs?: number | undefined;
-  /**
-   * For missing entries whose last final receipt says the sink has them (`written`,
-   * `duplicate` or `replayed`): that status. The receipt is contradicted by the sink.
+   * When the entry's last final receipt says the sink has it (`written`, `duplicate` or
+   * `replayed`): that status. The receipt is contradicted by the sink.
    */
   readonly receipt?: ReceiptStatus | undefined;
 }
+
+/** Missing, within the sink's lag tolerance: expected to arrive. */
+export interface MissingLateFinding extends FindingOf<"missing-late">, MissingFinding {}
+
+/** Missing, older than the sink's lag tolerance: lost. */
+export interface MissingLostFinding extends FindingOf<"missing-lost">, MissingFinding {}
+
+/** Held more than once, each copy with the ledger's checksum. */
+export interface DuplicateFinding
+  extends FindingOf<"duplicate">,
+    Absent<"mismatch" | "storedChecksum" | "paths" | "differences" | "ageMs" | "receipt"> {
+  /** The ledger position. */
+  readonly position: number;
+  /** The ledger's checksum. */
+  readonly expected: string;
+  /** The checksum the copies hold (the ledger's). */
+  readonly observed: string;
+  /** How many copies the sink holds. */
+  readonly count: number;
+}
+
+/** Held with another checksum or payload than the ledger's. */
+export interface MismatchedFinding extends FindingOf<"mismatched">, Absent<"ageMs" | "receipt"> {
+  /** The ledger position. */
+  readonly position: number;
+  /** The ledger's checksum. */
+  readonly expected: string;
+  /**
+   * The checksum the sink holds, when it holds one: its payload's checksum when the
+   * payload was read, else the checksum it stored. Absent when judged from a receipt.
+   */
+  readonly observed?: string | undefined;
+  /** Read back from the sink: what disagrees. */
+  readonly mismatch?: MismatchReason | undefined;
+  /**
+   * For rows that disagree with themselves (`payload-edited`, `checksum-edited`,
+   * `self-inconsistent`): the checksum the sink stored, which is not its payload's (that
+   * one is `observed`).
+   */
+  readonly storedChecksum?: string | undefined;
+  /** How many copies the sink holds. */
+  readonly count?: number | undefined;
+  /** With a payload: the JSON paths whose values differ. */
+  readonly paths?: readonly string[] | undefined;
+  /** With a payload: at each of `paths`, what the ledger's payload holds and what the sink's does. */
+  readonly differences?: readonly PayloadDifference[] | undefined;
+}
+
+/** A key the sink holds that the ledger never emitted. */
+export interface UnexpectedFinding
+  extends FindingOf<"unexpected">,
+    Absent<
+      | "position"
+      | "expected"
+      | "mismatch"
+      | "storedChecksum"
+      | "paths"
+      | "differences"
+      | "ageMs"
+      | "receipt"
+    > {
+  /** The checksum the sink holds for it. */
+  readonly observed?: string | undefined;
+  /** How many copies the sink holds. */
+  readonly count?: number | undefined;
+}
+
+/**
+ * One reconciliation result, by `kind` (narrow on it to read a kind's fields). `matched`
+ * entries are counted, not listed.
+ */
+export type Finding =
+  | MissingLateFinding
+  | MissingLostFinding
+  | DuplicateFinding
+  | MismatchedFinding
+  | UnexpectedFinding;
+
+/** The finding of one listed kind. */
+export type FindingFor<K extends ListedFindingKind> = Extract<Finding, FindingOf<K>>;
+
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+/** Compile-time: one interface per listed kind, and counts for every kind, no more. */
+const _oneSourceOfTruth: [
+  Same<Finding["kind"], ListedFindingKind>,
+  Same<keyof FindingCounts, FindingKind>,
+] = [true, true];
 
 /** One place where a sink's payload differs from the ledger's (see `Finding.differences`). */
 export interface PayloadDifference {

@@ -2,10 +2,14 @@
  * One source of truth for the kinds of finding and the receipt statuses: the lists the
  * package exports are the ones reports, checks and renderers use.
  */
-import { describe, expect, it } from "vitest";
+import { describe, expect, expectTypeOf, it } from "vitest";
 import {
   FINAL_RECEIPT_STATUSES,
   FINDING_KINDS,
+  type Finding,
+  type FindingFor,
+  LISTED_FINDING_KINDS,
+  type ListedFindingKind,
   MemoryLedger,
   MISMATCH_REASONS,
   RECEIPT_STATUSES,
@@ -26,6 +30,25 @@ describe("finding kinds and receipt statuses", () => {
     // A report naming a kind outside the list is not one reconcile made.
     const forged = JSON.parse(JSON.stringify(report));
     forged.sinks[0].findings = [{ kind: "missing-forever", sink: "wh", key: "k" }];
+    expect(() => renderReport(forged, { format: "json" })).toThrow(
+      /report\.sinks\[0\]\.findings\[0\]/,
+    );
+  });
+
+  it("a report lists every kind but matched, and Finding is a union by kind", async () => {
+    expect([...LISTED_FINDING_KINDS]).toEqual(FINDING_KINDS.filter((k) => k !== "matched"));
+    expectTypeOf<Finding["kind"]>().toEqualTypeOf<ListedFindingKind>();
+    // Narrowing on kind gives that kind's fields, required where reconcile always sets them.
+    expectTypeOf<FindingFor<"duplicate">["count"]>().toEqualTypeOf<number>();
+    expectTypeOf<FindingFor<"missing-lost">["ageMs"]>().toEqualTypeOf<number>();
+    expectTypeOf<FindingFor<"unexpected">["position"]>().toEqualTypeOf<undefined>();
+    const report = await reconcile({
+      ledger: new MemoryLedger(),
+      sinks: [{ name: "wh", observe: () => [] }],
+    });
+    // `matched` is counted, never listed: a report listing one is not one reconcile made.
+    const forged = JSON.parse(JSON.stringify(report));
+    forged.sinks[0].findings = [{ kind: "matched", sink: "wh", key: "k", position: 1 }];
     expect(() => renderReport(forged, { format: "json" })).toThrow(
       /report\.sinks\[0\]\.findings\[0\]/,
     );

@@ -3,6 +3,7 @@ import {
   createPipeline,
   createProducer,
   createSealer,
+  type Finding,
   InvalidArgumentError,
   MemoryLedger,
   type ReconcileReport,
@@ -302,13 +303,14 @@ describe("renderReport markdown", () => {
               findings: [
                 ...s.findings,
                 { kind: "unexpected", sink: "obs", key: "we|ird\nkey", count: 1 },
+                // No ledger checksum: not a finding reconcile makes, but one the renderer must draw.
                 {
                   kind: "mismatched",
                   sink: "obs",
                   key: "`tick",
                   position: 1,
                   paths: ['$["a|b"]', "$.line\r\nbreak"],
-                },
+                } as unknown as Finding,
               ],
             },
       ),
