@@ -17,7 +17,7 @@
 
 import { createSealer } from "../envelope/seal.js";
 import { describe as describeValue, invalidArgument } from "../internal/arguments.js";
-import { optionKeys, readOptions } from "../internal/options.js";
+import { optionKeys, readArray, readOptions } from "../internal/options.js";
 import type { Ledger } from "../ledger/types.js";
 import { createManualClock } from "./clock.js";
 import { ledgerAppendBatchCases, ledgerAppendCases } from "./conformance-append.js";
@@ -61,15 +61,25 @@ export interface LedgerConformanceOptions<L extends Ledger = Ledger> extends Con
    * defined, so a skip is never silent.
    */
   readonly skip?: Readonly<Record<string, string>> | undefined;
+  /**
+   * The groups of cases to run (for example `[ledgerAppendCases, ledgerClaimCases]` while
+   * an adapter is being written), in the suite's order whatever the order given.
+   * @default every group
+   */
+  readonly groups?: readonly ConformanceGroup[] | undefined;
 }
+
+/** A group of conformance cases: `ledgerAppendCases`, `ledgerClaimCases`, ... */
+export type ConformanceGroup = <L extends Ledger>(
+  test: ConformanceTest<L>,
+  durable: boolean,
+) => void;
 
 /**
  * The groups of cases, in the order they run. Each defines its restart cases only when
  * told the ledger is durable.
  */
-const GROUPS: ReadonlyArray<
-  <L extends Ledger>(test: ConformanceTest<L>, durable: boolean) => void
-> = [
+const GROUPS: readonly ConformanceGroup[] = [
   ledgerAppendCases,
   ledgerAppendBatchCases,
   ledgerReadCases,
@@ -93,7 +103,24 @@ const CONFORMANCE_KEYS = optionKeys<LedgerConformanceOptions>()(
   "create",
   "reopen",
   "skip",
+  "groups",
 );
+
+/** The groups asked for, each one of the suite's, in the suite's order. */
+function readGroups(given: unknown): readonly ConformanceGroup[] {
+  if (given === undefined) return GROUPS;
+  const list = readArray(given, "options.groups");
+  if (list.length === 0) invalidArgument("options.groups", "must name at least one group");
+  list.forEach((group, i) => {
+    if (!GROUPS.includes(group as ConformanceGroup)) {
+      invalidArgument(
+        `options.groups[${i}]`,
+        `must be one of the suite's groups (ledgerAppendCases, ledgerClaimCases, ...), got ${describeValue(group)}`,
+      );
+    }
+  });
+  return GROUPS.filter((group) => list.includes(group));
+}
 
 function readSkips(given: unknown, titles: readonly string[]): Readonly<Record<string, string>> {
   if (typeof given !== "object" || given === null)
@@ -143,12 +170,13 @@ export function ledgerConformance<L extends Ledger>(options: LedgerConformanceOp
   }
   if (reopen !== undefined && typeof reopen !== "function")
     invalidArgument("options.reopen", `must be a function, got ${describeValue(reopen)}`);
+  const groups = readGroups(read.groups);
 
-  const collect = (durable: boolean) => {
+  const collect = (durable: boolean, from: readonly ConformanceGroup[] = groups) => {
     const out: Array<[string, (ledger: L, t: ConformanceTools<L>) => Promise<void>]> = [];
     const test = (title: string, body: (ledger: L, t: ConformanceTools<L>) => Promise<void>) =>
       out.push([title, body]);
-    for (const group of GROUPS) group(test, durable);
+    for (const group of from) group(test, durable);
     return out;
   };
   const all = collect(true);
@@ -162,8 +190,9 @@ export function ledgerConformance<L extends Ledger>(options: LedgerConformanceOp
     );
   }
 
-  // A skip that names no case would skip nothing in silence: refuse it, naming the case meant.
-  const titles = all.map(([title]) => title);
+  // A skip that names no case would skip nothing in silence: refuse it, naming the case
+  // meant (any case of the suite: a skip list stays valid when fewer groups are run).
+  const titles = collect(true, GROUPS).map(([title]) => title);
   const skip = read.skip === undefined ? {} : readSkips(read.skip, titles);
 
   describe(`ledger conformance: ${name}`, () => {

@@ -10,6 +10,7 @@
 export { createManualClock, type ManualClock } from "./clock.js";
 export {
   type ConformanceContext,
+  type ConformanceGroup,
   type ConformanceRunner,
   type LedgerConformanceOptions,
   ledgerConformance,
