@@ -9,7 +9,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   assertIntact,
-  auditHash,
   canonicalize,
   checksum,
   checksumOf,
@@ -20,19 +19,14 @@ import {
   createProducer,
   createSchemaRegistry,
   createSealer,
-  digestIndex,
-  entryHash,
   FileLedger,
-  formatDigest,
   fromCloudEvent,
   guardSink,
   idempotencyKey,
   idTime,
   isChecksum,
-  isFinalStatus,
   isId,
   isRetryable,
-  isSafeParseSchema,
   isSinkproofError,
   isTransientLedgerError,
   type Ledger,
@@ -41,23 +35,27 @@ import {
   parseCloudEvent,
   parseEnvelope,
   permanent,
-  planAppend,
   type Receipt,
   type ReconcileReport,
   reconcile,
   renderReport,
   repair,
-  rowHash,
-  schemaIssues,
   seal,
   sequenceKey,
   signReceipt,
   toCloudEvent,
   verify,
-  verifyAuditChain,
   verifyReceipt,
   verifySinkPayloads,
 } from "sinkproof";
+import { digestIndex, formatDigest, rowHash } from "sinkproof/digest";
+import {
+  auditHash,
+  entryHash,
+  isFinalStatus,
+  planAppend,
+  verifyAuditChain,
+} from "sinkproof/ledger";
 import {
   createManualClock,
   createMemorySink,
@@ -79,6 +77,7 @@ import {
   ledgerWatermarkCases,
 } from "sinkproof/testing";
 import { z } from "zod";
+import { isSafeParseSchema, schemaIssues } from "../../src/delivery/validation.js";
 
 /** One public function (or method) under attack. */
 export interface HostileCase<C = unknown> {
