@@ -129,7 +129,7 @@ const orderSchema = z.object({
   paid: z.boolean(),
 });
 const registry = createSchemaRegistry();
-registry.register({ type: "order", version: 1, schema: orderSchema, examples: [orderPayload()] });
+registry.register({ name: "order", version: 1, schema: orderSchema, examples: [orderPayload()] });
 
 const groups: Group[] = [
   {

@@ -14,10 +14,10 @@
  *   depend on where the ledger keeps its entries.
  */
 import { Bench } from "tinybench";
+import { digestIndex } from "../src/digest/index.js";
 import {
   checksum,
   createSealer,
-  digestIndex,
   type Envelope,
   type Ledger,
   type LedgerEntry,

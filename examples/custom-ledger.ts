@@ -17,26 +17,28 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import {
-  type AppendOutcome,
   type AuditHead,
   type AuditRecord,
-  BaseLedger,
   type Claim,
-  type ClaimRequest,
   type ClaimResult,
-  type EntryScan,
   type Envelope,
-  type FreezeChange,
-  type FreezeChanged,
-  isFinalStatus,
   type LedgerCapabilities,
   type LedgerEntry,
   type LedgerOptions,
-  planAppend,
   type Receipt,
   type SinkFreeze,
   seal,
 } from "sinkproof";
+import {
+  type AppendOutcome,
+  BaseLedger,
+  type ClaimRequest,
+  type EntryScan,
+  type FreezeChange,
+  type FreezeChanged,
+  isFinalStatus,
+  planAppend,
+} from "sinkproof/ledger";
 
 interface State {
   entries: LedgerEntry[];

@@ -28,7 +28,7 @@ const registry = createSchemaRegistry({
 
 // v1: the first shape. Examples are evidence for later compatibility checks.
 registry.register({
-  type: "order",
+  name: "order",
   version: 1,
   schema: z.object({ orderId: z.string(), total: z.number() }),
   examples: [{ orderId: "o-1", total: 42 }],
@@ -37,7 +37,7 @@ registry.register({
 
 // v2: a new field with a default is backward compatible.
 registry.register({
-  type: "order",
+  name: "order",
   version: 2,
   schema: z.object({ orderId: z.string(), total: z.number(), currency: z.string().default("EUR") }),
   examples: [{ orderId: "o-2", total: 10, currency: "USD" }],
@@ -46,7 +46,7 @@ registry.register({
 // A breaking v3 is refused, with every change listed, and nothing is registered.
 try {
   registry.register({
-    type: "order",
+    name: "order",
     version: 3,
     schema: z.object({
       orderId: z.number(),
@@ -71,7 +71,7 @@ assert.equal(registry.latest("order"), 2);
 // The same reshaping with an upcaster: old data reaches v3 through it, and the registry
 // checks that on the examples of v2.
 registry.register({
-  type: "order",
+  name: "order",
   version: 3,
   schema: z.object({
     orderId: z.string(),

@@ -1,10 +1,15 @@
 /**
  * sinkproof: prove that every downstream sink holds exactly what a producer emitted.
  *
- * This entry point holds the foundation (canonical form, checksums, ids, idempotency keys,
- * sealed envelopes, the error hierarchy) and the ledgers (`MemoryLedger`, `FileLedger`,
- * and `BaseLedger` to write your own), delivery, reconciliation, the schema registry and
- * CloudEvents interop. Testing tools live in `sinkproof/testing`.
+ * This entry point holds what a pipeline author needs: the foundation (canonical form,
+ * checksums, ids, idempotency keys, sealed envelopes, the error hierarchy), the `Ledger`
+ * interface and the ready-made ledgers (`MemoryLedger`, `FileLedger`), delivery,
+ * reconciliation and repair, the schema registry, metrics and CloudEvents interop.
+ * Writing a ledger adapter (`BaseLedger`, `planAppend`, the stored forms, the audit
+ * chain's primitives) is `sinkproof/ledger`; the digest-mode helpers for a sink
+ * (`rowHash`, `formatDigest`, `digestIndex`) are `sinkproof/digest`; testing tools are
+ * `sinkproof/testing`; the SQL ledgers `sinkproof/sqlite` and `sinkproof/postgres`; the
+ * OpenTelemetry bridge `sinkproof/otel`.
  *
  * @packageDocumentation
  */
@@ -74,13 +79,11 @@ export {
   signReceipt,
   verifyReceipt,
 } from "./delivery/signing.js";
-export {
-  isSafeParseSchema,
-  type SafeParseResult,
-  type SafeParseSchema,
-  type SchemaError,
-  type SchemaIssue,
-  schemaIssues,
+export type {
+  SafeParseResult,
+  SafeParseSchema,
+  SchemaError,
+  SchemaIssue,
 } from "./delivery/validation.js";
 export {
   type CloudEvent,
@@ -144,19 +147,7 @@ export {
   type SinkproofErrorContext,
   type ValidationIssue,
 } from "./errors.js";
-export { auditHash, GENESIS_HASH, verifyAuditChain } from "./ledger/audit.js";
-export {
-  type AppendClash,
-  type AppendOutcome,
-  type AppendPlan,
-  BaseLedger,
-  type ClaimRequest,
-  type EntryScan,
-  type FreezeChange,
-  type FreezeChanged,
-  type LedgerOptions,
-  planAppend,
-} from "./ledger/base.js";
+export type { LedgerOptions } from "./ledger/base.js";
 export {
   FileLedger,
   type FileLedgerOptions,
@@ -164,13 +155,6 @@ export {
   type TornTail,
 } from "./ledger/file/file-ledger.js";
 export { MemoryLedger } from "./ledger/memory.js";
-export {
-  entryHash,
-  type StoragePart,
-  type StorageSite,
-  type StoredColumns,
-  type StoredEntry,
-} from "./ledger/read-checks.js";
 export type {
   AppendedEntry,
   AppendResult,
@@ -199,7 +183,6 @@ export type {
   UnfreezeInput,
 } from "./ledger/types.js";
 export { FINAL_RECEIPT_STATUSES, RECEIPT_STATUSES } from "./ledger/types.js";
-export { isFinalStatus } from "./ledger/validate.js";
 export {
   createMemoryMetrics,
   type MemoryMetrics,
@@ -209,13 +192,6 @@ export {
   metricId,
   noopMetrics,
 } from "./observe/metrics.js";
-export {
-  digestIndex,
-  formatDigest,
-  HASH_SPACE,
-  type RowHash,
-  rowHash,
-} from "./reconcile/digest.js";
 export {
   DEFAULT_LAG_TOLERANCE_MS,
   DEFAULT_MAX_FINDINGS,

@@ -117,8 +117,8 @@ const PRELUDES: Record<string, Prelude> = {
     ...emitted,
     z: `import { z } from "zod";`,
     registry: `const registry = sp.createSchemaRegistry();
-registry.register({ type: "order", version: 1, schema: z.object({ orderId: z.string(), total: z.number() }), examples: [{ orderId: "o-1", total: 42 }] });
-registry.register({ type: "order", version: 2, schema: z.object({ orderId: z.string(), total: z.number(), currency: z.string().default("EUR") }), examples: [{ orderId: "o-2", total: 10, currency: "USD" }] });`,
+registry.register({ name: "order", version: 1, schema: z.object({ orderId: z.string(), total: z.number() }), examples: [{ orderId: "o-1", total: 42 }] });
+registry.register({ name: "order", version: 2, schema: z.object({ orderId: z.string(), total: z.number(), currency: z.string().default("EUR") }), examples: [{ orderId: "o-2", total: 10, currency: "USD" }] });`,
     oldEnvelope: `const oldEnvelope = sp.seal(${DRAFT});`,
     readWarehouse: "const readWarehouse = () => [];",
     warehouse: `const warehouse = sp.guardSink({ name: "warehouse", ledger, registry, accepts: { order: [3, 3] }, write: () => {} });`,

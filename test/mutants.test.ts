@@ -11,25 +11,21 @@ import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { digestIndex, formatDigest, rowHash } from "../src/digest/index.js";
 import {
   type AuditRecord,
-  auditHash,
   canonicalize,
   checksum,
   checksumsEqual,
   createSealer,
-  digestIndex,
   type Envelope,
   FileLedger,
-  formatDigest,
-  GENESIS_HASH,
   guardSink,
   MemoryLedger,
   permanent,
-  rowHash,
   verify,
-  verifyAuditChain,
 } from "../src/index.js";
+import { auditHash, GENESIS_HASH, verifyAuditChain } from "../src/ledger/index.js";
 import { createManualClock } from "../src/testing/index.js";
 import { auditChain } from "./helpers.js";
 

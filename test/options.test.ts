@@ -133,6 +133,28 @@ describe("the issue's cases", () => {
     const fixed = await repair(report, { ledger, sinks: [sink], clock: clock.now, dryRun: true });
     expect(fixed.actions.length).toBe(0); // late entries are left to arrive
   });
+
+  it("a schema registration takes name (the schema's name), and refuses type", async () => {
+    const { z } = await import("zod");
+    const registry = createSchemaRegistry();
+    const schema = z.object({ orderId: z.string() });
+    expect(registry.register({ name: "order", version: 1, schema }).name).toBe("order");
+    for (const call of [
+      () => registry.register({ type: "order", version: 2, schema } as never),
+      () => registry.check({ type: "order", version: 2, schema } as never),
+    ]) {
+      let thrown: unknown;
+      try {
+        call();
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(InvalidArgumentError);
+      expect((thrown as InvalidArgumentError).path).toBe("registration.type");
+      expect((thrown as Error).message).toContain("it is called name now");
+    }
+    expect(registry.versions("order")).toEqual([1]);
+  });
 });
 
 describe("every public options object refuses an unknown key", () => {
@@ -316,7 +338,7 @@ describe("every public options object refuses an unknown key", () => {
     await refused(
       () =>
         registry.register({
-          type: "t",
+          name: "t",
           version: 1,
           schema: z.object({}),
           upcaster: () => ({}),

@@ -10,6 +10,14 @@ export default defineConfig({
         replacement: fileURLToPath(new URL("../src/testing/index.ts", import.meta.url)),
       },
       {
+        find: /^sinkproof\/ledger$/,
+        replacement: fileURLToPath(new URL("../src/ledger/index.ts", import.meta.url)),
+      },
+      {
+        find: /^sinkproof\/digest$/,
+        replacement: fileURLToPath(new URL("../src/digest/index.ts", import.meta.url)),
+      },
+      {
         find: /^sinkproof$/,
         replacement: fileURLToPath(new URL("../src/index.ts", import.meta.url)),
       },

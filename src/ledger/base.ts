@@ -126,7 +126,7 @@ export type {
  *
  * @example
  * ```ts
- * import { BaseLedger } from "sinkproof";
+ * import { BaseLedger } from "sinkproof/ledger";
  * class MyLedger extends BaseLedger {
  *   readonly capabilities = { durability: "none", concurrency: "single-process", claims: "process", clock: "injected" } as const;
  *   protected async _append(envelopes, appendedAt) { ... }

@@ -151,7 +151,7 @@ const isPosition = (value: unknown): value is number =>
  *
  * @example
  * ```ts
- * import { entryHash } from "sinkproof";
+ * import { entryHash } from "sinkproof/ledger";
  * const stored = entryHash(1, "2026-11-26T12:00:00.000Z", envelope); // "xxh64:…"
  * ```
  */

@@ -43,7 +43,7 @@ const sha256: (data: string) => Buffer =
  *
  * @example
  * ```ts
- * import { rowHash } from "sinkproof";
+ * import { rowHash } from "sinkproof/digest";
  * const { hash, hi, lo } = rowHash(envelope.key, envelope.checksum);
  * ```
  */
@@ -318,7 +318,8 @@ export function splitWidth(split: DigestSplit, where: string): number {
  *
  * @example
  * ```ts
- * import { digestIndex, reconcile } from "sinkproof";
+ * import { reconcile } from "sinkproof";
+ * import { digestIndex } from "sinkproof/digest";
  * const rows = [...kv.entries()].map(([key, value]) => ({ key, checksum: value.checksum }));
  * const report = await reconcile({ ledger, sinks: [{ name: "kv", digest: digestIndex(rows) }] });
  * ```

@@ -48,7 +48,7 @@ const MODES: ReadonlySet<string> = new Set([
 ]);
 
 const REGISTRATION_KEYS = optionKeys<SchemaRegistration>()(
-  "type",
+  "name",
   "version",
   "schema",
   "examples",
@@ -138,8 +138,10 @@ export function prepareRegistration(
     given,
     "registration",
     REGISTRATION_KEYS,
+    // `type` was the schema name's key before 0.2: easily confused with the event type.
+    { renamed: { type: "name" } },
   ) as SchemaRegistration;
-  const type = checkType(registration.type, "registration.type");
+  const type = checkType(registration.name, "registration.name");
   const state = types.state(type);
   const version = checkVersion(registration.version, type, state);
   if (!isZodSchema(registration.schema)) {
@@ -156,7 +158,7 @@ export function prepareRegistration(
       : checkMode(registration.compatibility, "registration.compatibility");
   const examples = readExamples(registration.examples, registration.schema);
   const entry: RegisteredSchema = Object.freeze({
-    type,
+    name: type,
     version,
     schema: registration.schema,
     jsonSchema: Object.freeze({
@@ -252,7 +254,7 @@ function chainExample(
     if (step !== undefined) {
       try {
         value = step(jsonCopy(value, "example") as JsonValue, {
-          type: newEntry.type,
+          name: newEntry.name,
           from: v - 1,
           to: v,
           envelope: undefined,

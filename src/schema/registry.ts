@@ -15,8 +15,8 @@
  *   returns a new envelope at the target version, with its own id and checksum, whose
  *   `parents` name the original.
  *
- * The registry's `type` is the envelope's `schema.name`; several event types may share
- * one schema.
+ * A schema is known by its `name`, the envelope's `schema.name` (not its event `type`:
+ * several event types may share one schema).
  *
  * @module
  */
@@ -84,7 +84,7 @@ class RegistryState implements RegistryTypes {
     return this.#types.get(type)?.versions[version - 1];
   }
 
-  typeNames(): string[] {
+  names(): string[] {
     return [...this.#types.keys()];
   }
 
@@ -97,17 +97,17 @@ class RegistryState implements RegistryTypes {
     const changes = registrationChanges(prepared);
     const { entry, upcast } = prepared;
     if (changes.length > 0) {
-      throw new SchemaCompatibilityError(entry.type, entry.version, entry.compatibility, changes);
+      throw new SchemaCompatibilityError(entry.name, entry.version, entry.compatibility, changes);
     }
     let state = prepared.state;
     if (state === undefined) {
       state = { versions: [], upcasters: new Map(), mode: entry.compatibility };
-      this.#types.set(entry.type, state);
+      this.#types.set(entry.name, state);
     }
     state.versions.push(entry);
     state.mode = entry.compatibility;
     if (upcast !== undefined) state.upcasters.set(entry.version, upcast);
-    log("registered %s v%d (%s)", entry.type, entry.version, entry.compatibility);
+    log("registered %s v%d (%s)", entry.name, entry.version, entry.compatibility);
     return entry;
   }
 
@@ -188,12 +188,12 @@ function boundary<T>(where: string, run: () => T): T {
  *
  * const registry = createSchemaRegistry(); // BACKWARD by default
  * registry.register({
- *   type: "order", version: 1,
+ *   name: "order", version: 1,
  *   schema: z.object({ orderId: z.string(), total: z.number() }),
  *   examples: [{ orderId: "o-1", total: 42 }],
  * });
  * registry.register({
- *   type: "order", version: 2,
+ *   name: "order", version: 2,
  *   schema: z.object({ orderId: z.string(), total: z.number(), currency: z.string().default("EUR") }),
  * }); // adding a field with a default is backward compatible
  * registry.validate("order", 2, { orderId: "o-2", total: 5 });
@@ -223,27 +223,27 @@ export function createSchemaRegistry(registryOptions?: SchemaRegistryOptions): S
     check(registration) {
       return boundary("registration", () => Object.freeze(state.check(registration)));
     },
-    get: (type, version) => boundary("type", () => state.lookup(type, version)),
-    latest(type) {
-      return state.state(type)?.versions.length || undefined;
+    get: (name, version) => boundary("name", () => state.lookup(name, version)),
+    latest(name) {
+      return state.state(name)?.versions.length || undefined;
     },
-    versions(type) {
-      return Object.freeze((state.state(type)?.versions ?? []).map((v) => v.version));
+    versions(name) {
+      return Object.freeze((state.state(name)?.versions ?? []).map((v) => v.version));
     },
-    types() {
-      return Object.freeze(state.typeNames());
+    names() {
+      return Object.freeze(state.names());
     },
-    compatibility(type) {
-      return state.state(type)?.mode ?? defaultMode;
+    compatibility(name) {
+      return state.state(name)?.mode ?? defaultMode;
     },
-    validate(type, version, payload) {
-      return boundary("type", () => state.validate(type, version, payload));
+    validate(name, version, payload) {
+      return boundary("name", () => state.validate(name, version, payload));
     },
     upcast(envelope, toVersion) {
       return boundary("envelope", () => state.upcast(envelope, toVersion));
     },
-    noteEmitted(type, version) {
-      return boundary("type", () => state.noteEmitted(type, version));
+    noteEmitted(name, version) {
+      return boundary("name", () => state.noteEmitted(name, version));
     },
   };
   return Object.freeze(registry);

@@ -41,8 +41,8 @@ export type PayloadSchema = z.ZodType;
 
 /** What an upcaster is told besides the payload. */
 export interface UpcastContext {
-  /** The schema name. */
-  readonly type: string;
+  /** The schema name: the envelope's `schema.name`. */
+  readonly name: string;
   /** The version of the payload it receives. */
   readonly from: number;
   /** The version it must return. */
@@ -59,9 +59,12 @@ export type Upcaster = (payload: JsonValue, context: UpcastContext) => unknown;
 
 /** What {@link SchemaRegistry.register} takes. */
 export interface SchemaRegistration {
-  /** The schema name: an envelope's `schema.name`. 1-256 characters. */
-  readonly type: string;
-  /** A positive integer: 1 for the first registration of a type, then one more each time. */
+  /**
+   * The schema name: an envelope's `schema.name` (not its event `type`; several event
+   * types may share one schema). 1-256 characters. Called `type` before 0.2.
+   */
+  readonly name: string;
+  /** A positive integer: 1 for the first registration of a schema, then one more each time. */
   readonly version: number;
   /** The payload's zod 4 schema. */
   readonly schema: PayloadSchema;
@@ -81,7 +84,7 @@ export interface SchemaRegistration {
    */
   readonly deprecated?: boolean | string | undefined;
   /**
-   * The type's compatibility mode from this version on.
+   * The schema's compatibility mode from this version on.
    * @default the registry's `compatibility`, or the mode set by an earlier version
    */
   readonly compatibility?: CompatibilityMode | undefined;
@@ -89,8 +92,8 @@ export interface SchemaRegistration {
 
 /** One registered version, as the registry keeps it. */
 export interface RegisteredSchema {
-  /** The schema name. */
-  readonly type: string;
+  /** The schema name: an envelope's `schema.name`. */
+  readonly name: string;
   /** The version. */
   readonly version: number;
   /** The zod schema. */
@@ -155,14 +158,14 @@ export interface UpcastResult {
 /** Options of {@link createSchemaRegistry}. */
 export interface SchemaRegistryOptions {
   /**
-   * The default compatibility mode of every type.
+   * The default compatibility mode of every schema.
    * @default "BACKWARD"
    */
   readonly compatibility?: CompatibilityMode | undefined;
   /** Where `sinkproof.schema.deprecated` is counted. */
   readonly metrics?: Metrics | undefined;
   /**
-   * Called once per deprecated (type, version) the first time it is emitted.
+   * Called once per deprecated (schema name, version) the first time it is emitted.
    * @default a Node.js `DeprecationWarning` (code `SINKPROOF_DEPRECATED_SCHEMA`)
    */
   readonly warn?: ((message: string) => void) | undefined;
@@ -171,7 +174,7 @@ export interface SchemaRegistryOptions {
 /** A registry of payload schemas; see {@link createSchemaRegistry}. */
 export interface SchemaRegistry {
   /**
-   * Registers a version after checking it against earlier ones under the type's
+   * Registers a version after checking it against earlier ones under the schema's
    * compatibility mode. Throws {@link SchemaCompatibilityError} (nothing registered) when
    * it breaks them, `InvalidArgumentError` for a malformed registration.
    */
@@ -182,21 +185,21 @@ export interface SchemaRegistry {
    */
   check(registration: SchemaRegistration): readonly SchemaChange[];
   /** One registered version, or undefined. */
-  get(type: string, version: number): RegisteredSchema | undefined;
-  /** The highest registered version of a type, or undefined when it has none. */
-  latest(type: string): number | undefined;
-  /** The registered versions of a type, in order. */
-  versions(type: string): readonly number[];
-  /** Every registered type. */
-  types(): readonly string[];
-  /** The compatibility mode of a type. */
-  compatibility(type: string): CompatibilityMode;
+  get(name: string, version: number): RegisteredSchema | undefined;
+  /** The highest registered version of a schema, or undefined when it has none. */
+  latest(name: string): number | undefined;
+  /** The registered versions of a schema, in order. */
+  versions(name: string): readonly number[];
+  /** Every registered schema name. */
+  names(): readonly string[];
+  /** The compatibility mode of a schema. */
+  compatibility(name: string): CompatibilityMode;
   /**
    * Validates a payload against a version: the parsed value (defaults applied, unknown
    * keys stripped as the schema says), or every issue with its path (`$.items[0].sku`),
-   * code and message. An unknown type or version is an issue too (code `unknown_schema`).
+   * code and message. An unknown schema or version is an issue too (code `unknown_schema`).
    */
-  validate(type: string, version: number, payload: unknown): SchemaValidation;
+  validate(name: string, version: number, payload: unknown): SchemaValidation;
   /**
    * Brings an envelope's payload to `toVersion` (default: the latest) by chaining the
    * upcasters of the versions in between, and validates the result against the target
@@ -209,7 +212,7 @@ export interface SchemaRegistry {
    * Counts and warns (once per version) when `schema` is deprecated; used by the
    * producer at emit time. Returns the deprecation note, or undefined.
    */
-  noteEmitted(type: string, version: number): string | undefined;
+  noteEmitted(name: string, version: number): string | undefined;
 }
 
 /** One schema name's versions, upcasters and current mode, as the registry keeps them. */
@@ -225,7 +228,7 @@ export interface TypeState {
 /** What checking a registration and upcasting read of a registry's state. */
 export interface RegistryTypes {
   /** The state of a schema name, or undefined when none of its versions is registered. */
-  state(type: string): TypeState | undefined;
-  /** One registered version, or undefined (also for a type or version that is no string or number). */
-  lookup(type: string, version: number): RegisteredSchema | undefined;
+  state(name: string): TypeState | undefined;
+  /** One registered version, or undefined (also for a name or version that is no string or number). */
+  lookup(name: string, version: number): RegisteredSchema | undefined;
 }

@@ -147,7 +147,7 @@ function walk(
       }
     } else {
       try {
-        value = step(jsonCopy(value, "payload"), { type, from: v - 1, to: v, envelope });
+        value = step(jsonCopy(value, "payload"), { name: type, from: v - 1, to: v, envelope });
       } catch (error) {
         throw new SchemaRegistryError(
           "upcast_failed",

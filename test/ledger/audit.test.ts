@@ -4,7 +4,8 @@
  * intents (not damage) and outcomes that settle nothing (damage) in a chain rebuilt by hand.
  */
 import { describe, expect, it } from "vitest";
-import { type AuditInput, verifyAuditChain } from "../../src/index.js";
+import type { AuditInput } from "../../src/index.js";
+import { verifyAuditChain } from "../../src/ledger/index.js";
 import { auditChain } from "../helpers.js";
 
 const note: AuditInput = { actor: "ops", action: "note", reason: "n" };

@@ -12,7 +12,6 @@ import {
   type AuditRecord,
   createSealer,
   type Envelope,
-  entryHash,
   IdempotencyConflictError,
   IntegrityError,
   InvalidArgumentError,
@@ -20,6 +19,7 @@ import {
   isTransientLedgerError,
   LedgerError,
 } from "../../src/index.js";
+import { entryHash } from "../../src/ledger/index.js";
 import { setInsertChunkChars } from "../../src/ledger/postgres/append.js";
 import { translatePgError } from "../../src/ledger/postgres/errors.js";
 import { type PgPool, type PgPoolClient, PostgresLedger } from "../../src/ledger/postgres/index.js";

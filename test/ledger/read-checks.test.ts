@@ -8,19 +8,21 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import {
-  type ClaimRequest,
   type ClaimResult,
   CorruptionError,
-  type EntryScan,
   type Envelope,
-  entryHash,
   type LedgerEntry,
   MemoryLedger,
   type Receipt,
-  type StoredEntry,
   seal,
 } from "../../src/index.js";
 import { envelopeJson } from "../../src/ledger/envelope-json.js";
+import {
+  type ClaimRequest,
+  type EntryScan,
+  entryHash,
+  type StoredEntry,
+} from "../../src/ledger/index.js";
 import { entryFromStored } from "../../src/ledger/read-checks.js";
 
 const envelope = (seq: number, producer = "p", payload: unknown = { seq }): Envelope =>

@@ -1,9 +1,9 @@
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
+import { digestIndex } from "../../src/digest/index.js";
 import {
   checksum,
   createSealer,
-  digestIndex,
   type Envelope,
   type Finding,
   MemoryLedger,

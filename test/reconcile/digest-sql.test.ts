@@ -6,7 +6,8 @@
 import { readFileSync } from "node:fs";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checksum, digestIndex, formatDigest, rowHash } from "../../src/index.js";
+import { digestIndex, formatDigest, rowHash } from "../../src/digest/index.js";
+import { checksum } from "../../src/index.js";
 import type { DigestSplit } from "../../src/reconcile/types.js";
 import { freshDatabase, poolOf, postgresUrl } from "../support/postgres.js";
 

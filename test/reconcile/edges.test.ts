@@ -1,9 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { digestIndex, rowHash } from "../../src/digest/index.js";
 import {
   type AuditRecord,
   checksum,
-  digestIndex,
-  type EntryScan,
   InvalidArgumentError,
   type LedgerEntry,
   LedgerError,
@@ -11,8 +10,8 @@ import {
   type ReconcileSink,
   reconcile,
   repair,
-  rowHash,
 } from "../../src/index.js";
+import type { EntryScan } from "../../src/ledger/index.js";
 import { createMemorySink } from "../../src/testing/index.js";
 import { build, LAG, order } from "./scenario.js";
 

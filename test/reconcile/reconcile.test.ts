@@ -1,18 +1,17 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { formatDigest, rowHash } from "../../src/digest/index.js";
 import {
   checksum,
   createSealer,
   DeliveryError,
   type FindingKind,
-  formatDigest,
   InvalidArgumentError,
   type JsonValue,
   MemoryLedger,
   type ReconcileProgress,
   type ReconcileSink,
   reconcile,
-  rowHash,
 } from "../../src/index.js";
 import { createManualClock } from "../../src/testing/index.js";
 import { nestArrays } from "../helpers.js";
@@ -519,7 +518,7 @@ describe("digest mode", () => {
     rows[10] = { ...rows[10], checksum: checksum({ i: -1 }) } as (typeof rows)[number];
     rows.splice(500, 1);
     rows.push({ key: "ghost", checksum: checksum(0), count: 1 });
-    const { digestIndex } = await import("../../src/index.js");
+    const { digestIndex } = await import("../../src/digest/index.js");
     clock.advance(120_000);
     const report = await reconcile({
       ledger,

@@ -7,8 +7,8 @@ import {
   type ReconcileSink,
   reconcile,
   repair,
-  verifyAuditChain,
 } from "../../src/index.js";
+import { verifyAuditChain } from "../../src/ledger/index.js";
 import { createMemorySink } from "../../src/testing/index.js";
 import { build, LAG, order } from "./scenario.js";
 

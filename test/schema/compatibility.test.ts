@@ -361,9 +361,9 @@ const PAIRS: readonly Pair[] = [
 
 function kinds(mode: CompatibilityMode, pair: Pair): string[] {
   const registry = createSchemaRegistry({ compatibility: mode });
-  registry.register({ type: "t", version: 1, schema: pair.v1 });
+  registry.register({ name: "t", version: 1, schema: pair.v1 });
   return registry
-    .check({ type: "t", version: 2, schema: pair.v2 })
+    .check({ name: "t", version: 2, schema: pair.v2 })
     .map((c) => `${c.kind}@${c.path}`)
     .sort();
 }
@@ -392,10 +392,10 @@ describe("compatibility matrix", () => {
 describe("register", () => {
   it("throws SchemaCompatibilityError with every change, and registers nothing", () => {
     const registry = createSchemaRegistry();
-    registry.register({ type: "order", version: 1, schema: z.object(order) });
+    registry.register({ name: "order", version: 1, schema: z.object(order) });
     const error = catchError(() =>
       registry.register({
-        type: "order",
+        name: "order",
         version: 2,
         schema: z.object({ orderId: z.number(), total: z.number(), currency: z.string() }),
       }),
@@ -414,7 +414,7 @@ describe("register", () => {
     expect(registry.versions("order")).toEqual([1]);
     // The version is still free: a compatible one takes it.
     registry.register({
-      type: "order",
+      name: "order",
       version: 2,
       schema: z.object({ ...order, n: z.int().optional() }),
     });
@@ -440,10 +440,10 @@ describe("register", () => {
       const registry = createSchemaRegistry({
         compatibility: mode === "FULL_TRANSITIVE" ? "BACKWARD" : mode,
       });
-      registry.register({ type: "t", version: 1, schema: v1 });
-      registry.register({ type: "t", version: 2, schema: v2 });
+      registry.register({ name: "t", version: 1, schema: v1 });
+      registry.register({ name: "t", version: 2, schema: v2 });
       const found = registry
-        .check({ type: "t", version: 3, schema: v3, compatibility: mode })
+        .check({ name: "t", version: 3, schema: v3, compatibility: mode })
         .map((c) => `${c.kind}@${c.path} against ${c.against}`);
       expect(found.sort(), mode).toEqual([...expected].sort());
     }
@@ -453,13 +453,13 @@ describe("register", () => {
     // A refinement JSON Schema cannot show: only the examples catch it.
     const registry = createSchemaRegistry();
     registry.register({
-      type: "sku",
+      name: "sku",
       version: 1,
       schema: z.object({ sku: z.string() }),
       examples: [{ sku: "A-1" }, { sku: "b-2" }],
     });
     const changes = registry.check({
-      type: "sku",
+      name: "sku",
       version: 2,
       schema: z.object({
         sku: z.string().refine((s) => s === s.toUpperCase(), "must be upper case"),
@@ -477,12 +477,12 @@ describe("register", () => {
 
     const forward = createSchemaRegistry({ compatibility: "FORWARD" });
     forward.register({
-      type: "sku",
+      name: "sku",
       version: 1,
       schema: z.object({ sku: z.string().refine((s) => s.length < 5, "too long") }),
     });
     const fwd = forward.check({
-      type: "sku",
+      name: "sku",
       version: 2,
       schema: z.object({ sku: z.string() }),
       examples: [{ sku: "ABCDEFG" }],
@@ -495,7 +495,7 @@ describe("register", () => {
     // v1 fills in a default: sealed v1 data always has currency, so v2 may require it.
     const registry = createSchemaRegistry({ compatibility: "FULL" });
     registry.register({
-      type: "o",
+      name: "o",
       version: 1,
       schema: z.object({ total: z.number(), currency: z.string().default("EUR") }),
       examples: [{ total: 1 }],
@@ -503,7 +503,7 @@ describe("register", () => {
     expect(registry.get("o", 1)?.examples).toEqual([{ total: 1, currency: "EUR" }]);
     expect(
       registry.check({
-        type: "o",
+        name: "o",
         version: 2,
         schema: z.object({ total: z.number(), currency: z.string() }),
         examples: [{ total: 2, currency: "USD" }],
@@ -512,14 +512,14 @@ describe("register", () => {
     // An upcaster reads the sealed form too.
     const up = createSchemaRegistry();
     up.register({
-      type: "o",
+      name: "o",
       version: 1,
       schema: z.object({ total: z.number(), currency: z.string().default("EUR") }),
       examples: [{ total: 1 }],
     });
     expect(
       up.check({
-        type: "o",
+        name: "o",
         version: 2,
         schema: z.object({ amount: z.object({ value: z.number(), currency: z.string() }) }),
         upcast: (p) => {
@@ -533,7 +533,7 @@ describe("register", () => {
   it("upcasters: checked on the previous version's examples instead of the structure", () => {
     const registry = createSchemaRegistry();
     registry.register({
-      type: "person",
+      name: "person",
       version: 1,
       schema: z.object({ name: z.string() }),
       examples: [{ name: "Ada Lovelace" }, { name: "Plato" }],
@@ -544,20 +544,20 @@ describe("register", () => {
       return { first, last: rest.join(" ") };
     };
     // Structurally a break; with the upcaster, the old data reads fine.
-    expect(registry.check({ type: "person", version: 2, schema: v2 }).map((c) => c.kind)).toContain(
+    expect(registry.check({ name: "person", version: 2, schema: v2 }).map((c) => c.kind)).toContain(
       "required-field-added",
     );
-    expect(registry.check({ type: "person", version: 2, schema: v2, upcast: split })).toEqual([]);
+    expect(registry.check({ name: "person", version: 2, schema: v2, upcast: split })).toEqual([]);
     // An upcaster whose output fails the new schema, one that throws:
     expect(
       registry
-        .check({ type: "person", version: 2, schema: v2, upcast: (p) => ({ first: p }) })
+        .check({ name: "person", version: 2, schema: v2, upcast: (p) => ({ first: p }) })
         .map((c) => c.kind),
     ).toContain("example-rejected");
     expect(
       registry
         .check({
-          type: "person",
+          name: "person",
           version: 2,
           schema: v2,
           upcast: () => {
@@ -568,41 +568,41 @@ describe("register", () => {
     ).toEqual(["upcast-failed", "upcast-failed"]);
     // No examples to check an upcaster with: unverified.
     const bare = createSchemaRegistry();
-    bare.register({ type: "person", version: 1, schema: z.object({ name: z.string() }) });
+    bare.register({ name: "person", version: 1, schema: z.object({ name: z.string() }) });
     expect(
-      bare.check({ type: "person", version: 2, schema: v2, upcast: split }).map((c) => c.kind),
+      bare.check({ name: "person", version: 2, schema: v2, upcast: split }).map((c) => c.kind),
     ).toEqual(["upcast-unverified"]);
-    registry.register({ type: "person", version: 2, schema: v2, upcast: split });
+    registry.register({ name: "person", version: 2, schema: v2, upcast: split });
     expect(registry.get("person", 2)?.hasUpcast).toBe(true);
   });
 
   it("refuses malformed registrations with typed errors", () => {
     const registry = createSchemaRegistry();
     const bad = [
-      () => registry.register({ type: "t", version: 2, schema: z.object({}) }),
-      () => registry.register({ type: "t", version: 0, schema: z.object({}) }),
-      () => registry.register({ type: "t", version: Number.NaN, schema: z.object({}) }),
-      () => registry.register({ type: "", version: 1, schema: z.object({}) }),
-      () => registry.register({ type: "a\u0000b", version: 1, schema: z.object({}) }),
-      () => registry.register({ type: "\ud800", version: 1, schema: z.object({}) }),
+      () => registry.register({ name: "t", version: 2, schema: z.object({}) }),
+      () => registry.register({ name: "t", version: 0, schema: z.object({}) }),
+      () => registry.register({ name: "t", version: Number.NaN, schema: z.object({}) }),
+      () => registry.register({ name: "", version: 1, schema: z.object({}) }),
+      () => registry.register({ name: "a\u0000b", version: 1, schema: z.object({}) }),
+      () => registry.register({ name: "\ud800", version: 1, schema: z.object({}) }),
       () =>
         registry.register({
-          type: "t",
+          name: "t",
           version: 1,
           schema: { safeParse: () => ({ success: true }) } as never,
         }),
       () =>
         registry.register({
-          type: "t",
+          name: "t",
           version: 1,
           schema: z.object({ a: z.string() }),
           examples: [{ a: 1 }],
         }),
-      () => registry.register({ type: "t", version: 1, schema: z.any(), examples: [1n] }),
-      () => registry.register({ type: "t", version: 1, schema: z.object({}), upcast: (p) => p }),
+      () => registry.register({ name: "t", version: 1, schema: z.any(), examples: [1n] }),
+      () => registry.register({ name: "t", version: 1, schema: z.object({}), upcast: (p) => p }),
       () =>
         registry.register({
-          type: "t",
+          name: "t",
           version: 1,
           schema: z.object({}),
           compatibility: "SIDEWAYS" as never,
@@ -615,20 +615,20 @@ describe("register", () => {
       expect(error.code).toBe("invalid_argument");
       expect(error.path).toMatch(/^(registration|options)/);
     }
-    expect(registry.types()).toEqual([]);
+    expect(registry.names()).toEqual([]);
   });
 
   it("per-type modes: a version may change the mode, later versions inherit it", () => {
     const registry = createSchemaRegistry();
-    registry.register({ type: "t", version: 1, schema: z.object({ a: z.string() }) });
+    registry.register({ name: "t", version: 1, schema: z.object({ a: z.string() }) });
     registry.register({
-      type: "t",
+      name: "t",
       version: 2,
       schema: z.object({ a: z.number() }),
       compatibility: "NONE",
     });
     expect(registry.compatibility("t")).toBe("NONE");
-    registry.register({ type: "t", version: 3, schema: z.object({ b: z.boolean() }) });
+    registry.register({ name: "t", version: 3, schema: z.object({ b: z.boolean() }) });
     expect(registry.get("t", 3)?.compatibility).toBe("NONE");
     expect(registry.compatibility("other")).toBe("BACKWARD");
   });

@@ -22,13 +22,13 @@ import { catchError, nestObjects } from "../helpers.js";
 function people(options: Parameters<typeof createSchemaRegistry>[0] = {}) {
   const registry = createSchemaRegistry(options);
   registry.register({
-    type: "person",
+    name: "person",
     version: 1,
     schema: z.object({ name: z.string() }),
     examples: [{ name: "Ada Lovelace" }, { name: "Plato" }],
   });
   registry.register({
-    type: "person",
+    name: "person",
     version: 2,
     schema: z.object({ first: z.string(), last: z.string() }),
     examples: [{ first: "Ada", last: "Lovelace" }],
@@ -38,13 +38,13 @@ function people(options: Parameters<typeof createSchemaRegistry>[0] = {}) {
     },
   });
   registry.register({
-    type: "person",
+    name: "person",
     version: 3,
     schema: z.object({ first: z.string(), last: z.string(), email: z.string().optional() }),
     examples: [{ first: "Ada", last: "Lovelace", email: "ada@example.com" }],
   });
   registry.register({
-    type: "person",
+    name: "person",
     version: 4,
     schema: z.object({ first: z.string(), last: z.string(), emails: z.array(z.string()) }),
     upcast: (p) => {
@@ -69,7 +69,7 @@ const sealPerson = (version: number, payload: unknown, seq = 1) =>
 describe("validate", () => {
   const registry = createSchemaRegistry();
   registry.register({
-    type: "order",
+    name: "order",
     version: 1,
     schema: z.object({
       orderId: z.string(),
@@ -139,7 +139,7 @@ describe("validate", () => {
         return z.union([Node, z.number()]);
       },
     });
-    deep.register({ type: "deep", version: 1, schema: Node });
+    deep.register({ name: "deep", version: 1, schema: Node });
     const result = deep.validate("deep", 1, nestObjects(100_000));
     expect(result.success).toBe(false);
     if (!result.success) expect(result.issues[0]?.code).toBe("schema_threw");
@@ -189,19 +189,19 @@ describe("upcast", () => {
   it("reads each as-is step with its version's schema, so defaults reach the next upcaster", () => {
     const registry = createSchemaRegistry();
     registry.register({
-      type: "o",
+      name: "o",
       version: 1,
       schema: z.object({ id: z.string() }),
       examples: [{ id: "a" }],
     });
     registry.register({
-      type: "o",
+      name: "o",
       version: 2,
       schema: z.object({ id: z.string(), currency: z.string().default("EUR") }),
       examples: [{ id: "b", currency: "USD" }],
     });
     registry.register({
-      type: "o",
+      name: "o",
       version: 3,
       schema: z.object({ id: z.string(), money: z.object({ currency: z.string() }) }),
       upcast: (p) => {
@@ -221,9 +221,9 @@ describe("upcast", () => {
 
   it("names the gap when a step is missing", () => {
     const registry = createSchemaRegistry();
-    registry.register({ type: "t", version: 1, schema: z.object({ a: z.string() }) });
+    registry.register({ name: "t", version: 1, schema: z.object({ a: z.string() }) });
     registry.register({
-      type: "t",
+      name: "t",
       version: 2,
       schema: z.object({ b: z.string() }),
       compatibility: "NONE",
@@ -263,9 +263,9 @@ describe("upcast", () => {
     expect(throwing.cause).toBeInstanceOf(TypeError);
 
     const strict = createSchemaRegistry({ compatibility: "NONE" });
-    strict.register({ type: "n", version: 1, schema: z.object({ n: z.number() }) });
+    strict.register({ name: "n", version: 1, schema: z.object({ n: z.number() }) });
     strict.register({
-      type: "n",
+      name: "n",
       version: 2,
       schema: z.object({ n: z.number().positive() }),
       upcast: (p) => p,
@@ -297,9 +297,9 @@ describe("upcast", () => {
 
   it("gives the upcaster a copy: it cannot change the sealed original", () => {
     const registry = createSchemaRegistry({ compatibility: "NONE" });
-    registry.register({ type: "m", version: 1, schema: z.object({ list: z.array(z.number()) }) });
+    registry.register({ name: "m", version: 1, schema: z.object({ list: z.array(z.number()) }) });
     registry.register({
-      type: "m",
+      name: "m",
       version: 2,
       schema: z.object({ list: z.array(z.number()) }),
       upcast: (p) => {
@@ -325,7 +325,7 @@ describe("the producer with a registry", () => {
   it("validates at emit time and seals the parsed payload", async () => {
     const registry = createSchemaRegistry();
     registry.register({
-      type: "order",
+      name: "order",
       version: 1,
       schema: z.object({ orderId: z.string(), currency: z.string().default("EUR") }),
     });
@@ -366,13 +366,13 @@ describe("the producer with a registry", () => {
     const warnings: string[] = [];
     const registry = createSchemaRegistry({ metrics, warn: (m) => warnings.push(m) });
     registry.register({
-      type: "order",
+      name: "order",
       version: 1,
       schema: z.object({ id: z.string() }),
       deprecated: "use order v2",
     });
     registry.register({
-      type: "order",
+      name: "order",
       version: 2,
       schema: z.object({ id: z.string(), n: z.int().optional() }),
     });
@@ -407,7 +407,7 @@ describe("hooks and hostile arguments", () => {
       },
     });
     registry.register({
-      type: "o",
+      name: "o",
       version: 1,
       schema: z.object({ id: z.string() }),
       deprecated: true,
@@ -442,7 +442,7 @@ describe("hooks and hostile arguments", () => {
       },
     );
     const throwing = {
-      get type(): string {
+      get name(): string {
         throw new Error("getter");
       },
     };
@@ -459,7 +459,7 @@ describe("hooks and hostile arguments", () => {
       () => registry.upcast(trap as never),
       () =>
         registry.register({
-          type: "x",
+          name: "x",
           version: 1,
           schema: z.object({}),
           examples: new Proxy([], {
@@ -529,9 +529,9 @@ describe("a guard with accepted versions", () => {
   it("answers a duplicate without upcasting again, and upcasts to the same id every time", async () => {
     let calls = 0;
     const registry = createSchemaRegistry({ compatibility: "NONE" });
-    registry.register({ type: "c", version: 1, schema: z.object({ n: z.number() }) });
+    registry.register({ name: "c", version: 1, schema: z.object({ n: z.number() }) });
     registry.register({
-      type: "c",
+      name: "c",
       version: 2,
       schema: z.object({ count: z.number() }),
       upcast: (p) => {
@@ -570,7 +570,7 @@ describe("a guard with accepted versions", () => {
 
   it("a refusal stands until a replay, which writes once the registry can upcast", async () => {
     const registry = createSchemaRegistry({ compatibility: "NONE" });
-    registry.register({ type: "c", version: 1, schema: z.object({ n: z.number() }) });
+    registry.register({ name: "c", version: 1, schema: z.object({ n: z.number() }) });
     const ledger = new MemoryLedger();
     const rows: Envelope[] = [];
     const guard = guardSink({
@@ -592,7 +592,7 @@ describe("a guard with accepted versions", () => {
     await ledger.append([v1]);
     expect((await guard.deliver(v1)).error?.code).toBe("unsupported_schema_version");
     registry.register({
-      type: "c",
+      name: "c",
       version: 2,
       schema: z.object({ count: z.number() }),
       upcast: (p) => ({ count: (p as { n: number }).n }),

@@ -10,8 +10,9 @@
  * - `<!-- docs-test: throws CODE -->`: compiled, and run to throw a SinkproofError of that
  *   code (a block that shows an error).
  *
- * A block that imports nothing continues its page: it is given, from `sinkproof` and
- * `sinkproof/testing`, every name it uses and does not declare. A block with imports must
+ * A block that imports nothing continues its page: it is given, from `sinkproof`,
+ * `sinkproof/testing`, `sinkproof/ledger` and `sinkproof/digest`, every name it uses and
+ * does not declare. A block with imports must
  * import what it uses, as a reader who copies it would need. Either kind is given the
  * prelude entries it names and does not declare; an entry written `declare …` exists for
  * the compiler only, so a block that uses one is compiled and not run.
@@ -114,12 +115,17 @@ interface Export {
   readonly typeOnly: boolean;
 }
 
-/** What `sinkproof` and `sinkproof/testing` export, read from their index files. */
+/**
+ * What `sinkproof`, `sinkproof/testing`, `sinkproof/ledger` and `sinkproof/digest` export,
+ * read from their index files.
+ */
 function libraryExports(root: string): Map<string, Export> {
   const exports = new Map<string, Export>();
   for (const [module, file] of [
     ["sinkproof", "src/index.ts"],
     ["sinkproof/testing", "src/testing/index.ts"],
+    ["sinkproof/ledger", "src/ledger/index.ts"],
+    ["sinkproof/digest", "src/digest/index.ts"],
   ] as const) {
     const source = ts.createSourceFile(
       file,
@@ -336,6 +342,8 @@ export function librarySources(root: string): Record<string, string> {
   return {
     sinkproof: join(root, "src/index.ts"),
     "sinkproof/testing": join(root, "src/testing/index.ts"),
+    "sinkproof/ledger": join(root, "src/ledger/index.ts"),
+    "sinkproof/digest": join(root, "src/digest/index.ts"),
     "sinkproof/sqlite": join(root, "src/ledger/sqlite/index.ts"),
     "sinkproof/postgres": join(root, "src/ledger/postgres/index.ts"),
     "sinkproof/otel": join(root, "src/otel/index.ts"),

@@ -9,7 +9,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   assertIntact,
-  auditHash,
   canonicalize,
   checksum,
   checksumOf,
@@ -20,19 +19,14 @@ import {
   createProducer,
   createSchemaRegistry,
   createSealer,
-  digestIndex,
-  entryHash,
   FileLedger,
-  formatDigest,
   fromCloudEvent,
   guardSink,
   idempotencyKey,
   idTime,
   isChecksum,
-  isFinalStatus,
   isId,
   isRetryable,
-  isSafeParseSchema,
   isSinkproofError,
   isTransientLedgerError,
   type Ledger,
@@ -41,23 +35,27 @@ import {
   parseCloudEvent,
   parseEnvelope,
   permanent,
-  planAppend,
   type Receipt,
   type ReconcileReport,
   reconcile,
   renderReport,
   repair,
-  rowHash,
-  schemaIssues,
   seal,
   sequenceKey,
   signReceipt,
   toCloudEvent,
   verify,
-  verifyAuditChain,
   verifyReceipt,
   verifySinkPayloads,
 } from "sinkproof";
+import { digestIndex, formatDigest, rowHash } from "sinkproof/digest";
+import {
+  auditHash,
+  entryHash,
+  isFinalStatus,
+  planAppend,
+  verifyAuditChain,
+} from "sinkproof/ledger";
 import {
   createManualClock,
   createMemorySink,
@@ -79,6 +77,7 @@ import {
   ledgerWatermarkCases,
 } from "sinkproof/testing";
 import { z } from "zod";
+import { isSafeParseSchema, schemaIssues } from "../../src/delivery/validation.js";
 
 /** One public function (or method) under attack. */
 export interface HostileCase<C = unknown> {
@@ -154,13 +153,13 @@ export async function world() {
   await ledger.appendAudit({ actor: "fixture", action: "note", reason: "a first record" });
   const registry = createSchemaRegistry();
   registry.register({
-    type: "order",
+    name: "order",
     version: 1,
     schema: orderV1,
     examples: [{ orderId: "o-0", total: 0 }],
   });
   registry.register({
-    type: "order",
+    name: "order",
     version: 2,
     schema: orderV2,
     examples: [{ orderId: "o-0", total: 0, currency: "EUR" }],
@@ -1524,8 +1523,8 @@ export function hostileCases(): HostileCase[] {
       args: () => [{ compatibility: "BACKWARD", metrics: createMemoryMetrics(), warn: () => {} }],
       call: (_, [o]) => {
         const registry = createSchemaRegistry(o as never);
-        registry.register({ type: "order", version: 1, schema: orderV1 });
-        registry.register({ type: "order", version: 2, schema: orderV1, deprecated: "old" });
+        registry.register({ name: "order", version: 1, schema: orderV1 });
+        registry.register({ name: "order", version: 2, schema: orderV1, deprecated: "old" });
         return registry.noteEmitted("order", 2);
       },
       nested: ["options.compatibility", "options.metrics", "options.warn"],
@@ -1536,7 +1535,7 @@ export function hostileCases(): HostileCase[] {
       params: ["registration"],
       args: () => [
         {
-          type: "order",
+          name: "order",
           version: 3,
           schema: orderV2.extend({ note: z.string().optional() }),
           examples: [{ orderId: "o", total: 1, currency: "EUR" }],
@@ -1547,7 +1546,7 @@ export function hostileCases(): HostileCase[] {
       ],
       call: (w, [r]) => w.registry.register(r as never),
       nested: [
-        "registration.type",
+        "registration.name",
         "registration.version",
         "registration.schema",
         "registration.examples",
@@ -1561,14 +1560,14 @@ export function hostileCases(): HostileCase[] {
       fn: "registry.check",
       setup: world,
       params: ["registration"],
-      args: () => [{ type: "order", version: 3, schema: orderV2 }],
+      args: () => [{ name: "order", version: 3, schema: orderV2 }],
       call: (w, [r]) => w.registry.check(r as never),
-      nested: ["registration.type", "registration.version", "registration.schema"],
+      nested: ["registration.name", "registration.version", "registration.schema"],
     }),
     def({
       fn: "registry.validate",
       setup: world,
-      params: ["type", "version", "payload"],
+      params: ["name", "version", "payload"],
       args: () => ["order", 1, { orderId: "o", total: 1 }],
       call: (w, [t, v, p]) => w.registry.validate(t as never, v as never, p),
       nested: ["payload.orderId"],
@@ -1576,7 +1575,7 @@ export function hostileCases(): HostileCase[] {
     def({
       fn: "registry.get/latest/versions/compatibility",
       setup: world,
-      params: ["type", "version"],
+      params: ["name", "version"],
       args: () => ["order", 1],
       call: (w, [t, v]) => [
         w.registry.get(t as never, v as never),
@@ -1588,7 +1587,7 @@ export function hostileCases(): HostileCase[] {
     def({
       fn: "registry.noteEmitted",
       setup: world,
-      params: ["type", "version"],
+      params: ["name", "version"],
       args: () => ["order", 1],
       call: (w, [t, v]) => w.registry.noteEmitted(t as never, v as never),
     }),
