@@ -72,7 +72,7 @@ export interface BucketDigest {
 /**
  * A sink's digest mode: it can summarise, and read back, its rows by row hash. See
  * docs/reconciliation.md for the row hash and a one-query SQL version, and
- * {@link digestIndex} for sinks whose rows are at hand in code.
+ * {@link digest!digestIndex} for sinks whose rows are at hand in code.
  */
 export interface SinkDigest {
   /** Count and digest of every non-empty bucket of the split. */
