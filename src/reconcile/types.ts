@@ -325,12 +325,14 @@ export interface UnexpectedFinding
   /** The checksum the sink holds for it. */
   readonly observed?: string | undefined;
   /** How many copies the sink holds. */
-  readonly count?: number | undefined;
+  readonly count: number;
 }
 
 /**
  * One reconciliation result, by `kind` (narrow on it to read a kind's fields). `matched`
- * entries are counted, not listed.
+ * entries are counted, not listed. `reconcile` makes every finding to this type; a report
+ * read back from JSON (by `repair` or `renderReport`) has each field's type checked, and
+ * each finding's kind, but not that a kind carries every field its interface requires.
  */
 export type Finding =
   | MissingLateFinding

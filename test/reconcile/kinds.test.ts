@@ -42,6 +42,7 @@ describe("finding kinds and receipt statuses", () => {
     expectTypeOf<FindingFor<"duplicate">["count"]>().toEqualTypeOf<number>();
     expectTypeOf<FindingFor<"missing-lost">["ageMs"]>().toEqualTypeOf<number>();
     expectTypeOf<FindingFor<"unexpected">["position"]>().toEqualTypeOf<undefined>();
+    expectTypeOf<FindingFor<"unexpected">["count"]>().toEqualTypeOf<number>();
     const report = await reconcile({
       ledger: new MemoryLedger(),
       sinks: [{ name: "wh", observe: () => [] }],
