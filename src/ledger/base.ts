@@ -26,6 +26,7 @@ import { randomUUID } from "node:crypto";
 import { type Limits, resolveLimits } from "../canonical/canonicalize.js";
 import { ENVELOPE_LIMITS, type Envelope } from "../envelope/schema.js";
 import { LedgerError } from "../errors.js";
+import { checkInteger } from "../internal/checks.js";
 import { readArray, readOptions } from "../internal/options.js";
 import { appendResults, checkBatch, clashError, EMPTY_RESULT } from "./append.js";
 import { checkAuditHead, verifyAuditChain } from "./audit.js";
@@ -95,7 +96,6 @@ import {
   checkAuditInput,
   checkFreezeInput,
   checkId,
-  checkInteger,
   checkKey,
   checkName,
   checkProducer,
