@@ -10,7 +10,7 @@ import type { Limits } from "../canonical/canonicalize.js";
 import type { Checksum } from "../checksum/checksum.js";
 import { algorithmOf, isChecksum, sameChecksum } from "../checksum/checksum.js";
 import { CanonicalizationError, EnvelopeValidationError, type ValidationIssue } from "../errors.js";
-import { describe, invalidArgument } from "../internal/arguments.js";
+import { checkBoolean } from "../internal/checks.js";
 import { optionKeys, readOptions } from "../internal/options.js";
 import { logger } from "../observe/debug.js";
 import { readingEnvelope, zodIssues } from "./issues.js";
@@ -95,10 +95,7 @@ function decode(input: unknown, maxBytes: number): unknown {
 export function parseEnvelope(input: unknown, options?: ParseEnvelopeOptions): Envelope {
   const read = readOptions<ParseEnvelopeOptions>(options, "options", PARSE_KEYS);
   const limits = payloadLimits(read);
-  const verifyChecksum = read.verify ?? true;
-  if (typeof verifyChecksum !== "boolean") {
-    invalidArgument("options.verify", `must be a boolean, got ${describe(verifyChecksum)}`);
-  }
+  const verifyChecksum = checkBoolean(read.verify ?? true, "options.verify");
   return readingEnvelope("envelope", [], () => parseReading(input, limits, verifyChecksum));
 }
 

@@ -13,6 +13,7 @@
 import type { Checksum, ChecksumAlgorithm } from "../checksum/checksum.js";
 import { EnvelopeValidationError } from "../errors.js";
 import { describe, invalidArgument, show } from "../internal/arguments.js";
+import { checkFunction } from "../internal/checks.js";
 import { type OptionKeys, optionKeys, readOptions } from "../internal/options.js";
 import { DRAFT_KEYS, isValidDraft, TRACE_KEYS } from "./fields.js";
 import { createIdFactory, type IdFactory, isId } from "./ids.js";
@@ -245,9 +246,7 @@ function explainDraft(draft: unknown): never {
 export function createSealer(options: SealOptions = {}): Sealer {
   const read = readOptions<SealOptions>(options, "options", SEAL_KEYS);
   const { clock = Date.now, ids, algorithm = "xxh64" } = read;
-  if (typeof clock !== "function") {
-    invalidArgument("options.clock", `must be a function, got ${describe(clock)}`);
-  }
+  checkFunction(clock, "options.clock");
   if (ids !== undefined && typeof ids !== "function") {
     invalidArgument("options.ids", `must be an id factory function, got ${describe(ids)}`);
   }

@@ -16,7 +16,7 @@
 
 import crypto from "node:crypto";
 import { InvalidArgumentError } from "../errors.js";
-import { describe, reading, show } from "../internal/arguments.js";
+import { describe, invalidArgument, reading, show } from "../internal/arguments.js";
 import type { BucketDigest, DigestSplit, HashRange, Observation, SinkDigest } from "./types.js";
 
 /** Size of the row-hash space: row hashes are unsigned 32-bit integers. */
@@ -85,22 +85,10 @@ export function formatDigest(hiSum: number | bigint, loSum: number | bigint): st
 
 function word(value: number | bigint, where: string): string {
   if (typeof value === "number" && !Number.isSafeInteger(value)) {
-    throw new InvalidArgumentError(
-      "invalid_argument",
-      `${where} must be a safe integer or a bigint, got ${show(value)}`,
-      {
-        path: where,
-      },
-    );
+    invalidArgument(where, `must be a safe integer or a bigint, got ${show(value)}`);
   }
   if (typeof value !== "number" && typeof value !== "bigint") {
-    throw new InvalidArgumentError(
-      "invalid_argument",
-      `${where} must be a safe integer or a bigint, got ${describe(value)}`,
-      {
-        path: where,
-      },
-    );
+    invalidArgument(where, `must be a safe integer or a bigint, got ${describe(value)}`);
   }
   return BigInt.asUintN(32, BigInt(value)).toString(16).padStart(8, "0");
 }
@@ -273,13 +261,7 @@ export function checkHashRange(range: HashRange, where: string): void {
       range.to <= HASH_SPACE,
   );
   if (!ok) {
-    throw new InvalidArgumentError(
-      "invalid_argument",
-      `${where} must be { from, to } with 0 ≤ from < to ≤ 2^32`,
-      {
-        path: where,
-      },
-    );
+    invalidArgument(where, "must be { from, to } with 0 ≤ from < to ≤ 2^32");
   }
 }
 
@@ -300,10 +282,9 @@ export function splitWidth(split: DigestSplit, where: string): number {
       (split.to - split.from) % split.buckets === 0,
   );
   if (!ok) {
-    throw new InvalidArgumentError(
-      "invalid_argument",
-      `${where} must be { from, to, buckets } with 0 ≤ from < to ≤ 2^32 and (to - from) divisible by buckets`,
-      { path: where },
+    invalidArgument(
+      where,
+      "must be { from, to, buckets } with 0 ≤ from < to ≤ 2^32 and (to - from) divisible by buckets",
     );
   }
   return (split.to - split.from) / split.buckets;
@@ -331,13 +312,7 @@ export function digestIndex(
     () => typeof (rows as Iterable<unknown> | null)?.[Symbol.iterator] === "function",
   );
   if (!iterable) {
-    throw new InvalidArgumentError(
-      "invalid_argument",
-      `rows must be an iterable of { key, checksum }, got ${describe(rows)}`,
-      {
-        path: "rows",
-      },
-    );
+    invalidArgument("rows", `must be an iterable of { key, checksum }, got ${describe(rows)}`);
   }
   const buffer = new RowBuffer();
   const kept: Observation[] = [];
@@ -350,19 +325,11 @@ export function digestIndex(
       const key = r?.key;
       const checksum = r?.checksum;
       if (typeof key !== "string" || typeof checksum !== "string") {
-        throw new InvalidArgumentError(
-          "invalid_argument",
-          `rows[${i}] must be { key, checksum } (strings)`,
-          { path: `rows[${i}]` },
-        );
+        invalidArgument(`rows[${i}]`, "must be { key, checksum } (strings)");
       }
       const count = r?.count ?? 1;
       if (!Number.isSafeInteger(count) || (count as number) < 1) {
-        throw new InvalidArgumentError(
-          "invalid_argument",
-          `rows[${i}].count must be a positive integer, got ${show(count)}`,
-          { path: `rows[${i}].count` },
-        );
+        invalidArgument(`rows[${i}].count`, `must be a positive integer, got ${show(count)}`);
       }
       const payload = r?.payload;
       buffer.push(rowHash(key, checksum), count as number, kept.length);

@@ -29,6 +29,8 @@
 
 import { performance } from "node:perf_hooks";
 import { describe, invalidArgument, show } from "../internal/arguments.js";
+import { checkBoolean } from "../internal/checks.js";
+import { MESSAGE_LIMIT, OWNER_LIMIT } from "../internal/limits.js";
 import { optionKeys, readOptions } from "../internal/options.js";
 import type { Ledger, ReceiptStatus } from "../ledger/types.js";
 import { POLICY_FREEZE_ORIGIN } from "./freeze.js";
@@ -334,18 +336,17 @@ function resolveOptions(report: ReconcileReport, repairOptions: RepairOptions): 
     if (!byName.has(sink.name))
       invalidArgument(`report.sinks[${i}].name`, `"${sink.name}" is not in options.sinks`);
   }
-  const dryRun = options.dryRun ?? false;
-  if (typeof dryRun !== "boolean")
-    invalidArgument("options.dryRun", `must be a boolean, got ${describe(dryRun)}`);
-  const includeLate = options.includeLate ?? false;
-  if (typeof includeLate !== "boolean")
-    invalidArgument("options.includeLate", `must be a boolean, got ${describe(includeLate)}`);
+  const dryRun = checkBoolean(options.dryRun ?? false, "options.dryRun");
+  const includeLate = checkBoolean(options.includeLate ?? false, "options.includeLate");
   const actor = options.actor ?? "sinkproof.repair";
-  if (typeof actor !== "string" || actor.length === 0 || actor.length > 256)
-    invalidArgument("options.actor", "must be a non-empty string of at most 256 characters");
+  if (typeof actor !== "string" || actor.length === 0 || actor.length > OWNER_LIMIT)
+    invalidArgument(
+      "options.actor",
+      `must be a non-empty string of at most ${OWNER_LIMIT} characters`,
+    );
   const why = options.reason;
-  if (why !== undefined && (typeof why !== "string" || why.length > 4096))
-    invalidArgument("options.reason", "must be a string of at most 4096 characters");
+  if (why !== undefined && (typeof why !== "string" || why.length > MESSAGE_LIMIT))
+    invalidArgument("options.reason", `must be a string of at most ${MESSAGE_LIMIT} characters`);
   const ledger = checkLedger(options.ledger);
   if (options.clock !== undefined && typeof options.clock !== "function") {
     invalidArgument(

@@ -16,7 +16,6 @@
 
 import { performance } from "node:perf_hooks";
 import { algorithmOf, type Checksum, isChecksum } from "../checksum/checksum.js";
-import { InvalidArgumentError } from "../errors.js";
 import { describe, invalidArgument, show } from "../internal/arguments.js";
 import { optionKeys, readOptions, readProperty } from "../internal/options.js";
 import { createSeededRandom } from "../internal/random.js";
@@ -207,10 +206,11 @@ async function readRange(
       if (o.checksum !== undefined) {
         const { hash } = rowHash(o.key, o.checksum);
         if (hash < range.from || hash >= range.to) {
-          throw new InvalidArgumentError(
-            "invalid_argument",
-            `${where} returned ${JSON.stringify(o.key.slice(0, 80))}, whose row hash ${hash} is outside the range asked for [${range.from}, ${range.to})`,
-            { path: where, key: o.key },
+          invalidArgument(
+            where,
+            `returned ${JSON.stringify(o.key.slice(0, 80))}, whose row hash ${hash} is outside the range asked for [${range.from}, ${range.to})`,
+            undefined,
+            { key: o.key },
           );
         }
       }
