@@ -17,6 +17,7 @@
 import { performance } from "node:perf_hooks";
 import { algorithmOf, type Checksum, isChecksum } from "../checksum/checksum.js";
 import { describe, invalidArgument, show } from "../internal/arguments.js";
+import { mix32 } from "../internal/mix.js";
 import { optionKeys, readOptions, readProperty } from "../internal/options.js";
 import { createSeededRandom } from "../internal/random.js";
 import type { Ledger } from "../ledger/types.js";
@@ -160,12 +161,7 @@ function sampleHash(seed: number, key: string): number {
     h ^= key.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return mix32(h);
 }
 
 /** The slices of the hash space in a seeded order. */
