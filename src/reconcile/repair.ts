@@ -248,29 +248,40 @@ export async function repair(
   });
   const unsettled = new Set(interrupted.filter((i) => i.status === "unsettled").map((i) => i.sink));
   const { unreadable } = checked;
+  // The result, a dry run's or a real one's: what differs is what was done and verified.
+  const result = (
+    outcomes: RepairOutcome[],
+    unresolvedSinks: ReadonlySet<string>,
+    unfrozen: ReadonlySet<string>,
+    done: Pick<RepairResult, "converged" | "unresolved" | "verification">,
+  ): RepairResult => ({
+    dryRun,
+    startedAt,
+    actions: outcomes,
+    sinks: summarize(
+      report.sinks,
+      perSink,
+      outcomes,
+      unresolvedSinks,
+      unfrozen,
+      unreadable,
+      interrupted,
+    ),
+    converged: done.converged,
+    unresolved: done.unresolved,
+    interrupted,
+    remaining,
+    verification: done.verification,
+    durationMs: performance.now() - started,
+  });
 
   if (dryRun) {
     const outcomes = actions.map((a): RepairOutcome => ({ ...a, status: "planned" }));
-    return {
-      dryRun,
-      startedAt,
-      actions: outcomes,
-      sinks: summarize(
-        report.sinks,
-        perSink,
-        outcomes,
-        new Set(unreadable.keys()),
-        new Set(),
-        unreadable,
-        interrupted,
-      ),
+    return result(outcomes, new Set(unreadable.keys()), new Set(), {
       converged: actions.length === 0 && unreadable.size === 0 && interrupted.length === 0,
       unresolved: [],
-      interrupted,
-      remaining,
       verification: undefined,
-      durationMs: performance.now() - started,
-    };
+    });
   }
 
   // 3. Execute: an intent record, the sink action, an outcome record.
@@ -290,26 +301,11 @@ export async function repair(
   ]);
   const liftable = frozenSinks.filter((s) => !unresolvedSinks.has(s.name));
   const unfrozen = await liftFreezes(run, liftable);
-  return {
-    dryRun,
-    startedAt,
-    actions: outcomes,
-    sinks: summarize(
-      report.sinks,
-      perSink,
-      outcomes,
-      unresolvedSinks,
-      unfrozen,
-      unreadable,
-      interrupted,
-    ),
+  return result(outcomes, unresolvedSinks, unfrozen, {
     converged: unresolvedSinks.size === 0,
     unresolved,
-    interrupted,
-    remaining,
     verification,
-    durationMs: performance.now() - started,
-  };
+  });
 }
 
 /** The options of one repair, checked, and the range of its report. */
