@@ -7,7 +7,6 @@
  */
 
 import type { Limits } from "../canonical/canonicalize.js";
-import type { Checksum } from "../checksum/checksum.js";
 import { algorithmOf, isChecksum, sameChecksum } from "../checksum/checksum.js";
 import { CanonicalizationError, EnvelopeValidationError, type ValidationIssue } from "../errors.js";
 import { checkBoolean } from "../internal/checks.js";
@@ -15,8 +14,8 @@ import { optionKeys, readOptions } from "../internal/options.js";
 import { logger } from "../observe/debug.js";
 import { readingEnvelope, zodIssues } from "./issues.js";
 import { type HashedPayload, hashPayload } from "./payload.js";
-import { type Envelope, envelopeFieldsSchema, type SchemaRef, type Trace } from "./schema.js";
-import { buildEnvelope } from "./seal.js";
+import { type Envelope, envelopeFieldsSchema } from "./schema.js";
+import { buildEnvelope, type EnvelopeFields } from "./seal.js";
 import { checksumMismatch, payloadLimits, type VerifyOptions } from "./verify.js";
 
 const log = logger("envelope");
@@ -123,20 +122,7 @@ function parseReading(input: unknown, limits: Limits, verifyChecksum: boolean): 
     log("rejected envelope: %d issue(s), first %o", issues.length, issues[0]);
     throw new EnvelopeValidationError(issues);
   }
-  const fields = result.data as {
-    id: string;
-    producer: string;
-    stream: string;
-    seq: number;
-    type: string;
-    schema: SchemaRef;
-    time: string;
-    key: string;
-    checksum: Checksum;
-    payload: unknown;
-    trace: Trace;
-    parents: string[];
-  };
+  const fields = result.data as EnvelopeFields<unknown>;
   if (verifyChecksum && !sameChecksum(fields.checksum, hashed.checksum)) {
     throw checksumMismatch(fields.checksum, hashed.checksum, fields.key);
   }

@@ -125,8 +125,8 @@ function frozenSchema(schema: SchemaRef): SchemaRef {
   return lastSchema;
 }
 
-/** Assembles a frozen envelope; every field already validated. The one place that does. */
-export function buildEnvelope<P>(fields: {
+/** The fields {@link buildEnvelope} assembles, each already validated. */
+export interface EnvelopeFields<P> {
   id: string;
   producer: string;
   stream: string;
@@ -139,7 +139,10 @@ export function buildEnvelope<P>(fields: {
   payload: P;
   trace: Trace | undefined;
   parents: readonly string[] | undefined;
-}): Envelope<P> {
+}
+
+/** Assembles a frozen envelope; every field already validated. The one place that does. */
+export function buildEnvelope<P>(fields: EnvelopeFields<P>): Envelope<P> {
   return Object.freeze({
     id: fields.id,
     producer: fields.producer,
