@@ -247,19 +247,22 @@ export class SortedRows {
   }
 }
 
+/** True for integers `from` and `to` with `0 ≤ from < to ≤ 2^32` (a range or a split). */
+function isHashRange(range: unknown): range is HashRange {
+  if (typeof range !== "object" || range === null) return false;
+  const { from, to } = range as HashRange;
+  return (
+    Number.isSafeInteger(from) &&
+    Number.isSafeInteger(to) &&
+    from >= 0 &&
+    from < to &&
+    to <= HASH_SPACE
+  );
+}
+
 /** Checks a hash range: integers with `0 ≤ from < to ≤ 2^32`. Internal. */
 export function checkHashRange(range: HashRange, where: string): void {
-  const ok = reading(
-    where,
-    () =>
-      typeof range === "object" &&
-      range !== null &&
-      Number.isSafeInteger(range.from) &&
-      Number.isSafeInteger(range.to) &&
-      range.from >= 0 &&
-      range.from < range.to &&
-      range.to <= HASH_SPACE,
-  );
+  const ok = reading(where, () => isHashRange(range));
   if (!ok) {
     invalidArgument(where, "must be { from, to } with 0 ≤ from < to ≤ 2^32");
   }
@@ -270,14 +273,8 @@ export function splitWidth(split: DigestSplit, where: string): number {
   const ok = reading(
     where,
     () =>
-      typeof split === "object" &&
-      split !== null &&
-      Number.isSafeInteger(split.from) &&
-      Number.isSafeInteger(split.to) &&
+      isHashRange(split) &&
       Number.isSafeInteger(split.buckets) &&
-      split.from >= 0 &&
-      split.to <= HASH_SPACE &&
-      split.from < split.to &&
       split.buckets >= 1 &&
       (split.to - split.from) % split.buckets === 0,
   );
