@@ -103,6 +103,9 @@ function checkLedgerOption(ledger: unknown): Ledger {
   return ledger as Ledger;
 }
 
+/** The integer options of {@link guardSink}. */
+type IntegerOption = "concurrency" | "claimTtlMs" | "pollMs" | "freezeCheckMs";
+
 /** Reads and checks the options of {@link guardSink}, each once, in the order of the keys. */
 export function resolveGuardOptions(guardOptions: GuardSinkOptions): GuardConfig {
   const options = readOptions<GuardSinkOptions>(guardOptions, "options", GUARD_KEYS, {
@@ -116,22 +119,12 @@ export function resolveGuardOptions(guardOptions: GuardSinkOptions): GuardConfig
     invalidArgument("options.validate", "must be a function or a zod schema");
   }
   const retry = resolveRetry(options.retry);
-  const concurrency = optionalInteger(options.concurrency, "options.concurrency", 1, 10_000, 8);
-  const claimTtlMs = optionalInteger(
-    options.claimTtlMs,
-    "options.claimTtlMs",
-    10,
-    86_400_000,
-    30_000,
-  );
-  const pollMs = optionalInteger(options.pollMs, "options.pollMs", 1, 60_000, 20);
-  const freezeCheckMs = optionalInteger(
-    options.freezeCheckMs,
-    "options.freezeCheckMs",
-    0,
-    3_600_000,
-    1000,
-  );
+  const int = (key: IntegerOption, min: number, max: number, fallback: number) =>
+    optionalInteger(options[key], `options.${key}`, min, max, fallback);
+  const concurrency = int("concurrency", 1, 10_000, 8);
+  const claimTtlMs = int("claimTtlMs", 10, 86_400_000, 30_000);
+  const pollMs = int("pollMs", 1, 60_000, 20);
+  const freezeCheckMs = int("freezeCheckMs", 0, 3_600_000, 1000);
   const owner =
     options.owner === undefined
       ? defaultOwner()
