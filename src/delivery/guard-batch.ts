@@ -7,7 +7,7 @@
  */
 
 import type { Envelope } from "../envelope/schema.js";
-import { InvalidArgumentError, isSinkproofError } from "../errors.js";
+import { isSinkproofError } from "../errors.js";
 import { describe, errorText, invalidArgument, isIterableObject } from "../internal/arguments.js";
 import type { Receipt } from "../ledger/types.js";
 import type { GuardContext } from "./guard-context.js";
@@ -66,11 +66,7 @@ export async function deliverAll(
   } catch (error) {
     await Promise.all(active);
     if (isSinkproofError(error)) throw error;
-    throw new InvalidArgumentError(
-      "invalid_argument",
-      `envelopes could not be iterated: ${errorText(error)}`,
-      { path: "envelopes", cause: error },
-    );
+    invalidArgument("envelopes", `could not be iterated: ${errorText(error)}`, error);
   }
   await Promise.all(active);
   if (errors.length > 0) throw errors[0];

@@ -8,6 +8,13 @@
  */
 
 import { describe, invalidArgument, reading, show } from "../internal/arguments.js";
+import {
+  checkBoolean,
+  checkFunction,
+  optionalFunction,
+  optionalInteger,
+} from "../internal/checks.js";
+import { OWNER_LIMIT } from "../internal/limits.js";
 import { type OptionKeys, optionKeys, readOptions, readProperty } from "../internal/options.js";
 import type { Ledger } from "../ledger/types.js";
 import { checkName } from "../ledger/validate.js";
@@ -96,13 +103,8 @@ function checkLedgerOption(ledger: unknown): Ledger {
   return ledger as Ledger;
 }
 
-function integer(value: unknown, where: string, min: number, max: number, fallback: number) {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-    invalidArgument(where, `must be an integer from ${min} to ${max}, got ${describe(value)}`);
-  }
-  return value;
-}
+/** The integer options of {@link guardSink}. */
+type IntegerOption = "concurrency" | "claimTtlMs" | "pollMs" | "freezeCheckMs";
 
 /** Reads and checks the options of {@link guardSink}, each once, in the order of the keys. */
 export function resolveGuardOptions(guardOptions: GuardSinkOptions): GuardConfig {
@@ -111,28 +113,28 @@ export function resolveGuardOptions(guardOptions: GuardSinkOptions): GuardConfig
   });
   const name = checkName(options.name, "options.name");
   const ledger = checkLedgerOption(options.ledger);
-  const write = options.write as SinkWriter;
-  if (typeof write !== "function")
-    invalidArgument("options.write", `must be a function, got ${describe(write)}`);
+  const write = checkFunction(options.write as SinkWriter, "options.write");
   const validate = options.validate;
   if (validate !== undefined && typeof validate !== "function" && !isSafeParseSchema(validate)) {
     invalidArgument("options.validate", "must be a function or a zod schema");
   }
   const retry = resolveRetry(options.retry);
-  const concurrency = integer(options.concurrency, "options.concurrency", 1, 10_000, 8);
-  const claimTtlMs = integer(options.claimTtlMs, "options.claimTtlMs", 10, 86_400_000, 30_000);
-  const pollMs = integer(options.pollMs, "options.pollMs", 1, 60_000, 20);
-  const freezeCheckMs = integer(options.freezeCheckMs, "options.freezeCheckMs", 0, 3_600_000, 1000);
+  const int = (key: IntegerOption, min: number, max: number, fallback: number) =>
+    optionalInteger(options[key], `options.${key}`, min, max, fallback);
+  const concurrency = int("concurrency", 1, 10_000, 8);
+  const claimTtlMs = int("claimTtlMs", 10, 86_400_000, 30_000);
+  const pollMs = int("pollMs", 1, 60_000, 20);
+  const freezeCheckMs = int("freezeCheckMs", 0, 3_600_000, 1000);
   const owner =
-    options.owner === undefined ? defaultOwner() : checkName(options.owner, "options.owner", 256);
+    options.owner === undefined
+      ? defaultOwner()
+      : checkName(options.owner, "options.owner", OWNER_LIMIT);
   const metrics = safeMetrics(checkMetrics(options.metrics, "options.metrics"));
   const signer =
     options.signReceipts === undefined
       ? undefined
       : checkSigningKey(options.signReceipts, "options.signReceipts");
-  const clock = options.clock ?? Date.now;
-  if (typeof clock !== "function")
-    invalidArgument("options.clock", `must be a function, got ${describe(clock)}`);
+  const clock = checkFunction(options.clock ?? Date.now, "options.clock");
   const labels = Object.freeze({ sink: name });
   const log = logger(`sink:${name}`);
   const accepts = checkAccepts(options.accepts, "options.accepts");
@@ -204,9 +206,7 @@ export function readDeliverOptions(options: unknown): DeliverOptions {
   ) {
     invalidArgument("options.signal", `must be an AbortSignal, got ${describe(signal)}`);
   }
-  if (onWait !== undefined && typeof onWait !== "function")
-    invalidArgument("options.onWait", `must be a function, got ${describe(onWait)}`);
-  if (replay !== undefined && typeof replay !== "boolean")
-    invalidArgument("options.replay", `must be a boolean, got ${describe(replay)}`);
+  optionalFunction(onWait, "options.onWait");
+  if (replay !== undefined) checkBoolean(replay, "options.replay");
   return read;
 }

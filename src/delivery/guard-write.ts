@@ -10,12 +10,13 @@
 import type { Envelope } from "../envelope/schema.js";
 import type { ValidationIssue } from "../errors.js";
 import { describe, errorSummary, invalidArgument, reading } from "../internal/arguments.js";
+import { OFFSET_LIMIT } from "../internal/limits.js";
 import type { Receipt } from "../ledger/types.js";
 import type { Delivery, GuardContext } from "./guard-context.js";
 import { abortText, rejected } from "./guard-receipts.js";
 import type { SinkValidator } from "./guard-types.js";
 import type { Lease } from "./leases.js";
-import { clipIssue, OFFSET_LIMIT } from "./limits.js";
+import { clipIssue } from "./limits.js";
 import { backoffMs } from "./retry.js";
 import { schemaIssues } from "./validation.js";
 

@@ -1,22 +1,15 @@
 /**
- * The lengths a guard cuts text to before it goes into a receipt or a freeze: the
- * ledger's receipt checks (`ledger/validate.ts`) refuse anything longer, so a long
- * message from a writer, a validator or an abort reason is cut here, never refused there.
+ * How a guard cuts text before it goes into a receipt or a freeze: the ledger's receipt
+ * checks (`ledger/validate.ts`) refuse anything longer than the limits of
+ * `internal/limits.ts`, so a long message from a writer, a validator or an abort reason is
+ * cut here to those same limits, never refused there.
  *
  * @module
  */
 
 import type { ValidationIssue } from "../errors.js";
 import { show } from "../internal/arguments.js";
-
-/** Most characters of a message: a receipt's error or issue message, a freeze's reason. */
-export const MESSAGE_LIMIT = 4096;
-/** Most characters of an issue's path. */
-export const PATH_LIMIT = 1024;
-/** Most characters of a receipt's `sinkOffset`. */
-export const OFFSET_LIMIT = 1024;
-/** Most characters of an issue's code. */
-export const CODE_LIMIT = 128;
+import { CODE_LIMIT, MESSAGE_LIMIT, PATH_LIMIT } from "../internal/limits.js";
 
 /** `text` cut to {@link MESSAGE_LIMIT} characters. */
 export function clipMessage(text: string): string {

@@ -10,6 +10,7 @@
 
 import type { Envelope } from "../envelope/schema.js";
 import { describe, invalidArgument } from "../internal/arguments.js";
+import { optionalFunction } from "../internal/checks.js";
 import { optionKeys, readArray, readOptions, readProperty } from "../internal/options.js";
 import type { LedgerEntry, Receipt } from "../ledger/types.js";
 import { isFinalStatus } from "../ledger/validate.js";
@@ -185,10 +186,7 @@ export function createPipeline(pipelineOptions: PipelineOptions): Pipeline {
 
   async function drain(options?: DrainOptions): Promise<Drained> {
     const drainOptions = readOptions<DrainOptions>(options, "options", DRAIN_KEYS);
-    const onProgress = drainOptions.onProgress;
-    if (onProgress !== undefined && typeof onProgress !== "function") {
-      invalidArgument("options.onProgress", `must be a function, got ${describe(onProgress)}`);
-    }
+    const onProgress = optionalFunction(drainOptions.onProgress, "options.onProgress");
     const results = await Promise.all(
       sinks.map(async (sink) => {
         let dispatched = 0;

@@ -13,6 +13,7 @@ import type { Envelope, SchemaRef, Trace } from "../envelope/schema.js";
 import { createSealer, type EnvelopeDraft, type Sealer } from "../envelope/seal.js";
 import { PayloadValidationError, type ValidationIssue } from "../errors.js";
 import { describe, invalidArgument, reading } from "../internal/arguments.js";
+import { checkInteger } from "../internal/checks.js";
 import { optionKeys, readArray, readOptions, readProperty } from "../internal/options.js";
 import type { Ledger } from "../ledger/types.js";
 import { checkProducer } from "../ledger/validate.js";
@@ -306,13 +307,7 @@ function resolveProducerOptions(producerOptions: ProducerOptions): ProducerConfi
   ) {
     invalidArgument("options.registry", `must be a schema registry, got ${describe(registry)}`);
   }
-  const block = options.sequenceBlock ?? 100;
-  if (!Number.isInteger(block) || block < 1 || block > 1_000_000) {
-    invalidArgument(
-      "options.sequenceBlock",
-      `must be an integer from 1 to 1000000, got ${describe(block)}`,
-    );
-  }
+  const block = checkInteger(options.sequenceBlock ?? 100, "options.sequenceBlock", 1, 1_000_000);
   const metrics = safeMetrics(checkMetrics(options.metrics, "options.metrics"));
   const seal = createSealer({
     clock: options.clock,

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { describe, invalidArgument } from "../internal/arguments.js";
+import { checkFunction, optionalInteger } from "../internal/checks.js";
 import { optionKeys, readOptions } from "../internal/options.js";
 
 const PERMANENT: unique symbol = Symbol.for("sinkproof.permanent") as never;
@@ -139,28 +139,10 @@ export function resolveRetry(
   where = "options.retry",
 ): RetryPolicy {
   const o = readOptions<RetryOptions>(options, where, RETRY_KEYS);
-  const int = (
-    value: unknown,
-    name: string,
-    min: number,
-    max: number,
-    fallback: number,
-  ): number => {
-    if (value === undefined) return fallback;
-    if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-      invalidArgument(
-        `${where}.${name}`,
-        `must be an integer from ${min} to ${max}, got ${describe(value)}`,
-      );
-    }
-    return value;
-  };
-  const fn = <F>(value: unknown, name: string, fallback: F): F => {
-    if (value === undefined) return fallback;
-    if (typeof value !== "function")
-      invalidArgument(`${where}.${name}`, `must be a function, got ${describe(value)}`);
-    return value as F;
-  };
+  const int = (value: unknown, name: string, min: number, max: number, fallback: number) =>
+    optionalInteger(value, `${where}.${name}`, min, max, fallback);
+  const fn = <F>(value: unknown, name: string, fallback: F): F =>
+    value === undefined ? fallback : (checkFunction(value, `${where}.${name}`) as F);
   return {
     attempts: int(o.attempts, "attempts", 1, 1000, 5),
     baseDelayMs: int(o.baseDelayMs, "baseDelayMs", 0, 3_600_000, 50),

@@ -16,6 +16,7 @@ import { getRandomValues } from "node:crypto";
 import { decodeTime, TIME_MAX } from "ulid";
 import { IdError } from "../errors.js";
 import { describe, invalidArgument, show } from "../internal/arguments.js";
+import { optionalFunction } from "../internal/checks.js";
 import { optionKeys, readOptions } from "../internal/options.js";
 import { logger } from "../observe/debug.js";
 
@@ -133,12 +134,8 @@ function monotonic(random: () => number): (time: number) => string {
  */
 export function createIdFactory(options: IdFactoryOptions = {}): IdFactory {
   const { clock, random } = readOptions<IdFactoryOptions>(options, "options", ID_KEYS);
-  if (clock !== undefined && typeof clock !== "function") {
-    invalidArgument("options.clock", `must be a function, got ${describe(clock)}`);
-  }
-  if (random !== undefined && typeof random !== "function") {
-    invalidArgument("options.random", `must be a function, got ${describe(random)}`);
-  }
+  optionalFunction(clock, "options.clock");
+  optionalFunction(random, "options.random");
   const prng = random ?? bufferedCryptoRandom();
   const safeRandom =
     random === undefined

@@ -7,16 +7,15 @@
  */
 
 import type { Limits } from "../canonical/canonicalize.js";
-import type { Checksum } from "../checksum/checksum.js";
 import { algorithmOf, isChecksum, sameChecksum } from "../checksum/checksum.js";
 import { CanonicalizationError, EnvelopeValidationError, type ValidationIssue } from "../errors.js";
-import { describe, invalidArgument } from "../internal/arguments.js";
+import { checkBoolean } from "../internal/checks.js";
 import { optionKeys, readOptions } from "../internal/options.js";
 import { logger } from "../observe/debug.js";
 import { readingEnvelope, zodIssues } from "./issues.js";
 import { type HashedPayload, hashPayload } from "./payload.js";
-import { type Envelope, envelopeFieldsSchema, type SchemaRef, type Trace } from "./schema.js";
-import { buildEnvelope } from "./seal.js";
+import { type Envelope, envelopeFieldsSchema } from "./schema.js";
+import { buildEnvelope, type EnvelopeFields } from "./seal.js";
 import { checksumMismatch, payloadLimits, type VerifyOptions } from "./verify.js";
 
 const log = logger("envelope");
@@ -95,10 +94,7 @@ function decode(input: unknown, maxBytes: number): unknown {
 export function parseEnvelope(input: unknown, options?: ParseEnvelopeOptions): Envelope {
   const read = readOptions<ParseEnvelopeOptions>(options, "options", PARSE_KEYS);
   const limits = payloadLimits(read);
-  const verifyChecksum = read.verify ?? true;
-  if (typeof verifyChecksum !== "boolean") {
-    invalidArgument("options.verify", `must be a boolean, got ${describe(verifyChecksum)}`);
-  }
+  const verifyChecksum = checkBoolean(read.verify ?? true, "options.verify");
   return readingEnvelope("envelope", [], () => parseReading(input, limits, verifyChecksum));
 }
 
@@ -126,20 +122,7 @@ function parseReading(input: unknown, limits: Limits, verifyChecksum: boolean): 
     log("rejected envelope: %d issue(s), first %o", issues.length, issues[0]);
     throw new EnvelopeValidationError(issues);
   }
-  const fields = result.data as {
-    id: string;
-    producer: string;
-    stream: string;
-    seq: number;
-    type: string;
-    schema: SchemaRef;
-    time: string;
-    key: string;
-    checksum: Checksum;
-    payload: unknown;
-    trace: Trace;
-    parents: string[];
-  };
+  const fields = result.data as EnvelopeFields<unknown>;
   if (verifyChecksum && !sameChecksum(fields.checksum, hashed.checksum)) {
     throw checksumMismatch(fields.checksum, hashed.checksum, fields.key);
   }

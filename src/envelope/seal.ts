@@ -13,6 +13,7 @@
 import type { Checksum, ChecksumAlgorithm } from "../checksum/checksum.js";
 import { EnvelopeValidationError } from "../errors.js";
 import { describe, invalidArgument, show } from "../internal/arguments.js";
+import { checkFunction } from "../internal/checks.js";
 import { type OptionKeys, optionKeys, readOptions } from "../internal/options.js";
 import { DRAFT_KEYS, isValidDraft, TRACE_KEYS } from "./fields.js";
 import { createIdFactory, type IdFactory, isId } from "./ids.js";
@@ -124,8 +125,8 @@ function frozenSchema(schema: SchemaRef): SchemaRef {
   return lastSchema;
 }
 
-/** Assembles a frozen envelope; every field already validated. The one place that does. */
-export function buildEnvelope<P>(fields: {
+/** The fields {@link buildEnvelope} assembles, each already validated. */
+export interface EnvelopeFields<P> {
   id: string;
   producer: string;
   stream: string;
@@ -138,7 +139,10 @@ export function buildEnvelope<P>(fields: {
   payload: P;
   trace: Trace | undefined;
   parents: readonly string[] | undefined;
-}): Envelope<P> {
+}
+
+/** Assembles a frozen envelope; every field already validated. The one place that does. */
+export function buildEnvelope<P>(fields: EnvelopeFields<P>): Envelope<P> {
   return Object.freeze({
     id: fields.id,
     producer: fields.producer,
@@ -245,9 +249,7 @@ function explainDraft(draft: unknown): never {
 export function createSealer(options: SealOptions = {}): Sealer {
   const read = readOptions<SealOptions>(options, "options", SEAL_KEYS);
   const { clock = Date.now, ids, algorithm = "xxh64" } = read;
-  if (typeof clock !== "function") {
-    invalidArgument("options.clock", `must be a function, got ${describe(clock)}`);
-  }
+  checkFunction(clock, "options.clock");
   if (ids !== undefined && typeof ids !== "function") {
     invalidArgument("options.ids", `must be an id factory function, got ${describe(ids)}`);
   }

@@ -15,7 +15,8 @@ import {
   isSinkproofError,
   type ValidationIssue,
 } from "../errors.js";
-import { describe, errorText, invalidArgument } from "../internal/arguments.js";
+import { describe, errorText } from "../internal/arguments.js";
+import { checkInteger } from "../internal/checks.js";
 import { type OptionKeys, optionKeys, readOptions } from "../internal/options.js";
 import { hashPayload } from "./payload.js";
 import { ENVELOPE_LIMITS, type Envelope } from "./schema.js";
@@ -54,18 +55,9 @@ export function payloadLimits(
   options: Pick<VerifyOptions, "maxDepth" | "maxPayloadBytes"> | undefined,
 ): Limits {
   const maxPayloadBytes = options?.maxPayloadBytes;
-  if (
-    maxPayloadBytes !== undefined &&
-    (typeof maxPayloadBytes !== "number" ||
-      !Number.isInteger(maxPayloadBytes) ||
-      maxPayloadBytes < 1 ||
-      maxPayloadBytes > MAX_BYTES_LIMIT)
-  ) {
+  if (maxPayloadBytes !== undefined) {
     // Named as the caller spelled it (the canonical form's own option is `maxBytes`).
-    invalidArgument(
-      "options.maxPayloadBytes",
-      `must be an integer from 1 to ${MAX_BYTES_LIMIT}, got ${describe(maxPayloadBytes)}`,
-    );
+    checkInteger(maxPayloadBytes, "options.maxPayloadBytes", 1, MAX_BYTES_LIMIT);
   }
   return resolveLimits(
     {

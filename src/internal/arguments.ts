@@ -5,12 +5,25 @@
  * @module
  */
 
-import { InvalidArgumentError, isSinkproofError } from "../errors.js";
+import { InvalidArgumentError, isSinkproofError, type SinkproofErrorContext } from "../errors.js";
+import { CODE_LIMIT, MESSAGE_LIMIT } from "./limits.js";
 
-/** Throws an {@link InvalidArgumentError} for the argument at `path`. */
-export function invalidArgument(path: string, rule: string, cause?: unknown): never {
+/** What an {@link InvalidArgumentError} may name beside its path: the key, sink or position. */
+export type ArgumentContext = Pick<SinkproofErrorContext, "key" | "sink" | "position">;
+
+/**
+ * Throws an {@link InvalidArgumentError} for the argument at `path`, with the message
+ * `` `${path} ${rule}` ``, the `cause` it wraps, and the key, sink or position concerned.
+ */
+export function invalidArgument(
+  path: string,
+  rule: string,
+  cause?: unknown,
+  context?: ArgumentContext,
+): never {
   throw new InvalidArgumentError("invalid_argument", `${path} ${rule}`, {
     path,
+    ...context,
     ...(cause === undefined ? {} : { cause }),
   });
 }
@@ -20,9 +33,9 @@ export function errorText(error: unknown): string {
   try {
     if (error instanceof Error) {
       const message: unknown = error.message;
-      return typeof message === "string" ? message.slice(0, 4096) : show(message);
+      return typeof message === "string" ? message.slice(0, MESSAGE_LIMIT) : show(message);
     }
-    return typeof error === "string" ? error.slice(0, 4096) : show(error);
+    return typeof error === "string" ? error.slice(0, MESSAGE_LIMIT) : show(error);
   } catch {
     return "(an error that cannot be read)";
   }
@@ -41,15 +54,15 @@ export function errorSummary(
     if (isSinkproofError(error)) {
       return {
         code: error.code,
-        message: String(error.message).slice(0, 4096),
+        message: String(error.message).slice(0, MESSAGE_LIMIT),
         ...(typeof error.path === "string" ? { path: error.path } : {}),
       };
     }
     const code: unknown =
       typeof error === "object" && error !== null ? (error as { code?: unknown }).code : undefined;
     return {
-      code: typeof code === "string" && code.length > 0 ? code.slice(0, 128) : fallback,
-      message: errorText(error).slice(0, 4096),
+      code: typeof code === "string" && code.length > 0 ? code.slice(0, CODE_LIMIT) : fallback,
+      message: errorText(error).slice(0, MESSAGE_LIMIT),
     };
   } catch {
     return { code: fallback, message: "(an error that cannot be read)" };

@@ -16,6 +16,7 @@ import { checkEnvelopeKeepingPayload } from "../envelope/check.js";
 import type { Envelope } from "../envelope/schema.js";
 import { IdempotencyConflictError } from "../errors.js";
 import { describe, invalidArgument, unreadableArgument } from "../internal/arguments.js";
+import { checkFunction } from "../internal/checks.js";
 import { readArray } from "../internal/options.js";
 import type { AppendClash } from "./base-types.js";
 import { corruption, markIntact, type StorageSite } from "./read-checks.js";
@@ -67,10 +68,8 @@ export function planAppend(
   byId: (id: string) => LedgerEntry | undefined,
 ): AppendPlan | AppendClash {
   const list = readArray(envelopes, "envelopes", MAX_BATCH);
-  if (typeof byKey !== "function")
-    invalidArgument("byKey", `must be a function, got ${describe(byKey)}`);
-  if (typeof byId !== "function")
-    invalidArgument("byId", `must be a function, got ${describe(byId)}`);
+  checkFunction(byKey, "byKey");
+  checkFunction(byId, "byId");
   const fresh: number[] = [];
   const existing = new Map<number, LedgerEntry>();
   for (let i = 0; i < list.length; i++) {

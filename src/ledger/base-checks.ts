@@ -10,16 +10,10 @@
 
 import { MAX_BYTES_LIMIT, MAX_DEPTH_LIMIT } from "../canonical/canonicalize.js";
 import { describe, invalidArgument, show } from "../internal/arguments.js";
+import { checkBoolean, checkInteger, optionalFunction } from "../internal/checks.js";
 import { type OptionKeys, optionKeys, readOptions, readProperty } from "../internal/options.js";
 import type { Claim, ClaimOptions } from "./types.js";
-import {
-  checkInteger,
-  checkKey,
-  checkName,
-  isFencingToken,
-  MAX_OWNER,
-  MAX_TTL_MS,
-} from "./validate.js";
+import { checkKey, checkName, isFencingToken, MAX_OWNER, MAX_TTL_MS } from "./validate.js";
 
 /** Options every ledger takes. */
 export interface LedgerOptions {
@@ -54,27 +48,11 @@ export function checkLedgerOptions(options: LedgerOptions): LedgerOptions {
   const clock = readProperty(options, "clock", "options");
   const maxPayloadBytes = readProperty(options, "maxPayloadBytes", "options") as number | undefined;
   const maxDepth = readProperty(options, "maxDepth", "options") as number | undefined;
-  if (clock !== undefined && typeof clock !== "function") {
-    invalidArgument("options.clock", `must be a function, got ${describe(clock)}`);
+  optionalFunction(clock, "options.clock");
+  if (maxPayloadBytes !== undefined) {
+    checkInteger(maxPayloadBytes, "options.maxPayloadBytes", 1, MAX_BYTES_LIMIT);
   }
-  if (
-    maxPayloadBytes !== undefined &&
-    (!Number.isInteger(maxPayloadBytes) || maxPayloadBytes < 1 || maxPayloadBytes > MAX_BYTES_LIMIT)
-  ) {
-    invalidArgument(
-      "options.maxPayloadBytes",
-      `must be an integer from 1 to ${MAX_BYTES_LIMIT}, got ${describe(maxPayloadBytes)}`,
-    );
-  }
-  if (
-    maxDepth !== undefined &&
-    (!Number.isInteger(maxDepth) || maxDepth < 1 || maxDepth > MAX_DEPTH_LIMIT)
-  ) {
-    invalidArgument(
-      "options.maxDepth",
-      `must be an integer from 1 to ${MAX_DEPTH_LIMIT}, got ${describe(maxDepth)}`,
-    );
-  }
+  if (maxDepth !== undefined) checkInteger(maxDepth, "options.maxDepth", 1, MAX_DEPTH_LIMIT);
   return { clock, maxPayloadBytes, maxDepth } as LedgerOptions;
 }
 
@@ -114,9 +92,7 @@ export function checkClaimOptions(claimOptions: ClaimOptions): {
   });
   const owner = checkName(options.owner, "options.owner", MAX_OWNER);
   const ttlMs = checkInteger(options.ttlMs, "options.ttlMs", 1, MAX_TTL_MS);
-  const replay = options.replay ?? false;
-  if (typeof replay !== "boolean")
-    invalidArgument("options.replay", `must be a boolean, got ${describe(replay)}`);
+  const replay = checkBoolean(options.replay ?? false, "options.replay");
   const takeOverFrom =
     options.takeOverFrom === undefined
       ? undefined

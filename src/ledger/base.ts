@@ -26,6 +26,7 @@ import { randomUUID } from "node:crypto";
 import { type Limits, resolveLimits } from "../canonical/canonicalize.js";
 import { ENVELOPE_LIMITS, type Envelope } from "../envelope/schema.js";
 import { LedgerError } from "../errors.js";
+import { checkInteger } from "../internal/checks.js";
 import { readArray, readOptions } from "../internal/options.js";
 import { appendResults, checkBatch, clashError, EMPTY_RESULT } from "./append.js";
 import { checkAuditHead, verifyAuditChain } from "./audit.js";
@@ -95,7 +96,6 @@ import {
   checkAuditInput,
   checkFreezeInput,
   checkId,
-  checkInteger,
   checkKey,
   checkName,
   checkProducer,
@@ -354,25 +354,28 @@ export abstract class BaseLedger implements Ledger {
   async get(key: string): Promise<LedgerEntry | undefined> {
     this.assertOpen();
     checkKey(key);
-    let found: LedgerEntry | StoredEntry | undefined;
-    try {
-      found = await this._getByKey(key);
-    } catch (error) {
-      throw storageError(error);
-    }
-    return found === undefined ? undefined : this.#answering(found, "key", key);
+    return this.#lookUp("key", key, this._getByKey);
   }
 
   async getById(id: string): Promise<LedgerEntry | undefined> {
     this.assertOpen();
     checkId(id);
+    return this.#lookUp("id", id, this._getById);
+  }
+
+  /** The adapter's answer to a look-up by key or id, its failure mapped, then checked. */
+  async #lookUp(
+    field: "key" | "id",
+    value: string,
+    find: (value: string) => Promise<LedgerEntry | StoredEntry | undefined>,
+  ): Promise<LedgerEntry | undefined> {
     let found: LedgerEntry | StoredEntry | undefined;
     try {
-      found = await this._getById(id);
+      found = await find.call(this, value);
     } catch (error) {
       throw storageError(error);
     }
-    return found === undefined ? undefined : this.#answering(found, "id", id);
+    return found === undefined ? undefined : this.#answering(found, field, value);
   }
 
   /** A looked-up entry, checked, and the one asked for (an edited index column would answer with another). */

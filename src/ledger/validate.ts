@@ -19,6 +19,15 @@ import {
 } from "../envelope/schema.js";
 import { CanonicalizationError } from "../errors.js";
 import { describe, invalidArgument, reading } from "../internal/arguments.js";
+import { checkInteger, optionalInteger } from "../internal/checks.js";
+import {
+  CODE_LIMIT,
+  MESSAGE_LIMIT,
+  NAME_LIMIT,
+  OFFSET_LIMIT,
+  OWNER_LIMIT,
+  PATH_LIMIT,
+} from "../internal/limits.js";
 import { optionKeys, readArray, readOptions } from "../internal/options.js";
 import {
   type AuditInput,
@@ -30,9 +39,9 @@ import {
 } from "./types.js";
 
 /** Longest sink name. */
-export const MAX_SINK_NAME = 128;
+export const MAX_SINK_NAME: number = NAME_LIMIT;
 /** Longest claim owner. */
-export const MAX_OWNER = 256;
+export const MAX_OWNER: number = OWNER_LIMIT;
 /** Longest claim, in ms: 24 hours. */
 export const MAX_TTL_MS: number = 24 * 60 * 60 * 1000;
 /** Most sequence numbers reserved in one call. */
@@ -80,13 +89,6 @@ export function checkId(value: unknown, where = "id"): string {
   return value as string;
 }
 
-export function checkInteger(value: unknown, where: string, min: number, max: number): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max) {
-    invalidArgument(where, `must be an integer from ${min} to ${max}, got ${describe(value)}`);
-  }
-  return value as number;
-}
-
 const SCAN_KEYS = optionKeys<ScanQuery>()("from", "to", "producer", "stream", "limit");
 const RANGE_KEYS = optionKeys<PositionRange>()("from", "to");
 
@@ -101,8 +103,7 @@ export interface ResolvedScan {
 
 export function checkScanQuery(query: ScanQuery | undefined): ResolvedScan {
   const q = readOptions<ScanQuery>(query, "query", SCAN_KEYS);
-  const from =
-    q.from === undefined ? 1 : checkInteger(q.from, "query.from", 1, Number.MAX_SAFE_INTEGER);
+  const from = optionalInteger(q.from, "query.from", 1, Number.MAX_SAFE_INTEGER, 1);
   const to =
     q.to === undefined ? undefined : checkInteger(q.to, "query.to", 0, Number.MAX_SAFE_INTEGER);
   const producer =
@@ -111,10 +112,13 @@ export function checkScanQuery(query: ScanQuery | undefined): ResolvedScan {
     q.stream === undefined
       ? undefined
       : checkName(q.stream, "query.stream", ENVELOPE_LIMITS.stream);
-  const limit =
-    q.limit === undefined
-      ? Number.MAX_SAFE_INTEGER
-      : checkInteger(q.limit, "query.limit", 0, Number.MAX_SAFE_INTEGER);
+  const limit = optionalInteger(
+    q.limit,
+    "query.limit",
+    0,
+    Number.MAX_SAFE_INTEGER,
+    Number.MAX_SAFE_INTEGER,
+  );
   return { from, to, producer, stream, limit };
 }
 
@@ -124,7 +128,7 @@ export function checkRange(range: PositionRange | undefined): {
 } {
   const r = readOptions<PositionRange>(range, "range", RANGE_KEYS);
   return {
-    from: r.from === undefined ? 1 : checkInteger(r.from, "range.from", 1, Number.MAX_SAFE_INTEGER),
+    from: optionalInteger(r.from, "range.from", 1, Number.MAX_SAFE_INTEGER, 1),
     to: r.to === undefined ? undefined : checkInteger(r.to, "range.to", 0, Number.MAX_SAFE_INTEGER),
   };
 }
@@ -138,9 +142,9 @@ const isoTime = z
   .refine(isEnvelopeTime, { message: "must be ISO-8601 UTC with milliseconds" });
 
 const issueSchema = z.strictObject({
-  path: z.string().max(1024),
-  code: z.string().min(1).max(128),
-  message: z.string().max(4096),
+  path: z.string().max(PATH_LIMIT),
+  code: z.string().min(1).max(CODE_LIMIT),
+  message: z.string().max(MESSAGE_LIMIT),
 });
 
 /** The receipt's rules for explaining a refusal; `isValidReceipt` is the hot-path twin. */
@@ -154,31 +158,36 @@ export const receiptSchema: z.ZodType = z.strictObject({
   attempt: z.int().min(1).max(1_000_000),
   startedAt: isoTime,
   finishedAt: isoTime,
-  sinkOffset: z.string().max(1024).optional(),
-  error: z.strictObject({ code: text(128), message: z.string().max(4096) }).optional(),
+  sinkOffset: z.string().max(OFFSET_LIMIT).optional(),
+  error: z
+    .strictObject({ code: text(CODE_LIMIT), message: z.string().max(MESSAGE_LIMIT) })
+    .optional(),
   issues: z.array(issueSchema).max(100).optional(),
   fencingToken: z.int().min(1).optional(),
   signature: z
     .strictObject({
-      keyId: text(128),
+      keyId: text(NAME_LIMIT),
       algorithm: z.literal("HMAC-SHA256"),
       value: z.string().regex(/^[0-9a-f]{64}$/),
     })
     .optional(),
 });
 
+/** A reason (an audit record's, a freeze's): 1 to 4096 characters, well formed. */
+const reasonText = z
+  .string()
+  .min(1)
+  .max(MESSAGE_LIMIT)
+  .refine((s) => s.isWellFormed(), { message: "must not hold lone surrogates" });
+
 const checksumOrNull = z
   .union([z.string().refine(isChecksum, { message: "must be a checksum" }), z.null()])
   .optional();
 
 const auditInputSchema = z.strictObject({
-  actor: text(256),
-  action: text(128),
-  reason: z
-    .string()
-    .min(1)
-    .max(4096)
-    .refine((s) => s.isWellFormed(), { message: "must not hold lone surrogates" }),
+  actor: text(OWNER_LIMIT),
+  action: text(CODE_LIMIT),
+  reason: reasonText,
   subject: z
     .strictObject({
       sink: text(MAX_SINK_NAME).optional(),
@@ -193,18 +202,12 @@ const auditInputSchema = z.strictObject({
   intent: z.int().min(1).optional(),
 });
 
-const reasonText = z
-  .string()
-  .min(1)
-  .max(4096)
-  .refine((s) => s.isWellFormed(), { message: "must not hold lone surrogates" });
-
 /** Longest freeze origin. */
 export const MAX_ORIGIN = 64;
 
 const freezeInputSchema = z.strictObject({
   reason: reasonText,
-  actor: text(256),
+  actor: text(OWNER_LIMIT),
   origin: text(MAX_ORIGIN).optional(),
 });
 
@@ -316,15 +319,18 @@ export function isValidReceipt(r: unknown): r is Receipt {
   ) {
     return false;
   }
-  if (sinkOffset !== undefined && (typeof sinkOffset !== "string" || sinkOffset.length > 1024))
+  if (
+    sinkOffset !== undefined &&
+    (typeof sinkOffset !== "string" || sinkOffset.length > OFFSET_LIMIT)
+  )
     return false;
   if (fencingToken !== undefined && !isFencingToken(fencingToken)) return false;
   if (error !== undefined) {
     if (!isPlainRecord(error) || Object.keys(error).length !== 2) return false;
     if (
-      !isShortText(error.code, 128) ||
+      !isShortText(error.code, CODE_LIMIT) ||
       typeof error.message !== "string" ||
-      error.message.length > 4096
+      error.message.length > MESSAGE_LIMIT
     ) {
       return false;
     }
@@ -334,14 +340,15 @@ export function isValidReceipt(r: unknown): r is Receipt {
     for (const issue of issues) {
       if (!isPlainRecord(issue) || Object.keys(issue).length !== 3) return false;
       const { path, code, message } = issue;
-      if (typeof path !== "string" || path.length > 1024) return false;
-      if (typeof code !== "string" || code.length < 1 || code.length > 128) return false;
-      if (typeof message !== "string" || message.length > 4096) return false;
+      if (typeof path !== "string" || path.length > PATH_LIMIT) return false;
+      if (typeof code !== "string" || code.length < 1 || code.length > CODE_LIMIT) return false;
+      if (typeof message !== "string" || message.length > MESSAGE_LIMIT) return false;
     }
   }
   if (signature !== undefined) {
     if (!isPlainRecord(signature) || Object.keys(signature).length !== 3) return false;
-    if (!isShortText(signature.keyId, 128) || signature.algorithm !== "HMAC-SHA256") return false;
+    if (!isShortText(signature.keyId, NAME_LIMIT) || signature.algorithm !== "HMAC-SHA256")
+      return false;
     if (typeof signature.value !== "string" || !HEX64.test(signature.value)) return false;
   }
   return true;

@@ -16,7 +16,7 @@
 
 import crypto from "node:crypto";
 import { InvalidArgumentError } from "../errors.js";
-import { describe, reading, show } from "../internal/arguments.js";
+import { describe, invalidArgument, reading, show } from "../internal/arguments.js";
 import type { BucketDigest, DigestSplit, HashRange, Observation, SinkDigest } from "./types.js";
 
 /** Size of the row-hash space: row hashes are unsigned 32-bit integers. */
@@ -85,22 +85,10 @@ export function formatDigest(hiSum: number | bigint, loSum: number | bigint): st
 
 function word(value: number | bigint, where: string): string {
   if (typeof value === "number" && !Number.isSafeInteger(value)) {
-    throw new InvalidArgumentError(
-      "invalid_argument",
-      `${where} must be a safe integer or a bigint, got ${show(value)}`,
-      {
-        path: where,
-      },
-    );
+    invalidArgument(where, `must be a safe integer or a bigint, got ${show(value)}`);
   }
   if (typeof value !== "number" && typeof value !== "bigint") {
-    throw new InvalidArgumentError(
-      "invalid_argument",
-      `${where} must be a safe integer or a bigint, got ${describe(value)}`,
-      {
-        path: where,
-      },
-    );
+    invalidArgument(where, `must be a safe integer or a bigint, got ${describe(value)}`);
   }
   return BigInt.asUintN(32, BigInt(value)).toString(16).padStart(8, "0");
 }
@@ -259,27 +247,24 @@ export class SortedRows {
   }
 }
 
+/** True for integers `from` and `to` with `0 ≤ from < to ≤ 2^32` (a range or a split). */
+function isHashRange(range: unknown): range is HashRange {
+  if (typeof range !== "object" || range === null) return false;
+  const { from, to } = range as HashRange;
+  return (
+    Number.isSafeInteger(from) &&
+    Number.isSafeInteger(to) &&
+    from >= 0 &&
+    from < to &&
+    to <= HASH_SPACE
+  );
+}
+
 /** Checks a hash range: integers with `0 ≤ from < to ≤ 2^32`. Internal. */
 export function checkHashRange(range: HashRange, where: string): void {
-  const ok = reading(
-    where,
-    () =>
-      typeof range === "object" &&
-      range !== null &&
-      Number.isSafeInteger(range.from) &&
-      Number.isSafeInteger(range.to) &&
-      range.from >= 0 &&
-      range.from < range.to &&
-      range.to <= HASH_SPACE,
-  );
+  const ok = reading(where, () => isHashRange(range));
   if (!ok) {
-    throw new InvalidArgumentError(
-      "invalid_argument",
-      `${where} must be { from, to } with 0 ≤ from < to ≤ 2^32`,
-      {
-        path: where,
-      },
-    );
+    invalidArgument(where, "must be { from, to } with 0 ≤ from < to ≤ 2^32");
   }
 }
 
@@ -288,22 +273,15 @@ export function splitWidth(split: DigestSplit, where: string): number {
   const ok = reading(
     where,
     () =>
-      typeof split === "object" &&
-      split !== null &&
-      Number.isSafeInteger(split.from) &&
-      Number.isSafeInteger(split.to) &&
+      isHashRange(split) &&
       Number.isSafeInteger(split.buckets) &&
-      split.from >= 0 &&
-      split.to <= HASH_SPACE &&
-      split.from < split.to &&
       split.buckets >= 1 &&
       (split.to - split.from) % split.buckets === 0,
   );
   if (!ok) {
-    throw new InvalidArgumentError(
-      "invalid_argument",
-      `${where} must be { from, to, buckets } with 0 ≤ from < to ≤ 2^32 and (to - from) divisible by buckets`,
-      { path: where },
+    invalidArgument(
+      where,
+      "must be { from, to, buckets } with 0 ≤ from < to ≤ 2^32 and (to - from) divisible by buckets",
     );
   }
   return (split.to - split.from) / split.buckets;
@@ -332,13 +310,7 @@ export function digestIndex(
     () => typeof (rows as Iterable<unknown> | null)?.[Symbol.iterator] === "function",
   );
   if (!iterable) {
-    throw new InvalidArgumentError(
-      "invalid_argument",
-      `rows must be an iterable of { key, checksum }, got ${describe(rows)}`,
-      {
-        path: "rows",
-      },
-    );
+    invalidArgument("rows", `must be an iterable of { key, checksum }, got ${describe(rows)}`);
   }
   const buffer = new RowBuffer();
   const kept: Observation[] = [];
@@ -351,19 +323,11 @@ export function digestIndex(
       const key = r?.key;
       const checksum = r?.checksum;
       if (typeof key !== "string" || typeof checksum !== "string") {
-        throw new InvalidArgumentError(
-          "invalid_argument",
-          `rows[${i}] must be { key, checksum } (strings)`,
-          { path: `rows[${i}]` },
-        );
+        invalidArgument(`rows[${i}]`, "must be { key, checksum } (strings)");
       }
       const count = r?.count ?? 1;
       if (!Number.isSafeInteger(count) || (count as number) < 1) {
-        throw new InvalidArgumentError(
-          "invalid_argument",
-          `rows[${i}].count must be a positive integer, got ${show(count)}`,
-          { path: `rows[${i}].count` },
-        );
+        invalidArgument(`rows[${i}].count`, `must be a positive integer, got ${show(count)}`);
       }
       const payload = r?.payload;
       buffer.push(rowHash(key, checksum), count as number, kept.length);

@@ -8,7 +8,7 @@
 
 import { isChecksum } from "../checksum/checksum.js";
 import { InvalidArgumentError } from "../errors.js";
-import { describe, show } from "../internal/arguments.js";
+import { describe, invalidArgument, show } from "../internal/arguments.js";
 import { type Held, merge, type Slot } from "./copies.js";
 import { PROGRESS_EVERY } from "./run.js";
 import { isFunction } from "./sinks.js";
@@ -17,19 +17,14 @@ import type { Observation } from "./types.js";
 /** Checks one observation a sink gave. Internal (verifySinkPayloads uses it too). */
 function checkObservation(value: unknown, where: string): Observation {
   if (typeof value !== "object" || value === null) {
-    throw new InvalidArgumentError(
-      "invalid_argument",
-      `${where} must be an observation { key, checksum | payload, count? }, got ${describe(value)}`,
-      { path: where },
+    invalidArgument(
+      where,
+      `must be an observation { key, checksum | payload, count? }, got ${describe(value)}`,
     );
   }
   const o = value as Observation;
   if (typeof o.key !== "string" || o.key.length === 0) {
-    throw new InvalidArgumentError(
-      "invalid_argument",
-      `${where}.key must be a non-empty string, got ${describe(o.key)}`,
-      { path: `${where}.key` },
-    );
+    invalidArgument(`${where}.key`, `must be a non-empty string, got ${describe(o.key)}`);
   }
   if (o.checksum !== undefined && !isChecksum(o.checksum)) {
     throw new InvalidArgumentError(
@@ -42,18 +37,14 @@ function checkObservation(value: unknown, where: string): Observation {
     );
   }
   if (o.checksum === undefined && o.payload === undefined) {
-    throw new InvalidArgumentError(
-      "invalid_argument",
-      `${where} must have a checksum or a payload`,
-      { path: where, key: o.key },
-    );
+    invalidArgument(where, "must have a checksum or a payload", undefined, { key: o.key });
   }
   if (o.count !== undefined && (!Number.isSafeInteger(o.count) || o.count < 1)) {
-    throw new InvalidArgumentError(
-      "invalid_argument",
-      `${where}.count must be a positive integer, got ${show(o.count)}`,
+    invalidArgument(
+      `${where}.count`,
+      `must be a positive integer, got ${show(o.count)}`,
+      undefined,
       {
-        path: `${where}.count`,
         key: o.key,
       },
     );
@@ -126,12 +117,9 @@ export async function readObservations(
   onEach: (n: number) => void,
 ): Promise<number> {
   if (!isIterable(source)) {
-    throw new InvalidArgumentError(
-      "invalid_argument",
-      `${where} must return an iterable or async iterable of observations, got ${describe(source)}`,
-      {
-        path: where,
-      },
+    invalidArgument(
+      where,
+      `must return an iterable or async iterable of observations, got ${describe(source)}`,
     );
   }
   let n = 0;

@@ -29,6 +29,8 @@
 
 import { performance } from "node:perf_hooks";
 import { describe, invalidArgument, show } from "../internal/arguments.js";
+import { checkBoolean } from "../internal/checks.js";
+import { MESSAGE_LIMIT, OWNER_LIMIT } from "../internal/limits.js";
 import { optionKeys, readOptions } from "../internal/options.js";
 import type { Ledger, ReceiptStatus } from "../ledger/types.js";
 import { POLICY_FREEZE_ORIGIN } from "./freeze.js";
@@ -246,29 +248,40 @@ export async function repair(
   });
   const unsettled = new Set(interrupted.filter((i) => i.status === "unsettled").map((i) => i.sink));
   const { unreadable } = checked;
+  // The result, a dry run's or a real one's: what differs is what was done and verified.
+  const result = (
+    outcomes: RepairOutcome[],
+    unresolvedSinks: ReadonlySet<string>,
+    unfrozen: ReadonlySet<string>,
+    done: Pick<RepairResult, "converged" | "unresolved" | "verification">,
+  ): RepairResult => ({
+    dryRun,
+    startedAt,
+    actions: outcomes,
+    sinks: summarize(
+      report.sinks,
+      perSink,
+      outcomes,
+      unresolvedSinks,
+      unfrozen,
+      unreadable,
+      interrupted,
+    ),
+    converged: done.converged,
+    unresolved: done.unresolved,
+    interrupted,
+    remaining,
+    verification: done.verification,
+    durationMs: performance.now() - started,
+  });
 
   if (dryRun) {
     const outcomes = actions.map((a): RepairOutcome => ({ ...a, status: "planned" }));
-    return {
-      dryRun,
-      startedAt,
-      actions: outcomes,
-      sinks: summarize(
-        report.sinks,
-        perSink,
-        outcomes,
-        new Set(unreadable.keys()),
-        new Set(),
-        unreadable,
-        interrupted,
-      ),
+    return result(outcomes, new Set(unreadable.keys()), new Set(), {
       converged: actions.length === 0 && unreadable.size === 0 && interrupted.length === 0,
       unresolved: [],
-      interrupted,
-      remaining,
       verification: undefined,
-      durationMs: performance.now() - started,
-    };
+    });
   }
 
   // 3. Execute: an intent record, the sink action, an outcome record.
@@ -288,26 +301,11 @@ export async function repair(
   ]);
   const liftable = frozenSinks.filter((s) => !unresolvedSinks.has(s.name));
   const unfrozen = await liftFreezes(run, liftable);
-  return {
-    dryRun,
-    startedAt,
-    actions: outcomes,
-    sinks: summarize(
-      report.sinks,
-      perSink,
-      outcomes,
-      unresolvedSinks,
-      unfrozen,
-      unreadable,
-      interrupted,
-    ),
+  return result(outcomes, unresolvedSinks, unfrozen, {
     converged: unresolvedSinks.size === 0,
     unresolved,
-    interrupted,
-    remaining,
     verification,
-    durationMs: performance.now() - started,
-  };
+  });
 }
 
 /** The options of one repair, checked, and the range of its report. */
@@ -334,18 +332,17 @@ function resolveOptions(report: ReconcileReport, repairOptions: RepairOptions): 
     if (!byName.has(sink.name))
       invalidArgument(`report.sinks[${i}].name`, `"${sink.name}" is not in options.sinks`);
   }
-  const dryRun = options.dryRun ?? false;
-  if (typeof dryRun !== "boolean")
-    invalidArgument("options.dryRun", `must be a boolean, got ${describe(dryRun)}`);
-  const includeLate = options.includeLate ?? false;
-  if (typeof includeLate !== "boolean")
-    invalidArgument("options.includeLate", `must be a boolean, got ${describe(includeLate)}`);
+  const dryRun = checkBoolean(options.dryRun ?? false, "options.dryRun");
+  const includeLate = checkBoolean(options.includeLate ?? false, "options.includeLate");
   const actor = options.actor ?? "sinkproof.repair";
-  if (typeof actor !== "string" || actor.length === 0 || actor.length > 256)
-    invalidArgument("options.actor", "must be a non-empty string of at most 256 characters");
+  if (typeof actor !== "string" || actor.length === 0 || actor.length > OWNER_LIMIT)
+    invalidArgument(
+      "options.actor",
+      `must be a non-empty string of at most ${OWNER_LIMIT} characters`,
+    );
   const why = options.reason;
-  if (why !== undefined && (typeof why !== "string" || why.length > 4096))
-    invalidArgument("options.reason", "must be a string of at most 4096 characters");
+  if (why !== undefined && (typeof why !== "string" || why.length > MESSAGE_LIMIT))
+    invalidArgument("options.reason", `must be a string of at most ${MESSAGE_LIMIT} characters`);
   const ledger = checkLedger(options.ledger);
   if (options.clock !== undefined && typeof options.clock !== "function") {
     invalidArgument(

@@ -16,8 +16,8 @@
 
 import { performance } from "node:perf_hooks";
 import { algorithmOf, type Checksum, isChecksum } from "../checksum/checksum.js";
-import { InvalidArgumentError } from "../errors.js";
 import { describe, invalidArgument, show } from "../internal/arguments.js";
+import { mix32 } from "../internal/mix.js";
 import { optionKeys, readOptions, readProperty } from "../internal/options.js";
 import { createSeededRandom } from "../internal/random.js";
 import type { Ledger } from "../ledger/types.js";
@@ -161,12 +161,7 @@ function sampleHash(seed: number, key: string): number {
     h ^= key.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return mix32(h);
 }
 
 /** The slices of the hash space in a seeded order. */
@@ -207,10 +202,11 @@ async function readRange(
       if (o.checksum !== undefined) {
         const { hash } = rowHash(o.key, o.checksum);
         if (hash < range.from || hash >= range.to) {
-          throw new InvalidArgumentError(
-            "invalid_argument",
-            `${where} returned ${JSON.stringify(o.key.slice(0, 80))}, whose row hash ${hash} is outside the range asked for [${range.from}, ${range.to})`,
-            { path: where, key: o.key },
+          invalidArgument(
+            where,
+            `returned ${JSON.stringify(o.key.slice(0, 80))}, whose row hash ${hash} is outside the range asked for [${range.from}, ${range.to})`,
+            undefined,
+            { key: o.key },
           );
         }
       }

@@ -12,6 +12,7 @@ import type { Envelope } from "../envelope/schema.js";
 import type { createSealer } from "../envelope/seal.js";
 import { isSinkproofError } from "../errors.js";
 import { describe, invalidArgument } from "../internal/arguments.js";
+import { checkBoolean } from "../internal/checks.js";
 import type { Ledger, LedgerEntry, Receipt } from "../ledger/types.js";
 import type { ManualClock } from "./clock.js";
 
@@ -69,8 +70,7 @@ export type ConformanceTest<L extends Ledger> = (
 export function checkGroup(test: unknown, durable: unknown): void {
   if (typeof test !== "function")
     invalidArgument("test", `must be a function that defines a case, got ${describe(test)}`);
-  if (typeof durable !== "boolean")
-    invalidArgument("durable", `must be a boolean, got ${describe(durable)}`);
+  checkBoolean(durable, "durable");
 }
 
 export function event(

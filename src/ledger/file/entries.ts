@@ -222,22 +222,19 @@ export class EntryTable {
 
   /** The committed entry with this key: candidates by hash, confirmed on the entry itself. */
   byKey(key: string): LedgerEntry | undefined {
-    let found: LedgerEntry | undefined;
-    this.#keys.find(hashString(key), (position) => {
-      const entry = this.#read(position);
-      if (entry.envelope.key !== key) return false;
-      found = entry;
-      return true;
-    });
-    return found;
+    return this.#lookup(this.#keys, "key", key);
   }
 
   /** The committed entry with this id: candidates by hash, confirmed on the entry itself. */
   byId(id: string): LedgerEntry | undefined {
+    return this.#lookup(this.#ids, "id", id);
+  }
+
+  #lookup(index: HashIndex, field: "key" | "id", value: string): LedgerEntry | undefined {
     let found: LedgerEntry | undefined;
-    this.#ids.find(hashString(id), (position) => {
+    index.find(hashString(value), (position) => {
       const entry = this.#read(position);
-      if (entry.envelope.id !== id) return false;
+      if (entry.envelope[field] !== value) return false;
       found = entry;
       return true;
     });

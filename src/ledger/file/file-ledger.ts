@@ -34,6 +34,7 @@ import { mkdir, realpath } from "node:fs/promises";
 import type { Envelope } from "../../envelope/schema.js";
 import { isSinkproofError, LedgerError } from "../../errors.js";
 import { describe, errorText, invalidArgument } from "../../internal/arguments.js";
+import { checkInteger } from "../../internal/checks.js";
 import { optionKeys, readOptions } from "../../internal/options.js";
 import {
   type AppendOutcome,
@@ -104,20 +105,18 @@ function checkFileOptions(options: FileLedgerOptions): {
   segmentBytes: number;
   cacheEntries: number;
 } {
-  const segmentBytes = options.segmentBytes ?? 64 * 1024 * 1024;
-  if (!Number.isInteger(segmentBytes) || segmentBytes < 4096 || segmentBytes > 1024 ** 3) {
-    invalidArgument(
-      "options.segmentBytes",
-      `must be an integer from 4096 to ${1024 ** 3}, got ${describe(segmentBytes)}`,
-    );
-  }
-  const cacheEntries = options.cacheEntries ?? 4096;
-  if (!Number.isInteger(cacheEntries) || cacheEntries < 0 || cacheEntries > 1_000_000) {
-    invalidArgument(
-      "options.cacheEntries",
-      `must be an integer from 0 to 1000000, got ${describe(cacheEntries)}`,
-    );
-  }
+  const segmentBytes = checkInteger(
+    options.segmentBytes ?? 64 * 1024 * 1024,
+    "options.segmentBytes",
+    4096,
+    1024 ** 3,
+  );
+  const cacheEntries = checkInteger(
+    options.cacheEntries ?? 4096,
+    "options.cacheEntries",
+    0,
+    1_000_000,
+  );
   return { segmentBytes, cacheEntries };
 }
 

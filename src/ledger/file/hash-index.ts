@@ -12,6 +12,8 @@
  * @module
  */
 
+import { mix32 } from "../../internal/mix.js";
+
 /** FNV-1a over bytes, then murmur3's finalizer so that the low bits (the slot) mix well. */
 export function hashBytes(bytes: Uint8Array, start: number, end: number): number {
   let h = 0x811c9dc5;
@@ -19,7 +21,7 @@ export function hashBytes(bytes: Uint8Array, start: number, end: number): number
     h ^= bytes[i] as number;
     h = Math.imul(h, 0x01000193);
   }
-  return finish(h);
+  return mix32(h);
 }
 
 /** {@link hashBytes} of a string's UTF-8 encoding. */
@@ -35,16 +37,7 @@ export function hashString(value: string): number {
     h ^= c;
     h = Math.imul(h, 0x01000193);
   }
-  return finish(h);
-}
-
-function finish(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return mix32(h);
 }
 
 /** Hash → positions (1, 2, 3, …), for a set of keys that only grows. */

@@ -16,9 +16,9 @@ import type { Envelope } from "../../envelope/schema.js";
 import { type AppendOutcome, planAppend } from "../base.js";
 import { storedEnvelope } from "../envelope-json.js";
 import { entryHashOfRest } from "../read-checks.js";
+import type { EntryRow } from "../sql-rows.js";
 import type { AppendedEntry, LedgerEntry } from "../types.js";
 import type { PgPoolClient } from "./pool.js";
-import type { EntryRow } from "./rows.js";
 import type { Statements } from "./sql.js";
 
 /**

@@ -13,8 +13,8 @@
 
 import { LedgerError } from "../../errors.js";
 import { backfilledEntryHash } from "../read-checks.js";
+import { storedOf } from "../sql-rows.js";
 import type { PgPool, PgPoolClient, PgQueryable } from "./pool.js";
-import { storedOf } from "./rows.js";
 import { tables } from "./sql.js";
 import { transaction } from "./transaction.js";
 
@@ -118,7 +118,9 @@ const BACKFILLS: Readonly<Record<number, (client: PgPoolClient, schema: string) 
           values: [after],
         });
         const positions = rows.map((row) => Number(row.position));
-        const hashes = rows.map((row) => backfilledEntryHash(storedOf(row as never), site));
+        const hashes = rows.map((row) =>
+          backfilledEntryHash(storedOf(row as never, Number(row.position)), site),
+        );
         await client.query({
           text: `UPDATE ${t.entries} AS e SET entry_hash = u.hash FROM unnest($1::bigint[], $2::text[]) AS u(position, hash) WHERE e.position = u.position`,
           values: [positions, hashes],

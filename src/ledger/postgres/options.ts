@@ -11,6 +11,7 @@
  */
 
 import { describe, invalidArgument } from "../../internal/arguments.js";
+import { checkBoolean, checkInteger } from "../../internal/checks.js";
 import { optionKeys, readOptions, readProperty } from "../../internal/options.js";
 import { checkLedgerOptions, LEDGER_OPTION_KEYS, type LedgerOptions } from "../base.js";
 import { checkConnectionString } from "./connection-string.js";
@@ -138,19 +139,10 @@ export function readPostgresOptions(openOptions: PostgresLedgerOptions): Checked
       `must be lower-case letters, digits and _, at most 40 characters, not starting with pg_ (PostgreSQL's own) and not information_schema, got ${describe(schema)}`,
     );
   }
-  const allowUnsafe = options.allowUnsafeSettings ?? false;
-  if (typeof allowUnsafe !== "boolean") {
-    invalidArgument(
-      "options.allowUnsafeSettings",
-      `must be a boolean, got ${describe(allowUnsafe)}`,
-    );
-  }
-  const poolSize = options.poolSize ?? 10;
-  if (!Number.isInteger(poolSize) || poolSize < 1 || poolSize > 1000) {
-    invalidArgument(
-      "options.poolSize",
-      `must be an integer from 1 to 1000, got ${describe(poolSize)}`,
-    );
-  }
+  const allowUnsafe = checkBoolean(
+    options.allowUnsafeSettings ?? false,
+    "options.allowUnsafeSettings",
+  );
+  const poolSize = checkInteger(options.poolSize ?? 10, "options.poolSize", 1, 1000);
   return { options, given, target, schema, allowUnsafe, poolSize };
 }

@@ -58,6 +58,13 @@ import {
   type StorageSite,
   type StoredEntry,
 } from "../read-checks.js";
+import {
+  type EntryRow,
+  type RawEntryRow,
+  scanStatement,
+  storedOf,
+  storedOfRaw,
+} from "../sql-rows.js";
 import type {
   AuditHead,
   AuditRecord,
@@ -74,7 +81,6 @@ import { isUniqueViolation, translatePgError } from "./errors.js";
 import { migrate } from "./migrations.js";
 import { type PostgresLedgerOptions, readPostgresOptions } from "./options.js";
 import type { PgPool, PgPoolClient, PgQueryResult } from "./pool.js";
-import { type EntryRow, type RawEntryRow, storedOf, storedOfRaw } from "./rows.js";
 import { type Statements, statements, type Tables, tables } from "./sql.js";
 import { query, transaction, writeOne } from "./transaction.js";
 
@@ -234,7 +240,7 @@ export class PostgresLedger extends BaseLedger {
             appendPlanned(
               client,
               this.#q,
-              (row) => this.entryFromStored(storedOf(row)),
+              (row) => this.entryFromStored(pgStored(row)),
               envelopes,
               appendedAt,
               canonical,
@@ -252,28 +258,18 @@ export class PostgresLedger extends BaseLedger {
 
   protected async _getByKey(key: string): Promise<StoredEntry | undefined> {
     const row = (await this.#query({ ...this.#q.byKey, values: [key] })).rows[0];
-    return row === undefined ? undefined : storedOf(row as unknown as EntryRow);
+    return row === undefined ? undefined : pgStored(row as unknown as EntryRow);
   }
 
   protected async _getById(id: string): Promise<StoredEntry | undefined> {
     const row = (await this.#query({ ...this.#q.byId, values: [id] })).rows[0];
-    return row === undefined ? undefined : storedOf(row as unknown as EntryRow);
+    return row === undefined ? undefined : pgStored(row as unknown as EntryRow);
   }
 
   protected async *_scan(scan: EntryScan): AsyncIterable<StoredEntry> {
     let from = scan.from;
     let left = scan.limit;
-    const statement =
-      scan.producer === undefined
-        ? scan.stream === undefined
-          ? this.#q.scan
-          : this.#q.scanStream
-        : scan.stream === undefined
-          ? this.#q.scanProducer
-          : this.#q.scanBoth;
-    const filters: string[] = [];
-    if (scan.producer !== undefined) filters.push(scan.producer);
-    if (scan.stream !== undefined) filters.push(scan.stream);
+    const { statement, filters } = scanStatement(scan, this.#q);
     const page = (first: number, size: number) => {
       const asked = this.#query({
         ...statement,
@@ -296,7 +292,7 @@ export class PostgresLedger extends BaseLedger {
         size = Math.min(PAGE, left);
         if (from <= scan.to) next = page(from, size);
       }
-      for (const row of rows) yield storedOfRaw(row);
+      for (const row of rows) yield storedOfRaw(row, Number(row[0]));
     }
   }
 
@@ -522,4 +518,9 @@ export class PostgresLedger extends BaseLedger {
   protected async _close(): Promise<void> {
     if (this.#ownsPool) await this.#pool.end();
   }
+}
+
+/** A row as the core verifies it, its position (a `bigint`, given as a string) a number. */
+function pgStored(row: EntryRow): StoredEntry {
+  return storedOf(row, Number(row.position));
 }

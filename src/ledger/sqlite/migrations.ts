@@ -12,8 +12,8 @@
 
 import { LedgerError } from "../../errors.js";
 import { backfilledEntryHash } from "../read-checks.js";
+import { type EntryRow, storedOf } from "../sql-rows.js";
 import type { Database } from "./driver.js";
-import { type EntryRow, storedOf } from "./rows.js";
 
 /**
  * The schema version this code writes (`PRAGMA user_version`); a database with a higher
@@ -87,10 +87,10 @@ const MIGRATIONS: readonly (string | ((db: Database, path: string) => void))[] =
     const set = db.prepare("UPDATE sinkproof_entries SET entry_hash = ? WHERE position = ?");
     const site = { file: path, table: "sinkproof_entries" };
     for (let after = 0; ; ) {
-      const rows = page.all(after) as EntryRow[];
+      const rows = page.all(after) as EntryRow<number>[];
       for (const row of rows) set.run(backfilledEntryHash(storedOf(row), site), row.position);
       if (rows.length < 1000) return;
-      after = (rows.at(-1) as EntryRow).position;
+      after = (rows.at(-1) as EntryRow<number>).position;
     }
   },
   // 3: fencing tokens (claims are kept, released, after release; a ledger-wide counter

@@ -9,6 +9,7 @@
  */
 
 import { describe, invalidArgument } from "../../internal/arguments.js";
+import { checkBoolean, checkInteger } from "../../internal/checks.js";
 import { optionKeys, readOptions } from "../../internal/options.js";
 import { checkLedgerOptions, LEDGER_OPTION_KEYS, type LedgerOptions } from "../base.js";
 
@@ -76,13 +77,10 @@ export interface CheckedSqliteOptions {
 export function readSqliteOptions(openOptions: SqliteLedgerOptions): CheckedSqliteOptions {
   const options = readOptions<SqliteLedgerOptions>(openOptions, "options", SQLITE_KEYS);
   checkLedgerOptions(options);
-  const allowUnsafe = options.allowUnsafeSettings ?? false;
-  if (typeof allowUnsafe !== "boolean") {
-    invalidArgument(
-      "options.allowUnsafeSettings",
-      `must be a boolean, got ${describe(allowUnsafe)}`,
-    );
-  }
+  const allowUnsafe = checkBoolean(
+    options.allowUnsafeSettings ?? false,
+    "options.allowUnsafeSettings",
+  );
   const synchronous = options.synchronous ?? "full";
   if (typeof synchronous !== "string" || !Object.hasOwn(SYNCHRONOUS, synchronous)) {
     invalidArgument(
@@ -90,12 +88,11 @@ export function readSqliteOptions(openOptions: SqliteLedgerOptions): CheckedSqli
       `must be "full", "extra", "normal" or "off", got ${describe(synchronous)}`,
     );
   }
-  const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
-  if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0 || busyTimeoutMs > 600_000) {
-    invalidArgument(
-      "options.busyTimeoutMs",
-      `must be an integer from 0 to 600000, got ${describe(busyTimeoutMs)}`,
-    );
-  }
+  const busyTimeoutMs = checkInteger(
+    options.busyTimeoutMs ?? 5000,
+    "options.busyTimeoutMs",
+    0,
+    600_000,
+  );
   return { options, allowUnsafe, synchronous, busyTimeoutMs };
 }

@@ -56,6 +56,13 @@ import {
   type StorageSite,
   type StoredEntry,
 } from "../read-checks.js";
+import {
+  type EntryRow,
+  type RawEntryRow,
+  scanStatement,
+  storedOf,
+  storedOfRaw,
+} from "../sql-rows.js";
 import type {
   AppendedEntry,
   AuditHead,
@@ -71,7 +78,6 @@ import { busyBackoff, type Database, DRIVER_BUSY_MS, loadDriver, sleep } from ".
 import { isBusy, openError, translateSqliteError } from "./errors.js";
 import { migrate, refuseNewer } from "./migrations.js";
 import { readSqliteOptions, type SqliteLedgerOptions, SYNCHRONOUS } from "./options.js";
-import { type EntryRow, type RawEntryRow, storedOf, storedOfRaw } from "./rows.js";
 import { type Prepared, prepareAll } from "./sql.js";
 
 const PAGE = 1000;
@@ -355,26 +361,16 @@ export class SqliteLedger extends BaseLedger {
     // (which may write to the ledger meanwhile).
     let from = scan.from;
     let left = scan.limit;
-    const statement =
-      scan.producer === undefined
-        ? scan.stream === undefined
-          ? this.#s.scan
-          : this.#s.scanStream
-        : scan.stream === undefined
-          ? this.#s.scanProducer
-          : this.#s.scanBoth;
-    const filters: string[] = [];
-    if (scan.producer !== undefined) filters.push(scan.producer);
-    if (scan.stream !== undefined) filters.push(scan.stream);
+    const { statement, filters } = scanStatement(scan, this.#s);
     while (left > 0 && from <= scan.to) {
       const size = Math.min(PAGE, left);
       const rows = this.#runSync(
-        () => statement.all(from, scan.to, ...filters, size) as RawEntryRow[],
+        () => statement.all(from, scan.to, ...filters, size) as RawEntryRow<number>[],
       );
       for (const row of rows) yield storedOfRaw(row);
       if (rows.length < size) return;
       left -= rows.length;
-      from = (rows.at(-1) as RawEntryRow)[0] + 1;
+      from = (rows.at(-1) as RawEntryRow<number>)[0] + 1;
     }
   }
 
