@@ -509,14 +509,14 @@ export interface SchemaChangeLike {
 }
 
 /**
- * A schema version breaks its type's compatibility mode; nothing was registered.
+ * A schema version breaks its schema's compatibility mode; nothing was registered.
  * `changes` lists every breaking change with its path and kind.
  *
  * @example
  * ```ts
  * import { SchemaCompatibilityError } from "sinkproof";
  * try {
- *   registry.register({ type: "order", version: 2, schema: z.object({ orderId: z.number() }) });
+ *   registry.register({ name: "order", version: 2, schema: z.object({ orderId: z.number() }) });
  * } catch (error) {
  *   if (error instanceof SchemaCompatibilityError) {
  *     for (const c of error.changes) console.log(c.kind, c.path, c.message); // type-changed $.orderId …
@@ -527,7 +527,10 @@ export interface SchemaChangeLike {
 export class SchemaCompatibilityError<
   Change extends SchemaChangeLike = SchemaChangeLike,
 > extends SinkproofError<"incompatible_schema"> {
-  /** The schema name. */
+  /**
+   * The schema's name (`SchemaRegistration.name`; the field is not called `name`, which
+   * every error already has: its class name).
+   */
   readonly type: string;
   /** The version that was refused. */
   readonly version: number;
