@@ -14,12 +14,10 @@ import {
   IntegrityError,
   InvalidArgumentError,
 } from "../errors.js";
-import type { Ledger } from "../ledger/types.js";
 import {
-  type ConformanceTest,
-  type ConformanceTools,
-  checkGroup,
+  type ConformanceGroup,
   codeIs,
+  defineGroup,
   event,
   rejectsWith,
 } from "./conformance-support.js";
@@ -31,15 +29,10 @@ import {
  * (`idempotency_conflict`, carrying the existing entry), an id reused under another key
  * refused (`id_conflict`). One of the groups {@link ledgerConformance} runs.
  */
-export function ledgerAppendCases<L extends Ledger>(
-  test: ConformanceTest<L>,
-  durable: boolean,
-): void {
-  checkGroup(test, durable);
-  const T = (t: ConformanceTools<L>) => t as unknown as ConformanceTools<Ledger>;
+export const ledgerAppendCases: ConformanceGroup = defineGroup((test) => {
   test("append assigns consecutive positions from 1, in order", async (ledger, t) => {
-    const first = await ledger.append([event(T(t), 0), event(T(t), 1)]);
-    const second = await ledger.append([event(T(t), 2)]);
+    const first = await ledger.append([event(t, 0), event(t, 1)]);
+    const second = await ledger.append([event(t, 2)]);
     assert.deepEqual(
       [...first.results, ...second.results].map((r) => [r.entry.position, r.status]),
       [
@@ -54,7 +47,7 @@ export function ledgerAppendCases<L extends Ledger>(
   });
 
   test("append stores the envelope unchanged and frozen, with an appendedAt time", async (ledger, t) => {
-    const envelope = event(T(t), 0, {
+    const envelope = event(t, 0, {
       trace: { correlationId: "c-1" },
       parents: ["01ARYZ6S41TSV4RRFFQ69G5FAV"],
     });
@@ -67,10 +60,10 @@ export function ledgerAppendCases<L extends Ledger>(
   });
 
   test("append is idempotent by key: the same key and checksum return the existing entry", async (ledger, t) => {
-    const envelope = event(T(t), 0);
+    const envelope = event(t, 0);
     await ledger.append([envelope]);
     // The same effect sealed again: a new id, the same key and payload.
-    const again = event(T(t), 0);
+    const again = event(t, 0);
     assert.notEqual(again.id, envelope.id);
     const result = await ledger.append([again]);
     assert.equal(result.results[0]?.status, "existing");
@@ -80,8 +73,8 @@ export function ledgerAppendCases<L extends Ledger>(
   });
 
   test("append refuses a key with another checksum, carrying the existing entry", async (ledger, t) => {
-    await ledger.append([event(T(t), 0)]);
-    const other = event(T(t), 0, { payload: { orderId: "o-0", total: 999 } });
+    await ledger.append([event(t, 0)]);
+    const other = event(t, 0, { payload: { orderId: "o-0", total: 999 } });
     const error = await rejectsWith(
       ledger.append([other]),
       (e) => e instanceof IdempotencyConflictError && e.code === "idempotency_conflict",
@@ -94,12 +87,12 @@ export function ledgerAppendCases<L extends Ledger>(
   });
 
   test("append refuses an id reused under another key", async (ledger, t) => {
-    const envelope = event(T(t), 0);
+    const envelope = event(t, 0);
     await ledger.append([envelope]);
-    const reused = Object.freeze({ ...event(T(t), 1), id: envelope.id });
+    const reused = Object.freeze({ ...event(t, 1), id: envelope.id });
     await rejectsWith(ledger.append([reused]), codeIs("id_conflict"), "reused id");
   });
-}
+});
 
 /**
  * Conformance cases for `append` batches and concurrent appends: a batch with one
@@ -108,15 +101,10 @@ export function ledgerAppendCases<L extends Ledger>(
  * positions, and concurrent appends of one key get one position. One of the groups
  * {@link ledgerConformance} runs.
  */
-export function ledgerAppendBatchCases<L extends Ledger>(
-  test: ConformanceTest<L>,
-  durable: boolean,
-): void {
-  checkGroup(test, durable);
-  const T = (t: ConformanceTools<L>) => t as unknown as ConformanceTools<Ledger>;
+export const ledgerAppendBatchCases: ConformanceGroup = defineGroup((test) => {
   test("append is atomic: a batch with one conflicting envelope writes none of it", async (ledger, t) => {
-    await ledger.append([event(T(t), 0)]);
-    const batch = [event(T(t), 1), event(T(t), 2), event(T(t), 0, { payload: { changed: true } })];
+    await ledger.append([event(t, 0)]);
+    const batch = [event(t, 1), event(t, 2), event(t, 0, { payload: { changed: true } })];
     await rejectsWith(
       ledger.append(batch),
       codeIs("idempotency_conflict"),
@@ -127,8 +115,8 @@ export function ledgerAppendBatchCases<L extends Ledger>(
   });
 
   test("append folds repeats inside one batch and refuses a key repeated with another checksum", async (ledger, t) => {
-    const a = event(T(t), 0);
-    const result = await ledger.append([a, event(T(t), 1), a]);
+    const a = event(t, 0);
+    const result = await ledger.append([a, event(t, 1), a]);
     assert.deepEqual(
       result.results.map((r) => [r.entry.position, r.status]),
       [
@@ -139,26 +127,26 @@ export function ledgerAppendBatchCases<L extends Ledger>(
     );
     assert.equal(result.appended, 2);
     assert.equal(result.existing, 1);
-    const clash = [event(T(t), 5), event(T(t), 5, { payload: { other: 1 } })];
+    const clash = [event(t, 5), event(t, 5, { payload: { other: 1 } })];
     await rejectsWith(ledger.append(clash), codeIs("idempotency_conflict"), "clash within a batch");
     assert.equal(await ledger.head(), 2);
   });
 
   test("append verifies every envelope and writes nothing when one is bad", async (ledger, t) => {
-    const good = event(T(t), 0);
-    const altered = { ...event(T(t), 1), payload: { orderId: "o-1", total: 0 } };
+    const good = event(t, 0);
+    const altered = { ...event(t, 1), payload: { orderId: "o-1", total: 0 } };
     await rejectsWith(
       ledger.append([good, altered as Envelope]),
       (e) => e instanceof IntegrityError && e.code === "checksum_mismatch",
       "altered payload",
     );
-    const malformed = { ...event(T(t), 2), seq: -1 };
+    const malformed = { ...event(t, 2), seq: -1 };
     await rejectsWith(
       ledger.append([good, malformed as Envelope]),
       (e) => e instanceof EnvelopeValidationError,
       "bad field",
     );
-    const hostile = { ...event(T(t), 3), payload: { n: Number.NaN } };
+    const hostile = { ...event(t, 3), payload: { n: Number.NaN } };
     await rejectsWith(
       ledger.append([hostile as Envelope]),
       (e) => e instanceof IntegrityError,
@@ -180,7 +168,7 @@ export function ledgerAppendBatchCases<L extends Ledger>(
 
   test("concurrent appends get distinct, gap-free positions", async (ledger, t) => {
     const calls = Array.from({ length: 20 }, (_, i) =>
-      ledger.append([event(T(t), i * 2), event(T(t), i * 2 + 1)]),
+      ledger.append([event(t, i * 2), event(t, i * 2 + 1)]),
     );
     const results = await Promise.all(calls);
     const positions = results
@@ -196,10 +184,10 @@ export function ledgerAppendBatchCases<L extends Ledger>(
   });
 
   test("concurrent appends of one key: one position, every caller gets it", async (ledger, t) => {
-    const envelope = event(T(t), 0);
+    const envelope = event(t, 0);
     const results = await Promise.all(Array.from({ length: 10 }, () => ledger.append([envelope])));
     assert.deepEqual(new Set(results.map((r) => r.results[0]?.entry.position)), new Set([1]));
     assert.equal(results.filter((r) => r.appended === 1).length, 1);
     assert.equal(await ledger.head(), 1);
   });
-}
+});

@@ -14,8 +14,8 @@
 import assert from "node:assert/strict";
 import { InvalidArgumentError } from "../errors.js";
 import { verifyAuditChain } from "../ledger/audit.js";
-import type { AuditRecord, Ledger } from "../ledger/types.js";
-import { type ConformanceTest, checkGroup, collect, rejectsWith } from "./conformance-support.js";
+import type { AuditRecord } from "../ledger/types.js";
+import { type ConformanceGroup, collect, defineGroup, rejectsWith } from "./conformance-support.js";
 
 async function refusesIntent(promise: Promise<unknown>, message: string): Promise<void> {
   await assert.rejects(
@@ -61,11 +61,7 @@ function outcomeInput(intent: number) {
  * reached; `appendAudit` checks its input. One of the groups {@link ledgerConformance}
  * runs.
  */
-export function ledgerAuditCases<L extends Ledger>(
-  test: ConformanceTest<L>,
-  durable: boolean,
-): void {
-  checkGroup(test, durable);
+export const ledgerAuditCases: ConformanceGroup = defineGroup((test) => {
   test("appendAudit chains records; verifyAudit accepts the chain and returns its head", async (ledger) => {
     const empty = await ledger.verifyAudit();
     assert.ok(empty.ok && empty.count === 0 && empty.head === undefined);
@@ -142,7 +138,7 @@ export function ledgerAuditCases<L extends Ledger>(
     );
     assert.equal((await ledger.verifyAudit()).count, 0);
   });
-}
+});
 
 /**
  * Conformance cases for the audit log's two-phase records: intent and outcome records keep
@@ -152,11 +148,7 @@ export function ledgerAuditCases<L extends Ledger>(
  * survives a reopen and is settled after it. One of the groups {@link ledgerConformance}
  * runs.
  */
-export function ledgerAuditPhaseCases<L extends Ledger>(
-  test: ConformanceTest<L>,
-  durable: boolean,
-): void {
-  checkGroup(test, durable);
+export const ledgerAuditPhaseCases: ConformanceGroup = defineGroup((test, durable) => {
   test("intent and outcome records keep phase and intent; an intent with no outcome is interrupted, not damage", async (ledger) => {
     const plain = await ledger.appendAudit({ actor: "ops", action: "note", reason: "no phase" });
     assert.ok(!("phase" in plain) && !("intent" in plain), "a record without phase gains no field");
@@ -265,4 +257,4 @@ export function ledgerAuditPhaseCases<L extends Ledger>(
       "settled before the reopen",
     );
   });
-}
+});

@@ -11,10 +11,9 @@ import assert from "node:assert/strict";
 import { InvalidArgumentError, LedgerError } from "../errors.js";
 import type { Claim, Ledger, LedgerEntry } from "../ledger/types.js";
 import {
-  type ConformanceTest,
-  type ConformanceTools,
-  checkGroup,
+  type ConformanceGroup,
   codeIs,
+  defineGroup,
   fill,
   receiptFor,
   rejectsWith,
@@ -37,12 +36,7 @@ function acquired(result: Awaited<ReturnType<Ledger["claim"]>>, what: string): C
  * still exclusive; 50 concurrent claims of one key, exactly one acquires; arguments are
  * checked. One of the groups {@link ledgerConformance} runs.
  */
-export function ledgerClaimCases<L extends Ledger>(
-  test: ConformanceTest<L>,
-  durable: boolean,
-): void {
-  checkGroup(test, durable);
-  const T = (t: ConformanceTools<L>) => t as unknown as ConformanceTools<Ledger>;
+export const ledgerClaimCases: ConformanceGroup = defineGroup((test) => {
   test("claim acquires; others see it held until it expires; then it can be taken over", async (ledger, t) => {
     const first = await ledger.claim("warehouse", "k1", { owner: "worker-a", ttlMs: 1000 });
     assert.equal(first.status, "acquired");
@@ -90,7 +84,7 @@ export function ledgerClaimCases<L extends Ledger>(
   });
 
   test("claim is done once the key has a final receipt; failed receipts do not count", async (ledger, t) => {
-    const [entry] = await fill(ledger, T(t), 1);
+    const [entry] = await fill(ledger, t, 1);
     assert.ok(entry !== undefined);
     const key = entry.envelope.key;
     await ledger.putReceipt(
@@ -111,7 +105,7 @@ export function ledgerClaimCases<L extends Ledger>(
   });
 
   test("a replay claim acquires a done key, and is still exclusive", async (ledger, t) => {
-    const [entry] = await fill(ledger, T(t), 1);
+    const [entry] = await fill(ledger, t, 1);
     assert.ok(entry !== undefined);
     await ledger.putReceipt(receiptFor(entry));
     const key = entry.envelope.key;
@@ -152,7 +146,7 @@ export function ledgerClaimCases<L extends Ledger>(
       "no options",
     );
   });
-}
+});
 
 /**
  * Conformance cases for fencing tokens: every acquisition of a key (takeover, after a
@@ -160,14 +154,9 @@ export function ledgerClaimCases<L extends Ledger>(
  * released again; a final receipt under an older token is refused with `fenced`, and the
  * newer holder's is kept. One of the groups {@link ledgerConformance} runs.
  */
-export function ledgerFencingCases<L extends Ledger>(
-  test: ConformanceTest<L>,
-  durable: boolean,
-): void {
-  checkGroup(test, durable);
-  const T = (t: ConformanceTools<L>) => t as unknown as ConformanceTools<Ledger>;
+export const ledgerFencingCases: ConformanceGroup = defineGroup((test) => {
   test("every acquisition of a key gets a fencing token above the last: takeover, release, replay", async (ledger, t) => {
-    const [entry] = await fill(ledger, T(t), 1);
+    const [entry] = await fill(ledger, t, 1);
     const key = (entry as LedgerEntry).envelope.key;
     const first = acquired(
       await ledger.claim("warehouse", key, { owner: "a", ttlMs: 1000 }),
@@ -209,7 +198,7 @@ export function ledgerFencingCases<L extends Ledger>(
   });
 
   test("a final receipt under an older fencing token is refused with fenced; the newer holder's is kept", async (ledger, t) => {
-    const [entry] = await fill(ledger, T(t), 1);
+    const [entry] = await fill(ledger, t, 1);
     const e = entry as LedgerEntry;
     const old = acquired(
       await ledger.claim("warehouse", e.envelope.key, { owner: "a", ttlMs: 1000 }),
@@ -257,7 +246,7 @@ export function ledgerFencingCases<L extends Ledger>(
     assert.equal(done.status, "done");
     if (done.status === "done") assert.deepEqual(done.receipt, mine);
   });
-}
+});
 
 /**
  * Conformance cases for takeovers: `takeOverFrom` takes a live claim over from exactly that
@@ -265,12 +254,7 @@ export function ledgerFencingCases<L extends Ledger>(
  * receipt; with `durable`, fencing tokens keep growing across a reopen. One of the groups
  * {@link ledgerConformance} runs.
  */
-export function ledgerTakeoverCases<L extends Ledger>(
-  test: ConformanceTest<L>,
-  durable: boolean,
-): void {
-  checkGroup(test, durable);
-  const T = (t: ConformanceTools<L>) => t as unknown as ConformanceTools<Ledger>;
+export const ledgerTakeoverCases: ConformanceGroup = defineGroup((test, durable) => {
   test("takeOverFrom takes a live claim over from exactly that owner, and no other", async (ledger) => {
     const held = acquired(
       await ledger.claim("warehouse", "k1", { owner: "dead-worker", ttlMs: 60_000 }),
@@ -314,7 +298,7 @@ export function ledgerTakeoverCases<L extends Ledger>(
   });
 
   test("a takeover racing the old holder's receipt: exactly one final receipt, never two", async (ledger, t) => {
-    const entries = await fill(ledger, T(t), 20);
+    const entries = await fill(ledger, t, 20);
     for (const entry of entries) {
       const key = entry.envelope.key;
       const old = acquired(await ledger.claim("warehouse", key, { owner: "a", ttlMs: 1000 }), "a");
@@ -360,4 +344,4 @@ export function ledgerTakeoverCases<L extends Ledger>(
       `token ${after.fencingToken} after the reopen is not above ${before.fencingToken}`,
     );
   });
-}
+});

@@ -8,8 +8,7 @@
 
 import assert from "node:assert/strict";
 import { InvalidArgumentError } from "../errors.js";
-import type { Ledger } from "../ledger/types.js";
-import { type ConformanceTest, checkGroup, collect, rejectsWith } from "./conformance-support.js";
+import { type ConformanceGroup, collect, defineGroup, rejectsWith } from "./conformance-support.js";
 
 /**
  * Conformance cases for freezes: `freezeSink` stores a freeze with its audit record and
@@ -18,11 +17,7 @@ import { type ConformanceTest, checkGroup, collect, rejectsWith } from "./confor
  * nothing; with `durable`, freezes survive a reopen. One of the groups
  * {@link ledgerConformance} runs.
  */
-export function ledgerFreezeCases<L extends Ledger>(
-  test: ConformanceTest<L>,
-  durable: boolean,
-): void {
-  checkGroup(test, durable);
+export const ledgerFreezeCases: ConformanceGroup = defineGroup((test, durable) => {
   test("freezeSink stores the freeze with its audit record; freezing again keeps the first", async (ledger) => {
     assert.deepEqual(await ledger.getFreezes("warehouse"), []);
     const freeze = await ledger.freezeSink("warehouse", { reason: "checksum drift", actor: "ops" });
@@ -132,4 +127,4 @@ export function ledgerFreezeCases<L extends Ledger>(
     assert.deepEqual(await ledger.listFreezes(), [kept]);
     assert.equal((await ledger.verifyAudit()).count, 3);
   });
-}
+});

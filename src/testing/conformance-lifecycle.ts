@@ -9,13 +9,12 @@
 
 import assert from "node:assert/strict";
 import { LedgerError } from "../errors.js";
-import type { Ledger, LedgerEntry } from "../ledger/types.js";
+import type { LedgerEntry } from "../ledger/types.js";
 import {
-  type ConformanceTest,
-  type ConformanceTools,
-  checkGroup,
+  type ConformanceGroup,
   codeIs,
   collect,
+  defineGroup,
   event,
   fill,
   receiptFor,
@@ -26,19 +25,14 @@ import {
  * Conformance cases for `close`: a closed ledger refuses every call with `ledger_closed`,
  * and closing twice is fine. One of the groups {@link ledgerConformance} runs.
  */
-export function ledgerClosedCases<L extends Ledger>(
-  test: ConformanceTest<L>,
-  durable: boolean,
-): void {
-  checkGroup(test, durable);
-  const T = (t: ConformanceTools<L>) => t as unknown as ConformanceTools<Ledger>;
+export const ledgerClosedCases: ConformanceGroup = defineGroup((test) => {
   test("a closed ledger refuses every call with ledger_closed; closing twice is fine", async (ledger, t) => {
-    const [entry] = await fill(ledger, T(t), 1);
+    const [entry] = await fill(ledger, t, 1);
     assert.ok(entry !== undefined);
     await ledger.close();
     await ledger.close();
     const closed = (e: unknown) => e instanceof LedgerError && e.code === "ledger_closed";
-    await rejectsWith(ledger.append([event(T(t), 9)]), closed, "append");
+    await rejectsWith(ledger.append([event(t, 9)]), closed, "append");
     await rejectsWith(ledger.get(entry.envelope.key), closed, "get");
     await rejectsWith(ledger.getById(entry.envelope.id), closed, "getById");
     await rejectsWith(() => ledger.scan(), closed, "scan");
@@ -66,7 +60,7 @@ export function ledgerClosedCases<L extends Ledger>(
     await rejectsWith(ledger.getFreezes("s"), closed, "getFreezes");
     await rejectsWith(ledger.listFreezes(), closed, "listFreezes");
   });
-}
+});
 
 /**
  * Conformance cases for a restart, defined only when `durable` (the suite is given a
@@ -74,17 +68,12 @@ export function ledgerClosedCases<L extends Ledger>(
  * positions and idempotency continue across it, and claims survive it exactly when
  * `capabilities.claims` is `durable`. One of the groups {@link ledgerConformance} runs.
  */
-export function ledgerRestartCases<L extends Ledger>(
-  test: ConformanceTest<L>,
-  durable: boolean,
-): void {
-  checkGroup(test, durable);
+export const ledgerRestartCases: ConformanceGroup = defineGroup((test, durable) => {
   if (!durable) return;
 
-  const T = (t: ConformanceTools<L>) => t as unknown as ConformanceTools<Ledger>;
   test("entries, receipts, watermarks, sequences and the audit log survive a reopen", async (_ledger, t) => {
     let ledger = _ledger;
-    const entries = await fill(ledger, T(t), 3);
+    const entries = await fill(ledger, t, 3);
     await ledger.putReceipt(receiptFor(entries[0] as LedgerEntry));
     await ledger.advanceWatermark("warehouse", 1);
     await ledger.reserveSequence("orders-svc", 7);
@@ -117,7 +106,7 @@ export function ledgerRestartCases<L extends Ledger>(
     assert.deepEqual(await collect(ledger.scanAudit()), [record]);
     assert.ok((await ledger.verifyAudit({ head: { index: 1, hash: record.hash } })).ok);
     // Appending continues the positions, and idempotency holds across the restart.
-    const more = await ledger.append([event(T(t), 0), event(T(t), 3)]);
+    const more = await ledger.append([event(t, 0), event(t, 3)]);
     assert.deepEqual(
       more.results.map((r) => [r.entry.position, r.status]),
       [
@@ -126,7 +115,7 @@ export function ledgerRestartCases<L extends Ledger>(
       ],
     );
     await rejectsWith(
-      ledger.append([event(T(t), 1, { payload: { x: 1 } })]),
+      ledger.append([event(t, 1, { payload: { x: 1 } })]),
       codeIs("idempotency_conflict"),
       "conflict after restart",
     );
@@ -140,4 +129,4 @@ export function ledgerRestartCases<L extends Ledger>(
     const after = await ledger.claim("warehouse", "k1", { owner: "b", ttlMs: 60_000 });
     assert.equal(after.status, ledger.capabilities.claims === "durable" ? "held" : "acquired");
   });
-}
+});

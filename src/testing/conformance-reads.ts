@@ -10,10 +10,9 @@ import assert from "node:assert/strict";
 import { InvalidArgumentError } from "../errors.js";
 import type { Ledger } from "../ledger/types.js";
 import {
-  type ConformanceTest,
-  type ConformanceTools,
-  checkGroup,
+  type ConformanceGroup,
   collect,
+  defineGroup,
   event,
   fill,
   rejectsWith,
@@ -25,14 +24,9 @@ import {
  * `from`/`to`, by producer and stream, up to `limit`, and `head` is 0 when empty. One of the
  * groups {@link ledgerConformance} runs.
  */
-export function ledgerReadCases<L extends Ledger>(
-  test: ConformanceTest<L>,
-  durable: boolean,
-): void {
-  checkGroup(test, durable);
-  const T = (t: ConformanceTools<L>) => t as unknown as ConformanceTools<Ledger>;
+export const ledgerReadCases: ConformanceGroup = defineGroup((test) => {
   test("get and getById find entries; unknown ones are undefined", async (ledger, t) => {
-    const [entry] = await fill(ledger, T(t), 3);
+    const [entry] = await fill(ledger, t, 3);
     assert.ok(entry !== undefined);
     assert.equal((await ledger.get(entry.envelope.key))?.position, 1);
     assert.equal((await ledger.getById(entry.envelope.id))?.position, 1);
@@ -47,11 +41,11 @@ export function ledgerReadCases<L extends Ledger>(
 
   test("scan yields entries in position order with from, to, producer, stream and limit", async (ledger, t) => {
     await ledger.append([
-      event(T(t), 0),
-      event(T(t), 0, { stream: "refunds" }),
-      event(T(t), 0, { producer: "billing" }),
-      event(T(t), 1),
-      event(T(t), 2),
+      event(t, 0),
+      event(t, 0, { stream: "refunds" }),
+      event(t, 0, { producer: "billing" }),
+      event(t, 1),
+      event(t, 2),
     ]);
     const positions = async (query?: Parameters<Ledger["scan"]>[0]) =>
       (await collect(ledger.scan(query))).map((e) => e.position);
@@ -74,18 +68,14 @@ export function ledgerReadCases<L extends Ledger>(
   test("head is 0 when empty", async (ledger) => {
     assert.equal(await ledger.head(), 0);
   });
-}
+});
 
 /**
  * Conformance cases for `reserveSequence`: consecutive, non-overlapping ranges per producer,
  * concurrent calls included, and its argument checks. One of the groups
  * {@link ledgerConformance} runs.
  */
-export function ledgerSequenceCases<L extends Ledger>(
-  test: ConformanceTest<L>,
-  durable: boolean,
-): void {
-  checkGroup(test, durable);
+export const ledgerSequenceCases: ConformanceGroup = defineGroup((test) => {
   test("reserveSequence hands out consecutive, non-overlapping ranges per producer", async (ledger) => {
     const a = await ledger.reserveSequence("orders-svc", 10);
     const b = await ledger.reserveSequence("orders-svc", 5);
@@ -110,4 +100,4 @@ export function ledgerSequenceCases<L extends Ledger>(
       "bad producer",
     );
   });
-}
+});

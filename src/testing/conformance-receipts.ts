@@ -8,13 +8,12 @@
 
 import assert from "node:assert/strict";
 import { InvalidArgumentError } from "../errors.js";
-import type { Ledger, LedgerEntry } from "../ledger/types.js";
+import type { LedgerEntry } from "../ledger/types.js";
 import {
-  type ConformanceTest,
-  type ConformanceTools,
-  checkGroup,
+  type ConformanceGroup,
   codeIs,
   collect,
+  defineGroup,
   fill,
   receiptFor,
   rejectsWith,
@@ -27,14 +26,9 @@ import {
  * sink's receipts in position order within a range. One of the groups
  * {@link ledgerConformance} runs.
  */
-export function ledgerReceiptCases<L extends Ledger>(
-  test: ConformanceTest<L>,
-  durable: boolean,
-): void {
-  checkGroup(test, durable);
-  const T = (t: ConformanceTools<L>) => t as unknown as ConformanceTools<Ledger>;
+export const ledgerReceiptCases: ConformanceGroup = defineGroup((test) => {
   test("putReceipt stores receipts; getReceipts returns them in put order", async (ledger, t) => {
-    const [entry] = await fill(ledger, T(t), 1);
+    const [entry] = await fill(ledger, t, 1);
     assert.ok(entry !== undefined);
     const failed = receiptFor(entry, {
       status: "failed",
@@ -48,7 +42,7 @@ export function ledgerReceiptCases<L extends Ledger>(
   });
 
   test("putReceipt refuses a receipt for an entry that does not exist, and a malformed one", async (ledger, t) => {
-    const [entry] = await fill(ledger, T(t), 1);
+    const [entry] = await fill(ledger, t, 1);
     assert.ok(entry !== undefined);
     await rejectsWith(
       ledger.putReceipt(receiptFor(entry, { position: 2 })),
@@ -74,7 +68,7 @@ export function ledgerReceiptCases<L extends Ledger>(
   });
 
   test("scanReceipts yields a sink's receipts in position order within a range", async (ledger, t) => {
-    const entries = await fill(ledger, T(t), 4);
+    const entries = await fill(ledger, t, 4);
     for (const entry of [...entries].reverse()) await ledger.putReceipt(receiptFor(entry));
     await ledger.putReceipt(
       receiptFor(entries[1] as LedgerEntry, { attempt: 2, status: "duplicate" }),
@@ -100,7 +94,7 @@ export function ledgerReceiptCases<L extends Ledger>(
   });
 
   test("receipts keep their validation issues and signature", async (ledger, t) => {
-    const [entry] = await fill(ledger, T(t), 1);
+    const [entry] = await fill(ledger, t, 1);
     assert.ok(entry !== undefined);
     const receipt = receiptFor(entry, {
       status: "rejected",
@@ -111,20 +105,15 @@ export function ledgerReceiptCases<L extends Ledger>(
     await ledger.putReceipt(receipt);
     assert.deepEqual(await ledger.getReceipts("warehouse", entry.envelope.key), [receipt]);
   });
-}
+});
 
 /**
  * Conformance cases for watermarks: they start at 0, advance, never move backwards and stop
  * at the head. One of the groups {@link ledgerConformance} runs.
  */
-export function ledgerWatermarkCases<L extends Ledger>(
-  test: ConformanceTest<L>,
-  durable: boolean,
-): void {
-  checkGroup(test, durable);
-  const T = (t: ConformanceTools<L>) => t as unknown as ConformanceTools<Ledger>;
+export const ledgerWatermarkCases: ConformanceGroup = defineGroup((test) => {
   test("watermarks start at 0, advance, never move backwards, and stop at the head", async (ledger, t) => {
-    await fill(ledger, T(t), 5);
+    await fill(ledger, t, 5);
     assert.equal(await ledger.getWatermark("warehouse"), 0);
     assert.equal(await ledger.advanceWatermark("warehouse", 3), 3);
     assert.equal(await ledger.advanceWatermark("warehouse", 2), 3);
@@ -143,4 +132,4 @@ export function ledgerWatermarkCases<L extends Ledger>(
     );
     assert.equal(await ledger.getWatermark("warehouse"), 5);
   });
-}
+});

@@ -1,8 +1,9 @@
 /**
- * What the ledger conformance cases share: the tools each case gets and the shape of a
- * group of cases (both public, through `sinkproof/testing`, so that the group functions
- * can be named), the check every group makes of its arguments, sample envelopes and
- * receipts, and assertion helpers (internal to `sinkproof/testing`).
+ * What the ledger conformance cases share: the tools each case gets, how a group defines
+ * its cases and the shape of a group (public, through `sinkproof/testing`, so that the
+ * group functions can be named), `defineGroup`, which makes a group that checks its
+ * arguments before defining its cases, sample envelopes and receipts, and assertion
+ * helpers (internal to `sinkproof/testing`).
  *
  * @module
  */
@@ -66,11 +67,30 @@ export type ConformanceTest<L extends Ledger> = (
   body: (ledger: L, t: ConformanceTools<L>) => Promise<void>,
 ) => void;
 
+/** A group of conformance cases: `ledgerAppendCases`, `ledgerClaimCases`, ... */
+export type ConformanceGroup = <L extends Ledger>(
+  test: ConformanceTest<L>,
+  durable: boolean,
+) => void;
+
 /** Checks the arguments of a group of cases: a typed error at `test` or `durable`. */
-export function checkGroup(test: unknown, durable: unknown): void {
+function checkGroup(test: unknown, durable: unknown): void {
   if (typeof test !== "function")
     invalidArgument("test", `must be a function that defines a case, got ${describe(test)}`);
   checkBoolean(durable, "durable");
+}
+
+/**
+ * A group of cases from the function that defines them: the group checks its arguments
+ * first. The cases see the ledger as a `Ledger`, whatever the adapter's own type.
+ */
+export function defineGroup(
+  cases: (test: ConformanceTest<Ledger>, durable: boolean) => void,
+): ConformanceGroup {
+  return (test, durable) => {
+    checkGroup(test, durable);
+    cases(test, durable);
+  };
 }
 
 export function event(

@@ -27,9 +27,10 @@ import { ledgerFreezeCases } from "./conformance-freezes.js";
 import { ledgerClosedCases, ledgerRestartCases } from "./conformance-lifecycle.js";
 import { ledgerReadCases, ledgerSequenceCases } from "./conformance-reads.js";
 import { ledgerReceiptCases, ledgerWatermarkCases } from "./conformance-receipts.js";
-import { type ConformanceTest, type ConformanceTools, sleep } from "./conformance-support.js";
+import { type ConformanceGroup, type ConformanceTools, sleep } from "./conformance-support.js";
 
 export { createManualClock, type ManualClock } from "./clock.js";
+export type { ConformanceGroup } from "./conformance-support.js";
 
 /** The runner functions the suite needs: `describe` and `it` of vitest, jest, mocha or node:test. */
 export interface ConformanceRunner {
@@ -68,12 +69,6 @@ export interface LedgerConformanceOptions<L extends Ledger = Ledger> extends Con
    */
   readonly groups?: readonly ConformanceGroup[] | undefined;
 }
-
-/** A group of conformance cases: `ledgerAppendCases`, `ledgerClaimCases`, ... */
-export type ConformanceGroup = <L extends Ledger>(
-  test: ConformanceTest<L>,
-  durable: boolean,
-) => void;
 
 /**
  * The groups of cases, in the order they run. Each defines its restart cases only when
