@@ -40,30 +40,25 @@ function reject(issue: ValidationIssue): never {
   throw new EnvelopeValidationError([issue]);
 }
 
+/** Refuses input of `size` bytes or characters that cannot hold a payload within the limit. */
+function refuseLonger(size: number, unit: "bytes" | "characters", maxBytes: number): void {
+  if (size > textLimit(maxBytes)) {
+    reject({ path: "$", code: "too_large", message: `input of ${size} ${unit} exceeds the limit` });
+  }
+}
+
 function decode(input: unknown, maxBytes: number): unknown {
   let text: string;
   if (typeof input === "string") text = input;
   else if (input instanceof Uint8Array) {
-    if (input.byteLength > textLimit(maxBytes)) {
-      reject({
-        path: "$",
-        code: "too_large",
-        message: `input of ${input.byteLength} bytes exceeds the limit`,
-      });
-    }
+    refuseLonger(input.byteLength, "bytes", maxBytes);
     try {
       text = utf8.decode(input);
     } catch {
       return reject({ path: "$", code: "invalid_utf8", message: "input is not valid UTF-8" });
     }
   } else return input;
-  if (text.length > textLimit(maxBytes)) {
-    reject({
-      path: "$",
-      code: "too_large",
-      message: `input of ${text.length} characters exceeds the limit`,
-    });
-  }
+  refuseLonger(text.length, "characters", maxBytes);
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {

@@ -15,7 +15,7 @@ import { copyChecksum, judgeCopy, type Slot, toHeld } from "./copies.js";
 import { diffValues } from "./diff.js";
 import { type Holdings, readObservations, VISITED } from "./holdings.js";
 import { type Comparer, type Context, differencesOf, progress, type SinkRun } from "./run.js";
-import type { ObserveRange, ReconcileSink } from "./types.js";
+import type { MismatchedFinding, ObserveRange, ReconcileSink } from "./types.js";
 
 /** The final receipt statuses that say the sink holds the entry. */
 const SUCCESS: ReadonlySet<ReceiptStatus> = new Set(["written", "duplicate", "replayed"]);
@@ -31,21 +31,7 @@ export function judgeHeld(run: SinkRun, entry: LedgerEntry, slot: Slot): void {
   const sink = run.sink.name;
   if (typeof slot === "string") {
     if (slot === expected) run.tally.counts.matched++;
-    else {
-      run.tally.add(
-        {
-          kind: "mismatched",
-          sink,
-          key,
-          position: entry.position,
-          expected,
-          observed: slot,
-          mismatch: "checksum",
-          count: 1,
-        },
-        entry,
-      );
-    }
+    else addMismatched(run, entry, expected, { observed: slot, mismatch: "checksum", count: 1 });
     return;
   }
   let bad = slot.first;
@@ -55,21 +41,13 @@ export function judgeHeld(run: SinkRun, entry: LedgerEntry, slot: Slot): void {
     verdict = judgeCopy(bad, expected);
   }
   if (verdict !== undefined) {
-    run.tally.add(
-      {
-        kind: "mismatched",
-        sink,
-        key,
-        position: entry.position,
-        expected,
-        observed: verdict.observed,
-        mismatch: verdict.mismatch,
-        ...(verdict.storedChecksum === undefined ? {} : { storedChecksum: verdict.storedChecksum }),
-        count: slot.count,
-        ...differencesOf(bad.hasPayload ? diffValues(target.payload, bad.payload) : undefined),
-      },
-      entry,
-    );
+    addMismatched(run, entry, expected, {
+      observed: verdict.observed,
+      mismatch: verdict.mismatch,
+      ...(verdict.storedChecksum === undefined ? {} : { storedChecksum: verdict.storedChecksum }),
+      count: slot.count,
+      ...differencesOf(bad.hasPayload ? diffValues(target.payload, bad.payload) : undefined),
+    });
     return;
   }
   if (slot.count > 1) {
@@ -88,6 +66,29 @@ export function judgeHeld(run: SinkRun, entry: LedgerEntry, slot: Slot): void {
     return;
   }
   run.tally.counts.matched++;
+}
+
+/**
+ * Adds the finding that the sink does not hold `entry` as the ledger does (`expected` is
+ * the checksum it should hold), with what `found` says of what it holds instead.
+ */
+function addMismatched(
+  run: SinkRun,
+  entry: LedgerEntry,
+  expected: string,
+  found: Omit<MismatchedFinding, "kind" | "sink" | "key" | "position" | "expected">,
+): void {
+  run.tally.add(
+    {
+      kind: "mismatched",
+      sink: run.sink.name,
+      key: entry.envelope.key,
+      position: entry.position,
+      expected,
+      ...found,
+    },
+    entry,
+  );
 }
 
 /** Age of an entry at `nowMs`. */
@@ -242,16 +243,7 @@ export function receiptComparer(ctx: Context, run: SinkRun): Comparer {
         return undefined;
       }
       if (receipt?.status === "conflict") {
-        run.tally.add(
-          {
-            kind: "mismatched",
-            sink: name,
-            key: entry.envelope.key,
-            position: entry.position,
-            expected: entry.envelope.checksum,
-          },
-          entry,
-        );
+        addMismatched(run, entry, entry.envelope.checksum, {});
         return undefined;
       }
       // No receipt, or `rejected`: the sink does not have it (receipts say so themselves).
