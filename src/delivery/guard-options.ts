@@ -11,6 +11,7 @@ import { describe, invalidArgument, reading, show } from "../internal/arguments.
 import {
   checkBoolean,
   checkFunction,
+  checkHasMethod,
   optionalFunction,
   optionalInteger,
 } from "../internal/checks.js";
@@ -93,14 +94,7 @@ export interface GuardConfig {
 }
 
 function checkLedgerOption(ledger: unknown): Ledger {
-  if (
-    typeof ledger !== "object" ||
-    ledger === null ||
-    typeof readProperty(ledger, "claim", "options.ledger") !== "function"
-  ) {
-    invalidArgument("options.ledger", `must be a ledger, got ${describe(ledger)}`);
-  }
-  return ledger as Ledger;
+  return checkHasMethod(ledger, "claim", "options.ledger", "a ledger") as Ledger;
 }
 
 /** The integer options of {@link guardSink}. */

@@ -10,7 +10,7 @@
 
 import type { Envelope } from "../envelope/schema.js";
 import { describe, invalidArgument } from "../internal/arguments.js";
-import { optionalFunction } from "../internal/checks.js";
+import { checkHasMethod, optionalFunction } from "../internal/checks.js";
 import { optionKeys, readArray, readOptions, readProperty } from "../internal/options.js";
 import type { LedgerEntry, Receipt } from "../ledger/types.js";
 import { isFinalStatus } from "../ledger/validate.js";
@@ -114,26 +114,18 @@ export function createPipeline(pipelineOptions: PipelineOptions): Pipeline {
   const options = readOptions<PipelineOptions>(pipelineOptions, "options", PIPELINE_KEYS, {
     required: true,
   });
-  const producer = options.producer as Producer;
-  if (
-    typeof producer !== "object" ||
-    producer === null ||
-    typeof readProperty(producer, "emit", "options.producer") !== "function"
-  ) {
-    invalidArgument("options.producer", `must be a producer, got ${describe(producer)}`);
-  }
+  const producer = checkHasMethod(
+    options.producer as Producer,
+    "emit",
+    "options.producer",
+    "a producer",
+  );
   const sinks = readArray(options.sinks, "options.sinks") as SinkGuard[];
   if (sinks.length === 0)
     invalidArgument("options.sinks", "must be a non-empty array of guarded sinks");
   const names = new Set<string>();
   sinks.forEach((sink, i) => {
-    if (
-      typeof sink !== "object" ||
-      sink === null ||
-      typeof readProperty(sink, "deliver", `options.sinks[${i}]`) !== "function"
-    ) {
-      invalidArgument(`options.sinks[${i}]`, `must be a guarded sink, got ${describe(sink)}`);
-    }
+    checkHasMethod(sink, "deliver", `options.sinks[${i}]`, "a guarded sink");
     const name = readProperty(sink, "name", `options.sinks[${i}]`);
     if (typeof name !== "string")
       invalidArgument(`options.sinks[${i}].name`, `must be a sink name, got ${describe(name)}`);

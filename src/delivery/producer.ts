@@ -13,8 +13,8 @@ import type { Envelope, SchemaRef, Trace } from "../envelope/schema.js";
 import { createSealer, type EnvelopeDraft, type Sealer } from "../envelope/seal.js";
 import { PayloadValidationError, type ValidationIssue } from "../errors.js";
 import { describe, invalidArgument, reading } from "../internal/arguments.js";
-import { checkInteger } from "../internal/checks.js";
-import { optionKeys, readArray, readOptions, readProperty } from "../internal/options.js";
+import { checkHasMethod, checkInteger } from "../internal/checks.js";
+import { optionKeys, readArray, readOptions } from "../internal/options.js";
 import type { Ledger } from "../ledger/types.js";
 import { checkProducer } from "../ledger/validate.js";
 import { logger } from "../observe/debug.js";
@@ -289,24 +289,11 @@ function resolveProducerOptions(producerOptions: ProducerOptions): ProducerConfi
     required: true,
   });
   const id = checkProducer(options.id, "options.id");
-  const ledger = options.ledger as Ledger;
-  if (
-    typeof ledger !== "object" ||
-    ledger === null ||
-    typeof readProperty(ledger, "append", "options.ledger") !== "function"
-  ) {
-    invalidArgument("options.ledger", `must be a ledger, got ${describe(ledger)}`);
-  }
+  const ledger = checkHasMethod(options.ledger as Ledger, "append", "options.ledger", "a ledger");
   const validate = checkValidator(options.validate);
   const registry = options.registry;
-  if (
-    registry !== undefined &&
-    (typeof registry !== "object" ||
-      registry === null ||
-      typeof readProperty(registry, "validate", "options.registry") !== "function")
-  ) {
-    invalidArgument("options.registry", `must be a schema registry, got ${describe(registry)}`);
-  }
+  if (registry !== undefined)
+    checkHasMethod(registry, "validate", "options.registry", "a schema registry");
   const block = checkInteger(options.sequenceBlock ?? 100, "options.sequenceBlock", 1, 1_000_000);
   const metrics = safeMetrics(checkMetrics(options.metrics, "options.metrics"));
   const seal = createSealer({

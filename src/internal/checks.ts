@@ -1,6 +1,6 @@
 /**
  * The small argument checks every module shares: an integer in a range, a function, a
- * boolean. Each throws an `InvalidArgumentError` at `where` through
+ * boolean, an object with a given method. Each throws an `InvalidArgumentError` at `where` through
  * `invalidArgument`, with one wording per check, so that the same rule reads the same
  * wherever it is broken.
  *
@@ -8,6 +8,7 @@
  */
 
 import { describe, invalidArgument } from "./arguments.js";
+import { readProperty } from "./options.js";
 
 /**
  * `value` when it is an integer from `min` to `max` (both safe integers); else an
@@ -42,6 +43,22 @@ export function checkFunction<F>(value: F, where: string): F {
 /** `value` when it is `undefined` or a function; else an `InvalidArgumentError`. */
 export function optionalFunction<F>(value: F, where: string): F {
   return value === undefined ? value : checkFunction(value, where);
+}
+
+/**
+ * `value` when it is an object whose `method` is a function (read through
+ * `readProperty`, so a throwing getter is a typed error too); else an
+ * `InvalidArgumentError` at `where`: `must be <what>`.
+ */
+export function checkHasMethod<T>(value: T, method: string, where: string, what: string): T {
+  if (
+    typeof value !== "object" ||
+    value === null ||
+    typeof readProperty(value, method, where) !== "function"
+  ) {
+    invalidArgument(where, `must be ${what}, got ${describe(value)}`);
+  }
+  return value;
 }
 
 /** `value` when it is a boolean; else an `InvalidArgumentError` at `where`. */

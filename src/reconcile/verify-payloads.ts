@@ -17,8 +17,9 @@
 import { performance } from "node:perf_hooks";
 import { algorithmOf, type Checksum, isChecksum } from "../checksum/checksum.js";
 import { describe, invalidArgument, show } from "../internal/arguments.js";
+import { checkHasMethod } from "../internal/checks.js";
 import { mix32 } from "../internal/mix.js";
-import { optionKeys, readOptions, readProperty } from "../internal/options.js";
+import { optionKeys, readOptions } from "../internal/options.js";
 import { createSeededRandom } from "../internal/random.js";
 import type { Ledger } from "../ledger/types.js";
 import { isSelfConsistent, payloadChecksum, toCopy } from "./copies.js";
@@ -344,12 +345,7 @@ function checkSample(sample: unknown): PayloadSample | undefined {
 
 async function observeRangeOf(ledger: Ledger | undefined): Promise<ObserveRange> {
   if (ledger === undefined) return { from: 1, to: Number.MAX_SAFE_INTEGER, since: undefined };
-  if (
-    typeof ledger !== "object" ||
-    ledger === null ||
-    typeof readProperty(ledger, "head", "options.ledger") !== "function"
-  )
-    invalidArgument("options.ledger", `must be a Ledger, got ${describe(ledger)}`);
+  checkHasMethod(ledger, "head", "options.ledger", "a Ledger");
   const head = await ledger.head();
   let since: string | undefined;
   for await (const entry of ledger.scan({ from: 1, to: 1 })) since = entry.appendedAt;
