@@ -302,6 +302,30 @@ function exampleChanges(
 }
 
 /**
+ * What keeps the reader from reading the writer's data, `old` and the new version `entry`
+ * being the writer and the reader in `direction`'s order (`backward`: `old` writes): by
+ * their JSON Schemas, then by the writer's examples, each parsed by the reader.
+ */
+function readChanges(
+  entry: RegisteredSchema,
+  old: RegisteredSchema,
+  direction: ChangeDirection,
+): SchemaChange[] {
+  const [writer, reader] = direction === "backward" ? [old, entry] : [entry, old];
+  const changes = readerChanges(
+    writer.jsonSchema.output,
+    reader.jsonSchema.input,
+    direction,
+    old.version,
+    entry.version,
+  );
+  writer.examples.forEach((ex, i) => {
+    changes.push(...exampleChanges(entry, old.version, direction, i, parse(reader.schema, ex, [])));
+  });
+  return changes;
+}
+
+/**
  * Every breaking change a prepared registration brings under its compatibility mode:
  * empty when it may be registered.
  */
@@ -316,22 +340,7 @@ export function registrationChanges(prepared: Prepared): SchemaChange[] {
   const changes: SchemaChange[] = [];
   for (const old of earlier) {
     if (backward) changes.push(...backwardChanges(prepared, state, old));
-    if (forward) {
-      changes.push(
-        ...readerChanges(
-          entry.jsonSchema.output,
-          old.jsonSchema.input,
-          "forward",
-          old.version,
-          entry.version,
-        ),
-      );
-      entry.examples.forEach((ex, i) => {
-        changes.push(
-          ...exampleChanges(entry, old.version, "forward", i, parse(old.schema, ex, [])),
-        );
-      });
-    }
+    if (forward) changes.push(...readChanges(entry, old, "forward"));
   }
   return changes;
 }
@@ -350,23 +359,7 @@ function backwardChanges(
   for (let v = old.version + 1; v < entry.version; v++) {
     if (state.upcasters.has(v)) throughUpcast = true;
   }
-  if (!throughUpcast) {
-    changes.push(
-      ...readerChanges(
-        old.jsonSchema.output,
-        entry.jsonSchema.input,
-        "backward",
-        old.version,
-        entry.version,
-      ),
-    );
-    old.examples.forEach((ex, i) => {
-      changes.push(
-        ...exampleChanges(entry, old.version, "backward", i, parse(entry.schema, ex, [])),
-      );
-    });
-    return changes;
-  }
+  if (!throughUpcast) return readChanges(entry, old, "backward");
   if (old.examples.length === 0) {
     changes.push({
       kind: "upcast-unverified",
