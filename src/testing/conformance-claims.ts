@@ -15,6 +15,7 @@ import {
   codeIs,
   defineGroup,
   fill,
+  firstEntry,
   receiptFor,
   rejectsWith,
 } from "./conformance-support.js";
@@ -84,8 +85,7 @@ export const ledgerClaimCases: ConformanceGroup = defineGroup((test) => {
   });
 
   test("claim is done once the key has a final receipt; failed receipts do not count", async (ledger, t) => {
-    const [entry] = await fill(ledger, t, 1);
-    assert.ok(entry !== undefined);
+    const entry = await firstEntry(ledger, t);
     const key = entry.envelope.key;
     await ledger.putReceipt(
       receiptFor(entry, { status: "failed", error: { code: "e", message: "x" } }),
@@ -105,8 +105,7 @@ export const ledgerClaimCases: ConformanceGroup = defineGroup((test) => {
   });
 
   test("a replay claim acquires a done key, and is still exclusive", async (ledger, t) => {
-    const [entry] = await fill(ledger, t, 1);
-    assert.ok(entry !== undefined);
+    const entry = await firstEntry(ledger, t);
     await ledger.putReceipt(receiptFor(entry));
     const key = entry.envelope.key;
     assert.equal(

@@ -17,6 +17,7 @@ import {
   defineGroup,
   event,
   fill,
+  firstEntry,
   receiptFor,
   rejectsWith,
 } from "./conformance-support.js";
@@ -27,8 +28,7 @@ import {
  */
 export const ledgerClosedCases: ConformanceGroup = defineGroup((test) => {
   test("a closed ledger refuses every call with ledger_closed; closing twice is fine", async (ledger, t) => {
-    const [entry] = await fill(ledger, t, 1);
-    assert.ok(entry !== undefined);
+    const entry = await firstEntry(ledger, t);
     await ledger.close();
     await ledger.close();
     const closed = (e: unknown) => e instanceof LedgerError && e.code === "ledger_closed";

@@ -135,3 +135,14 @@ export async function fill(
   );
   return results.map((r) => r.entry);
 }
+
+/** Appends `count` entries, as {@link fill} does, and returns the first. */
+export async function firstEntry(
+  ledger: Ledger,
+  t: ConformanceTools<Ledger>,
+  count = 1,
+): Promise<LedgerEntry> {
+  const [entry] = await fill(ledger, t, count);
+  assert.ok(entry !== undefined);
+  return entry;
+}
