@@ -465,6 +465,13 @@ export class LedgerLockedError extends SinkproofError<"ledger_locked"> {
  */
 export class DeliveryError extends SinkproofError<DeliveryErrorCode> {}
 
+/** The first issue and how many more (`rejected` when there are none), for an error's message. */
+function issuesText(issues: readonly ValidationIssue[]): string {
+  const first = issues[0];
+  const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : "";
+  return `${first === undefined ? "rejected" : `${first.path}: ${first.message}`}${more}`;
+}
+
 /**
  * A payload did not pass its type's schema at emit time; nothing was written. `issues`
  * lists every problem, each with its path (from `$.payload`), code and message.
@@ -483,13 +490,10 @@ export class PayloadValidationError extends SinkproofError<"invalid_payload"> {
   readonly issues: readonly ValidationIssue[];
 
   constructor(issues: readonly ValidationIssue[], context: SinkproofErrorContext = {}) {
-    const first = issues[0];
-    const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : "";
-    super(
-      "invalid_payload",
-      `Invalid payload: ${first === undefined ? "rejected" : `${first.path}: ${first.message}`}${more}`,
-      { path: first?.path, ...context },
-    );
+    super("invalid_payload", `Invalid payload: ${issuesText(issues)}`, {
+      path: issues[0]?.path,
+      ...context,
+    });
     this.issues = Object.freeze([...issues]);
   }
 }
@@ -604,13 +608,10 @@ export class CloudEventError extends SinkproofError<"invalid_cloudevent"> {
   readonly issues: readonly ValidationIssue[];
 
   constructor(issues: readonly ValidationIssue[], context: SinkproofErrorContext = {}) {
-    const first = issues[0];
-    const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : "";
-    super(
-      "invalid_cloudevent",
-      `Invalid CloudEvent: ${first === undefined ? "rejected" : `${first.path}: ${first.message}`}${more}`,
-      { path: first?.path, ...context },
-    );
+    super("invalid_cloudevent", `Invalid CloudEvent: ${issuesText(issues)}`, {
+      path: issues[0]?.path,
+      ...context,
+    });
     this.issues = Object.freeze([...issues]);
   }
 }
