@@ -39,6 +39,18 @@ function optionalString(value: unknown, where: string): void {
   }
 }
 
+/** Checks that `list` is an array, then each item, at `where[i]`. */
+function forEachItem(
+  list: unknown,
+  where: string,
+  check: (item: unknown, at: string) => void,
+): void {
+  if (!Array.isArray(list)) invalidArgument(where, `must be an array, got ${describe(list)}`);
+  list.forEach((item: unknown, i) => {
+    check(item, `${where}[${i}]`);
+  });
+}
+
 /**
  * A report or a repair result, read once into plain JSON values (what it is meant to be:
  * it round-trips through JSON): a getter or Proxy that throws, a cycle or a BigInt in it is
@@ -59,10 +71,7 @@ export function checkReportShape(given: unknown, where: string): ReconcileReport
   if (!isObject(range) || !isCount(range.from) || !isCount(range.to) || !isCount(range.entries)) {
     invalidArgument(`${where}.range`, "must be { from, to, entries } (integers ≥ 0)");
   }
-  if (!Array.isArray(report.sinks))
-    invalidArgument(`${where}.sinks`, `must be an array, got ${describe(report.sinks)}`);
-  report.sinks.forEach((sink: unknown, i) => {
-    const at = `${where}.sinks[${i}]`;
+  forEachItem(report.sinks, `${where}.sinks`, (sink, at) => {
     if (!isObject(sink) || typeof sink.name !== "string") {
       invalidArgument(at, "must be a sink report { name, basis, counts, findings, window, ... }");
     }
@@ -84,10 +93,7 @@ export function checkReportShape(given: unknown, where: string): ReconcileReport
     ) {
       invalidArgument(`${at}.window`, "must be { position, behindEntries, behindMs }");
     }
-    if (!Array.isArray(sink.findings))
-      invalidArgument(`${at}.findings`, `must be an array, got ${describe(sink.findings)}`);
-    sink.findings.forEach((finding: unknown, j) => {
-      const f = `${at}.findings[${j}]`;
+    forEachItem(sink.findings, `${at}.findings`, (finding, f) => {
       if (
         !isObject(finding) ||
         !KINDS.has(finding.kind as string) ||
@@ -143,10 +149,7 @@ export function checkReportShape(given: unknown, where: string): ReconcileReport
     optionalString(sink.frozen, `${at}.frozen`);
     // Reports made before interrupted actions were tracked have no list: read as none.
     if (sink.interrupted !== undefined) {
-      if (!Array.isArray(sink.interrupted))
-        invalidArgument(`${at}.interrupted`, `must be an array, got ${describe(sink.interrupted)}`);
-      sink.interrupted.forEach((item: unknown, j) => {
-        const it = `${at}.interrupted[${j}]`;
+      forEachItem(sink.interrupted, `${at}.interrupted`, (item, it) => {
         if (
           !isObject(item) ||
           !isCount(item.intent) ||
@@ -177,10 +180,7 @@ export function checkRepairShape(given: unknown, where: string): RepairResult {
     const items = repair[list];
     // Results made before interrupted actions were settled have no list: read as none.
     if (list === "interrupted" && items === undefined) continue;
-    if (!Array.isArray(items))
-      invalidArgument(`${where}.${list}`, `must be an array, got ${describe(items)}`);
-    items.forEach((item: unknown, i) => {
-      const at = `${where}.${list}[${i}]`;
+    forEachItem(items, `${where}.${list}`, (item, at) => {
       if (!isObject(item)) invalidArgument(at, `must be an object, got ${describe(item)}`);
       const strings =
         list === "sinks"
