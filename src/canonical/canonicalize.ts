@@ -65,6 +65,22 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
 const OBJECT_PROTOTYPE = Object.prototype;
 const toStringTag = Object.prototype.toString;
 const HEX = "0123456789abcdef";
+/**
+ * The escapes of two characters, by the code unit below 0x80 they stand for (`\"`, `\\`,
+ * `\b`, `\t`, `\n`, `\f`, `\r`); 0 where a unit is escaped as `\u00XX` (or not at all).
+ */
+const SHORT_ESCAPES = new Uint8Array(0x80);
+for (const [unit, letter] of [
+  [0x22, 0x22],
+  [0x5c, 0x5c],
+  [0x08, 0x62],
+  [0x09, 0x74],
+  [0x0a, 0x6e],
+  [0x0c, 0x66],
+  [0x0d, 0x72],
+] as const) {
+  SHORT_ESCAPES[unit] = letter;
+}
 /** Long strings that need escaping are written in chunks of this many UTF-16 units. */
 const CHUNK = 8192;
 const INITIAL_BUFFER = 16 * 1024;
@@ -199,34 +215,14 @@ function encodeUnits(st: WalkState, s: string, from: number, to: number, depth: 
         continue;
       }
       buf[pos++] = 0x5c;
-      switch (c) {
-        case 0x22:
-          buf[pos++] = 0x22;
-          break;
-        case 0x5c:
-          buf[pos++] = 0x5c;
-          break;
-        case 0x08:
-          buf[pos++] = 0x62;
-          break;
-        case 0x09:
-          buf[pos++] = 0x74;
-          break;
-        case 0x0a:
-          buf[pos++] = 0x6e;
-          break;
-        case 0x0c:
-          buf[pos++] = 0x66;
-          break;
-        case 0x0d:
-          buf[pos++] = 0x72;
-          break;
-        default:
-          buf[pos++] = 0x75;
-          buf[pos++] = 0x30;
-          buf[pos++] = 0x30;
-          buf[pos++] = HEX.charCodeAt(c >> 4);
-          buf[pos++] = HEX.charCodeAt(c & 15);
+      const short = SHORT_ESCAPES[c] as number;
+      if (short !== 0) buf[pos++] = short;
+      else {
+        buf[pos++] = 0x75;
+        buf[pos++] = 0x30;
+        buf[pos++] = 0x30;
+        buf[pos++] = HEX.charCodeAt(c >> 4);
+        buf[pos++] = HEX.charCodeAt(c & 15);
       }
     } else if (c < 0x800) {
       buf[pos++] = 0xc0 | (c >> 6);
