@@ -193,6 +193,21 @@ export interface ValidationIssue {
   readonly message: string;
 }
 
+/** The first issue and how many more (`none` when there are none), for an error's message. */
+function issuesText(issues: readonly ValidationIssue[], none = "rejected"): string {
+  const first = issues[0];
+  const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : "";
+  return `${first === undefined ? none : `${first.path}: ${first.message}`}${more}`;
+}
+
+/** An error's context with the first issue's path, unless the caller's context names one. */
+function issuesContext(
+  issues: readonly ValidationIssue[],
+  context: SinkproofErrorContext,
+): SinkproofErrorContext {
+  return { path: issues[0]?.path, ...context };
+}
+
 /**
  * Foreign input (from a queue, HTTP, a file) is not a valid envelope. `issues` lists every
  * problem found, each with its path, code and message.
@@ -214,13 +229,11 @@ export class EnvelopeValidationError extends SinkproofError<"invalid_envelope"> 
   readonly issues: readonly ValidationIssue[];
 
   constructor(issues: readonly ValidationIssue[], context: SinkproofErrorContext = {}) {
-    const first = issues[0];
-    const summary = first ? `${first.path}: ${first.message}` : "invalid envelope";
-    const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : "";
-    super("invalid_envelope", `Invalid envelope: ${summary}${more}`, {
-      path: first?.path,
-      ...context,
-    });
+    super(
+      "invalid_envelope",
+      `Invalid envelope: ${issuesText(issues, "invalid envelope")}`,
+      issuesContext(issues, context),
+    );
     this.issues = Object.freeze([...issues]);
   }
 }
@@ -465,13 +478,6 @@ export class LedgerLockedError extends SinkproofError<"ledger_locked"> {
  */
 export class DeliveryError extends SinkproofError<DeliveryErrorCode> {}
 
-/** The first issue and how many more (`rejected` when there are none), for an error's message. */
-function issuesText(issues: readonly ValidationIssue[]): string {
-  const first = issues[0];
-  const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : "";
-  return `${first === undefined ? "rejected" : `${first.path}: ${first.message}`}${more}`;
-}
-
 /**
  * A payload did not pass its type's schema at emit time; nothing was written. `issues`
  * lists every problem, each with its path (from `$.payload`), code and message.
@@ -490,10 +496,11 @@ export class PayloadValidationError extends SinkproofError<"invalid_payload"> {
   readonly issues: readonly ValidationIssue[];
 
   constructor(issues: readonly ValidationIssue[], context: SinkproofErrorContext = {}) {
-    super("invalid_payload", `Invalid payload: ${issuesText(issues)}`, {
-      path: issues[0]?.path,
-      ...context,
-    });
+    super(
+      "invalid_payload",
+      `Invalid payload: ${issuesText(issues)}`,
+      issuesContext(issues, context),
+    );
     this.issues = Object.freeze([...issues]);
   }
 }
@@ -608,10 +615,11 @@ export class CloudEventError extends SinkproofError<"invalid_cloudevent"> {
   readonly issues: readonly ValidationIssue[];
 
   constructor(issues: readonly ValidationIssue[], context: SinkproofErrorContext = {}) {
-    super("invalid_cloudevent", `Invalid CloudEvent: ${issuesText(issues)}`, {
-      path: issues[0]?.path,
-      ...context,
-    });
+    super(
+      "invalid_cloudevent",
+      `Invalid CloudEvent: ${issuesText(issues)}`,
+      issuesContext(issues, context),
+    );
     this.issues = Object.freeze([...issues]);
   }
 }

@@ -26,6 +26,8 @@ export default defineConfig({
   test: {
     root: fileURLToPath(new URL("..", import.meta.url)),
     include: ["test/**/*.test.ts"],
+    // `npm run mutate` copies the project into .stryker-tmp/ while it runs.
+    exclude: ["**/node_modules/**", ".stryker-tmp/**"],
     // One throwaway PostgreSQL server for the run, when its binaries exist.
     globalSetup: ["test/support/postgres-global-setup.ts"],
     typecheck: {

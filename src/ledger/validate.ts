@@ -360,22 +360,39 @@ const ISSUE_KEYS = ["path", "code", "message"] as const;
 const SIGNATURE_KEYS = ["keyId", "algorithm", "value"] as const;
 
 /**
+ * `input` read once by {@link readOptions} (required, unknown keys refused), and each field
+ * named in `parts` that holds a plain object read the same way by its own keys (anything
+ * else is left for the schema to refuse).
+ */
+function readWithParts<T extends object>(
+  input: unknown,
+  path: string,
+  keys: readonly (keyof T & string)[],
+  what: string,
+  parts: Readonly<Record<string, readonly string[]>>,
+): Record<string, unknown> {
+  const read: Record<string, unknown> = readOptions<T>(input, path, keys, { required: true, what });
+  for (const [field, fieldKeys] of Object.entries(parts)) {
+    const value = read[field];
+    if (isPlainRecord(value))
+      read[field] = readOptions<Record<string, unknown>>(value, `${path}.${field}`, fieldKeys, {
+        what,
+      });
+  }
+  return read;
+}
+
+/**
  * A receipt given as an argument, read once into plain objects (a getter or Proxy trap
  * that throws is an `InvalidArgumentError`; an unknown field is refused by name), so what
  * is checked is what is stored.
  */
 export function snapshotReceipt(receipt: unknown): Record<string, unknown> {
   const what = "a receipt field";
-  const r: Record<string, unknown> = readOptions<Receipt>(receipt, "receipt", RECEIPT_KEY_LIST, {
-    required: true,
-    what,
+  const r = readWithParts<Receipt>(receipt, "receipt", RECEIPT_KEY_LIST, what, {
+    error: ERROR_KEYS,
+    signature: SIGNATURE_KEYS,
   });
-  if (isPlainRecord(r.error)) {
-    r.error = readOptions(r.error, "receipt.error", ERROR_KEYS, { what });
-  }
-  if (isPlainRecord(r.signature)) {
-    r.signature = readOptions(r.signature, "receipt.signature", SIGNATURE_KEYS, { what });
-  }
   if (r.issues !== undefined) {
     r.issues = readArray(r.issues, "receipt.issues", 100).map((issue, i) =>
       isPlainRecord(issue)
@@ -474,14 +491,9 @@ const DETAILS_LIMITS = { maxDepth: 32, maxBytes: 64 * 1024 };
  * ledger checks it when it appends (see `AuditIntents`).
  */
 export function checkAuditInput(input: unknown): AuditInput {
-  const what = "an audit input field";
-  const read: Record<string, unknown> = readOptions<AuditInput>(input, "input", AUDIT_INPUT_KEYS, {
-    required: true,
-    what,
+  const read = readWithParts<AuditInput>(input, "input", AUDIT_INPUT_KEYS, "an audit input field", {
+    subject: SUBJECT_KEYS,
   });
-  if (isPlainRecord(read.subject)) {
-    read.subject = readOptions(read.subject, "input.subject", SUBJECT_KEYS, { what });
-  }
   const result = reading("input", () => {
     const parsed = auditInputSchema.safeParse(read);
     if (!parsed.success) zodToArgument("input", parsed.error.issues);

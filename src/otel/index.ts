@@ -63,35 +63,33 @@ export function createOtelMetrics(meter: Meter): Metrics {
       `must be an OpenTelemetry Meter (@opentelemetry/api >= 1.9), got ${describe(meter)}`,
     );
   }
-  const counters = new Map<string, Counter>();
-  const histograms = new Map<string, Histogram>();
-  const gauges = new Map<string, Gauge>();
   const options = (name: string) => DESCRIPTIONS[name] ?? { description: name };
+  // One instrument per metric name, created on first use (`this` is the meter, as the
+  // OpenTelemetry API expects).
+  const instruments = <I>(create: (name: string, opts: { description: string }) => I) => {
+    const made = new Map<string, I>();
+    return (name: string): I => {
+      let instrument = made.get(name);
+      if (instrument === undefined) {
+        instrument = create.call(meter, name, options(name));
+        made.set(name, instrument);
+      }
+      return instrument;
+    };
+  };
+  const counter = instruments<Counter>(meter.createCounter);
+  const histogram = instruments<Histogram>(meter.createHistogram);
+  const gauge = instruments<Gauge>(meter.createGauge);
   const attributes = (labels: MetricLabels | undefined): Attributes | undefined => labels;
   return {
     counter(name, value = 1, labels) {
-      let counter = counters.get(name);
-      if (counter === undefined) {
-        counter = meter.createCounter(name, options(name));
-        counters.set(name, counter);
-      }
-      counter.add(value, attributes(labels));
+      counter(name).add(value, attributes(labels));
     },
     histogram(name, value, labels) {
-      let histogram = histograms.get(name);
-      if (histogram === undefined) {
-        histogram = meter.createHistogram(name, options(name));
-        histograms.set(name, histogram);
-      }
-      histogram.record(value, attributes(labels));
+      histogram(name).record(value, attributes(labels));
     },
     gauge(name, value, labels) {
-      let gauge = gauges.get(name);
-      if (gauge === undefined) {
-        gauge = meter.createGauge(name, options(name));
-        gauges.set(name, gauge);
-      }
-      gauge.record(value, attributes(labels));
+      gauge(name).record(value, attributes(labels));
     },
   };
 }

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { code, count, EMPTY, type More, type Table, text } from "./render-cells.js";
+import { type Cell, code, count, EMPTY, type More, type Table, text } from "./render-cells.js";
 import type { RepairResult } from "./repair.js";
 import type { InterruptedSettlement } from "./settle.js";
 import type { Finding, InterruptedAction, MismatchReason, SinkReport } from "./types.js";
@@ -45,31 +45,40 @@ export interface InterruptedModel {
   readonly more: More;
 }
 
+/** The first `top` items of `list` as a table's rows, and what was left out. */
+function firstRows<T>(
+  list: readonly T[],
+  top: number,
+  what: string,
+  table: Omit<Table, "rows">,
+  row: (item: T) => Cell[],
+): { readonly table: Table; readonly more: More } {
+  const shown = list.slice(0, top);
+  return {
+    table: { ...table, rows: shown.map(row) },
+    more: { shown: shown.length, total: list.length, what },
+  };
+}
+
 /** The interrupted actions of a sink, at most `top` listed; `undefined` when it has none. */
 export function interruptedModel(sink: SinkReport, top: number): InterruptedModel | undefined {
   const list = interruptedOf(sink);
   if (list.length === 0) return undefined;
-  const shown = list.slice(0, top);
-  return {
-    total: list.length,
-    note: NOTE,
-    table:
-      shown.length === 0
-        ? undefined
-        : {
-            head: HEAD,
-            rows: shown.map((a) => [
-              count(a.intent),
-              text(a.action),
-              (a.key ?? "") === "" ? EMPTY : code(a.key),
-              a.position === undefined ? EMPTY : count(a.position),
-              text(a.actor),
-              text(a.time),
-            ]),
-            numeric: new Set([0, 3]),
-          },
-    more: { shown: shown.length, total: list.length, what: "interrupted actions" },
-  };
+  const { table, more } = firstRows(
+    list,
+    top,
+    "interrupted actions",
+    { head: HEAD, numeric: new Set([0, 3]) },
+    (a) => [
+      count(a.intent),
+      text(a.action),
+      (a.key ?? "") === "" ? EMPTY : code(a.key),
+      a.position === undefined ? EMPTY : count(a.position),
+      text(a.actor),
+      text(a.time),
+    ],
+  );
+  return { total: list.length, note: NOTE, table: more.shown === 0 ? undefined : table, more };
 }
 
 function settlementsOf(repair: RepairResult): readonly InterruptedSettlement[] {
@@ -97,28 +106,22 @@ export interface SettledModel {
 export function settledModel(repair: RepairResult, top: number): SettledModel | undefined {
   const list = settlementsOf(repair);
   if (list.length === 0) return undefined;
-  const shown = list.slice(0, top);
-  return {
-    table: {
-      head: SETTLED_HEAD,
-      rows: shown.map((i) => [
-        code(i.sink),
-        count(i.intent),
-        text(i.action),
-        (i.key ?? "") === "" ? EMPTY : code(i.key),
-        text(i.finding === undefined ? i.found : `${i.found} (${i.finding})`),
-        i.status === "unsettled"
-          ? { t: "badges", items: [{ text: i.status, tone: "bad" }] }
-          : text(i.status),
-        i.audit === undefined ? EMPTY : count(i.audit),
-        text(i.reason),
-      ]),
-      numeric: new Set([1, 6]),
-    },
-    more: {
-      shown: shown.length,
-      total: list.length,
-      what: "interrupted actions (see the ledger's audit log)",
-    },
-  };
+  return firstRows(
+    list,
+    top,
+    "interrupted actions (see the ledger's audit log)",
+    { head: SETTLED_HEAD, numeric: new Set([1, 6]) },
+    (i) => [
+      code(i.sink),
+      count(i.intent),
+      text(i.action),
+      (i.key ?? "") === "" ? EMPTY : code(i.key),
+      text(i.finding === undefined ? i.found : `${i.found} (${i.finding})`),
+      i.status === "unsettled"
+        ? { t: "badges", items: [{ text: i.status, tone: "bad" }] }
+        : text(i.status),
+      i.audit === undefined ? EMPTY : count(i.audit),
+      text(i.reason),
+    ],
+  );
 }
