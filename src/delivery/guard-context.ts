@@ -9,16 +9,12 @@
  */
 
 import type { Envelope } from "../envelope/schema.js";
-import type { Ledger, Receipt, ReceiptStatus } from "../ledger/types.js";
-import type { Logger } from "../observe/debug.js";
-import type { Metrics } from "../observe/metrics.js";
-import { type AcceptedRanges, envelopeForSink, type SinkVersion } from "../schema/accepts.js";
-import type { SchemaRegistry } from "../schema/registry.js";
+import type { Receipt, ReceiptStatus } from "../ledger/types.js";
+import { envelopeForSink, type SinkVersion } from "../schema/accepts.js";
 import { type FreezeWatch, watchFreezes } from "./freezes.js";
 import { checkedTime, type GuardConfig } from "./guard-options.js";
-import type { ClaimWait, SinkFailure, SinkValidator, SinkWriter } from "./guard-types.js";
+import type { ClaimWait, SinkFailure } from "./guard-types.js";
 import { createLeases, type Leases } from "./leases.js";
-import type { RetryPolicy } from "./retry.js";
 import { WatermarkFold } from "./watermark.js";
 
 /** One delivery under way, from its ledger check on: what its steps share. */
@@ -39,31 +35,16 @@ export type ReceiptExtra = Partial<
   Pick<Receipt, "sinkOffset" | "error" | "issues" | "fencingToken">
 >;
 
-/** The shared state of one guard. */
-export class GuardContext implements GuardConfig {
-  readonly name: string;
-  readonly ledger: Ledger;
-  /** The caller's writer: call it detached (`const write = ctx.write`), as `clock`. */
-  readonly write: SinkWriter;
-  readonly validate: SinkValidator | undefined;
-  readonly retry: RetryPolicy;
-  readonly concurrency: number;
-  readonly claimTtlMs: number;
-  readonly pollMs: number;
-  readonly freezeCheckMs: number;
-  readonly owner: string;
-  readonly metrics: Metrics;
-  readonly signer: { readonly keyId: string; readonly secret: Buffer } | undefined;
-  /**
-   * The caller's clock. Call it through {@link GuardContext.time}, never as
-   * `ctx.clock()`: a caller's function is never handed the context as `this`.
-   */
-  readonly clock: () => number;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly log: Logger;
-  readonly accepts: AcceptedRanges | undefined;
-  readonly registry: SchemaRegistry | undefined;
+/**
+ * The shared state of one guard: its checked options ({@link GuardConfig}, copied in by the
+ * constructor; call the caller's `write` and `clock` detached, through {@link GuardContext.time}
+ * for the clock, never as `ctx.clock()`: a caller's function is never handed the context as
+ * `this`) and what its deliveries share.
+ */
+export interface GuardContext extends GuardConfig {}
 
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the constructor copies every field of the config in (Object.assign), so each field merged in from GuardConfig is set
+export class GuardContext {
   readonly freezes: FreezeWatch;
   /** The claims held while their writes run, renewed by one timer. */
   readonly leases: Leases;
@@ -80,23 +61,7 @@ export class GuardContext implements GuardConfig {
   #lastIso = "";
 
   constructor(config: GuardConfig) {
-    this.name = config.name;
-    this.ledger = config.ledger;
-    this.write = config.write;
-    this.validate = config.validate;
-    this.retry = config.retry;
-    this.concurrency = config.concurrency;
-    this.claimTtlMs = config.claimTtlMs;
-    this.pollMs = config.pollMs;
-    this.freezeCheckMs = config.freezeCheckMs;
-    this.owner = config.owner;
-    this.metrics = config.metrics;
-    this.signer = config.signer;
-    this.clock = config.clock;
-    this.labels = config.labels;
-    this.log = config.log;
-    this.accepts = config.accepts;
-    this.registry = config.registry;
+    Object.assign(this, config);
     this.freezes = watchFreezes(this.ledger, this.name, this.freezeCheckMs, this.clock);
     this.watermark = new WatermarkFold(this.ledger, this.name);
     this.leases = createLeases(this.ledger, this.claimTtlMs, this.clock, this.log);
