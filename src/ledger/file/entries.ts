@@ -23,7 +23,7 @@ import { deepFreeze } from "../../internal/freeze.js";
 import { type AppendOutcome, type EntryScan, planAppend } from "../base.js";
 import { jsonParts } from "../envelope-json.js";
 import type { AppendedEntry, LedgerEntry } from "../types.js";
-import { entriesFrame } from "./frames.js";
+import { decodeEntries, entriesFrame, MalformedBody } from "./frames.js";
 import { HashIndex, hashString } from "./hash-index.js";
 import type { Segment, SegmentLog } from "./segments.js";
 
@@ -77,35 +77,38 @@ export class EntryTable {
   // ---- recovery ----------------------------------------------------------------------
 
   /**
-   * Commits an entry read back by replay. A repeated key or id would be corruption; a
-   * hash seen before is only a suspect, confirmed or cleared by {@link checkSuspects}.
+   * Commits the entries of an `entries` frame read back by replay (its `body`, at `offset`
+   * of the `segment`-th segment). A repeated key or id would be corruption; a hash seen
+   * before is only a suspect, confirmed or cleared by {@link checkSuspects}.
    */
-  replay(
-    keyHash: number,
-    idHash: number,
-    producer: string,
-    stream: string,
-    appendedAt: string,
-    segment: number,
-    offset: number,
-    length: number,
-    hash: number,
-  ): void {
-    const sameKeyHash = this.#keys.find(keyHash, anyPosition);
-    const sameIdHash = this.#ids.find(idHash, anyPosition);
-    const position = this.#commit(
-      keyHash,
-      idHash,
-      producer,
-      stream,
-      appendedAt,
-      segment,
-      offset,
-      length,
-      hash,
+  replayFrame(body: Buffer, segment: number, offset: number): void {
+    let appendedAt = "";
+    decodeEntries(
+      body,
+      (first, at) => {
+        if (first !== this.count + 1) {
+          throw new MalformedBody(`entries start at position ${first}, expected ${this.count + 1}`);
+        }
+        appendedAt = at;
+      },
+      (keyHash, idHash, producer, stream, hash, entryOffset, length) => {
+        const sameKeyHash = this.#keys.find(keyHash, anyPosition);
+        const sameIdHash = this.#ids.find(idHash, anyPosition);
+        const position = this.#commit(
+          keyHash,
+          idHash,
+          producer,
+          stream,
+          appendedAt,
+          segment,
+          offset + entryOffset,
+          length,
+          hash,
+        );
+        if (sameKeyHash !== undefined) this.#suspects.push([position, sameKeyHash]);
+        if (sameIdHash !== undefined) this.#suspects.push([position, sameIdHash]);
+      },
     );
-    if (sameKeyHash !== undefined) this.#suspects.push([position, sameKeyHash]);
-    if (sameIdHash !== undefined) this.#suspects.push([position, sameIdHash]);
   }
 
   /** Whether the entry at `position` may have `key` (its key hash matches). */

@@ -23,7 +23,7 @@ import { logger } from "../../observe/debug.js";
 import { FreezeTable, ReceiptIndex } from "../state.js";
 import type { AuditHead, AuditRecord, Receipt, SinkFreeze } from "../types.js";
 import type { EntryTable } from "./entries.js";
-import { decodeEntries, decodeJson, KIND, MalformedBody } from "./frames.js";
+import { decodeJson, KIND, MalformedBody } from "./frames.js";
 import type { DirectoryLock } from "./lock.js";
 import { type Layout, layoutOf, readClosed, walkSegment } from "./recovery.js";
 import {
@@ -253,7 +253,7 @@ class Replay {
     const kind = body[0];
     switch (kind) {
       case KIND.entries: {
-        this.#replayEntries(body, segment, offset);
+        this.#entries.replayFrame(body, segment, offset);
         return;
       }
       case KIND.receipt: {
@@ -331,36 +331,6 @@ class Replay {
         `segment ${number - 1} ends at byte ${this.previousSize}, but segment ${number} says it ended at ${String(header.previousSize)}`,
       );
     }
-  }
-
-  /** An `entries` frame at `offset` of the `segment`-th segment: its entries committed, in order. */
-  #replayEntries(body: Buffer, segment: number, offset: number): void {
-    const entries = this.#entries;
-    let appendedAt = "";
-    decodeEntries(
-      body,
-      (first, at) => {
-        if (first !== entries.count + 1) {
-          throw new MalformedBody(
-            `entries start at position ${first}, expected ${entries.count + 1}`,
-          );
-        }
-        appendedAt = at;
-      },
-      (keyHash, idHash, producer, stream, hash, entryOffset, length) => {
-        entries.replay(
-          keyHash,
-          idHash,
-          producer,
-          stream,
-          appendedAt,
-          segment,
-          offset + entryOffset,
-          length,
-          hash,
-        );
-      },
-    );
   }
 
   #replayAudit(record: AuditRecord): void {
