@@ -2,28 +2,42 @@
 /**
  * Mutation testing of the core (`npm run mutate`; not part of `npm test`). StrykerJS 9 (10
  * needs Node 22) with its vitest runner, over the fast tests (test/vitest.mutate.config.ts
- * says which are left out, and why). Reports go to reports/ (not committed), with the
- * incremental file, so a second run re-tests only the mutants whose code or tests changed.
- * One folder only: `npx stryker run --mutate 'src/checksum/*.ts'`.
+ * says which are left out, and why).
  *
- * @type {import('@stryker-mutator/api/core').PartialStrykerOptions}
+ * The scope is five groups (GROUPS). `npm run mutate` (scripts/mutate.mjs) runs them one
+ * after another, each with `SINKPROOF_MUTATE_GROUP` set: a group's results are kept in
+ * `mutation/<group>.json`, StrykerJS's incremental file, which is committed, so a later
+ * run (another day, another machine) re-tests only the mutants whose code or tests changed,
+ * and the score of the whole scope can be read without running anything
+ * (`npm run mutate -- --score`). Reports go to reports/mutation/<group>.html (not committed).
+ * Without the variable (`npx stryker run`), the whole scope runs at once, with its
+ * incremental file in reports/.
  */
+
+/** The groups of the scope, and the files each mutates. */
+export const GROUPS = {
+  canonical: ["src/canonical/**/*.ts", "src/checksum/**/*.ts"],
+  envelope: ["src/envelope/**/*.ts"],
+  ledger: ["src/ledger/base*.ts", "src/ledger/append.ts", "src/ledger/audit*.ts"],
+  guard: ["src/delivery/guard*.ts", "src/delivery/watermark.ts", "src/delivery/limits.ts"],
+  reconcile: ["src/reconcile/**/*.ts"],
+};
+
+const group = process.env.SINKPROOF_MUTATE_GROUP;
+if (group !== undefined && !Object.hasOwn(GROUPS, group)) {
+  throw new Error(
+    `SINKPROOF_MUTATE_GROUP=${group} is not a group: ${Object.keys(GROUPS).join(", ")}`,
+  );
+}
+const only = group === undefined ? undefined : GROUPS[/** @type {keyof GROUPS} */ (group)];
+const name = group ?? "mutation";
+
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: "vitest",
   vitest: { configFile: "test/vitest.mutate.config.ts" },
   plugins: ["@stryker-mutator/vitest-runner"],
-  mutate: [
-    "src/canonical/**/*.ts",
-    "src/checksum/**/*.ts",
-    "src/envelope/**/*.ts",
-    "src/ledger/base*.ts",
-    "src/ledger/append.ts",
-    "src/ledger/audit*.ts",
-    "src/delivery/guard*.ts",
-    "src/delivery/watermark.ts",
-    "src/delivery/limits.ts",
-    "src/reconcile/**/*.ts",
-  ],
+  mutate: only ?? Object.values(GROUPS).flat(),
   coverageAnalysis: "perTest",
   // A mutant that runs while the modules load (a constant, a table, a regex, a function
   // called at import) is "static": StrykerJS cannot tell which tests need it, so it would
@@ -34,11 +48,12 @@ export default {
   // mutants too: `npx stryker run --ignoreStatic false --mutate <file>`.
   ignoreStatic: true,
   incremental: true,
-  incrementalFile: "reports/stryker-incremental.json",
+  incrementalFile:
+    group === undefined ? "reports/stryker-incremental.json" : `mutation/${group}.json`,
   thresholds: { high: 90, low: 85, break: null },
   reporters: ["html", "clear-text", "progress", "json"],
-  htmlReporter: { fileName: "reports/mutation/mutation.html" },
-  jsonReporter: { fileName: "reports/mutation/mutation.json" },
+  htmlReporter: { fileName: `reports/mutation/${name}.html` },
+  jsonReporter: { fileName: `reports/mutation/${name}.json` },
   // Two cores shared by everyone.
   concurrency: 2,
   // A mutant's tests get their dry-run time × 2 plus 10 s before it counts as a timeout
@@ -48,5 +63,13 @@ export default {
   dryRunTimeoutMinutes: 30,
   tempDirName: ".stryker-tmp",
   // The sandbox needs the sources, tests, fixtures and docs (docs.test.ts reads docs/).
-  ignorePatterns: ["dist", "docs/api", "coverage", "reports", "scratch", "test/artifacts"],
+  ignorePatterns: [
+    "dist",
+    "docs/api",
+    "coverage",
+    "reports",
+    "mutation",
+    "scratch",
+    "test/artifacts",
+  ],
 };
