@@ -526,7 +526,7 @@ describe("fromCloudEvent: the schema of a foreign event", () => {
 
   it("is { name: type, version: 1 } when dataschema is not one of ours", () => {
     for (const dataschema of [
-      "http://example.org/xy:7",
+      "http://example.org/path/name:7",
       "urn:sinkproof:schema::3",
       "urn:sinkproof:schema:5",
       "urn:sinkproof:schema:order:0",
