@@ -141,6 +141,20 @@ describe("check.ts: assertEnvelopeFields", () => {
       { path: "$[4]", code: "invalid_envelope", message: "not an envelope" },
     ]);
   });
+  it("turns a field that is bad on one read and throws on the next into an unreadable_value issue", () => {
+    let reads = 0;
+    const envelope = plain();
+    Object.defineProperty(envelope, "seq", {
+      enumerable: true,
+      get: () => {
+        if (reads++ > 0) throw new Error("boom");
+        return -1;
+      },
+    });
+    expect(validationIssues(() => assertEnvelopeFields(envelope, [6]))).toEqual([
+      { path: "$[6]", code: "unreadable_value", message: "reading the envelope threw: boom" },
+    ]);
+  });
 });
 
 describe("check.ts: checkEnvelope", () => {
