@@ -146,7 +146,7 @@ export function parseCloudEvent(input: unknown): CloudEvent {
   const value = readObject(input);
   const issues: ValidationIssue[] = [];
   const out = readAttributes(value, issues);
-  checkData(out, input, issues);
+  checkData(out, issues);
   // The paths already reported: a broken attribute is not also reported missing.
   const failed = new Set(issues.map((i) => i.path));
   checkRequired(out, failed, issues);
@@ -267,14 +267,14 @@ function attributeValue(
   return undefined;
 }
 
-/** `data` must be JSON (parsed input may hold what JSON cannot), and never with `data_base64`. */
-function checkData(
-  out: Record<string, JsonValue>,
-  input: unknown,
-  issues: ValidationIssue[],
-): void {
-  if (out.data !== undefined && typeof input !== "string") {
-    // Parsed input may hold what JSON cannot (a BigInt, a function, a cycle, NaN).
+/**
+ * `data` must be JSON within the hard limits, and never with `data_base64`. Parsed input may
+ * hold what JSON cannot (a BigInt, a function, a cycle, NaN); JSON text may nest deeper or
+ * weigh more than the limits, so it is checked too, and an event reads the same as text or
+ * as the object that text parses to.
+ */
+function checkData(out: Record<string, JsonValue>, issues: ValidationIssue[]): void {
+  if (out.data !== undefined) {
     try {
       canonicalize(out.data, { maxDepth: MAX_DEPTH_LIMIT, maxBytes: MAX_BYTES_LIMIT });
     } catch (error) {

@@ -431,6 +431,19 @@ describe("toCloudEvent / fromCloudEvent", () => {
       expect((error as CloudEventError).issues[0]?.path.startsWith("$.data")).toBe(true);
     }
 
+    // JSON text is held to the same hard limit as the object it parses to: data nested one
+    // level past 10,000 is refused either way, at the same path; text deeper than the
+    // envelope default is read.
+    const nested = (depth: number): string => `${'{"a":'.repeat(depth)}0${"}".repeat(depth)}`;
+    const asText = (depth: number): string =>
+      `${JSON.stringify(base).slice(0, -1)},"data":${nested(depth)}}`;
+    const deepText = catchError(() => parseCloudEvent(asText(10_001)));
+    const deepObject = catchError(() => parseCloudEvent(JSON.parse(asText(10_001))));
+    expect(deepText.code).toBe("invalid_cloudevent");
+    expect((deepText as CloudEventError).issues).toEqual((deepObject as CloudEventError).issues);
+    expect((deepText as CloudEventError).issues[0]?.code).toBe("too_deep");
+    expect(parseCloudEvent(asText(200)).data).toEqual(nestObjects(200));
+
     expect(
       catchError(() => fromCloudEvent({ ...base, data: "x".repeat(2 * 1024 * 1024) })).code,
     ).toBe("too_large");
