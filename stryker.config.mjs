@@ -4,7 +4,7 @@
  * needs Node 22) with its vitest runner, over the fast tests (test/vitest.mutate.config.ts
  * says which are left out, and why).
  *
- * The scope is five groups (GROUPS). `npm run mutate` (scripts/mutate.mjs) runs them one
+ * The scope is eight groups (GROUPS). `npm run mutate` (scripts/mutate.mjs) runs them one
  * after another, each with `SINKPROOF_MUTATE_GROUP` set: a group's results are kept in
  * `mutation/<group>.json`, StrykerJS's incremental file, which is committed, so a later
  * run (another day, another machine) re-tests only the mutants whose code or tests changed,
@@ -14,13 +14,36 @@
  * incremental file in reports/.
  */
 
+import { readdirSync } from "node:fs";
+
+/**
+ * reconcile/ is split in four, so that a run stopped part-way (a session's end) keeps the
+ * groups it finished: `digest` (digest mode and payload verification), `repair` (repair,
+ * its steps, settling interrupted actions), `render` (the report writers), and `reconcile`
+ * (every other file of the folder: judging, holdings, copies, options, freeze).
+ */
+const RECONCILE_SPLIT = {
+  digest: ["src/reconcile/digest*.ts", "src/reconcile/verify-payloads.ts"],
+  repair: ["src/reconcile/repair*.ts", "src/reconcile/settle.ts", "src/reconcile/interrupted.ts"],
+  render: ["src/reconcile/render*.ts"],
+};
+const split = Object.values(RECONCILE_SPLIT)
+  .flat()
+  .map((glob) => new RegExp(`^${glob.replaceAll(".", "\\.").replaceAll("*", "[^/]*")}$`));
+const reconcileRest = readdirSync(new URL("src/reconcile", import.meta.url))
+  .filter((f) => f.endsWith(".ts"))
+  .map((f) => `src/reconcile/${f}`)
+  .filter((f) => !split.some((re) => re.test(f)))
+  .sort();
+
 /** The groups of the scope, and the files each mutates. */
 export const GROUPS = {
   canonical: ["src/canonical/**/*.ts", "src/checksum/**/*.ts"],
   envelope: ["src/envelope/**/*.ts"],
   ledger: ["src/ledger/base*.ts", "src/ledger/append.ts", "src/ledger/audit*.ts"],
   guard: ["src/delivery/guard*.ts", "src/delivery/watermark.ts", "src/delivery/limits.ts"],
-  reconcile: ["src/reconcile/**/*.ts"],
+  reconcile: reconcileRest,
+  ...RECONCILE_SPLIT,
 };
 
 const group = process.env.SINKPROOF_MUTATE_GROUP;
