@@ -110,14 +110,7 @@ import {
 
 export { type AppendPlan, planAppend } from "./append.js";
 export { checkLedgerOptions, LEDGER_OPTION_KEYS, type LedgerOptions } from "./base-checks.js";
-export type {
-  AppendClash,
-  AppendOutcome,
-  ClaimRequest,
-  EntryScan,
-  FreezeChange,
-  FreezeChanged,
-} from "./base-types.js";
+export type * from "./base-types.js";
 
 /**
  * The core of every ledger. Extend it and implement the protected `_` methods; the
