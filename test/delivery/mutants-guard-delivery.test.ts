@@ -1,33 +1,22 @@
+/**
+ * Tests aimed at the mutants `npm run mutate` left alive in the guard's delivery path
+ * (guard-deliver, guard-receipts, guard-write, guard-batch): claim waits and takeover,
+ * aborts, retries and backoff, frozen sinks, queued deliveries, answered receipts.
+ */
 import { hostname } from "node:os";
 import { describe, expect, it } from "vitest";
 import { hostId } from "../../src/delivery/owner.js";
 import {
   createMemoryMetrics,
-  createSealer,
   type Envelope,
   guardSink,
   InvalidArgumentError,
-  MemoryLedger,
   type Receipt,
 } from "../../src/index.js";
-import { createManualClock } from "../../src/testing/index.js";
-
-const T0 = Date.UTC(2026, 0, 1);
+import { guardWorld } from "./support.js";
 
 function setup() {
-  const clock = createManualClock(T0);
-  const ledger = new MemoryLedger({ clock: clock.now });
-  const seal = createSealer({ clock: clock.now });
-  let seq = 0;
-  const event = (payload: unknown = { n: seq }) =>
-    seal({
-      producer: "orders-svc",
-      stream: "orders",
-      seq: seq++,
-      type: "order.created",
-      schema: { name: "order", version: 1 },
-      payload,
-    });
+  const { clock, ledger, event } = guardWorld();
   const one = async () => {
     const envelope = event();
     await ledger.append([envelope]);

@@ -1,31 +1,21 @@
+/**
+ * Tests aimed at the mutants `npm run mutate` left alive in the guard's option checks
+ * (guard-options, limits, guard-context, guard.ts): exact paths and messages, bounds at
+ * and past each limit, the clock's range, deliver options, clipped receipt errors.
+ */
 import { describe, expect, it } from "vitest";
 import {
-  createSealer,
   type Envelope,
   guardSink,
   InvalidArgumentError,
-  MemoryLedger,
   type SinkWriter,
 } from "../../src/index.js";
-import { createManualClock } from "../../src/testing/index.js";
+import { guardWorld } from "./support.js";
 
-const T0 = Date.UTC(2026, 0, 1);
 const MAX_TIME = 253_402_300_799_999;
 
 function setup() {
-  const clock = createManualClock(T0);
-  const ledger = new MemoryLedger({ clock: clock.now });
-  const seal = createSealer({ clock: clock.now });
-  let seq = 0;
-  const event = (payload: unknown = { n: seq }) =>
-    seal({
-      producer: "orders-svc",
-      stream: "orders",
-      seq: seq++,
-      type: "order.created",
-      schema: { name: "order", version: 1 },
-      payload,
-    });
+  const { clock, ledger, event } = guardWorld();
   const appended = async (...envelopes: Envelope[]) => {
     await ledger.append(envelopes);
     return envelopes;
