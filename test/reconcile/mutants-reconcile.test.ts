@@ -1,0 +1,330 @@
+/**
+ * Pins what reconcile checks in its options and sink descriptions (the exact error path
+ * and message), how it treats sinks that could not be read, ledger damage, progress,
+ * empty ranges, upcast expectations and timing.
+ */
+import { afterEach, describe, expect, it, vi } from "vitest";
+import {
+  CorruptionError,
+  createSealer,
+  type Envelope,
+  isSinkproofError,
+  type LedgerEntry,
+  LedgerError,
+  MemoryLedger,
+  type ReconcileOptions,
+  type ReconcileProgress,
+  type ReconcileSink,
+  reconcile,
+  repair,
+} from "../../src/index.js";
+import type { ScanQuery } from "../../src/ledger/index.js";
+import { createManualClock, createMemorySink } from "../../src/testing/index.js";
+import { build, order, T0 } from "./scenario.js";
+
+/** Awaits `run` and returns the SinkproofError it rejected with. */
+async function rejection(run: () => Promise<unknown>) {
+  let thrown: unknown;
+  try {
+    await run();
+  } catch (error) {
+    thrown = error;
+  }
+  if (!isSinkproofError(thrown)) {
+    throw new Error(`expected a SinkproofError, got ${String(thrown)}`, { cause: thrown });
+  }
+  return thrown;
+}
+
+/** Expects reconcile to refuse `options` with exactly this path and message. */
+async function refuses(options: unknown, path: string, message: string) {
+  const error = await rejection(() => reconcile(options as ReconcileOptions));
+  expect(error.code).toBe("invalid_argument");
+  expect(error.path).toBe(path);
+  expect(error.message).toBe(message);
+}
+
+/** A memory ledger that records every scan asked of it. */
+class RecordingLedger extends MemoryLedger {
+  readonly scans: { from: number | undefined; to: number | undefined }[] = [];
+  override scan(query?: ScanQuery): AsyncIterable<LedgerEntry> {
+    this.scans.push({ from: query?.from, to: query?.to });
+    return super.scan(query);
+  }
+}
+
+async function recordingLedger(n: number) {
+  const clock = createManualClock(T0);
+  const ledger = new RecordingLedger({ clock: clock.now });
+  const seal = createSealer({ clock: clock.now });
+  const envelopes: Envelope[] = [];
+  for (let i = 0; i < n; i++) {
+    const envelope = seal({
+      producer: "orders-svc",
+      seq: i,
+      type: "order.created",
+      schema: { name: "order", version: 1 },
+      payload: order(i),
+    });
+    await ledger.append([envelope]);
+    envelopes.push(envelope);
+    clock.advance(1000);
+  }
+  return { clock, ledger, envelopes };
+}
+
+const ZERO_COUNTS = {
+  matched: 0,
+  "missing-late": 0,
+  "missing-lost": 0,
+  duplicate: 0,
+  mismatched: 0,
+  unexpected: 0,
+};
+
+describe("reconcile options: exact refusals", () => {
+  it("refuses a missing options object as such", async () => {
+    await refuses(undefined, "options", "options must be an object, got undefined");
+  });
+
+  it("refuses a ledger that is not an object, or lacks a method", async () => {
+    const sinks: ReconcileSink[] = [];
+    await refuses(
+      { ledger: 5, sinks },
+      "options.ledger",
+      "options.ledger must be a Ledger, got number",
+    );
+    await refuses(
+      { ledger: null, sinks },
+      "options.ledger",
+      "options.ledger must be a Ledger, got null",
+    );
+    const { ledger } = await build(0);
+    const partial = { head: () => ledger.head() };
+    await refuses(
+      { ledger: partial, sinks },
+      "options.ledger",
+      "options.ledger must be a Ledger (it has no scan() method)",
+    );
+    const unreadable = {
+      get head(): never {
+        throw new Error("boom");
+      },
+    };
+    const error = await rejection(() => reconcile({ ledger: unreadable as never, sinks }));
+    expect(error.path).toBe("options.ledger.head");
+    expect(error.message).toBe("options.ledger.head could not be read: boom");
+  });
+
+  it("refuses a clock, onProgress, maxFindings or actor of the wrong kind", async () => {
+    const { ledger } = await build(1);
+    const sinks: ReconcileSink[] = [{ name: "s", observe: () => [] }];
+    await refuses(
+      { ledger, sinks, clock: 5 },
+      "options.clock",
+      "options.clock must be a function returning ms since the epoch",
+    );
+    await refuses(
+      { ledger, sinks, onProgress: 5 },
+      "options.onProgress",
+      "options.onProgress must be a function",
+    );
+    await refuses(
+      { ledger, sinks, maxFindings: -1 },
+      "options.maxFindings",
+      "options.maxFindings must be a non-negative integer, got -1",
+    );
+    await refuses(
+      { ledger, sinks, actor: "" },
+      "options.actor",
+      "options.actor must be a non-empty string",
+    );
+    await refuses(
+      { ledger, sinks, actor: 5 },
+      "options.actor",
+      "options.actor must be a non-empty string",
+    );
+  });
+
+  it("refuses a range position that is not a positive integer", async () => {
+    const { ledger } = await build(1);
+    await refuses(
+      { ledger, sinks: [], range: { from: 0 } },
+      "options.range.from",
+      "options.range.from must be a positive integer, got 0",
+    );
+  });
+
+  it("refuses a clock answering no valid Date, and takes the last valid one", async () => {
+    const { ledger } = await build(1);
+    const sinks: ReconcileSink[] = [{ name: "s", observe: () => [] }];
+    for (const [value, shown] of [
+      [Number.NaN, "NaN"],
+      [8.64e15 + 1, "8640000000000001"],
+      [-8.64e15 - 1, "-8640000000000001"],
+    ] as const) {
+      await refuses(
+        { ledger, sinks, clock: () => value },
+        "options.clock()",
+        `options.clock() must return ms since the epoch (a valid Date), got ${shown}`,
+      );
+    }
+    const report = await reconcile({ ledger, sinks, clock: () => 8.64e15 });
+    expect(report.generatedAt).toBe("+275760-09-13T00:00:00.000Z");
+  });
+
+  it("refuses an unknown freezeOn kind and a negative threshold", async () => {
+    const { ledger } = await build(1);
+    const sinks: ReconcileSink[] = [{ name: "s", observe: () => [] }];
+    await refuses(
+      { ledger, sinks, freezeOn: { bogus: 1 } },
+      "options.freezeOn.bogus",
+      "options.freezeOn.bogus is not a kind a sink can be frozen on (known: missing-lost, duplicate, mismatched, unexpected, contradicted)",
+    );
+    await refuses(
+      { ledger, sinks, freezeOn: { mismatched: -1 } },
+      "options.freezeOn.mismatched",
+      "options.freezeOn.mismatched must be a non-negative integer, got number",
+    );
+  });
+});
+
+describe("sink descriptions: exact refusals", () => {
+  async function refusesSink(sink: unknown, path: string, message: string) {
+    const { ledger } = await build(1);
+    await refuses({ ledger, sinks: [sink] }, path, message);
+  }
+
+  it("refuses a sink that is not an object", async () => {
+    await refusesSink(
+      5,
+      "options.sinks[0]",
+      "options.sinks[0] must be a sink description, got number",
+    );
+    await refusesSink(
+      null,
+      "options.sinks[0]",
+      "options.sinks[0] must be a sink description, got null",
+    );
+  });
+
+  it("refuses a negative lag tolerance and an observe that is not a function", async () => {
+    await refusesSink(
+      { name: "s", lagToleranceMs: -1 },
+      "options.sinks[0].lagToleranceMs",
+      "options.sinks[0].lagToleranceMs must be a finite number ≥ 0, got -1",
+    );
+    await refusesSink(
+      { name: "s", observe: 5 },
+      "options.sinks[0].observe",
+      "options.sinks[0].observe must be a function, got number",
+    );
+  });
+
+  it("refuses a digest that is not { digest, observeRange }", async () => {
+    const message = "options.sinks[0].digest must be { digest(split), observeRange(range) }";
+    for (const digest of [5, null, { digest: () => [] }, { observeRange: () => [] }]) {
+      await refusesSink({ name: "s", digest }, "options.sinks[0].digest", message);
+    }
+    const throwing = (key: string) => ({
+      digest: () => [],
+      observeRange: () => [],
+      get [key](): never {
+        throw new Error("boom");
+      },
+    });
+    await refusesSink(
+      { name: "s", digest: throwing("digest") },
+      "options.sinks[0].digest.digest",
+      "options.sinks[0].digest.digest could not be read: boom",
+    );
+    await refusesSink(
+      { name: "s", digest: throwing("observeRange") },
+      "options.sinks[0].digest.observeRange",
+      "options.sinks[0].digest.observeRange could not be read: boom",
+    );
+  });
+
+  it("refuses a guard that is not a guard, or is another sink's", async () => {
+    const message = "options.sinks[0].guard must be a guard made by guardSink()";
+    const fn = () => {};
+    // A function named like the sink, carrying deliver and freeze: not a guard object.
+    const callable = Object.assign(function s() {}, { deliver: fn, freeze: fn });
+    for (const guard of [
+      5,
+      null,
+      callable,
+      { deliver: fn, name: "s" },
+      { freeze: fn, name: "s" },
+    ]) {
+      await refusesSink({ name: "s", guard }, "options.sinks[0].guard", message);
+    }
+    const { ledger } = await build(1);
+    const other = createMemorySink({ name: "other", ledger });
+    await refuses(
+      { ledger, sinks: [{ name: "s", guard: other.guard }] },
+      "options.sinks[0].guard",
+      'options.sinks[0].guard is the guard of sink "other", not "s"',
+    );
+  });
+
+  it("refuses bad accepts and registry at their paths, and accepts with digest", async () => {
+    const bad = await rejection(async () => {
+      const { ledger } = await build(1);
+      return reconcile({ ledger, sinks: [{ name: "s", accepts: 5 as never }] });
+    });
+    expect(bad.path).toBe("options.sinks[0].accepts");
+    const registry = await rejection(async () => {
+      const { ledger } = await build(1);
+      return reconcile({ ledger, sinks: [{ name: "s", registry: 5 as never }] });
+    });
+    expect(registry.path).toBe("options.sinks[0].registry");
+    expect(registry.message).toBe(
+      "options.sinks[0].registry must be a schema registry, got number",
+    );
+    await refusesSink(
+      {
+        name: "s",
+        accepts: { order: [1, 1] },
+        digest: { digest: () => [], observeRange: () => [] },
+      },
+      "options.sinks[0].accepts",
+      "options.sinks[0].accepts cannot be used with digest: digest mode compares row hashes of the ledger's checksums; reconcile a sink that holds upcast versions with observe",
+    );
+  });
+
+  it("refuses a sink name given twice", async () => {
+    const { ledger } = await build(1);
+    await refuses(
+      {
+        ledger,
+        sinks: [
+          { name: "s", observe: () => [] },
+          { name: "s", observe: () => [] },
+        ],
+      },
+      "options.sinks[1].name",
+      'options.sinks[1].name "s" is given twice',
+    );
+  });
+
+  it("reads a sink's accepts once: the checked ranges are used, not the caller's object", async () => {
+    const { ledger, envelopes, clock } = await build(2);
+    let reads = 0;
+    const accepts = {
+      get order() {
+        reads++;
+        return reads === 1 ? [1, 1] : "garbage";
+      },
+    };
+    const observe = () => envelopes.map((e) => ({ key: e.key, checksum: e.checksum }));
+    const report = await reconcile({
+      ledger,
+      sinks: [{ name: "s", observe, accepts: accepts as never }],
+      clock: clock.now,
+    });
+    expect(reads).toBe(1);
+    expect(report.sinks[0]?.counts.matched).toBe(2);
+    expect(report.consistent).toBe(true);
+  });
+});
