@@ -14,11 +14,12 @@ import {
   MemoryLedger,
   type ReconcileOptions,
   type ReconcileProgress,
+  type Receipt,
   type ReconcileSink,
   reconcile,
   repair,
+  type ScanQuery,
 } from "../../src/index.js";
-import type { ScanQuery } from "../../src/ledger/index.js";
 import { createManualClock, createMemorySink } from "../../src/testing/index.js";
 import { build, order, T0 } from "./scenario.js";
 
@@ -326,5 +327,326 @@ describe("sink descriptions: exact refusals", () => {
     expect(reads).toBe(1);
     expect(report.sinks[0]?.counts.matched).toBe(2);
     expect(report.consistent).toBe(true);
+  });
+});
+
+describe("sinks that could not be read", () => {
+  it("an unreadable sink is not judged during the scan; the others are", async () => {
+    const { ledger, envelopes, clock } = await recordingLedger(3);
+    const rows = envelopes.map((e) => ({ key: e.key, checksum: e.checksum }));
+    const report = await reconcile({
+      ledger,
+      sinks: [
+        {
+          name: "broken",
+          observe: () => {
+            throw new Error("boom");
+          },
+        },
+        { name: "ok", observe: () => rows },
+      ],
+      clock: clock.now,
+    });
+    const [broken, ok] = report.sinks;
+    expect(broken?.error).toEqual({ code: "sink_read_failed", message: "boom" });
+    expect(broken?.counts).toEqual(ZERO_COUNTS);
+    expect(broken?.findings).toEqual([]);
+    expect(broken?.consistent).toBe(false);
+    expect(ok?.error).toBeUndefined();
+    expect(ok?.counts).toEqual({ ...ZERO_COUNTS, matched: 3 });
+    expect(ok?.consistent).toBe(true);
+    expect(report.consistent).toBe(false);
+  });
+
+  it("when no sink could be read, the ledger range is not scanned", async () => {
+    const { ledger, clock } = await recordingLedger(3);
+    const seen: ReconcileProgress[] = [];
+    const report = await reconcile({
+      ledger,
+      sinks: [
+        {
+          name: "broken",
+          observe: () => {
+            throw new Error("boom");
+          },
+        },
+      ],
+      clock: clock.now,
+      onProgress: (p) => seen.push(p),
+    });
+    expect(report.sinks[0]?.error?.code).toBe("sink_read_failed");
+    // Only the first entry's read (for the observe range's `since`).
+    expect(ledger.scans).toEqual([{ from: 1, to: 1 }]);
+    expect(seen.filter((p) => p.phase === "compare")).toEqual([
+      { sink: undefined, phase: "compare", done: 0, total: 3 },
+    ]);
+  });
+
+  it("a digest sink refused at prepare is not hashed for", async () => {
+    const { ledger, clock } = await recordingLedger(3);
+    const seen: ReconcileProgress[] = [];
+    const report = await reconcile({
+      ledger,
+      sinks: [{ name: "d", digest: { digest: () => [], observeRange: () => [] } }],
+      range: { from: 2 },
+      clock: clock.now,
+      onProgress: (p) => seen.push(p),
+    });
+    expect(report.sinks[0]?.basis).toBe("digest");
+    expect(report.sinks[0]?.error).toMatchObject({
+      code: "invalid_argument",
+      path: "options.range.from",
+    });
+    expect(report.sinks[0]?.counts).toEqual(ZERO_COUNTS);
+    expect(ledger.scans).toEqual([{ from: 2, to: 2 }]);
+    expect(seen.filter((p) => p.phase === "compare")).toEqual([
+      { sink: undefined, phase: "compare", done: 0, total: 2 },
+    ]);
+  });
+
+  it("a digest sink and an observed sink reconcile together in one scan", async () => {
+    const { ledger, sink, envelopes, clock } = await build(5, { digest: true });
+    await sink.guard?.deliverAll(envelopes);
+    const rows = envelopes.map((e) => ({ key: e.key, checksum: e.checksum }));
+    const report = await reconcile({
+      ledger,
+      sinks: [{ name: "plain", observe: () => rows }, sink],
+      clock: clock.now,
+    });
+    expect(report.sinks.map((s) => [s.name, s.basis, s.error, s.consistent])).toEqual([
+      ["plain", "observed", undefined, true],
+      ["store", "digest", undefined, true],
+    ]);
+    expect(report.sinks[1]?.counts.matched).toBe(5);
+    expect(report.consistent).toBe(true);
+  });
+});
+
+describe("ledger failures abort the whole call", () => {
+  it("ledger damage while a sink's receipts are read is thrown, not kept on the sink", async () => {
+    const damage = new CorruptionError("damaged", { file: "RecordingLedger", offset: 0 });
+    class Damaged extends MemoryLedger {
+      override scanReceipts(): AsyncIterable<Receipt> {
+        return {
+          [Symbol.asyncIterator]: () => ({
+            next: () => Promise.reject(damage),
+          }),
+        };
+      }
+    }
+    const clock = createManualClock(T0);
+    const ledger = new Damaged({ clock: clock.now });
+    const seal = createSealer({ clock: clock.now });
+    await ledger.append([
+      seal({
+        producer: "p",
+        seq: 0,
+        type: "order.created",
+        schema: { name: "order", version: 1 },
+        payload: order(0),
+      }),
+    ]);
+    const thrown = await rejection(() =>
+      reconcile({ ledger, sinks: [{ name: "receipts-only" }], clock: clock.now }),
+    );
+    expect(thrown).toBe(damage);
+  });
+
+  it("a ledger failure while a missing entry's receipts are looked up is thrown", async () => {
+    const failure = new LedgerError("unavailable", "ledger is down");
+    class Failing extends RecordingLedger {
+      override getReceipts(): Promise<readonly Receipt[]> {
+        return Promise.reject(failure);
+      }
+    }
+    const clock = createManualClock(T0);
+    const ledger = new Failing({ clock: clock.now });
+    const seal = createSealer({ clock: clock.now });
+    await ledger.append([
+      seal({
+        producer: "p",
+        seq: 0,
+        type: "order.created",
+        schema: { name: "order", version: 1 },
+        payload: order(0),
+      }),
+    ]);
+    const thrown = await rejection(() =>
+      reconcile({ ledger, sinks: [{ name: "s", observe: () => [] }], clock: clock.now }),
+    );
+    expect(thrown).toBe(failure);
+  });
+});
+
+describe("empty ranges", () => {
+  it("a range past the head reads no entries", async () => {
+    const { ledger, clock } = await recordingLedger(3);
+    const seen: ReconcileProgress[] = [];
+    const report = await reconcile({
+      ledger,
+      sinks: [{ name: "s", observe: () => [] }],
+      range: { from: 5 },
+      clock: clock.now,
+      onProgress: (p) => seen.push(p),
+    });
+    expect(report.range).toEqual({ from: 5, to: 4, entries: 0 });
+    expect(report.sinks[0]?.counts).toEqual(ZERO_COUNTS);
+    expect(report.consistent).toBe(true);
+    expect(ledger.scans).toEqual([]);
+    expect(seen.filter((p) => p.phase === "compare")).toEqual([
+      { sink: undefined, phase: "compare", done: 0, total: 0 },
+    ]);
+  });
+
+  it("an empty ledger is not scanned", async () => {
+    const { ledger, clock } = await recordingLedger(0);
+    const report = await reconcile({
+      ledger,
+      sinks: [{ name: "s", observe: () => [] }],
+      clock: clock.now,
+    });
+    expect(report.range).toEqual({ from: 1, to: 0, entries: 0 });
+    expect(report.consistent).toBe(true);
+    expect(ledger.scans).toEqual([]);
+  });
+});
+
+describe("what a sink report says", () => {
+  it("a clean sink is not truncated; one past maxFindings is", async () => {
+    const { ledger, sink, envelopes, clock } = await build(3);
+    await sink.guard?.deliverAll(envelopes);
+    const clean = await reconcile({ ledger, sinks: [sink], clock: clock.now });
+    expect(clean.sinks[0]?.truncated).toBe(false);
+    sink.put("ghost", { id: "ghost" });
+    const capped = await reconcile({ ledger, sinks: [sink], clock: clock.now, maxFindings: 0 });
+    expect(capped.sinks[0]?.truncated).toBe(true);
+    expect(capped.sinks[0]?.findings).toEqual([]);
+    expect(capped.sinks[0]?.counts.unexpected).toBe(1);
+  });
+
+  it("a duplicate alone makes a sink inconsistent, and so does an unexpected key alone", async () => {
+    const { ledger, sink, envelopes, clock } = await build(3);
+    await sink.guard?.deliverAll(envelopes);
+    const first = envelopes[0] as Envelope;
+    sink.put(first.key, order(0), 2);
+    const duplicated = await reconcile({ ledger, sinks: [sink], clock: clock.now });
+    expect(duplicated.sinks[0]?.counts).toEqual({ ...ZERO_COUNTS, matched: 2, duplicate: 1 });
+    expect(duplicated.sinks[0]?.consistent).toBe(false);
+    expect(duplicated.consistent).toBe(false);
+
+    sink.put(first.key, order(0), 1);
+    sink.put("ghost", { id: "ghost" });
+    const haunted = await reconcile({ ledger, sinks: [sink], clock: clock.now });
+    expect(haunted.sinks[0]?.counts).toEqual({ ...ZERO_COUNTS, matched: 3, unexpected: 1 });
+    expect(haunted.sinks[0]?.consistent).toBe(false);
+    expect(haunted.consistent).toBe(false);
+  });
+
+  it("reports compare progress every 10,000 entries, then once at the end", async () => {
+    const clock = createManualClock(T0);
+    const ledger = new MemoryLedger({ clock: clock.now });
+    const seal = createSealer({ clock: clock.now });
+    const n = 10_001;
+    const batch: Envelope[] = [];
+    for (let i = 0; i < n; i++) {
+      batch.push(
+        seal({
+          producer: "p",
+          seq: i,
+          type: "tick",
+          schema: { name: "tick", version: 1 },
+          payload: i,
+        }),
+      );
+    }
+    await ledger.append(batch);
+    const seen: ReconcileProgress[] = [];
+    const rows = batch.map((e) => ({ key: e.key, checksum: e.checksum }));
+    const report = await reconcile({
+      ledger,
+      sinks: [{ name: "s", observe: () => rows }],
+      clock: clock.now,
+      onProgress: (p) => seen.push(p),
+    });
+    expect(report.sinks[0]?.counts.matched).toBe(n);
+    expect(seen.filter((p) => p.sink === undefined)).toEqual([
+      { sink: undefined, phase: "compare", done: 10_000, total: n },
+      { sink: undefined, phase: "compare", done: n, total: n },
+    ]);
+  });
+});
+
+describe("sinks that hold upcast versions", () => {
+  it("an entry that cannot be upcast into the sink's range is expected as it is", async () => {
+    const { ledger, envelopes, clock } = await build(2);
+    const [a, b] = envelopes as [Envelope, Envelope];
+    const report = await reconcile({
+      ledger,
+      sinks: [
+        {
+          name: "v2",
+          accepts: { order: [2, 2] },
+          lagToleranceMs: 0,
+          observe: () => [{ key: a.key, checksum: a.checksum }],
+        },
+      ],
+      clock: clock.now,
+    });
+    const s = report.sinks[0];
+    expect(s?.error).toBeUndefined();
+    expect(s?.counts).toEqual({ ...ZERO_COUNTS, matched: 1, "missing-lost": 1 });
+    expect(s?.findings).toMatchObject([{ kind: "missing-lost", key: b.key, expected: b.checksum }]);
+  });
+
+  it("repair rewrites an entry that cannot be upcast as the ledger holds it", async () => {
+    const { ledger, envelopes, clock } = await build(1);
+    const a = envelopes[0] as Envelope;
+    const held = new Map<string, string>([[a.key, "xxh64:0000000000000000"]]);
+    const rewritten: Envelope[] = [];
+    const sink: ReconcileSink = {
+      name: "v2",
+      accepts: { order: [2, 2] },
+      observe: () => [...held].map(([key, checksum]) => ({ key, checksum })),
+      rewrite: (envelope) => {
+        rewritten.push(envelope);
+        held.set(envelope.key, envelope.checksum);
+      },
+    };
+    const report = await reconcile({ ledger, sinks: [sink], clock: clock.now });
+    expect(report.sinks[0]?.counts.mismatched).toBe(1);
+    const result = await repair(report, {
+      ledger,
+      sinks: [sink],
+      clock: clock.now,
+      actor: "alice",
+      reason: "INC-2",
+    });
+    expect(rewritten.map((e) => [e.key, e.checksum, e.schema.version])).toEqual([
+      [a.key, a.checksum, 1],
+    ]);
+    expect(result.converged).toBe(true);
+  });
+});
+
+describe("timing", () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it("times each sink and the whole call from performance.now()", async () => {
+    const { ledger, sink, envelopes, clock } = await build(3);
+    await sink.guard?.deliverAll(envelopes);
+    let now = 1_000_000;
+    vi.spyOn(performance, "now").mockImplementation(() => {
+      now += 1;
+      return now;
+    });
+    const report = await reconcile({ ledger, sinks: [sink], clock: clock.now });
+    const sinkMs = report.sinks[0]?.durationMs ?? Number.NaN;
+    // Two timed steps (read the sink, settle leftovers), each at least one tick.
+    expect(sinkMs).toBeGreaterThanOrEqual(2);
+    expect(sinkMs).toBeLessThan(10_000);
+    expect(report.durationMs).toBeGreaterThanOrEqual(sinkMs);
+    expect(report.durationMs).toBeLessThan(10_000);
   });
 });
