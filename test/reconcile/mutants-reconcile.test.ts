@@ -3,6 +3,8 @@
  * and message), how it treats sinks that could not be read, ledger damage, progress,
  * empty ranges, upcast expectations and timing.
  */
+import { format } from "node:util";
+import createDebug from "debug";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import {
   CorruptionError,
@@ -12,9 +14,9 @@ import {
   type LedgerEntry,
   LedgerError,
   MemoryLedger,
+  type Receipt,
   type ReconcileOptions,
   type ReconcileProgress,
-  type Receipt,
   type ReconcileSink,
   reconcile,
   repair,
@@ -648,5 +650,38 @@ describe("timing", () => {
     expect(sinkMs).toBeLessThan(10_000);
     expect(report.durationMs).toBeGreaterThanOrEqual(sinkMs);
     expect(report.durationMs).toBeLessThan(10_000);
+  });
+});
+
+describe("debug logging (DEBUG=sinkproof:reconcile)", () => {
+  it("logs the range reconciled and each sink that could not be reconciled", async () => {
+    const { ledger, clock } = await build(3);
+    const lines: string[] = [];
+    const log = createDebug.log;
+    const previous = createDebug.disable();
+    createDebug.log = (...args: unknown[]) => {
+      lines.push(format(...args));
+    };
+    createDebug.enable("sinkproof:reconcile");
+    try {
+      await reconcile({
+        ledger,
+        sinks: [
+          {
+            name: "broken",
+            observe: () => {
+              throw new Error("boom");
+            },
+          },
+        ],
+        clock: clock.now,
+      });
+    } finally {
+      createDebug.log = log;
+      createDebug.disable();
+      if (previous !== "") createDebug.enable(previous);
+    }
+    expect(lines.some((l) => l.includes("reconciling 1 sinks over positions 1..3"))).toBe(true);
+    expect(lines.some((l) => l.includes("sink broken could not be reconciled: boom"))).toBe(true);
   });
 });
