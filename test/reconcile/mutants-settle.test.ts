@@ -219,7 +219,12 @@ describe("settleInterrupted: the verdicts", () => {
 
   it("a key the recheck still finds wrong is incomplete, with its finding", async () => {
     const { ledger, actions } = await withIntents(replayOf("k1", 2));
-    const finding = { kind: "mismatched", key: "k1", position: 2, observed: SEEN } as Finding;
+    const finding = {
+      kind: "mismatched",
+      key: "k1",
+      position: 2,
+      observed: SEEN,
+    } as unknown as Finding;
     const [out] = await settleInterrupted(
       context(ledger, recheck([{ name: "warehouse", interrupted: actions }]), {
         dryRun: true,
@@ -241,7 +246,7 @@ describe("settleInterrupted: the verdicts", () => {
 
   it("a finding of the same key on another sink does not count", async () => {
     const { ledger, actions } = await withIntents(replayOf("k1", 2));
-    const finding = { kind: "missing", key: "k1", position: 2 } as Finding;
+    const finding = { kind: "missing-lost", key: "k1", position: 2 } as unknown as Finding;
     const [out] = await settleInterrupted(
       context(ledger, recheck([{ name: "warehouse", interrupted: actions }]), {
         dryRun: true,
@@ -317,7 +322,12 @@ describe("settleInterrupted: the outcome record", () => {
 
   it("an incomplete action's outcome records what the sink holds as after, and the finding", async () => {
     const { ledger, actions } = await withIntents(replayOf("k1", 2));
-    const finding = { kind: "mismatched", key: "k1", position: 2, observed: SEEN } as Finding;
+    const finding = {
+      kind: "mismatched",
+      key: "k1",
+      position: 2,
+      observed: SEEN,
+    } as unknown as Finding;
     await settleInterrupted(
       context(ledger, recheck([{ name: "warehouse", interrupted: actions }]), {
         current: new Map([[findingKey("warehouse", "k1"), finding]]),
@@ -333,7 +343,7 @@ describe("settleInterrupted: the outcome record", () => {
 
   it("a missing key (nothing observed) records after = null", async () => {
     const { ledger, actions } = await withIntents(replayOf("k1", 2));
-    const finding = { kind: "missing", key: "k1", position: 2 } as Finding;
+    const finding = { kind: "missing-lost", key: "k1", position: 2 } as unknown as Finding;
     await settleInterrupted(
       context(ledger, recheck([{ name: "warehouse", interrupted: actions }]), {
         current: new Map([[findingKey("warehouse", "k1"), finding]]),
@@ -341,7 +351,7 @@ describe("settleInterrupted: the outcome record", () => {
     );
     const [, record] = await auditOf(ledger);
     expect(record?.after).toBeNull();
-    expect(record?.details).toMatchObject({ found: "incomplete", finding: "missing" });
+    expect(record?.details).toMatchObject({ found: "incomplete", finding: "missing-lost" });
   });
 
   it("an intent without before or after records null for both, and no position when none", async () => {
