@@ -398,7 +398,7 @@ describe("settleInterrupted: the outcome record", () => {
 
   it("any other append failure is thrown as it is", async () => {
     const { ledger, actions } = await withIntents(replayOf("k1", 2));
-    const boom = new LedgerError("ledger_unavailable", "down");
+    const boom = new LedgerError("unavailable", "down");
     const failing = Object.assign(Object.create(ledger), {
       appendAudit: async () => {
         throw boom;
@@ -407,7 +407,9 @@ describe("settleInterrupted: the outcome record", () => {
     await expect(
       settleInterrupted(context(failing, recheck([{ name: "warehouse", interrupted: actions }]))),
     ).rejects.toBe(boom);
-    const other = new InvalidArgumentError("input.actor", "must be a string");
+    const other = new InvalidArgumentError("invalid_argument", "input.actor must be a string", {
+      path: "input.actor",
+    });
     const refusing = Object.assign(Object.create(ledger), {
       appendAudit: async () => {
         throw other;
