@@ -5,7 +5,9 @@
  * position outside the recheck's range; `completed`; `incomplete` with its finding), the
  * status of each (`unsettled`, `planned` in a dry run, `settled` with its outcome record),
  * the outcome record appended to close the intent (reason, subject, before and after,
- * details), and an intent that another repair settled meanwhile.
+ * details), and an intent that another repair settled meanwhile. Also how the open
+ * intents are read from the audit log (interrupted.ts): by sink, in log order, only
+ * intents, and only until an outcome names them.
  */
 import { describe, expect, it } from "vitest";
 import {
@@ -16,6 +18,7 @@ import {
   MemoryLedger,
   type ReconcileReport,
 } from "../../src/index.js";
+import { interruptedAction, interruptedBySink } from "../../src/reconcile/interrupted.js";
 import { type SettleContext, settleInterrupted } from "../../src/reconcile/settle.js";
 import type { InterruptedAction } from "../../src/reconcile/types.js";
 
@@ -418,5 +421,110 @@ describe("settleInterrupted: the outcome record", () => {
     await expect(
       settleInterrupted(context(refusing, recheck([{ name: "warehouse", interrupted: actions }]))),
     ).rejects.toBe(other);
+  });
+});
+
+describe("interruptedBySink: the open intents of the audit log", () => {
+  const intentOn = (sink: string | undefined, key?: string): AuditInput => ({
+    actor: "repair-1",
+    action: "replay",
+    reason: "r",
+    phase: "intent",
+    ...(sink === undefined ? {} : { subject: { sink, ...(key === undefined ? {} : { key }) } }),
+  });
+
+  it("lists the open intents of the sinks asked for, by sink, in log order", async () => {
+    const ledger = new MemoryLedger({ clock: () => T0 });
+    await ledger.appendAudit(intentOn("warehouse", "a")); // 1
+    await ledger.appendAudit(intentOn("search", "b")); // 2
+    await ledger.appendAudit(intentOn("warehouse", "c")); // 3
+    await ledger.appendAudit(intentOn("cache", "d")); // 4: a sink not asked for
+    await ledger.appendAudit(intentOn(undefined)); // 5: no subject
+    await ledger.appendAudit({
+      actor: "ops",
+      action: "note",
+      reason: "n",
+      subject: { sink: "warehouse" },
+    }); // 6: no phase
+    const out = await interruptedBySink(ledger, new Set(["warehouse", "search"]));
+    expect([...out.keys()]).toEqual(["warehouse", "search"]);
+    expect(out.get("warehouse")?.map((a) => [a.intent, a.key])).toEqual([
+      [1, "a"],
+      [3, "c"],
+    ]);
+    expect(out.get("search")?.map((a) => [a.intent, a.key])).toEqual([[2, "b"]]);
+  });
+
+  it("an outcome closes only the intent it names", async () => {
+    const ledger = new MemoryLedger({ clock: () => T0 });
+    await ledger.appendAudit(intentOn("warehouse", "a")); // 1
+    await ledger.appendAudit(intentOn("warehouse", "b")); // 2
+    await ledger.appendAudit({
+      actor: "repair-1",
+      action: "replay",
+      reason: "done",
+      phase: "outcome",
+      intent: 1,
+    });
+    const out = await interruptedBySink(ledger, new Set(["warehouse"]));
+    expect(out.get("warehouse")?.map((a) => a.intent)).toEqual([2]);
+  });
+
+  it("a record without a phase that carries an index closes nothing", async () => {
+    const ledger = new MemoryLedger({ clock: () => T0 });
+    await ledger.appendAudit(intentOn("warehouse", "a")); // 1
+    await ledger.appendAudit({
+      actor: "ops",
+      action: "note",
+      reason: "about 1",
+      details: { intent: 1 },
+    });
+    const out = await interruptedBySink(ledger, new Set(["warehouse"]));
+    expect(out.get("warehouse")?.map((a) => a.intent)).toEqual([1]);
+  });
+
+  it("no open intent, no entry; none asked for, none listed", async () => {
+    const ledger = new MemoryLedger({ clock: () => T0 });
+    expect((await interruptedBySink(ledger, new Set(["warehouse"]))).size).toBe(0);
+    await ledger.appendAudit(intentOn("warehouse", "a"));
+    expect((await interruptedBySink(ledger, new Set())).size).toBe(0);
+  });
+
+  it("interruptedAction copies what the intent says and leaves out what it does not", async () => {
+    const ledger = new MemoryLedger({ clock: () => T0 });
+    const full = await ledger.appendAudit({
+      ...intentOn("warehouse", "a"),
+      subject: { sink: "warehouse", key: "a", position: 7 },
+      before: BEFORE,
+      after: null,
+    });
+    expect(interruptedAction(full)).toEqual({
+      intent: 1,
+      time: "2026-01-01T00:00:00.000Z",
+      actor: "repair-1",
+      action: "replay",
+      key: "a",
+      position: 7,
+      before: BEFORE,
+      after: null,
+    });
+    const bare = await ledger.appendAudit(intentOn(undefined));
+    const action = interruptedAction(bare);
+    expect(action).toEqual({
+      intent: 2,
+      time: "2026-01-01T00:00:00.000Z",
+      actor: "repair-1",
+      action: "replay",
+    });
+    expect(Object.keys(action)).toEqual(["intent", "time", "actor", "action"]);
+    const keyOnly = await ledger.appendAudit({ ...intentOn("warehouse", "b"), after: AFTER });
+    expect(Object.keys(interruptedAction(keyOnly))).toEqual([
+      "intent",
+      "time",
+      "actor",
+      "action",
+      "key",
+      "after",
+    ]);
   });
 });
