@@ -138,14 +138,22 @@ function sinkReport(
     counts.duplicate === 0 &&
     counts.mismatched === 0 &&
     counts.unexpected === 0;
+  // A sink that could not be read (wholly or part-way) vouches for no entry: its window
+  // starts before the range, whatever the part read matched.
   const window: ConsistencyWindow =
-    tally.firstBad === undefined
-      ? { position: ctx.to, behindEntries: 0, behindMs: 0 }
-      : {
-          position: tally.firstBad.position - 1,
-          behindEntries: ctx.to - tally.firstBad.position + 1,
-          behindMs: ageOf(tally.firstBad, ctx.nowMs),
-        };
+    error !== undefined
+      ? {
+          position: Math.min(ctx.from - 1, ctx.to),
+          behindEntries: Math.max(0, ctx.to - ctx.from + 1),
+          behindMs: 0,
+        }
+      : tally.firstBad === undefined
+        ? { position: ctx.to, behindEntries: 0, behindMs: 0 }
+        : {
+            position: tally.firstBad.position - 1,
+            behindEntries: ctx.to - tally.firstBad.position + 1,
+            behindMs: ageOf(tally.firstBad, ctx.nowMs),
+          };
   return {
     name: run.sink.name,
     basis: comparer.basis,

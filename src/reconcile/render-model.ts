@@ -152,6 +152,7 @@ function onlyLate(sink: SinkReport): boolean {
  */
 function windowText(sink: SinkReport): string {
   const w = sink.window;
+  if (sink.error !== undefined) return "unknown: the sink could not be read";
   if (w.behindEntries === 0) {
     return sink.counts.unexpected > 0
       ? `every entry matches (to position ${num(w.position)}); ${plural(sink.counts.unexpected, "key")} the ledger never emitted`
@@ -353,10 +354,12 @@ function findingsModel(sink: SinkReport, top: number): FindingsModel {
   };
 }
 
-function factsOf(sink: SinkReport): Array<[string, string]> {
+/** The window's facts: none known of a sink that could not be read. */
+function windowFacts(sink: SinkReport): Array<[string, string]> {
+  if (sink.error !== undefined) return [["window", "unknown: the sink could not be read"]];
   const w = sink.window;
   const lagging = w.behindEntries === 0 || onlyLate(sink);
-  const facts: Array<[string, string]> = [
+  return [
     ["consistent to position", num(w.position)],
     lagging
       ? [
@@ -369,6 +372,12 @@ function factsOf(sink: SinkReport): Array<[string, string]> {
         ]
       : ["first entry not matched at", num(w.position + 1)],
     [lagging ? "time behind" : "first unmatched entry age", formatDuration(w.behindMs)],
+  ];
+}
+
+function factsOf(sink: SinkReport): Array<[string, string]> {
+  const facts: Array<[string, string]> = [
+    ...windowFacts(sink),
     ["lag tolerance", formatDuration(sink.lagToleranceMs)],
     ["contradicted receipts", num(sink.contradicted)],
     ["observations read", num(sink.observations)],

@@ -382,11 +382,17 @@ export interface FindingCounts {
 
 /** How far behind a sink is. */
 export interface ConsistencyWindow {
-  /** Every entry up to this position matched (0 when the first did not). */
+  /**
+   * Every entry up to this position matched (0 when the first did not). For a sink that
+   * could not be read (`error`), the position before the range: it vouches for none.
+   */
   readonly position: number;
   /** Entries of the covered range past `position`. */
   readonly behindEntries: number;
-  /** Age of the first entry past `position`, in ms (0 when none). */
+  /**
+   * Age of the first entry past `position`, in ms (0 when none, and for a sink that could
+   * not be read).
+   */
   readonly behindMs: number;
 }
 

@@ -8,32 +8,14 @@ import {
   checksum,
   InvalidArgumentError,
   type ReconcileReport,
-  reconcile,
   renderReport,
   repair,
 } from "../../src/index.js";
 import { catchError } from "../helpers.js";
-import { build, LAG, order } from "./scenario.js";
+import { interruptedScenario } from "./render-scenario.js";
+import { order } from "./scenario.js";
 
-/** A sink whose row 3 has a payload edited under its checksum, and an interrupted rewrite of row 5. */
-async function setUp() {
-  const s = await build(10, { observe: "both" });
-  await s.sink.guard?.deliverAll(s.envelopes);
-  s.clock.advance(LAG + 1);
-  const key = (i: number) => (s.envelopes[i] as { key: string }).key;
-  s.sink.tamper(key(3), { payload: { ...order(3), total: -3 } });
-  const intent = await s.ledger.appendAudit({
-    actor: "killed-job",
-    action: "rewrite",
-    reason: "mismatched: rewrite with the ledger's payload",
-    subject: { sink: "store", key: key(5), position: 6 },
-    before: checksum({ old: 5 }),
-    after: s.envelopes[5]?.checksum ?? null,
-    phase: "intent",
-  });
-  const report = await reconcile({ ledger: s.ledger, sinks: [s.sink], clock: s.clock.now });
-  return { ...s, key, intent, report };
-}
+const setUp = interruptedScenario;
 
 describe("rendering interrupted actions and self-inconsistent rows", () => {
   it("Markdown: the verdict, the interrupted list, what disagrees, and the settlement", async () => {
