@@ -23,6 +23,7 @@ import {
   seal,
 } from "../../src/index.js";
 import { appendResults, type Batch, planAppend } from "../../src/ledger/append.js";
+import type { AppendOutcome } from "../../src/ledger/base.js";
 import type { AppendedEntry } from "../../src/ledger/types.js";
 
 const CLOCK = { clock: () => Date.UTC(2026, 0, 1) };
@@ -199,6 +200,55 @@ describe("append: a batch's repeats", () => {
   });
 });
 
+/** A MemoryLedger subclass (so its reads are checked) that keeps canonical payloads, recording what `_append` is given. */
+class Keeping extends MemoryLedger {
+  protected override readonly keepsCanonicalPayloads: boolean = true;
+  given: { keys: string[]; canonical: (string | undefined)[] }[] = [];
+
+  protected override async _append(
+    envelopes: readonly Envelope[],
+    appendedAt: string,
+    canonical: readonly (Uint8Array | undefined)[],
+  ): Promise<AppendOutcome> {
+    this.given.push({
+      keys: envelopes.map((e) => e.key),
+      canonical: canonical.map((b) => (b === undefined ? undefined : new TextDecoder().decode(b))),
+    });
+    return super._append(envelopes, appendedAt, canonical);
+  }
+}
+
+describe("append: what the adapter is given", () => {
+  it("hands each key once, with its own canonical payload bytes, when a batch repeats", async () => {
+    const ledger = new Keeping(CLOCK);
+    const a = envelope("a", 1);
+    const b = envelope("b", 2);
+    const result = await ledger.append([a, a, b, a]);
+    expect(ledger.given).toEqual([{ keys: ["a", "b"], canonical: ['{"n":1}', '{"n":2}'] }]);
+    expect(result.results.map((r) => r.status)).toEqual([
+      "appended",
+      "existing",
+      "appended",
+      "existing",
+    ]);
+  });
+
+  it("hands a batch without repeats as it is, with its canonical payload bytes", async () => {
+    const ledger = new Keeping(CLOCK);
+    await ledger.append([envelope("a", 1), envelope("b", 2)]);
+    expect(ledger.given).toEqual([{ keys: ["a", "b"], canonical: ['{"n":1}', '{"n":2}'] }]);
+  });
+
+  it("trusts the envelopes it checked at append by identity when they are read back", async () => {
+    const ledger = new Keeping(CLOCK);
+    // A copy, as from JSON: the checked envelope is a new object, which the read trusts.
+    const { results } = await ledger.append([{ ...envelope("a") }]);
+    const entry = (results[0] as AppendedEntry).entry;
+    expect(await ledger.get("a")).toBe(entry);
+    expect(await ledger.getById(entry.envelope.id)).toBe(entry);
+  });
+});
+
 describe("append: a clash with the ledger", () => {
   it("reports a key already there with another checksum, at its index in the batch as given", async () => {
     const ledger = new MemoryLedger(CLOCK);
@@ -348,6 +398,7 @@ describe("appendResults", () => {
       site,
     );
     expect(checks).toEqual([ea]);
+    expect(result.results[0]).toEqual({ entry: ea, status: "existing" });
     expect(result.results[1]).toBe(appended);
     expect(result.results.map((r) => r.status)).toEqual(["existing", "appended"]);
   });
