@@ -208,13 +208,14 @@ class Keeping extends MemoryLedger {
   protected override async _append(
     envelopes: readonly Envelope[],
     appendedAt: string,
-    canonical: readonly (Uint8Array | undefined)[],
+    // BaseLedger passes it; MemoryLedger's own signature leaves it out.
+    canonical: readonly (Uint8Array | undefined)[] = [],
   ): Promise<AppendOutcome> {
     this.given.push({
       keys: envelopes.map((e) => e.key),
       canonical: canonical.map((b) => (b === undefined ? undefined : new TextDecoder().decode(b))),
     });
-    return super._append(envelopes, appendedAt, canonical);
+    return super._append(envelopes, appendedAt);
   }
 }
 
