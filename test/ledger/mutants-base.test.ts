@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { seal } from "../../src/index.js";
 import {
   checkedRaise,
   checkedReceiptScan,
@@ -7,7 +8,8 @@ import {
   checkedWatermark,
   type ScanAccess,
 } from "../../src/ledger/base-reads.js";
-import type { LedgerEntry, Receipt } from "../../src/ledger/types.js";
+import { MemoryLedger } from "../../src/ledger/memory.js";
+import type { Claim, LedgerEntry, Receipt } from "../../src/ledger/types.js";
 import type { ResolvedScan } from "../../src/ledger/validate.js";
 
 const site = { file: "db.sqlite", table: "t" };
@@ -323,5 +325,168 @@ describe("checkedRaise", () => {
     await expect(checkedRaise("x", site, "sink", 2, 3, async () => 3)).rejects.toThrow(
       'the watermark of "sink"',
     );
+  });
+});
+
+type Broken =
+  | "_head"
+  | "_reserveSequence"
+  | "_getReceipts"
+  | "_renewClaim"
+  | "_releaseClaim"
+  | "_close";
+
+class ProbeLedger extends MemoryLedger {
+  readonly broken = new Set<Broken>();
+  closes = 0;
+  breakWith(cause: unknown): void {
+    this.fail(cause);
+  }
+  #check(name: Broken): void {
+    if (this.broken.has(name)) throw new Error(`${name} broke`);
+  }
+  protected override async _head(): Promise<number> {
+    this.#check("_head");
+    return super._head();
+  }
+  protected override async _reserveSequence(producer: string, count: number): Promise<number> {
+    this.#check("_reserveSequence");
+    return super._reserveSequence(producer, count);
+  }
+  protected override async _getReceipts(sink: string, key: string): Promise<readonly Receipt[]> {
+    this.#check("_getReceipts");
+    return super._getReceipts(sink, key);
+  }
+  protected override async _renewClaim(claim: Claim, expiresAt: number): Promise<boolean> {
+    this.#check("_renewClaim");
+    return super._renewClaim(claim, expiresAt);
+  }
+  protected override async _releaseClaim(claim: Claim): Promise<boolean> {
+    this.#check("_releaseClaim");
+    return super._releaseClaim(claim);
+  }
+  protected override async _close(): Promise<void> {
+    this.closes += 1;
+    this.#check("_close");
+  }
+}
+
+const NAME =
+  "must be 1 to 128 characters without control characters, noncharacters or lone surrogates, got string";
+
+describe("BaseLedger", () => {
+  it("a failed ledger refuses every call with ledger_failed and the first cause", async () => {
+    const l = new ProbeLedger();
+    const first = new Error("fsync failed");
+    l.breakWith(first);
+    l.breakWith(new Error("second"));
+    const error = await l.head().catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      code: "ledger_failed",
+      message: "The ledger failed earlier and must be reopened",
+    });
+    expect((error as Error).cause).toBe(first);
+  });
+
+  it("a failure without a cause gets one", async () => {
+    const l = new ProbeLedger();
+    l.breakWith(undefined);
+    const error = await l.getWatermark("s").catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "ledger_failed" });
+    expect((error as Error).cause).toMatchObject({ message: "ledger failed" });
+  });
+
+  it("a closed ledger says so, and closes its storage once", async () => {
+    const l = new ProbeLedger();
+    await l.close();
+    await l.close();
+    expect(l.closes).toBe(1);
+    await expect(l.head()).rejects.toMatchObject({
+      code: "ledger_closed",
+      message: "The ledger is closed",
+    });
+  });
+
+  it("scans check the ledger open at each step", async () => {
+    const l = new ProbeLedger();
+    await l.advanceWatermark("s", 0);
+    const receipts = l.scanReceipts("s");
+    const audit = l.scanAudit();
+    l.breakWith(new Error("gone"));
+    await expect(collect(receipts)).rejects.toMatchObject({ code: "ledger_failed" });
+    await expect(collect(audit)).rejects.toMatchObject({ code: "ledger_failed" });
+  });
+
+  it("an entry scan checks the ledger open between entries", async () => {
+    const l = new ProbeLedger();
+    const env = (seq: number) =>
+      seal({ producer: "p", seq, type: "t", schema: { name: "t", version: 1 }, payload: { seq } });
+    await l.append([env(0), env(1)]);
+    const seen: number[] = [];
+    const run = async () => {
+      for await (const e of l.scan()) {
+        seen.push(e.position);
+        l.breakWith(new Error("gone"));
+      }
+    };
+    await expect(run()).rejects.toMatchObject({ code: "ledger_failed" });
+    expect(seen).toEqual([1]);
+  });
+
+  it("words adapter failures as storage_error", async () => {
+    const l = new ProbeLedger();
+    const claimed = await l.claim("s", "k", { owner: "o", ttlMs: 1000 });
+    const claim = (claimed as { claim: Claim }).claim;
+    const cases: Array<[Broken, () => Promise<unknown>]> = [
+      ["_head", () => l.head()],
+      ["_reserveSequence", () => l.reserveSequence("p", 1)],
+      ["_getReceipts", () => l.getReceipts("s", "k")],
+      ["_renewClaim", () => l.renewClaim(claim, 1000)],
+      ["_releaseClaim", () => l.releaseClaim(claim)],
+    ];
+    for (const [name, call] of cases) {
+      l.broken.add(name);
+      await expect(call()).rejects.toMatchObject({
+        code: "storage_error",
+        message: `Ledger storage failed: Error: ${name} broke`,
+      });
+      l.broken.delete(name);
+    }
+    l.broken.add("_close");
+    await expect(l.close()).rejects.toMatchObject({
+      code: "storage_error",
+      message: "Closing the ledger failed: Error: _close broke",
+    });
+  });
+
+  it("names each argument it rejects", async () => {
+    const l = new ProbeLedger();
+    const cases: Array<[() => Promise<unknown>, string]> = [
+      [() => l.getReceipts("", "k"), `sink ${NAME}`],
+      [async () => l.scanReceipts(""), `sink ${NAME}`],
+      [() => l.getWatermark(""), `sink ${NAME}`],
+      [() => l.advanceWatermark("", 0), `sink ${NAME}`],
+      [
+        () => l.advanceWatermark("s", -1),
+        "position must be an integer from 0 to 9007199254740991, got number",
+      ],
+      [() => l.claim("", "k", { owner: "o", ttlMs: 5 }), `sink ${NAME}`],
+      [() => l.freezeSink("", { reason: "r", actor: "a" }), `sink ${NAME}`],
+      [() => l.freezeSink("s", 5 as never), "input must be an object, got number"],
+      [() => l.unfreezeSink("", { reason: "r", actor: "a" }), `sink ${NAME}`],
+      [() => l.getFreezes(""), `sink ${NAME}`],
+      [() => l.reserveSequence("", 1), `producer ${NAME}`],
+      [() => l.reserveSequence("p", 0), "count must be an integer from 1 to 1000000, got number"],
+      [() => l.verifyAudit({ head: 5 as never }), "options.head must be an object, got number"],
+    ];
+    for (const [call, message] of cases) {
+      await expect(call()).rejects.toMatchObject({ code: "invalid_argument", message });
+    }
+    const claimed = await l.claim("s", "k", { owner: "o", ttlMs: 1000 });
+    const claim = (claimed as { claim: Claim }).claim;
+    await expect(l.renewClaim(claim, 0)).rejects.toMatchObject({
+      code: "invalid_argument",
+      message: expect.stringMatching(/^ttlMs must be an integer from 1 to /),
+    });
   });
 });
