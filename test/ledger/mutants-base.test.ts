@@ -9,6 +9,7 @@ import {
   type ScanAccess,
 } from "../../src/ledger/base-reads.js";
 import { MemoryLedger } from "../../src/ledger/memory.js";
+import type { StoragePart, StorageSite } from "../../src/ledger/read-checks.js";
 import type { Claim, LedgerEntry, Receipt } from "../../src/ledger/types.js";
 import type { ResolvedScan } from "../../src/ledger/validate.js";
 
@@ -338,6 +339,19 @@ type Broken =
 
 class ProbeLedger extends MemoryLedger {
   readonly broken = new Set<Broken>();
+  readonly answers: { head?: unknown; sequence?: unknown; watermark?: unknown; raised?: unknown } =
+    {};
+  protected override storageSite(part: StoragePart): StorageSite {
+    return { file: "probe.db", table: part };
+  }
+  protected override async _getWatermark(sink: string): Promise<number> {
+    if ("watermark" in this.answers) return this.answers.watermark as number;
+    return super._getWatermark(sink);
+  }
+  protected override async _advanceWatermark(sink: string, position: number): Promise<number> {
+    if ("raised" in this.answers) return this.answers.raised as number;
+    return super._advanceWatermark(sink, position);
+  }
   closes = 0;
   breakWith(cause: unknown): void {
     this.fail(cause);
@@ -347,10 +361,12 @@ class ProbeLedger extends MemoryLedger {
   }
   protected override async _head(): Promise<number> {
     this.#check("_head");
+    if ("head" in this.answers) return this.answers.head as number;
     return super._head();
   }
   protected override async _reserveSequence(producer: string, count: number): Promise<number> {
     this.#check("_reserveSequence");
+    if ("sequence" in this.answers) return this.answers.sequence as number;
     return super._reserveSequence(producer, count);
   }
   protected override async _getReceipts(sink: string, key: string): Promise<readonly Receipt[]> {
@@ -488,5 +504,74 @@ describe("BaseLedger", () => {
       code: "invalid_argument",
       message: expect.stringMatching(/^ttlMs must be an integer from 1 to /),
     });
+  });
+
+  it("names the storage part and the value of a damaged answer", async () => {
+    const l = new ProbeLedger();
+    l.answers.head = -1;
+    await expect(l.head()).rejects.toMatchObject({
+      name: "CorruptionError",
+      message: expect.stringMatching(/^Damaged ledger data in entries of probe\.db: the head /),
+    });
+    delete l.answers.head;
+    l.answers.sequence = -1;
+    await expect(l.reserveSequence("p", 1)).rejects.toMatchObject({
+      name: "CorruptionError",
+      message: expect.stringMatching(
+        /^Damaged ledger data in sequences of probe\.db: the sequence of producer "p" /,
+      ),
+    });
+    l.answers.watermark = -1;
+    await expect(l.getWatermark("s")).rejects.toMatchObject({
+      name: "CorruptionError",
+      message: expect.stringMatching(
+        /^Damaged ledger data in watermarks of probe\.db: the watermark of "s" /,
+      ),
+    });
+  });
+
+  it("rejects a raised watermark past the head read again", async () => {
+    const l = new ProbeLedger();
+    l.answers.raised = 5;
+    await expect(l.advanceWatermark("s", 0)).rejects.toMatchObject({
+      name: "CorruptionError",
+      message:
+        'Damaged ledger data in watermarks of probe.db at position 5: the watermark of "s" was raised to 0 and reads 5 (head 0). It is not returned; see docs/runbook.md',
+    });
+  });
+
+  it("refuses a receipt whose id is not the entry's", async () => {
+    const l = new ProbeLedger();
+    const env = seal({
+      producer: "p",
+      seq: 0,
+      type: "t",
+      schema: { name: "t", version: 1 },
+      payload: {},
+    });
+    await l.append([env]);
+    const other = seal({
+      producer: "p",
+      seq: 1,
+      type: "t",
+      schema: { name: "t", version: 1 },
+      payload: {},
+    });
+    const r = { ...receipt(1, "s"), key: env.key, id: other.id, checksum: env.checksum };
+    await expect(l.putReceipt(r)).rejects.toMatchObject({
+      code: "not_found",
+      message: `No entry with key ${JSON.stringify(env.key)}, id ${other.id} at position 1: a receipt must refer to an entry`,
+    });
+    await expect(l.putReceipt({ ...r, id: env.id })).resolves.toBeUndefined();
+  });
+
+  it("unfreezing an origin that is not frozen lifts nothing", async () => {
+    const l = new ProbeLedger();
+    await expect(
+      l.unfreezeSink("s", { reason: "r", actor: "a", origin: "manual" }),
+    ).resolves.toEqual([]);
+    await l.freezeSink("s", { reason: "r", actor: "a" });
+    const lifted = await l.unfreezeSink("s", { reason: "r", actor: "a", origin: "manual" });
+    expect(lifted.map((f) => f.origin)).toEqual(["manual"]);
   });
 });
