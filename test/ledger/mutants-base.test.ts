@@ -574,4 +574,18 @@ describe("BaseLedger", () => {
     const lifted = await l.unfreezeSink("s", { reason: "r", actor: "a", origin: "manual" });
     expect(lifted.map((f) => f.origin)).toEqual(["manual"]);
   });
+
+  it("applies the maxDepth option to appends", async () => {
+    const env = seal({
+      producer: "p",
+      seq: 0,
+      type: "t",
+      schema: { name: "t", version: 1 },
+      payload: { a: { b: { c: 1 } } },
+    });
+    await expect(new MemoryLedger({ maxDepth: 1 }).append([env])).rejects.toMatchObject({
+      code: "unverifiable",
+    });
+    await expect(new MemoryLedger().append([env])).resolves.toBeDefined();
+  });
 });
