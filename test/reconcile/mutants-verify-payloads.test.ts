@@ -547,6 +547,18 @@ describe("inconsistentRowsOf", () => {
     ]);
   });
 
+  it("leaves out the rows of another key that share the row hash", async () => {
+    // Two keys whose row hashes with this checksum are equal, found offline.
+    const cs = checksum({ i: 3, edited: true });
+    expect(rowHash("r-29568", cs).hash).toBe(rowHash("r-87580", cs).hash);
+    const other: Observation = { key: "r-87580", checksum: cs, payload: { other: true } };
+    const mine: Observation = { key: "r-29568", checksum: cs, payload: { mine: true } };
+    const sink = digestSink(() => [other, mine]);
+    expect(await inconsistentRowsOf(sink.digest, "r-29568", cs, "here")).toEqual([
+      { key: "r-29568", storedChecksum: cs, payloadChecksum: checksum({ mine: true }), count: 1 },
+    ]);
+  });
+
   it("returns nothing, and reads nothing, for a checksum that is not one", async () => {
     const calls: HashRange[] = [];
     const sink = digestSink(() => [BAD(3)], calls);
