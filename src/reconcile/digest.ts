@@ -325,6 +325,17 @@ export function digestIndex(
       if (typeof key !== "string" || typeof checksum !== "string") {
         invalidArgument(`rows[${i}]`, "must be { key, checksum } (strings)");
       }
+      for (const [field, value] of [
+        ["key", key],
+        ["checksum", checksum],
+      ] as const) {
+        if (!isWellFormed(value)) {
+          invalidArgument(
+            `rows[${i}].${field}`,
+            "must be a well-formed string (a lone surrogate has no UTF-8 form)",
+          );
+        }
+      }
       const count = r?.count ?? 1;
       if (!Number.isSafeInteger(count) || (count as number) < 1) {
         invalidArgument(`rows[${i}].count`, `must be a positive integer, got ${show(count)}`);

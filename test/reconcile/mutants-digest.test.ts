@@ -244,6 +244,21 @@ describe("digestIndex: argument errors", () => {
     }
   });
 
+  it("names the row and the field that holds a lone surrogate", () => {
+    const message = "must be a well-formed string (a lone surrogate has no UTF-8 form)";
+    const good = { key: "a", checksum: SUM };
+    expectInvalid(
+      () => digestIndex([good, { key: "b\uD800", checksum: SUM }]),
+      "rows[1].key",
+      `rows[1].key ${message}`,
+    );
+    expectInvalid(
+      () => digestIndex([{ key: "b", checksum: `${SUM}\uDC00` }]),
+      "rows[0].checksum",
+      `rows[0].checksum ${message}`,
+    );
+  });
+
   it("refuses a count that is not a positive integer", () => {
     const bad = (count: unknown) => [
       { key: "a", checksum: SUM },
