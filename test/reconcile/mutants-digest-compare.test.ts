@@ -97,3 +97,44 @@ describe("digest statistics", () => {
     );
   });
 });
+
+describe("rows read in a leaf must lie in it", () => {
+  it("a row whose hash is outside the leaf asked for is an error naming key, hash and range", async () => {
+    const { ledger, envelopes, clock } = await build(70);
+    const { rowHash } = await import("../../src/digest/index.js");
+    const sum = envelopes[0]?.checksum as string;
+    const { hash } = rowHash("ghost", sum);
+    const width = 2 ** 32 / 16;
+    const ghostLeaf = Math.floor(hash / width);
+    const calls: { from: number; to: number; buckets: number }[] = [];
+    const asked: { from: number; to: number }[] = [];
+    const report = await reconcile({
+      ledger,
+      sinks: [
+        {
+          name: "s",
+          digest: {
+            digest: (range) => {
+              calls.push(range);
+              return calls.length === 1 ? [{ bucket: 0, count: 70, digest: Z }] : [];
+            },
+            observeRange: (leaf) => {
+              asked.push(leaf);
+              const inGhost = Math.floor(leaf.from / width) === ghostLeaf;
+              return inGhost ? [] : [{ key: "ghost", checksum: sum }];
+            },
+          },
+        },
+      ],
+      clock: clock.now,
+    });
+    expect(calls[0]).toEqual({ from: 0, to: 2 ** 32, buckets: 1 });
+    expect(calls[1]).toEqual({ from: 0, to: 2 ** 32, buckets: 16 });
+    const first = asked.find((leaf) => Math.floor(leaf.from / width) !== ghostLeaf);
+    const where = "options.sinks[0].digest.observeRange()";
+    expect(report.sinks[0]?.error).toMatchObject({ code: "invalid_argument", path: where });
+    expect(report.sinks[0]?.error?.message).toBe(
+      `${where} returned "ghost", whose row hash ${hash} is outside the range asked for [${first?.from}, ${first?.to})`,
+    );
+  });
+});
