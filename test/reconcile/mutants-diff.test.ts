@@ -12,11 +12,6 @@ function nest(value: unknown, depth: number, kind: "array" | "object"): unknown 
   return v;
 }
 
-/** A JSON string value whose canonical text is exactly `length` characters (ASCII). */
-function str(length: number, fill = "x"): string {
-  return fill.repeat(length - 2);
-}
-
 describe("diffPaths", () => {
   it("lists the differing paths only, in document order", () => {
     expect(diffPaths({ a: 1, b: [1, 2], c: { "x y": 1 } }, { a: 2, b: [1], c: {} })).toEqual([
@@ -60,7 +55,9 @@ describe("diffValues, what each side shows", () => {
       { path: "$[1]", expected: "2", observed: "(absent)" },
       { path: "$[2]", expected: "3", observed: "(absent)" },
     ]);
-    expect(diffValues([null], [])).toEqual([{ path: "$[0]", expected: "null", observed: "(absent)" }]);
+    expect(diffValues([null], [])).toEqual([
+      { path: "$[0]", expected: "null", observed: "(absent)" },
+    ]);
   });
 });
 
@@ -97,7 +94,9 @@ describe("diffValues, depth", () => {
       const seg = kind === "array" ? "[0]" : ".k";
       expect(d?.path).toBe(`$${seg.repeat(64)}`);
       const inner = (v: number) =>
-        kind === "array" ? `${"[".repeat(6)}${v}${"]".repeat(6)}` : `${'{"k":'.repeat(6)}${v}${"}".repeat(6)}`;
+        kind === "array"
+          ? `${"[".repeat(6)}${v}${"]".repeat(6)}`
+          : `${'{"k":'.repeat(6)}${v}${"}".repeat(6)}`;
       expect(d?.expected).toBe(inner(1));
       expect(d?.observed).toBe(inner(2));
     });
