@@ -21,7 +21,7 @@ const MAX_VALUE_TEXT = 120;
  * difference at that key), arrays index by index (extra or missing items are
  * differences at their index), everything else with `===` (so `0` and `-0` are equal:
  * they have one canonical form). Values nested deeper than 64 levels are
- * compared as a whole at the 64th level. Internal.
+ * compared as a whole (by canonical JSON) at the 64th level. Internal.
  */
 export function diffPaths(expected: unknown, observed: unknown, max = 20): string[] {
   return diffValues(expected, observed, max).map((d) => d.path);
@@ -93,7 +93,9 @@ function walk(
   if (out.length >= max) return;
   if (a === b) return; // 0 and -0 too: one canonical form
   if (depth >= 64) {
-    out.push({ path: formatPath(path), a, b });
+    // Too deep to walk: compared as a whole, by canonical text (two equal objects are
+    // not `===`, and are not a difference).
+    if (json(a) !== json(b)) out.push({ path: formatPath(path), a, b });
     return;
   }
   if (Array.isArray(a) && Array.isArray(b)) {

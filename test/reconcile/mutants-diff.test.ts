@@ -101,6 +101,14 @@ describe("diffValues, depth", () => {
       expect(d?.observed).toBe(inner(2));
     });
 
+    it(`equal values past the 64th level (${kind}s) are not a difference, though not ===`, () => {
+      // Two separate, equal subtrees at the 64th level beside the one that differs.
+      const deep = (v: number) => nest(nest(v, 6, kind), 63, kind);
+      const a = { same: deep(1), other: 1 };
+      const b = { same: deep(1), other: 2 };
+      expect(diffValues(a, b)).toEqual([{ path: "$.other", expected: "1", observed: "2" }]);
+    });
+
     it(`values 63 levels deep (${kind}s) are still compared inside`, () => {
       const a = nest({ p: 1, q: 1 }, 63, kind);
       const b = nest({ p: 2, q: 1 }, 63, kind);
