@@ -62,3 +62,23 @@ export function auditChain(inputs: readonly AuditInput[]): AuditRecord[] {
   }
   return out;
 }
+
+/** What `run` threw (anything), for exact assertions on it; fails when it does not throw. */
+export function thrown(run: () => unknown): unknown {
+  try {
+    run();
+  } catch (error) {
+    return error;
+  }
+  throw new Error("expected a throw");
+}
+
+/** What `run` rejected with (anything); fails when it resolves. */
+export async function rejected(run: () => Promise<unknown>): Promise<unknown> {
+  try {
+    await run();
+  } catch (error) {
+    return error;
+  }
+  throw new Error("expected a rejection");
+}

@@ -26,7 +26,7 @@ import {
   StaleAuditState,
   verifyAuditChain,
 } from "../../src/ledger/audit.js";
-import { auditChain } from "../helpers.js";
+import { auditChain, rejected, thrown } from "../helpers.js";
 
 const note: AuditInput = { actor: "ops", action: "note", reason: "n" };
 const intent: AuditInput = { actor: "r", action: "replay", reason: "i", phase: "intent" };
@@ -52,25 +52,6 @@ function rehashed(record: AuditRecord, change: Record<string, unknown>): AuditRe
 }
 
 const headOf = (r: AuditRecord) => ({ index: r.index, hash: r.hash });
-
-/** The thrown error, for exact assertions on it. */
-function thrown(run: () => unknown): unknown {
-  try {
-    run();
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected a throw");
-}
-
-async function rejected(run: () => Promise<unknown>): Promise<unknown> {
-  try {
-    await run();
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected a rejection");
-}
 
 function expectInvalid(error: unknown, path: string, message: string): void {
   expect(error).toBeInstanceOf(InvalidArgumentError);

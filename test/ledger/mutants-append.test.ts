@@ -25,6 +25,7 @@ import {
 import { appendResults, type Batch, planAppend } from "../../src/ledger/append.js";
 import type { AppendOutcome } from "../../src/ledger/base.js";
 import type { AppendedEntry } from "../../src/ledger/types.js";
+import { rejected, thrown } from "../helpers.js";
 
 const CLOCK = { clock: () => Date.UTC(2026, 0, 1) };
 
@@ -34,24 +35,6 @@ function envelope(key: string, n = 0, id?: string): Envelope {
     { producer: "p", seq: 0, key, type: "t", schema: { name: "t", version: 1 }, payload: { n } },
     id === undefined ? CLOCK : { ...CLOCK, ids: () => id },
   );
-}
-
-function thrown(run: () => unknown): unknown {
-  try {
-    run();
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected a throw");
-}
-
-async function rejected(run: () => Promise<unknown>): Promise<unknown> {
-  try {
-    await run();
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected a rejection");
 }
 
 function expectInvalid(error: unknown, path: string, message: string): void {
