@@ -57,22 +57,11 @@ class RecordingLedger extends MemoryLedger {
 }
 
 async function recordingLedger(n: number) {
-  const clock = createManualClock(T0);
-  const ledger = new RecordingLedger({ clock: clock.now });
-  const seal = createSealer({ clock: clock.now });
-  const envelopes: Envelope[] = [];
-  for (let i = 0; i < n; i++) {
-    const envelope = seal({
-      producer: "orders-svc",
-      seq: i,
-      type: "order.created",
-      schema: { name: "order", version: 1 },
-      payload: order(i),
-    });
-    await ledger.append([envelope]);
-    envelopes.push(envelope);
-    clock.advance(1000);
-  }
+  const { clock, ledger, envelopes } = await build(
+    n,
+    {},
+    (now) => new RecordingLedger({ clock: now }),
+  );
   return { clock, ledger, envelopes };
 }
 

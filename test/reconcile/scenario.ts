@@ -30,9 +30,13 @@ export function order(i: number): Order {
   return { id: `o-${i}`, total: i * 10, items: [{ sku: `s-${i % 7}`, qty: (i % 3) + 1 }] };
 }
 
-export async function build(n: number, sinkOptions: Partial<MemorySinkOptions> = {}) {
+export async function build<L extends MemoryLedger = MemoryLedger>(
+  n: number,
+  sinkOptions: Partial<MemorySinkOptions> = {},
+  ledgerOf: (clock: () => number) => L = (clock) => new MemoryLedger({ clock }) as L,
+) {
   const clock = createManualClock(T0);
-  const ledger = new MemoryLedger({ clock: clock.now });
+  const ledger = ledgerOf(clock.now);
   const seal = createSealer({ clock: clock.now });
   const envelopes: Envelope[] = [];
   for (let i = 0; i < n; i++) {
