@@ -442,4 +442,23 @@ describe("repair lifts the policy's freeze", () => {
     expect(result.sinks[0]?.unfrozen).toBe(true);
     expect(await s.ledger.getFreezes("bare")).toEqual([]);
   });
+
+  it("keeps the freeze while the whole ledger does not read back consistent there", async () => {
+    const { ledger, sink, clock, key } = await drifted();
+    const full = await reconcile({ ledger, sinks: [sink], clock: clock.now });
+    const from = full.range.from;
+    const report = await reconcile({
+      ledger,
+      sinks: [sink],
+      clock: clock.now,
+      range: { from, to: from + 6 },
+      freezeOn: { duplicate: 0 },
+    });
+    expect(report.sinks[0]?.findings.map((f) => f.key)).toContain(key(5));
+    expect((await ledger.getFreezes("store")).length).toBe(1);
+    const result = await repair(report, { ledger, sinks: [sink], clock: clock.now });
+    expect(result.unresolved).toEqual([]);
+    expect(result.sinks[0]?.unfrozen).toBe(false);
+    expect((await ledger.getFreezes("store")).length).toBe(1);
+  });
 });
