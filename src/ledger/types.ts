@@ -41,18 +41,8 @@ export interface AppendResult {
   readonly existing: number;
 }
 
-/** Which entries `scan` yields. Positions are inclusive. */
-export interface ScanQuery {
-  /**
-   * First position.
-   * @default 1
-   */
-  readonly from?: number | undefined;
-  /**
-   * Last position.
-   * @default the head when the scan starts
-   */
-  readonly to?: number | undefined;
+/** Which entries `scan` yields: a {@link PositionRange} (both ends inclusive), narrowed. */
+export interface ScanQuery extends PositionRange {
   /** Only entries of this producer. */
   readonly producer?: string | undefined;
   /** Only entries of this stream. */

@@ -103,9 +103,7 @@ export interface ResolvedScan {
 
 export function checkScanQuery(query: ScanQuery | undefined): ResolvedScan {
   const q = readOptions<ScanQuery>(query, "query", SCAN_KEYS);
-  const from = optionalInteger(q.from, "query.from", 1, Number.MAX_SAFE_INTEGER, 1);
-  const to =
-    q.to === undefined ? undefined : checkInteger(q.to, "query.to", 0, Number.MAX_SAFE_INTEGER);
+  const { from, to } = checkedBounds(q, "query");
   const producer =
     q.producer === undefined ? undefined : checkProducer(q.producer, "query.producer");
   const stream =
@@ -122,15 +120,25 @@ export function checkScanQuery(query: ScanQuery | undefined): ResolvedScan {
   return { from, to, producer, stream, limit };
 }
 
+/** A range's ends, checked: `from` at least 1 (default 1), `to` a count or `undefined`. */
+function checkedBounds(
+  range: PositionRange,
+  where: string,
+): { from: number; to: number | undefined } {
+  return {
+    from: optionalInteger(range.from, `${where}.from`, 1, Number.MAX_SAFE_INTEGER, 1),
+    to:
+      range.to === undefined
+        ? undefined
+        : checkInteger(range.to, `${where}.to`, 0, Number.MAX_SAFE_INTEGER),
+  };
+}
+
 export function checkRange(range: PositionRange | undefined): {
   from: number;
   to: number | undefined;
 } {
-  const r = readOptions<PositionRange>(range, "range", RANGE_KEYS);
-  return {
-    from: optionalInteger(r.from, "range.from", 1, Number.MAX_SAFE_INTEGER, 1),
-    to: r.to === undefined ? undefined : checkInteger(r.to, "range.to", 0, Number.MAX_SAFE_INTEGER),
-  };
+  return checkedBounds(readOptions<PositionRange>(range, "range", RANGE_KEYS), "range");
 }
 
 const text = (max: number) =>
