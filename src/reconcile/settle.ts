@@ -21,18 +21,15 @@ import type {
   SinkReadFailure,
 } from "./types.js";
 
-/** What repair did about one interrupted action (an audit intent with no outcome). */
-export interface InterruptedSettlement {
+/**
+ * What repair did about one interrupted action (an audit intent with no outcome): the
+ * action's `intent`, `action`, `key` and `position` (see {@link InterruptedAction}), its
+ * sink, and what the recheck found.
+ */
+export interface InterruptedSettlement
+  extends Pick<InterruptedAction, "intent" | "action" | "key" | "position"> {
   /** The sink. */
   readonly sink: string;
-  /** Index of the intent record. */
-  readonly intent: number;
-  /** What the interrupted action was to do. */
-  readonly action: string;
-  /** The idempotency key, when the intent names one. */
-  readonly key?: string | undefined;
-  /** The ledger position, when the intent names one. */
-  readonly position?: number | undefined;
   /**
    * What the recheck found: `completed` (the sink holds what the action aimed at: the
    * ledger's checksum, or nothing for a removal), `incomplete` (it does not: see
