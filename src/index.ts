@@ -38,6 +38,7 @@ export {
   type DeliverOptions,
   type GuardFreezeOptions,
   type GuardSinkOptions,
+  type GuardTimers,
   type GuardUnfreezeOptions,
   guardSink,
   type SinkFailure,

@@ -141,6 +141,7 @@ const EXPECTED: Record<keyof typeof ENTRY_POINTS, { values: string[]; types: str
       "FromCloudEventOptions",
       "GuardFreezeOptions",
       "GuardSinkOptions",
+      "GuardTimers",
       "GuardUnfreezeOptions",
       "HashRange",
       "IdFactory",

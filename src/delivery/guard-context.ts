@@ -64,7 +64,7 @@ export class GuardContext {
     Object.assign(this, config);
     this.freezes = watchFreezes(this.ledger, this.name, this.freezeCheckMs, this.clock);
     this.watermark = new WatermarkFold(this.ledger, this.name);
-    this.leases = createLeases(this.ledger, this.claimTtlMs, this.clock, this.log);
+    this.leases = createLeases(this.ledger, this.claimTtlMs, this.clock, this.log, this.timers);
   }
 
   /** ISO time of `ms`, cached: deliveries in one millisecond share the string. */

@@ -27,6 +27,7 @@ import type {
   DeliverOptions,
   GuardFreezeOptions,
   GuardSinkOptions,
+  GuardTimers,
   GuardUnfreezeOptions,
   SinkValidator,
   SinkWriter,
@@ -53,7 +54,20 @@ export const GUARD_KEYS: OptionKeys<GuardSinkOptions> = optionKeys<GuardSinkOpti
   "accepts",
   "registry",
   "freezeCheckMs",
+  "timers",
 );
+const TIMER_KEYS = optionKeys<GuardTimers>()("setInterval", "clearInterval");
+/** The global interval timer, the default of `timers`. */
+const GLOBAL_TIMERS: GuardTimers = Object.freeze({
+  setInterval(tick: () => void, ms: number): unknown {
+    const handle = setInterval(tick, ms);
+    handle.unref?.();
+    return handle;
+  },
+  clearInterval(handle: unknown): void {
+    clearInterval(handle as ReturnType<typeof setInterval>);
+  },
+});
 const DELIVER_KEYS = optionKeys<DeliverOptions>()("replay", "signal", "onWait");
 /** The keys of {@link GuardFreezeOptions}. */
 export const FREEZE_KEYS: OptionKeys<GuardFreezeOptions> = optionKeys<GuardFreezeOptions>()(
@@ -91,6 +105,26 @@ export interface GuardConfig {
   readonly log: Logger;
   readonly accepts: AcceptedRanges | undefined;
   readonly registry: SchemaRegistry | undefined;
+  /** The claim renewal timer: the caller's methods, bound to it, or the global one. */
+  readonly timers: GuardTimers;
+}
+
+/** Reads `options.timers`: an object with `setInterval` and `clearInterval`, bound once. */
+function checkTimers(timers: unknown): GuardTimers {
+  if (timers === undefined) return GLOBAL_TIMERS;
+  const read = readOptions<GuardTimers>(timers, "options.timers", TIMER_KEYS, { required: true });
+  const set = checkFunction(
+    read.setInterval,
+    "options.timers.setInterval",
+  ) as GuardTimers["setInterval"];
+  const clear = checkFunction(
+    read.clearInterval,
+    "options.timers.clearInterval",
+  ) as GuardTimers["clearInterval"];
+  return {
+    setInterval: (tick, ms) => set.call(timers, tick, ms),
+    clearInterval: (handle) => clear.call(timers, handle),
+  };
 }
 
 function checkLedgerOption(ledger: unknown): Ledger {
@@ -133,6 +167,7 @@ export function resolveGuardOptions(guardOptions: GuardSinkOptions): GuardConfig
   const log = logger(`sink:${name}`);
   const accepts = checkAccepts(options.accepts, "options.accepts");
   const registry = checkRegistry(options.registry, "options.registry");
+  const timers = checkTimers(options.timers);
   return {
     name,
     ledger,
@@ -151,6 +186,7 @@ export function resolveGuardOptions(guardOptions: GuardSinkOptions): GuardConfig
     log,
     accepts,
     registry,
+    timers,
   };
 }
 

@@ -130,6 +130,21 @@ export interface GuardSinkOptions {
    * @default 1000
    */
   readonly freezeCheckMs?: number | undefined;
+  /**
+   * The timer that renews the claims of running writes (every `claimTtlMs / 6`). Inject
+   * one to drive claim renewal from virtual time, as `simulate` does; a paused timer means
+   * claims expire while their writes run.
+   * @default the global `setInterval` and `clearInterval`
+   */
+  readonly timers?: GuardTimers | undefined;
+}
+
+/** An interval timer, as {@link GuardSinkOptions.timers} takes it. */
+export interface GuardTimers {
+  /** Calls `tick` every `ms` milliseconds until cleared; returns a handle for `clearInterval`. */
+  setInterval(tick: () => void, ms: number): unknown;
+  /** Stops the timer `setInterval` returned. */
+  clearInterval(handle: unknown): void;
 }
 
 /** A claim another deliverer holds, that a delivery waits for. */

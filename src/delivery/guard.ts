@@ -57,6 +57,7 @@ export type {
   DeliverOptions,
   GuardFreezeOptions,
   GuardSinkOptions,
+  GuardTimers,
   GuardUnfreezeOptions,
   SinkFailure,
   SinkGuard,

@@ -13,6 +13,7 @@
 import { isSinkproofError } from "../errors.js";
 import type { Claim, Ledger } from "../ledger/types.js";
 import type { Logger } from "../observe/debug.js";
+import type { GuardTimers } from "./guard-types.js";
 
 /** One held claim, with its writer's signal. */
 export class Lease {
@@ -80,13 +81,14 @@ export function createLeases(
   claimTtlMs: number,
   clock: () => number,
   log: Logger,
+  timers: GuardTimers,
 ): Leases {
   const held = new Map<string, Lease>();
-  let renewer: ReturnType<typeof setInterval> | undefined;
+  let renewer: unknown;
 
   function renewHeld(): void {
     if (held.size === 0) {
-      clearInterval(renewer);
+      timers.clearInterval(renewer);
       renewer = undefined;
       return;
     }
@@ -117,8 +119,7 @@ export function createLeases(
       const lease = new Lease(claim, clock() + claimTtlMs / 3, caller);
       held.set(claim.key, lease);
       if (renewer === undefined) {
-        renewer = setInterval(renewHeld, Math.max(1, Math.floor(claimTtlMs / 6)));
-        renewer.unref?.();
+        renewer = timers.setInterval(renewHeld, Math.max(1, Math.floor(claimTtlMs / 6)));
       }
       return lease;
     },

@@ -113,6 +113,76 @@ describe("guard: fencing", () => {
     expect(await ledger.getWatermark("warehouse")).toBe(1);
   });
 
+  it("claim renewal runs on the injected timers: renewed while they tick, lost when they stop", async () => {
+    const { clock, ledger, append } = setup();
+    const envelope = await append();
+    const intervals: { tick: () => void; ms: number; cleared: boolean }[] = [];
+    const timers = {
+      setInterval(tick: () => void, ms: number) {
+        const handle = { tick, ms, cleared: false };
+        intervals.push(handle);
+        return handle;
+      },
+      clearInterval(handle: unknown) {
+        (handle as { cleared: boolean }).cleared = true;
+      },
+    };
+    let release: () => void = () => undefined;
+    const blocked = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let signal: AbortSignal | undefined;
+    const guard = guardSink({
+      name: "warehouse",
+      ledger,
+      clock: clock.now,
+      claimTtlMs: 600,
+      owner: "timed-worker",
+      timers,
+      write: async (_e, ctx) => {
+        signal = ctx.signal;
+        await blocked;
+      },
+    });
+    const delivery = guard.deliver(envelope);
+    await tick(5);
+    expect(intervals.map((i) => i.ms)).toEqual([100]);
+    const timer = intervals[0] as (typeof intervals)[number];
+    // Ticks every 250 ms of (virtual) time keep the claim alive well past its TTL.
+    for (let i = 0; i < 8; i++) {
+      clock.advance(250);
+      timer.tick();
+      await tick(1);
+    }
+    const other = await ledger.claim("warehouse", envelope.key, { owner: "other", ttlMs: 600 });
+    expect(other.status).toBe("held");
+    // No tick for longer than the TTL: the claim expires and is taken over; the next tick
+    // learns it and aborts the writer's signal.
+    clock.advance(700);
+    const taken = await ledger.claim("warehouse", envelope.key, { owner: "other", ttlMs: 600 });
+    expect(taken.status).toBe("acquired");
+    timer.tick();
+    for (let i = 0; i < 50 && signal?.aborted !== true; i++) await tick(1);
+    expect(signal?.aborted).toBe(true);
+    release();
+    expect((await delivery).status).toBe("superseded");
+    // With nothing held, the next tick clears the timer through the injected clearInterval.
+    timer.tick();
+    expect(timer.cleared).toBe(true);
+  });
+
+  it("refuses timers that are not an interval timer, by path", async () => {
+    const { ledger } = setup();
+    const make = (timers: unknown) => () =>
+      guardSink({ name: "s", ledger, write: () => undefined, timers: timers as never });
+    expect(make({ setInterval: () => 1 })).toThrow(InvalidArgumentError);
+    expect(make({ setInterval: () => 1 })).toThrow(/options\.timers\.clearInterval/);
+    expect(make({ setInterval: () => 1, clearInterval: () => undefined, setTimeout: 1 })).toThrow(
+      /options\.timers\.setTimeout/,
+    );
+    expect(make(42)).toThrow(InvalidArgumentError);
+  });
+
   it("the writer gets the claim's fencing token, higher on every new claim of the key", async () => {
     const { ledger, append } = setup();
     const envelope = await append();
