@@ -33,6 +33,7 @@ import { runDeliveryBench } from "./delivery.js";
 import { runLedgerBench } from "./ledger.js";
 import { bulkOrderPayload, mebibytePayload, orderPayload } from "./payloads.js";
 import { runReconcileBench } from "./reconcile.js";
+import { runSimulateBench } from "./simulate.js";
 import { runSqlLedgerBench } from "./sql-ledgers.js";
 
 interface Row {
@@ -285,7 +286,8 @@ const groups: Group[] = [
 const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length);
 const selected = only === undefined ? groups : groups.filter((g) => g.name.includes(only));
 // `--only=ledger` runs the ledger benchmarks alone (`--only=sql-ledgers` the SQLite and
-// PostgreSQL ones, `--only=delivery`, `--only=reconcile` theirs); any other filter skips them.
+// PostgreSQL ones, `--only=delivery`, `--only=reconcile`, `--only=simulate` theirs); any other
+// filter skips them.
 const specs = new Map<string, { group: Group; spec: TaskSpec }>();
 for (const group of selected) {
   for (const spec of group.tasks) {
@@ -388,13 +390,24 @@ const sqlPart =
   only === undefined || only === "sql-ledgers"
     ? await runSqlLedgerBench(quick)
     : { rows: [], targets: [] };
+const simulatePart =
+  only === undefined || only === "simulate"
+    ? await runSimulateBench(quick)
+    : { rows: [], targets: [] };
 const ledger = {
-  rows: [...ledgerPart.rows, ...sqlPart.rows, ...deliveryPart.rows, ...reconcilePart.rows],
+  rows: [
+    ...ledgerPart.rows,
+    ...sqlPart.rows,
+    ...deliveryPart.rows,
+    ...reconcilePart.rows,
+    ...simulatePart.rows,
+  ],
   targets: [
     ...ledgerPart.targets,
     ...sqlPart.targets,
     ...deliveryPart.targets,
     ...reconcilePart.targets,
+    ...simulatePart.targets,
   ],
 };
 const perSecond = (n: number) => (n === 0 ? "" : Math.round(n).toLocaleString("en-US"));

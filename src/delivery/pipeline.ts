@@ -202,10 +202,15 @@ export function createPipeline(pipelineOptions: PipelineOptions): Pipeline {
             },
           ] as const;
         } catch (error) {
-          return [
-            sink.name,
-            { delivered: 0, final: 0, watermark: await ledger.getWatermark(sink.name), error },
-          ] as const;
+          // The ledger may be what failed: then the guard's last view of the watermark is
+          // reported, and this sink's failure never rejects the drain of the others.
+          let watermark: number;
+          try {
+            watermark = await ledger.getWatermark(sink.name);
+          } catch {
+            watermark = sink.status().watermark;
+          }
+          return [sink.name, { delivered: 0, final: 0, watermark, error }] as const;
         }
       }),
     );

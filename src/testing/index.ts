@@ -28,6 +28,13 @@ export { ledgerReadCases, ledgerSequenceCases } from "./conformance-reads.js";
 export { ledgerReceiptCases, ledgerWatermarkCases } from "./conformance-receipts.js";
 export type { ConformanceTest, ConformanceTools } from "./conformance-support.js";
 export {
+  createFaultyLedger,
+  type FaultyLedger,
+  type FaultyLedgerOptions,
+  type FaultyLedgerStats,
+} from "./faulty-ledger.js";
+export type { LedgerCall, LedgerMethod, LedgerScan } from "./ledger-wrap.js";
+export {
   createMemorySink,
   createSeededRandom,
   type MemorySink,
@@ -38,3 +45,31 @@ export {
   type MemorySinkTamper,
   type WriteWindow,
 } from "./memory-sink.js";
+export type {
+  SimCounts,
+  SimViolation,
+  SimViolationKind,
+} from "./simulate/checker.js";
+export type {
+  SimClockJumpFault,
+  SimCrashFault,
+  SimFault,
+  SimFaultAt,
+  SimFaultKind,
+  SimFaults,
+  SimLedgerContext,
+  SimLedgerRestartFault,
+  SimOperationFault,
+  SimOutageFault,
+  SimPauseFault,
+  SimSink,
+  SimSinkContext,
+  SimSinkFactory,
+  SimulateOptions,
+} from "./simulate/options.js";
+export {
+  type ShrunkRun,
+  type SimStats,
+  type SimulationResult,
+  simulate,
+} from "./simulate/simulate.js";

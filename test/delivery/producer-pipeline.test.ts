@@ -17,6 +17,7 @@ import {
   type SinkWriter,
   verify,
 } from "../../src/index.js";
+import { createFaultyLedger } from "../../src/testing/index.js";
 
 const root = mkdtempSync(join(tmpdir(), "sinkproof-delivery-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -234,6 +235,42 @@ describe("createPipeline", () => {
     const drained = await pipeline.drain();
     expect(drained.warehouse).toMatchObject({ delivered: 1, watermark: 3 });
     expect(writes).toEqual([1, 3, 2]);
+  });
+
+  it("a sink whose drain fails on the ledger, watermark reads included, never rejects the drain of the others", async () => {
+    // Found by the simulator: drain's error path read the watermark again, and a ledger
+    // failing that read rejected the whole drain while other sinks were still delivering.
+    const ledger = new MemoryLedger();
+    const producer = createProducer({ id: "p", ledger });
+    const healthy = sink();
+    const warehouse = guardSink({ name: "warehouse", ledger, write: healthy.write });
+    const search = guardSink({ name: "search", ledger, write: () => undefined });
+    await createPipeline({ producer, sinks: [warehouse, search] }).publish("t", { i: 1 }, order);
+    await producer.emit("t", { i: 2 }, order);
+    // Every watermark read of the search sink fails; the warehouse's pass.
+    const flaky = createFaultyLedger(ledger, { fail: 1, methods: ["getWatermark"] });
+    const failing = new Proxy(ledger, {
+      get(target, property) {
+        if (property === "getWatermark")
+          return (name: string) =>
+            name === "search" ? flaky.getWatermark(name) : target.getWatermark(name);
+        const value = Reflect.get(target, property, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const pipeline = createPipeline({
+      producer: { ...producer, ledger: failing, emit: producer.emit, emitMany: producer.emitMany },
+      sinks: [
+        guardSink({ name: "warehouse", ledger: failing, write: healthy.write }),
+        guardSink({ name: "search", ledger: failing, write: () => undefined }),
+      ],
+    });
+    const drained = await pipeline.drain();
+    expect(drained.warehouse).toMatchObject({ delivered: 1, final: 1, watermark: 2 });
+    expect(drained.search?.error).toMatchObject({ code: "unavailable" });
+    expect(drained.search?.watermark).toBe(0);
+    expect(healthy.rows.size).toBe(2);
+    expect(flaky.stats().failed).toBeGreaterThan(0);
   });
 
   it("rejects bad wiring with an InvalidArgumentError", () => {

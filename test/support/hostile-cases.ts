@@ -57,6 +57,7 @@ import {
   verifyAuditChain,
 } from "sinkproof/ledger";
 import {
+  createFaultyLedger,
   createManualClock,
   createMemorySink,
   createSeededRandom,
@@ -75,6 +76,7 @@ import {
   ledgerSequenceCases,
   ledgerTakeoverCases,
   ledgerWatermarkCases,
+  simulate,
 } from "sinkproof/testing";
 import { z } from "zod";
 import { isSafeParseSchema, schemaIssues } from "../../src/delivery/validation.js";
@@ -1465,6 +1467,69 @@ export function hostileCases(): HostileCase[] {
       params: ["seed"],
       args: () => [1],
       call: (_, [s]) => createSeededRandom(s as never)(),
+    }),
+    def({
+      fn: "simulate",
+      setup: () => undefined,
+      params: ["options"],
+      args: () => [
+        {
+          seed: 1,
+          steps: 5,
+          sinks: { store: () => createMemorySink({ name: "store" }) },
+          faults: { crash: 0.1, drop: 0.1, ledgerFail: 0.1, skewMs: 100 },
+          producers: 1,
+          deliverers: 1,
+          reconcilers: 1,
+          events: 2,
+          payload: (producer: string, n: number) => ({ producer, n }),
+          claimTtlMs: 100,
+          lagToleranceMs: 100,
+          schedule: [{ step: 1, kind: "crash", process: "producer-1", restartMs: 10 }],
+          shrink: false,
+        },
+      ],
+      call: async (_, [o]) => (await simulate(o as never)).ok,
+      nested: [
+        "options.seed",
+        "options.steps",
+        "options.sinks",
+        "options.sinks.store",
+        "options.faults",
+        "options.faults.crash",
+        "options.faults.drop",
+        "options.faults.ledgerFail",
+        "options.faults.skewMs",
+        "options.producers",
+        "options.deliverers",
+        "options.reconcilers",
+        "options.events",
+        "options.payload",
+        "options.claimTtlMs",
+        "options.lagToleranceMs",
+        "options.schedule",
+        "options.shrink",
+      ],
+    }),
+    def({
+      fn: "createFaultyLedger",
+      setup: world,
+      params: ["ledger", "options"],
+      args: (w) => [w.ledger, { seed: 1, fail: 0.1, ambiguous: 0.1, hang: 0, methods: ["head"] }],
+      call: async (_, [l, o]) => {
+        const faulty = createFaultyLedger(l as never, o as never);
+        const head = faulty.head();
+        setTimeout(() => faulty.release(), 5); // a call held by `hang` runs once released
+        return head;
+      },
+      nested: [
+        "options.seed",
+        "options.fail",
+        "options.ambiguous",
+        "options.hang",
+        "options.methods",
+      ],
+      ledger: led,
     }),
     def({
       fn: "ledgerConformance",

@@ -1,0 +1,388 @@
+/**
+ * The simulator on sinkproof itself: a thousand seeds against MemoryLedger, fewer against
+ * FileLedger (restarts reopen its files) and SqliteLedger; determinism and replay; and
+ * planted bugs it must catch, each within a bounded number of seeds, each failing seed
+ * replaying to the same history and shrinking to a schedule that still fails.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import {
+  FileLedger,
+  type GuardSinkOptions,
+  guardSink,
+  InvalidArgumentError,
+  type Ledger,
+  MemoryLedger,
+  type Observation,
+  type SinkWriter,
+} from "../../src/index.js";
+import { SqliteLedger } from "../../src/ledger/sqlite/index.js";
+import {
+  createMemorySink,
+  type SimSink,
+  type SimulateOptions,
+  type SimulationResult,
+  simulate,
+} from "../../src/testing/index.js";
+
+const root = mkdtempSync(join(tmpdir(), "sinkproof-simulate-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const twoSinks: SimulateOptions["sinks"] = {
+  warehouse: () => createMemorySink({ name: "warehouse", observe: "both" }),
+  search: () => createMemorySink({ name: "search" }),
+};
+
+function summary(result: SimulationResult): string {
+  return `seed ${result.seed}: ${result.violations
+    .slice(0, 3)
+    .map((v) => `${v.kind} at step ${v.step}: ${v.message}`)
+    .join("; ")}`;
+}
+
+/** Runs seeds from 0 until one fails; returns it (or undefined after `limit` seeds). */
+async function firstFailing(
+  options: Omit<SimulateOptions, "seed">,
+  limit: number,
+): Promise<SimulationResult | undefined> {
+  for (let seed = 0; seed < limit; seed++) {
+    const result = await simulate({ ...options, seed, shrink: false });
+    if (!result.ok) return result;
+  }
+  return undefined;
+}
+
+/** The failing seed replays byte for byte, and its shrunk schedule still fails. */
+async function replays(
+  options: Omit<SimulateOptions, "seed">,
+  failing: SimulationResult,
+  kind: string,
+) {
+  const again = await simulate({ ...options, seed: failing.seed, shrink: 40 });
+  expect(again.digest).toBe(failing.digest);
+  expect(again.violations.map((v) => v.kind)).toEqual(failing.violations.map((v) => v.kind));
+  const shrunk = again.shrunk;
+  expect(shrunk).toBeDefined();
+  if (shrunk === undefined) return;
+  expect(shrunk.schedule.length).toBeLessThanOrEqual(failing.schedule.length);
+  expect(shrunk.violations.some((v) => v.kind === kind)).toBe(true);
+  const replayed = await simulate({
+    ...options,
+    seed: failing.seed,
+    schedule: shrunk.schedule,
+    shrink: false,
+  });
+  expect(replayed.digest).toBe(shrunk.digest);
+  expect(replayed.violations.some((v) => v.kind === kind)).toBe(true);
+}
+
+describe("simulate: sinkproof holds under every schedule", () => {
+  it("1,000 seeds of 200 steps against MemoryLedger and two memory sinks: no violation", async () => {
+    const failures: string[] = [];
+    let steps = 0;
+    let faults = 0;
+    const counts = {
+      crashes: 0,
+      pauses: 0,
+      outages: 0,
+      writeFaults: 0,
+      ledgerFaults: 0,
+      repairs: 0,
+    };
+    for (let seed = 0; seed < 1000; seed++) {
+      const result = await simulate({ seed, steps: 200, sinks: twoSinks, shrink: false });
+      steps += result.stats.steps;
+      faults += result.schedule.length;
+      for (const key of Object.keys(counts) as (keyof typeof counts)[])
+        counts[key] += result.stats[key];
+      if (!result.ok) failures.push(summary(result));
+    }
+    expect(failures).toEqual([]);
+    expect(steps).toBe(200_000);
+    // The schedules did inject every kind of fault, many times over.
+    expect(faults).toBeGreaterThan(5000);
+    for (const [kind, n] of Object.entries(counts)) expect(n, kind).toBeGreaterThan(50);
+  });
+
+  it("the same seed gives the same history; the recorded schedule replays it byte for byte", async () => {
+    const a = await simulate({ seed: 7, steps: 300, sinks: twoSinks });
+    const b = await simulate({ seed: 7, steps: 300, sinks: twoSinks });
+    expect(a.ok).toBe(true);
+    expect(b.digest).toBe(a.digest);
+    expect(b.history).toEqual(a.history);
+    expect(a.schedule.length).toBeGreaterThan(0);
+    const replayed = await simulate({ seed: 7, steps: 300, sinks: twoSinks, schedule: a.schedule });
+    expect(replayed.digest).toBe(a.digest);
+    const other = await simulate({ seed: 8, steps: 300, sinks: twoSinks });
+    expect(other.digest).not.toBe(a.digest);
+    // Without faults, the same seed is another history.
+    const calm = await simulate({ seed: 7, steps: 300, sinks: twoSinks, schedule: [] });
+    expect(calm.digest).not.toBe(a.digest);
+    expect(calm.schedule).toEqual([]);
+  });
+
+  it("FileLedger: 25 seeds with ledger restarts that reopen it from its files", async () => {
+    const failures: string[] = [];
+    let restarts = 0;
+    for (let seed = 0; seed < 25; seed++) {
+      const dir = join(root, `file-${seed}`);
+      const result = await simulate({
+        seed,
+        steps: 200,
+        sinks: twoSinks,
+        ledger: (ctx) => FileLedger.open(dir, { clock: ctx.clock }),
+        faults: { ledgerRestart: 0.02 },
+        shrink: false,
+      });
+      restarts += result.stats.ledgerRestarts;
+      if (!result.ok) failures.push(summary(result));
+    }
+    expect(failures).toEqual([]);
+    expect(restarts).toBeGreaterThan(10);
+  });
+
+  it("the FileLedger run is deterministic too", async () => {
+    const run = (n: number) =>
+      simulate({
+        seed: 3,
+        steps: 200,
+        sinks: twoSinks,
+        ledger: (ctx) => FileLedger.open(join(root, `det-${n}`), { clock: ctx.clock }),
+        faults: { ledgerRestart: 0.03 },
+      });
+    const [a, b] = [await run(1), await run(2)];
+    expect(a.ok).toBe(true);
+    expect(b.digest).toBe(a.digest);
+  });
+
+  it("SqliteLedger: 10 seeds with restarts", async () => {
+    const failures: string[] = [];
+    for (let seed = 0; seed < 10; seed++) {
+      const path = join(root, `sqlite-${seed}.db`);
+      const result = await simulate({
+        seed,
+        steps: 200,
+        sinks: twoSinks,
+        ledger: (ctx) => SqliteLedger.open(path, { clock: ctx.clock }),
+        faults: { ledgerRestart: 0.02 },
+        shrink: false,
+      });
+      if (!result.ok) failures.push(summary(result));
+    }
+    expect(failures).toEqual([]);
+  });
+});
+
+/** A sink over a Map, its writer written by the test. */
+function mapSink(
+  write: (
+    rows: Map<string, Observation[]>,
+    envelope: Parameters<SinkWriter>[0],
+    token: number,
+  ) => void,
+  fenced = false,
+) {
+  return (): SimSink => {
+    const rows = new Map<string, Observation[]>();
+    return {
+      fenced,
+      write: (envelope, ctx) => write(rows, envelope, ctx.fencingToken),
+      observe: () => [...rows.values()].flat(),
+      rewrite: (envelope) => {
+        rows.set(envelope.key, [{ key: envelope.key, checksum: envelope.checksum }]);
+      },
+      remove: (key) => {
+        rows.delete(key);
+      },
+    };
+  };
+}
+
+describe("simulate: planted bugs are caught, and their failing seeds replay", () => {
+  it("a writer that appends instead of upserting", async () => {
+    const options = {
+      steps: 200,
+      sinks: {
+        ledgerish: mapSink((rows, e) => {
+          rows.set(e.key, [...(rows.get(e.key) ?? []), { key: e.key, checksum: e.checksum }]);
+        }),
+      },
+    };
+    const failing = await firstFailing(options, 20);
+    expect(failing, "caught within 20 seeds").toBeDefined();
+    if (failing === undefined) return;
+    expect(failing.violations[0]?.kind).toBe("duplicated");
+    expect(failing.counts.duplicated).toBeGreaterThan(0);
+    await replays(options, failing, "duplicated");
+  });
+
+  it("a sink that acknowledges a write it dropped", async () => {
+    const options = {
+      steps: 200,
+      sinks: {
+        lossy: () => {
+          let n = 0; // per run: the factory is called once per run
+          return mapSink((rows, e) => {
+            if (++n % 17 === 0) return; // acknowledged, never stored
+            rows.set(e.key, [{ key: e.key, checksum: e.checksum }]);
+          })();
+        },
+      },
+    };
+    const failing = await firstFailing(options, 20);
+    expect(failing, "caught within 20 seeds").toBeDefined();
+    if (failing === undefined) return;
+    expect(failing.violations[0]?.kind).toBe("lost");
+    expect(failing.counts.lost).toBeGreaterThan(0);
+    await replays(options, failing, "lost");
+  });
+
+  it("a guard whose fencing is switched off, with a sink that checks tokens", async () => {
+    const fenced = mapSink((rows, e, token) => {
+      const held = rows.get(e.key)?.[0] as (Observation & { token?: number }) | undefined;
+      if (held !== undefined && (held as { token: number }).token >= token) return;
+      rows.set(e.key, [{ key: e.key, checksum: e.checksum, token } as Observation]);
+    }, true);
+    const sinks = {
+      orders: () => {
+        const sink = fenced();
+        // The observation carries only key and checksum, as reconcile expects.
+        return {
+          ...sink,
+          observe: () =>
+            [...(sink.observe() as Observation[])].map(({ key, checksum }) => ({ key, checksum })),
+        };
+      },
+    };
+    // Fencing off: every write claims the highest token there is, so the sink's check
+    // can no longer tell a late write from the newest one.
+    const noFencing = (options: GuardSinkOptions) =>
+      guardSink({
+        ...options,
+        write: (envelope, ctx) =>
+          options.write(envelope, { ...ctx, fencingToken: Number.MAX_SAFE_INTEGER }),
+      });
+    const healthy = await simulate({ seed: 1, steps: 200, sinks });
+    expect(healthy.ok, summary(healthy)).toBe(true);
+    const options = { steps: 200, sinks, guard: noFencing };
+    const failing = await firstFailing(options, 5);
+    expect(failing, "caught within 5 seeds").toBeDefined();
+    if (failing === undefined) return;
+    expect(failing.violations[0]?.kind).toBe("fencing");
+    await replays(options, failing, "fencing");
+  });
+
+  it("a ledger that loses its last append on a crash", async () => {
+    const dir = () => mkdtempSync(join(root, "lossy-ledger-"));
+    const options = (): Omit<SimulateOptions, "seed"> => {
+      // Over a FileLedger; each restart drops the entry appended last (as a write cache
+      // that acknowledged before it reached the disk would), and hides it from reads.
+      let inner: Ledger | undefined;
+      const hidden = new Set<string>();
+      let last: string | undefined;
+      const at = dir();
+      return {
+        steps: 200,
+        sinks: twoSinks,
+        faults: { ledgerRestart: 0.03 },
+        ledger: async (ctx) => {
+          if (last !== undefined) hidden.add(last);
+          inner = await FileLedger.open(at, { clock: ctx.clock });
+          const target = inner;
+          return new Proxy(target, {
+            get(t, property) {
+              if (property === "append")
+                return async (envelopes: Parameters<Ledger["append"]>[0]) => {
+                  const result = await t.append(envelopes);
+                  last = envelopes.at(-1)?.key;
+                  return result;
+                };
+              if (property === "get")
+                return async (key: string) => (hidden.has(key) ? undefined : t.get(key));
+              if (property === "scan")
+                return async function* (query?: Parameters<Ledger["scan"]>[0]) {
+                  for await (const entry of t.scan(query))
+                    if (!hidden.has(entry.envelope.key)) yield entry;
+                };
+              const value = Reflect.get(t, property, t);
+              return typeof value === "function" ? value.bind(t) : value;
+            },
+          });
+        },
+      };
+    };
+    let failing: SimulationResult | undefined;
+    for (let seed = 0; seed < 20 && failing === undefined; seed++) {
+      const result = await simulate({ ...options(), seed, shrink: false });
+      if (!result.ok) failing = result;
+    }
+    expect(failing, "caught within 20 seeds").toBeDefined();
+    if (failing === undefined) return;
+    expect(failing.violations[0]?.kind).toBe("lost");
+    const again = await simulate({ ...options(), seed: failing.seed, shrink: false });
+    expect(again.digest).toBe(failing.digest);
+  });
+});
+
+describe("simulate: bad options are typed errors", () => {
+  const refused = async (options: unknown, path: RegExp) => {
+    let thrown: unknown;
+    try {
+      await simulate(options as SimulateOptions);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(InvalidArgumentError);
+    expect((thrown as InvalidArgumentError).path).toMatch(path);
+  };
+
+  it("unknown keys, bad numbers, bad sinks, bad schedules", async () => {
+    await refused(undefined, /^options$/);
+    await refused({ seed: 1, sinks: twoSinks, step: 10 }, /^options\.step$/);
+    await refused({ seed: -1, sinks: twoSinks }, /^options\.seed$/);
+    await refused({ seed: 1.5, sinks: twoSinks }, /^options\.seed$/);
+    await refused({ seed: 1, sinks: {} }, /^options\.sinks$/);
+    await refused({ seed: 1, sinks: { a: 42 } }, /^options\.sinks\.a$/);
+    await refused({ seed: 1, sinks: twoSinks, faults: { crash: 2 } }, /^options\.faults\.crash$/);
+    await refused({ seed: 1, sinks: twoSinks, faults: { crsh: 0.1 } }, /^options\.faults\.crsh$/);
+    await refused(
+      { seed: 1, sinks: twoSinks, schedule: [{ step: 1, kind: "explode" }] },
+      /^options\.schedule\[0\]\.kind$/,
+    );
+    await refused(
+      {
+        seed: 1,
+        sinks: twoSinks,
+        schedule: [{ step: 1, kind: "crash", process: "nobody", restartMs: 1 }],
+      },
+      /^options\.schedule\[0\]\.process$/,
+    );
+    await refused(
+      { seed: 1, sinks: twoSinks, schedule: [{ step: 1, kind: "drop", sink: "warehouse" }] },
+      /^options\.schedule\[0\]\.sink$/,
+    );
+    await refused(
+      { seed: 1, sinks: { a: () => ({ write: () => undefined }) } },
+      /^options\.sinks\.a\(\)\.observe$/,
+    );
+    await refused(
+      { seed: 1, sinks: { a: () => ({ write: () => undefined, observe: () => [], flush: 1 }) } },
+      /^options\.sinks\.a\(\)\.flush$/,
+    );
+    await refused({ seed: 1, sinks: twoSinks, ledger: () => ({}) }, /^options\.ledger\(\)$/);
+    await refused({ seed: 1, sinks: twoSinks, shrink: "yes" }, /^options\.shrink$/);
+  });
+
+  it("a ledger factory of the wrong kind is refused before anything runs", async () => {
+    await refused({ seed: 1, sinks: twoSinks, ledger: () => new Map() }, /^options\.ledger\(\)$/);
+    const ok = await simulate({
+      seed: 1,
+      steps: 20,
+      sinks: twoSinks,
+      ledger: (ctx) => new MemoryLedger({ clock: ctx.clock }),
+    });
+    expect(ok.ok).toBe(true);
+  });
+});
