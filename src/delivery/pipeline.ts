@@ -9,6 +9,7 @@
  */
 
 import type { Envelope } from "../envelope/schema.js";
+import { isTransientLedgerError } from "../errors.js";
 import { describe, invalidArgument } from "../internal/arguments.js";
 import { checkHasMethod, optionalFunction } from "../internal/checks.js";
 import { optionKeys, readArray, readOptions, readProperty } from "../internal/options.js";
@@ -202,12 +203,14 @@ export function createPipeline(pipelineOptions: PipelineOptions): Pipeline {
             },
           ] as const;
         } catch (error) {
-          // The ledger may be what failed: then the guard's last view of the watermark is
-          // reported, and this sink's failure never rejects the drain of the others.
+          // The ledger may be what failed. If it is unavailable, the guard's last view of
+          // the watermark is reported, and this sink's failure does not reject the drain of
+          // the others; damage (a `CorruptionError`) still rejects the drain.
           let watermark: number;
           try {
             watermark = await ledger.getWatermark(sink.name);
-          } catch {
+          } catch (readError) {
+            if (!isTransientLedgerError(readError)) throw readError;
             watermark = sink.status().watermark;
           }
           return [sink.name, { delivered: 0, final: 0, watermark, error }] as const;

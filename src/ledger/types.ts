@@ -181,7 +181,8 @@ export interface Claim {
    * A positive integer that strictly increases for a (sink, key) with every acquisition,
    * across takeovers, releases and restarts of the ledger (the fencing tokens of Chubby's
    * sequencers). A sink that stores the highest token it applied per key, and refuses
-   * lower ones, never applies a write that outlived its claim.
+   * lower ones, never applies a write that outlived its claim once the newer holder's
+   * write is stored (before that, the late write carries the same envelope).
    */
   readonly fencingToken: number;
   /** When it expires, in ms since the epoch (the ledger's clock). */

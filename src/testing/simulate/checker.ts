@@ -34,7 +34,7 @@ export type SimViolationKind =
   | "watermark"
   /** A writer was given a fencing token the ledger never granted its process for the key. */
   | "fencing"
-  /** A fenced sink let a write that outlived its claim change what it holds. */
+  /** A fenced sink let a write change what it holds after a write under a newer claim. */
   | "stale-write"
   /** The audit chain is broken, or a repair action has an intent and no outcome. */
   | "audit"
@@ -110,6 +110,7 @@ export class Model {
   readonly acked: Map<string, string> = new Map();
   readonly #corruptions = new Map<string, Set<string>>();
   readonly #latestToken = new Map<string, number>();
+  readonly #appliedToken = new Map<string, number>();
   readonly #granted = new Map<string, Set<number>>();
   readonly #watermarks = new Map<string, number>();
   readonly #found = new Set<string>();
@@ -165,6 +166,25 @@ export class Model {
       this.#granted.set(mine, set);
     }
     set.add(token);
+  }
+
+  /**
+   * A write under `token` was stored at the sink (it returned, and no fault dropped it):
+   * a fenced sink must refuse every later write under a lower token.
+   */
+  applied(sink: string, key: string, token: number): void {
+    const at = pair(sink, key);
+    if (token > (this.#appliedToken.get(at) ?? 0)) this.#appliedToken.set(at, token);
+  }
+
+  /** The key was removed from the sink (by repair): the sink may forget its tokens. */
+  removed(sink: string, key: string): void {
+    this.#appliedToken.delete(pair(sink, key));
+  }
+
+  /** The highest token of a write stored at (sink, key) since it was last removed (0 when none). */
+  appliedToken(sink: string, key: string): number {
+    return this.#appliedToken.get(pair(sink, key)) ?? 0;
   }
 
   /** The highest token granted on (sink, key) so far (0 when none). */

@@ -48,8 +48,8 @@ export interface SimSink {
   readonly remove?: ((key: string) => Promise<void> | void) | undefined;
   /**
    * The sink stores each row's fencing token and refuses a write under a lower one (see
-   * docs/sinks.md). The checker then requires that a write which outlived its claim
-   * changes nothing the sink holds.
+   * docs/sinks.md). The checker then requires that a write under a lower token than one
+   * the sink stored changes nothing it holds.
    * @default false
    */
   readonly fenced?: boolean | undefined;
@@ -199,7 +199,11 @@ export interface SimulateOptions {
   readonly payload?: ((producer: string, n: number, random: () => number) => JsonValue) | undefined;
   /** The guards' claim TTL, ms of virtual time. @default 1000 */
   readonly claimTtlMs?: number | undefined;
-  /** The sinks' lag tolerance for reconcile, ms. @default 5000 */
+  /**
+   * The sinks' lag tolerance for reconcile, ms. Short by default, so that reconcilers
+   * find entries lost (and repair races the deliverers) while the run goes on.
+   * @default 1000
+   */
   readonly lagToleranceMs?: number | undefined;
   /**
    * Makes each guard from the options the simulator chose (virtual clock, timers, sleep,
@@ -323,7 +327,7 @@ export function resolveSimulateOptions(given: SimulateOptions): SimConfig {
     "options.lagToleranceMs",
     0,
     86_400_000,
-    5000,
+    1000,
   );
   const guard = o.guard === undefined ? undefined : checkFunction(o.guard, "options.guard");
   const schedule =

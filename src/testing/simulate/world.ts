@@ -269,10 +269,16 @@ export class World {
           written = corrupt(envelope, this.step);
           this.model.corrupted(state.name, envelope.key, written.checksum);
         }
-        const stale = ctx.fencingToken < this.model.latestToken(state.name, envelope.key);
-        const before = stale && state.fenced ? await this.rowOf(state, envelope.key) : undefined;
+        const { name } = state;
+        const { key } = envelope;
+        // Superseded: a newer claim was granted (the sink may refuse this write). Fenced
+        // off: a write under a newer claim was stored (a fenced sink must refuse it).
+        const stale = ctx.fencingToken < this.model.latestToken(name, key);
+        const fencedOff = state.fenced && ctx.fencingToken < this.model.appliedToken(name, key);
+        const before = fencedOff ? await this.rowOf(state, key) : undefined;
         const result = await state.sink.write(written, ctx);
         if (fault === "duplicate") await state.sink.write(written, ctx);
+        if (!fencedOff) this.model.applied(name, key, ctx.fencingToken);
         if (!stale) {
           // Read-your-writes: an acknowledged write of the current claim is held at once.
           const row = await this.rowOf(state, envelope.key);
@@ -285,7 +291,8 @@ export class World {
               message: `${state.name} acknowledged the write of ${envelope.key} (token ${ctx.fencingToken}) and does not hold it`,
             });
           }
-        } else if (state.fenced) {
+        }
+        if (fencedOff) {
           const after = await this.rowOf(state, envelope.key);
           if (JSON.stringify(before) !== JSON.stringify(after)) {
             this.model.violate({
@@ -293,7 +300,7 @@ export class World {
               step: this.step,
               sink: state.name,
               key: envelope.key,
-              message: `${state.name} is fenced, yet a write of ${envelope.key} under token ${ctx.fencingToken} (a newer claim holds ${this.model.latestToken(state.name, envelope.key)}) changed what it holds`,
+              message: `${name} is fenced, yet a write of ${key} under token ${ctx.fencingToken} changed what it holds after a write under token ${this.model.appliedToken(name, key)} was stored`,
             });
           }
         }
@@ -352,7 +359,10 @@ export class World {
         : {
             remove: gatedChange<string>(
               "remove",
-              (k) => sink.remove?.(k),
+              async (k) => {
+                await sink.remove?.(k);
+                self.model.removed(name, k);
+              },
               (k) => k,
             ),
           }),
