@@ -221,6 +221,85 @@ describe("simulate: sinkproof holds under every schedule", () => {
   });
 });
 
+describe("simulate: crashes placed at the worst moment", () => {
+  // The scheduler's choices come from the seed alone, so a run with the same faults up to
+  // step s is the same run up to s: a crash scheduled at s + 1 lands right after the
+  // operation the first run did at step s.
+  const stepOf = (line: string) => Number(line.slice(0, line.indexOf(" ")));
+
+  it("between a sink write and its receipt: the key is written again, once, and every check passes", async () => {
+    const options = { steps: 300, sinks: twoSinks };
+    const calm = await simulate({ ...options, seed: 5, schedule: [] });
+    const write = calm.history.find((l) => /^\d+ producer-1#1 warehouse\.write\(/.test(l));
+    expect(write).toBeDefined();
+    const step = stepOf(write as string);
+    const key = /write\((\S+) /.exec(write as string)?.[1] as string;
+    const crashed = await simulate({
+      ...options,
+      seed: 5,
+      schedule: [{ step: step + 1, kind: "crash", process: "producer-1", restartMs: 100 }],
+    });
+    expect(crashed.history.slice(0, calm.history.indexOf(write as string) + 1)).toEqual(
+      calm.history.slice(0, calm.history.indexOf(write as string) + 1),
+    );
+    expect(crashed.history).toContain(`${step + 1} producer-1#1 crashes`);
+    // No receipt of that write: its claim is taken over and the key written again.
+    expect(
+      crashed.history.some((l) => l.includes(`producer-1#1 ledger.putReceipt(warehouse ${key} `)),
+    ).toBe(false);
+    const writes = crashed.history.filter((l) => l.includes(`warehouse.write(${key} `));
+    expect(writes.length).toBeGreaterThanOrEqual(2);
+    expect(crashed.ok, summary(crashed)).toBe(true);
+  });
+
+  it("between a repair's sink action and its audit outcome: the next repair settles the intent", async () => {
+    const options = {
+      steps: 2000,
+      sinks: twoSinks,
+      faults: {
+        corrupt: 0.3,
+        crash: 0,
+        pause: 0,
+        outage: 0,
+        ledgerFail: 0,
+        ledgerAmbiguous: 0,
+        ledgerHang: 0,
+      },
+    };
+    let found: { seed: number; step: number; process: string; run: SimulationResult } | undefined;
+    for (let seed = 0; seed < 20 && found === undefined; seed++) {
+      const run = await simulate({ ...options, seed, shrink: false });
+      const action = run.history.find((l) =>
+        /^\d+ reconciler-1#\d+ \w+\.(rewrite|remove)\([^)]*\)$/.test(l),
+      );
+      if (action !== undefined)
+        found = { seed, step: stepOf(action), process: "reconciler-1", run };
+    }
+    expect(found, "a repair rewrote a corrupted row mid-run").toBeDefined();
+    if (found === undefined) return;
+    const { seed, step, run } = found;
+    const crashed = await simulate({
+      ...options,
+      seed,
+      schedule: [
+        ...run.schedule.filter((f) => f.step <= step),
+        { step: step + 1, kind: "crash", process: "reconciler-1", restartMs: 100 },
+      ],
+    });
+    expect(
+      crashed.history.some(
+        (l) => l.startsWith(`${step + 1} reconciler-1#`) && l.endsWith(" crashes"),
+      ),
+    ).toBe(true);
+    // A later reconciliation saw the action interrupted, and a repair settled it: the
+    // final checks (every intent has an outcome, the chain verifies) pass.
+    expect(crashed.history.some((l) => stepOf(l) > step && / interrupted [1-9]/.test(l))).toBe(
+      true,
+    );
+    expect(crashed.ok, summary(crashed)).toBe(true);
+  });
+});
+
 /** A sink over a Map, its writer written by the test. */
 function mapSink(
   write: (

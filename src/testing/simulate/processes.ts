@@ -129,7 +129,12 @@ async function reconcileAndRepair(
   }
   world.stats.reconciles++;
   world.log(
-    `${life.label} reconcile -> ${report.sinks.map((s) => `${s.name}:${s.consistent ? "ok" : JSON.stringify(s.counts)}`).join(" ")}`,
+    `${life.label} reconcile -> ${report.sinks
+      .map(
+        (s) =>
+          `${s.name}:${s.consistent ? "ok" : JSON.stringify(s.counts)}${s.interrupted.length > 0 ? ` interrupted ${s.interrupted.length}` : ""}`,
+      )
+      .join(" ")}`,
   );
   world.reports.push({ report, snapshots, step: world.step });
   const interrupted = report.sinks.some((s) => s.interrupted.length > 0);
