@@ -169,16 +169,15 @@ describe("simulate: sinkproof holds under every schedule", () => {
     expect(calm.schedule).toEqual([]);
   });
 
-  it("FileLedger: 25 seeds with ledger restarts that reopen it from its files", async () => {
+  it("FileLedger: 300 seeds with ledger restarts that reopen it from its files", async () => {
     const failures: string[] = [];
     let restarts = 0;
-    for (let seed = 0; seed < 25; seed++) {
-      const dir = join(root, `file-${seed}`);
+    for (let seed = 0; seed < 300; seed++) {
       const result = await simulate({
         seed,
         steps: 200,
         sinks: twoSinks,
-        ledger: (ctx) => FileLedger.open(dir, { clock: ctx.clock }),
+        ledger: (ctx) => FileLedger.open(join(ctx.directory, "ledger"), { clock: ctx.clock }),
         faults: { ledgerRestart: 0.02 },
         shrink: false,
       });
@@ -186,7 +185,7 @@ describe("simulate: sinkproof holds under every schedule", () => {
       if (!result.ok) failures.push(summary(result));
     }
     expect(failures).toEqual([]);
-    expect(restarts).toBeGreaterThan(10);
+    expect(restarts).toBeGreaterThan(300);
   });
 
   it("the FileLedger run is deterministic too", async () => {
@@ -195,7 +194,7 @@ describe("simulate: sinkproof holds under every schedule", () => {
         seed: 3,
         steps: 200,
         sinks: twoSinks,
-        ledger: (ctx) => FileLedger.open(join(root, `det-${n}`), { clock: ctx.clock }),
+        ledger: (ctx) => FileLedger.open(join(ctx.directory, `det-${n}`), { clock: ctx.clock }),
         faults: { ledgerRestart: 0.03 },
       });
     const [a, b] = [await run(1), await run(2)];
@@ -203,15 +202,14 @@ describe("simulate: sinkproof holds under every schedule", () => {
     expect(b.digest).toBe(a.digest);
   });
 
-  it("SqliteLedger: 10 seeds with restarts", async () => {
+  it("SqliteLedger: 40 seeds with restarts", async () => {
     const failures: string[] = [];
-    for (let seed = 0; seed < 10; seed++) {
-      const path = join(root, `sqlite-${seed}.db`);
+    for (let seed = 0; seed < 40; seed++) {
       const result = await simulate({
         seed,
         steps: 200,
         sinks: twoSinks,
-        ledger: (ctx) => SqliteLedger.open(path, { clock: ctx.clock }),
+        ledger: (ctx) => SqliteLedger.open(join(ctx.directory, "ledger.db"), { clock: ctx.clock }),
         faults: { ledgerRestart: 0.02 },
         shrink: false,
       });
@@ -364,6 +362,88 @@ describe("simulate: planted bugs are caught, and their failing seeds replay", ()
     await replays(options, failing, "lost");
   });
 
+  it("a sink that later loses a row it had acknowledged (repair would hide it)", async () => {
+    const options = {
+      steps: 300,
+      sinks: {
+        evicting: () => {
+          let n = 0;
+          return mapSink((rows, e) => {
+            rows.set(e.key, [{ key: e.key, checksum: e.checksum }]);
+            // Every 5th write evicts the oldest other row: a cache with a size bug.
+            if (++n % 5 === 0)
+              for (const key of rows.keys()) if (key !== e.key) return void rows.delete(key);
+          })();
+        },
+      },
+    };
+    const failing = await firstFailing(options, 20);
+    expect(failing, "caught within 20 seeds").toBeDefined();
+    if (failing === undefined) return;
+    expect(failing.violations[0]?.kind).toBe("lost");
+    expect(failing.violations[0]?.message).toContain("no longer does, and nothing removed it");
+    await replays(options, failing, "lost");
+  });
+
+  it("a guard that acknowledges a first delivery without calling the writer", async () => {
+    const skipped = new Set<string>();
+    const options = {
+      steps: 300,
+      sinks: twoSinks,
+      guard: (o: GuardSinkOptions) => {
+        const guard = guardSink(o);
+        return {
+          ...guard,
+          deliver: async (
+            envelope: Parameters<typeof guard.deliver>[0],
+            d?: Parameters<typeof guard.deliver>[1],
+          ) =>
+            guardSink({
+              ...o,
+              write: (e, ctx) => {
+                // The bug: the first write of each key is answered as done.
+                const id = `${o.name}/${e.key}`;
+                if (!skipped.has(id)) return void skipped.add(id);
+                return o.write(e, ctx);
+              },
+            }).deliver(envelope, d),
+        };
+      },
+    };
+    const failing = await firstFailing(options, 10);
+    expect(failing, "caught within 10 seeds").toBeDefined();
+    if (failing === undefined) return;
+    expect(failing.violations[0]?.kind).toBe("lost");
+    expect(failing.violations[0]?.message).toContain("no write under that claim reached the sink");
+  });
+
+  it("a ledger that moves a watermark past an entry with no final receipt", async () => {
+    const options = {
+      steps: 300,
+      sinks: twoSinks,
+      ledger: (ctx: { clock: () => number }) => {
+        let calls = 0;
+        const inner = new MemoryLedger({ clock: ctx.clock });
+        return new Proxy(inner, {
+          get(t, property) {
+            if (property === "advanceWatermark")
+              return async (sink: string, position: number) =>
+                ++calls % 3 === 0 && position + 1 <= (await t.head())
+                  ? t.advanceWatermark(sink, position + 1)
+                  : t.advanceWatermark(sink, position);
+            const value = Reflect.get(t, property, t);
+            return typeof value === "function" ? value.bind(t) : value;
+          },
+        });
+      },
+    };
+    const failing = await firstFailing(options, 20);
+    expect(failing, "caught within 20 seeds").toBeDefined();
+    if (failing === undefined) return;
+    expect(failing.violations[0]?.kind).toBe("watermark");
+    await replays(options, failing, "watermark");
+  });
+
   it("a guard whose fencing is switched off, with a sink that checks tokens", async () => {
     const fenced = mapSink((rows, e, token) => {
       const held = rows.get(e.key)?.[0] as (Observation & { token?: number }) | undefined;
@@ -498,6 +578,56 @@ describe("simulate: bad options are typed errors", () => {
     );
     await refused({ seed: 1, sinks: twoSinks, ledger: () => ({}) }, /^options\.ledger\(\)$/);
     await refused({ seed: 1, sinks: twoSinks, shrink: "yes" }, /^options\.shrink$/);
+    await refused(
+      { seed: 1, sinks: twoSinks, faults: { drop: 0.6, duplicate: 0.6 } },
+      /^options\.faults$/,
+    );
+    await refused(
+      { seed: 1, sinks: twoSinks, faults: { ledgerFail: 1, ledgerHang: 0.1 } },
+      /^options\.faults$/,
+    );
+    await refused(
+      { seed: 1, sinks: twoSinks, faults: { ledgerRestart: 0.1 } },
+      /^options\.faults\.ledgerRestart$/,
+    );
+    // A ledger missing one method of the interface, found before anything runs.
+    const partial = (ctx: { clock: () => number }) => {
+      const ledger = new MemoryLedger({ clock: ctx.clock });
+      return { claim: ledger.claim.bind(ledger), append: ledger.append.bind(ledger) };
+    };
+    await refused({ seed: 1, sinks: twoSinks, ledger: partial }, /^options\.ledger\(\)$/);
+  });
+
+  it("a sink whose observe answers something else than observations", async () => {
+    const sink = (observe: () => unknown) => () => ({
+      write: () => undefined,
+      observe: observe as never,
+    });
+    await refused(
+      { seed: 1, steps: 5, sinks: { a: sink(() => 42) } },
+      /^options\.sinks\.a\(\)\.observe\(\)$/,
+    );
+    await refused(
+      { seed: 1, steps: 5, sinks: { a: sink(() => [null]) } },
+      /^options\.sinks\.a\(\)\.observe\(\)\[0\]$/,
+    );
+    await refused(
+      { seed: 1, steps: 5, sinks: { a: sink(() => [{ checksum: "x" }]) } },
+      /^options\.sinks\.a\(\)\.observe\(\)\[0\]$/,
+    );
+  });
+
+  it("a producer whose payloads the pipeline refuses is a process-error, not a quiet run", async () => {
+    const result = await simulate({
+      seed: 3,
+      steps: 100,
+      sinks: twoSinks,
+      payload: () => Number.NaN as never,
+      shrink: false,
+    });
+    expect(result.ok).toBe(false);
+    expect(result.violations[0]?.kind).toBe("process-error");
+    expect(result.violations[0]?.message).toContain("producer-");
   });
 
   it("a ledger factory of the wrong kind is refused before anything runs", async () => {

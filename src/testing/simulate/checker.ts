@@ -11,12 +11,16 @@
  */
 
 import { checksum } from "../../checksum/checksum.js";
-import type { LedgerEntry } from "../../ledger/types.js";
+import type { LedgerEntry, Receipt } from "../../ledger/types.js";
+import { isFinalStatus } from "../../ledger/validate.js";
 import type { Observation, ReconcileReport, SinkReport } from "../../reconcile/types.js";
 
 /** What an invariant found wrong. */
 export type SimViolationKind =
-  /** Acknowledged, or in the ledger, and not where it must be at the end. */
+  /**
+   * Acknowledged and not in the ledger; held by a sink and then gone with nothing removing
+   * it; acknowledged by a sink's writer or receipt and not there; or missing at the end.
+   */
   | "lost"
   /** A sink held a key more than once. */
   | "duplicated"
@@ -30,7 +34,7 @@ export type SimViolationKind =
   | "missed-finding"
   /** A missing entry was called late when older than the tolerance, or lost when not. */
   | "late-lost"
-  /** A sink's watermark moved back, or did not reach the head at the end. */
+  /** A sink's watermark moved back, passed an entry with no final receipt, or fell short at the end. */
   | "watermark"
   /** A writer was given a fencing token the ledger never granted its process for the key. */
   | "fencing"
@@ -111,6 +115,15 @@ export class Model {
   readonly #corruptions = new Map<string, Set<string>>();
   readonly #latestToken = new Map<string, number>();
   readonly #appliedToken = new Map<string, number>();
+  /** (sink, key, token) of every write that reached the sink's writer (an injected drop included). */
+  readonly #wrote = new Set<string>();
+  /** Positions with a final receipt stored, by sink. */
+  readonly #final = new Map<string, Set<number>>();
+  /** Positions checked against a watermark, by sink. */
+  readonly #checkedThrough = new Map<string, number>();
+  /** Keys each sink was seen holding, and keys a repair removed since. */
+  readonly #seenHeld = new Map<string, Set<string>>();
+  readonly #removedSince = new Map<string, Set<string>>();
   readonly #granted = new Map<string, Set<number>>();
   readonly #watermarks = new Map<string, number>();
   readonly #found = new Set<string>();
@@ -180,6 +193,45 @@ export class Model {
   /** The key was removed from the sink (by repair): the sink may forget its tokens. */
   removed(sink: string, key: string): void {
     this.#appliedToken.delete(pair(sink, key));
+    let set = this.#removedSince.get(sink);
+    if (set === undefined) {
+      set = new Set();
+      this.#removedSince.set(sink, set);
+    }
+    set.add(key);
+  }
+
+  /** A guard's writer reached the sink with this claim's token (what the sink did aside). */
+  wrote(sink: string, key: string, token: number): void {
+    this.#wrote.add(`${pair(sink, key)}\u0000${token}`);
+  }
+
+  /**
+   * A receipt was stored: a `written` or `replayed` one must follow a write under its
+   * claim that reached the sink; a final one marks its position done for the watermark.
+   */
+  receipt(receipt: Receipt, step: number): void {
+    const { sink, key, status, fencingToken } = receipt;
+    if (
+      (status === "written" || status === "replayed") &&
+      fencingToken !== undefined &&
+      !this.#wrote.has(`${pair(sink, key)}\u0000${fencingToken}`)
+    ) {
+      this.violate({
+        kind: "lost",
+        step,
+        sink,
+        key,
+        message: `a ${status} receipt for ${key} at ${sink} (token ${fencingToken}), and no write under that claim reached the sink`,
+      });
+    }
+    if (!isFinalStatus(status)) return;
+    let set = this.#final.get(sink);
+    if (set === undefined) {
+      set = new Set();
+      this.#final.set(sink, set);
+    }
+    set.add(receipt.position);
   }
 
   /** The highest token of a write stored at (sink, key) since it was last removed (0 when none). */
@@ -216,10 +268,48 @@ export class Model {
       });
     }
     if (value > before) this.#watermarks.set(sink, value);
+    // Every position up to a watermark has a final receipt at the sink.
+    const from = (this.#checkedThrough.get(sink) ?? 0) + 1;
+    if (value < from) return;
+    const finals = this.#final.get(sink);
+    for (let position = from; position <= value; position++) {
+      if (finals?.has(position) === true) continue;
+      this.violate({
+        kind: "watermark",
+        step,
+        sink,
+        message: `the watermark of ${sink} reached ${value}, past position ${position}, which has no final receipt there`,
+      });
+      break;
+    }
+    this.#checkedThrough.set(sink, value);
   }
 
-  /** What one sink holds now: never a key twice, never a key or content nobody made. */
+  /**
+   * What one sink holds now: never a key twice, never a key or content nobody made, and
+   * never less than before unless a repair removed it.
+   */
   checkHeld(sink: string, held: ReadonlyMap<string, Held>, step: number): void {
+    let seen = this.#seenHeld.get(sink);
+    if (seen === undefined) {
+      seen = new Set();
+      this.#seenHeld.set(sink, seen);
+    }
+    const removed = this.#removedSince.get(sink);
+    for (const key of seen) {
+      if (held.has(key)) continue;
+      seen.delete(key);
+      if (removed?.has(key) === true) continue;
+      this.violate({
+        kind: "lost",
+        step,
+        sink,
+        key,
+        message: `${sink} held ${key} and no longer does, and nothing removed it`,
+      });
+    }
+    removed?.clear();
+    for (const key of held.keys()) seen.add(key);
     for (const [key, slot] of held) {
       if (slot.copies > 1) {
         this.violate({

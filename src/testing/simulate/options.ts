@@ -21,6 +21,12 @@ export interface SimLedgerContext {
   readonly clock: () => number;
   /** 0 for the first opening, then 1, 2, … after each simulated ledger restart. */
   readonly opening: number;
+  /**
+   * A fresh, empty directory for this run (each run of a shrink too), removed when the run
+   * ends: open a FileLedger or a SQLite file in it, and every opening of the run finds the
+   * same storage.
+   */
+  readonly directory: string;
 }
 
 /** What a sink factory is told. */
@@ -31,6 +37,8 @@ export interface SimSinkContext {
   readonly clock: () => number;
   /** A seeded random number in [0, 1): the same every run of the seed. */
   readonly random: () => number;
+  /** The run's directory (see {@link SimLedgerContext.directory}), for a sink's files. */
+  readonly directory: string;
 }
 
 /**
@@ -329,6 +337,11 @@ export function resolveSimulateOptions(given: SimulateOptions): SimConfig {
     86_400_000,
     1000,
   );
+  if (faults.ledgerRestart > 0 && ledger === undefined)
+    invalidArgument(
+      "options.faults.ledgerRestart",
+      "needs options.ledger: a factory that reopens the same storage (the default MemoryLedger cannot be reopened)",
+    );
   const guard = o.guard === undefined ? undefined : checkFunction(o.guard, "options.guard");
   const schedule =
     o.schedule === undefined
@@ -387,7 +400,16 @@ function readFaults(value: unknown): FaultRates {
       invalidArgument(where, `must be a probability from 0 to 1, got ${describe(given)}`);
     else rates[key] = given;
   }
-  return rates as FaultRates;
+  // Each operation draws one of its faults: their probabilities share one draw.
+  const r = rates as FaultRates;
+  if (r.ledgerFail + r.ledgerAmbiguous + r.ledgerHang > 1)
+    invalidArgument(
+      "options.faults",
+      "ledgerFail + ledgerAmbiguous + ledgerHang must be at most 1",
+    );
+  if (r.drop + r.duplicate + r.corrupt > 1)
+    invalidArgument("options.faults", "drop + duplicate + corrupt must be at most 1");
+  return r;
 }
 
 function readSchedule(

@@ -13,11 +13,23 @@ import { createPipeline, type Pipeline } from "../../delivery/pipeline.js";
 import { createProducer, type EmitOptions, type Producer } from "../../delivery/producer.js";
 import { createIdFactory } from "../../envelope/ids.js";
 import type { Envelope, JsonValue } from "../../envelope/schema.js";
+import { isSinkproofError, isTransientLedgerError, type SinkproofError } from "../../errors.js";
 import { reconcile } from "../../reconcile/reconcile.js";
 import { repair } from "../../reconcile/repair.js";
 import type { ReconcileReport } from "../../reconcile/types.js";
 import type { Incarnation } from "./scheduler.js";
 import type { Snapshots, World } from "./world.js";
+
+/**
+ * What a process may meet and carry on after: the ledger unavailable (an injected fault),
+ * or closed under a call that was running when it restarted. Anything else thrown by
+ * publish, reconcile or repair ends the process, and the checker reports it.
+ */
+function isLedgerOutage(error: unknown): error is SinkproofError {
+  return (
+    isTransientLedgerError(error) || (isSinkproofError(error) && error.code === "ledger_closed")
+  );
+}
 
 /** The event type and schema of simulated events. */
 const EVENT_TYPE = "sim.event";
@@ -79,8 +91,10 @@ export async function producerBody(world: World, life: Incarnation, work: Worklo
     try {
       await pipeline.publish(EVENT_TYPE, work.payloads[work.next], { schema: SCHEMA, key });
       work.next++;
-    } catch {
+    } catch (error) {
       // The ledger failed: the event is published again, with the same key and payload.
+      // Anything else (a payload the producer refuses, a bug) ends the process: a violation.
+      if (!isLedgerOutage(error)) throw error;
     }
     await world.sched.sleep(life, 5 + Math.floor(world.work() * 50));
   }
@@ -124,7 +138,8 @@ async function reconcileAndRepair(
   try {
     report = await reconcile({ ledger: kit.ledger, sinks, clock: kit.clock, actor: life.label });
   } catch (error) {
-    world.log(`${life.label} reconcile ! ${String((error as { code?: unknown }).code ?? error)}`);
+    if (!isLedgerOutage(error)) throw error;
+    world.log(`${life.label} reconcile ! ${error.code}`);
     return undefined;
   }
   world.stats.reconciles++;
@@ -153,7 +168,8 @@ async function reconcileAndRepair(
       `${life.label} repair -> ${result.actions.length} actions, converged ${result.converged}`,
     );
   } catch (error) {
-    world.log(`${life.label} repair ! ${String((error as { code?: unknown }).code ?? error)}`);
+    if (!isLedgerOutage(error)) throw error;
+    world.log(`${life.label} repair ! ${error.code}`);
   }
   return report;
 }

@@ -17,6 +17,7 @@
 
 import { createHash } from "node:crypto";
 import { createSeededRandom } from "../../internal/random.js";
+import type { Ledger } from "../../ledger/types.js";
 import type { ReconcileReport } from "../../reconcile/types.js";
 import type { SimCounts, SimViolation } from "./checker.js";
 import {
@@ -167,9 +168,21 @@ async function shrinkRun(config: SimConfig, failing: Run): Promise<ShrunkRun> {
   });
 }
 
-/** One run, from opening the ledger to the final checks. */
+/** One run, from opening the ledger to the final checks; its ledger closed and its directory removed. */
 async function runOnce(config: SimConfig): Promise<Run> {
   const world = new World(config);
+  try {
+    return await runIn(world);
+  } finally {
+    // A run that threw (a factory, a sink's observe) still leaves nothing behind.
+    const opened = world.ledger as Ledger | undefined;
+    if (opened !== undefined) await opened.close().catch(() => undefined);
+    world.removeDirectory();
+  }
+}
+
+async function runIn(world: World): Promise<Run> {
+  const config = world.config;
   await world.open();
   const sched = world.sched;
   const skew = createSeededRandom((config.seed ^ 0x165667b1) >>> 0);
@@ -201,7 +214,12 @@ async function runOnce(config: SimConfig): Promise<Run> {
     world.step = steps;
     const scheduled = byStep.get(steps) ?? [];
     if (config.schedule === undefined) await drawStepFaults(world);
-    else for (const fault of scheduled) await applyFault(world, fault);
+    else
+      for (const fault of scheduled) {
+        if (isOpFault(fault.kind)) continue;
+        world.injected.push(fault);
+        await applyFault(world, fault);
+      }
     sched.now += 1 + Math.floor(world.pick() * 20);
     wake(world);
     if (sched.fireDue() > 0) await settle();
@@ -253,8 +271,6 @@ async function runOnce(config: SimConfig): Promise<Run> {
     await checkStep(world);
   }
   await finalChecks(world, finished ? final : undefined, finished);
-  const ledger = world.ledger;
-  await ledger.close();
 
   const digest = createHash("sha256").update(world.history.join("\n")).digest("hex");
   const violations = Object.freeze([...world.model.violations]);

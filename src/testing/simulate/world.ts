@@ -8,6 +8,9 @@
  * @module
  */
 
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { type Checksum, checksum } from "../../checksum/checksum.js";
 import {
   type GuardSinkOptions,
@@ -17,7 +20,7 @@ import {
 } from "../../delivery/guard.js";
 import type { Envelope, JsonValue } from "../../envelope/schema.js";
 import { InvalidArgumentError, isSinkproofError } from "../../errors.js";
-import { errorText } from "../../internal/arguments.js";
+import { describe, errorText, invalidArgument } from "../../internal/arguments.js";
 import {
   checkBoolean,
   checkFunction,
@@ -40,7 +43,13 @@ import type {
   ReconcileReport,
   ReconcileSink,
 } from "../../reconcile/types.js";
-import { injectedLedgerError, type LedgerMethod, wrapLedger } from "../ledger-wrap.js";
+import {
+  injectedLedgerError,
+  LEDGER_CALLS,
+  LEDGER_SCANS,
+  type LedgerMethod,
+  wrapLedger,
+} from "../ledger-wrap.js";
 import { foldRows, type Held, Model } from "./checker.js";
 import type { SimConfig, SimFault, SimSink } from "./options.js";
 import { type Incarnation, type OpFault, Scheduler, type SimProcess } from "./scheduler.js";
@@ -95,6 +104,8 @@ export class World {
   /** Draws workload values and retry jitter. */
   readonly work: () => number;
   ledger!: Ledger;
+  /** A fresh directory for this run's files, removed at its end. */
+  directory = "";
   openings = 0;
   step = 0;
   /** False in the end phase: no fault is injected. */
@@ -119,13 +130,15 @@ export class World {
     this.work = createSeededRandom((config.seed ^ 0x27d4eb2f) >>> 0);
   }
 
-  /** Opens the ledger and makes the sinks. */
+  /** Makes the run's directory, opens the ledger and makes the sinks. */
   async open(): Promise<void> {
+    this.directory = mkdtempSync(join(tmpdir(), "sinkproof-simulate-"));
     this.ledger = await made("options.ledger", () => this.#openLedger());
     for (const [name, factory] of this.config.sinks) {
       const random = createSeededRandom((this.config.seed ^ hashName(name)) >>> 0);
+      const directory = this.directory;
       const sink = await made(`options.sinks.${name}`, () =>
-        factory({ name, clock: () => this.sched.now, random }),
+        factory({ name, clock: () => this.sched.now, random, directory }),
       );
       this.sinks.set(name, {
         name,
@@ -141,16 +154,38 @@ export class World {
     const made =
       this.config.ledger === undefined
         ? new MemoryLedger({ clock })
-        : await this.config.ledger({ clock, opening: this.openings });
+        : await this.config.ledger({ clock, opening: this.openings, directory: this.directory });
     this.openings++;
-    return checkHasMethod(made, "claim", "options.ledger()", "a ledger");
+    for (const method of [...LEDGER_CALLS, ...LEDGER_SCANS])
+      checkHasMethod(made, method, "options.ledger()", "a ledger");
+    return made;
   }
 
-  /** Closes the ledger and opens it again (a restart of the ledger's process). */
+  /**
+   * Closes the ledger and opens it again. A ledger whose claims live in the process that
+   * opened it (`capabilities.claims: "process"`, a FileLedger) restarts with that process:
+   * every simulated process crashes with it, and starts again half a claim TTL later.
+   */
   async restartLedger(): Promise<void> {
+    const inProcess = this.ledger.capabilities.claims === "process";
     await this.ledger.close();
+    if (inProcess) {
+      for (const process of this.processes) {
+        if (!process.life.alive || process.finished) continue;
+        this.log(`${process.life.label} crashes with the ledger's process`);
+        this.sched.kill(process.life);
+        process.paused = false;
+        process.restartAt = this.sched.now + Math.ceil(this.config.claimTtlMs / 2);
+        this.stats.crashes++;
+      }
+    }
     this.ledger = await this.#openLedger();
     this.stats.ledgerRestarts++;
+  }
+
+  /** Removes the run's directory (after the ledger is closed). */
+  removeDirectory(): void {
+    if (this.directory !== "") rmSync(this.directory, { recursive: true, force: true });
   }
 
   log(line: string): void {
@@ -246,6 +281,8 @@ export class World {
           claimed.claim.fencingToken,
           life.label,
         );
+    } else if (method === "putReceipt") {
+      model.receipt(args[0] as Receipt, this.step);
     } else if (method === "getWatermark" || method === "advanceWatermark") {
       model.watermark(args[0] as string, result as number, this.step);
     }
@@ -260,6 +297,7 @@ export class World {
           this.log(`${what} ! outage`);
           throw new Error(`${state.name} is offline (simulated outage)`);
         }
+        this.model.wrote(state.name, envelope.key, ctx.fencingToken);
         if (fault === "drop") {
           this.log(`${what} ! dropped`);
           return undefined;
@@ -337,7 +375,7 @@ export class World {
       observe(range: ObserveRange): AsyncIterable<Observation> {
         return (async function* () {
           const rows = await sched.gate(life, name, "observe", async () => {
-            const read = await collect(sink.observe(range));
+            const read = await observed(state, range);
             snapshots.set(name, foldRows(read));
             self.log(`${life.label} ${name}.observe() -> ${read.length} rows`);
             return read;
@@ -369,9 +407,15 @@ export class World {
     };
   }
 
+  /** True when repair can fix a corrupted row of the sink (it has `rewrite` or `remove`). */
+  repairable(sink: string): boolean {
+    const state = this.sinks.get(sink);
+    return state?.sink.rewrite !== undefined || state?.sink.remove !== undefined;
+  }
+
   /** What a sink holds now, read directly (the checker's view, not a process's). */
   async held(state: SinkState): Promise<Map<string, Held>> {
-    return foldRows(await collect(state.sink.observe()));
+    return foldRows(await observed(state));
   }
 
   /** One key as the sink holds it now. */
@@ -393,9 +437,11 @@ export class World {
     const isLedger = target === "ledger" && method !== "close";
     if (this.config.schedule !== undefined) {
       const kind = scheduled?.kind;
-      if (isLedger && (kind === "fail" || kind === "ambiguous" || kind === "hang")) return kind;
-      if (isWrite && (kind === "drop" || kind === "duplicate" || kind === "corrupt")) return kind;
-      return undefined;
+      let fault: OpFault | undefined;
+      if (isLedger && (kind === "fail" || kind === "ambiguous" || kind === "hang")) fault = kind;
+      if (isWrite && (kind === "drop" || kind === "duplicate" || kind === "corrupt")) fault = kind;
+      if (fault !== undefined) this.injected.push(Object.freeze({ step: this.step, kind: fault }));
+      return fault;
     }
     const f = this.config.faults;
     const draw = this.faultRandom();
@@ -407,7 +453,9 @@ export class World {
     } else if (isWrite) {
       if (draw < f.drop) fault = "drop";
       else if (draw < f.drop + f.duplicate) fault = "duplicate";
-      else if (draw < f.drop + f.duplicate + f.corrupt) fault = "corrupt";
+      // A corrupted row can be repaired only by rewrite, or by remove and a replay.
+      else if (draw < f.drop + f.duplicate + f.corrupt && this.repairable(target))
+        fault = "corrupt";
     }
     if (fault !== undefined) this.injected.push(Object.freeze({ step: this.step, kind: fault }));
     return fault;
@@ -447,6 +495,34 @@ async function made<T>(where: string, make: () => Promise<T> | T): Promise<T> {
       },
     );
   }
+}
+
+/**
+ * Reads a sink back, checked: an iterable (or async iterable) of observations, each an
+ * object with a string `key`. What the sink's own `observe` throws passes through.
+ */
+async function observed(state: SinkState, range?: ObserveRange): Promise<Observation[]> {
+  const where = `options.sinks.${state.name}().observe()`;
+  const items = state.sink.observe(range);
+  const iterable =
+    items !== null &&
+    typeof items === "object" &&
+    (Symbol.iterator in items || Symbol.asyncIterator in items);
+  if (!iterable)
+    invalidArgument(where, `must return an iterable of observations, got ${describe(items)}`);
+  const rows = await collect(items);
+  rows.forEach((row, i) => {
+    if (
+      typeof row !== "object" ||
+      row === null ||
+      typeof (row as { key?: unknown }).key !== "string"
+    )
+      invalidArgument(
+        `${where}[${i}]`,
+        `must be an observation { key, checksum?, payload?, count? }, got ${describe(row)}`,
+      );
+  });
+  return rows;
 }
 
 /** The envelope a corrupt write stores: another payload, with that payload's checksum. */
