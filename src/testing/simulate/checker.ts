@@ -103,6 +103,16 @@ export function foldRows(rows: readonly Observation[]): Map<string, Held> {
 
 const pair = (sink: string, key: string) => `${sink}\u0000${key}`;
 
+/** The set kept under `key` in `map`, made on first use. */
+function setAt<T>(map: Map<string, Set<T>>, key: string): Set<T> {
+  let set = map.get(key);
+  if (set === undefined) {
+    set = new Set();
+    map.set(key, set);
+  }
+  return set;
+}
+
 /** The model of one run, and the invariants over it. */
 export class Model {
   readonly violations: SimViolation[] = [];
@@ -160,11 +170,7 @@ export class Model {
   /** A corrupt fault stored `made` for the key at the sink: a mismatch it explains. */
   corrupted(sink: string, key: string, made: string): void {
     const at = pair(sink, key);
-    let set = this.#corruptions.get(at);
-    if (set === undefined) {
-      set = new Set();
-      this.#corruptions.set(at, set);
-    }
+    const set = setAt(this.#corruptions, at);
     set.add(made);
   }
 
@@ -173,11 +179,7 @@ export class Model {
     const at = pair(sink, key);
     if (token > (this.#latestToken.get(at) ?? 0)) this.#latestToken.set(at, token);
     const mine = `${at}\u0000${holder}`;
-    let set = this.#granted.get(mine);
-    if (set === undefined) {
-      set = new Set();
-      this.#granted.set(mine, set);
-    }
+    const set = setAt(this.#granted, mine);
     set.add(token);
   }
 
@@ -193,11 +195,7 @@ export class Model {
   /** The key was removed from the sink (by repair): the sink may forget its tokens. */
   removed(sink: string, key: string): void {
     this.#appliedToken.delete(pair(sink, key));
-    let set = this.#removedSince.get(sink);
-    if (set === undefined) {
-      set = new Set();
-      this.#removedSince.set(sink, set);
-    }
+    const set = setAt(this.#removedSince, sink);
     set.add(key);
   }
 
@@ -226,11 +224,7 @@ export class Model {
       });
     }
     if (!isFinalStatus(status)) return;
-    let set = this.#final.get(sink);
-    if (set === undefined) {
-      set = new Set();
-      this.#final.set(sink, set);
-    }
+    const set = setAt(this.#final, sink);
     set.add(receipt.position);
   }
 
@@ -290,11 +284,7 @@ export class Model {
    * never less than before unless a repair removed it.
    */
   checkHeld(sink: string, held: ReadonlyMap<string, Held>, step: number): void {
-    let seen = this.#seenHeld.get(sink);
-    if (seen === undefined) {
-      seen = new Set();
-      this.#seenHeld.set(sink, seen);
-    }
+    const seen = setAt(this.#seenHeld, sink);
     const removed = this.#removedSince.get(sink);
     for (const key of seen) {
       if (held.has(key)) continue;
