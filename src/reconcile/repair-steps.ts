@@ -6,6 +6,7 @@
  * @module
  */
 
+import { InvalidArgumentError } from "../errors.js";
 import { errorSummary } from "../internal/arguments.js";
 import type { Ledger, ReceiptStatus } from "../ledger/types.js";
 import { logger } from "../observe/debug.js";
@@ -190,32 +191,48 @@ export async function execute(
     status = "failed";
     error = describeError(caught);
   }
-  const record = await ledger.appendAudit({
-    actor,
-    action: action.action,
-    reason,
-    subject,
-    before: action.before,
-    after,
-    phase: "outcome",
-    intent: intent.index,
-    details: {
-      ...found,
-      outcome: status,
-      ...(receipt === undefined ? {} : { receipt }),
-      ...(error === undefined
-        ? {}
-        : { error: { code: error.code, message: error.message.slice(0, 1024) } }),
-    },
-  });
+  let audit: number | undefined;
+  let settledElsewhere = false;
+  try {
+    const record = await ledger.appendAudit({
+      actor,
+      action: action.action,
+      reason,
+      subject,
+      before: action.before,
+      after,
+      phase: "outcome",
+      intent: intent.index,
+      details: {
+        ...found,
+        outcome: status,
+        ...(receipt === undefined ? {} : { receipt }),
+        ...(error === undefined
+          ? {}
+          : { error: { code: error.code, message: error.message.slice(0, 1024) } }),
+      },
+    });
+    audit = record.index;
+  } catch (caught) {
+    // This repair was slow (paused) past another repair that found the intent open and
+    // settled it as interrupted: that outcome stands, and the ledger refuses a second.
+    // Found by the simulator (a paused repairer); the action itself is reported as done.
+    if (!(caught instanceof InvalidArgumentError) || caught.path !== "input.intent") throw caught;
+    settledElsewhere = true;
+  }
   log("%s %s at %s: %s", action.action, action.key, action.sink, status);
   return {
     ...action,
+    ...(settledElsewhere
+      ? {
+          reason: `${action.reason}; another repair settled its intent meanwhile, and that outcome stands`,
+        }
+      : {}),
     after,
     status,
     receipt,
     error,
-    audit: record.index,
+    audit,
     intent: intent.index,
   };
 }

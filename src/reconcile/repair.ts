@@ -94,7 +94,11 @@ export interface RepairOutcome extends RepairAction {
   readonly receipt?: ReceiptStatus | undefined;
   /** Why it failed. */
   readonly error?: RepairError | undefined;
-  /** Index of its audit record: the outcome (or, for `flag`, the one record). */
+  /**
+   * Index of its audit record: the outcome (or, for `flag`, the one record). Absent when
+   * another repair settled the action's intent while this one ran (this repair was paused
+   * past it): that repair's outcome record stands, and `reason` says so.
+   */
   readonly audit?: number | undefined;
   /** Index of its intent record, appended before the sink was touched. */
   readonly intent?: number | undefined;

@@ -152,6 +152,27 @@ describe("simulate: sinkproof holds under every schedule", () => {
     expect(mainRepairs).toBeGreaterThan(10);
   });
 
+  it("100 seeds of 1,500 steps with two reconcilers and a near-zero lag tolerance: repairs race each other", async () => {
+    const failures: string[] = [];
+    let settled = 0;
+    for (let seed = 0; seed < 100; seed++) {
+      const result = await simulate({
+        seed,
+        steps: 1500,
+        sinks: withFenced,
+        reconcilers: 2,
+        deliverers: 1,
+        lagToleranceMs: 50,
+        faults: { pause: 0.03, corrupt: 0.05 },
+        shrink: false,
+      });
+      if (!result.ok) failures.push(summary(result));
+      settled += result.history.filter((l) => / interrupted [1-9]/.test(l)).length;
+    }
+    expect(failures).toEqual([]);
+    expect(settled).toBeGreaterThan(5);
+  });
+
   it("the same seed gives the same history; the recorded schedule replays it byte for byte", async () => {
     const a = await simulate({ seed: 7, steps: 300, sinks: twoSinks });
     const b = await simulate({ seed: 7, steps: 300, sinks: twoSinks });
@@ -295,6 +316,43 @@ describe("simulate: crashes placed at the worst moment", () => {
       true,
     );
     expect(crashed.ok, summary(crashed)).toBe(true);
+  });
+});
+
+describe("simulate: what it found in sinkproof, kept as regressions", () => {
+  it("a repairer paused before its outcome, whose intent another repair settled, no longer throws", async () => {
+    // Found by a random sweep (two reconcilers, a pause at the worst moment): the resumed
+    // repair's outcome was refused and repair() threw (test/reconcile/repair-paused.test.ts).
+    const result = await simulate({
+      seed: 2630613955,
+      steps: 1793,
+      producers: 1,
+      deliverers: 0,
+      reconcilers: 2,
+      events: 13,
+      claimTtlMs: 1275,
+      lagToleranceMs: 106,
+      faults: {
+        crash: 0.009,
+        pause: 0.029,
+        outage: 0.015,
+        drop: 0.009,
+        duplicate: 0.003,
+        corrupt: 0.025,
+        clockJump: 0.014,
+        skewMs: 422,
+        ledgerFail: 0.003,
+        ledgerAmbiguous: 0.002,
+        ledgerHang: 0.001,
+      },
+      sinks: {
+        s0payload: () => createMemorySink({ name: "s0payload", observe: "payload" }),
+        s1both: () => createMemorySink({ name: "s1both", observe: "both" }),
+      },
+      shrink: false,
+    });
+    expect(result.history.some((l) => / interrupted [1-9]/.test(l))).toBe(true);
+    expect(result.ok, summary(result)).toBe(true);
   });
 });
 
