@@ -216,7 +216,7 @@ export async function execute(
   } catch (caught) {
     // This repair was slow (paused) past another repair that found the intent open and
     // settled it as interrupted: that outcome stands, and the ledger refuses a second.
-    // Found by the simulator (a paused repairer); the action itself is reported as done.
+    // Found by the simulator (a paused repairer); the action is reported as it went.
     if (!(caught instanceof InvalidArgumentError) || caught.path !== "input.intent") throw caught;
     settledElsewhere = true;
   }
