@@ -648,6 +648,10 @@ describe("simulate: bad options are typed errors", () => {
       { seed: 1, sinks: twoSinks, faults: { ledgerRestart: 0.1 } },
       /^options\.faults\.ledgerRestart$/,
     );
+    await refused(
+      { seed: 1, sinks: twoSinks, schedule: [{ step: 3, kind: "ledger-restart" }] },
+      /^options\.schedule\[0\]\.kind$/,
+    );
     // A ledger missing one method of the interface, found before anything runs.
     const partial = (ctx: { clock: () => number }) => {
       const ledger = new MemoryLedger({ clock: ctx.clock });

@@ -346,7 +346,9 @@ export function resolveSimulateOptions(given: SimulateOptions): SimConfig {
   const schedule =
     o.schedule === undefined
       ? undefined
-      : reading("options.schedule", () => readSchedule(o.schedule, sinks, processNames()));
+      : reading("options.schedule", () =>
+          readSchedule(o.schedule, sinks, processNames(), ledger !== undefined),
+        );
   let shrink = 200;
   if (typeof o.shrink === "boolean") shrink = o.shrink ? 200 : 0;
   else if (o.shrink !== undefined) shrink = checkInteger(o.shrink, "options.shrink", 0, 100_000);
@@ -416,6 +418,7 @@ function readSchedule(
   value: unknown,
   sinks: readonly (readonly [string, SimSinkFactory])[],
   processes: ReadonlySet<string>,
+  hasLedger: boolean,
 ): readonly SimFault[] {
   const sinkNames = new Set(sinks.map(([name]) => name));
   return readArray(value, "options.schedule").map((item, i) => {
@@ -433,6 +436,11 @@ function readSchedule(
       what: `a field of a ${kind} fault`,
     });
     const step = checkInteger(read.step, `${where}.step`, 0, 10_000_000);
+    if (kind === "ledger-restart" && !hasLedger)
+      invalidArgument(
+        `${where}.kind`,
+        "a ledger restart needs options.ledger: a factory that reopens the same storage",
+      );
     const fault: Record<string, unknown> = { step, kind };
     if (keys.includes("process")) {
       const name = read.process;
