@@ -511,6 +511,72 @@ function write(value: unknown, depth: number, st: WalkState): void {
   }
 }
 
+/**
+ * After the engine ran out of stack in the walk: the first container, in the walk's order,
+ * nested `maxDepth` deep or inside itself, found with an explicit stack, with its path (the
+ * walk checks depth before cycles, and so does this). Null when there is none (the stack
+ * was already deep when the walk began) or when reading the value throws. Only nesting is
+ * checked here: every value the walk had passed before it ran out was valid.
+ */
+function nestingPastLimit(
+  root: unknown,
+  maxDepth: number,
+): { readonly code: "too_deep" | "cycle"; readonly path: (string | number)[] } | null {
+  const isContainer = (value: unknown): value is object => {
+    if (typeof value !== "object" || value === null) return false;
+    return (
+      Array.isArray(value) || isPlainPrototype(value, Object.getPrototypeOf(value) as object | null)
+    );
+  };
+  if (!isContainer(root)) return null;
+  // frames[d] is the container at depth d, members[d] its child keys (sorted as the walk
+  // sorts them) or its length, next[d] the next child to visit.
+  const frames: object[] = [];
+  const members: (readonly string[] | number)[] = [];
+  const next: number[] = [];
+  const path: (string | number)[] = [];
+  const open = new Set<object>();
+  const push = (value: object): "too_deep" | "cycle" | null => {
+    if (frames.length >= maxDepth) return "too_deep";
+    if (open.has(value)) return "cycle";
+    open.add(value);
+    frames.push(value);
+    members.push(Array.isArray(value) ? value.length : keyPlan(value).sorted);
+    next.push(0);
+    return null;
+  };
+  try {
+    const first = push(root);
+    if (first !== null) return { code: first, path };
+    while (frames.length > 0) {
+      const d = frames.length - 1;
+      const container = frames[d] as Record<string | number, unknown>;
+      const list = members[d] as readonly string[] | number;
+      const i = next[d] as number;
+      const count = typeof list === "number" ? list : list.length;
+      if (i >= count) {
+        open.delete(container);
+        frames.pop();
+        members.pop();
+        next.pop();
+        path.length = d > 0 ? d - 1 : 0;
+        continue;
+      }
+      next[d] = i + 1;
+      const key = typeof list === "number" ? i : (list[i] as string);
+      const child = container[key];
+      if (!isContainer(child)) continue;
+      path.length = d;
+      path.push(key);
+      const stop = push(child);
+      if (stop !== null) return { code: stop, path };
+    }
+  } catch {
+    return null;
+  }
+  return null;
+}
+
 /** The keys of {@link CanonicalizeOptions}. Internal. */
 export const LIMIT_KEYS: OptionKeys<CanonicalizeOptions> = optionKeys<CanonicalizeOptions>()(
   "maxDepth",
@@ -577,6 +643,22 @@ export function canonicalBytes(
     if (error instanceof CanonicalizationError) throw error;
     // A getter or proxy trap threw, or the engine ran out of stack or memory.
     if (error instanceof RangeError && /call stack/i.test(error.message)) {
+      // How deep the engine's stack reaches depends on the caller's frames and on whether the
+      // walk was optimized yet: find the nesting past the limit without recursion, so the
+      // same value gets the same error, at the same path, on any stack.
+      const found = nestingPastLimit(value, st.maxDepth);
+      if (found !== null) {
+        for (let i = 0; i < found.path.length; i++) st.path[i] = found.path[i] as string | number;
+        if (found.code === "too_deep") {
+          fail(
+            st,
+            found.path.length,
+            "too_deep",
+            `Nesting is deeper than the limit of ${st.maxDepth}`,
+          );
+        }
+        fail(st, found.path.length, "cycle", "Value contains a cycle");
+      }
       fail(st, st.at, "too_deep", "Nesting is too deep for the call stack", error);
     }
     if (

@@ -246,6 +246,38 @@ describe("hostile input gets a CanonicalizationError with a code and a path", ()
     expect(deepest.code).toBe("too_deep");
   });
 
+  it("nesting past the limit gets the same error at the same path however little stack is left", () => {
+    // The walk recurses; how deep the engine's stack reaches depends on the caller's frames
+    // and on whether the walk was optimized yet. Call it from ever deeper in the stack, down
+    // to where the engine refuses to call it at all: wherever the walk's own recursion runs
+    // out, the error must be the one a roomy stack gives.
+    for (const value of [nestObjects(10_001), nestArrays(10_001)]) {
+      const roomy = catchError(() => canonicalize(value, { maxDepth: MAX_DEPTH_LIMIT }));
+      expect(roomy.code).toBe("too_deep");
+      expect(roomy.message).toContain("deeper than the limit of 10000");
+      const seen: CanonicalizationError[] = [];
+      const probe = (level: number): number => {
+        if (level % 64 === 0) {
+          try {
+            canonicalize(value, { maxDepth: MAX_DEPTH_LIMIT });
+          } catch (error) {
+            if (error instanceof CanonicalizationError) seen.push(error);
+          }
+        }
+        return probe(level + 1) + 1;
+      };
+      expect(() => probe(0)).toThrow(RangeError);
+      expect(seen.length).toBeGreaterThan(10);
+      for (const error of seen) {
+        expect([error.code, error.path, error.message]).toEqual([
+          roomy.code,
+          roomy.path,
+          roomy.message,
+        ]);
+      }
+    }
+  });
+
   it("takes a configurable depth limit", () => {
     expect(canonicalize(nestObjects(3), { maxDepth: 3 })).toBe('{"a":{"a":{"a":0}}}');
     expect(catchError(() => canonicalize(nestObjects(4), { maxDepth: 3 })).code).toBe("too_deep");
