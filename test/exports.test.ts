@@ -290,6 +290,7 @@ const EXPECTED: Record<keyof typeof ENTRY_POINTS, { values: string[]; types: str
       "ledgerAppendCases",
       "ledgerAuditCases",
       "ledgerAuditPhaseCases",
+      "ledgerBatchCases",
       "ledgerClaimCases",
       "ledgerClosedCases",
       "ledgerConformance",

@@ -12,6 +12,36 @@ import { CODE_LIMIT, MESSAGE_LIMIT } from "./limits.js";
 export type ArgumentContext = Pick<SinkproofErrorContext, "key" | "sink" | "position">;
 
 /**
+ * Runs `make`, naming what it checks as it sits in the caller's argument: an
+ * `InvalidArgumentError` at `from` (or under it: `from.x`, `from[0]`) becomes one at `to`
+ * (`options.retry` under `options.guardOptions`, `receipt.status` as `receipts[3].status`).
+ */
+export function underPath<T>(from: string, to: string, make: () => T): T {
+  try {
+    return make();
+  } catch (error) {
+    throw renamed(error, from, to);
+  }
+}
+
+/** {@link underPath} for an error already caught: the error, renamed when it is at `from`. */
+export function renamed(error: unknown, from: string, to: string): unknown {
+  if (!(error instanceof InvalidArgumentError)) return error;
+  const at = error.path;
+  if (at === undefined || !at.startsWith(from)) return error;
+  const next = at.charAt(from.length);
+  if (next !== "" && next !== "." && next !== "[") return error;
+  const path = `${to}${at.slice(from.length)}`;
+  return new InvalidArgumentError(
+    error.code,
+    error.message.startsWith(at)
+      ? `${path}${error.message.slice(at.length)}`
+      : `${path}: ${error.message}`,
+    { path, cause: error },
+  );
+}
+
+/**
  * Throws an {@link InvalidArgumentError} for the argument at `path`, with the message
  * `` `${path} ${rule}` ``, the `cause` it wraps, and the key, sink or position concerned.
  */

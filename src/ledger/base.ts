@@ -26,6 +26,7 @@ import { randomUUID } from "node:crypto";
 import { type Limits, resolveLimits } from "../canonical/canonicalize.js";
 import { ENVELOPE_LIMITS, type Envelope } from "../envelope/schema.js";
 import { LedgerError } from "../errors.js";
+import { invalidArgument, underPath } from "../internal/arguments.js";
 import { checkInteger } from "../internal/checks.js";
 import { readArray, readOptions } from "../internal/options.js";
 import { appendResults, checkBatch, clashError, EMPTY_RESULT } from "./append.js";
@@ -86,6 +87,7 @@ import type {
   LedgerCapabilities,
   LedgerEntry,
   PositionRange,
+  PutReceiptStatus,
   Receipt,
   ScanQuery,
   SequenceReservation,
@@ -246,6 +248,54 @@ export abstract class BaseLedger implements Ledger {
   protected abstract _scanAudit(): AsyncIterable<AuditRecord>;
   /** Releases resources (files, locks, connections). */
   protected abstract _close(): Promise<void>;
+
+  // ---- batch operations: defaults an adapter may override --------------------------------
+
+  /**
+   * The entries of `keys` (distinct), one answer per key in the same order: the entry (a
+   * `LedgerEntry` or a {@link StoredEntry}) or undefined. The default asks `_getByKey` for
+   * each, one after the other; an adapter with a round trip per call overrides it with one
+   * query.
+   */
+  protected async _getManyByKey(
+    keys: readonly string[],
+  ): Promise<readonly (LedgerEntry | StoredEntry | undefined)[]> {
+    const found: (LedgerEntry | StoredEntry | undefined)[] = [];
+    for (const key of keys) found.push(await this._getByKey(key));
+    return found;
+  }
+  /**
+   * `_claim` for many keys of one sink (distinct), one answer per request in order; each
+   * request is decided atomically on its own, as `_claim` decides it. The default calls
+   * `_claim` for each, one after the other; an adapter overrides it to decide them in one
+   * transaction.
+   */
+  protected async _claimMany(requests: readonly ClaimRequest[]): Promise<readonly ClaimResult[]> {
+    const results: ClaimResult[] = [];
+    for (const request of requests) results.push(await this._claim(request));
+    return results;
+  }
+  /**
+   * `_releaseClaim` for many claims, one answer per claim in order. The default calls
+   * `_releaseClaim` for each, one after the other.
+   */
+  protected async _releaseClaims(claims: readonly Claim[]): Promise<readonly boolean[]> {
+    const released: boolean[] = [];
+    for (const claim of claims) released.push(await this._releaseClaim(claim));
+    return released;
+  }
+  /**
+   * `_putReceipt` for many receipts (already checked, their entries exist), in order, one
+   * answer per receipt: true when stored, false when fenced off. Receipts of one (sink,
+   * key) must be stored in the order given. The default calls `_putReceipt` for each, one
+   * after the other (a storage failure midway leaves the receipts before it stored: each
+   * is a fact on its own); an adapter overrides it to store them in one transaction.
+   */
+  protected async _putReceipts(receipts: readonly Receipt[]): Promise<readonly boolean[]> {
+    const stored: boolean[] = [];
+    for (const receipt of receipts) stored.push(await this._putReceipt(receipt));
+    return stored;
+  }
 
   // ---- helpers for adapters ------------------------------------------------------------
 
@@ -623,6 +673,98 @@ export abstract class BaseLedger implements Ledger {
     return verifyAuditChain(this.scanAudit(), checkAuditHead(given, "options.head"));
   }
 
+  // ---- batch operations ---------------------------------------------------------------
+
+  async getMany(keys: readonly string[]): Promise<readonly (LedgerEntry | undefined)[]> {
+    this.assertOpen();
+    const list = distinctKeys(keys, "keys");
+    if (list.length === 0) return EMPTY;
+    const found = await this.#run(() => this._getManyByKey(list));
+    const site = this.storageSite("entries");
+    answers(found, list.length, site, "the entries of many keys");
+    return Object.freeze(
+      list.map((key, i) => {
+        const entry = found[i];
+        return entry === undefined ? undefined : this.#answering(entry, "key", key);
+      }),
+    );
+  }
+
+  async claimMany(
+    sink: string,
+    keys: readonly string[],
+    claimOptions: ClaimOptions,
+  ): Promise<readonly ClaimResult[]> {
+    this.assertOpen();
+    checkName(sink, "sink");
+    const list = distinctKeys(keys, "keys");
+    const { owner, ttlMs, replay, takeOverFrom } = checkClaimOptions(claimOptions);
+    if (list.length === 0) return EMPTY;
+    const now = this.#now();
+    const requests: ClaimRequest[] = list.map((key) => ({
+      sink,
+      key,
+      owner,
+      token: randomUUID(),
+      now,
+      expiresAt: now + ttlMs,
+      ignoreDone: replay,
+      takeOverFrom,
+    }));
+    return this.#run(async () => {
+      const results = await this._claimMany(requests);
+      const claims = this.storageSite("claims");
+      answers(results, requests.length, claims, `the claims of ${JSON.stringify(sink)}`);
+      const receipts = this.storageSite("receipts");
+      return Object.freeze(
+        requests.map((request, i) => checkedClaimResult(results[i], request, claims, receipts)),
+      );
+    });
+  }
+
+  async releaseClaims(claims: readonly Claim[]): Promise<readonly boolean[]> {
+    this.assertOpen();
+    const list = readArray(claims, "claims", MAX_BATCH).map((claim, i) =>
+      underPath("claim", `claims[${i}]`, () => checkClaim(claim as Claim)),
+    );
+    if (list.length === 0) return EMPTY;
+    const released = await this.#run(() => this._releaseClaims(list));
+    answers(released, list.length, this.storageSite("claims"), "the release of many claims");
+    return Object.freeze(released.map((r) => r === true));
+  }
+
+  async putReceipts(receipts: readonly Receipt[]): Promise<readonly PutReceiptStatus[]> {
+    this.assertOpen();
+    const list = readArray(receipts, "receipts", MAX_BATCH).map((receipt, i) =>
+      underPath("receipt", `receipts[${i}]`, () => checkReceipt(receipt)),
+    );
+    if (list.length === 0) return EMPTY;
+    return this.#run(async () => {
+      // Every receipt's entry, looked up once per key, before anything is stored.
+      const keys = [...new Set(list.map((r) => r.key))];
+      const found = await this._getManyByKey(keys);
+      answers(found, keys.length, this.storageSite("entries"), "the entries of many keys");
+      const entries = new Map<string, LedgerEntry | undefined>();
+      keys.forEach((key, i) => {
+        const entry = found[i];
+        entries.set(key, entry === undefined ? undefined : this.#answering(entry, "key", key));
+      });
+      for (const receipt of list) {
+        const entry = entries.get(receipt.key);
+        if (
+          entry === undefined ||
+          entry.position !== receipt.position ||
+          entry.envelope.id !== receipt.id
+        ) {
+          throw receiptWithoutEntry(receipt);
+        }
+      }
+      const stored = await this._putReceipts(list);
+      answers(stored, list.length, this.storageSite("receipts"), "the receipts put");
+      return Object.freeze(stored.map((s): PutReceiptStatus => (s ? "stored" : "fenced")));
+    });
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -631,5 +773,30 @@ export abstract class BaseLedger implements Ledger {
     } catch (error) {
       throw closeError(error);
     }
+  }
+}
+
+const EMPTY: readonly never[] = Object.freeze([]);
+
+/** Distinct keys, each checked at its index; a repeated key is an `InvalidArgumentError`. */
+function distinctKeys(keys: readonly string[], where: string): string[] {
+  const list = readArray(keys, where, MAX_BATCH) as string[];
+  const seen = new Set<string>();
+  list.forEach((key, i) => {
+    checkKey(key, `${where}[${i}]`);
+    if (seen.has(key)) invalidArgument(`${where}[${i}]`, `repeats the key ${JSON.stringify(key)}`);
+    seen.add(key);
+  });
+  return list;
+}
+
+/** An adapter's batch answer: an array with one answer per item asked, or damage. */
+function answers(value: unknown, count: number, site: StorageSite, what: string): void {
+  if (!Array.isArray(value) || value.length !== count) {
+    throw corruption(
+      site,
+      undefined,
+      `${what} answered ${Array.isArray(value) ? `${value.length} items for ${count}` : "something that is not an array"}`,
+    );
   }
 }

@@ -167,6 +167,13 @@ export interface ReceiptSignature {
   readonly value: string;
 }
 
+/**
+ * What `putReceipts` did with one receipt: `stored`, or `fenced` (a final receipt whose
+ * fencing token is older than the latest claim of its (sink, key): not stored, as
+ * `putReceipt` refuses it with `fenced`).
+ */
+export type PutReceiptStatus = "stored" | "fenced";
+
 /** A live lease on one (sink, key): only its holder writes. */
 export interface Claim {
   /** Sink name. */
@@ -519,6 +526,35 @@ export interface Ledger {
    * `interrupted`, whatever `ok` says.
    */
   verifyAudit(options?: { readonly head?: AuditHead | undefined }): Promise<AuditVerification>;
+
+  // Batch operations: one call (one round trip, one transaction on the SQL ledgers) for
+  // many items. Each takes at most 100,000 items; an empty list answers an empty list.
+
+  /**
+   * The entries of many keys, one answer per key in the same order (undefined for a key
+   * not in the ledger). Keys must be distinct.
+   */
+  getMany(keys: readonly string[]): Promise<readonly (LedgerEntry | undefined)[]>;
+  /**
+   * `claim` for many keys of one sink with the same options, one result per key in the
+   * same order; each key is decided on its own, exactly as `claim` decides it (some may be
+   * `acquired`, others `held` or `done`). Keys must be distinct.
+   */
+  claimMany(
+    sink: string,
+    keys: readonly string[],
+    options: ClaimOptions,
+  ): Promise<readonly ClaimResult[]>;
+  /** `releaseClaim` for many claims, one answer per claim in the same order. */
+  releaseClaims(claims: readonly Claim[]): Promise<readonly boolean[]>;
+  /**
+   * `putReceipt` for many receipts, stored in the order given, one {@link PutReceiptStatus}
+   * per receipt: a fenced receipt is reported, not thrown, and the others are stored. Every
+   * receipt is checked, and its entry looked up, before any is stored: a bad receipt or a
+   * missing entry stores none. The SQL ledgers store them in one transaction; the default
+   * of `BaseLedger` stores them one after the other.
+   */
+  putReceipts(receipts: readonly Receipt[]): Promise<readonly PutReceiptStatus[]>;
 
   /** Closes the ledger; later calls fail with `ledger_closed`. Calling it twice is fine. */
   close(): Promise<void>;

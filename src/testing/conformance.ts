@@ -22,6 +22,7 @@ import type { Ledger } from "../ledger/types.js";
 import { createManualClock } from "./clock.js";
 import { ledgerAppendBatchCases, ledgerAppendCases } from "./conformance-append.js";
 import { ledgerAuditCases, ledgerAuditPhaseCases } from "./conformance-audit.js";
+import { ledgerBatchCases } from "./conformance-batch.js";
 import { ledgerClaimCases, ledgerFencingCases, ledgerTakeoverCases } from "./conformance-claims.js";
 import { ledgerFreezeCases } from "./conformance-freezes.js";
 import { ledgerClosedCases, ledgerRestartCases } from "./conformance-lifecycle.js";
@@ -89,6 +90,7 @@ const GROUPS: readonly ConformanceGroup[] = [
   ledgerFencingCases,
   ledgerTakeoverCases,
   ledgerFreezeCases,
+  ledgerBatchCases,
 ];
 
 const CONFORMANCE_KEYS = optionKeys<LedgerConformanceOptions>()(

@@ -17,6 +17,7 @@ export {
 } from "./conformance.js";
 export { ledgerAppendBatchCases, ledgerAppendCases } from "./conformance-append.js";
 export { ledgerAuditCases, ledgerAuditPhaseCases } from "./conformance-audit.js";
+export { ledgerBatchCases } from "./conformance-batch.js";
 export {
   ledgerClaimCases,
   ledgerFencingCases,

@@ -30,6 +30,10 @@ export type LedgerCall =
   | "listFreezes"
   | "appendAudit"
   | "verifyAudit"
+  | "getMany"
+  | "claimMany"
+  | "releaseClaims"
+  | "putReceipts"
   | "close";
 
 /** A method of {@link Ledger} that returns an async iterable. */
@@ -55,6 +59,10 @@ export const LEDGER_CALLS: readonly LedgerCall[] = [
   "listFreezes",
   "appendAudit",
   "verifyAudit",
+  "getMany",
+  "claimMany",
+  "releaseClaims",
+  "putReceipts",
   "close",
 ];
 

@@ -22,8 +22,7 @@ import {
   type SinkWriter,
 } from "../delivery/guard.js";
 import type { Envelope, JsonValue } from "../envelope/schema.js";
-import { InvalidArgumentError } from "../errors.js";
-import { describe, invalidArgument, show } from "../internal/arguments.js";
+import { describe, invalidArgument, show, underPath } from "../internal/arguments.js";
 import { optionKeys, readOptions } from "../internal/options.js";
 import { createSeededRandom } from "../internal/random.js";
 import type { Ledger } from "../ledger/types.js";
@@ -197,7 +196,7 @@ export function createMemorySink(sinkOptions: MemorySinkOptions): MemorySink {
   const guard =
     options.ledger === undefined
       ? undefined
-      : withPathUnder("options.guardOptions", () =>
+      : underPath("options", "options.guardOptions", () =>
           guardSink({ ...guardOptions, name, ledger: options.ledger as Ledger, write }),
         );
 
@@ -323,28 +322,6 @@ function keepHelpersOnPrototype(sink: MemorySink): MemorySink {
   }
   Object.setPrototypeOf(sink, helpers);
   return sink;
-}
-
-/**
- * Runs `make`, naming the options it is given as they sit in the caller's: an
- * `InvalidArgumentError` at `options.retry` becomes one at `options.guardOptions.retry`.
- */
-function withPathUnder<T>(prefix: string, make: () => T): T {
-  try {
-    return make();
-  } catch (error) {
-    if (!(error instanceof InvalidArgumentError) || error.path?.startsWith("options.") !== true) {
-      throw error;
-    }
-    const path = `${prefix}${error.path.slice("options".length)}`;
-    throw new InvalidArgumentError(
-      "invalid_argument",
-      error.message.startsWith(error.path)
-        ? `${path}${error.message.slice(error.path.length)}`
-        : `${path}: ${error.message}`,
-      { path, cause: error },
-    );
-  }
 }
 
 const MEMORY_SINK_KEYS = optionKeys<MemorySinkOptions>()(

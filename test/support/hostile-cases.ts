@@ -701,6 +701,57 @@ export function hostileCases(): HostileCase[] {
       ledger: ({ w }) => w.ledger,
     }),
     def({
+      fn: "ledger.getMany",
+      setup: world,
+      params: ["keys"],
+      args: (w) => [[w.envelope.key, w.second.key]],
+      call: (w, [k]) => w.ledger.getMany(k as never),
+      nested: ["keys.0", "keys.1"],
+      ledger: led,
+    }),
+    def({
+      fn: "ledger.claimMany",
+      setup: world,
+      params: ["sink", "keys", "options"],
+      args: (w) => [
+        "warehouse",
+        [w.second.key],
+        { owner: "me", ttlMs: 1000, replay: false, takeOverFrom: "other" },
+      ],
+      call: (w, [s, k, o]) => w.ledger.claimMany(s as never, k as never, o as never),
+      nested: [
+        "keys.0",
+        "options.owner",
+        "options.ttlMs",
+        "options.replay",
+        "options.takeOverFrom",
+      ],
+      ledger: led,
+    }),
+    def({
+      fn: "ledger.releaseClaims",
+      setup: async () => {
+        const w = await world();
+        const got = await w.ledger.claim("warehouse", w.second.key, { owner: "me", ttlMs: 1000 });
+        if (got.status !== "acquired") throw new Error("fixture claim not acquired");
+        return { w, claim: got.claim };
+      },
+      params: ["claims"],
+      args: ({ claim }) => [[claim]],
+      call: ({ w }, [c]) => w.ledger.releaseClaims(c as never),
+      nested: ["claims.0", "claims.0.token", "claims.0.fencingToken"],
+      ledger: ({ w }) => w.ledger,
+    }),
+    def({
+      fn: "ledger.putReceipts",
+      setup: world,
+      params: ["receipts"],
+      args: (w) => [[w.fresh]],
+      call: (w, [r]) => w.ledger.putReceipts(r as never),
+      nested: ["receipts.0", ...receiptPaths("receipts.0").slice(0, 4)],
+      ledger: led,
+    }),
+    def({
       fn: "ledger.freezeSink",
       setup: world,
       params: ["sink", "input"],

@@ -282,6 +282,15 @@ export class FileLedger extends BaseLedger {
     return true;
   }
 
+  protected override async _putReceipts(receipts: readonly Receipt[]): Promise<boolean[]> {
+    // Every frame is handed to the log now, in order, before any is awaited: the whole
+    // batch goes into one group commit (one fsync), not one per receipt.
+    const settled = await Promise.allSettled(receipts.map((receipt) => this._putReceipt(receipt)));
+    const failed = settled.find((s) => s.status === "rejected");
+    if (failed !== undefined) throw failed.reason;
+    return settled.map((s) => (s as PromiseFulfilledResult<boolean>).value);
+  }
+
   protected async _getReceipts(sink: string, key: string): Promise<readonly Receipt[]> {
     return this.#state.receipts.get(sink, key);
   }

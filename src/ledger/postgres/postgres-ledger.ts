@@ -422,6 +422,136 @@ export class PostgresLedger extends BaseLedger {
     }
   }
 
+  protected override async _getManyByKey(
+    keys: readonly string[],
+  ): Promise<(StoredEntry | undefined)[]> {
+    const { rows } = await this.#query({ ...this.#q.byKeys, values: [keys] });
+    const found = new Map<string, StoredEntry>();
+    for (const row of rows) {
+      const stored = pgStored(row as unknown as EntryRow);
+      found.set(String((row as { key: unknown }).key), stored);
+    }
+    return keys.map((key) => found.get(key));
+  }
+
+  protected override async _putReceipts(receipts: readonly Receipt[]): Promise<boolean[]> {
+    const finals = receipts.map((r) => isFinalStatus(r.status));
+    const { rows } = await this.#write({
+      ...this.#q.putReceipts,
+      values: [
+        receipts.map((r) => r.sink),
+        receipts.map((r) => r.key),
+        receipts.map((r) => r.position),
+        finals,
+        receipts.map((r) => JSON.stringify(r)),
+        receipts.map((r) => r.fencingToken ?? null),
+      ],
+    });
+    const fenced = new Set(rows.map((row) => Number(row.ord)));
+    return receipts.map((_, i) => !fenced.has(i + 1));
+  }
+
+  protected override async _claimMany(requests: readonly ClaimRequest[]): Promise<ClaimResult[]> {
+    const first = requests[0] as ClaimRequest;
+    const { sink, owner, ignoreDone, takeOverFrom } = first;
+    const ttl = first.expiresAt - first.now;
+    const results = new Map<string, ClaimResult>();
+    let left = requests;
+    for (let attempt = 0; left.length > 0; attempt++) {
+      if (attempt > 10) throw new LedgerError("unavailable", "The claims kept changing hands");
+      const asked = left;
+      left = await this.#transaction(async (client): Promise<[ClaimRequest[], boolean]> => {
+        const taken = await client.query({
+          ...this.#q.takeClaims,
+          values: [
+            sink,
+            owner,
+            ttl,
+            asked.map((r) => r.key),
+            asked.map((r) => r.token),
+            takeOverFrom ?? null,
+          ],
+        });
+        const acquired = new Map<string, Record<string, unknown>>();
+        for (const row of taken.rows) acquired.set(String(row.key), row);
+        // The final receipts are read after the claims are taken, in a later statement, as
+        // `_claim` reads them: a claim taken after a release always sees the receipt.
+        const done = new Map<string, Receipt>();
+        if (!ignoreDone) {
+          const finals = await client.query({
+            ...this.#q.lastFinals,
+            values: [sink, asked.map((r) => r.key)],
+          });
+          for (const row of finals.rows) {
+            done.set(String(row.key), parseStoredJson(row.receipt) as Receipt);
+          }
+        }
+        // A claim taken for a key that is done is given up again in this transaction
+        // (`_claim` rolls it back instead); its fencing token stays raised, which only
+        // fences a holder whose claim had already ended.
+        const undo = asked.filter((r) => done.has(r.key) && acquired.has(r.key));
+        if (undo.length > 0) {
+          await client.query({
+            ...this.#q.releaseMany,
+            values: [undo.map(() => sink), undo.map((r) => r.key), undo.map((r) => r.token)],
+          });
+        }
+        const unsettled = asked.filter((r) => !done.has(r.key) && !acquired.has(r.key));
+        const current = new Map<string, Record<string, unknown>>();
+        if (unsettled.length > 0) {
+          const found = await client.query({
+            ...this.#q.currentClaims,
+            values: [sink, unsettled.map((r) => r.key)],
+          });
+          for (const row of found.rows) current.set(String(row.key), row);
+        }
+        const again: ClaimRequest[] = [];
+        for (const request of asked) {
+          const receipt = done.get(request.key);
+          if (receipt !== undefined) {
+            results.set(request.key, { status: "done", receipt });
+            continue;
+          }
+          const row = acquired.get(request.key);
+          if (row !== undefined) {
+            const claim: Claim = Object.freeze({
+              sink,
+              key: request.key,
+              owner,
+              token: request.token,
+              fencingToken: Number(row.fencing_token),
+              expiresAt: Number(row.expires_at),
+            });
+            results.set(request.key, { status: "acquired", claim });
+            continue;
+          }
+          const held = current.get(request.key);
+          // Released or expired between the two statements: asked again.
+          if (held === undefined || held.released === true || held.expired === true) {
+            again.push(request);
+            continue;
+          }
+          results.set(request.key, {
+            status: "held",
+            owner: held.owner as string,
+            expiresAt: Number(held.expires_at),
+          });
+        }
+        return [again, true];
+      });
+    }
+    return requests.map((r) => results.get(r.key) as ClaimResult);
+  }
+
+  protected override async _releaseClaims(claims: readonly Claim[]): Promise<boolean[]> {
+    const { rows } = await this.#write({
+      ...this.#q.releaseMany,
+      values: [claims.map((c) => c.sink), claims.map((c) => c.key), claims.map((c) => c.token)],
+    });
+    const released = new Set(rows.map((row) => Number(row.ord)));
+    return claims.map((_, i) => released.has(i + 1));
+  }
+
   protected async _renewClaim(claim: Claim, expiresAt: number): Promise<boolean> {
     const ttl = Math.max(1, expiresAt - this.clock());
     const result = await this.#write({

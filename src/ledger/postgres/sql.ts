@@ -80,6 +80,12 @@ type StatementName =
   | "scanBoth"
   | "reserve"
   | "putReceipt"
+  | "putReceipts"
+  | "byKeys"
+  | "takeClaims"
+  | "lastFinals"
+  | "currentClaims"
+  | "releaseMany"
   | "receipts"
   | "scanReceipts"
   | "watermark"
@@ -136,6 +142,7 @@ function entryStatements(t: Tables, named: Named) {
       `INSERT INTO ${t.entries} (position, key, id, producer, stream, checksum, appended_at, envelope, entry_hash) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[]) ON CONFLICT DO NOTHING`,
     ),
     byKey: named("by_key", `${entryColumns} WHERE key = $1`),
+    byKeys: named("by_keys", `${entryColumns} WHERE key = ANY($1::text[])`),
     byId: named("by_id", `${entryColumns} WHERE id = $1`),
     scan: named(
       "scan",
@@ -184,6 +191,18 @@ function receiptStatements(t: Tables, named: Named) {
       "put_fenced_receipt",
       `WITH c AS (SELECT fencing_token FROM ${t.claims} WHERE sink = $1 AND key = $2 FOR SHARE) INSERT INTO ${t.receipts} (sink, key, position, final, receipt) SELECT $1, $2, $3, true, $4 WHERE NOT EXISTS (SELECT 1 FROM c WHERE c.fencing_token > $5::bigint)`,
     ),
+    // Many receipts in one statement, in the order given (the identity follows the ORDER BY).
+    // The claims of fenced finals are share-locked, as by put_fenced_receipt; the answer is
+    // the ordinal of each receipt refused for an older fencing token (a data-modifying
+    // CTE runs to completion whether or not it is read).
+    putReceipts: named(
+      "put_receipts",
+      `WITH input AS (SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::boolean[], $5::text[], $6::bigint[]) WITH ORDINALITY AS i(sink, key, position, final, receipt, token, ord)), locked AS (SELECT c.sink, c.key, c.fencing_token FROM ${t.claims} c WHERE (c.sink, c.key) IN (SELECT sink, key FROM input WHERE final AND token IS NOT NULL) ORDER BY c.sink, c.key FOR SHARE), fenced AS (SELECT i.ord FROM input i JOIN locked l ON l.sink = i.sink AND l.key = i.key WHERE i.final AND i.token IS NOT NULL AND l.fencing_token > i.token), stored AS (INSERT INTO ${t.receipts} (sink, key, position, final, receipt) SELECT sink, key, position, final, receipt FROM input WHERE ord NOT IN (SELECT ord FROM fenced) ORDER BY ord RETURNING 1) SELECT ord FROM fenced`,
+    ),
+    lastFinals: named(
+      "last_finals",
+      `SELECT DISTINCT ON (key) key, receipt FROM ${t.receipts} WHERE sink = $1 AND key = ANY($2::text[]) AND final ORDER BY key, seq DESC`,
+    ),
     lastFinal: named(
       "last_final",
       `SELECT receipt FROM ${t.receipts} WHERE sink = $1 AND key = $2 AND final ORDER BY seq DESC LIMIT 1`,
@@ -198,6 +217,20 @@ function claimStatements(t: Tables, named: Named) {
     takeClaim: named(
       "take_claim",
       `INSERT INTO ${t.claims} AS c (sink, key, owner, token, expires_at, fencing_token, released) VALUES ($1, $2, $3, $4, ${NOW_MS} + $5, 1, false) ON CONFLICT (sink, key) DO UPDATE SET owner = excluded.owner, token = excluded.token, expires_at = excluded.expires_at, fencing_token = c.fencing_token + 1, released = false WHERE c.expires_at <= ${NOW_MS} OR c.released OR c.owner = $6::text RETURNING expires_at, fencing_token`,
+    ),
+    // Many keys of one sink in one statement, the rows locked in key order (no deadlock
+    // between two batches of overlapping keys).
+    takeClaims: named(
+      "take_claims",
+      `INSERT INTO ${t.claims} AS c (sink, key, owner, token, expires_at, fencing_token, released) SELECT $1, k.key, $2, k.token, ${NOW_MS} + $3, 1, false FROM unnest($4::text[], $5::text[]) AS k(key, token) ORDER BY k.key ON CONFLICT (sink, key) DO UPDATE SET owner = excluded.owner, token = excluded.token, expires_at = excluded.expires_at, fencing_token = c.fencing_token + 1, released = false WHERE c.expires_at <= ${NOW_MS} OR c.released OR c.owner = $6::text RETURNING key, expires_at, fencing_token`,
+    ),
+    currentClaims: named(
+      "current_claims",
+      `SELECT key, owner, expires_at, released, expires_at <= ${NOW_MS} AS expired FROM ${t.claims} WHERE sink = $1 AND key = ANY($2::text[])`,
+    ),
+    releaseMany: named(
+      "release_many",
+      `UPDATE ${t.claims} AS c SET released = true FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS r(sink, key, token, ord) WHERE c.sink = r.sink AND c.key = r.key AND c.token = r.token AND NOT c.released RETURNING r.ord`,
     ),
     currentClaim: named(
       "current_claim",

@@ -9,7 +9,8 @@
 
 import type { ClaimRequest, FreezeChange, FreezeChanged } from "../base.js";
 import { parseStoredJson } from "../read-checks.js";
-import type { AuditHead, AuditRecord, ClaimResult, Receipt, SinkFreeze } from "../types.js";
+import type { EntryRow } from "../sql-rows.js";
+import type { AuditHead, AuditRecord, Claim, ClaimResult, Receipt, SinkFreeze } from "../types.js";
 import { isFinalStatus } from "../validate.js";
 import type { Database, Statement } from "./driver.js";
 
@@ -111,8 +112,16 @@ type MakeRecord = (previous: AuditHead | undefined) => AuditRecord;
 export interface Prepared extends Statements {
   /** A receipt; a final one with a fencing token is refused under a newer token. */
   readonly putReceipt: Transaction<[Receipt], boolean>;
+  /** Many receipts in one transaction, in order, each as `putReceipt` stores it. */
+  readonly putReceipts: Transaction<[readonly Receipt[]], boolean[]>;
   /** A claim taken, or found held or done. */
   readonly claim: Transaction<[ClaimRequest], ClaimResult>;
+  /** Many claims in one transaction, each decided as `claim` decides it. */
+  readonly claimMany: Transaction<[readonly ClaimRequest[]], ClaimResult[]>;
+  /** The entry rows of many keys, read in one transaction. */
+  readonly getMany: Transaction<[readonly string[]], (EntryRow | undefined)[]>;
+  /** Many claims released in one transaction. */
+  readonly releaseMany: Transaction<[readonly Claim[]], boolean[]>;
   /** A freeze set or lifted, with its audit record. */
   readonly changeFreeze: Transaction<[FreezeChange, MakeRecord], FreezeChanged>;
   /** The next audit record appended. */
@@ -129,82 +138,90 @@ export function prepareAll(db: Database): Prepared {
   const s: Statements = prepared;
   return {
     ...s,
-    putReceipt: receiptTransaction(db, s),
-    claim: claimTransaction(db, s),
+    putReceipt: db.transaction((receipt: Receipt) => putReceipt(s, receipt)),
+    putReceipts: db.transaction((receipts: readonly Receipt[]) =>
+      receipts.map((receipt) => putReceipt(s, receipt)),
+    ),
+    claim: db.transaction((request: ClaimRequest) => claim(s, request)),
+    claimMany: db.transaction((requests: readonly ClaimRequest[]) =>
+      requests.map((request) => claim(s, request)),
+    ),
+    getMany: db.transaction((keys: readonly string[]) =>
+      keys.map((key) => s.byKey.get(key) as EntryRow | undefined),
+    ),
+    releaseMany: db.transaction((claims: readonly Claim[]) =>
+      claims.map((c) => s.release.run(c.sink, c.key, c.token).changes === 1),
+    ),
     changeFreeze: freezeTransaction(db, s),
     appendAudit: auditTransaction(db, s),
   };
 }
 
-/** A receipt; a final one with a fencing token is refused under a newer token. */
-function receiptTransaction(db: Database, s: Statements): Prepared["putReceipt"] {
-  return db.transaction((receipt: Receipt): boolean => {
-    const final = isFinalStatus(receipt.status);
-    if (final && receipt.fencingToken !== undefined) {
-      const row = s.fencingTokenOf.get(receipt.sink, receipt.key) as
-        | { fencing_token: number }
-        | undefined;
-      if (row !== undefined && row.fencing_token > receipt.fencingToken) return false;
-    }
-    s.insertReceipt.run(
-      receipt.sink,
-      receipt.key,
-      receipt.position,
-      final ? 1 : 0,
-      JSON.stringify(receipt),
-    );
-    return true;
-  });
+/** A receipt; a final one with a fencing token is refused under a newer token. In a transaction. */
+function putReceipt(s: Statements, receipt: Receipt): boolean {
+  const final = isFinalStatus(receipt.status);
+  if (final && receipt.fencingToken !== undefined) {
+    const row = s.fencingTokenOf.get(receipt.sink, receipt.key) as
+      | { fencing_token: number }
+      | undefined;
+    if (row !== undefined && row.fencing_token > receipt.fencingToken) return false;
+  }
+  s.insertReceipt.run(
+    receipt.sink,
+    receipt.key,
+    receipt.position,
+    final ? 1 : 0,
+    JSON.stringify(receipt),
+  );
+  return true;
 }
 
-/** A claim: done if the key has a final receipt, held if live, else taken with the next token. */
-function claimTransaction(db: Database, s: Statements): Prepared["claim"] {
-  return db.transaction((request: ClaimRequest): ClaimResult => {
-    if (!request.ignoreDone) {
-      const done = s.lastFinal.get(request.sink, request.key) as { receipt: string } | undefined;
-      if (done !== undefined)
-        return { status: "done", receipt: parseStoredJson(done.receipt) as Receipt };
-    }
-    const current = s.currentClaim.get(request.sink, request.key) as
-      | {
-          owner: string;
-          token: string;
-          expires_at: number;
-          fencing_token: number;
-          released: number;
-        }
-      | undefined;
-    if (
-      current !== undefined &&
-      current.released === 0 &&
-      current.expires_at > request.now &&
-      (request.takeOverFrom === undefined || current.owner !== request.takeOverFrom)
-    ) {
-      return { status: "held", owner: current.owner, expiresAt: current.expires_at };
-    }
-    const { last: fencingToken } = s.nextFencingToken.get((current?.fencing_token ?? 0) + 1) as {
-      last: number;
-    };
-    s.putClaim.run(
-      request.sink,
-      request.key,
-      request.owner,
-      request.token,
-      request.expiresAt,
+/** A claim: done if the key has a final receipt, held if live, else taken with the next token. In a transaction. */
+function claim(s: Statements, request: ClaimRequest): ClaimResult {
+  if (!request.ignoreDone) {
+    const done = s.lastFinal.get(request.sink, request.key) as { receipt: string } | undefined;
+    if (done !== undefined)
+      return { status: "done", receipt: parseStoredJson(done.receipt) as Receipt };
+  }
+  const current = s.currentClaim.get(request.sink, request.key) as
+    | {
+        owner: string;
+        token: string;
+        expires_at: number;
+        fencing_token: number;
+        released: number;
+      }
+    | undefined;
+  if (
+    current !== undefined &&
+    current.released === 0 &&
+    current.expires_at > request.now &&
+    (request.takeOverFrom === undefined || current.owner !== request.takeOverFrom)
+  ) {
+    return { status: "held", owner: current.owner, expiresAt: current.expires_at };
+  }
+  const { last: fencingToken } = s.nextFencingToken.get((current?.fencing_token ?? 0) + 1) as {
+    last: number;
+  };
+  s.putClaim.run(
+    request.sink,
+    request.key,
+    request.owner,
+    request.token,
+    request.expiresAt,
+    fencingToken,
+  );
+  return {
+    status: "acquired",
+    claim: Object.freeze({
+      sink: request.sink,
+      key: request.key,
+      owner: request.owner,
+      token: request.token,
       fencingToken,
-    );
-    return {
-      status: "acquired",
-      claim: Object.freeze({
-        sink: request.sink,
-        key: request.key,
-        owner: request.owner,
-        token: request.token,
-        fencingToken,
-        expiresAt: request.expiresAt,
-      }),
-    };
-  });
+      expiresAt: request.expiresAt,
+    }),
+  };
 }
 
 /** A freeze set or lifted, with its audit record; nothing when it is already so. */

@@ -433,6 +433,27 @@ export class SqliteLedger extends BaseLedger {
     return this.#run(() => this.#s.claim.immediate(request));
   }
 
+  protected override async _getManyByKey(
+    keys: readonly string[],
+  ): Promise<(StoredEntry | undefined)[]> {
+    // One read transaction: every key answered from the same snapshot.
+    return this.#run(() =>
+      this.#s.getMany(keys).map((row) => (row === undefined ? undefined : storedOf(row))),
+    );
+  }
+
+  protected override async _claimMany(requests: readonly ClaimRequest[]): Promise<ClaimResult[]> {
+    return this.#run(() => this.#s.claimMany.immediate(requests));
+  }
+
+  protected override async _releaseClaims(claims: readonly Claim[]): Promise<boolean[]> {
+    return this.#run(() => this.#s.releaseMany.immediate(claims));
+  }
+
+  protected override async _putReceipts(receipts: readonly Receipt[]): Promise<boolean[]> {
+    return this.#run(() => this.#s.putReceipts.immediate(receipts));
+  }
+
   protected async _renewClaim(claim: Claim, expiresAt: number): Promise<boolean> {
     return this.#run(
       () => this.#s.renew.run(expiresAt, claim.sink, claim.key, claim.token).changes === 1,

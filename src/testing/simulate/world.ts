@@ -281,8 +281,23 @@ export class World {
           claimed.claim.fencingToken,
           life.label,
         );
+    } else if (method === "claimMany") {
+      for (const claimed of result as readonly ClaimResult[]) {
+        if (claimed.status === "acquired")
+          model.granted(
+            claimed.claim.sink,
+            claimed.claim.key,
+            claimed.claim.fencingToken,
+            life.label,
+          );
+      }
     } else if (method === "putReceipt") {
       model.receipt(args[0] as Receipt, this.step);
+    } else if (method === "putReceipts") {
+      const statuses = result as readonly string[];
+      (args[0] as readonly Receipt[]).forEach((receipt, i) => {
+        if (statuses[i] === "stored") model.receipt(receipt, this.step);
+      });
     } else if (method === "getWatermark" || method === "advanceWatermark") {
       model.watermark(args[0] as string, result as number, this.step);
     }
@@ -561,6 +576,18 @@ function describeArgs(method: LedgerMethod, args: readonly unknown[]): string {
       const c = args[0] as { sink: string; key: string; fencingToken: number };
       return `${c.sink} ${c.key} token ${c.fencingToken}`;
     }
+    case "putReceipts":
+      return (args[0] as readonly Receipt[])
+        .map((r) => `${r.sink} ${r.key} ${r.status} token ${r.fencingToken ?? "-"}`)
+        .join(", ");
+    case "releaseClaims":
+      return (args[0] as readonly { sink: string; key: string; fencingToken: number }[])
+        .map((c) => `${c.sink} ${c.key} token ${c.fencingToken}`)
+        .join(", ");
+    case "getMany":
+      return (args[0] as readonly string[]).join(",");
+    case "claimMany":
+      return `${String(args[0])} ${(args[1] as readonly string[]).join(",")}`;
     case "claim":
     case "getReceipts":
     case "advanceWatermark":
@@ -585,6 +612,12 @@ function describeResult(method: LedgerMethod, result: unknown): string {
       const c = result as ClaimResult;
       return c.status === "acquired" ? `acquired token ${c.claim.fencingToken}` : c.status;
     }
+    case "claimMany":
+      return (result as readonly ClaimResult[])
+        .map((c) => (c.status === "acquired" ? `acquired token ${c.claim.fencingToken}` : c.status))
+        .join(",");
+    case "putReceipts":
+      return (result as readonly string[]).join(",");
     case "head":
     case "getWatermark":
     case "advanceWatermark":
