@@ -218,6 +218,12 @@ export interface SinkMeasure {
   readonly lag: number;
   /** Age of the oldest entry past the watermark, in ms; 0 when caught up. */
   readonly oldestUndeliveredAgeMs: number;
+  /**
+   * The entry that holds the watermark (the first past it, with no final receipt at the
+   * sink yet), or undefined when caught up: a poison entry or a key another deliverer
+   * holds shows here while the positions after it are delivered.
+   */
+  readonly heldBy: { readonly position: number; readonly key: string } | undefined;
 }
 
 /** What {@link SinkGuard.status} reports. */

@@ -161,10 +161,14 @@ async function measure(ctx: GuardContext): Promise<SinkMeasure> {
   const w = await ledger.getWatermark(name);
   ctx.watermark.saw(w);
   let oldestUndeliveredAgeMs = 0;
+  let heldBy: SinkMeasure["heldBy"];
   for await (const entry of ledger.scan({ from: w + 1, limit: 1 })) {
     oldestUndeliveredAgeMs = Math.max(0, ctx.time() - Date.parse(entry.appendedAt));
+    heldBy = Object.freeze({ position: entry.position, key: entry.envelope.key });
   }
   metrics.gauge("sinkproof.sink.lag", head - w, labels);
   metrics.gauge("sinkproof.sink.oldest_undelivered_age", oldestUndeliveredAgeMs, labels);
-  return { lag: head - w, oldestUndeliveredAgeMs };
+  if (heldBy !== undefined)
+    ctx.log("watermark %d held by %s at %d", w, heldBy.key, heldBy.position);
+  return Object.freeze({ lag: head - w, oldestUndeliveredAgeMs, heldBy });
 }

@@ -465,7 +465,11 @@ describe("guardSink: delivery", () => {
     });
     await guard.deliver(envelopes[0] as Envelope);
     clock.advance(2_000);
-    expect(await guard.measure()).toEqual({ lag: 2, oldestUndeliveredAgeMs: 2_000 });
+    expect(await guard.measure()).toEqual({
+      lag: 2,
+      oldestUndeliveredAgeMs: 2_000,
+      heldBy: { position: 2, key: (envelopes[1] as Envelope).key },
+    });
     expect(metrics.snapshot().gauges).toMatchObject({
       "sinkproof.sink.lag{sink=warehouse}": 2,
       "sinkproof.sink.oldest_undelivered_age{sink=warehouse}": 2_000,

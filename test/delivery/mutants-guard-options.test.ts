@@ -311,6 +311,16 @@ describe("guardSink.measure", () => {
     clock.advance(300);
     expect((await guard.deliver(e1 as Envelope)).status).toBe("written");
     const measured = await guard.measure();
-    expect(measured).toEqual({ lag: 2, oldestUndeliveredAgeMs: 500 });
+    expect(measured).toEqual({
+      lag: 2,
+      oldestUndeliveredAgeMs: 500,
+      heldBy: { position: 2, key: expect.any(String) },
+    });
+    await guard.deliver(
+      (await ledger.get((measured.heldBy as { key: string }).key))?.envelope as Envelope,
+    );
+    const e3 = (await ledger.scan({ from: 3 })[Symbol.asyncIterator]().next()).value?.envelope;
+    await guard.deliver(e3 as Envelope);
+    expect(await guard.measure()).toEqual({ lag: 0, oldestUndeliveredAgeMs: 0, heldBy: undefined });
   });
 });
