@@ -129,6 +129,7 @@ registry.register({ name: "order", version: 2, schema: z.object({ orderId: z.str
     db: "const db = { query: async (_sql: string, _params: unknown[]) => ({ rows: [] }) };",
     envelopes: `const envelopes = [envelope, await producer.emit("order.paid", { orderId: "o-1" }, { schema: { name: "payment", version: 1 } })];`,
     secret: `const secret = "a test secret of 32 bytes or so!";`,
+    es: "const es = { bulk: async ({ operations }: { operations: unknown[] }) => ({ items: operations.filter((_, i) => i % 2 === 0).map(() => ({ index: {} as { error?: unknown } | undefined })) }) };",
   },
   "docs/testing.md": {
     clock: "const clock = spt.createManualClock();",

@@ -18,7 +18,7 @@ import { writeUnderClaim } from "./guard-write.js";
 import { isDeadLocalOwner } from "./owner.js";
 
 /** Refuses a delivery of a frozen sink (replays pass): counted, logged, thrown. */
-function refuseIfFrozen(
+export function refuseIfFrozen(
   ctx: GuardContext,
   found: readonly SinkFreeze[],
   key: string,
@@ -79,7 +79,7 @@ export async function deliverWith(
 }
 
 /** The ledger's entry of `envelope`, or the `DeliveryError` that refuses it. */
-function inLedger(
+export function inLedger(
   ctx: GuardContext,
   envelope: EnvelopeRef,
   entry: LedgerEntry | undefined,
@@ -105,7 +105,7 @@ function inLedger(
 }
 
 /** Checks the envelope against the ledger, then claims its key (waiting if need be) and delivers. */
-async function deliverOnce(
+export async function deliverOnce(
   ctx: GuardContext,
   envelope: EnvelopeRef,
   options: DeliverOptions,

@@ -23,12 +23,14 @@ import { type Logger, logger } from "../observe/debug.js";
 import { checkMetrics, type Metrics, safeMetrics } from "../observe/metrics.js";
 import { type AcceptedRanges, checkAccepts, checkRegistry } from "../schema/accepts.js";
 import type { SchemaRegistry } from "../schema/registry.js";
+import { batchOfOne } from "./batch-result.js";
 import type {
   DeliverOptions,
   GuardFreezeOptions,
   GuardSinkOptions,
   GuardTimers,
   GuardUnfreezeOptions,
+  SinkBatchWriter,
   SinkValidator,
   SinkWriter,
 } from "./guard-types.js";
@@ -42,6 +44,7 @@ export const GUARD_KEYS: OptionKeys<GuardSinkOptions> = optionKeys<GuardSinkOpti
   "name",
   "ledger",
   "write",
+  "writeBatch",
   "validate",
   "retry",
   "concurrency",
@@ -86,7 +89,9 @@ const NO_OPTIONS: DeliverOptions = Object.freeze({});
 export interface GuardConfig {
   readonly name: string;
   readonly ledger: Ledger;
+  /** The caller's `write`, or a batch of one through `writeBatch`. */
   readonly write: SinkWriter;
+  readonly writeBatch: SinkBatchWriter | undefined;
   readonly validate: SinkValidator | undefined;
   readonly retry: RetryPolicy;
   readonly concurrency: number;
@@ -141,7 +146,13 @@ export function resolveGuardOptions(guardOptions: GuardSinkOptions): GuardConfig
   });
   const name = checkName(options.name, "options.name");
   const ledger = checkLedgerOption(options.ledger);
-  const write = checkFunction(options.write as SinkWriter, "options.write");
+  const writeBatch = optionalFunction(options.writeBatch, "options.writeBatch") as
+    | SinkBatchWriter
+    | undefined;
+  const write =
+    options.write === undefined && writeBatch !== undefined
+      ? batchOfOne(writeBatch)
+      : checkFunction(options.write as SinkWriter, "options.write");
   const validate = options.validate;
   if (validate !== undefined && typeof validate !== "function" && !isSafeParseSchema(validate)) {
     invalidArgument("options.validate", "must be a function or a zod schema");
@@ -172,6 +183,7 @@ export function resolveGuardOptions(guardOptions: GuardSinkOptions): GuardConfig
     name,
     ledger,
     write,
+    writeBatch,
     validate,
     retry,
     concurrency,

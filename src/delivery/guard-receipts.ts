@@ -34,7 +34,8 @@ export function abortText(signal: AbortSignal | undefined): string {
   return reason === undefined ? "aborted" : clipMessage(errorText(reason)) || "aborted";
 }
 
-function sealAnswer(ctx: GuardContext, receipt: Receipt): Receipt {
+/** The receipt as the guard hands it out: signed when the guard signs, frozen. */
+export function sealAnswer(ctx: GuardContext, receipt: Receipt): Receipt {
   const signer = ctx.signer;
   return signer === undefined
     ? Object.freeze(receipt)
@@ -60,15 +61,20 @@ async function recordUnderClaim(ctx: GuardContext, receipt: Receipt): Promise<Re
       throw error;
     }
     ctx.log("%s at %d: claim lost while writing, superseded", receipt.key, receipt.position);
-    return record(ctx, {
-      ...receipt,
-      status: "superseded",
-      error: {
-        code: "superseded",
-        message: `the claim (fencing token ${receipt.fencingToken}) was taken over by a newer deliverer before the ${receipt.status} receipt was stored`,
-      },
-    });
+    return record(ctx, supersededOf(receipt));
   }
+}
+
+/** The `superseded` receipt stored instead of a final one the ledger fenced off. */
+function supersededOf(receipt: Receipt): Receipt {
+  return {
+    ...receipt,
+    status: "superseded",
+    error: {
+      code: "superseded",
+      message: `the claim (fencing token ${receipt.fencingToken}) was taken over by a newer deliverer before the ${receipt.status} receipt was stored`,
+    },
+  };
 }
 
 /**
@@ -86,6 +92,13 @@ export async function finish(
     : receipt.fencingToken === undefined
       ? await record(ctx, receipt)
       : await recordUnderClaim(ctx, receipt);
+  account(ctx, stored, startedAt);
+  if (store && isFinalStatus(stored.status)) await ctx.watermark.advance(receipt.position);
+  return stored;
+}
+
+/** Counts a receipt, times its delivery, keeps its error as the last one, logs it. */
+function account(ctx: GuardContext, stored: Receipt, startedAt: number): void {
   const { metrics, labels } = ctx;
   metrics.counter(COUNTERS.get(stored.status) ?? "sinkproof.failed", 1, labels);
   metrics.histogram("sinkproof.delivery.duration", ctx.time() - startedAt, labels);
@@ -99,7 +112,6 @@ export async function finish(
       at: stored.finishedAt,
     };
   }
-  if (store && isFinalStatus(stored.status)) await ctx.watermark.advance(receipt.position);
   ctx.log(
     "%s %s at %d: %s",
     stored.status,
@@ -107,6 +119,44 @@ export async function finish(
     stored.position,
     stored.error?.message ?? "",
   );
+}
+
+/**
+ * Ends the deliveries of a batch written under claims: their receipts stored with one
+ * `putReceipts` (the ones the ledger fenced off stored as `superseded` with a second),
+ * each counted, and every final one folded into the watermark in one move. Returns the
+ * stored receipts, in order.
+ */
+export async function finishMany(
+  ctx: GuardContext,
+  receipts: readonly Receipt[],
+  startedAt: number,
+): Promise<Receipt[]> {
+  if (receipts.length === 0) return [];
+  const stored = receipts.map((receipt) => sealAnswer(ctx, receipt));
+  const statuses = await ctx.ledger.putReceipts(stored);
+  const fenced: number[] = [];
+  statuses.forEach((status, i) => {
+    if (status === "fenced") fenced.push(i);
+  });
+  if (fenced.length > 0) {
+    const replaced = fenced.map((i) => sealAnswer(ctx, supersededOf(stored[i] as Receipt)));
+    await ctx.ledger.putReceipts(replaced);
+    fenced.forEach((i, j) => {
+      ctx.log(
+        "%s at %d: claim lost while writing, superseded",
+        stored[i]?.key,
+        stored[i]?.position,
+      );
+      stored[i] = replaced[j] as Receipt;
+    });
+  }
+  const finals: number[] = [];
+  for (const receipt of stored) {
+    account(ctx, receipt, startedAt);
+    if (isFinalStatus(receipt.status)) finals.push(receipt.position);
+  }
+  if (finals.length > 0) await ctx.watermark.advance(finals);
   return stored;
 }
 

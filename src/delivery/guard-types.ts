@@ -63,6 +63,57 @@ export type SinkWriter = (
   context: SinkWriteContext,
 ) => Promise<SinkWriteResult | undefined | void> | SinkWriteResult | undefined | void;
 
+/** What a batch writer is told about the batch it performs. */
+export interface SinkBatchContext {
+  /** The sink's name. */
+  readonly sink: string;
+  /** 1 for the first call with these envelopes, then 2, 3, … for the ones retried. */
+  readonly attempt: number;
+  /** True when a repair writes the entries again. */
+  readonly replay: boolean;
+  /** Aborts when the caller gives up. */
+  readonly signal: AbortSignal;
+  /**
+   * One per envelope, in the same order: what {@link SinkWriteContext} tells a single
+   * write (its position, the fencing token of its claim, a signal that aborts when that
+   * claim is lost, the ledger's envelope when it was upcast).
+   */
+  readonly items: readonly SinkWriteContext[];
+}
+
+/** One envelope a batch writer did not write, and why. */
+export interface SinkBatchFailure {
+  /** The envelope's key (one of the batch's). */
+  readonly key: string;
+  /**
+   * Why: retried like a single write's error while `retry.retryable` says so (wrap it in
+   * `permanent()` to stop), else stored in its `failed` receipt.
+   */
+  readonly error: unknown;
+}
+
+/** What a batch writer may return; nothing (or `{}`) means every envelope was written. */
+export interface SinkBatchResult {
+  /**
+   * The envelopes not written, by key (an Elasticsearch bulk response's failed items, the
+   * rows a multi-row upsert refused); every other envelope of the batch counts as written.
+   */
+  readonly failed?: readonly SinkBatchFailure[] | undefined;
+  /** Where the sink put each written envelope, by key (each stored as its receipt's `sinkOffset`). */
+  readonly offsets?: Readonly<Record<string, string>> | undefined;
+}
+
+/**
+ * Writes many envelopes to the sink in one call (a multi-row upsert, a COPY, a bulk
+ * request), each under its own claim. Idempotent by key, as a {@link SinkWriter}; throw
+ * to fail the whole call (retried while the error is retryable), or return the keys that
+ * failed (see {@link SinkBatchResult}).
+ */
+export type SinkBatchWriter = (
+  envelopes: readonly Envelope[],
+  context: SinkBatchContext,
+) => Promise<SinkBatchResult | undefined | void> | SinkBatchResult | undefined | void;
+
 /**
  * The sink's own validator: return the problems (or throw nothing and return nothing when
  * the envelope is fine). A zod schema is accepted too; it is applied to the payload.
@@ -77,8 +128,18 @@ export interface GuardSinkOptions {
   readonly name: string;
   /** The ledger the envelopes come from. */
   readonly ledger: Ledger;
-  /** Writes one envelope to the sink; see {@link SinkWriter}. */
-  readonly write: SinkWriter;
+  /**
+   * Writes one envelope to the sink; see {@link SinkWriter}. May be left out when
+   * `writeBatch` is given: a single delivery then writes a batch of one.
+   */
+  readonly write?: SinkWriter | undefined;
+  /**
+   * Writes many envelopes in one call; see {@link SinkBatchWriter}. `deliverMany` (and a
+   * pipeline's background workers) use it for every batch: one claim call, one write
+   * call, one receipt call and one watermark move per batch. Without it, `deliverMany`
+   * calls `write` for each envelope, at most `concurrency` at once.
+   */
+  readonly writeBatch?: SinkBatchWriter | undefined;
   /** The sink's validator; a refused envelope gets a `rejected` receipt, no write, no retry. */
   readonly validate?: SinkValidator | undefined;
   /** Retries of a failing write. */
@@ -257,6 +318,17 @@ export interface SinkGuard {
    * frozen or the envelope is not in the ledger as given; ledger failures propagate.
    */
   deliver(envelope: Envelope, options?: DeliverOptions): Promise<Receipt>;
+  /**
+   * Delivers a batch (1 to 10,000 envelopes) with one ledger call of each kind: one
+   * `getMany`, one `claimMany`, the writes (one `writeBatch` call when the guard has one,
+   * else `write` for each, at most `concurrency` at once), one `putReceipts`, one
+   * watermark move and one `releaseClaims`. Returns the receipts in input order, the same
+   * receipts `deliver` would give each. Throws `DeliveryError` before anything is claimed
+   * when the sink is frozen or any envelope is not in the ledger as given. A key that
+   * another deliverer holds waits as in `deliver`; a key given twice is written once (the
+   * later ones answer `duplicate`).
+   */
+  deliverMany(envelopes: readonly Envelope[], options?: DeliverOptions): Promise<Receipt[]>;
   /**
    * Delivers many, at most `concurrency` at once, in order within each stream. Returns the
    * receipts in input order; if a delivery throws, the others still finish and then the

@@ -20,7 +20,8 @@ import { clipIssue } from "./limits.js";
 import { backoffMs } from "./retry.js";
 import { schemaIssues } from "./validation.js";
 
-function describeError(error: unknown): { code: string; message: string } {
+/** A write's error as a receipt states it. */
+export function describeError(error: unknown): { code: string; message: string } {
   const { code, message } = errorSummary(error, "write_failed");
   return { code, message };
 }
@@ -52,7 +53,20 @@ export async function writeUnderClaim(
   delivery: Delivery,
   lease: Lease,
 ): Promise<Receipt> {
-  const token = lease.claim.fencingToken;
+  const prepared = prepareWrite(ctx, delivery, lease.claim.fencingToken);
+  if (!("written" in prepared)) return prepared;
+  return writeWithRetries(ctx, delivery, prepared.written, lease);
+}
+
+/**
+ * The envelope the sink is given (the ledger's, or its upcast), or the `rejected` receipt
+ * when the sink's versions or its validator refuse it.
+ */
+export function prepareWrite(
+  ctx: GuardContext,
+  delivery: Delivery,
+  token: number,
+): Receipt | { readonly written: Envelope } {
   const given = ctx.forSink(delivery.stored);
   if (given.issues !== undefined) {
     return rejected(ctx, delivery, given.issues, given.code, token);
@@ -63,11 +77,11 @@ export async function writeUnderClaim(
     const issues = validatorIssues(validate, written);
     if (issues.length > 0) return rejected(ctx, delivery, issues, "rejected", token);
   }
-  return writeWithRetries(ctx, delivery, written, lease);
+  return { written };
 }
 
 /** Writes `written` (the sink's version of the delivery's envelope) until done or out of tries. */
-async function writeWithRetries(
+export async function writeWithRetries(
   ctx: GuardContext,
   delivery: Delivery,
   written: Envelope,

@@ -19,8 +19,9 @@
  * This file makes the guard and its public object; the steps live beside it: options in
  * `guard-options.ts`, shared state in `guard-context.ts`, one delivery in
  * `guard-deliver.ts` (the write in `guard-write.ts`, the receipt in `guard-receipts.ts`),
- * `deliverAll` in `guard-batch.ts`, the watermark in `watermark.ts`, and the public types
- * in `guard-types.ts`.
+ * a batch in `guard-many.ts` (its writes in `guard-write-batch.ts`, a batch writer's
+ * answer read in `batch-result.ts`), `deliverAll` in `guard-batch.ts`, the watermark in
+ * `watermark.ts`, and the public types in `guard-types.ts`.
  *
  * @module
  */
@@ -32,6 +33,7 @@ import type { Receipt } from "../ledger/types.js";
 import { deliverAll } from "./guard-batch.js";
 import { GuardContext } from "./guard-context.js";
 import { deliverWith } from "./guard-deliver.js";
+import { deliverMany } from "./guard-many.js";
 import {
   envelopeRef,
   FREEZE_KEYS,
@@ -59,6 +61,10 @@ export type {
   GuardSinkOptions,
   GuardTimers,
   GuardUnfreezeOptions,
+  SinkBatchContext,
+  SinkBatchFailure,
+  SinkBatchResult,
+  SinkBatchWriter,
   SinkFailure,
   SinkGuard,
   SinkMeasure,
@@ -105,6 +111,7 @@ export function guardSink(guardOptions: GuardSinkOptions): SinkGuard {
         return Promise.reject(error);
       }
     },
+    deliverMany: (envelopes, deliverOptions) => deliverMany(ctx, envelopes, deliverOptions),
     deliverAll: (envelopes, deliverOptions) => deliverAll(ctx, envelopes, deliverOptions),
     freeze: (reason, options) => freeze(ctx, reason, options),
     unfreeze: (options) => unfreeze(ctx, options),

@@ -1017,6 +1017,23 @@ export function hostileCases(): HostileCase[] {
       envelope: (w) => w.second,
     }),
     def({
+      fn: "guard.deliverMany",
+      setup: world,
+      params: ["envelopes", "options"],
+      args: (w) => [[w.second], { replay: false }],
+      call: (w, [e, o]) => w.guard.deliverMany(e as never, o as never),
+      nested: [
+        "envelopes.0",
+        "envelopes.0.key",
+        "envelopes.0.checksum",
+        "options.replay",
+        "options.signal",
+        "options.onWait",
+      ],
+      ledger: led,
+      envelope: (w) => w.second,
+    }),
+    def({
       fn: "guard.freeze",
       setup: world,
       params: ["reason", "options"],

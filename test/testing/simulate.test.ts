@@ -462,7 +462,7 @@ describe("simulate: planted bugs are caught, and their failing seeds replay", ()
                 // The bug: the first write of each key is answered as done.
                 const id = `${o.name}/${e.key}`;
                 if (!skipped.has(id)) return void skipped.add(id);
-                return o.write(e, ctx);
+                return (o.write as NonNullable<typeof o.write>)(e, ctx);
               },
             }).deliver(envelope, d),
         };
@@ -525,7 +525,10 @@ describe("simulate: planted bugs are caught, and their failing seeds replay", ()
       guardSink({
         ...options,
         write: (envelope, ctx) =>
-          options.write(envelope, { ...ctx, fencingToken: Number.MAX_SAFE_INTEGER }),
+          (options.write as NonNullable<typeof options.write>)(envelope, {
+            ...ctx,
+            fencingToken: Number.MAX_SAFE_INTEGER,
+          }),
       });
     const healthy = await simulate({ seed: 1, steps: 200, sinks });
     expect(healthy.ok, summary(healthy)).toBe(true);

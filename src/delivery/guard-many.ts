@@ -1,0 +1,160 @@
+/**
+ * `deliverMany` of a guard: a batch delivered with one ledger call of each kind. The
+ * envelopes are checked against the ledger at once (`getMany`; one not there as given
+ * refuses the whole batch before anything is claimed), their keys claimed at once
+ * (`claimMany`), written under the claims (`guard-write-batch.ts`), their receipts stored
+ * at once (`putReceipts`), the watermark moved once, and the claims released at once
+ * (`releaseClaims`). A key another deliverer holds goes the single delivery's way (it
+ * waits, or takes over a dead local process's claim); a key given twice, or one this
+ * guard is delivering already, is delivered after the batch (and answers `duplicate`).
+ *
+ * @module
+ */
+
+import type { Envelope } from "../envelope/schema.js";
+import { invalidArgument, underPath } from "../internal/arguments.js";
+import { readArray } from "../internal/options.js";
+import type { Receipt } from "../ledger/types.js";
+import type { Delivery, GuardContext } from "./guard-context.js";
+import { deliverOnce, deliverWith, inLedger, refuseIfFrozen } from "./guard-deliver.js";
+import { type EnvelopeRef, envelopeRef, readDeliverOptions } from "./guard-options.js";
+import { answerDone, finishMany } from "./guard-receipts.js";
+import type { DeliverOptions } from "./guard-types.js";
+import { type Held, writeHeld } from "./guard-write-batch.js";
+
+/** Most envelopes in one `deliverMany`. */
+export const MAX_DELIVER_BATCH = 10_000;
+
+/** Delivers `envelopes` through the guard of `ctx`: see `SinkGuard.deliverMany`. */
+export async function deliverMany(
+  ctx: GuardContext,
+  envelopes: readonly Envelope[],
+  deliverOptions?: DeliverOptions,
+): Promise<Receipt[]> {
+  const options = readDeliverOptions(deliverOptions);
+  const list = readArray(envelopes, "envelopes", MAX_DELIVER_BATCH);
+  if (list.length === 0) invalidArgument("envelopes", "must hold at least one envelope");
+  const refs = list.map((envelope, i) =>
+    underPath("envelope", `envelopes[${i}]`, () => envelopeRef(envelope)),
+  );
+  if (options.replay !== true) {
+    const found = ctx.freezes.current();
+    refuseIfFrozen(ctx, Array.isArray(found) ? found : await found, refs[0]?.key ?? "", false);
+  }
+  // The first of each key not already under way in this guard goes in the batch.
+  const inBatch: number[] = [];
+  const after: number[] = [];
+  const seen = new Set<string>();
+  refs.forEach((ref, i) => {
+    if (seen.has(ref.key) || ctx.running.has(ref.key)) after.push(i);
+    else {
+      seen.add(ref.key);
+      inBatch.push(i);
+    }
+  });
+  const receipts: Receipt[] = new Array(refs.length);
+  const batch = deliverBatch(
+    ctx,
+    inBatch.map((i) => refs[i] as EnvelopeRef),
+    options,
+  );
+  const running = ctx.running;
+  for (const i of inBatch) running.set((refs[i] as EnvelopeRef).key, batch);
+  ctx.inFlight += inBatch.length;
+  try {
+    const done = await batch;
+    inBatch.forEach((i, j) => {
+      receipts[i] = done[j] as Receipt;
+    });
+  } finally {
+    ctx.inFlight -= inBatch.length;
+    for (const i of inBatch) {
+      const key = (refs[i] as EnvelopeRef).key;
+      if (running.get(key) === batch) running.delete(key);
+    }
+  }
+  // Repeats and keys under way: each after the ones before it, as `deliver` orders them.
+  const later = await Promise.all(
+    after.map((i) => deliverWith(ctx, refs[i] as EnvelopeRef, options)),
+  );
+  after.forEach((i, j) => {
+    receipts[i] = later[j] as Receipt;
+  });
+  return receipts;
+}
+
+/** One batch of distinct keys: checked, claimed, written, recorded, released. */
+async function deliverBatch(
+  ctx: GuardContext,
+  refs: readonly EnvelopeRef[],
+  options: DeliverOptions,
+): Promise<Receipt[]> {
+  const { ledger, name, leases } = ctx;
+  const replay = options.replay === true;
+  const signal = options.signal;
+  const startedAt = ctx.now();
+  const keys = refs.map((ref) => ref.key);
+  const entries = await ledger.getMany(keys);
+  // Every envelope checked before anything is claimed: one not in the ledger refuses all.
+  const deliveries: Delivery[] = refs.map((ref, i) => {
+    const entry = inLedger(ctx, ref, entries[i]);
+    return { stored: entry.envelope, position: entry.position, replay, signal, startedAt };
+  });
+  const claimed = await ledger.claimMany(name, keys, {
+    owner: ctx.owner,
+    ttlMs: ctx.claimTtlMs,
+    replay,
+  });
+  const receipts: Receipt[] = new Array(refs.length);
+  const held: Held[] = [];
+  const heldAt: number[] = [];
+  const aside: Promise<void>[] = [];
+  claimed.forEach((result, i) => {
+    const delivery = deliveries[i] as Delivery;
+    if (result.status === "acquired") {
+      held.push({ delivery, lease: leases.hold(result.claim, signal) });
+      heldAt.push(i);
+    } else if (result.status === "done") {
+      aside.push(
+        answerDone(ctx, delivery, result.receipt).then((receipt) => {
+          receipts[i] = receipt;
+        }),
+      );
+    } else {
+      // Held by another deliverer: waited for as a single delivery waits.
+      aside.push(
+        deliverOnce(ctx, refs[i] as EnvelopeRef, options).then((receipt) => {
+          receipts[i] = receipt;
+        }),
+      );
+    }
+  });
+  let badAnswer: unknown;
+  try {
+    if (held.length > 0) {
+      // A freeze this guard learnt of while the batch was claimed.
+      refuseIfFrozen(ctx, ctx.freezes.cached(), held[0]?.delivery.stored.key ?? "", replay);
+      const written = await writeHeld(ctx, held, (error) => {
+        badAnswer = error;
+      });
+      for (const h of held) leases.letGo(h.delivery.stored.key);
+      const stored = await finishMany(ctx, written, startedAt);
+      heldAt.forEach((i, j) => {
+        receipts[i] = stored[j] as Receipt;
+      });
+    }
+  } finally {
+    for (const h of held) leases.letGo(h.delivery.stored.key);
+    if (held.length > 0) {
+      // Whether or not the receipts could be stored: no claim is left held.
+      await ledger
+        .releaseClaims(held.map((h) => h.lease.claim))
+        .catch((error: unknown) => ctx.log("release failed: %O", error));
+    }
+    const settled = await Promise.allSettled(aside);
+    const failure = settled.find((s) => s.status === "rejected");
+    if (failure !== undefined && badAnswer === undefined) badAnswer = failure.reason;
+  }
+  if (badAnswer !== undefined) throw badAnswer;
+  return receipts;
+}
