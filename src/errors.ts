@@ -47,7 +47,13 @@ export type SchemaRegistryErrorCode =
   | "upcast_invalid";
 
 /** The `code`s of {@link DeliveryError}. */
-export type DeliveryErrorCode = "sink_frozen" | "not_in_ledger" | "ledger_mismatch";
+export type DeliveryErrorCode =
+  | "sink_frozen"
+  | "not_in_ledger"
+  | "ledger_mismatch"
+  | "backlog_full"
+  | "pipeline_closed"
+  | "sink_failing";
 
 /** The `code`s of {@link LedgerError}. */
 export type LedgerErrorCode =
@@ -464,7 +470,10 @@ export class LedgerLockedError extends SinkproofError<"ledger_locked"> {
 /**
  * A sink guard refused a delivery: the sink is frozen (`sink_frozen`), the envelope is not
  * in the ledger (`not_in_ledger`: nothing reaches a sink before it is durable), or it does
- * not match its ledger entry (`ledger_mismatch`). `sink` and `key` say which.
+ * not match its ledger entry (`ledger_mismatch`). `sink` and `key` say which. A pipeline
+ * refuses a publish past its `maxBacklog` with `onBacklog: "fail"` (`backlog_full`,
+ * nothing appended) and every call after `close()` (`pipeline_closed`); a background
+ * worker whose batch failed whole reports `sink_failing` in its backlog's `lastError`.
  *
  * @example
  * ```ts

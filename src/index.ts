@@ -55,14 +55,21 @@ export {
   type SinkWriter,
 } from "./delivery/guard.js";
 export {
+  type BacklogLimit,
   createPipeline,
   type Drained,
   type DrainOptions,
   type DrainProgress,
+  type IdleOptions,
   type Pipeline,
   type PipelineOptions,
   type Published,
+  type PublishedMany,
+  type PublishItem,
+  type SinkBacklog,
+  type SinkBatchOutcome,
   type SinkOutcome,
+  type ThrottleOptions,
 } from "./delivery/pipeline.js";
 export {
   createProducer,

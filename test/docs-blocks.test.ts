@@ -98,6 +98,10 @@ const PRELUDES: Record<string, Prelude> = {
     order: `const order = { orderId: "o-2", total: 10 };`,
     upsertOrderRow: "const upsertOrderRow: sp.SinkWriter = () => {};",
     indexOrderDocument: "const indexOrderDocument: sp.SinkWriter = () => {};",
+    paymentKey: `const paymentKey = "payment/o-1";`,
+    warehouse: `const warehouse = sp.guardSink({ name: "warehouse", ledger, write: () => {} });`,
+    search: `const search = sp.guardSink({ name: "search", ledger, write: () => {} });`,
+    pipeline: `const pipeline = sp.createPipeline({ producer, sinks: [sp.guardSink({ name: "warehouse", ledger, write: () => {} })] });`,
   },
   "docs/reconciliation.md": {
     ledger: emitted.ledger,

@@ -9,10 +9,13 @@
 
 import type { Envelope } from "../envelope/schema.js";
 import { describe, invalidArgument, reading } from "../internal/arguments.js";
+import { readArray, readOptions } from "../internal/options.js";
 import type { SinkBatchWriter, SinkWriteResult, SinkWriter } from "./guard-types.js";
 
 const WHERE = "options.writeBatch()";
-const RESULT_KEYS: ReadonlySet<string> = new Set(["failed", "offsets"]);
+const RESULT_KEYS = ["failed", "offsets"] as const;
+/** Most failures a batch answer may list: one per envelope of the largest batch. */
+const MAX_FAILED = 10_000;
 
 /** A batch writer's answer, checked against the keys of the batch it was given. */
 export interface BatchAnswer {
@@ -31,72 +34,80 @@ const ALL_WRITTEN: BatchAnswer = Object.freeze({ failed: new Map(), offsets: new
  */
 export function readBatchAnswer(answer: unknown, keys: ReadonlySet<string>): BatchAnswer {
   if (answer === undefined || answer === null) return ALL_WRITTEN;
-  return reading(WHERE, () => {
-    if (typeof answer !== "object" || Array.isArray(answer)) {
+  try {
+    // A getter or a Proxy trap that throws is a bad answer too, at the writer's path.
+    return reading(WHERE, () => readAnswer(answer, keys));
+  } catch (error) {
+    if (typeof error === "object" && error !== null) BAD_ANSWERS.add(error);
+    throw error;
+  }
+}
+
+/** Errors {@link readBatchAnswer} threw: the guard stores the receipts, then throws them. */
+const BAD_ANSWERS = new WeakSet<object>();
+
+/** True for an error a batch writer's bad answer made (see {@link readBatchAnswer}). */
+export function isBadBatchAnswer(error: unknown): boolean {
+  return typeof error === "object" && error !== null && BAD_ANSWERS.has(error);
+}
+
+function readAnswer(answer: unknown, keys: ReadonlySet<string>): BatchAnswer {
+  if (typeof answer !== "object" || answer === null || Array.isArray(answer)) {
+    invalidArgument(WHERE, `must return nothing or { failed?, offsets? }, got ${describe(answer)}`);
+  }
+  // Own fields only, each read once (a Proxy or a getter cannot change them under the check).
+  const read = readOptions<{ failed: unknown; offsets: unknown }>(answer, WHERE, RESULT_KEYS, {
+    what: "a field of a batch result (failed, offsets)",
+  });
+  const failed = new Map<string, unknown>();
+  if (read.failed !== undefined) {
+    const list = readArray(read.failed, `${WHERE}.failed`, MAX_FAILED);
+    list.forEach((item: unknown, i) => {
+      const at = `${WHERE}.failed[${i}]`;
+      const entry = readOptions<{ key: unknown; error: unknown }>(item, at, ["key", "error"], {
+        required: true,
+        what: "a field of a batch failure (key, error)",
+      });
+      const key = entry.key;
+      if (typeof key !== "string" || !keys.has(key)) {
+        invalidArgument(
+          `${at}.key`,
+          `must be the key of an envelope of the batch, got ${describe(key)}`,
+        );
+      }
+      if (!failed.has(key)) {
+        failed.set(key, entry.error ?? new Error("the batch writer failed it, without an error"));
+      }
+    });
+  }
+  const offsets = new Map<string, string>();
+  if (read.offsets !== undefined) {
+    const given = read.offsets;
+    if (typeof given !== "object" || given === null || Array.isArray(given)) {
       invalidArgument(
-        WHERE,
-        `must return nothing or { failed?, offsets? }, got ${describe(answer)}`,
+        `${WHERE}.offsets`,
+        `must be an object of key to offset, got ${describe(given)}`,
       );
     }
-    for (const name of Object.keys(answer)) {
-      if (!RESULT_KEYS.has(name)) {
-        invalidArgument(`${WHERE}.${name}`, "is not a field of a batch result (failed, offsets)");
-      }
-    }
-    const { failed: givenFailed, offsets: givenOffsets } = answer as Record<string, unknown>;
-    const failed = new Map<string, unknown>();
-    if (givenFailed !== undefined) {
-      if (!Array.isArray(givenFailed)) {
+    for (const key of Object.keys(given)) {
+      const offset: unknown = (given as Record<string, unknown>)[key];
+      if (!keys.has(key) || typeof offset !== "string") {
         invalidArgument(
-          `${WHERE}.failed`,
-          `must be an array of { key, error }, got ${describe(givenFailed)}`,
+          `${WHERE}.offsets[${JSON.stringify(key)}]`,
+          `must be the string offset of an envelope of the batch, got ${describe(offset)}`,
         );
       }
-      givenFailed.forEach((item: unknown, i) => {
-        const key = (item as { key?: unknown } | null)?.key;
-        if (
-          typeof item !== "object" ||
-          item === null ||
-          typeof key !== "string" ||
-          !keys.has(key)
-        ) {
-          invalidArgument(
-            `${WHERE}.failed[${i}]`,
-            `must be { key, error } with the key of an envelope of the batch, got ${describe(item)}`,
-          );
-        }
-        if (!failed.has(key)) failed.set(key, (item as { error?: unknown }).error);
-      });
+      offsets.set(key, offset);
+      if (offsets.size > keys.size) break;
     }
-    const offsets = new Map<string, string>();
-    if (givenOffsets !== undefined) {
-      if (
-        typeof givenOffsets !== "object" ||
-        givenOffsets === null ||
-        Array.isArray(givenOffsets)
-      ) {
-        invalidArgument(
-          `${WHERE}.offsets`,
-          `must be an object of key to offset, got ${describe(givenOffsets)}`,
-        );
-      }
-      for (const [key, offset] of Object.entries(givenOffsets)) {
-        if (!keys.has(key) || typeof offset !== "string") {
-          invalidArgument(
-            `${WHERE}.offsets[${JSON.stringify(key)}]`,
-            `must be the string offset of an envelope of the batch, got ${describe(offset)}`,
-          );
-        }
-        offsets.set(key, offset);
-      }
-    }
-    return { failed, offsets };
-  });
+  }
+  return { failed, offsets };
 }
 
 /**
  * The single writer of a guard given only `writeBatch`: a batch of one, its failure
- * thrown (so the guard's retries treat it as a single write's error).
+ * thrown (so the guard's retries treat it as a single write's error). A bad answer is
+ * thrown as it is: the guard stores the `failed` receipt, then throws it (never retried).
  */
 export function batchOfOne(writeBatch: SinkBatchWriter): SinkWriter {
   return async (envelope: Envelope, context): Promise<SinkWriteResult | undefined> => {

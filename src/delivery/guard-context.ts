@@ -28,6 +28,11 @@ export interface Delivery {
   readonly signal: AbortSignal | undefined;
   /** When the delivery started, by the guard's clock. */
   readonly startedAt: number;
+  /**
+   * Set when a batch writer (a guard given only `writeBatch`) answered something that is
+   * not an answer: the `failed` receipt is stored, then this is thrown.
+   */
+  badAnswer?: unknown;
 }
 
 /** What a receipt may carry besides what every receipt has. */

@@ -188,7 +188,9 @@ async function underClaim(ctx: GuardContext, delivery: Delivery, claim: Claim): 
   }
   leases.letGo(key);
   try {
-    return await finish(ctx, receipt, delivery.startedAt);
+    const stored = await finish(ctx, receipt, delivery.startedAt);
+    if (delivery.badAnswer !== undefined) throw delivery.badAnswer;
+    return stored;
   } finally {
     // Whether or not the receipt could be stored: the claim is not left held.
     await ledger

@@ -14,7 +14,7 @@
 import type { Envelope } from "../envelope/schema.js";
 import { invalidArgument, underPath } from "../internal/arguments.js";
 import { readArray } from "../internal/options.js";
-import type { Receipt } from "../ledger/types.js";
+import type { Claim, LedgerEntry, Receipt } from "../ledger/types.js";
 import type { Delivery, GuardContext } from "./guard-context.js";
 import { deliverOnce, deliverWith, inLedger, refuseIfFrozen } from "./guard-deliver.js";
 import { type EnvelopeRef, envelopeRef, readDeliverOptions } from "./guard-options.js";
@@ -37,10 +37,20 @@ export async function deliverMany(
   const refs = list.map((envelope, i) =>
     underPath("envelope", `envelopes[${i}]`, () => envelopeRef(envelope)),
   );
-  if (options.replay !== true) {
+  const replay = options.replay === true;
+  if (!replay) {
     const found = ctx.freezes.current();
     refuseIfFrozen(ctx, Array.isArray(found) ? found : await found, refs[0]?.key ?? "", false);
   }
+  // Every envelope, repeats included, checked against the ledger before anything is
+  // claimed: one not there as given refuses the whole batch.
+  const keys = [...new Set(refs.map((ref) => ref.key))];
+  const found = await ctx.ledger.getMany(keys);
+  const entries = new Map<string, LedgerEntry | undefined>();
+  keys.forEach((key, i) => {
+    entries.set(key, found[i]);
+  });
+  const checked = refs.map((ref) => inLedger(ctx, ref, entries.get(ref.key)));
   // The first of each key not already under way in this guard goes in the batch.
   const inBatch: number[] = [];
   const after: number[] = [];
@@ -56,6 +66,7 @@ export async function deliverMany(
   const batch = deliverBatch(
     ctx,
     inBatch.map((i) => refs[i] as EnvelopeRef),
+    inBatch.map((i) => checked[i] as LedgerEntry),
     options,
   );
   const running = ctx.running;
@@ -73,69 +84,81 @@ export async function deliverMany(
       if (running.get(key) === batch) running.delete(key);
     }
   }
-  // Repeats and keys under way: each after the ones before it, as `deliver` orders them.
-  const later = await Promise.all(
+  // Repeats and keys under way: each after the ones before it, as `deliver` orders them;
+  // every one finishes before the first error, if any, is thrown.
+  const later = await Promise.allSettled(
     after.map((i) => deliverWith(ctx, refs[i] as EnvelopeRef, options)),
   );
+  const failed = later.find((r) => r.status === "rejected");
+  if (failed !== undefined) throw failed.reason;
   after.forEach((i, j) => {
-    receipts[i] = later[j] as Receipt;
+    receipts[i] = (later[j] as PromiseFulfilledResult<Receipt>).value;
   });
   return receipts;
 }
 
-/** One batch of distinct keys: checked, claimed, written, recorded, released. */
+/** One batch of distinct keys, checked against the ledger: claimed, written, recorded, released. */
 async function deliverBatch(
   ctx: GuardContext,
   refs: readonly EnvelopeRef[],
+  entries: readonly LedgerEntry[],
   options: DeliverOptions,
 ): Promise<Receipt[]> {
   const { ledger, name, leases } = ctx;
   const replay = options.replay === true;
   const signal = options.signal;
   const startedAt = ctx.now();
-  const keys = refs.map((ref) => ref.key);
-  const entries = await ledger.getMany(keys);
-  // Every envelope checked before anything is claimed: one not in the ledger refuses all.
-  const deliveries: Delivery[] = refs.map((ref, i) => {
-    const entry = inLedger(ctx, ref, entries[i]);
-    return { stored: entry.envelope, position: entry.position, replay, signal, startedAt };
-  });
-  const claimed = await ledger.claimMany(name, keys, {
-    owner: ctx.owner,
-    ttlMs: ctx.claimTtlMs,
+  const deliveries: Delivery[] = entries.map((entry) => ({
+    stored: entry.envelope,
+    position: entry.position,
     replay,
-  });
+    signal,
+    startedAt,
+  }));
+  const claimed = await ledger.claimMany(
+    name,
+    refs.map((ref) => ref.key),
+    { owner: ctx.owner, ttlMs: ctx.claimTtlMs, replay },
+  );
   const receipts: Receipt[] = new Array(refs.length);
+  const acquired: Claim[] = [];
   const held: Held[] = [];
   const heldAt: number[] = [];
+  // Keys done already or held by another deliverer, each settled on its own; every one is
+  // heard at once (none can go unhandled while the batch writes) and awaited at the end.
   const aside: Promise<void>[] = [];
-  claimed.forEach((result, i) => {
-    const delivery = deliveries[i] as Delivery;
-    if (result.status === "acquired") {
-      held.push({ delivery, lease: leases.hold(result.claim, signal) });
-      heldAt.push(i);
-    } else if (result.status === "done") {
-      aside.push(
-        answerDone(ctx, delivery, result.receipt).then((receipt) => {
+  const asideErrors: { readonly error: unknown }[] = [];
+  const settle = (i: number, delivering: Promise<Receipt>) =>
+    aside.push(
+      delivering.then(
+        (receipt) => {
           receipts[i] = receipt;
-        }),
-      );
-    } else {
-      // Held by another deliverer: waited for as a single delivery waits.
-      aside.push(
-        deliverOnce(ctx, refs[i] as EnvelopeRef, options).then((receipt) => {
-          receipts[i] = receipt;
-        }),
-      );
-    }
-  });
-  let badAnswer: unknown;
+        },
+        (error: unknown) => {
+          asideErrors.push({ error });
+        },
+      ),
+    );
+  let badAnswer: { readonly error: unknown } | undefined;
   try {
+    for (const result of claimed) if (result.status === "acquired") acquired.push(result.claim);
+    claimed.forEach((result, i) => {
+      const delivery = deliveries[i] as Delivery;
+      if (result.status === "acquired") {
+        held.push({ delivery, lease: leases.hold(result.claim, signal) });
+        heldAt.push(i);
+      } else if (result.status === "done") {
+        settle(i, answerDone(ctx, delivery, result.receipt));
+      } else {
+        // Held by another deliverer: waited for as a single delivery waits.
+        settle(i, deliverOnce(ctx, refs[i] as EnvelopeRef, options));
+      }
+    });
     if (held.length > 0) {
       // A freeze this guard learnt of while the batch was claimed.
       refuseIfFrozen(ctx, ctx.freezes.cached(), held[0]?.delivery.stored.key ?? "", replay);
       const written = await writeHeld(ctx, held, (error) => {
-        badAnswer = error;
+        badAnswer = { error };
       });
       for (const h of held) leases.letGo(h.delivery.stored.key);
       const stored = await finishMany(ctx, written, startedAt);
@@ -145,16 +168,23 @@ async function deliverBatch(
     }
   } finally {
     for (const h of held) leases.letGo(h.delivery.stored.key);
-    if (held.length > 0) {
+    if (acquired.length > 0) {
       // Whether or not the receipts could be stored: no claim is left held.
       await ledger
-        .releaseClaims(held.map((h) => h.lease.claim))
+        .releaseClaims(acquired)
         .catch((error: unknown) => ctx.log("release failed: %O", error));
     }
-    const settled = await Promise.allSettled(aside);
-    const failure = settled.find((s) => s.status === "rejected");
-    if (failure !== undefined && badAnswer === undefined) badAnswer = failure.reason;
+    await Promise.all(aside);
   }
-  if (badAnswer !== undefined) throw badAnswer;
+  if (badAnswer !== undefined) throw badAnswer.error;
+  const asideError = asideErrors[0];
+  if (asideError !== undefined) throw asideError.error;
+  // A key already done here has a final receipt at its position: folded into the
+  // watermark like the ones written now (entries another deliverer finished move it too).
+  const done: number[] = [];
+  claimed.forEach((result, i) => {
+    if (result.status === "done") done.push((deliveries[i] as Delivery).position);
+  });
+  if (done.length > 0) await ctx.watermark.advance(done);
   return receipts;
 }

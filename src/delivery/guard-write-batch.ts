@@ -168,8 +168,10 @@ async function writeInBatches(
     const keys = new Set(live.map((item) => item.delivery.stored.key));
     let failed: ReadonlyMap<string, unknown>;
     let offsets: ReadonlyMap<string, string> = new Map();
+    let answer: unknown;
+    let threw = false;
     try {
-      const answer = await writeBatch(
+      answer = await writeBatch(
         live.map((item) => item.written),
         {
           sink: ctx.name,
@@ -179,6 +181,14 @@ async function writeInBatches(
           items: live.map((item) => itemContext(ctx, item, attempt)),
         },
       );
+    } catch (error) {
+      // The whole call failed: every item has its error.
+      threw = true;
+      answer = error;
+    }
+    if (threw) {
+      failed = new Map(live.map((item) => [item.delivery.stored.key, answer]));
+    } else {
       try {
         ({ failed, offsets } = readBatchAnswer(answer, keys));
       } catch (error) {
@@ -197,9 +207,6 @@ async function writeInBatches(
         }
         break;
       }
-    } catch (error) {
-      // The whole call failed: every item has its error.
-      failed = new Map(live.map((item) => [item.delivery.stored.key, error]));
     }
     const again: Ready[] = [];
     for (const item of live) {

@@ -12,6 +12,7 @@ import type { ValidationIssue } from "../errors.js";
 import { describe, errorSummary, invalidArgument, reading } from "../internal/arguments.js";
 import { OFFSET_LIMIT } from "../internal/limits.js";
 import type { Receipt } from "../ledger/types.js";
+import { isBadBatchAnswer } from "./batch-result.js";
 import type { Delivery, GuardContext } from "./guard-context.js";
 import { abortText, rejected } from "./guard-receipts.js";
 import type { SinkValidator } from "./guard-types.js";
@@ -133,6 +134,11 @@ export async function writeWithRetries(
     } catch (error) {
       lastFailure = describeError(error);
       ctx.log("attempt %d of %s failed: %s", attempt, stored.key, lastFailure.message);
+      if (isBadBatchAnswer(error)) {
+        // Not the sink failing but the writer's answer: never retried, thrown once stored.
+        delivery.badAnswer = error;
+        return ctx.receiptOf(delivery, "failed", attempt, { error: lastFailure, fencingToken });
+      }
       if (!retry.retryable(error) || attempt === retry.attempts) {
         return ctx.receiptOf(delivery, "failed", attempt, {
           error: lastFailure,

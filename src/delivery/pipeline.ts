@@ -1,100 +1,67 @@
 /**
- * `createPipeline`: one producer fanned out to many guarded sinks. `publish` emits (the
- * event is durable in the ledger first) and then delivers to every sink independently: a
- * sink that fails or is frozen never blocks or undoes the others. `drain` is the recovery
- * path: it delivers every entry past each sink's watermark that has no final receipt
- * there, e.g. after a crash between emit and delivery.
+ * `createPipeline`: one producer fanned out to many guarded sinks.
+ *
+ * - Inline delivery (the default): `publish` emits (the event is durable in the ledger
+ *   first) and then delivers to every sink independently: a sink that fails or is frozen
+ *   never blocks or undoes the others. `publishMany` does the same for a batch, with one
+ *   append and one `deliverMany` per sink.
+ * - Background delivery: `publish` returns once the events are durable; one worker per
+ *   sink (`pipeline-worker.ts`) delivers what the ledger holds past the sink's watermark,
+ *   a batch at a time. Past `maxBacklog` a publish waits or fails (`backlog_full`);
+ *   `idle()` waits until every sink caught up; `close()` stops the workers.
+ * - `drain` is the recovery path: it delivers every entry past each sink's watermark that
+ *   has no final receipt there (after a crash between emit and delivery), in batches.
+ *
+ * The options and public types are in `pipeline-options.ts`.
  *
  * @module
  */
 
 import type { Envelope } from "../envelope/schema.js";
-import { isTransientLedgerError } from "../errors.js";
-import { describe, invalidArgument } from "../internal/arguments.js";
-import { checkHasMethod, optionalFunction } from "../internal/checks.js";
-import { optionKeys, readArray, readOptions, readProperty } from "../internal/options.js";
+import { DeliveryError, isTransientLedgerError } from "../errors.js";
+import { describe, invalidArgument, reading, renamed } from "../internal/arguments.js";
+import { optionalFunction } from "../internal/checks.js";
+import { readArray, readOptions } from "../internal/options.js";
 import type { LedgerEntry, Receipt } from "../ledger/types.js";
 import { isFinalStatus } from "../ledger/validate.js";
-import type { ClaimWait, SinkGuard } from "./guard.js";
-import type { EmitOptions, Producer } from "./producer.js";
+import { MAX_DELIVER_BATCH } from "./guard-many.js";
+import type { ClaimWait, SinkGuard } from "./guard-types.js";
+import {
+  DRAIN_KEYS,
+  type Drained,
+  type DrainOptions,
+  IDLE_KEYS,
+  type IdleOptions,
+  type Pipeline,
+  type PipelineConfig,
+  type PipelineOptions,
+  type Published,
+  type PublishedMany,
+  type PublishItem,
+  resolvePipelineOptions,
+  type SinkBacklog,
+  type SinkBatchOutcome,
+  type SinkOutcome,
+} from "./pipeline-options.js";
+import { closedError, SinkWorker } from "./pipeline-worker.js";
+import type { EmitOptions } from "./producer.js";
 
-/** Options of {@link createPipeline}. */
-export interface PipelineOptions {
-  /** The producer; every sink must read from its ledger. */
-  readonly producer: Producer;
-  /** The guarded sinks, each with a distinct name. */
-  readonly sinks: readonly SinkGuard[];
-}
-
-/** What happened at one sink: its receipt, or the error its guard threw (frozen, ledger failure). */
-export type SinkOutcome =
-  | {
-      /** The guard returned a receipt (which may still say `failed`). */
-      readonly ok: true;
-      /** The receipt. */
-      readonly receipt: Receipt;
-    }
-  | {
-      /** The guard threw. */
-      readonly ok: false;
-      /** What it threw (a `DeliveryError` when frozen; a `LedgerError` when the ledger failed). */
-      readonly error: unknown;
-    };
-
-/** Result of {@link Pipeline.publish}. */
-export interface Published {
-  /** The envelope, durable in the ledger. */
-  readonly envelope: Envelope;
-  /** Per sink name. */
-  readonly sinks: Readonly<Record<string, SinkOutcome>>;
-}
-
-/** Result of {@link Pipeline.drain}, per sink name. */
-export interface Drained {
-  readonly [sink: string]: {
-    /** Entries delivered now. */
-    readonly delivered: number;
-    /** Of those, how many got a final receipt. */
-    readonly final: number;
-    /** The watermark after the drain. */
-    readonly watermark: number;
-    /** The error the guard threw, if it stopped the drain of this sink (e.g. frozen). */
-    readonly error?: unknown;
-  };
-}
-
-/** Progress of a {@link Pipeline.drain}, per sink. */
-export interface DrainProgress {
-  /** The sink. */
-  readonly sink: string;
-  /** Entries handed to the sink's guard so far. */
-  readonly dispatched: number;
-  /**
-   * Set when a delivery starts waiting for a claim another deliverer holds (a crashed
-   * process's claim waits until it expires, unless that process ran on this host): which
-   * key, whose claim, until when.
-   */
-  readonly waiting: ClaimWait | undefined;
-  /** True in the last report of the sink. */
-  readonly done: boolean;
-}
-
-/** Options of {@link Pipeline.drain}. */
-export interface DrainOptions {
-  /** Told every 1,000 entries, whenever a delivery waits for a claim, and at each sink's end. */
-  readonly onProgress?: ((progress: DrainProgress) => void) | undefined;
-}
-
-/** A producer and its sinks: see {@link createPipeline}. */
-export interface Pipeline {
-  /** Emits, then delivers to every sink independently. */
-  publish(type: string, payload: unknown, options: EmitOptions): Promise<Published>;
-  /** Delivers every entry past each sink's watermark that has no final receipt there. */
-  drain(options?: DrainOptions): Promise<Drained>;
-}
-
-const PIPELINE_KEYS = optionKeys<PipelineOptions>()("producer", "sinks");
-const DRAIN_KEYS = optionKeys<DrainOptions>()("onProgress");
+export type {
+  BacklogLimit,
+  Drained,
+  DrainOptions,
+  DrainProgress,
+  IdleOptions,
+  Pipeline,
+  PipelineOptions,
+  Published,
+  PublishedMany,
+  PublishItem,
+  SinkBacklog,
+  SinkBatchOutcome,
+  SinkOutcome,
+  ThrottleOptions,
+} from "./pipeline-options.js";
 
 /**
  * Wires a producer to its sinks.
@@ -112,42 +79,57 @@ const DRAIN_KEYS = optionKeys<DrainOptions>()("onProgress");
  * ```
  */
 export function createPipeline(pipelineOptions: PipelineOptions): Pipeline {
-  const options = readOptions<PipelineOptions>(pipelineOptions, "options", PIPELINE_KEYS, {
-    required: true,
-  });
-  const producer = checkHasMethod(
-    options.producer as Producer,
-    "emit",
-    "options.producer",
-    "a producer",
-  );
-  const sinks = readArray(options.sinks, "options.sinks") as SinkGuard[];
-  if (sinks.length === 0)
-    invalidArgument("options.sinks", "must be a non-empty array of guarded sinks");
-  const names = new Set<string>();
-  sinks.forEach((sink, i) => {
-    checkHasMethod(sink, "deliver", `options.sinks[${i}]`, "a guarded sink");
-    const name = readProperty(sink, "name", `options.sinks[${i}]`);
-    if (typeof name !== "string")
-      invalidArgument(`options.sinks[${i}].name`, `must be a sink name, got ${describe(name)}`);
-    if (names.has(name))
-      invalidArgument(`options.sinks[${i}]`, `repeats the sink name ${JSON.stringify(name)}`);
-    if (
-      readProperty(sink, "ledger", `options.sinks[${i}]`) !==
-      readProperty(producer, "ledger", "options.producer")
-    ) {
-      invalidArgument(`options.sinks[${i}]`, "must deliver from the producer's ledger");
+  const config = resolvePipelineOptions(pipelineOptions);
+  const { producer, sinks } = config;
+  let published = 0;
+  let closed = false;
+  const workers = config.background
+    ? sinks.map((sink) => new SinkWorker(sink, config, () => published))
+    : [];
+  for (const worker of workers) worker.start();
+
+  function assertOpen(): void {
+    if (closed) throw closedError();
+  }
+
+  /** Background: waits (or fails) while a sink is past `maxBacklog`. */
+  async function admit(): Promise<void> {
+    const { maxEntries, maxAgeMs, clock, failFast } = config;
+    if (maxEntries === undefined && maxAgeMs === undefined) return;
+    const over = (worker: SinkWorker) =>
+      (maxEntries !== undefined && worker.backlogEntries() >= maxEntries) ||
+      (maxAgeMs !== undefined && worker.backlogAgeMs(clock()) >= maxAgeMs);
+    for (const worker of workers) {
+      if (!over(worker)) continue;
+      if (failFast) {
+        throw new DeliveryError(
+          "backlog_full",
+          `Sink ${worker.guard.name} is past its backlog limit (${worker.backlogEntries()} entries, oldest ${worker.backlogAgeMs(clock())} ms): nothing was published`,
+          { sink: worker.guard.name },
+        );
+      }
+      await worker.waitFor(() => closed || !over(worker));
+      assertOpen();
     }
-    names.add(name);
-  });
-  const ledger = producer.ledger;
+  }
+
+  function queued(count: number): void {
+    published += count;
+    for (const worker of workers) worker.notify();
+  }
 
   async function publish(
     type: string,
     payload: unknown,
     emitOptions: EmitOptions,
   ): Promise<Published> {
+    assertOpen();
+    await admit();
     const envelope = await producer.emit(type, payload, emitOptions);
+    if (config.background) {
+      queued(1);
+      return Object.freeze({ envelope, sinks: Object.freeze({}) });
+    }
     const settled = await Promise.allSettled(sinks.map((sink) => sink.deliver(envelope)));
     const outcome: Record<string, SinkOutcome> = {};
     settled.forEach((result, i) => {
@@ -160,65 +142,141 @@ export function createPipeline(pipelineOptions: PipelineOptions): Pipeline {
     return Object.freeze({ envelope, sinks: Object.freeze(outcome) });
   }
 
-  async function* pending(sink: SinkGuard, dispatched: () => void): AsyncIterable<Envelope> {
-    const from = (await ledger.getWatermark(sink.name)) + 1;
-    const to = await ledger.head();
-    if (to < from) return;
-    // Positions with a final receipt are skipped; the rest are delivered in position order.
-    const finals = new Set<number>();
-    for await (const receipt of ledger.scanReceipts(sink.name, { from, to })) {
-      if (isFinalStatus(receipt.status)) finals.add(receipt.position);
+  async function publishMany(events: readonly PublishItem[]): Promise<PublishedMany> {
+    assertOpen();
+    const list = readArray(events, "events", MAX_DELIVER_BATCH);
+    if (list.length === 0) invalidArgument("events", "must hold at least one event");
+    await admit();
+    let envelopes: Envelope[];
+    try {
+      envelopes = await producer.emitMany(list as PublishItem[]);
+    } catch (error) {
+      // The producer names its argument `items`; here it is `events`.
+      throw renamed(error, "items", "events");
     }
-    for await (const entry of ledger.scan({ from, to }) as AsyncIterable<LedgerEntry>) {
-      if (!finals.has(entry.position)) {
-        dispatched();
-        yield entry.envelope;
-      }
+    if (config.background) {
+      queued(envelopes.length);
+      return Object.freeze({ envelopes: Object.freeze(envelopes), sinks: Object.freeze({}) });
     }
+    const settled = await Promise.allSettled(sinks.map((sink) => sink.deliverMany(envelopes)));
+    const outcome: Record<string, SinkBatchOutcome> = {};
+    settled.forEach((result, i) => {
+      const sink = sinks[i] as SinkGuard;
+      outcome[sink.name] =
+        result.status === "fulfilled"
+          ? { ok: true, receipts: Object.freeze(result.value) }
+          : { ok: false, error: result.reason };
+    });
+    return Object.freeze({ envelopes: Object.freeze(envelopes), sinks: Object.freeze(outcome) });
   }
 
   async function drain(options?: DrainOptions): Promise<Drained> {
+    assertOpen();
     const drainOptions = readOptions<DrainOptions>(options, "options", DRAIN_KEYS);
     const onProgress = optionalFunction(drainOptions.onProgress, "options.onProgress");
-    const results = await Promise.all(
-      sinks.map(async (sink) => {
-        let dispatched = 0;
-        const tell = (waiting: ClaimWait | undefined, done = false) =>
-          onProgress?.({ sink: sink.name, dispatched, waiting, done });
-        try {
-          const receipts = await sink.deliverAll(
-            pending(sink, () => {
-              if (++dispatched % 1000 === 0) tell(undefined);
-            }),
-            { onWait: (wait) => tell(wait) },
-          );
-          tell(undefined, true);
-          await sink.measure();
-          return [
-            sink.name,
-            {
-              delivered: receipts.length,
-              final: receipts.filter((r) => isFinalStatus(r.status)).length,
-              watermark: await ledger.getWatermark(sink.name),
-            },
-          ] as const;
-        } catch (error) {
-          // The ledger may be what failed. If it is unavailable, the guard's last view of
-          // the watermark is reported, and this sink's failure does not reject the drain of
-          // the others; damage (a `CorruptionError`) still rejects the drain.
-          let watermark: number;
-          try {
-            watermark = await ledger.getWatermark(sink.name);
-          } catch (readError) {
-            if (!isTransientLedgerError(readError)) throw readError;
-            watermark = sink.status().watermark;
-          }
-          return [sink.name, { delivered: 0, final: 0, watermark, error }] as const;
-        }
-      }),
-    );
+    const results = await Promise.all(sinks.map((sink) => drainSink(config, sink, onProgress)));
     return Object.freeze(Object.fromEntries(results));
   }
 
-  return { publish, drain };
+  async function idle(options?: IdleOptions): Promise<void> {
+    assertOpen();
+    const idleOptions = readOptions<IdleOptions>(options, "options", IDLE_KEYS);
+    const signal = idleOptions.signal;
+    if (signal !== undefined && !reading("options.signal", () => signal instanceof AbortSignal)) {
+      invalidArgument("options.signal", `must be an AbortSignal, got ${describe(signal)}`);
+    }
+    const head = await producer.ledger.head();
+    if (!config.background) {
+      // Inline: every publish delivered already; entries a crash left are drained.
+      await drain();
+      return;
+    }
+    await Promise.all(workers.map((worker) => worker.caughtUpTo(head, signal)));
+  }
+
+  function backlog(): Readonly<Record<string, SinkBacklog>> {
+    return Object.freeze(
+      Object.fromEntries(workers.map((worker) => [worker.guard.name, worker.backlog()])),
+    );
+  }
+
+  async function close(): Promise<void> {
+    if (closed) return;
+    closed = true;
+    await Promise.all(workers.map((worker) => worker.close()));
+  }
+
+  return { publish, publishMany, drain, idle, backlog, close };
+}
+
+/** The entries past the watermark of `sink` with no final receipt there, in position order. */
+async function* pending(
+  config: PipelineConfig,
+  sink: SinkGuard,
+  dispatched: () => void,
+): AsyncIterable<Envelope> {
+  const ledger = config.producer.ledger;
+  const from = (await ledger.getWatermark(sink.name)) + 1;
+  const to = await ledger.head();
+  if (to < from) return;
+  // Positions with a final receipt are skipped; the rest are delivered in position order.
+  const finals = new Set<number>();
+  for await (const receipt of ledger.scanReceipts(sink.name, { from, to })) {
+    if (isFinalStatus(receipt.status)) finals.add(receipt.position);
+  }
+  for await (const entry of ledger.scan({ from, to }) as AsyncIterable<LedgerEntry>) {
+    if (!finals.has(entry.position)) {
+      dispatched();
+      yield entry.envelope;
+    }
+  }
+}
+
+/** Drains one sink in batches of `batchSize`: what `drain` reports of it. */
+async function drainSink(
+  config: PipelineConfig,
+  sink: SinkGuard,
+  onProgress: DrainOptions["onProgress"],
+): Promise<readonly [string, Drained[string]]> {
+  const ledger = config.producer.ledger;
+  let dispatched = 0;
+  const tell = (waiting: ClaimWait | undefined, done = false) =>
+    onProgress?.({ sink: sink.name, dispatched, waiting, done });
+  let delivered = 0;
+  let final = 0;
+  const deliver = async (batch: readonly Envelope[]) => {
+    const receipts: readonly Receipt[] = await sink.deliverMany(batch, {
+      onWait: (wait) => tell(wait),
+    });
+    delivered += receipts.length;
+    final += receipts.filter((r) => isFinalStatus(r.status)).length;
+  };
+  try {
+    let batch: Envelope[] = [];
+    for await (const envelope of pending(config, sink, () => {
+      if (++dispatched % 1000 === 0) tell(undefined);
+    })) {
+      batch.push(envelope);
+      if (batch.length >= config.batchSize) {
+        await deliver(batch);
+        batch = [];
+      }
+    }
+    if (batch.length > 0) await deliver(batch);
+    tell(undefined, true);
+    await sink.measure();
+    return [sink.name, { delivered, final, watermark: await ledger.getWatermark(sink.name) }];
+  } catch (error) {
+    // The ledger may be what failed. If it is unavailable, the guard's last view of the
+    // watermark is reported, and this sink's failure does not reject the drain of the
+    // others; damage (a `CorruptionError`) still rejects the drain.
+    let watermark: number;
+    try {
+      watermark = await ledger.getWatermark(sink.name);
+    } catch (readError) {
+      if (!isTransientLedgerError(readError)) throw readError;
+      watermark = sink.status().watermark;
+    }
+    return [sink.name, { delivered, final, watermark, error }];
+  }
 }

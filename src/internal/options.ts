@@ -171,7 +171,8 @@ export function readOptions<T extends object>(
   }
   const knownSet = keySet(known);
   const what = how.what ?? "an option";
-  const snapshot: Record<string, unknown> = {};
+  // No prototype: a key not given reads undefined, whatever Object.prototype holds.
+  const snapshot: Record<string, unknown> = Object.create(null);
   for (const key of own) {
     const at = `${path}.${key}`;
     if (!knownSet.has(key) || FORBIDDEN.has(key)) {
@@ -253,7 +254,8 @@ function readInstance<T>(
     if (error instanceof InvalidArgumentError) throw error;
     unreadable(path, error);
   }
-  const snapshot: Record<string, unknown> = {};
+  // No prototype: a key not given reads undefined, whatever Object.prototype holds.
+  const snapshot: Record<string, unknown> = Object.create(null);
   for (const key of known) {
     let read: unknown;
     try {

@@ -272,7 +272,13 @@ export abstract class BaseLedger implements Ledger {
    */
   protected async _claimMany(requests: readonly ClaimRequest[]): Promise<readonly ClaimResult[]> {
     const results: ClaimResult[] = [];
-    for (const request of requests) results.push(await this._claim(request));
+    try {
+      for (const request of requests) results.push(await this._claim(request));
+    } catch (error) {
+      // All or nothing for the caller: the claims taken before the failure are given up.
+      await this.#giveUp(results);
+      throw error;
+    }
     return results;
   }
   /**
@@ -673,6 +679,15 @@ export abstract class BaseLedger implements Ledger {
     return verifyAuditChain(this.scanAudit(), checkAuditHead(given, "options.head"));
   }
 
+  /** Releases, best effort, the claims acquired in `results` (a batch that failed). */
+  async #giveUp(results: readonly unknown[]): Promise<void> {
+    for (const result of results) {
+      const r = result as { status?: unknown; claim?: Claim } | null;
+      if (r?.status !== "acquired" || typeof r.claim !== "object" || r.claim === null) continue;
+      await this._releaseClaim(r.claim).catch(() => undefined);
+    }
+  }
+
   // ---- batch operations ---------------------------------------------------------------
 
   async getMany(keys: readonly string[]): Promise<readonly (LedgerEntry | undefined)[]> {
@@ -714,11 +729,17 @@ export abstract class BaseLedger implements Ledger {
     return this.#run(async () => {
       const results = await this._claimMany(requests);
       const claims = this.storageSite("claims");
-      answers(results, requests.length, claims, `the claims of ${JSON.stringify(sink)}`);
       const receipts = this.storageSite("receipts");
-      return Object.freeze(
-        requests.map((request, i) => checkedClaimResult(results[i], request, claims, receipts)),
-      );
+      try {
+        answers(results, requests.length, claims, `the claims of ${JSON.stringify(sink)}`);
+        return Object.freeze(
+          requests.map((request, i) => checkedClaimResult(results[i], request, claims, receipts)),
+        );
+      } catch (error) {
+        // An answer that does not check out: no claim of the batch is left held.
+        await this.#giveUp(Array.isArray(results) ? results : []);
+        throw error;
+      }
     });
   }
 
@@ -728,6 +749,12 @@ export abstract class BaseLedger implements Ledger {
       underPath("claim", `claims[${i}]`, () => checkClaim(claim as Claim)),
     );
     if (list.length === 0) return EMPTY;
+    const seen = new Set<string>();
+    list.forEach((claim, i) => {
+      const id = `${claim.sink}\u0000${claim.key}\u0000${claim.token}`;
+      if (seen.has(id)) invalidArgument(`claims[${i}]`, "repeats a claim of the batch");
+      seen.add(id);
+    });
     const released = await this.#run(() => this._releaseClaims(list));
     answers(released, list.length, this.storageSite("claims"), "the release of many claims");
     return Object.freeze(released.map((r) => r === true));

@@ -121,6 +121,25 @@ export const ledgerBatchCases: ConformanceGroup = defineGroup((test) => {
     );
   });
 
+  test("claimMany answering done leaves the key's claim as it was", async (ledger, t) => {
+    const [entry] = await fill(ledger, t, 1);
+    assert.ok(entry !== undefined);
+    const key = entry.envelope.key;
+    const mine = claimOf(await ledger.claim("warehouse", key, { owner: "x", ttlMs: 1000 }), "x");
+    await ledger.putReceipt(receiptFor(entry, { fencingToken: mine.fencingToken }));
+    // Even asked to take over from its holder, a done key is answered done and the live
+    // claim stays its holder's, as `claim` leaves it.
+    const answer = await ledger.claimMany("warehouse", [key], {
+      owner: "y",
+      ttlMs: 1000,
+      takeOverFrom: "x",
+    });
+    assert.equal(answer[0]?.status, "done");
+    const renewed = await ledger.renewClaim(mine, 1000);
+    assert.equal(renewed.fencingToken, mine.fencingToken);
+    assert.equal(await ledger.releaseClaim(renewed), true);
+  });
+
   test("releaseClaims answers each claim in order; released keys can be claimed again", async (ledger, t) => {
     const entries = await fill(ledger, t, 2);
     const keys = entries.map((e) => e.envelope.key);
@@ -134,6 +153,14 @@ export const ledgerBatchCases: ConformanceGroup = defineGroup((test) => {
       assert.ok(claimOf(r, `again ${i}`).fencingToken > (claims[i] as Claim).fencingToken);
     });
     assert.deepEqual(await ledger.releaseClaims([]), []);
+    await rejectsWith(
+      ledger.releaseClaims([
+        next[0] && claimOf(next[0], "a"),
+        next[0] && claimOf(next[0], "a"),
+      ] as Claim[]),
+      isArgumentAt("claims[1]"),
+      "a repeated claim",
+    );
     await rejectsWith(
       ledger.releaseClaims([claims[0] as Claim, { ...(claims[0] as Claim), token: 5 } as never]),
       (error) =>

@@ -149,7 +149,7 @@ describe("guard.deliverMany", () => {
       [42, "options.writeBatch()"],
       [[], "options.writeBatch()"],
       [{ failed: "k" }, "options.writeBatch().failed"],
-      [{ failed: [{ key: "not-in-batch", error: 1 }] }, "options.writeBatch().failed[0]"],
+      [{ failed: [{ key: "not-in-batch", error: 1 }] }, "options.writeBatch().failed[0].key"],
       [{ failed: [null] }, "options.writeBatch().failed[0]"],
       [{ offsets: { x: 1 } }, 'options.writeBatch().offsets["x"]'],
       [{ fialed: [] }, "options.writeBatch().fialed"],
@@ -430,6 +430,113 @@ describe("guard.deliverMany", () => {
     const second = await guard.deliver(b as Envelope);
     expect([second.status, second.attempt]).toEqual(["written", 2]);
     expect(batches).toEqual([1, 1, 1]);
+  });
+
+  it("a repeat that does not match the ledger refuses the batch before anything is written", async () => {
+    const world = guardWorld();
+    const [a, b] = await appendN(world, 2);
+    let written = 0;
+    const guard = guardSink({
+      name: "s",
+      ledger: world.ledger,
+      writeBatch: () => {
+        written++;
+      },
+    });
+    const other = { ...(a as Envelope), checksum: (b as Envelope).checksum };
+    const error = await guard.deliverMany([a, b, other] as Envelope[]).catch((e: unknown) => e);
+    expect((error as DeliveryError).code).toBe("ledger_mismatch");
+    expect(written).toBe(0);
+    expect(await world.ledger.getReceipts("s", (a as Envelope).key)).toEqual([]);
+  });
+
+  it("a held key whose delivery throws rejects the batch after it ends, never unheard", async () => {
+    for (const thrown of [new Error("validator broke"), undefined]) {
+      const world = guardWorld();
+      const [a, b] = await appendN(world, 2);
+      await world.ledger.claim("s", (b as Envelope).key, { owner: "other", ttlMs: 30 });
+      const unheard: unknown[] = [];
+      const listener = (reason: unknown) => unheard.push(reason);
+      process.on("unhandledRejection", listener);
+      try {
+        const guard = guardSink({
+          name: "s",
+          ledger: world.ledger,
+          pollMs: 5,
+          claimTtlMs: 1000,
+          validate: (e) => {
+            if (e.key === (b as Envelope).key) throw thrown;
+            return [];
+          },
+          write: async () => {
+            await new Promise((resolve) => setTimeout(resolve, 80));
+          },
+        });
+        // b is held when the batch is claimed; its holder's claim expires while a is written.
+        const delivering = guard.deliverMany([a, b] as Envelope[]).then(
+          (receipts) => ({ receipts }),
+          (error: unknown) => ({ error }),
+        );
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        world.clock.advance(100);
+        const outcome = await delivering;
+        expect("error" in outcome, String(thrown)).toBe(true);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        expect(unheard).toEqual([]);
+        // The batch's own claim was released.
+        const again = await world.ledger.claim("s", (a as Envelope).key, { owner: "x", ttlMs: 10 });
+        expect(again.status).toBe("done");
+      } finally {
+        process.off("unhandledRejection", listener);
+      }
+    }
+  });
+
+  it("a single deliver through writeBatch stores the failed receipt, then throws a bad answer, once", async () => {
+    const world = guardWorld();
+    const [a] = await appendN(world, 1);
+    let calls = 0;
+    const guard = guardSink({
+      name: "s",
+      ledger: world.ledger,
+      retry: noSleep,
+      writeBatch: () => {
+        calls++;
+        return 42 as never;
+      },
+    });
+    const error = await guard.deliver(a as Envelope).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect((error as InvalidArgumentError).path).toBe("options.writeBatch()");
+    expect(calls).toBe(1);
+    const stored = await world.ledger.getReceipts("s", (a as Envelope).key);
+    expect(stored.map((r) => [r.status, r.error?.code])).toEqual([["failed", "invalid_argument"]]);
+    expect(
+      (await world.ledger.claim("s", (a as Envelope).key, { owner: "x", ttlMs: 10 })).status,
+    ).toBe("acquired");
+  });
+
+  it("a batch answer listing more failures than a batch can hold is refused at once", async () => {
+    const world = guardWorld();
+    const [a] = await appendN(world, 1);
+    const huge: unknown[] = [];
+    huge.length = 2 ** 28; // sparse: would take seconds to walk
+    const guard = guardSink({
+      name: "s",
+      ledger: world.ledger,
+      writeBatch: () => ({ failed: huge as never }),
+    });
+    const error = await guard.deliverMany([a as Envelope]).catch((e: unknown) => e);
+    expect((error as InvalidArgumentError).path).toBe("options.writeBatch().failed");
+    // A polluted Object.prototype is not read: a plain answer's own fields only.
+    const proto = Object.prototype as Record<string, unknown>;
+    proto.failed = [{ key: (a as Envelope).key, error: 1 }];
+    try {
+      const plain = guardSink({ name: "t", ledger: world.ledger, writeBatch: () => ({}) });
+      expect((await plain.deliverMany([a as Envelope]))[0]?.status).toBe("written");
+    } finally {
+      delete proto.failed;
+    }
   });
 
   it("works over any ledger through BaseLedger's defaults", async () => {

@@ -102,3 +102,24 @@ describe("BaseLedger batch operations", () => {
     expect(Object.isFrozen(claimed)).toBe(true);
   });
 });
+
+describe("BaseLedger claimMany after a failure", () => {
+  it("gives up the claims it took before the adapter failed", async () => {
+    class Failing extends MemoryLedger {
+      calls = 0;
+      protected override async _claim(request: ClaimRequest): Promise<ClaimResult> {
+        if (++this.calls === 3) throw new Error("connection reset");
+        return super._claim(request);
+      }
+    }
+    const ledger = new Failing();
+    const { results } = await ledger.append([envelope(1), envelope(2), envelope(3)]);
+    const keys = results.map((r) => r.entry.envelope.key);
+    await expect(ledger.claimMany("s", keys, { owner: "a", ttlMs: 60_000 })).rejects.toThrow(
+      /connection reset/,
+    );
+    for (const key of keys) {
+      expect((await ledger.claim("s", key, { owner: "b", ttlMs: 1000 })).status).toBe("acquired");
+    }
+  });
+});

@@ -406,7 +406,7 @@ describe("simulate: planted bugs are caught, and their failing seeds replay", ()
         lossy: () => {
           let n = 0; // per run: the factory is called once per run
           return mapSink((rows, e) => {
-            if (++n % 17 === 0) return; // acknowledged, never stored
+            if (++n % 7 === 0) return; // acknowledged, never stored
             rows.set(e.key, [{ key: e.key, checksum: e.checksum }]);
           })();
         },

@@ -452,95 +452,122 @@ export class PostgresLedger extends BaseLedger {
   }
 
   protected override async _claimMany(requests: readonly ClaimRequest[]): Promise<ClaimResult[]> {
-    const first = requests[0] as ClaimRequest;
-    const { sink, owner, ignoreDone, takeOverFrom } = first;
-    const ttl = first.expiresAt - first.now;
     const results = new Map<string, ClaimResult>();
     let left = requests;
-    for (let attempt = 0; left.length > 0; attempt++) {
-      if (attempt > 10) throw new LedgerError("unavailable", "The claims kept changing hands");
-      const asked = left;
-      left = await this.#transaction(async (client): Promise<[ClaimRequest[], boolean]> => {
-        const taken = await client.query({
-          ...this.#q.takeClaims,
-          values: [
-            sink,
-            owner,
-            ttl,
-            asked.map((r) => r.key),
-            asked.map((r) => r.token),
-            takeOverFrom ?? null,
+    try {
+      for (let attempt = 0; left.length > 0; attempt++) {
+        if (attempt > 10) throw new LedgerError("unavailable", "The claims kept changing hands");
+        const asked = left;
+        left = await this.#transaction(
+          async (client): Promise<[ClaimRequest[], boolean]> => [
+            await this.#claimRound(client, asked, results),
+            true,
           ],
-        });
-        const acquired = new Map<string, Record<string, unknown>>();
-        for (const row of taken.rows) acquired.set(String(row.key), row);
-        // The final receipts are read after the claims are taken, in a later statement, as
-        // `_claim` reads them: a claim taken after a release always sees the receipt.
-        const done = new Map<string, Receipt>();
-        if (!ignoreDone) {
-          const finals = await client.query({
-            ...this.#q.lastFinals,
-            values: [sink, asked.map((r) => r.key)],
-          });
-          for (const row of finals.rows) {
-            done.set(String(row.key), parseStoredJson(row.receipt) as Receipt);
-          }
-        }
-        // A claim taken for a key that is done is given up again in this transaction
-        // (`_claim` rolls it back instead); its fencing token stays raised, which only
-        // fences a holder whose claim had already ended.
-        const undo = asked.filter((r) => done.has(r.key) && acquired.has(r.key));
-        if (undo.length > 0) {
-          await client.query({
-            ...this.#q.releaseMany,
-            values: [undo.map(() => sink), undo.map((r) => r.key), undo.map((r) => r.token)],
-          });
-        }
-        const unsettled = asked.filter((r) => !done.has(r.key) && !acquired.has(r.key));
-        const current = new Map<string, Record<string, unknown>>();
-        if (unsettled.length > 0) {
-          const found = await client.query({
-            ...this.#q.currentClaims,
-            values: [sink, unsettled.map((r) => r.key)],
-          });
-          for (const row of found.rows) current.set(String(row.key), row);
-        }
-        const again: ClaimRequest[] = [];
-        for (const request of asked) {
-          const receipt = done.get(request.key);
-          if (receipt !== undefined) {
-            results.set(request.key, { status: "done", receipt });
-            continue;
-          }
-          const row = acquired.get(request.key);
-          if (row !== undefined) {
-            const claim: Claim = Object.freeze({
-              sink,
-              key: request.key,
-              owner,
-              token: request.token,
-              fencingToken: Number(row.fencing_token),
-              expiresAt: Number(row.expires_at),
-            });
-            results.set(request.key, { status: "acquired", claim });
-            continue;
-          }
-          const held = current.get(request.key);
-          // Released or expired between the two statements: asked again.
-          if (held === undefined || held.released === true || held.expired === true) {
-            again.push(request);
-            continue;
-          }
-          results.set(request.key, {
-            status: "held",
-            owner: held.owner as string,
-            expiresAt: Number(held.expires_at),
-          });
-        }
-        return [again, true];
-      });
+        );
+      }
+    } catch (error) {
+      // All or nothing for the caller: claims committed by earlier rounds are given up.
+      const taken = [...results.values()].flatMap((r) =>
+        r.status === "acquired" ? [r.claim] : [],
+      );
+      if (taken.length > 0) await this._releaseClaims(taken).catch(() => undefined);
+      throw error;
     }
     return requests.map((r) => results.get(r.key) as ClaimResult);
+  }
+
+  /**
+   * One round of `_claimMany` in the caller's transaction: every key asked claimed in one
+   * statement, then the final receipts read in a later one (as `_claim` reads them: a claim
+   * taken after a release always sees the receipt). A key found done is answered `done`
+   * with its claim rolled back, exactly as `_claim` rolls back: the claims are taken under
+   * a savepoint, and when some key turns out done the savepoint is rolled back and the
+   * others taken again. Answers go into `results`; returns the keys to ask again (released
+   * or expired between two statements).
+   */
+  async #claimRound(
+    client: PgPoolClient,
+    asked: readonly ClaimRequest[],
+    results: Map<string, ClaimResult>,
+  ): Promise<ClaimRequest[]> {
+    // A transaction retried (a deadlock, a serialization failure) starts over: nothing an
+    // attempt rolled back is kept.
+    for (const request of asked) results.delete(request.key);
+    const first = asked[0] as ClaimRequest;
+    const { sink, owner, ignoreDone, takeOverFrom } = first;
+    const ttl = first.expiresAt - first.now;
+    let pending = asked;
+    let acquired = new Map<string, Record<string, unknown>>();
+    for (let round = 0; pending.length > 0; round++) {
+      if (round > 10) throw new LedgerError("unavailable", "The claims kept changing hands");
+      await client.query("SAVEPOINT sinkproof_claims");
+      const taken = await client.query({
+        ...this.#q.takeClaims,
+        values: [
+          sink,
+          owner,
+          ttl,
+          pending.map((r) => r.key),
+          pending.map((r) => r.token),
+          takeOverFrom ?? null,
+        ],
+      });
+      acquired = new Map();
+      for (const row of taken.rows) acquired.set(String(row.key), row);
+      if (ignoreDone) break;
+      const finals = await client.query({
+        ...this.#q.lastFinals,
+        values: [sink, pending.map((r) => r.key)],
+      });
+      const done = new Map<string, Receipt>();
+      for (const row of finals.rows) {
+        done.set(String(row.key), parseStoredJson(row.receipt) as Receipt);
+      }
+      for (const [key, receipt] of done) results.set(key, { status: "done", receipt });
+      if (![...done.keys()].some((key) => acquired.has(key))) break;
+      // A claim was taken on a key that is done: undone, and the others taken again.
+      await client.query("ROLLBACK TO SAVEPOINT sinkproof_claims");
+      acquired = new Map();
+      pending = pending.filter((r) => !done.has(r.key));
+    }
+    const unsettled = pending.filter((r) => !results.has(r.key) && !acquired.has(r.key));
+    const current = new Map<string, Record<string, unknown>>();
+    if (unsettled.length > 0) {
+      const found = await client.query({
+        ...this.#q.currentClaims,
+        values: [sink, unsettled.map((r) => r.key)],
+      });
+      for (const row of found.rows) current.set(String(row.key), row);
+    }
+    const again: ClaimRequest[] = [];
+    for (const request of pending) {
+      if (results.get(request.key)?.status === "done") continue;
+      const row = acquired.get(request.key);
+      if (row !== undefined) {
+        const claim: Claim = Object.freeze({
+          sink,
+          key: request.key,
+          owner,
+          token: request.token,
+          fencingToken: Number(row.fencing_token),
+          expiresAt: Number(row.expires_at),
+        });
+        results.set(request.key, { status: "acquired", claim });
+        continue;
+      }
+      const held = current.get(request.key);
+      // Released or expired between the two statements: asked again.
+      if (held === undefined || held.released === true || held.expired === true) {
+        again.push(request);
+        continue;
+      }
+      results.set(request.key, {
+        status: "held",
+        owner: held.owner as string,
+        expiresAt: Number(held.expires_at),
+      });
+    }
+    return again;
   }
 
   protected override async _releaseClaims(claims: readonly Claim[]): Promise<boolean[]> {

@@ -228,9 +228,10 @@ function claimStatements(t: Tables, named: Named) {
       "current_claims",
       `SELECT key, owner, expires_at, released, expires_at <= ${NOW_MS} AS expired FROM ${t.claims} WHERE sink = $1 AND key = ANY($2::text[])`,
     ),
+    // The claims locked in key order first (as take_claims locks them), then released.
     releaseMany: named(
       "release_many",
-      `UPDATE ${t.claims} AS c SET released = true FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS r(sink, key, token, ord) WHERE c.sink = r.sink AND c.key = r.key AND c.token = r.token AND NOT c.released RETURNING r.ord`,
+      `WITH r AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS r(sink, key, token, ord)), locked AS (SELECT c.sink, c.key FROM ${t.claims} c JOIN r ON c.sink = r.sink AND c.key = r.key AND c.token = r.token WHERE NOT c.released ORDER BY c.sink, c.key FOR UPDATE OF c) UPDATE ${t.claims} AS c SET released = true FROM r WHERE (c.sink, c.key) IN (SELECT sink, key FROM locked) AND c.sink = r.sink AND c.key = r.key AND c.token = r.token AND NOT c.released RETURNING r.ord`,
     ),
     currentClaim: named(
       "current_claim",
