@@ -35,6 +35,7 @@ import { bulkOrderPayload, mebibytePayload, orderPayload } from "./payloads.js";
 import { runReconcileBench } from "./reconcile.js";
 import { runSimulateBench } from "./simulate.js";
 import { runSqlLedgerBench } from "./sql-ledgers.js";
+import { runThroughputBench } from "./throughput.js";
 
 interface Row {
   group: string;
@@ -286,7 +287,8 @@ const groups: Group[] = [
 const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length);
 const selected = only === undefined ? groups : groups.filter((g) => g.name.includes(only));
 // `--only=ledger` runs the ledger benchmarks alone (`--only=sql-ledgers` the SQLite and
-// PostgreSQL ones, `--only=delivery`, `--only=reconcile`, `--only=simulate` theirs); any other
+// PostgreSQL ones, `--only=delivery`, `--only=reconcile`, `--only=simulate`, `--only=throughput`
+// theirs); any other
 // filter skips them.
 const specs = new Map<string, { group: Group; spec: TaskSpec }>();
 for (const group of selected) {
@@ -394,6 +396,10 @@ const simulatePart =
   only === undefined || only === "simulate"
     ? await runSimulateBench(quick)
     : { rows: [], targets: [] };
+const throughputPart =
+  only === undefined || only === "throughput"
+    ? await runThroughputBench(quick)
+    : { rows: [], targets: [] };
 const ledger = {
   rows: [
     ...ledgerPart.rows,
@@ -401,6 +407,7 @@ const ledger = {
     ...deliveryPart.rows,
     ...reconcilePart.rows,
     ...simulatePart.rows,
+    ...throughputPart.rows,
   ],
   targets: [
     ...ledgerPart.targets,
@@ -408,6 +415,7 @@ const ledger = {
     ...deliveryPart.targets,
     ...reconcilePart.targets,
     ...simulatePart.targets,
+    ...throughputPart.targets,
   ],
 };
 const perSecond = (n: number) => (n === 0 ? "" : Math.round(n).toLocaleString("en-US"));

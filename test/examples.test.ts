@@ -25,8 +25,8 @@ describe("examples run against the built package", () => {
   for (const file of examples) {
     it(`examples/${file} runs to completion`, async (context) => {
       const env: Record<string, string | undefined> = { ...process.env, NODE_OPTIONS: "" };
-      // The PostgreSQL example gets a database on the test run's server.
-      if (file === "postgres-ledger.ts") {
+      // The PostgreSQL examples get a database on the test run's server.
+      if (file.startsWith("postgres-")) {
         if (postgresUrl === undefined) {
           console.log(`examples/${file} skipped: ${postgresSkipped}`);
           context.skip();

@@ -12,7 +12,7 @@ import { DeliveryError } from "../errors.js";
 import type { Claim, LedgerEntry, Receipt, SinkFreeze } from "../ledger/types.js";
 import type { Delivery, GuardContext } from "./guard-context.js";
 import type { EnvelopeRef } from "./guard-options.js";
-import { abortText, answerDone, finish } from "./guard-receipts.js";
+import { abortText, answerDone, finish, sealAnswer } from "./guard-receipts.js";
 import type { ClaimWait, DeliverOptions } from "./guard-types.js";
 import { writeUnderClaim } from "./guard-write.js";
 import { isDeadLocalOwner } from "./owner.js";
@@ -143,6 +143,10 @@ export async function deliverOnce(
         continue;
       }
       takeOverFrom = undefined;
+      if (options.whenHeld === "skip") {
+        waiting.delete(stored.key);
+        return heldAnswer(ctx, delivery, claimed.owner, claimed.expiresAt);
+      }
       noteWait(
         ctx,
         { sink: name, key: stored.key, owner: claimed.owner, until: ctx.iso(claimed.expiresAt) },
@@ -168,6 +172,25 @@ export async function deliverOnce(
   } finally {
     waiting.delete(stored.key);
   }
+}
+
+/**
+ * The answer of a delivery that skips a key another deliverer holds (`whenHeld: "skip"`):
+ * a `failed` receipt of code `claim_held`, not stored (the holder's receipt will say what
+ * happened to the key).
+ */
+export function heldAnswer(
+  ctx: GuardContext,
+  delivery: Delivery,
+  owner: string,
+  expiresAt: number,
+): Receipt {
+  return sealAnswer(
+    ctx,
+    ctx.receiptOf(delivery, "failed", 1, {
+      error: { code: "claim_held", message: `claimed by ${owner} until ${ctx.iso(expiresAt)}` },
+    }),
+  );
 }
 
 /** The write and its receipt, under an acquired claim; the claim is released after. */

@@ -16,7 +16,7 @@ import { invalidArgument, underPath } from "../internal/arguments.js";
 import { readArray } from "../internal/options.js";
 import type { Claim, LedgerEntry, Receipt } from "../ledger/types.js";
 import type { Delivery, GuardContext } from "./guard-context.js";
-import { deliverOnce, deliverWith, inLedger, refuseIfFrozen } from "./guard-deliver.js";
+import { deliverOnce, deliverWith, heldAnswer, inLedger, refuseIfFrozen } from "./guard-deliver.js";
 import { type EnvelopeRef, envelopeRef, readDeliverOptions } from "./guard-options.js";
 import { answerDone, finishMany } from "./guard-receipts.js";
 import type { DeliverOptions } from "./guard-types.js";
@@ -149,6 +149,8 @@ async function deliverBatch(
         heldAt.push(i);
       } else if (result.status === "done") {
         settle(i, answerDone(ctx, delivery, result.receipt));
+      } else if (options.whenHeld === "skip") {
+        receipts[i] = heldAnswer(ctx, delivery, result.owner, result.expiresAt);
       } else {
         // Held by another deliverer: waited for as a single delivery waits.
         settle(i, deliverOnce(ctx, refs[i] as EnvelopeRef, options));

@@ -71,7 +71,7 @@ const GLOBAL_TIMERS: GuardTimers = Object.freeze({
     clearInterval(handle as ReturnType<typeof setInterval>);
   },
 });
-const DELIVER_KEYS = optionKeys<DeliverOptions>()("replay", "signal", "onWait");
+const DELIVER_KEYS = optionKeys<DeliverOptions>()("replay", "signal", "onWait", "whenHeld");
 /** The keys of {@link GuardFreezeOptions}. */
 export const FREEZE_KEYS: OptionKeys<GuardFreezeOptions> = optionKeys<GuardFreezeOptions>()(
   "actor",
@@ -238,7 +238,10 @@ export function envelopeRef(envelope: unknown): EnvelopeRef {
 export function readDeliverOptions(options: unknown): DeliverOptions {
   if (options === undefined) return NO_OPTIONS;
   const read = readOptions<DeliverOptions>(options, "options", DELIVER_KEYS);
-  const { signal, onWait, replay } = read;
+  const { signal, onWait, replay, whenHeld } = read;
+  if (whenHeld !== undefined && whenHeld !== "wait" && whenHeld !== "skip") {
+    invalidArgument("options.whenHeld", `must be "wait" or "skip", got ${describe(whenHeld)}`);
+  }
   if (
     signal !== undefined &&
     !reading(

@@ -228,6 +228,15 @@ export interface DeliverOptions {
   readonly signal?: AbortSignal | undefined;
   /** Told each time the delivery starts waiting for a claim another deliverer holds. */
   readonly onWait?: ((wait: ClaimWait) => void) | undefined;
+  /**
+   * What a delivery does when another deliverer holds the key's claim: `wait` for it (then
+   * answer `duplicate` once that one is done, or write if it gave up), or `skip`: answer
+   * at once with a `failed` receipt of code `claim_held` naming the holder, not stored
+   * (the holder's receipt will say what happened). Background workers skip, so that
+   * processes sharing a ledger spread over the backlog instead of queueing on one batch.
+   * @default "wait"
+   */
+  readonly whenHeld?: "wait" | "skip" | undefined;
 }
 
 /** Options of {@link SinkGuard.freeze}. */

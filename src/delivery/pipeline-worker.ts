@@ -232,8 +232,14 @@ export class SinkWorker {
       await this.#measure();
       return false;
     }
-    const receipts = await this.guard.deliverMany(batch.map((b) => b.envelope));
+    // A key another process's worker holds is skipped, not waited for: it is set aside and
+    // looked at again shortly (done by then), while this worker moves on.
+    const receipts = await this.guard.deliverMany(
+      batch.map((b) => b.envelope),
+      { whenHeld: "skip" },
+    );
     let freshFinals = 0;
+    let freshFailed = 0;
     receipts.forEach((receipt, i) => {
       const { position, appendedAt } = batch[i] as (typeof batch)[number];
       if (isFinalStatus(receipt.status)) {
@@ -241,15 +247,17 @@ export class SinkWorker {
         this.#stuck.delete(position);
         return;
       }
+      const held = receipt.error?.code === "claim_held";
+      if (i >= due.length && !held) freshFailed++;
       const known = this.#stuck.get(position);
-      const tries = (known?.tries ?? 0) + 1;
+      const tries = held ? 1 : (known?.tries ?? 0) + 1;
       const wait = Math.min(
         this.#config.throttleMaxMs,
         this.#config.throttleMinMs * 2 ** Math.min(tries - 1, 30),
       );
       this.#stuck.set(position, { key: receipt.key, appendedAt, tries, due: clock() + wait });
     });
-    if (fresh > 0 && freshFinals === 0) {
+    if (fresh > 0 && freshFinals === 0 && freshFailed > 0) {
       // No new entry got through: the sink is failing. The new entries stay after the
       // cursor (tried again as they are, not all set aside), and the worker waits. A stuck
       // entry failing again alone throttles nothing: its own backoff grew.
