@@ -70,7 +70,8 @@ export type LedgerErrorCode =
   | "missing_driver"
   | "database_not_found"
   | "authentication_failed"
-  | "permission_denied";
+  | "permission_denied"
+  | "ledger_full";
 
 /** The `code`s of {@link CanonicalizationError}: which JSON rule the value broke. */
 export type CanonicalizationErrorCode =

@@ -29,9 +29,31 @@ describe("HashIndex", () => {
     const n = 50_000;
     for (let p = 1; p <= n; p++) index.add(hashString(`k${p}`), p);
     expect(index.size).toBe(n);
-    for (let p = 1; p <= n; p += 997) {
-      expect(index.find(hashString(`k${p}`), (q) => q === p)).toBe(p);
+    // Every one: the position added at the moment of each rehash too.
+    for (let p = 1; p <= n; p++) {
+      if (index.find(hashString(`k${p}`), (q) => q === p) !== p) expect.fail(`position ${p} lost`);
     }
     expect(index.find(hashString("absent"), () => true)).toBeUndefined();
+  });
+});
+
+describe("the file ledger's index structures past 2^31 and up to 2^32 positions", () => {
+  it("HashIndex keeps positions up to 2^32 − 1 exact, and finds them in a table of 2^33 slots", () => {
+    // Small chunks made on first use: a table of 2^33 slots costs only what is touched.
+    const index = new HashIndex({ chunkBits: 10, capacity: 2 ** 33 });
+    const high = 2 ** 32 - 1;
+    const positions = [1, 2, 3, 2 ** 31 - 1, 2 ** 31, 2 ** 31 + 1, high - 1, high];
+    for (const p of positions) index.add(hashString(`k${p}`), p);
+    for (const p of positions) {
+      expect(index.find(hashString(`k${p}`), (q) => q === p)).toBe(p);
+    }
+    // Hashes from the top of the range land in the table too (slots past 2^32).
+    const top = new HashIndex({ chunkBits: 10, capacity: 2 ** 33 });
+    top.add(0xffff_ffff, 5);
+    top.add(0xffff_ffff, 6);
+    top.add(0, 7);
+    expect(top.find(0xffff_ffff, (q) => q === 6)).toBe(6);
+    expect(top.find(0, () => true)).toBe(7);
+    expect(top.capacity).toBe(2 ** 33);
   });
 });

@@ -23,6 +23,7 @@ import { deepFreeze } from "../../internal/freeze.js";
 import { type AppendOutcome, type EntryScan, planAppend } from "../base.js";
 import { jsonParts } from "../envelope-json.js";
 import type { AppendedEntry, LedgerEntry } from "../types.js";
+import { ledgerFull, MAX_ENTRIES, NumberColumn, StringColumn, TimeColumn } from "./columns.js";
 import { decodeEntries, entriesFrame, MalformedBody } from "./frames.js";
 import { HashIndex, hashString } from "./hash-index.js";
 import type { Segment, SegmentLog } from "./segments.js";
@@ -48,13 +49,17 @@ export class EntryTable {
   readonly #ids = new HashIndex();
   /** During recovery: entries whose key or id hash equals an earlier one's, to confirm. */
   #suspects: Array<[position: number, earlier: number]> = [];
-  readonly #segmentOf: number[] = [];
-  readonly #offsetOf: number[] = [];
-  readonly #lengthOf: number[] = [];
-  readonly #hashOf: number[] = [];
-  readonly #producerOf: string[] = [];
-  readonly #streamOf: string[] = [];
-  readonly #appendedAtOf: string[] = [];
+  // Per entry, by index (position − 1), in chunked typed columns (columns.ts): about 48
+  // bytes an entry, with no engine limit before MAX_ENTRIES.
+  readonly #segmentOf = new NumberColumn("uint32");
+  readonly #offsetOf = new NumberColumn("float64");
+  readonly #lengthOf = new NumberColumn("uint32");
+  readonly #hashOf = new NumberColumn("uint32");
+  readonly #producerOf = new StringColumn();
+  readonly #streamOf = new StringColumn();
+  readonly #appendedAtOf = new TimeColumn();
+  /** Most entries this table takes: {@link MAX_ENTRIES} (a test sets less). */
+  readonly #maxEntries: number;
   readonly #cache = new Map<number, LedgerEntry>();
 
   // Appended, not yet durable: invisible to readers, but not to idempotency.
@@ -63,10 +68,11 @@ export class EntryTable {
   #nextPosition = 1;
 
   /** Entries of `log`'s segments; at most `cacheLimit` stay parsed in memory. */
-  constructor(log: SegmentLog, cacheLimit: number) {
+  constructor(log: SegmentLog, cacheLimit: number, maxEntries = MAX_ENTRIES) {
     this.#log = log;
     this.#segments = log.segments;
     this.#cacheLimit = cacheLimit;
+    this.#maxEntries = maxEntries;
   }
 
   /** How many entries are committed: the last durable position. */
@@ -126,8 +132,8 @@ export class EntryTable {
         throw new CorruptionError(
           `Positions ${earlier} and ${position} hold the same key or id`,
           {
-            file: (this.#segments[this.#segmentOf[index] as number] as Segment).path,
-            offset: this.#offsetOf[index] as number,
+            file: (this.#segments[this.#segmentOf.get(index) as number] as Segment).path,
+            offset: this.#offsetOf.get(index) as number,
           },
           { position },
         );
@@ -179,11 +185,14 @@ export class EntryTable {
   /** The entry at `position` from the bytes read back: its stored length and hash, then an envelope. */
   #decode(position: number, bytes: Buffer): LedgerEntry {
     const index = position - 1;
-    const segment = this.#segments[this.#segmentOf[index] as number] as Segment;
-    if (bytes.length !== this.#lengthOf[index] || xxh32Bytes(bytes) !== this.#hashOf[index]) {
+    const segment = this.#segments[this.#segmentOf.get(index) as number] as Segment;
+    if (
+      bytes.length !== this.#lengthOf.get(index) ||
+      xxh32Bytes(bytes) !== this.#hashOf.get(index)
+    ) {
       throw new CorruptionError(
         `The envelope at position ${position} no longer matches its hash on disk`,
-        { file: segment.path, offset: this.#offsetOf[index] as number },
+        { file: segment.path, offset: this.#offsetOf.get(index) as number },
         { position },
       );
     }
@@ -197,14 +206,14 @@ export class EntryTable {
     if (!isValidEnvelopeFields(parsed) || parsed.payload === undefined) {
       throw new CorruptionError(
         `The record at position ${position} is not an envelope`,
-        { file: segment.path, offset: this.#offsetOf[index] as number },
+        { file: segment.path, offset: this.#offsetOf.get(index) as number },
         { position },
       );
     }
     deepFreeze(parsed.payload);
     return Object.freeze({
       position,
-      appendedAt: this.#appendedAtOf[index] as string,
+      appendedAt: this.#appendedAtOf.get(index) as string,
       envelope: buildEnvelope(parsed),
     });
   }
@@ -214,10 +223,10 @@ export class EntryTable {
     const cached = this.#cache.get(position);
     if (cached !== undefined) return cached;
     const index = position - 1;
-    const length = this.#lengthOf[index] as number;
+    const length = this.#lengthOf.get(index) as number;
     const bytes = Buffer.allocUnsafe(length);
-    const segment = this.#segments[this.#segmentOf[index] as number] as Segment;
-    const read = readSync(segment.fd, bytes, 0, length, this.#offsetOf[index] as number);
+    const segment = this.#segments[this.#segmentOf.get(index) as number] as Segment;
+    const read = readSync(segment.fd, bytes, 0, length, this.#offsetOf.get(index) as number);
     const entry = this.#decode(position, read === length ? bytes : bytes.subarray(0, read));
     this.#remember(entry);
     return entry;
@@ -260,17 +269,17 @@ export class EntryTable {
     const last = Math.min(scan.to, this.#offsetOf.length);
     for (let position = scan.from; position <= last && left > 0; position++) {
       const index = position - 1;
-      if (scan.producer !== undefined && this.#producerOf[index] !== scan.producer) continue;
-      if (scan.stream !== undefined && this.#streamOf[index] !== scan.stream) continue;
+      if (scan.producer !== undefined && this.#producerOf.get(index) !== scan.producer) continue;
+      if (scan.stream !== undefined && this.#streamOf.get(index) !== scan.stream) continue;
       left--;
       const cached = this.#cache.get(position);
       if (cached !== undefined) {
         yield cached;
         continue;
       }
-      const segment = this.#segmentOf[index] as number;
-      const offset = this.#offsetOf[index] as number;
-      const length = this.#lengthOf[index] as number;
+      const segment = this.#segmentOf.get(index) as number;
+      const offset = this.#offsetOf.get(index) as number;
+      const length = this.#lengthOf.get(index) as number;
       if (
         block === undefined ||
         block.segment !== segment ||
@@ -318,6 +327,10 @@ export class EntryTable {
       if (pending !== undefined && pending.entry === entry) waits.push(pending.durable);
     }
     if (plan.fresh.length > 0) {
+      // Refused before anything is written: past the limit, never a half-appended batch.
+      if (this.#nextPosition - 1 + plan.fresh.length > this.#maxEntries) {
+        throw ledgerFull(this.#maxEntries);
+      }
       const first = this.#nextPosition;
       this.#nextPosition += plan.fresh.length;
       const fresh = plan.fresh.map((index, i) => {

@@ -59,6 +59,7 @@ import type {
   SinkFreeze,
 } from "../types.js";
 import { isFinalStatus } from "../validate.js";
+import { MAX_ENTRIES } from "./columns.js";
 import { EntryTable } from "./entries.js";
 import { jsonFrame, KIND } from "./frames.js";
 import { type DirectoryLock, lockDirectory } from "./lock.js";
@@ -90,6 +91,13 @@ export interface FileLedgerOptions extends LedgerOptions {
    * @default 4096
    */
   readonly cacheEntries?: number | undefined;
+  /**
+   * Most entries the ledger takes; past it `append` refuses with a `LedgerError` of code
+   * `ledger_full`, appending nothing. At most (and by default) 2^32 − 1, the limit of
+   * its 32-bit positions in memory.
+   * @default 4_294_967_295
+   */
+  readonly maxEntries?: number | undefined;
 }
 
 export type { FileLedgerRecovery, TornTail } from "./replay.js";
@@ -98,12 +106,14 @@ const FILE_KEYS = optionKeys<FileLedgerOptions>()(
   ...LEDGER_OPTION_KEYS,
   "segmentBytes",
   "cacheEntries",
+  "maxEntries",
 );
 
 /** The FileLedger's own options, checked (before anything on disk is touched). */
 function checkFileOptions(options: FileLedgerOptions): {
   segmentBytes: number;
   cacheEntries: number;
+  maxEntries: number;
 } {
   const segmentBytes = checkInteger(
     options.segmentBytes ?? 64 * 1024 * 1024,
@@ -117,7 +127,13 @@ function checkFileOptions(options: FileLedgerOptions): {
     0,
     1_000_000,
   );
-  return { segmentBytes, cacheEntries };
+  const maxEntries = checkInteger(
+    options.maxEntries ?? MAX_ENTRIES,
+    "options.maxEntries",
+    1,
+    MAX_ENTRIES,
+  );
+  return { segmentBytes, cacheEntries, maxEntries };
 }
 
 /**
@@ -156,9 +172,9 @@ export class FileLedger extends BaseLedger {
     super(options);
     this.directory = directory;
     this.#lock = lock;
-    const { segmentBytes, cacheEntries } = checkFileOptions(options);
+    const { segmentBytes, cacheEntries, maxEntries } = checkFileOptions(options);
     this.#log = new SegmentLog(directory, segmentBytes, (error) => this.fail(error));
-    this.#entries = new EntryTable(this.#log, cacheEntries);
+    this.#entries = new EntryTable(this.#log, cacheEntries, maxEntries);
   }
 
   /** What opening found: segments, frames, entries, a torn tail cut off, a stale lock taken over. */

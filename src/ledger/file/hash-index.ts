@@ -40,55 +40,119 @@ export function hashString(value: string): number {
   return mix32(h);
 }
 
-/** Hash → positions (1, 2, 3, …), for a set of keys that only grows. */
+/** Options of {@link HashIndex}, for tests of its limits. */
+export interface HashIndexOptions {
+  /** log2 of the elements per typed chunk. @default 20 */
+  readonly chunkBits?: number | undefined;
+  /** Slots to start with, a power of two. @default 1024 */
+  readonly capacity?: number | undefined;
+}
+
+/**
+ * Hash → positions (1 to 2^32 − 1), for a set of keys that only grows. Positions and
+ * hashes are unsigned 32-bit; the slot table and the hash of each position live in typed
+ * chunks made on first use, so the index holds up to 2^32 − 1 positions (2^33 slots at
+ * half load) with no engine limit on the way; memory is about 12 bytes a position.
+ */
 export class HashIndex {
+  readonly #bits: number;
+  readonly #chunk: number;
   /** Slot → position; 0 is empty. Load kept at most 1/2. */
-  #slots: Int32Array = new Int32Array(1024);
-  /** Position → hash (index 0 unused). */
-  #hashes: Uint32Array = new Uint32Array(1024);
+  #slots: (Uint32Array | undefined)[];
+  #capacity: number;
+  /** Position → hash. */
+  readonly #hashes: (Uint32Array | undefined)[] = [];
   #count = 0;
+
+  constructor(options: HashIndexOptions = {}) {
+    this.#bits = options.chunkBits ?? 20;
+    this.#chunk = 2 ** this.#bits;
+    this.#capacity = options.capacity ?? 1024;
+    this.#slots = [];
+  }
 
   /** How many positions are indexed. */
   get size(): number {
     return this.#count;
   }
 
-  /** Adds `position` (the next one: positions arrive in order) under `hash`. */
+  /** How many slots the table has now. */
+  get capacity(): number {
+    return this.#capacity;
+  }
+
+  /** Adds `position` (above every position added before) under `hash`. */
   add(hash: number, position: number): void {
-    if (position >= this.#hashes.length) {
-      const grown = new Uint32Array(this.#hashes.length * 2);
-      grown.set(this.#hashes);
-      this.#hashes = grown;
+    const c = Math.floor(position / this.#chunk);
+    let hashes = this.#hashes[c];
+    if (hashes === undefined) {
+      hashes = new Uint32Array(this.#chunk);
+      this.#hashes[c] = hashes;
     }
-    this.#hashes[position] = hash;
+    hashes[position % this.#chunk] = hash;
     this.#count++;
-    if (this.#count * 2 > this.#slots.length) this.#rehash(this.#slots.length * 2);
-    else this.#place(this.#slots, hash, position);
+    // The table doubles first (from its own slots), then takes the new position.
+    if (this.#count * 2 > this.#capacity) this.#rehash(this.#capacity * 2);
+    this.#place(this.#slots, this.#capacity, hash, position);
   }
 
   /** Calls `match` with each position stored under `hash`, until it returns true. */
   find(hash: number, match: (position: number) => boolean): number | undefined {
-    const slots = this.#slots;
-    const mask = slots.length - 1;
-    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
-      const position = slots[slot] as number;
+    const capacity = this.#capacity;
+    for (let slot = this.#start(hash, capacity); ; slot = slot + 1 === capacity ? 0 : slot + 1) {
+      const position = this.#slotAt(this.#slots, slot);
       if (position === 0) return undefined;
-      if (this.#hashes[position] === hash && match(position)) return position;
+      if (this.#hashOf(position) === hash && match(position)) return position;
     }
   }
 
-  #place(slots: Int32Array, hash: number, position: number): void {
-    const mask = slots.length - 1;
-    let slot = hash & mask;
-    while (slots[slot] !== 0) slot = (slot + 1) & mask;
-    slots[slot] = position;
+  /**
+   * The first slot of `hash`: its low bits while the table has at most 2^32 slots; past
+   * that, the hash scaled over the whole table (a 32-bit hash has no more bits to give).
+   */
+  #start(hash: number, capacity: number): number {
+    return capacity <= 2 ** 32 ? hash % capacity : Math.floor(hash * (capacity / 2 ** 32));
+  }
+
+  #hashOf(position: number): number {
+    return (this.#hashes[Math.floor(position / this.#chunk)] as Uint32Array)[
+      position % this.#chunk
+    ] as number;
+  }
+
+  #slotAt(slots: (Uint32Array | undefined)[], slot: number): number {
+    const chunk = slots[Math.floor(slot / this.#chunk)];
+    return chunk === undefined ? 0 : (chunk[slot % this.#chunk] as number);
+  }
+
+  #place(
+    slots: (Uint32Array | undefined)[],
+    capacity: number,
+    hash: number,
+    position: number,
+  ): void {
+    let slot = this.#start(hash, capacity);
+    while (this.#slotAt(slots, slot) !== 0) slot = slot + 1 === capacity ? 0 : slot + 1;
+    const size = Math.min(this.#chunk, capacity);
+    const c = Math.floor(slot / this.#chunk);
+    let chunk = slots[c];
+    if (chunk === undefined) {
+      chunk = new Uint32Array(size);
+      slots[c] = chunk;
+    }
+    chunk[slot % this.#chunk] = position;
   }
 
   #rehash(capacity: number): void {
-    const slots = new Int32Array(capacity);
-    for (let position = 1; position <= this.#count; position++) {
-      this.#place(slots, this.#hashes[position] as number, position);
+    const slots: (Uint32Array | undefined)[] = [];
+    // Every position, from the old table's slots (positions need not be consecutive).
+    for (const chunk of this.#slots) {
+      if (chunk === undefined) continue;
+      for (const position of chunk) {
+        if (position !== 0) this.#place(slots, capacity, this.#hashOf(position), position);
+      }
     }
     this.#slots = slots;
+    this.#capacity = capacity;
   }
 }
