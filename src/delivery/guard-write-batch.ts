@@ -132,17 +132,21 @@ async function writeInBatches(
   const replay = items[0]?.delivery.replay === true;
   let pending = items;
   const end = (item: Ready, receipt: Receipt) => out.set(item, receipt);
+  // The caller gave up: every item still to write ends `failed`, code `aborted`.
+  const abortAll = (left: readonly Ready[], attempt: number) => {
+    for (const item of left) {
+      end(
+        item,
+        ctx.receiptOf(item.delivery, "failed", attempt, {
+          error: { code: "aborted", message: abortText(signal) },
+          fencingToken: item.lease.claim.fencingToken,
+        }),
+      );
+    }
+  };
   for (let attempt = 1; pending.length > 0; attempt++) {
     if (signal?.aborted) {
-      for (const item of pending) {
-        end(
-          item,
-          ctx.receiptOf(item.delivery, "failed", attempt, {
-            error: { code: "aborted", message: abortText(signal) },
-            fencingToken: item.lease.claim.fencingToken,
-          }),
-        );
-      }
+      abortAll(pending, attempt);
       break;
     }
     // A key another deliverer took over is not written again: the newer holder's counts.
@@ -239,15 +243,7 @@ async function writeInBatches(
     try {
       await retry.sleep(backoffMs(retry, attempt), signal);
     } catch {
-      for (const item of pending) {
-        end(
-          item,
-          ctx.receiptOf(item.delivery, "failed", attempt, {
-            error: { code: "aborted", message: abortText(signal) },
-            fencingToken: item.lease.claim.fencingToken,
-          }),
-        );
-      }
+      abortAll(pending, attempt);
       break;
     }
   }

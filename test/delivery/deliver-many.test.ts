@@ -539,6 +539,42 @@ describe("guard.deliverMany", () => {
     }
   });
 
+  it("a caller that gives up gets failed receipts of code aborted, and no claim is left", async () => {
+    const world = guardWorld();
+    const envelopes = await appendN(world, 3);
+    const controller = new AbortController();
+    let calls = 0;
+    const guard = guardSink({
+      name: "s",
+      ledger: world.ledger,
+      retry: {
+        attempts: 5,
+        sleep: async () => {
+          controller.abort(new Error("shutting down"));
+          throw new Error("aborted");
+        },
+      },
+      writeBatch: () => {
+        calls++;
+        throw new Error("busy");
+      },
+    });
+    const receipts = await guard.deliverMany(envelopes, { signal: controller.signal });
+    expect(calls).toBe(1);
+    expect(receipts.map((r) => [r.status, r.error?.code])).toEqual(
+      Array(3).fill(["failed", "aborted"]),
+    );
+    expect(receipts[0]?.error?.message).toBe("shutting down");
+    const after = await guard.deliverMany(envelopes, { signal: controller.signal });
+    expect(after.map((r) => r.error?.code)).toEqual(["aborted", "aborted", "aborted"]);
+    expect(calls).toBe(1);
+    for (const e of envelopes) {
+      expect((await world.ledger.claim("s", e.key, { owner: "x", ttlMs: 10 })).status).toBe(
+        "acquired",
+      );
+    }
+  });
+
   it("works over any ledger through BaseLedger's defaults", async () => {
     const ledger = new MemoryLedger();
     const world = { ...guardWorld(), ledger };
