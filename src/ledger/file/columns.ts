@@ -15,7 +15,7 @@ import { LedgerError } from "../../errors.js";
  * Most entries one FileLedger holds: 2^32 − 1 (positions are stored in 32 bits). Past it,
  * `append` refuses with `ledger_full`; start a new ledger directory.
  */
-export const MAX_ENTRIES = 2 ** 32 - 1;
+export const MAX_ENTRIES: number = 2 ** 32 - 1;
 
 /** The error past {@link MAX_ENTRIES} (or a smaller limit a test sets). */
 export function ledgerFull(limit: number): LedgerError {

@@ -68,7 +68,7 @@ export class EntryTable {
   #nextPosition = 1;
 
   /** Entries of `log`'s segments; at most `cacheLimit` stay parsed in memory. */
-  constructor(log: SegmentLog, cacheLimit: number, maxEntries = MAX_ENTRIES) {
+  constructor(log: SegmentLog, cacheLimit: number, maxEntries: number = MAX_ENTRIES) {
     this.#log = log;
     this.#segments = log.segments;
     this.#cacheLimit = cacheLimit;
