@@ -56,10 +56,12 @@ describe.skipIf(postgresUrl === undefined)(
           `SELECT count(*)::int AS rows, count(DISTINCT key)::int AS keys, count(DISTINCT process)::int AS writers FROM "${schema}".${sink}_rows`,
         );
         const by = await admin.query(
-        `SELECT process, count(*)::int AS n FROM "${schema}".${sink}_rows GROUP BY process ORDER BY process`,
-      );
-      console.log(`[background] ${sink}: rows by process ${JSON.stringify(by.rows)}; ${outputs.map((o) => o.trim()).join("; ")}`);
-      expect(rows[0], sink).toMatchObject({ rows: total, keys: total });
+          `SELECT process, count(*)::int AS n FROM "${schema}".${sink}_rows GROUP BY process ORDER BY process`,
+        );
+        console.log(
+          `[background] ${sink}: rows by process ${JSON.stringify(by.rows)}; ${outputs.map((o) => o.trim()).join("; ")}`,
+        );
+        expect(rows[0], sink).toMatchObject({ rows: total, keys: total });
         // The work was shared: more than one process wrote to each sink.
         expect(rows[0].writers, sink).toBeGreaterThan(1);
         expect(await ledger.getWatermark(sink)).toBe(total);
