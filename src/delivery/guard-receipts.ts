@@ -11,7 +11,7 @@ import type { Envelope } from "../envelope/schema.js";
 import { isSinkproofError, type ValidationIssue } from "../errors.js";
 import { errorText } from "../internal/arguments.js";
 import type { Receipt, ReceiptStatus } from "../ledger/types.js";
-import { isFinalStatus } from "../ledger/validate.js";
+import { adoptReceipt, isFinalStatus } from "../ledger/validate.js";
 import type { Delivery, GuardContext } from "./guard-context.js";
 import { clipIssue, clipMessage } from "./limits.js";
 import { signWith } from "./signing.js";
@@ -37,9 +37,10 @@ export function abortText(signal: AbortSignal | undefined): string {
 /** The receipt as the guard hands it out: signed when the guard signs, frozen. */
 export function sealAnswer(ctx: GuardContext, receipt: Receipt): Receipt {
   const signer = ctx.signer;
+  // Built here from the ledger's envelope: checked once, so the ledger need not again.
   return signer === undefined
-    ? Object.freeze(receipt)
-    : signWith(receipt, signer.keyId, signer.secret);
+    ? adoptReceipt(receipt)
+    : adoptReceipt(signWith(receipt, signer.keyId, signer.secret));
 }
 
 async function record(ctx: GuardContext, receipt: Receipt): Promise<Receipt> {

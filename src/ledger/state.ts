@@ -7,6 +7,7 @@
  */
 
 import type { ClaimRequest } from "./base.js";
+import { trustedClaim } from "./base-checks.js";
 import type { Claim, ClaimResult, Receipt, SinkFreeze } from "./types.js";
 import { isFinalStatus } from "./validate.js";
 
@@ -94,7 +95,7 @@ export class ClaimTable {
     ) {
       return { status: "held", owner: current.claim.owner, expiresAt: current.claim.expiresAt };
     }
-    const claim: Claim = Object.freeze({
+    const claim: Claim = trustedClaim({
       sink: request.sink,
       key: request.key,
       owner: request.owner,
@@ -113,7 +114,7 @@ export class ClaimTable {
       return false;
     }
     this.#claims.set(id, {
-      claim: Object.freeze({ ...current.claim, expiresAt }),
+      claim: trustedClaim({ ...current.claim, expiresAt }),
       released: false,
     });
     return true;

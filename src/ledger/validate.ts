@@ -438,6 +438,23 @@ export function isCheckedReceipt(value: unknown): value is Receipt {
   return typeof value === "object" && value !== null && CHECKED_RECEIPTS.has(value);
 }
 
+/**
+ * A receipt its maker just built as a plain object and owns (a guard's, from the ledger's
+ * verified envelope and its own clock), frozen. When valid it is also marked checked, so
+ * the ledger takes it without reading and copying it again (one with nested parts is
+ * copied, frozen all the way down); an invalid one is only frozen, for the ledger to
+ * refuse with the reason.
+ */
+export function adoptReceipt(r: Receipt): Receipt {
+  if (!isValidReceipt(r)) return Object.freeze(r);
+  if (r.error !== undefined || r.issues !== undefined || r.signature !== undefined) {
+    return copyReceipt(r);
+  }
+  const frozen = Object.freeze(r);
+  CHECKED_RECEIPTS.add(frozen);
+  return frozen;
+}
+
 /** A valid receipt (see `isValidReceipt`) copied into frozen plain objects. */
 export function copyReceipt(r: Receipt): Receipt {
   const out: Receipt = {

@@ -53,7 +53,7 @@ describe.skipIf(postgresUrl === undefined)(
       expect(await ledger.head()).toBe(total);
       for (const sink of SINKS) {
         const { rows } = await admin.query(
-          `SELECT count(*)::int AS rows, count(DISTINCT key)::int AS keys, count(DISTINCT process)::int AS writers FROM "${schema}".${sink}_rows`,
+          `SELECT count(*)::int AS rows, count(DISTINCT key)::int AS keys FROM "${schema}".${sink}_rows`,
         );
         const by = await admin.query(
           `SELECT process, count(*)::int AS n FROM "${schema}".${sink}_rows GROUP BY process ORDER BY process`,
@@ -61,9 +61,9 @@ describe.skipIf(postgresUrl === undefined)(
         console.log(
           `[background] ${sink}: rows by process ${JSON.stringify(by.rows)}; ${outputs.map((o) => o.trim()).join("; ")}`,
         );
+        // How the work is shared is not promised (one process may drain a sink before the
+        // others get to it, logged above); that no key is written twice is.
         expect(rows[0], sink).toMatchObject({ rows: total, keys: total });
-        // The work was shared: more than one process wrote to each sink.
-        expect(rows[0].writers, sink).toBeGreaterThan(1);
         expect(await ledger.getWatermark(sink)).toBe(total);
         // Every row is the ledger's envelope.
         const wrong = await admin.query(

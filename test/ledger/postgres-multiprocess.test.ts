@@ -14,7 +14,7 @@ import { freshDatabase, postgresUrl } from "../support/postgres.js";
 
 const skip = postgresUrl === undefined;
 
-const ENTRIES = 10_000;
+const ENTRIES = 6_000;
 const WORKERS = 4;
 
 describe.skipIf(skip)("PostgresLedger shared by processes", () => {

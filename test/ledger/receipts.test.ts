@@ -1,6 +1,11 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { isValidReceipt, receiptSchema } from "../../src/ledger/validate.js";
+import {
+  adoptReceipt,
+  isCheckedReceipt,
+  isValidReceipt,
+  receiptSchema,
+} from "../../src/ledger/validate.js";
 
 describe("the hot-path receipt check agrees with the zod schema", () => {
   const text = fc.oneof(
@@ -104,5 +109,22 @@ describe("the hot-path receipt check agrees with the zod schema", () => {
       { numRuns: 5000 },
     );
     expect(accepted).toBeGreaterThan(50);
+  });
+
+  it("adoptReceipt marks as checked exactly the receipts receiptSchema accepts, frozen, content unchanged", () => {
+    let adopted = 0;
+    fc.assert(
+      fc.property(withUnknown, (r) => {
+        const made = { ...r } as Parameters<typeof adoptReceipt>[0];
+        const out = adoptReceipt(made);
+        const valid = receiptSchema.safeParse(r).success;
+        expect(isCheckedReceipt(out)).toBe(valid);
+        expect(Object.isFrozen(out)).toBe(true);
+        expect(out).toEqual(r);
+        if (valid) adopted++;
+      }),
+      { numRuns: 2000 },
+    );
+    expect(adopted).toBeGreaterThan(20);
   });
 });

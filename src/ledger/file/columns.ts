@@ -17,11 +17,11 @@ import { LedgerError } from "../../errors.js";
  */
 export const MAX_ENTRIES: number = 2 ** 32 - 1;
 
-/** The error past {@link MAX_ENTRIES} (or a smaller limit a test sets). */
-export function ledgerFull(limit: number): LedgerError {
+/** The error past {@link MAX_ENTRIES} (or a smaller limit a test sets), or another limit. */
+export function ledgerFull(limit: number, what: string = "entries"): LedgerError {
   return new LedgerError(
     "ledger_full",
-    `The ledger holds its limit of ${limit.toLocaleString("en-US")} entries: nothing more can be appended (see docs/ledgers.md, FileLedger limits)`,
+    `The ledger holds its limit of ${limit.toLocaleString("en-US")} ${what}: nothing more can be written (see docs/ledgers.md, FileLedger limits)`,
   );
 }
 
@@ -140,5 +140,51 @@ export class TimeColumn {
     if (Number.isNaN(ms)) return this.#odd.get(index) as string;
     if (ms === this.#lastMs) return this.#lastText;
     return new Date(ms).toISOString();
+  }
+}
+
+/**
+ * A column of numbers by position (1 to {@link MAX_ENTRIES}), 0 where nothing was set, in
+ * chunks of `2^chunkBits` float64s made only when a position in them is set: a sink whose
+ * receipts start late costs nothing for the positions before.
+ */
+export class LocationColumn {
+  readonly #chunks: (Float64Array | undefined)[] = [];
+  readonly #size: number;
+  #end = 0;
+
+  /** `chunkBits`: log2 of the chunk size, 10 to 20 (a test makes them small). */
+  constructor(chunkBits = 14) {
+    this.#size = 2 ** Math.min(20, Math.max(10, chunkBits));
+  }
+
+  /** The highest position set, 0 for none. */
+  get end(): number {
+    return this.#end;
+  }
+
+  get(position: number): number {
+    const chunk = this.#chunks[Math.floor(position / this.#size)];
+    return chunk === undefined ? 0 : (chunk[position % this.#size] as number);
+  }
+
+  set(position: number, value: number): void {
+    const at = Math.floor(position / this.#size);
+    let chunk = this.#chunks[at];
+    if (chunk === undefined) {
+      // At most 2^32 / 2^chunkBits chunks: holes are left as holes.
+      chunk = new Float64Array(this.#size);
+      this.#chunks[at] = chunk;
+    }
+    chunk[position % this.#size] = value;
+    if (position > this.#end) this.#end = position;
+  }
+
+  /** `position` if its chunk exists, else the first position of the next chunk that does (or past the end). */
+  nextFrom(position: number): number {
+    let at = Math.floor(position / this.#size);
+    if (this.#chunks[at] !== undefined) return position;
+    while (at < this.#chunks.length && this.#chunks[at] === undefined) at++;
+    return at < this.#chunks.length ? at * this.#size : this.#end + 1;
   }
 }

@@ -118,6 +118,14 @@ export class EntryTable {
   }
 
   /** Whether the entry at `position` may have `key` (its key hash matches). */
+  /**
+   * Calls `visit` with each committed position whose entry may have `key` (its key hash
+   * matches; the caller confirms), until `visit` answers true.
+   */
+  positionsOf(key: string, visit: (position: number) => boolean): void {
+    this.#keys.find(hashString(key), visit);
+  }
+
   mayHoldKey(key: string, position: number): boolean {
     return this.#keys.find(hashString(key), (p) => p === position) !== undefined;
   }

@@ -63,6 +63,7 @@ import { MAX_ENTRIES } from "./columns.js";
 import { EntryTable } from "./entries.js";
 import { jsonFrame, KIND } from "./frames.js";
 import { type DirectoryLock, lockDirectory } from "./lock.js";
+import { ReceiptColumns } from "./receipts.js";
 import { type FileLedgerRecovery, FileState, recover } from "./replay.js";
 import { SegmentLog } from "./segments.js";
 
@@ -162,7 +163,7 @@ export class FileLedger extends BaseLedger {
   readonly #lock: DirectoryLock;
   readonly #log: SegmentLog;
   readonly #entries: EntryTable;
-  readonly #state = new FileState();
+  readonly #state: FileState;
   readonly #claims = new ClaimTable(() => this.#state.fenceNext++);
   #fenceReserving: Promise<void> | undefined;
   /** Final receipts written but not yet durable, by (sink, key): claims wait for them. */
@@ -175,6 +176,10 @@ export class FileLedger extends BaseLedger {
     const { segmentBytes, cacheEntries, maxEntries } = checkFileOptions(options);
     this.#log = new SegmentLog(directory, segmentBytes, (error) => this.fail(error));
     this.#entries = new EntryTable(this.#log, cacheEntries, maxEntries);
+    const entries = this.#entries;
+    this.#state = new FileState(
+      new ReceiptColumns(this.#log.segments, (key, visit) => entries.positionsOf(key, visit)),
+    );
   }
 
   /** What opening found: segments, frames, entries, a torn tail cut off, a stale lock taken over. */
@@ -279,8 +284,8 @@ export class FileLedger extends BaseLedger {
     ) {
       return false;
     }
-    const durable = this.#log.write(jsonFrame(KIND.receipt, receipt), () =>
-      this.#state.receipts.put(receipt),
+    const durable = this.#log.write(jsonFrame(KIND.receipt, receipt), (segment, offset) =>
+      this.#state.receipts.put(receipt, segment, offset),
     );
     if (final) {
       // Until it is on disk, a claim of the key must not see it as not done.

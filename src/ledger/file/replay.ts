@@ -20,11 +20,12 @@ import { join } from "node:path";
 import { CorruptionError } from "../../errors.js";
 import { deepFreeze } from "../../internal/freeze.js";
 import { logger } from "../../observe/debug.js";
-import { FreezeTable, ReceiptIndex } from "../state.js";
+import { FreezeTable } from "../state.js";
 import type { AuditHead, AuditRecord, Receipt, SinkFreeze } from "../types.js";
 import type { EntryTable } from "./entries.js";
 import { decodeJson, KIND, MalformedBody } from "./frames.js";
 import type { DirectoryLock } from "./lock.js";
+import type { ReceiptColumns } from "./receipts.js";
 import { type Layout, layoutOf, readClosed, walkSegment } from "./recovery.js";
 import {
   CLOSED_FILE,
@@ -76,7 +77,8 @@ export interface FileLedgerRecovery {
  */
 export class FileState {
   readonly sequences: Map<string, number> = new Map();
-  readonly receipts: ReceiptIndex = new ReceiptIndex();
+  /** On disk, indexed by position off the JS heap (receipts.ts). */
+  readonly receipts: ReceiptColumns;
   readonly watermarks: Map<string, number> = new Map();
   /** The next fencing token to give, and the first one not yet reserved on disk. */
   fenceNext = 1;
@@ -87,6 +89,10 @@ export class FileState {
   readonly audit: AuditRecord[] = [];
   /** The last audit record appended, durable or not: the next one chains on it. */
   auditTail: AuditHead | undefined;
+
+  constructor(receipts: ReceiptColumns) {
+    this.receipts = receipts;
+  }
 }
 
 /**
@@ -261,8 +267,7 @@ class Replay {
         if (!this.#entries.mayHoldKey(receipt.key, receipt.position)) {
           throw new MalformedBody(`receipt for ${JSON.stringify(receipt.key)} refers to no entry`);
         }
-        deepFreeze(receipt);
-        state.receipts.put(receipt);
+        state.receipts.put(receipt, segment, offset);
         return;
       }
       case KIND.watermark: {
