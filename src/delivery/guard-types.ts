@@ -293,7 +293,14 @@ export interface SinkMeasure {
    * sink yet), or undefined when caught up: a poison entry or a key another deliverer
    * holds shows here while the positions after it are delivered.
    */
-  readonly heldBy: { readonly position: number; readonly key: string } | undefined;
+  readonly heldBy:
+    | {
+        /** The ledger position of the entry that holds the watermark back. */
+        readonly position: number;
+        /** That entry's idempotency key. */
+        readonly key: string;
+      }
+    | undefined;
 }
 
 /** What {@link SinkGuard.status} reports. */
