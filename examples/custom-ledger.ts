@@ -38,6 +38,7 @@ import {
   type FreezeChanged,
   isFinalStatus,
   planAppend,
+  type ReceiptsCompacted,
 } from "sinkproof/ledger";
 
 interface State {
@@ -254,6 +255,27 @@ export class JsonFileLedger extends BaseLedger {
       this.#state.freezes.push({ ...change.freeze, audit: record.index });
     this.#save(); // the freeze and its audit record: one write, both or neither
     return { before, record };
+  }
+
+  /** Retention: under `through`, each key of `sink` keeps only its last final receipt. */
+  protected override async _compactReceipts(
+    sink: string,
+    through: number,
+    make: (previous: AuditHead | undefined) => AuditRecord,
+  ): Promise<ReceiptsCompacted> {
+    const { receipts, audit } = this.#state;
+    const keep = new Map<string, Receipt>(); // key -> its last final receipt
+    for (const r of receipts) {
+      if (r.sink === sink && r.position <= through && isFinalStatus(r.status)) keep.set(r.key, r);
+    }
+    this.#state.receipts = receipts.filter(
+      (r) => r.sink !== sink || r.position > through || !keep.has(r.key) || keep.get(r.key) === r,
+    );
+    const last = audit.at(-1);
+    const record = make(last === undefined ? undefined : { index: last.index, hash: last.hash });
+    audit.push(record);
+    this.#save(); // the receipts and the audit record: one write, both or neither
+    return { removed: receipts.length - this.#state.receipts.length, record };
   }
 
   protected async _getFreezes(sink: string | undefined) {

@@ -71,7 +71,8 @@ export type LedgerErrorCode =
   | "database_not_found"
   | "authentication_failed"
   | "permission_denied"
-  | "ledger_full";
+  | "ledger_full"
+  | "unsupported";
 
 /** The `code`s of {@link CanonicalizationError}: which JSON rule the value broke. */
 export type CanonicalizationErrorCode =

@@ -1,8 +1,8 @@
 /**
- * The audit side of `BaseLedger`: the record a freeze or its lifting appends, and the
- * append of a caller's record, whose outcome is checked against the open intents
- * (`AuditIntents`, audit.ts) inside the adapter's atomic append, and tried again, a few
- * times, when another writer moved the log meanwhile.
+ * The audit side of `BaseLedger`: the record a freeze or its lifting appends, the record of
+ * a receipt compaction, and the append of a caller's record, whose outcome is checked
+ * against the open intents (`AuditIntents`, audit.ts) inside the adapter's atomic append,
+ * and tried again, a few times, when another writer moved the log meanwhile.
  *
  * @module
  */
@@ -24,6 +24,28 @@ export function freezeRecord(
 ): (head: AuditHead | undefined) => AuditRecord {
   return (head) =>
     nextAuditRecord({ actor, action, reason, subject: { sink }, details: { origin } }, head, time);
+}
+
+/** The audit record of `compactReceipts`: the receipts of `sink` at positions 1 to `through`. */
+export function compactRecord(
+  sink: string,
+  through: number,
+  reason: string,
+  actor: string,
+  time: string,
+): (head: AuditHead | undefined) => AuditRecord {
+  return (head) =>
+    nextAuditRecord(
+      {
+        actor,
+        action: "compact-receipts",
+        reason,
+        subject: { sink },
+        details: { through, keep: "the last final receipt of each key" },
+      },
+      head,
+      time,
+    );
 }
 
 /** What an audit append needs of its ledger. */

@@ -74,6 +74,14 @@ export interface FreezeChanged {
   readonly record: AuditRecord | undefined;
 }
 
+/** What `_compactReceipts` did. */
+export interface ReceiptsCompacted {
+  /** How many receipts it removed. */
+  readonly removed: number;
+  /** The audit record it appended. */
+  readonly record: AuditRecord;
+}
+
 /** A scan with every bound resolved: `to` is a position, `limit` a count. */
 export interface EntryScan {
   /** First position, inclusive. */

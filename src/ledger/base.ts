@@ -31,7 +31,7 @@ import { checkInteger } from "../internal/checks.js";
 import { readArray, readOptions } from "../internal/options.js";
 import { appendResults, checkBatch, clashError, EMPTY_RESULT } from "./append.js";
 import { checkAuditHead, verifyAuditChain } from "./audit.js";
-import { AuditWriter, freezeRecord } from "./base-audit.js";
+import { AuditWriter, compactRecord, freezeRecord } from "./base-audit.js";
 import {
   checkClaim,
   checkClaimOptions,
@@ -61,6 +61,7 @@ import type {
   EntryScan,
   FreezeChange,
   FreezeChanged,
+  ReceiptsCompacted,
 } from "./base-types.js";
 import {
   checkedClaimResult,
@@ -82,6 +83,7 @@ import type {
   Claim,
   ClaimOptions,
   ClaimResult,
+  CompactReceiptsInput,
   FreezeInput,
   Ledger,
   LedgerCapabilities,
@@ -89,6 +91,7 @@ import type {
   PositionRange,
   PutReceiptStatus,
   Receipt,
+  ReceiptCompaction,
   ScanQuery,
   SequenceReservation,
   SinkFreeze,
@@ -96,6 +99,7 @@ import type {
 } from "./types.js";
 import {
   checkAuditInput,
+  checkCompactInput,
   checkFreezeInput,
   checkId,
   checkKey,
@@ -227,7 +231,7 @@ export abstract class BaseLedger implements Ledger {
   protected abstract _claim(request: ClaimRequest): Promise<ClaimResult>;
   /** Atomically: if the stored claim of (sink, key) has this token and is not released, set its expiry; return whether it had. */
   protected abstract _renewClaim(claim: Claim, expiresAt: number): Promise<boolean>;
-  /** Atomically: if the stored claim of (sink, key) has this token and is not released, mark it released (keeping its fencing token); return whether it had. */
+  /** Atomically: if the stored claim of (sink, key) has this token and is not released, release it (mark it released, or forget it while keeping what fences a late receipt under its token: see ClaimTable in state.ts); return whether it had. */
   protected abstract _releaseClaim(claim: Claim): Promise<boolean>;
   /**
    * Atomically: set or lift the freeze of (sink, origin) and append the audit record `make`
@@ -301,6 +305,24 @@ export abstract class BaseLedger implements Ledger {
     const stored: boolean[] = [];
     for (const receipt of receipts) stored.push(await this._putReceipt(receipt));
     return stored;
+  }
+
+  /**
+   * Atomically: of each key of `sink` at positions 1 to `through` (never past the sink's
+   * watermark) that has a final receipt, remove every receipt but the last final one, and
+   * append the audit record `make` returns for the last record's head; return how many
+   * receipts were removed. The default refuses with `unsupported`: override it where the
+   * storage can remove receipts (the four ledgers of sinkproof do).
+   */
+  protected async _compactReceipts(
+    sink: string,
+    _through: number,
+    _make: (previous: AuditHead | undefined) => AuditRecord,
+  ): Promise<ReceiptsCompacted> {
+    throw new LedgerError(
+      "unsupported",
+      `${this.constructor.name} does not compact receipts (its adapter does not implement _compactReceipts): the receipts of ${JSON.stringify(sink)} are kept`,
+    );
   }
 
   // ---- helpers for adapters ------------------------------------------------------------
@@ -554,6 +576,34 @@ export abstract class BaseLedger implements Ledger {
       const raised = await this._advanceWatermark(sink, position);
       return checkedRaise(raised, site, sink, position, head, () => this.#head());
     });
+  }
+
+  async compactReceipts(sink: string, input: CompactReceiptsInput): Promise<ReceiptCompaction> {
+    this.assertOpen();
+    checkName(sink, "sink");
+    const { actor, reason, through } = checkCompactInput(input, "input");
+    // A watermark never moves back: checked against it once, `through` stays under it.
+    const watermark = await this.getWatermark(sink);
+    const upTo = through ?? watermark;
+    if (upTo > watermark) {
+      invalidArgument(
+        "input.through",
+        `is ${upTo}, past the watermark of ${JSON.stringify(sink)} (${watermark}): receipts above it are work in flight and are not compacted`,
+      );
+    }
+    const time = new Date(this.#now()).toISOString();
+    const done = await this.#run(() =>
+      this._compactReceipts(sink, upTo, compactRecord(sink, upTo, reason, actor, time)),
+    );
+    const removed = done?.removed;
+    if (!Number.isSafeInteger(removed) || (removed as number) < 0 || done.record === undefined) {
+      throw corruption(
+        this.storageSite("receipts"),
+        undefined,
+        `the compaction of the receipts of ${JSON.stringify(sink)} answered ${String(removed)} receipts removed`,
+      );
+    }
+    return Object.freeze({ sink, through: upTo, removed, audit: done.record.index });
   }
 
   async claim(sink: string, key: string, claimOptions: ClaimOptions): Promise<ClaimResult> {

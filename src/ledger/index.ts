@@ -28,6 +28,7 @@ export {
   type FreezeChange,
   type FreezeChanged,
   planAppend,
+  type ReceiptsCompacted,
 } from "./base.js";
 export {
   entryHash,

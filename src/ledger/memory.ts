@@ -20,6 +20,7 @@ import {
   LEDGER_OPTION_KEYS,
   type LedgerOptions,
   planAppend,
+  type ReceiptsCompacted,
 } from "./base.js";
 import { ClaimTable, FreezeTable, ReceiptIndex } from "./state.js";
 import type {
@@ -152,6 +153,15 @@ export class MemoryLedger extends BaseLedger {
 
   protected async *_scanReceipts(sink: string, from: number, to: number): AsyncIterable<Receipt> {
     yield* this.#receipts.scan(sink, from, to);
+  }
+
+  protected override async _compactReceipts(
+    sink: string,
+    through: number,
+    make: (previous: AuditHead | undefined) => AuditRecord,
+  ): Promise<ReceiptsCompacted> {
+    const removed = this.#receipts.compact(sink, through);
+    return { removed, record: this.#appendRecord(make) };
   }
 
   protected async _getWatermark(sink: string): Promise<number> {

@@ -43,12 +43,29 @@ export class ReceiptIndex {
   /** The last receipt of (sink, key) with a final status. */
   lastFinal(sink: string, key: string): Receipt | undefined {
     const receipts = this.#sinks.get(sink)?.byKey.get(key);
-    if (receipts === undefined) return undefined;
-    for (let i = receipts.length - 1; i >= 0; i--) {
-      const receipt = receipts[i] as Receipt;
-      if (isFinalStatus(receipt.status)) return receipt;
+    return receipts === undefined ? undefined : lastFinalOf(receipts);
+  }
+
+  /**
+   * Of each key of `sink` at positions 1 to `through` with a final receipt, keeps only the
+   * last final one; returns how many receipts were removed.
+   */
+  compact(sink: string, through: number): number {
+    const receipts = this.#sinks.get(sink);
+    if (receipts === undefined) return 0;
+    const { byKey, byPosition } = receipts;
+    let removed = 0;
+    const last = Math.min(through, byPosition.length - 1);
+    for (let position = 1; position <= last; position++) {
+      const list = byPosition[position];
+      if (list === undefined || list.length < 2) continue;
+      const kept = lastFinalOf(list);
+      if (kept === undefined) continue;
+      removed += list.length - 1;
+      byPosition[position] = [kept];
+      byKey.set(kept.key, [kept]);
     }
-    return undefined;
+    return removed;
   }
 
   *scan(sink: string, from: number, to: number): Iterable<Receipt> {
@@ -61,25 +78,34 @@ export class ReceiptIndex {
   }
 }
 
-/** A claim as the table keeps it: released claims stay, so their fencing token is known. */
-interface ClaimRow {
-  readonly claim: Claim;
-  readonly released: boolean;
-}
-
 /**
- * Claims by (sink, key), released ones included, so that the next acquisition's fencing
- * token is above every token this table gave for the key. Tokens come from `nextToken`,
- * which must strictly increase over the table's lifetime (a counter, or one made durable
- * by the ledger).
+ * Claims by (sink, key) that are held (live or expired, not released). A released claim is
+ * forgotten at once, so the table grows with the work in flight, not with every key ever
+ * delivered; what fencing needs of it is kept in one number. That works because tokens come
+ * from `nextToken`, which must strictly increase over the table's lifetime (a counter, or
+ * one made durable by the ledger), so every token is unique and later tokens are higher:
+ *
+ * - a new claim's token is above every token this table gave, for any key;
+ * - a final receipt under token `t` for a key with a held claim is fenced when that claim's
+ *   token is higher (it was taken over);
+ * - for a key with no held claim, the claim of token `t` was released (by its holder, after
+ *   its receipt, or by the holder that took it over): the receipt is late, and fenced when
+ *   `t` is at or below the highest token released so far. The guard puts its receipt before
+ *   it releases, so no receipt of its own comes after the release.
  */
 export class ClaimTable {
-  readonly #claims = new Map<string, ClaimRow>();
+  readonly #claims = new Map<string, Claim>();
   readonly #nextToken: () => number;
+  #released = 0;
 
   constructor(nextToken?: () => number) {
     let counter = 0;
     this.#nextToken = nextToken ?? (() => ++counter);
+  }
+
+  /** How many claims are held (not released): what the table keeps. */
+  get size(): number {
+    return this.#claims.size;
   }
 
   /** `done` is the last final receipt of (sink, key), if any: the caller looks it up. */
@@ -89,54 +115,53 @@ export class ClaimTable {
     const current = this.#claims.get(id);
     if (
       current !== undefined &&
-      !current.released &&
-      current.claim.expiresAt > request.now &&
-      (request.takeOverFrom === undefined || current.claim.owner !== request.takeOverFrom)
+      current.expiresAt > request.now &&
+      (request.takeOverFrom === undefined || current.owner !== request.takeOverFrom)
     ) {
-      return { status: "held", owner: current.claim.owner, expiresAt: current.claim.expiresAt };
+      return { status: "held", owner: current.owner, expiresAt: current.expiresAt };
     }
     const claim: Claim = trustedClaim({
       sink: request.sink,
       key: request.key,
       owner: request.owner,
       token: request.token,
-      fencingToken: Math.max(this.#nextToken(), (current?.claim.fencingToken ?? 0) + 1),
+      fencingToken: Math.max(
+        this.#nextToken(),
+        (current?.fencingToken ?? 0) + 1,
+        this.#released + 1,
+      ),
       expiresAt: request.expiresAt,
     });
-    this.#claims.set(id, { claim, released: false });
+    this.#claims.set(id, claim);
     return { status: "acquired", claim };
   }
 
   renew(claim: Claim, expiresAt: number): boolean {
     const id = claimId(claim.sink, claim.key);
     const current = this.#claims.get(id);
-    if (current === undefined || current.released || current.claim.token !== claim.token) {
-      return false;
-    }
-    this.#claims.set(id, {
-      claim: trustedClaim({ ...current.claim, expiresAt }),
-      released: false,
-    });
+    if (current === undefined || current.token !== claim.token) return false;
+    this.#claims.set(id, trustedClaim({ ...current, expiresAt }));
     return true;
   }
 
   release(claim: Claim): boolean {
     const id = claimId(claim.sink, claim.key);
     const current = this.#claims.get(id);
-    if (current === undefined || current.released || current.claim.token !== claim.token) {
-      return false;
-    }
-    this.#claims.set(id, { claim: current.claim, released: true });
+    if (current === undefined || current.token !== claim.token) return false;
+    this.#claims.delete(id);
+    if (current.fencingToken > this.#released) this.#released = current.fencingToken;
     return true;
   }
 
   /**
    * True when a final receipt with this fencing token must be refused: a claim of
-   * (sink, key) with a higher token was given since.
+   * (sink, key) with a higher token was given since, or the claim was released.
    */
   fenced(sink: string, key: string, fencingToken: number): boolean {
     const current = this.#claims.get(claimId(sink, key));
-    return current !== undefined && current.claim.fencingToken > fencingToken;
+    return current === undefined
+      ? fencingToken <= this.#released
+      : current.fencingToken > fencingToken;
   }
 }
 
@@ -164,6 +189,15 @@ export class FreezeTable {
     if (rest.length === 0) this.#bySink.delete(sink);
     else this.#bySink.set(sink, rest);
   }
+}
+
+/** The last receipt of `receipts` with a final status. */
+function lastFinalOf(receipts: readonly Receipt[]): Receipt | undefined {
+  for (let i = receipts.length - 1; i >= 0; i--) {
+    const receipt = receipts[i] as Receipt;
+    if (isFinalStatus(receipt.status)) return receipt;
+  }
+  return undefined;
 }
 
 /** The map key of a claim: sink and key, joined by a character neither can hold. */

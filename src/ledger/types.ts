@@ -415,6 +415,31 @@ export type AuditVerification =
       readonly interrupted: readonly AuditRecord[];
     };
 
+/** What {@link Ledger.compactReceipts} is asked to do. */
+export interface CompactReceiptsInput {
+  /** Who compacts: a user, a service, a job. 1 to 200 characters. */
+  readonly actor: string;
+  /** Why, for the audit record: 1 to 4096 characters (for example `nightly retention`). */
+  readonly reason: string;
+  /**
+   * Compact the receipts of positions 1 to `through`. At most the sink's watermark, which is
+   * the default: receipts above it are work in flight.
+   */
+  readonly through?: number | undefined;
+}
+
+/** What {@link Ledger.compactReceipts} did. */
+export interface ReceiptCompaction {
+  /** The sink. */
+  readonly sink: string;
+  /** The receipts of positions 1 to this one were compacted. */
+  readonly through: number;
+  /** How many receipts were removed. */
+  readonly removed: number;
+  /** Index of the audit record of the compaction (action `compact-receipts`). */
+  readonly audit: number;
+}
+
 /** What a ledger promises; the conformance suite reads these to choose its tests. */
 export interface LedgerCapabilities {
   /**
@@ -555,6 +580,18 @@ export interface Ledger {
    * of `BaseLedger` stores them one after the other.
    */
   putReceipts(receipts: readonly Receipt[]): Promise<readonly PutReceiptStatus[]>;
+
+  /**
+   * Retention: of each key of `sink` at positions 1 to `input.through` (the watermark by
+   * default, never past it) that has a final receipt, keeps only the last final receipt and
+   * removes the others (failures, retries, superseded and earlier writes, later attempts),
+   * with an audit record of action `compact-receipts`, both or neither. A key with no final
+   * receipt keeps all of its receipts. What `claim` answers (`done` and its receipt) and
+   * what reconciliation reads (the last final receipt) stay the same. A `LedgerError` with
+   * code `unsupported` from a ledger that cannot compact (a `BaseLedger` whose adapter does
+   * not override `_compactReceipts`).
+   */
+  compactReceipts(sink: string, input: CompactReceiptsInput): Promise<ReceiptCompaction>;
 
   /** Closes the ledger; later calls fail with `ledger_closed`. Calling it twice is fine. */
   close(): Promise<void>;

@@ -249,6 +249,33 @@ export function checkFreezeInput(
   };
 }
 
+const compactInputSchema = z.strictObject({
+  actor: text(OWNER_LIMIT),
+  reason: reasonText,
+  through: z.int().min(0).optional(),
+});
+
+const COMPACT_INPUT_KEYS = ["actor", "reason", "through"] as const;
+
+/** A `compactReceipts` input checked. */
+export function checkCompactInput(
+  input: unknown,
+  where: string,
+): { actor: string; reason: string; through: number | undefined } {
+  const read = readOptions<{ actor: unknown; reason: unknown; through: unknown }>(
+    input,
+    where,
+    COMPACT_INPUT_KEYS,
+    { required: true },
+  );
+  const result = reading(where, () => {
+    const parsed = compactInputSchema.safeParse(read);
+    if (!parsed.success) zodToArgument(where, parsed.error.issues);
+    return parsed;
+  });
+  return { actor: result.data.actor, reason: result.data.reason, through: result.data.through };
+}
+
 function zodToArgument(where: string, issues: readonly z.core.$ZodIssue[]): never {
   const first = issues[0];
   const path = `${where}${formatPath(first?.path ?? []).slice(1)}`;

@@ -9,7 +9,7 @@
  * `capabilities.claims`, expiry uses the injected clock or, for server clocks, real time.
  *
  * The cases live in one file per group (append, reads, receipts and watermarks, claims,
- * audit, lifecycle, freezes), each group a public function (`ledgerAppendCases`, ...);
+ * audit, lifecycle, freezes, batches, retention), each group a public function (`ledgerAppendCases`, ...);
  * this file reads the options and composes the groups, in a fixed order.
  *
  * @module
@@ -28,6 +28,7 @@ import { ledgerFreezeCases } from "./conformance-freezes.js";
 import { ledgerClosedCases, ledgerRestartCases } from "./conformance-lifecycle.js";
 import { ledgerReadCases, ledgerSequenceCases } from "./conformance-reads.js";
 import { ledgerReceiptCases, ledgerWatermarkCases } from "./conformance-receipts.js";
+import { ledgerRetentionCases } from "./conformance-retention.js";
 import { type ConformanceGroup, type ConformanceTools, sleep } from "./conformance-support.js";
 
 export { createManualClock, type ManualClock } from "./clock.js";
@@ -91,6 +92,7 @@ const GROUPS: readonly ConformanceGroup[] = [
   ledgerTakeoverCases,
   ledgerFreezeCases,
   ledgerBatchCases,
+  ledgerRetentionCases,
 ];
 
 const CONFORMANCE_KEYS = optionKeys<LedgerConformanceOptions>()(

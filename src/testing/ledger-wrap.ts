@@ -34,6 +34,7 @@ export type LedgerCall =
   | "claimMany"
   | "releaseClaims"
   | "putReceipts"
+  | "compactReceipts"
   | "close";
 
 /** A method of {@link Ledger} that returns an async iterable. */
@@ -63,6 +64,7 @@ export const LEDGER_CALLS: readonly LedgerCall[] = [
   "claimMany",
   "releaseClaims",
   "putReceipts",
+  "compactReceipts",
   "close",
 ];
 

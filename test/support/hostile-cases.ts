@@ -752,6 +752,15 @@ export function hostileCases(): HostileCase[] {
       ledger: led,
     }),
     def({
+      fn: "ledger.compactReceipts",
+      setup: world,
+      params: ["sink", "input"],
+      args: () => ["warehouse", { actor: "ops", reason: "retention", through: 0 }],
+      call: (w, [s, i]) => w.ledger.compactReceipts(s as never, i as never),
+      nested: ["input.actor", "input.reason", "input.through"],
+      ledger: led,
+    }),
+    def({
       fn: "ledger.freezeSink",
       setup: world,
       params: ["sink", "input"],

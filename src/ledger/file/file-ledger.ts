@@ -46,6 +46,7 @@ import {
   type FreezeChanged,
   LEDGER_OPTION_KEYS,
   type LedgerOptions,
+  type ReceiptsCompacted,
 } from "../base.js";
 import { ClaimTable } from "../state.js";
 import type {
@@ -391,6 +392,23 @@ export class FileLedger extends BaseLedger {
       },
     );
     return { before, record };
+  }
+
+  protected override async _compactReceipts(
+    sink: string,
+    through: number,
+    make: (previous: AuditHead | undefined) => AuditRecord,
+  ): Promise<ReceiptsCompacted> {
+    // Chained now, on the last record appended, durable or not (as `_appendAudit`); the
+    // receipts go when the record is durable, in log order, exactly as replay will do it.
+    const record = make(this.#state.auditTail);
+    this.#state.auditTail = { index: record.index, hash: record.hash };
+    let removed = 0;
+    await this.#log.write(jsonFrame(KIND.compact, { sink, through, record }), () => {
+      removed = this.#state.receipts.compact(sink, through);
+      this.#state.audit.push(record);
+    });
+    return { removed, record };
   }
 
   protected async _getFreezes(sink: string | undefined): Promise<readonly SinkFreeze[]> {

@@ -59,6 +59,11 @@ export const KIND = {
   fence: 7,
   /** `{ sink, origin, freeze, record }`: a freeze set (or lifted: null) and its audit record. */
   freeze: 8,
+  /**
+   * `{ sink, through, record }`: the receipts of `sink` at positions 1 to `through`
+   * compacted (each key keeps its last final receipt) and the audit record of it.
+   */
+  compact: 9,
 } as const;
 
 const KINDS: ReadonlySet<number> = new Set(Object.values(KIND));

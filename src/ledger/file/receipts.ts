@@ -133,6 +133,30 @@ export class ReceiptColumns {
     return found;
   }
 
+  /**
+   * Of each key of `sink` at positions 1 to `through` with a final receipt, keeps only the
+   * last final one (in the column; the frames stay in their segments); returns how many
+   * receipts were removed. Only positions with more than one receipt can lose any, and
+   * those are the ones in `more`: the cost follows them, not the positions.
+   */
+  compact(sink: string, through: number): number {
+    const receipts = this.#sinks.get(sink);
+    if (receipts === undefined) return 0;
+    let removed = 0;
+    for (const [position, list] of receipts.more) {
+      if (position > through) continue;
+      let final = 0;
+      for (let i = list.length - 1; i >= 0 && final === 0; i--) {
+        if ((list[i] as number) < 0) final = list[i] as number;
+      }
+      if (final === 0) continue;
+      removed += list.length - 1;
+      receipts.latest.set(position, final);
+      receipts.more.delete(position);
+    }
+    return removed;
+  }
+
   /** The receipts of `sink` at positions `from` to `to`, by position, each in its order. */
   *scan(sink: string, from: number, to: number): Iterable<Receipt> {
     const receipts = this.#sinks.get(sink);

@@ -312,6 +312,21 @@ class Replay {
         state.freezesDecided.set(sink, origin, freeze ?? undefined);
         return;
       }
+      case KIND.compact: {
+        const { sink, through, record } = decodeJson(body) as {
+          sink: string;
+          through: number;
+          record: AuditRecord;
+        };
+        if (!Number.isSafeInteger(through) || !(through <= this.#entries.count)) {
+          throw new MalformedBody(
+            `compaction of ${JSON.stringify(sink)} through ${String(through)} is past the ${this.#entries.count} entries before it`,
+          );
+        }
+        this.#replayAudit(record);
+        state.receipts.compact(sink, through);
+        return;
+      }
       default:
         throw new MalformedBody(`record kind ${String(kind)} out of place`);
     }

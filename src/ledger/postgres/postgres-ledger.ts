@@ -51,6 +51,7 @@ import {
   type EntryScan,
   type FreezeChange,
   type FreezeChanged,
+  type ReceiptsCompacted,
 } from "../base.js";
 import {
   parseStoredJson,
@@ -619,6 +620,18 @@ export class PostgresLedger extends BaseLedger {
       values: [record.index, record.hash, JSON.stringify(record)],
     });
     return record;
+  }
+
+  protected override async _compactReceipts(
+    sink: string,
+    through: number,
+    make: (previous: AuditHead | undefined) => AuditRecord,
+  ): Promise<ReceiptsCompacted> {
+    return this.#transaction(async (client): Promise<[ReceiptsCompacted, boolean]> => {
+      const deleted = await client.query({ ...this.#q.deleteCompacted, values: [sink, through] });
+      const record = await this.#auditIn(client, make);
+      return [{ removed: deleted.rowCount ?? 0, record }, true];
+    }, this.#locks.audit);
   }
 
   protected async _changeFreeze(

@@ -103,6 +103,7 @@ type StatementName =
   | "allFreezes"
   | "lastAudit"
   | "insertAudit"
+  | "deleteCompacted"
   | "scanAudit";
 
 /** The ledger's statements of one schema, by name (see {@link statements}). */
@@ -269,6 +270,12 @@ function freezeAndAuditStatements(t: Tables, named: Named) {
     insertAudit: named(
       "insert_audit",
       `INSERT INTO ${t.audit} (idx, hash, record) VALUES ($1, $2, $3)`,
+    ),
+    // Every receipt of the sink at or below the position but its key's last final one; a
+    // key with no final receipt has no max, and `seq <> NULL` removes none of its receipts.
+    deleteCompacted: named(
+      "delete_compacted",
+      `DELETE FROM ${t.receipts} AS r WHERE r.sink = $1 AND r.position <= $2 AND r.seq <> (SELECT max(f.seq) FROM ${t.receipts} AS f WHERE f.sink = r.sink AND f.key = r.key AND f.final)`,
     ),
     scanAudit: named(
       "scan_audit",

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { ClaimRequest, FreezeChange, FreezeChanged } from "../base.js";
+import type { ClaimRequest, FreezeChange, FreezeChanged, ReceiptsCompacted } from "../base.js";
 import { parseStoredJson } from "../read-checks.js";
 import type { EntryRow } from "../sql-rows.js";
 import type { AuditHead, AuditRecord, Claim, ClaimResult, Receipt, SinkFreeze } from "../types.js";
@@ -30,6 +30,7 @@ type Name =
   | "deleteFreeze"
   | "lastAudit"
   | "insertAudit"
+  | "deleteCompacted"
   | "byKey"
   | "byId"
   | "head"
@@ -67,6 +68,10 @@ const TEXTS: Readonly<Record<Name, string>> = {
   deleteFreeze: "DELETE FROM sinkproof_freezes WHERE sink = ? AND origin = ?",
   lastAudit: "SELECT idx, hash FROM sinkproof_audit ORDER BY idx DESC LIMIT 1",
   insertAudit: "INSERT INTO sinkproof_audit (idx, hash, record) VALUES (?, ?, ?)",
+  // Every receipt of the sink at or below the position but its key's last final one; a
+  // key with no final receipt has no max, and `seq <> NULL` removes none of its receipts.
+  deleteCompacted:
+    "DELETE FROM sinkproof_receipts WHERE sink = ? AND position <= ? AND seq <> (SELECT max(f.seq) FROM sinkproof_receipts AS f WHERE f.sink = sinkproof_receipts.sink AND f.key = sinkproof_receipts.key AND f.final = 1)",
   byKey: `${ENTRY_COLUMNS} WHERE key = ?`,
   byId: `${ENTRY_COLUMNS} WHERE id = ?`,
   head: "SELECT coalesce(max(position), 0) AS head FROM sinkproof_entries",
@@ -126,6 +131,8 @@ export interface Prepared extends Statements {
   readonly changeFreeze: Transaction<[FreezeChange, MakeRecord], FreezeChanged>;
   /** The next audit record appended. */
   readonly appendAudit: Transaction<[MakeRecord], AuditRecord>;
+  /** A sink's receipts compacted up to a position, with the audit record of it. */
+  readonly compactReceipts: Transaction<[string, number, MakeRecord], ReceiptsCompacted>;
 }
 
 /** Every statement prepared, and the transactions of several statements built on them. */
@@ -154,6 +161,12 @@ export function prepareAll(db: Database): Prepared {
     ),
     changeFreeze: freezeTransaction(db, s),
     appendAudit: auditTransaction(db, s),
+    compactReceipts: db.transaction(
+      (sink: string, through: number, make: MakeRecord): ReceiptsCompacted => {
+        const removed = s.deleteCompacted.run(sink, through).changes;
+        return { removed, record: appendRecord(s, make) };
+      },
+    ),
   };
 }
 

@@ -47,6 +47,7 @@ import {
   type FreezeChange,
   type FreezeChanged,
   planAppend,
+  type ReceiptsCompacted,
 } from "../base.js";
 import { storedEnvelope } from "../envelope-json.js";
 import {
@@ -468,6 +469,14 @@ export class SqliteLedger extends BaseLedger {
     make: (previous: AuditHead | undefined) => AuditRecord,
   ): Promise<AuditRecord> {
     return this.#run(() => this.#s.appendAudit.immediate(make));
+  }
+
+  protected override async _compactReceipts(
+    sink: string,
+    through: number,
+    make: (previous: AuditHead | undefined) => AuditRecord,
+  ): Promise<ReceiptsCompacted> {
+    return this.#run(() => this.#s.compactReceipts.immediate(sink, through, make));
   }
 
   protected async _changeFreeze(
