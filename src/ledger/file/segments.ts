@@ -5,8 +5,9 @@
  * Promises:
  * - a frame is acknowledged (its promise resolves) only after the group it went out in
  *   was written, with its commit record (the group header, see frames.ts) in front, by one
- *   `pwritev` and made durable by one `fdatasync`; frames queued while a sync runs form
- *   the next group;
+ *   `pwritev` and made durable by one `fdatasync`; frames queued in the same turn of the
+ *   event loop as the first form one group, and frames queued while a sync runs form the
+ *   next;
  * - a new segment appears atomically (written as a temp file with its header group,
  *   fsync'd, renamed, and the directory fsync'd); its header records where the previous
  *   segment ended and its header group chains on that segment's last group;
@@ -172,6 +173,10 @@ export class SegmentLog {
 
   async #flush(): Promise<void> {
     try {
+      // The first group waits for the rest of this turn of the event loop: the frames
+      // that concurrent callers queue meanwhile (the receipts of several sinks delivering
+      // one batch, their watermark moves) share its fsync instead of waiting for the next.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       while (this.#queue.length > 0) {
         const batch = this.#takeGroup();
         const frames = batch.map((q) => q.bytes);
