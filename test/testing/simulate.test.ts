@@ -113,6 +113,7 @@ describe("simulate: sinkproof holds under every schedule", () => {
       writeFaults: 0,
       ledgerFaults: 0,
       repairs: 0,
+      compactions: 0,
     };
     for (let seed = 0; seed < 1000; seed++) {
       const result = await simulate({ seed, steps: 200, sinks: twoSinks, shrink: false });

@@ -2,7 +2,7 @@
  * What the simulated processes do, each a loop over the real library: producers publish
  * their events through a real pipeline (a crashed producer starts again from its first
  * event not acknowledged, as a consumer restarts from its committed offset), deliverers
- * drain every sink, reconcilers reconcile and repair what they find. The last process,
+ * drain every sink, reconcilers reconcile, repair what they find and compact receipts. The last process,
  * `final`, runs in the end phase with every fault healed: it drains, reconciles and
  * repairs until the sinks converge.
  *
@@ -113,12 +113,29 @@ export async function delivererBody(world: World, life: Incarnation): Promise<vo
   }
 }
 
-/** A reconciler: reconciles every sink, checks the report, repairs what it found, again. */
+/**
+ * A reconciler: reconciles every sink, checks the report, repairs what it found, then
+ * compacts each sink's receipts under its watermark (as a retention job would, racing the
+ * deliverers and the other reconcilers), again.
+ */
 export async function reconcilerBody(world: World, life: Incarnation): Promise<void> {
   const kit = world.kit(life);
   for (;;) {
     await world.sched.sleep(life, 200 + Math.floor(world.work() * 600));
     await reconcileAndRepair(world, life, kit, false);
+    for (const guard of kit.guards) {
+      try {
+        const done = await kit.ledger.compactReceipts(guard.name, {
+          actor: life.label,
+          reason: "simulated retention",
+        });
+        world.stats.compactions++;
+        world.log(`${life.label} compact ${guard.name} -> ${done.removed} through ${done.through}`);
+      } catch (error) {
+        if (!isLedgerOutage(error)) throw error;
+        world.log(`${life.label} compact ${guard.name} ! ${error.code}`);
+      }
+    }
   }
 }
 

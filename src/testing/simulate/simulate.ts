@@ -58,6 +58,8 @@ export interface SimStats {
   readonly reconciles: number;
   /** Repairs run (end phase included). */
   readonly repairs: number;
+  /** Receipt compactions run by reconcilers (`compactReceipts` of a sink, after a reconcile). */
+  readonly compactions: number;
 }
 
 /** The smallest fault schedule found that still fails. */
@@ -296,6 +298,7 @@ async function runIn(world: World): Promise<Run> {
       writeFaults: world.stats.writeFaults,
       reconciles: world.stats.reconciles,
       repairs: world.stats.repairs,
+      compactions: world.stats.compactions,
     }),
   });
 }

@@ -121,6 +121,7 @@ export class World {
     writeFaults: 0,
     reconciles: 0,
     repairs: 0,
+    compactions: 0,
   };
 
   constructor(config: SimConfig) {
