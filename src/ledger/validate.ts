@@ -221,6 +221,25 @@ const freezeInputSchema = z.strictObject({
 
 const FREEZE_INPUT_KEYS = ["reason", "actor", "origin"] as const;
 
+/**
+ * An input object read once (`keys` only: another key is an unknown option) and parsed by
+ * `schema`, inside the guard that turns a throwing getter into a typed error at `where`.
+ */
+function readInput<T>(
+  input: unknown,
+  where: string,
+  keys: readonly string[],
+  schema: z.ZodType<T>,
+): T {
+  const read = readOptions<Record<string, unknown>>(input, where, keys, { required: true });
+  // zod reads the values again to word its issues: both inside the guard.
+  return reading(where, () => {
+    const parsed = schema.safeParse(read);
+    if (!parsed.success) zodToArgument(where, parsed.error.issues);
+    return parsed.data as T;
+  });
+}
+
 /** A `freezeSink` or `unfreezeSink` input checked (`origin` resolved for a freeze). */
 export function checkFreezeInput(
   input: unknown,
@@ -230,23 +249,8 @@ export function checkFreezeInput(
   actor: string;
   origin: string | undefined;
 } {
-  const read = readOptions<{ reason: unknown; actor: unknown; origin: unknown }>(
-    input,
-    where,
-    FREEZE_INPUT_KEYS,
-    { required: true },
-  );
-  // zod reads the values again to word its issues: both inside the guard.
-  const result = reading(where, () => {
-    const parsed = freezeInputSchema.safeParse(read);
-    if (!parsed.success) zodToArgument(where, parsed.error.issues);
-    return parsed;
-  });
-  return {
-    reason: result.data.reason,
-    actor: result.data.actor,
-    origin: result.data.origin,
-  };
+  const { reason, actor, origin } = readInput(input, where, FREEZE_INPUT_KEYS, freezeInputSchema);
+  return { reason, actor, origin };
 }
 
 const compactInputSchema = z.strictObject({
@@ -262,18 +266,13 @@ export function checkCompactInput(
   input: unknown,
   where: string,
 ): { actor: string; reason: string; through: number | undefined } {
-  const read = readOptions<{ actor: unknown; reason: unknown; through: unknown }>(
+  const { actor, reason, through } = readInput(
     input,
     where,
     COMPACT_INPUT_KEYS,
-    { required: true },
+    compactInputSchema,
   );
-  const result = reading(where, () => {
-    const parsed = compactInputSchema.safeParse(read);
-    if (!parsed.success) zodToArgument(where, parsed.error.issues);
-    return parsed;
-  });
-  return { actor: result.data.actor, reason: result.data.reason, through: result.data.through };
+  return { actor, reason, through };
 }
 
 function zodToArgument(where: string, issues: readonly z.core.$ZodIssue[]): never {
