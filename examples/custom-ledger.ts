@@ -145,13 +145,13 @@ export class JsonFileLedger extends BaseLedger {
   }
 
   protected async _putReceipt(receipt: Receipt) {
-    // The fence: a final receipt under an older claim than the key's latest is refused.
+    // The fence: a final receipt with a fencing token is stored only under the key's claim
+    // held now with that token (not taken over, not released).
     const latest = this.#state.claims.find((c) => c.sink === receipt.sink && c.key === receipt.key);
     if (
       isFinalStatus(receipt.status) &&
       receipt.fencingToken !== undefined &&
-      latest !== undefined &&
-      latest.fencingToken > receipt.fencingToken
+      (latest === undefined || latest.released || latest.fencingToken !== receipt.fencingToken)
     ) {
       return false;
     }

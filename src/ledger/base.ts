@@ -207,8 +207,9 @@ export abstract class BaseLedger implements Ledger {
   protected abstract _reserveSequence(producer: string, count: number): Promise<number>;
   /**
    * Atomically: if the receipt is final (see `isFinalStatus`), carries a `fencingToken`,
-   * and the stored claim of (sink, key) has a higher fencing token, store nothing and
-   * return false; else store it (already checked, its entry exists) and return true.
+   * and (sink, key) has no claim held now with exactly that token (none, a released one,
+   * or one with another token), store nothing and return false; else store it (already
+   * checked, its entry exists) and return true.
    */
   protected abstract _putReceipt(receipt: Receipt): Promise<boolean>;
   /** Receipts of (sink, key) in the order they were put. */
@@ -231,7 +232,7 @@ export abstract class BaseLedger implements Ledger {
   protected abstract _claim(request: ClaimRequest): Promise<ClaimResult>;
   /** Atomically: if the stored claim of (sink, key) has this token and is not released, set its expiry; return whether it had. */
   protected abstract _renewClaim(claim: Claim, expiresAt: number): Promise<boolean>;
-  /** Atomically: if the stored claim of (sink, key) has this token and is not released, release it (mark it released, or forget it while keeping what fences a late receipt under its token: see ClaimTable in state.ts); return whether it had. */
+  /** Atomically: if the stored claim of (sink, key) has this token and is not released, release it (mark it released, or forget it: nothing of it is needed to fence a late receipt); return whether it had. */
   protected abstract _releaseClaim(claim: Claim): Promise<boolean>;
   /**
    * Atomically: set or lift the freeze of (sink, origin) and append the audit record `make`

@@ -81,22 +81,19 @@ export class ReceiptIndex {
 /**
  * Claims by (sink, key) that are held (live or expired, not released). A released claim is
  * forgotten at once, so the table grows with the work in flight, not with every key ever
- * delivered; what fencing needs of it is kept in one number. That works because tokens come
- * from `nextToken`, which must strictly increase over the table's lifetime (a counter, or
- * one made durable by the ledger), so every token is unique and later tokens are higher:
+ * delivered. Tokens come from `nextToken`, which must strictly increase over the table's
+ * lifetime (a counter, or one made durable by the ledger), so a new claim's token is above
+ * every token this table gave, for any key.
  *
- * - a new claim's token is above every token this table gave, for any key;
- * - a final receipt under token `t` for a key with a held claim is fenced when that claim's
- *   token is higher (it was taken over);
- * - for a key with no held claim, the claim of token `t` was released (by its holder, after
- *   its receipt, or by the holder that took it over): the receipt is late, and fenced when
- *   `t` is at or below the highest token released so far. The guard puts its receipt before
- *   it releases, so no receipt of its own comes after the release.
+ * The fence needs nothing of a released claim: a final receipt with a fencing token is
+ * stored only under the claim of (sink, key) held now, with exactly that token (every
+ * ledger's rule; see `Ledger.putReceipt`). A token that was taken over, released, given for
+ * another key or never given is refused. The guard puts its receipt before it releases, so
+ * none of its own receipts comes after the release.
  */
 export class ClaimTable {
   readonly #claims = new Map<string, Claim>();
   readonly #nextToken: () => number;
-  #released = 0;
 
   constructor(nextToken?: () => number) {
     let counter = 0;
@@ -125,11 +122,7 @@ export class ClaimTable {
       key: request.key,
       owner: request.owner,
       token: request.token,
-      fencingToken: Math.max(
-        this.#nextToken(),
-        (current?.fencingToken ?? 0) + 1,
-        this.#released + 1,
-      ),
+      fencingToken: Math.max(this.#nextToken(), (current?.fencingToken ?? 0) + 1),
       expiresAt: request.expiresAt,
     });
     this.#claims.set(id, claim);
@@ -149,19 +142,16 @@ export class ClaimTable {
     const current = this.#claims.get(id);
     if (current === undefined || current.token !== claim.token) return false;
     this.#claims.delete(id);
-    if (current.fencingToken > this.#released) this.#released = current.fencingToken;
     return true;
   }
 
   /**
-   * True when a final receipt with this fencing token must be refused: a claim of
-   * (sink, key) with a higher token was given since, or the claim was released.
+   * True when a final receipt with this fencing token must be refused: it is not the
+   * token of the claim of (sink, key) held now (expired or not, but neither taken over
+   * nor released). Nothing of a released claim needs keeping for this.
    */
   fenced(sink: string, key: string, fencingToken: number): boolean {
-    const current = this.#claims.get(claimId(sink, key));
-    return current === undefined
-      ? fencingToken <= this.#released
-      : current.fencingToken > fencingToken;
+    return this.#claims.get(claimId(sink, key))?.fencingToken !== fencingToken;
   }
 }
 

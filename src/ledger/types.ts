@@ -169,7 +169,7 @@ export interface ReceiptSignature {
 
 /**
  * What `putReceipts` did with one receipt: `stored`, or `fenced` (a final receipt whose
- * fencing token is older than the latest claim of its (sink, key): not stored, as
+ * fencing token is not that of the claim of its (sink, key) held now: not stored, as
  * `putReceipt` refuses it with `fenced`).
  */
 export type PutReceiptStatus = "stored" | "fenced";
@@ -490,9 +490,10 @@ export interface Ledger {
 
   /**
    * Stores a receipt. The entry it refers to (key and position) must exist. A final
-   * receipt with a `fencingToken` older than the latest claim of (sink, key) is refused,
-   * atomically, with a `LedgerError` of code `fenced`: a write that outlived its claim
-   * never leaves a final receipt beside the new holder's.
+   * receipt with a `fencingToken` is stored only under the claim of (sink, key) held now
+   * with that token (live or expired, but neither taken over nor released); any other is
+   * refused, atomically, with a `LedgerError` of code `fenced`: a write that outlived its
+   * claim never leaves a final receipt beside the new holder's.
    */
   putReceipt(receipt: Receipt): Promise<void>;
   /** Every receipt of one key at one sink, in the order they were put. */

@@ -272,7 +272,8 @@ export function checkCompactInput(
     COMPACT_INPUT_KEYS,
     compactInputSchema,
   );
-  return { actor, reason, through };
+  // `+ 0` makes a -0 (which z.int() takes) the 0 it means, in the result and the audit record.
+  return { actor, reason, through: through === undefined ? undefined : through + 0 };
 }
 
 function zodToArgument(where: string, issues: readonly z.core.$ZodIssue[]): never {

@@ -151,7 +151,9 @@ export const ledgerClaimCases: ConformanceGroup = defineGroup((test) => {
  * Conformance cases for fencing tokens: every acquisition of a key (takeover, after a
  * release, replay) gets a token above the last; a released claim can be neither renewed nor
  * released again; a final receipt under an older token is refused with `fenced`, and the
- * newer holder's is kept. One of the groups {@link ledgerConformance} runs.
+ * newer holder's is kept; a final receipt is stored only under the key's claim held now
+ * (not after its release, not under a token not given for it), by `putReceipt` and
+ * `putReceipts` alike. One of the groups {@link ledgerConformance} runs.
  */
 export const ledgerFencingCases: ConformanceGroup = defineGroup((test) => {
   test("every acquisition of a key gets a fencing token above the last: takeover, release, replay", async (ledger, t) => {
@@ -244,6 +246,55 @@ export const ledgerFencingCases: ConformanceGroup = defineGroup((test) => {
     const done = await ledger.claim("warehouse", e.envelope.key, { owner: "c", ttlMs: 1000 });
     assert.equal(done.status, "done");
     if (done.status === "done") assert.deepEqual(done.receipt, mine);
+  });
+
+  test("a final receipt is stored only under the key's claim held now: not once released, not under a token not given for it", async (ledger, t) => {
+    const [first, second, third] = (await fill(ledger, t, 3)) as LedgerEntry[];
+    const a = (first as LedgerEntry).envelope.key;
+    const b = (second as LedgerEntry).envelope.key;
+    const mine = acquired(await ledger.claim("warehouse", a, { owner: "a", ttlMs: 1000 }), "a");
+    const other = acquired(await ledger.claim("warehouse", b, { owner: "b", ttlMs: 1000 }), "b");
+    // A token never given for the key is not its claim; nor is any token of a key unclaimed.
+    await rejectsWith(
+      ledger.putReceipt(receiptFor(first as LedgerEntry, { fencingToken: mine.fencingToken + 7 })),
+      codeIs("fenced"),
+      "under a token not given for the key",
+    );
+    await rejectsWith(
+      ledger.putReceipt(receiptFor(third as LedgerEntry, { fencingToken: mine.fencingToken })),
+      codeIs("fenced"),
+      "a key never claimed",
+    );
+    assert.ok(await ledger.releaseClaim(other));
+    // Released by its own holder: a receipt under its token comes too late.
+    await rejectsWith(
+      ledger.putReceipt(receiptFor(second as LedgerEntry, { fencingToken: other.fencingToken })),
+      codeIs("fenced"),
+      "under its own token after the release",
+    );
+    assert.deepEqual(
+      await ledger.putReceipts([
+        receiptFor(second as LedgerEntry, { fencingToken: other.fencingToken }),
+        receiptFor(first as LedgerEntry, { fencingToken: mine.fencingToken + 1_000_000 }),
+      ]),
+      ["fenced", "fenced"],
+      "putReceipts answers the same",
+    );
+    // Expired and not taken over, the claim is still the key's: its holder's receipt counts.
+    await t.expire(1000);
+    const kept = receiptFor(first as LedgerEntry, { fencingToken: mine.fencingToken });
+    await ledger.putReceipt(kept);
+    for (const [entry, expected] of [
+      [first, [kept]],
+      [second, []],
+      [third, []],
+    ] as const) {
+      assert.deepEqual(
+        await ledger.getReceipts("warehouse", (entry as LedgerEntry).envelope.key),
+        expected,
+        "nothing else stored",
+      );
+    }
   });
 });
 

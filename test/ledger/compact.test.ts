@@ -92,6 +92,18 @@ describe("compactReceipts", () => {
     }
   });
 
+  it("through: -0 means 0, in the answer and in the audit record", async () => {
+    const ledger = new MemoryLedger();
+    await deliverWithRetries(ledger, 2, 1);
+    const done = await ledger.compactReceipts("s", { ...WHO, through: -0 });
+    expect(Object.is(done.through, 0)).toBe(true);
+    expect(done.removed).toBe(0);
+    const records = [];
+    for await (const record of ledger.scanAudit()) records.push(record);
+    const details = records.at(-1)?.details as { through: number };
+    expect(Object.is(details.through, 0)).toBe(true);
+  });
+
   it("an adapter without _compactReceipts refuses with unsupported and keeps every receipt", async () => {
     const ledger = new NoCompaction();
     const [first] = await deliverWithRetries(ledger, 2, 2);

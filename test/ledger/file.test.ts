@@ -22,7 +22,7 @@ import {
   LedgerLockedError,
   verify,
 } from "../../src/index.js";
-import { entriesFrame, groupHeader } from "../../src/ledger/file/frames.js";
+import { entriesFrame, groupHeader, jsonFrame, LAST_KIND } from "../../src/ledger/file/frames.js";
 import { ledgerConformance } from "../../src/testing/index.js";
 
 const root = mkdtempSync(join(tmpdir(), "sinkproof-file-ledger-"));
@@ -258,6 +258,18 @@ describe("FileLedger indexes", () => {
     const error = await FileLedger.open(dir).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CorruptionError);
     expect((error as CorruptionError).message).toContain("same key or id");
+  });
+
+  it("a record of a kind it does not know, hash intact, is named as written by a newer sinkproof", async () => {
+    const dir = fresh();
+    await filled(dir, 1);
+    appendGroup(dir, [jsonFrame((LAST_KIND + 1) as never, { from: "the future" })]);
+    const error = await FileLedger.open(dir).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CorruptionError);
+    expect((error as CorruptionError).message).toContain(
+      `record kind ${LAST_KIND + 1}, which this sinkproof does not know`,
+    );
+    expect((error as CorruptionError).message).toContain("newer sinkproof");
   });
 
   it("raises CorruptionError for a record that matches its hash but is not an envelope", async () => {

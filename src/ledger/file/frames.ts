@@ -66,6 +66,13 @@ export const KIND = {
   compact: 9,
 } as const;
 
+/**
+ * The highest record kind this sinkproof writes and reads. A new kind is added within the
+ * same format version (a reader that does not know it stops, saying the directory was
+ * written by a newer sinkproof), never by changing the meaning of an old one.
+ */
+export const LAST_KIND: number = Math.max(...Object.values(KIND));
+
 const KINDS: ReadonlySet<number> = new Set(Object.values(KIND));
 
 /** Bytes of a group header (version 2). */
@@ -417,7 +424,14 @@ export function readFrame(
   if (xxh32Bytes(body) !== data.readUInt32LE(offset + 4))
     return { ok: false, reason: "frame checksum mismatch", incomplete: false };
   const kind = body[0] as number;
-  if (!KINDS.has(kind))
-    return { ok: false, reason: `unknown record kind ${kind}`, incomplete: false };
+  if (!KINDS.has(kind)) {
+    // Past the last kind this sinkproof knows, in a frame whose hash checks out: most
+    // likely written by a newer sinkproof, and said so rather than only "unknown".
+    const reason =
+      kind > LAST_KIND
+        ? `record kind ${kind}, which this sinkproof does not know (kinds 1 to ${LAST_KIND}): written by a newer sinkproof? Open the directory with that version`
+        : `unknown record kind ${kind}`;
+    return { ok: false, reason, incomplete: false };
+  }
   return { ok: true, body, next: offset + FRAME_HEADER + length };
 }

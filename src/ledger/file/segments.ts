@@ -25,6 +25,13 @@ import { join } from "node:path";
 import { logger } from "../../observe/debug.js";
 import { GROUP_HEADER, groupCheck, groupHeader, jsonFrame, KIND, MAX_GROUP } from "./frames.js";
 
+/**
+ * The event loop's own `setImmediate`, taken when this module loads: a test that installs
+ * fake timers afterwards (vitest's, Jest's, sinon's) must not stop the ledger's writes
+ * from reaching the disk until it advances its clock.
+ */
+const nextTurn: typeof setImmediate = globalThis.setImmediate;
+
 const log = logger("ledger");
 
 export const FORMAT = "sinkproof-file-ledger";
@@ -176,7 +183,7 @@ export class SegmentLog {
       // The first group waits for the rest of this turn of the event loop: the frames
       // that concurrent callers queue meanwhile (the receipts of several sinks delivering
       // one batch, their watermark moves) share its fsync instead of waiting for the next.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await new Promise<void>((resolve) => nextTurn(resolve));
       while (this.#queue.length > 0) {
         const batch = this.#takeGroup();
         const frames = batch.map((q) => q.bytes);

@@ -190,15 +190,15 @@ function receiptStatements(t: Tables, named: Named) {
     ),
     putFencedReceipt: named(
       "put_fenced_receipt",
-      `WITH c AS (SELECT fencing_token FROM ${t.claims} WHERE sink = $1 AND key = $2 FOR SHARE) INSERT INTO ${t.receipts} (sink, key, position, final, receipt) SELECT $1, $2, $3, true, $4 WHERE NOT EXISTS (SELECT 1 FROM c WHERE c.fencing_token > $5::bigint)`,
+      `WITH c AS (SELECT fencing_token, released FROM ${t.claims} WHERE sink = $1 AND key = $2 FOR SHARE) INSERT INTO ${t.receipts} (sink, key, position, final, receipt) SELECT $1, $2, $3, true, $4 WHERE EXISTS (SELECT 1 FROM c WHERE c.fencing_token = $5::bigint AND NOT c.released)`,
     ),
     // Many receipts in one statement, in the order given (the identity follows the ORDER BY).
     // The claims of fenced finals are share-locked, as by put_fenced_receipt; the answer is
-    // the ordinal of each receipt refused for an older fencing token (a data-modifying
-    // CTE runs to completion whether or not it is read).
+    // the ordinal of each final receipt refused because its fencing token is not that of the
+    // key's claim held now (a data-modifying CTE runs to completion whether or not it is read).
     putReceipts: named(
       "put_receipts",
-      `WITH input AS (SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::boolean[], $5::text[], $6::bigint[]) WITH ORDINALITY AS i(sink, key, position, final, receipt, token, ord)), locked AS (SELECT c.sink, c.key, c.fencing_token FROM ${t.claims} c WHERE (c.sink, c.key) IN (SELECT sink, key FROM input WHERE final AND token IS NOT NULL) ORDER BY c.sink, c.key FOR SHARE), fenced AS (SELECT i.ord FROM input i JOIN locked l ON l.sink = i.sink AND l.key = i.key WHERE i.final AND i.token IS NOT NULL AND l.fencing_token > i.token), stored AS (INSERT INTO ${t.receipts} (sink, key, position, final, receipt) SELECT sink, key, position, final, receipt FROM input WHERE ord NOT IN (SELECT ord FROM fenced) ORDER BY ord RETURNING 1) SELECT ord FROM fenced`,
+      `WITH input AS (SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::boolean[], $5::text[], $6::bigint[]) WITH ORDINALITY AS i(sink, key, position, final, receipt, token, ord)), locked AS (SELECT c.sink, c.key, c.fencing_token, c.released FROM ${t.claims} c WHERE (c.sink, c.key) IN (SELECT sink, key FROM input WHERE final AND token IS NOT NULL) ORDER BY c.sink, c.key FOR SHARE), fenced AS (SELECT i.ord FROM input i LEFT JOIN locked l ON l.sink = i.sink AND l.key = i.key WHERE i.final AND i.token IS NOT NULL AND (l.fencing_token IS NULL OR l.fencing_token <> i.token OR l.released)), stored AS (INSERT INTO ${t.receipts} (sink, key, position, final, receipt) SELECT sink, key, position, final, receipt FROM input WHERE ord NOT IN (SELECT ord FROM fenced) ORDER BY ord RETURNING 1) SELECT ord FROM fenced`,
     ),
     lastFinals: named(
       "last_finals",

@@ -62,7 +62,7 @@ const TEXTS: Readonly<Record<Name, string>> = {
     "UPDATE sinkproof_fencing SET last = max(last + 1, ?) WHERE id = 1 RETURNING last",
   insertReceipt:
     "INSERT INTO sinkproof_receipts (sink, key, position, final, receipt) VALUES (?, ?, ?, ?, ?)",
-  fencingTokenOf: "SELECT fencing_token FROM sinkproof_claims WHERE sink = ? AND key = ?",
+  fencingTokenOf: "SELECT fencing_token, released FROM sinkproof_claims WHERE sink = ? AND key = ?",
   freezeOf: "SELECT state FROM sinkproof_freezes WHERE sink = ? AND origin = ?",
   putFreeze: "INSERT INTO sinkproof_freezes (sink, origin, audit, state) VALUES (?, ?, ?, ?)",
   deleteFreeze: "DELETE FROM sinkproof_freezes WHERE sink = ? AND origin = ?",
@@ -115,7 +115,7 @@ type MakeRecord = (previous: AuditHead | undefined) => AuditRecord;
 
 /** Every statement, prepared, and the transactions of several statements built on them. */
 export interface Prepared extends Statements {
-  /** A receipt; a final one with a fencing token is refused under a newer token. */
+  /** A receipt; a final one with a fencing token is refused unless its claim is held now. */
   readonly putReceipt: Transaction<[Receipt], boolean>;
   /** Many receipts in one transaction, in order, each as `putReceipt` stores it. */
   readonly putReceipts: Transaction<[readonly Receipt[]], boolean[]>;
@@ -170,14 +170,19 @@ export function prepareAll(db: Database): Prepared {
   };
 }
 
-/** A receipt; a final one with a fencing token is refused under a newer token. In a transaction. */
+/**
+ * A receipt; a final one with a fencing token is stored only under the key's claim held
+ * now with that token (not taken over, not released). In a transaction.
+ */
 function putReceipt(s: Statements, receipt: Receipt): boolean {
   const final = isFinalStatus(receipt.status);
   if (final && receipt.fencingToken !== undefined) {
     const row = s.fencingTokenOf.get(receipt.sink, receipt.key) as
-      | { fencing_token: number }
+      | { fencing_token: number; released: number }
       | undefined;
-    if (row !== undefined && row.fencing_token > receipt.fencingToken) return false;
+    if (row === undefined || row.released !== 0 || row.fencing_token !== receipt.fencingToken) {
+      return false;
+    }
   }
   s.insertReceipt.run(
     receipt.sink,
