@@ -62,8 +62,11 @@ export class GuardContext {
   refused = 0;
   lastError: SinkFailure | undefined;
   inFlight = 0;
+  // The last two times turned into ISO strings: a receipt's start and its end alternate.
   #lastMs = Number.NaN;
   #lastIso = "";
+  #otherMs = Number.NaN;
+  #otherIso = "";
 
   constructor(config: GuardConfig) {
     Object.assign(this, config);
@@ -72,13 +75,19 @@ export class GuardContext {
     this.leases = createLeases(this.ledger, this.claimTtlMs, this.clock, this.log, this.timers);
   }
 
-  /** ISO time of `ms`, cached: deliveries in one millisecond share the string. */
+  /**
+   * ISO time of `ms`, cached: deliveries in one millisecond share the string, and the two
+   * last are kept (the start and the end of the receipts of one batch).
+   */
   iso(ms: number): string {
-    if (ms !== this.#lastMs) {
-      this.#lastIso = new Date(checkedTime(ms)).toISOString();
-      this.#lastMs = ms;
-    }
-    return this.#lastIso;
+    if (ms === this.#lastMs) return this.#lastIso;
+    if (ms === this.#otherMs) return this.#otherIso;
+    const iso = new Date(checkedTime(ms)).toISOString();
+    this.#otherMs = this.#lastMs;
+    this.#otherIso = this.#lastIso;
+    this.#lastMs = ms;
+    this.#lastIso = iso;
+    return iso;
   }
 
   /** The clock's answer, unchecked (called without a `this`, as the guard always has). */

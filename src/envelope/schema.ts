@@ -159,17 +159,20 @@ export function isProducerName(value: string): boolean {
 
 /** ISO-8601 UTC with exactly three fraction digits, and a real calendar date. */
 export function isEnvelopeTime(value: string): boolean {
-  // Receipts and envelopes made in one millisecond share their times: the last one that
-  // checked out is not parsed again (a string cannot change).
-  if (value === lastTime) return true;
+  // Receipts and envelopes made in one millisecond share their times: the last two that
+  // checked out (a receipt's start and end alternate) are not parsed again (a string
+  // cannot change).
+  if (value === lastTime || value === otherTime) return true;
   if (!TIME_FORMAT.test(value)) return false;
   const date = new Date(value);
   if (Number.isNaN(date.getTime()) || date.toISOString() !== value) return false;
+  otherTime = lastTime;
   lastTime = value;
   return true;
 }
 
 let lastTime = "";
+let otherTime = "";
 
 /** W3C Trace Context: version-traceid-parentid-flags, ids not all zero, version not ff. */
 export function isTraceparent(value: string): boolean {
