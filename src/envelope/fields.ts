@@ -130,9 +130,6 @@ export function isValidDraft(draft: unknown): boolean {
   );
 }
 
-/** The last time string that passed `isEnvelopeTime`: envelopes of one batch share it. */
-let lastTime = "";
-
 /**
  * The hot-path check of an envelope's fields (payload aside: it is canonicalized apart);
  * see `envelopeFieldsSchema`.
@@ -141,10 +138,8 @@ export function isValidEnvelopeFields(envelope: unknown): boolean {
   if (!isObject(envelope) || !hasOnlyKeys(envelope, ENVELOPE_KEYS)) return false;
   const { id, producer, stream, seq, type, schema, time, key, checksum, trace, parents } = envelope;
   if (typeof time !== "string") return false;
-  if (time !== lastTime) {
-    if (!isEnvelopeTime(time)) return false;
-    lastTime = time;
-  }
+  // isEnvelopeTime keeps the last times that checked out: a batch's envelopes share one.
+  if (!isEnvelopeTime(time)) return false;
   return (
     isId(id) &&
     isProducer(producer) &&

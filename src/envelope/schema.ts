@@ -171,8 +171,9 @@ export function isEnvelopeTime(value: string): boolean {
   return true;
 }
 
-let lastTime = "";
-let otherTime = "";
+// Undefined until a time checks out: no string can match them before (an empty one neither).
+let lastTime: string | undefined;
+let otherTime: string | undefined;
 
 /** W3C Trace Context: version-traceid-parentid-flags, ids not all zero, version not ff. */
 export function isTraceparent(value: string): boolean {

@@ -70,11 +70,11 @@ export function receiptWithoutEntry(receipt: Receipt): LedgerError {
   );
 }
 
-/** `putReceipt` of a final receipt whose claim is not held now (taken over or released). */
+/** `putReceipt` of a final receipt whose claim is not held now (taken over, released, never given). */
 export function receiptFenced(receipt: Receipt): LedgerError {
   return new LedgerError(
     "fenced",
-    `The claim with fencing token ${receipt.fencingToken} on ${JSON.stringify(receipt.key)} at ${receipt.sink} is not held now (taken over by a newer holder, or released): this ${receipt.status} receipt does not count`,
+    `The claim with fencing token ${receipt.fencingToken} on ${JSON.stringify(receipt.key)} at ${receipt.sink} is not held now (taken over by a newer holder, released, or never given): this ${receipt.status} receipt does not count`,
     { key: receipt.key, position: receipt.position, sink: receipt.sink },
   );
 }

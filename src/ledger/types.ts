@@ -149,8 +149,8 @@ export interface Receipt {
   readonly issues?: readonly ValidationIssue[] | undefined;
   /**
    * The fencing token of the claim the attempt ran under. A final receipt that carries one
-   * is stored only while no newer claim of (sink, key) exists: `putReceipt` refuses it
-   * with `fenced` otherwise.
+   * is stored only under the claim of (sink, key) held now with that token (neither taken
+   * over nor released): `putReceipt` refuses it with `fenced` otherwise.
    */
   readonly fencingToken?: number | undefined;
   /** HMAC-SHA256 over the canonical form of every other field, when the guard signs receipts. */

@@ -289,7 +289,7 @@ describe("errors BaseLedger words", () => {
     expect(error).toBeInstanceOf(LedgerError);
     expect(error).toMatchObject({
       code: "fenced",
-      message: `The claim with fencing token ${token} on "k1" at warehouse is not held now (taken over by a newer holder, or released): this written receipt does not count`,
+      message: `The claim with fencing token ${token} on "k1" at warehouse is not held now (taken over by a newer holder, released, or never given): this written receipt does not count`,
       key: "k1",
       position: 1,
       sink: "warehouse",
