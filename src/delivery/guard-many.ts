@@ -12,7 +12,8 @@
  */
 
 import type { Envelope } from "../envelope/schema.js";
-import { invalidArgument, underPath } from "../internal/arguments.js";
+import { eachUnderPath, invalidArgument } from "../internal/arguments.js";
+import { distinctOf } from "../internal/distinct.js";
 import { readArray } from "../internal/options.js";
 import type { Claim, LedgerEntry, Receipt } from "../ledger/types.js";
 import type { Delivery, GuardContext } from "./guard-context.js";
@@ -34,9 +35,7 @@ export async function deliverMany(
   const options = readDeliverOptions(deliverOptions);
   const list = readArray(envelopes, "envelopes", MAX_DELIVER_BATCH);
   if (list.length === 0) invalidArgument("envelopes", "must hold at least one envelope");
-  const refs = list.map((envelope, i) =>
-    underPath("envelope", `envelopes[${i}]`, () => envelopeRef(envelope)),
-  );
+  const refs = eachUnderPath(list, "envelope", "envelopes", envelopeRef);
   const replay = options.replay === true;
   if (!replay) {
     const found = ctx.freezes.current();
@@ -44,13 +43,11 @@ export async function deliverMany(
   }
   // Every envelope, repeats included, checked against the ledger before anything is
   // claimed: one not there as given refuses the whole batch.
-  const keys = [...new Set(refs.map((ref) => ref.key))];
+  const { keys, indexOf } = distinctOf(refs.map((ref) => ref.key));
   const found = await ctx.ledger.getMany(keys);
-  const entries = new Map<string, LedgerEntry | undefined>();
-  keys.forEach((key, i) => {
-    entries.set(key, found[i]);
-  });
-  const checked = refs.map((ref) => inLedger(ctx, ref, entries.get(ref.key)));
+  const checked = refs.map((ref, i) =>
+    inLedger(ctx, ref, found[indexOf === undefined ? i : (indexOf.get(ref.key) as number)]),
+  );
   // The first of each key not already under way in this guard goes in the batch.
   const inBatch: number[] = [];
   const after: number[] = [];

@@ -14,7 +14,7 @@ import type { Receipt } from "../ledger/types.js";
 import { readBatchAnswer } from "./batch-result.js";
 import type { Delivery, GuardContext } from "./guard-context.js";
 import { abortText } from "./guard-receipts.js";
-import type { SinkBatchWriter, SinkWriteContext } from "./guard-types.js";
+import type { SinkBatchContext, SinkBatchWriter, SinkWriteContext } from "./guard-types.js";
 import { describeError, prepareWrite, writeWithRetries } from "./guard-write.js";
 import type { Lease } from "./leases.js";
 import { backoffMs } from "./retry.js";
@@ -117,6 +117,30 @@ function itemContext(ctx: GuardContext, item: Ready, attempt: number): SinkWrite
 }
 
 /**
+ * What a batch writer is told. `items` is made when first read (most bulk writers never
+ * look at it; making a context per envelope costs more than many writes), then kept.
+ */
+function batchContext(
+  ctx: GuardContext,
+  live: readonly Ready[],
+  attempt: number,
+  replay: boolean,
+  signal: AbortSignal | undefined,
+): SinkBatchContext {
+  let items: readonly SinkWriteContext[] | undefined;
+  return {
+    sink: ctx.name,
+    attempt,
+    replay,
+    signal: signal ?? NEVER,
+    get items() {
+      items ??= live.map((item) => itemContext(ctx, item, attempt));
+      return items;
+    },
+  };
+}
+
+/**
  * `writeBatch` for `items`, then again for the ones it failed with a retryable error,
  * until each is written, failed for good, superseded (its claim lost) or out of tries.
  */
@@ -177,13 +201,7 @@ async function writeInBatches(
     try {
       answer = await writeBatch(
         live.map((item) => item.written),
-        {
-          sink: ctx.name,
-          attempt,
-          replay,
-          signal: signal ?? NEVER,
-          items: live.map((item) => itemContext(ctx, item, attempt)),
-        },
+        batchContext(ctx, live, attempt, replay, signal),
       );
     } catch (error) {
       // The whole call failed: every item has its error.

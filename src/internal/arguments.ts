@@ -24,6 +24,28 @@ export function underPath<T>(from: string, to: string, make: () => T): T {
   }
 }
 
+/**
+ * `make` for each item of `list` (an array the caller read already), as {@link underPath}
+ * runs it: an `InvalidArgumentError` at `from` becomes one at `to[i]`. The path is built
+ * only for an error, not for every item of a batch.
+ */
+export function eachUnderPath<T, U>(
+  list: readonly T[],
+  from: string,
+  to: string,
+  make: (item: T) => U,
+): U[] {
+  const out: U[] = new Array(list.length);
+  for (let i = 0; i < list.length; i++) {
+    try {
+      out[i] = make(list[i] as T);
+    } catch (error) {
+      throw renamed(error, from, `${to}[${i}]`);
+    }
+  }
+  return out;
+}
+
 /** {@link underPath} for an error already caught: the error, renamed when it is at `from`. */
 export function renamed(error: unknown, from: string, to: string): unknown {
   if (!(error instanceof InvalidArgumentError)) return error;

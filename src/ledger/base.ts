@@ -26,8 +26,9 @@ import { randomUUID } from "node:crypto";
 import { type Limits, resolveLimits } from "../canonical/canonicalize.js";
 import { ENVELOPE_LIMITS, type Envelope } from "../envelope/schema.js";
 import { LedgerError } from "../errors.js";
-import { invalidArgument, underPath } from "../internal/arguments.js";
+import { eachUnderPath, invalidArgument } from "../internal/arguments.js";
 import { checkInteger } from "../internal/checks.js";
+import { distinctOf } from "../internal/distinct.js";
 import { readArray, readOptions } from "../internal/options.js";
 import { appendResults, checkBatch, clashError, EMPTY_RESULT } from "./append.js";
 import { checkAuditHead, verifyAuditChain } from "./audit.js";
@@ -796,16 +797,12 @@ export abstract class BaseLedger implements Ledger {
 
   async releaseClaims(claims: readonly Claim[]): Promise<readonly boolean[]> {
     this.assertOpen();
-    const list = readArray(claims, "claims", MAX_BATCH).map((claim, i) =>
-      underPath("claim", `claims[${i}]`, () => checkClaim(claim as Claim)),
+    const list = eachUnderPath(readArray(claims, "claims", MAX_BATCH), "claim", "claims", (claim) =>
+      checkClaim(claim as Claim),
     );
     if (list.length === 0) return EMPTY;
-    const seen = new Set<string>();
-    list.forEach((claim, i) => {
-      const id = `${claim.sink}\u0000${claim.key}\u0000${claim.token}`;
-      if (seen.has(id)) invalidArgument(`claims[${i}]`, "repeats a claim of the batch");
-      seen.add(id);
-    });
+    const repeat = repeatedClaim(list);
+    if (repeat !== -1) invalidArgument(`claims[${repeat}]`, "repeats a claim of the batch");
     const released = await this.#run(() => this._releaseClaims(list));
     answers(released, list.length, this.storageSite("claims"), "the release of many claims");
     return Object.freeze(released.map((r) => r === true));
@@ -813,22 +810,26 @@ export abstract class BaseLedger implements Ledger {
 
   async putReceipts(receipts: readonly Receipt[]): Promise<readonly PutReceiptStatus[]> {
     this.assertOpen();
-    const list = readArray(receipts, "receipts", MAX_BATCH).map((receipt, i) =>
-      underPath("receipt", `receipts[${i}]`, () => checkReceipt(receipt)),
+    const list = eachUnderPath(
+      readArray(receipts, "receipts", MAX_BATCH),
+      "receipt",
+      "receipts",
+      checkReceipt,
     );
     if (list.length === 0) return EMPTY;
     return this.#run(async () => {
-      // Every receipt's entry, looked up once per key, before anything is stored.
-      const keys = [...new Set(list.map((r) => r.key))];
+      // Every receipt's entry, looked up once per key, before anything is stored. Receipts
+      // of distinct keys (a guard's batch) are matched to their entries by index.
+      const { keys, indexOf } = distinctOf(list.map((r) => r.key));
       const found = await this._getManyByKey(keys);
       answers(found, keys.length, this.storageSite("entries"), "the entries of many keys");
-      const entries = new Map<string, LedgerEntry | undefined>();
-      keys.forEach((key, i) => {
+      const entries = keys.map((key, i) => {
         const entry = found[i];
-        entries.set(key, entry === undefined ? undefined : this.#answering(entry, "key", key));
+        return entry === undefined ? undefined : this.#answering(entry, "key", key);
       });
-      for (const receipt of list) {
-        const entry = entries.get(receipt.key);
+      for (let i = 0; i < list.length; i++) {
+        const receipt = list[i] as Receipt;
+        const entry = entries[indexOf === undefined ? i : (indexOf.get(receipt.key) as number)];
         if (
           entry === undefined ||
           entry.position !== receipt.position ||
@@ -855,6 +856,32 @@ export abstract class BaseLedger implements Ledger {
 }
 
 const EMPTY: readonly never[] = Object.freeze([]);
+
+/**
+ * The index of the first claim that repeats an earlier one of `list` (same sink, key and
+ * token), or -1. A batch of distinct keys (the usual one: a guard's) is told by its keys
+ * alone, an envelope's own strings whose hashes are kept; else claims are looked up by
+ * token, the sink and key compared only when two tokens are equal.
+ */
+function repeatedClaim(list: readonly Claim[]): number {
+  const keys = new Set<string>();
+  for (const claim of list) keys.add(claim.key);
+  if (keys.size === list.length) return -1;
+  const byToken = new Map<string, Claim | Claim[]>();
+  for (let i = 0; i < list.length; i++) {
+    const claim = list[i] as Claim;
+    const before = byToken.get(claim.token);
+    if (before === undefined) {
+      byToken.set(claim.token, claim);
+      continue;
+    }
+    const same = Array.isArray(before) ? before : [before];
+    if (same.some((c) => c.sink === claim.sink && c.key === claim.key)) return i;
+    same.push(claim);
+    byToken.set(claim.token, same);
+  }
+  return -1;
+}
 
 /** Distinct keys, each checked at its index; a repeated key is an `InvalidArgumentError`. */
 function distinctKeys(keys: readonly string[], where: string): string[] {

@@ -92,8 +92,10 @@ export class ReceiptIndex {
  * none of its own receipts comes after the release.
  */
 export class ClaimTable {
-  readonly #claims = new Map<string, Claim>();
+  /** By sink, then key: the keys (an envelope's own strings) keep their hashes, no id is built. */
+  readonly #claims = new Map<string, Map<string, Claim>>();
   readonly #nextToken: () => number;
+  #size = 0;
 
   constructor(nextToken?: () => number) {
     let counter = 0;
@@ -102,14 +104,18 @@ export class ClaimTable {
 
   /** How many claims are held (not released): what the table keeps. */
   get size(): number {
-    return this.#claims.size;
+    return this.#size;
   }
 
   /** `done` is the last final receipt of (sink, key), if any: the caller looks it up. */
   claim(request: ClaimRequest, done: Receipt | undefined): ClaimResult {
     if (done !== undefined && !request.ignoreDone) return { status: "done", receipt: done };
-    const id = claimId(request.sink, request.key);
-    const current = this.#claims.get(id);
+    let ofSink = this.#claims.get(request.sink);
+    if (ofSink === undefined) {
+      ofSink = new Map();
+      this.#claims.set(request.sink, ofSink);
+    }
+    const current = ofSink.get(request.key);
     if (
       current !== undefined &&
       current.expiresAt > request.now &&
@@ -125,23 +131,31 @@ export class ClaimTable {
       fencingToken: Math.max(this.#nextToken(), (current?.fencingToken ?? 0) + 1),
       expiresAt: request.expiresAt,
     });
-    this.#claims.set(id, claim);
+    ofSink.set(request.key, claim);
+    if (current === undefined) this.#size++;
     return { status: "acquired", claim };
   }
 
   renew(claim: Claim, expiresAt: number): boolean {
-    const id = claimId(claim.sink, claim.key);
-    const current = this.#claims.get(id);
-    if (current === undefined || current.token !== claim.token) return false;
-    this.#claims.set(id, trustedClaim({ ...current, expiresAt }));
+    const ofSink = this.#claims.get(claim.sink);
+    const current = ofSink?.get(claim.key);
+    if (ofSink === undefined || current === undefined || current.token !== claim.token) {
+      return false;
+    }
+    ofSink.set(claim.key, trustedClaim({ ...current, expiresAt }));
     return true;
   }
 
   release(claim: Claim): boolean {
-    const id = claimId(claim.sink, claim.key);
-    const current = this.#claims.get(id);
-    if (current === undefined || current.token !== claim.token) return false;
-    this.#claims.delete(id);
+    const ofSink = this.#claims.get(claim.sink);
+    const current = ofSink?.get(claim.key);
+    if (ofSink === undefined || current === undefined || current.token !== claim.token) {
+      return false;
+    }
+    ofSink.delete(claim.key);
+    this.#size--;
+    // A sink's map goes with its last claim: sinks come and go, the table stays small.
+    if (ofSink.size === 0) this.#claims.delete(claim.sink);
     return true;
   }
 
@@ -151,7 +165,7 @@ export class ClaimTable {
    * nor released). Nothing of a released claim needs keeping for this.
    */
   fenced(sink: string, key: string, fencingToken: number): boolean {
-    return this.#claims.get(claimId(sink, key))?.fencingToken !== fencingToken;
+    return this.#claims.get(sink)?.get(key)?.fencingToken !== fencingToken;
   }
 }
 
@@ -188,9 +202,4 @@ function lastFinalOf(receipts: readonly Receipt[]): Receipt | undefined {
     if (isFinalStatus(receipt.status)) return receipt;
   }
   return undefined;
-}
-
-/** The map key of a claim: sink and key, joined by a character neither can hold. */
-function claimId(sink: string, key: string): string {
-  return `${sink}\u0000${key}`;
 }
