@@ -36,11 +36,7 @@ export async function deliverMany(
   const list = readArray(envelopes, "envelopes", MAX_DELIVER_BATCH);
   if (list.length === 0) invalidArgument("envelopes", "must hold at least one envelope");
   const refs = eachUnderPath(list, "envelope", "envelopes", envelopeRef);
-  const replay = options.replay === true;
-  if (!replay) {
-    const found = ctx.freezes.current();
-    refuseIfFrozen(ctx, Array.isArray(found) ? found : await found, refs[0]?.key ?? "", false);
-  }
+  await refuseIfFrozenNow(ctx, options, refs);
   // Every envelope, repeats included, checked against the ledger before anything is
   // claimed: one not there as given refuses the whole batch.
   const { keys, indexOf } = distinctOf(refs.map((ref) => ref.key));
@@ -48,6 +44,54 @@ export async function deliverMany(
   const checked = refs.map((ref, i) =>
     inLedger(ctx, ref, found[indexOf === undefined ? i : (indexOf.get(ref.key) as number)]),
   );
+  return deliverChecked(ctx, refs, checked, options);
+}
+
+/**
+ * `deliverMany` of entries that `ledger` handed out a moment ago (the append of a
+ * pipeline's producer, the scan of its drain or worker): when `ledger` is the guard's own,
+ * they are the ledger's answer already and are not read again; else they go as envelopes
+ * through {@link deliverMany}.
+ */
+export async function deliverEntries(
+  ctx: GuardContext,
+  ledger: unknown,
+  entries: readonly LedgerEntry[],
+  deliverOptions?: DeliverOptions,
+): Promise<Receipt[]> {
+  if (ledger !== ctx.ledger) {
+    return deliverMany(
+      ctx,
+      entries.map((entry) => entry.envelope),
+      deliverOptions,
+    );
+  }
+  const options = readDeliverOptions(deliverOptions);
+  const list = readArray(entries, "envelopes", MAX_DELIVER_BATCH) as LedgerEntry[];
+  if (list.length === 0) invalidArgument("envelopes", "must hold at least one envelope");
+  const refs = list.map(({ envelope }) => ({ key: envelope.key, checksum: envelope.checksum }));
+  await refuseIfFrozenNow(ctx, options, refs);
+  return deliverChecked(ctx, refs, list, options);
+}
+
+/** Refuses the batch while the sink is frozen, unless it is a replay. */
+async function refuseIfFrozenNow(
+  ctx: GuardContext,
+  options: DeliverOptions,
+  refs: readonly EnvelopeRef[],
+): Promise<void> {
+  if (options.replay === true) return;
+  const found = ctx.freezes.current();
+  refuseIfFrozen(ctx, Array.isArray(found) ? found : await found, refs[0]?.key ?? "", false);
+}
+
+/** A batch whose every envelope was found in the ledger as `checked`: delivered. */
+async function deliverChecked(
+  ctx: GuardContext,
+  refs: readonly EnvelopeRef[],
+  checked: readonly LedgerEntry[],
+  options: DeliverOptions,
+): Promise<Receipt[]> {
   // The first of each key not already under way in this guard goes in the batch.
   const inBatch: number[] = [];
   const after: number[] = [];

@@ -33,7 +33,7 @@ import type { Receipt } from "../ledger/types.js";
 import { deliverAll } from "./guard-batch.js";
 import { GuardContext } from "./guard-context.js";
 import { deliverWith } from "./guard-deliver.js";
-import { deliverMany } from "./guard-many.js";
+import { deliverEntries, deliverMany } from "./guard-many.js";
 import {
   envelopeRef,
   FREEZE_KEYS,
@@ -51,6 +51,7 @@ import type {
   SinkMeasure,
   SinkStatus,
 } from "./guard-types.js";
+import { DELIVER_ENTRIES, type DeliverEntries, withHidden } from "./handoff.js";
 import { clipMessage } from "./limits.js";
 
 export { GUARD_KEYS } from "./guard-options.js";
@@ -101,7 +102,7 @@ const NO_WAITS: readonly ClaimWait[] = Object.freeze([]);
 export function guardSink(guardOptions: GuardSinkOptions): SinkGuard {
   const ctx = new GuardContext(resolveGuardOptions(guardOptions));
   const { name, ledger } = ctx;
-  return {
+  const guard: SinkGuard = {
     name,
     ledger,
     deliver(envelope: Envelope, deliverOptions?: DeliverOptions): Promise<Receipt> {
@@ -118,6 +119,9 @@ export function guardSink(guardOptions: GuardSinkOptions): SinkGuard {
     status: () => status(ctx),
     measure: () => measure(ctx),
   };
+  const handed: DeliverEntries = (from, entries, options) =>
+    deliverEntries(ctx, from, entries, options);
+  return withHidden(guard, DELIVER_ENTRIES, handed);
 }
 
 async function freeze(ctx: GuardContext, reason: string, options?: GuardFreezeOptions) {

@@ -18,12 +18,12 @@
  * @module
  */
 
-import type { Envelope } from "../envelope/schema.js";
 import { CorruptionError, DeliveryError, isSinkproofError } from "../errors.js";
 import { errorSummary } from "../internal/arguments.js";
 import type { Ledger, LedgerEntry } from "../ledger/types.js";
 import { isFinalStatus } from "../ledger/validate.js";
 import type { SinkFailure, SinkGuard } from "./guard-types.js";
+import { deliverEntries } from "./handoff.js";
 import type { PipelineConfig, SinkBacklog } from "./pipeline-options.js";
 
 /** One entry held aside: its last receipt was not final. */
@@ -202,13 +202,13 @@ export class SinkWorker {
       if (due.length >= batchSize) break;
       if (stuck.due <= now) due.push([position, stuck]);
     }
-    const batch: { position: number; appendedAt: number; envelope: Envelope }[] = [];
+    const batch: { position: number; appendedAt: number; entry: LedgerEntry }[] = [];
     if (due.length > 0) {
       const entries = await ledger.getMany(due.map(([, s]) => s.key));
       entries.forEach((entry, i) => {
         const [position, stuck] = due[i] as [number, Stuck];
         if (entry === undefined) this.#stuck.delete(position);
-        else batch.push({ position, appendedAt: stuck.appendedAt, envelope: entry.envelope });
+        else batch.push({ position, appendedAt: stuck.appendedAt, entry });
       });
     }
     let fresh = 0;
@@ -222,7 +222,7 @@ export class SinkWorker {
         batch.push({
           position: entry.position,
           appendedAt: Date.parse(entry.appendedAt),
-          envelope: entry.envelope,
+          entry,
         });
         last = entry.position;
         fresh++;
@@ -234,8 +234,11 @@ export class SinkWorker {
     }
     // A key another process's worker holds is skipped, not waited for: it is set aside and
     // looked at again shortly (done by then), while this worker moves on.
-    const receipts = await this.guard.deliverMany(
-      batch.map((b) => b.envelope),
+    // What the ledger answered just now goes to the guard as it is: not read again.
+    const receipts = await deliverEntries(
+      this.guard,
+      ledger,
+      batch.map((b) => b.entry),
       { whenHeld: "skip" },
     );
     let freshFinals = 0;

@@ -17,7 +17,6 @@
  * @module
  */
 
-import type { Envelope } from "../envelope/schema.js";
 import { DeliveryError, isTransientLedgerError } from "../errors.js";
 import { describe, invalidArgument, reading, renamed } from "../internal/arguments.js";
 import { optionalFunction } from "../internal/checks.js";
@@ -26,6 +25,7 @@ import type { LedgerEntry, Receipt } from "../ledger/types.js";
 import { isFinalStatus } from "../ledger/validate.js";
 import { MAX_DELIVER_BATCH } from "./guard-many.js";
 import type { ClaimWait, SinkGuard } from "./guard-types.js";
+import { deliverEntries, emitEntries } from "./handoff.js";
 import {
   DRAIN_KEYS,
   type Drained,
@@ -147,18 +147,26 @@ export function createPipeline(pipelineOptions: PipelineOptions): Pipeline {
     const list = readArray(events, "events", MAX_DELIVER_BATCH);
     if (list.length === 0) invalidArgument("events", "must hold at least one event");
     await admit();
-    let envelopes: Envelope[];
+    let emitted: Awaited<ReturnType<typeof emitEntries>>;
     try {
-      envelopes = await producer.emitMany(list as PublishItem[]);
+      emitted = await emitEntries(producer, list as PublishItem[]);
     } catch (error) {
       // The producer names its argument `items`; here it is `events`.
       throw renamed(error, "items", "events");
     }
+    const { envelopes, entries } = emitted;
     if (config.background) {
       queued(envelopes.length);
       return Object.freeze({ envelopes: Object.freeze(envelopes), sinks: Object.freeze({}) });
     }
-    const settled = await Promise.allSettled(sinks.map((sink) => sink.deliverMany(envelopes)));
+    // The append's own entries go to the guards: not read back from the ledger again.
+    const settled = await Promise.allSettled(
+      sinks.map((sink) =>
+        entries === undefined
+          ? sink.deliverMany(envelopes)
+          : deliverEntries(sink, producer.ledger, entries),
+      ),
+    );
     const outcome: Record<string, SinkBatchOutcome> = {};
     settled.forEach((result, i) => {
       const sink = sinks[i] as SinkGuard;
@@ -214,7 +222,7 @@ async function* pending(
   config: PipelineConfig,
   sink: SinkGuard,
   dispatched: () => void,
-): AsyncIterable<Envelope> {
+): AsyncIterable<LedgerEntry> {
   const ledger = config.producer.ledger;
   const from = (await ledger.getWatermark(sink.name)) + 1;
   const to = await ledger.head();
@@ -227,7 +235,7 @@ async function* pending(
   for await (const entry of ledger.scan({ from, to }) as AsyncIterable<LedgerEntry>) {
     if (!finals.has(entry.position)) {
       dispatched();
-      yield entry.envelope;
+      yield entry;
     }
   }
 }
@@ -244,19 +252,20 @@ async function drainSink(
     onProgress?.({ sink: sink.name, dispatched, waiting, done });
   let delivered = 0;
   let final = 0;
-  const deliver = async (batch: readonly Envelope[]) => {
-    const receipts: readonly Receipt[] = await sink.deliverMany(batch, {
+  const deliver = async (batch: readonly LedgerEntry[]) => {
+    // The scan's entries, checked as it read them, go to the guard as they are.
+    const receipts: readonly Receipt[] = await deliverEntries(sink, ledger, batch, {
       onWait: (wait) => tell(wait),
     });
     delivered += receipts.length;
     final += receipts.filter((r) => isFinalStatus(r.status)).length;
   };
   try {
-    let batch: Envelope[] = [];
-    for await (const envelope of pending(config, sink, () => {
+    let batch: LedgerEntry[] = [];
+    for await (const entry of pending(config, sink, () => {
       if (++dispatched % 1000 === 0) tell(undefined);
     })) {
-      batch.push(envelope);
+      batch.push(entry);
       if (batch.length >= config.batchSize) {
         await deliver(batch);
         batch = [];

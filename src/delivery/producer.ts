@@ -16,12 +16,13 @@ import { PayloadValidationError, type ValidationIssue } from "../errors.js";
 import { describe, invalidArgument, reading } from "../internal/arguments.js";
 import { checkHasMethod, checkInteger } from "../internal/checks.js";
 import { optionKeys, readArray, readOptions } from "../internal/options.js";
-import type { Ledger } from "../ledger/types.js";
+import type { Ledger, LedgerEntry } from "../ledger/types.js";
 import { checkProducer } from "../ledger/validate.js";
 import { logger } from "../observe/debug.js";
 import { checkMetrics, type Metrics, safeMetrics } from "../observe/metrics.js";
 import type { SchemaRegistry } from "../schema/registry.js";
 import { GroupCommit } from "./group-commit.js";
+import { EMIT_ENTRIES, type EmitEntries, withHidden } from "./handoff.js";
 import { SequenceBlocks } from "./sequences.js";
 import { isSafeParseSchema, type SafeParseSchema, schemaIssues } from "./validation.js";
 
@@ -237,7 +238,7 @@ export function createProducer(producerOptions: ProducerOptions): Producer {
   const config = resolveProducerOptions(producerOptions);
   const sequences = new SequenceBlocks(config.ledger, config.id, config.block);
   const group = new GroupCommit(config.ledger);
-  return {
+  const producer: Producer = {
     id: config.id,
     ledger: config.ledger,
     async emit(type, payload, emitOptions) {
@@ -251,31 +252,39 @@ export function createProducer(producerOptions: ProducerOptions): Producer {
         readOptions<EmitOptions>(emitOptions, "options", EMIT_KEYS),
         "options",
       );
-      const [envelope] = await emitItems(
+      const [entry] = await emitItems(
         config,
         sequences,
         [{ ...read, type, payload } as EmitItem],
         true,
         group,
       );
-      return envelope as Envelope;
+      return (entry as LedgerEntry).envelope;
     },
     async emitMany(items) {
-      const list = readArray(items, "items");
-      if (list.length === 0) return [];
-      const read = list.map((item, i) => {
-        if (typeof item !== "object" || item === null) {
-          invalidArgument(`items[${i}]`, `must be an object, got ${describe(item)}`);
-        }
-        return readEmitted(
-          readOptions<EmitItem>(item, `items[${i}]`, ITEM_KEYS),
-          `items[${i}]`,
-        ) as EmitItem;
-      });
-      return emitItems(config, sequences, read, false);
+      return envelopesOf(await emitEntries(items));
     },
   };
+  // `emitMany` answering the entries, for a pipeline's own guards (see handoff.ts).
+  const emitEntries: EmitEntries<EmitItem> = async (items) => {
+    const list = readArray(items, "items");
+    if (list.length === 0) return [];
+    const read = list.map((item, i) => {
+      if (typeof item !== "object" || item === null) {
+        invalidArgument(`items[${i}]`, `must be an object, got ${describe(item)}`);
+      }
+      return readEmitted(
+        readOptions<EmitItem>(item, `items[${i}]`, ITEM_KEYS),
+        `items[${i}]`,
+      ) as EmitItem;
+    });
+    return emitItems(config, sequences, read, false);
+  };
+  return withHidden(producer, EMIT_ENTRIES, emitEntries);
 }
+
+const envelopesOf = (entries: readonly LedgerEntry[]): Envelope[] =>
+  entries.map((entry) => entry.envelope);
 
 /** {@link ProducerOptions} checked, with every default filled in. */
 interface ProducerConfig {
@@ -361,7 +370,7 @@ async function emitItems(
   items: readonly EmitItem[],
   single: boolean,
   group?: GroupCommit,
-): Promise<Envelope[]> {
+): Promise<LedgerEntry[]> {
   const { id, ledger, registry, seal } = config;
   const payloads = items.map((item, i) => checkItem(config, item, single ? undefined : i));
   const seqs = await sequences.take(items.length);
@@ -392,5 +401,5 @@ async function emitItems(
     for (const item of items) registry.noteEmitted(item.schema.name, item.schema.version);
   }
   log("emitted %d event(s), %d already in the ledger", appended, results.length - appended);
-  return results.map((r) => r.entry.envelope);
+  return results.map((r) => r.entry);
 }
