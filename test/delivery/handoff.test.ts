@@ -103,7 +103,9 @@ describe("entries handed from a pipeline to its guards", () => {
         await createProducer({ id: "p", ledger: new MemoryLedger() }).emitMany(events(1)),
       )
     ).results.map((r) => r.entry);
-    const handed = (guard as unknown as Record<symbol, DeliverEntries>)[DELIVER_ENTRIES];
+    const handed = (guard as unknown as Record<symbol, DeliverEntries>)[
+      DELIVER_ENTRIES
+    ] as DeliverEntries;
     const error = await handed(producerLedger, [entry as LedgerEntry]).catch((e: unknown) => e);
     expect((error as { code?: string }).code).toBe("not_in_ledger");
     expect(rows.rows.size).toBe(0);
@@ -117,7 +119,9 @@ describe("entries handed from a pipeline to its guards", () => {
   it("bad input to the hand-over is refused as deliverMany refuses it", async () => {
     const ledger = new MemoryLedger();
     const guard = guardSink({ name: "s", ledger, write: () => undefined });
-    const handed = (guard as unknown as Record<symbol, DeliverEntries>)[DELIVER_ENTRIES];
+    const handed = (guard as unknown as Record<symbol, DeliverEntries>)[
+      DELIVER_ENTRIES
+    ] as DeliverEntries;
     const empty = await handed(ledger, []).catch((e: unknown) => e);
     expect((empty as { code?: string; path?: string }).path).toBe("envelopes");
     const badOption = await handed(ledger, [], { replya: true } as never).catch((e: unknown) => e);
