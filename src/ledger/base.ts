@@ -64,6 +64,7 @@ import type {
   FreezeChanged,
   ReceiptsCompacted,
 } from "./base-types.js";
+import { KnownEntries, type KnownEntry } from "./known-entries.js";
 import {
   checkedClaimResult,
   checkedCount,
@@ -157,6 +158,8 @@ export abstract class BaseLedger implements Ledger {
   #closed = false;
   #failure: unknown;
   readonly #audit = new AuditWriter();
+  /** Position and id of the entries appended or read lately: receipts' entry checks. */
+  readonly #known = new KnownEntries();
 
   constructor(ledgerOptions: LedgerOptions = {}) {
     const options = checkLedgerOptions(ledgerOptions);
@@ -416,12 +419,14 @@ export abstract class BaseLedger implements Ledger {
       // The entry in the way was read from storage: checked before it is shown.
       throw clashError(batch, outcome.clash, outcome.index, this.#checked(outcome.existing));
     }
-    return appendResults(
+    const result = appendResults(
       batch,
       outcome.results,
       (entry) => this.#checked(entry),
       () => this.storageSite("entries"),
     );
+    for (const { entry } of result.results) this.#known.note(entry);
+    return result;
   }
 
   async get(key: string): Promise<LedgerEntry | undefined> {
@@ -461,7 +466,41 @@ export abstract class BaseLedger implements Ledger {
         `the entry found for ${field} ${JSON.stringify(value)} holds ${field} ${JSON.stringify(entry.envelope[field])}`,
       );
     }
+    this.#known.note(entry);
     return entry;
+  }
+
+  /**
+   * The position and id of each key's entry (undefined when there is none), for the entry
+   * check of receipts: from the memo of entries appended or read lately, the rest read in
+   * one `_getManyByKey`.
+   */
+  async #entriesOf(keys: readonly string[]): Promise<(KnownEntry | undefined)[]> {
+    const out: (KnownEntry | undefined)[] = new Array(keys.length);
+    const unknown: string[] = [];
+    const unknownAt: number[] = [];
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as string;
+      const known = this.#known.get(key);
+      if (known !== undefined) out[i] = known;
+      else {
+        unknown.push(key);
+        unknownAt.push(i);
+      }
+    }
+    if (unknown.length === 0) return out;
+    const found =
+      unknown.length === 1
+        ? [await this._getByKey(unknown[0] as string)]
+        : await this._getManyByKey(unknown);
+    answers(found, unknown.length, this.storageSite("entries"), "the entries of many keys");
+    for (let j = 0; j < unknown.length; j++) {
+      const entry = found[j];
+      if (entry === undefined) continue;
+      const checked = this.#answering(entry, "key", unknown[j] as string);
+      out[unknownAt[j] as number] = { position: checked.position, id: checked.envelope.id };
+    }
+    return out;
   }
 
   scan(query?: ScanQuery): AsyncIterable<LedgerEntry> {
@@ -514,13 +553,8 @@ export abstract class BaseLedger implements Ledger {
     this.assertOpen();
     const checked = checkReceipt(receipt);
     await this.#run(async () => {
-      const found = await this._getByKey(checked.key);
-      const entry = found === undefined ? undefined : this.#answering(found, "key", checked.key);
-      if (
-        entry === undefined ||
-        entry.position !== checked.position ||
-        entry.envelope.id !== checked.id
-      ) {
+      const [entry] = await this.#entriesOf([checked.key]);
+      if (entry === undefined || entry.position !== checked.position || entry.id !== checked.id) {
         throw receiptWithoutEntry(checked);
       }
       if (!(await this._putReceipt(checked))) throw receiptFenced(checked);
@@ -821,20 +855,11 @@ export abstract class BaseLedger implements Ledger {
       // Every receipt's entry, looked up once per key, before anything is stored. Receipts
       // of distinct keys (a guard's batch) are matched to their entries by index.
       const { keys, indexOf } = distinctOf(list.map((r) => r.key));
-      const found = await this._getManyByKey(keys);
-      answers(found, keys.length, this.storageSite("entries"), "the entries of many keys");
-      const entries = keys.map((key, i) => {
-        const entry = found[i];
-        return entry === undefined ? undefined : this.#answering(entry, "key", key);
-      });
+      const entries = await this.#entriesOf(keys);
       for (let i = 0; i < list.length; i++) {
         const receipt = list[i] as Receipt;
         const entry = entries[indexOf === undefined ? i : (indexOf.get(receipt.key) as number)];
-        if (
-          entry === undefined ||
-          entry.position !== receipt.position ||
-          entry.envelope.id !== receipt.id
-        ) {
+        if (entry === undefined || entry.position !== receipt.position || entry.id !== receipt.id) {
           throw receiptWithoutEntry(receipt);
         }
       }

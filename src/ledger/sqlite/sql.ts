@@ -21,10 +21,11 @@ const ENTRY_COLUMNS =
 type Name =
   | "lastFinal"
   | "currentClaim"
+  | "claimState"
   | "putClaim"
-  | "nextFencingToken"
+  | "takeFencingTokens"
   | "insertReceipt"
-  | "fencingTokenOf"
+  | "insertFencedReceipt"
   | "freezeOf"
   | "putFreeze"
   | "deleteFreeze"
@@ -56,13 +57,20 @@ const TEXTS: Readonly<Record<Name, string>> = {
     "SELECT receipt FROM sinkproof_receipts WHERE sink = ? AND key = ? AND final = 1 ORDER BY seq DESC LIMIT 1",
   currentClaim:
     "SELECT owner, token, expires_at, fencing_token, released FROM sinkproof_claims WHERE sink = ? AND key = ?",
+  // The key's last final receipt and its claim, in one statement (a row even without a claim).
+  claimState:
+    "SELECT (SELECT receipt FROM sinkproof_receipts WHERE sink = @sink AND key = @key AND final = 1 ORDER BY seq DESC LIMIT 1) AS done, c.owner AS owner, c.token AS token, c.expires_at AS expires_at, c.fencing_token AS fencing_token, c.released AS released FROM (SELECT 1) LEFT JOIN sinkproof_claims AS c ON c.sink = @sink AND c.key = @key",
   putClaim:
     "INSERT INTO sinkproof_claims (sink, key, owner, token, expires_at, fencing_token, released) VALUES (?, ?, ?, ?, ?, ?, 0) ON CONFLICT (sink, key) DO UPDATE SET owner = excluded.owner, token = excluded.token, expires_at = excluded.expires_at, fencing_token = excluded.fencing_token, released = 0",
-  nextFencingToken:
-    "UPDATE sinkproof_fencing SET last = max(last + 1, ?) WHERE id = 1 RETURNING last",
+  // `count` tokens at once, each above `floor` (every token the keys had) and the last given.
+  takeFencingTokens:
+    "UPDATE sinkproof_fencing SET last = max(last, ?) + ? WHERE id = 1 RETURNING last",
   insertReceipt:
     "INSERT INTO sinkproof_receipts (sink, key, position, final, receipt) VALUES (?, ?, ?, ?, ?)",
-  fencingTokenOf: "SELECT fencing_token, released FROM sinkproof_claims WHERE sink = ? AND key = ?",
+  // A final receipt under a fencing token: stored only while the key's claim with that
+  // token is held (not released, not replaced), in the same statement.
+  insertFencedReceipt:
+    "INSERT INTO sinkproof_receipts (sink, key, position, final, receipt) SELECT @sink, @key, @position, 1, @receipt WHERE EXISTS (SELECT 1 FROM sinkproof_claims WHERE sink = @sink AND key = @key AND fencing_token = @token AND released = 0)",
   freezeOf: "SELECT state FROM sinkproof_freezes WHERE sink = ? AND origin = ?",
   putFreeze: "INSERT INTO sinkproof_freezes (sink, origin, audit, state) VALUES (?, ?, ?, ?)",
   deleteFreeze: "DELETE FROM sinkproof_freezes WHERE sink = ? AND origin = ?",
@@ -149,10 +157,8 @@ export function prepareAll(db: Database): Prepared {
     putReceipts: db.transaction((receipts: readonly Receipt[]) =>
       receipts.map((receipt) => putReceipt(s, receipt)),
     ),
-    claim: db.transaction((request: ClaimRequest) => claim(s, request)),
-    claimMany: db.transaction((requests: readonly ClaimRequest[]) =>
-      requests.map((request) => claim(s, request)),
-    ),
+    claim: db.transaction((request: ClaimRequest) => claimAll(s, [request])[0] as ClaimResult),
+    claimMany: db.transaction((requests: readonly ClaimRequest[]) => claimAll(s, requests)),
     getMany: db.transaction((keys: readonly string[]) =>
       keys.map((key) => s.byKey.get(key) as EntryRow | undefined),
     ),
@@ -176,70 +182,92 @@ export function prepareAll(db: Database): Prepared {
  */
 function putReceipt(s: Statements, receipt: Receipt): boolean {
   const final = isFinalStatus(receipt.status);
+  const json = JSON.stringify(receipt);
   if (final && receipt.fencingToken !== undefined) {
-    const row = s.fencingTokenOf.get(receipt.sink, receipt.key) as
-      | { fencing_token: number; released: number }
-      | undefined;
-    if (row === undefined || row.released !== 0 || row.fencing_token !== receipt.fencingToken) {
-      return false;
-    }
+    return (
+      s.insertFencedReceipt.run({
+        sink: receipt.sink,
+        key: receipt.key,
+        position: receipt.position,
+        receipt: json,
+        token: receipt.fencingToken,
+      }).changes === 1
+    );
   }
-  s.insertReceipt.run(
-    receipt.sink,
-    receipt.key,
-    receipt.position,
-    final ? 1 : 0,
-    JSON.stringify(receipt),
-  );
+  s.insertReceipt.run(receipt.sink, receipt.key, receipt.position, final ? 1 : 0, json);
   return true;
 }
 
-/** A claim: done if the key has a final receipt, held if live, else taken with the next token. In a transaction. */
-function claim(s: Statements, request: ClaimRequest): ClaimResult {
-  if (!request.ignoreDone) {
-    const done = s.lastFinal.get(request.sink, request.key) as { receipt: string } | undefined;
-    if (done !== undefined)
-      return { status: "done", receipt: parseStoredJson(done.receipt) as Receipt };
-  }
-  const current = s.currentClaim.get(request.sink, request.key) as
-    | {
-        owner: string;
-        token: string;
-        expires_at: number;
-        fencing_token: number;
-        released: number;
-      }
-    | undefined;
-  if (
-    current !== undefined &&
-    current.released === 0 &&
-    current.expires_at > request.now &&
-    (request.takeOverFrom === undefined || current.owner !== request.takeOverFrom)
-  ) {
-    return { status: "held", owner: current.owner, expiresAt: current.expires_at };
-  }
-  const { last: fencingToken } = s.nextFencingToken.get((current?.fencing_token ?? 0) + 1) as {
-    last: number;
-  };
-  s.putClaim.run(
-    request.sink,
-    request.key,
-    request.owner,
-    request.token,
-    request.expiresAt,
-    fencingToken,
-  );
-  return {
-    status: "acquired",
-    claim: Object.freeze({
-      sink: request.sink,
-      key: request.key,
-      owner: request.owner,
-      token: request.token,
+/** A claim row as `claimState` and `currentClaim` read it (all null without a claim). */
+interface ClaimRow {
+  readonly done?: string | null;
+  readonly owner: string | null;
+  readonly token: string | null;
+  readonly expires_at: number | null;
+  readonly fencing_token: number | null;
+  readonly released: number | null;
+}
+
+/**
+ * Claims, each decided on its own: done if the key has a final receipt, held if live,
+ * else taken. The keys taken get their fencing tokens in one statement, each above every
+ * token its key had and every token given before. In a transaction. The keys are distinct
+ * (`claimMany` refuses repeats), so no request's claim is decided against another's.
+ */
+function claimAll(s: Statements, requests: readonly ClaimRequest[]): ClaimResult[] {
+  const results: ClaimResult[] = new Array(requests.length);
+  const taking: number[] = [];
+  let floor = 0;
+  requests.forEach((request, i) => {
+    const row = (
+      request.ignoreDone
+        ? s.currentClaim.get(request.sink, request.key)
+        : s.claimState.get({ sink: request.sink, key: request.key })
+    ) as ClaimRow | undefined;
+    if (typeof row?.done === "string") {
+      results[i] = { status: "done", receipt: parseStoredJson(row.done) as Receipt };
+      return;
+    }
+    if (
+      row !== undefined &&
+      row.owner !== null &&
+      row.released === 0 &&
+      (row.expires_at as number) > request.now &&
+      (request.takeOverFrom === undefined || row.owner !== request.takeOverFrom)
+    ) {
+      results[i] = { status: "held", owner: row.owner, expiresAt: row.expires_at as number };
+      return;
+    }
+    floor = Math.max(floor, row?.fencing_token ?? 0);
+    taking.push(i);
+  });
+  if (taking.length === 0) return results;
+  const { last } = s.takeFencingTokens.get(floor, taking.length) as { last: number };
+  const first = last - taking.length + 1;
+  taking.forEach((i, j) => {
+    const request = requests[i] as ClaimRequest;
+    const fencingToken = first + j;
+    s.putClaim.run(
+      request.sink,
+      request.key,
+      request.owner,
+      request.token,
+      request.expiresAt,
       fencingToken,
-      expiresAt: request.expiresAt,
-    }),
-  };
+    );
+    results[i] = {
+      status: "acquired",
+      claim: Object.freeze({
+        sink: request.sink,
+        key: request.key,
+        owner: request.owner,
+        token: request.token,
+        fencingToken,
+        expiresAt: request.expiresAt,
+      }),
+    };
+  });
+  return results;
 }
 
 /** A freeze set or lifted, with its audit record; nothing when it is already so. */
