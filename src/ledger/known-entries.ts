@@ -19,23 +19,27 @@ export interface KnownEntry {
   readonly id: string;
 }
 
-/** A bounded memo of key → position and id. */
+/** A bounded memo of key → position and id: a ring of keys, the oldest overwritten first. */
 export class KnownEntries {
   readonly #limit: number;
   readonly #byKey = new Map<string, KnownEntry>();
+  readonly #ring: (string | undefined)[];
+  #next = 0;
 
   constructor(limit: number = KNOWN_ENTRIES) {
     this.#limit = limit;
+    this.#ring = new Array(limit).fill(undefined);
   }
 
   /** Notes an entry (checked already). */
   note(entry: LedgerEntry): void {
     const key = entry.envelope.key;
     if (this.#byKey.has(key)) return;
+    const oldest = this.#ring[this.#next];
+    if (oldest !== undefined) this.#byKey.delete(oldest);
+    this.#ring[this.#next] = key;
+    this.#next = this.#next + 1 === this.#limit ? 0 : this.#next + 1;
     this.#byKey.set(key, { position: entry.position, id: entry.envelope.id });
-    if (this.#byKey.size > this.#limit) {
-      this.#byKey.delete(this.#byKey.keys().next().value as string);
-    }
   }
 
   /** The entry of `key` if noted. */
