@@ -26,6 +26,7 @@ import {
   type LedgerEntry,
   type LedgerOptions,
   type Receipt,
+  type ReconcileCheckpoint,
   type SinkFreeze,
   seal,
 } from "sinkproof";
@@ -50,6 +51,8 @@ interface State {
   claims: Array<Claim & { released?: boolean }>;
   freezes: SinkFreeze[];
   audit: AuditRecord[];
+  /** Reconciliation checkpoints by sink (optional: files written before they existed). */
+  checkpoints?: Record<string, ReconcileCheckpoint>;
 }
 
 export class JsonFileLedger extends BaseLedger {
@@ -255,6 +258,16 @@ export class JsonFileLedger extends BaseLedger {
       this.#state.freezes.push({ ...change.freeze, audit: record.index });
     this.#save(); // the freeze and its audit record: one write, both or neither
     return { before, record };
+  }
+
+  /** Reconciliation checkpoints: one small record per sink, replaced by each put. */
+  protected override async _getCheckpoint(sink: string): Promise<ReconcileCheckpoint | undefined> {
+    return this.#state.checkpoints?.[sink];
+  }
+
+  protected override async _putCheckpoint(checkpoint: ReconcileCheckpoint): Promise<void> {
+    this.#state.checkpoints = { ...this.#state.checkpoints, [checkpoint.sink]: checkpoint };
+    this.#save();
   }
 
   /** Retention: under `through`, each key of `sink` keeps only its last final receipt. */

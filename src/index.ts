@@ -189,6 +189,7 @@ export type {
   PutReceiptStatus,
   Receipt,
   ReceiptCompaction,
+  ReconcileCheckpoint,
   ReceiptError,
   ReceiptSignature,
   ReceiptStatus,

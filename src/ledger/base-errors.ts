@@ -103,3 +103,11 @@ export function pastHead(sink: string, position: number, head: number): InvalidA
     },
   );
 }
+
+/** A ledger whose adapter keeps no reconciliation checkpoints. */
+export function noCheckpoints(ledger: string, sink: string): LedgerError {
+  return new LedgerError(
+    "unsupported",
+    `${ledger} keeps no reconciliation checkpoints (its adapter does not implement _getCheckpoint and _putCheckpoint): ${JSON.stringify(sink)} can be reconciled by full passes only`,
+  );
+}

@@ -44,6 +44,7 @@ import {
   claimLost,
   closeError,
   guardedIterable,
+  noCheckpoints,
   pastHead,
   receiptFenced,
   receiptWithoutEntry,
@@ -64,6 +65,7 @@ import type {
   FreezeChanged,
   ReceiptsCompacted,
 } from "./base-types.js";
+import { adoptCheckpoint, checkCheckpoint } from "./checkpoints.js";
 import { KnownEntries, type KnownEntry } from "./known-entries.js";
 import {
   checkedClaimResult,
@@ -94,6 +96,7 @@ import type {
   PutReceiptStatus,
   Receipt,
   ReceiptCompaction,
+  ReconcileCheckpoint,
   ScanQuery,
   SequenceReservation,
   SinkFreeze,
@@ -328,6 +331,20 @@ export abstract class BaseLedger implements Ledger {
       "unsupported",
       `${this.constructor.name} does not compact receipts (its adapter does not implement _compactReceipts): the receipts of ${JSON.stringify(sink)} are kept`,
     );
+  }
+
+  /**
+   * The reconciliation checkpoint of `sink` as stored (checked on the way out), or
+   * undefined. The default refuses with `unsupported`: override it, and `_putCheckpoint`,
+   * where the storage can keep one small record per sink (the four ledgers of sinkproof do).
+   */
+  protected async _getCheckpoint(sink: string): Promise<ReconcileCheckpoint | undefined> {
+    throw noCheckpoints(this.constructor.name, sink);
+  }
+
+  /** Replaces the checkpoint of `checkpoint.sink`, durably (checked already). */
+  protected async _putCheckpoint(checkpoint: ReconcileCheckpoint): Promise<void> {
+    throw noCheckpoints(this.constructor.name, checkpoint.sink);
   }
 
   // ---- helpers for adapters ------------------------------------------------------------
@@ -740,6 +757,26 @@ export abstract class BaseLedger implements Ledger {
   async listFreezes(): Promise<readonly SinkFreeze[]> {
     this.assertOpen();
     return this.#run(() => this._getFreezes(undefined));
+  }
+
+  async getCheckpoint(sink: string): Promise<ReconcileCheckpoint | undefined> {
+    this.assertOpen();
+    checkName(sink, "sink");
+    const stored = await this.#run(() => this._getCheckpoint(sink));
+    return adoptCheckpoint(stored, sink, this.storageSite("checkpoints"));
+  }
+
+  async putCheckpoint(checkpoint: ReconcileCheckpoint): Promise<void> {
+    this.assertOpen();
+    const checked = checkCheckpoint(checkpoint, "checkpoint");
+    const head = await this.head();
+    if (checked.through > head) {
+      invalidArgument(
+        "checkpoint.through",
+        `is ${checked.through}, past the head of the ledger (${head})`,
+      );
+    }
+    await this.#run(() => this._putCheckpoint(checked));
   }
 
   async appendAudit(input: AuditInput): Promise<AuditRecord> {

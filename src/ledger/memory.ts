@@ -32,6 +32,7 @@ import type {
   LedgerCapabilities,
   LedgerEntry,
   Receipt,
+  ReconcileCheckpoint,
   SinkFreeze,
 } from "./types.js";
 import { isFinalStatus } from "./validate.js";
@@ -67,6 +68,7 @@ export class MemoryLedger extends BaseLedger {
   readonly #claims = new ClaimTable();
   readonly #freezes = new FreezeTable();
   readonly #audit: AuditRecord[] = [];
+  readonly #checkpoints = new Map<string, ReconcileCheckpoint>();
 
   /**
    * It hands back the frozen entries the core checked at append, and nothing lies between:
@@ -162,6 +164,14 @@ export class MemoryLedger extends BaseLedger {
   ): Promise<ReceiptsCompacted> {
     const removed = this.#receipts.compact(sink, through);
     return { removed, record: this.#appendRecord(make) };
+  }
+
+  protected override async _getCheckpoint(sink: string): Promise<ReconcileCheckpoint | undefined> {
+    return this.#checkpoints.get(sink);
+  }
+
+  protected override async _putCheckpoint(checkpoint: ReconcileCheckpoint): Promise<void> {
+    this.#checkpoints.set(checkpoint.sink, checkpoint);
   }
 
   protected async _getWatermark(sink: string): Promise<number> {

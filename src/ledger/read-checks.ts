@@ -60,7 +60,13 @@ export interface StorageSite {
 }
 
 /** The parts of a ledger's storage a read can find damaged. */
-export type StoragePart = "entries" | "receipts" | "watermarks" | "claims" | "sequences";
+export type StoragePart =
+  | "entries"
+  | "receipts"
+  | "watermarks"
+  | "claims"
+  | "sequences"
+  | "checkpoints";
 
 /**
  * Envelope fields an adapter stores in columns of their own beside the envelope (to index

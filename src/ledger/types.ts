@@ -440,6 +440,33 @@ export interface ReceiptCompaction {
   readonly audit: number;
 }
 
+/**
+ * Where incremental reconciliation of one sink got to, kept in the ledger
+ * ({@link Ledger.putCheckpoint}): every entry at positions 1 to `through` was found at the
+ * sink as the ledger has it. `reconcile({ incremental: true })` checks only what follows,
+ * and trusts the checkpoint only while the entry at `through` is still `key` with
+ * `checksum`; a sweep (`incremental: "sweep"`) also recomputes `digest`.
+ */
+export interface ReconcileCheckpoint {
+  /** The sink. */
+  readonly sink: string;
+  /** Entries 1 to `through` were verified at the sink (0: none yet). */
+  readonly through: number;
+  /** When the pass that moved the checkpoint ran: ISO-8601 UTC with milliseconds. */
+  readonly at: string;
+  /** The key of the entry at `through` (absent when `through` is 0). */
+  readonly key?: string | undefined;
+  /** That entry's checksum (absent when `through` is 0). */
+  readonly checksum?: Checksum | undefined;
+  /**
+   * Digest of the verified prefix: `xxh64sum:` and 16 hex digits, the sums mod 2^32 of the
+   * two halves of xxh64(`key` + "\n" + `checksum`) over the entries 1 to `through`.
+   */
+  readonly digest: string;
+  /** When a full pass last verified the whole prefix (absent: never; only incremental passes). */
+  readonly sweptAt?: string | undefined;
+}
+
 /** What a ledger promises; the conformance suite reads these to choose its tests. */
 export interface LedgerCapabilities {
   /**
@@ -593,6 +620,20 @@ export interface Ledger {
    * not override `_compactReceipts`).
    */
   compactReceipts(sink: string, input: CompactReceiptsInput): Promise<ReceiptCompaction>;
+
+  /**
+   * The reconciliation checkpoint of `sink` (see {@link ReconcileCheckpoint}), or undefined
+   * when none was put. A `LedgerError` with code `unsupported` from a ledger that keeps no
+   * checkpoints (a `BaseLedger` whose adapter does not override `_getCheckpoint`).
+   */
+  getCheckpoint(sink: string): Promise<ReconcileCheckpoint | undefined>;
+
+  /**
+   * Replaces the reconciliation checkpoint of `checkpoint.sink`, durably. `through` must
+   * not be past the head. The ledger checks its shape, not its truth: `reconcile` decides
+   * whether to trust it. `unsupported` as for `getCheckpoint`.
+   */
+  putCheckpoint(checkpoint: ReconcileCheckpoint): Promise<void>;
 
   /** Closes the ledger; later calls fail with `ledger_closed`. Calling it twice is fine. */
   close(): Promise<void>;

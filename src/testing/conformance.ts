@@ -28,6 +28,7 @@ import { ledgerFreezeCases } from "./conformance-freezes.js";
 import { ledgerClosedCases, ledgerRestartCases } from "./conformance-lifecycle.js";
 import { ledgerReadCases, ledgerSequenceCases } from "./conformance-reads.js";
 import { ledgerReceiptCases, ledgerWatermarkCases } from "./conformance-receipts.js";
+import { ledgerCheckpointCases } from "./conformance-checkpoints.js";
 import { ledgerRetentionCases } from "./conformance-retention.js";
 import { type ConformanceGroup, type ConformanceTools, sleep } from "./conformance-support.js";
 
@@ -93,6 +94,7 @@ const GROUPS: readonly ConformanceGroup[] = [
   ledgerFreezeCases,
   ledgerBatchCases,
   ledgerRetentionCases,
+  ledgerCheckpointCases,
 ];
 
 const CONFORMANCE_KEYS = optionKeys<LedgerConformanceOptions>()(

@@ -27,6 +27,7 @@ export { ledgerFreezeCases } from "./conformance-freezes.js";
 export { ledgerClosedCases, ledgerRestartCases } from "./conformance-lifecycle.js";
 export { ledgerReadCases, ledgerSequenceCases } from "./conformance-reads.js";
 export { ledgerReceiptCases, ledgerWatermarkCases } from "./conformance-receipts.js";
+export { ledgerCheckpointCases } from "./conformance-checkpoints.js";
 export { ledgerRetentionCases } from "./conformance-retention.js";
 export type { ConformanceTest, ConformanceTools } from "./conformance-support.js";
 export {

@@ -35,6 +35,8 @@ export type LedgerCall =
   | "releaseClaims"
   | "putReceipts"
   | "compactReceipts"
+  | "getCheckpoint"
+  | "putCheckpoint"
   | "close";
 
 /** A method of {@link Ledger} that returns an async iterable. */
@@ -65,6 +67,8 @@ export const LEDGER_CALLS: readonly LedgerCall[] = [
   "releaseClaims",
   "putReceipts",
   "compactReceipts",
+  "getCheckpoint",
+  "putCheckpoint",
   "close",
 ];
 

@@ -57,6 +57,7 @@ import type {
   LedgerCapabilities,
   LedgerEntry,
   Receipt,
+  ReconcileCheckpoint,
   SinkFreeze,
 } from "../types.js";
 import { isFinalStatus } from "../validate.js";
@@ -409,6 +410,16 @@ export class FileLedger extends BaseLedger {
       this.#state.audit.push(record);
     });
     return { removed, record };
+  }
+
+  protected override async _getCheckpoint(sink: string): Promise<ReconcileCheckpoint | undefined> {
+    return this.#state.checkpoints.get(sink) as ReconcileCheckpoint | undefined;
+  }
+
+  protected override async _putCheckpoint(checkpoint: ReconcileCheckpoint): Promise<void> {
+    await this.#log.write(jsonFrame(KIND.checkpoint, checkpoint), () => {
+      this.#state.checkpoints.set(checkpoint.sink, checkpoint);
+    });
   }
 
   protected async _getFreezes(sink: string | undefined): Promise<readonly SinkFreeze[]> {

@@ -64,6 +64,8 @@ export const KIND = {
    * compacted (each key keeps its last final receipt) and the audit record of it.
    */
   compact: 9,
+  /** A reconciliation checkpoint (the whole record), replacing the sink's previous one. */
+  checkpoint: 10,
 } as const;
 
 /**

@@ -80,6 +80,8 @@ export class FileState {
   /** On disk, indexed by position off the JS heap (receipts.ts). */
   readonly receipts: ReceiptColumns;
   readonly watermarks: Map<string, number> = new Map();
+  /** Reconciliation checkpoints as stored (checked by the ledger when read). */
+  readonly checkpoints: Map<string, unknown> = new Map();
   /** The next fencing token to give, and the first one not yet reserved on disk. */
   fenceNext = 1;
   fenceLimit = 1;
@@ -310,6 +312,16 @@ class Replay {
         this.#replayAudit(record);
         state.freezes.set(sink, origin, freeze ?? undefined);
         state.freezesDecided.set(sink, origin, freeze ?? undefined);
+        return;
+      }
+      case KIND.checkpoint: {
+        const checkpoint = decodeJson(body) as { sink: string; through: number };
+        if (!(checkpoint.through <= this.#entries.count)) {
+          throw new MalformedBody(
+            `checkpoint of ${JSON.stringify(checkpoint.sink)} at ${String(checkpoint.through)} is past the ${this.#entries.count} entries before it`,
+          );
+        }
+        state.checkpoints.set(checkpoint.sink, checkpoint);
         return;
       }
       case KIND.compact: {

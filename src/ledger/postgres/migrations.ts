@@ -28,7 +28,7 @@ import { transaction } from "./transaction.js";
  * console.log(`this sinkproof writes ledger schema ${POSTGRES_SCHEMA_VERSION}`);
  * ```
  */
-export const POSTGRES_SCHEMA_VERSION = 3;
+export const POSTGRES_SCHEMA_VERSION = 4;
 
 /**
  * Migrations by the version they lead to, given the quoted schema. Never edit a released
@@ -97,6 +97,13 @@ export const MIGRATIONS: readonly ((s: string) => string)[] = [
     audit bigint NOT NULL,
     state text NOT NULL,
     PRIMARY KEY (sink, origin)
+  );
+  `,
+  // Reconciliation checkpoints, one per sink (the record as JSON text).
+  (s) => `
+  CREATE TABLE ${s}.sinkproof_checkpoints (
+    sink text PRIMARY KEY,
+    checkpoint text NOT NULL
   );
   `,
 ];

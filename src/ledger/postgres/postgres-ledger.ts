@@ -73,6 +73,7 @@ import type {
   ClaimResult,
   LedgerCapabilities,
   Receipt,
+  ReconcileCheckpoint,
   SinkFreeze,
 } from "../types.js";
 import { isFinalStatus } from "../validate.js";
@@ -665,6 +666,19 @@ export class PostgresLedger extends BaseLedger {
       }
       return [{ before, record }, true];
     }, this.#locks.audit);
+  }
+
+  protected override async _getCheckpoint(sink: string): Promise<ReconcileCheckpoint | undefined> {
+    const { rows } = await this.#query({ ...this.#q.checkpoint, values: [sink] });
+    const row = rows[0];
+    return row === undefined ? undefined : (parseStoredJson(row.checkpoint) as ReconcileCheckpoint);
+  }
+
+  protected override async _putCheckpoint(checkpoint: ReconcileCheckpoint): Promise<void> {
+    await this.#query({
+      ...this.#q.putCheckpoint,
+      values: [checkpoint.sink, JSON.stringify(checkpoint)],
+    });
   }
 
   protected async _getFreezes(sink: string | undefined): Promise<readonly SinkFreeze[]> {

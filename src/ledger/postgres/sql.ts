@@ -37,6 +37,7 @@ export interface Tables {
   readonly watermarks: string;
   readonly claims: string;
   readonly freezes: string;
+  readonly checkpoints: string;
   readonly audit: string;
   /** `sinkproof_meta`: the schema version. */
   readonly meta: string;
@@ -53,6 +54,7 @@ export function tables(schema: string): Tables {
     watermarks: `${s}.sinkproof_watermarks`,
     claims: `${s}.sinkproof_claims`,
     freezes: `${s}.sinkproof_freezes`,
+    checkpoints: `${s}.sinkproof_checkpoints`,
     audit: `${s}.sinkproof_audit`,
     meta: `${s}.sinkproof_meta`,
   };
@@ -98,6 +100,8 @@ type StatementName =
   | "release"
   | "freezeOf"
   | "putFreeze"
+  | "checkpoint"
+  | "putCheckpoint"
   | "deleteFreeze"
   | "freezes"
   | "allFreezes"
@@ -266,6 +270,11 @@ function freezeAndAuditStatements(t: Tables, named: Named) {
     ),
     freezes: named("freezes", `SELECT state FROM ${t.freezes} WHERE sink = $1 ORDER BY audit`),
     allFreezes: named("all_freezes", `SELECT state FROM ${t.freezes} ORDER BY sink, audit`),
+    checkpoint: named("checkpoint", `SELECT checkpoint FROM ${t.checkpoints} WHERE sink = $1`),
+    putCheckpoint: named(
+      "put_checkpoint",
+      `INSERT INTO ${t.checkpoints} (sink, checkpoint) VALUES ($1, $2) ON CONFLICT (sink) DO UPDATE SET checkpoint = excluded.checkpoint`,
+    ),
     lastAudit: named("last_audit", `SELECT idx, hash FROM ${t.audit} ORDER BY idx DESC LIMIT 1`),
     insertAudit: named(
       "insert_audit",

@@ -25,7 +25,7 @@ import type { Database } from "./driver.js";
  * db.pragma("user_version", { simple: true }) <= SQLITE_SCHEMA_VERSION; // this version reads it
  * ```
  */
-export const SQLITE_SCHEMA_VERSION = 3;
+export const SQLITE_SCHEMA_VERSION = 4;
 
 /**
  * Migrations by the version they lead to: SQL, or a step that runs statements of its own.
@@ -109,6 +109,13 @@ const MIGRATIONS: readonly (string | ((db: Database, path: string) => void))[] =
     audit INTEGER NOT NULL,
     state TEXT NOT NULL,
     PRIMARY KEY (sink, origin)
+  ) STRICT, WITHOUT ROWID;
+  `,
+  // 4: reconciliation checkpoints, one per sink (the record as JSON text).
+  `
+  CREATE TABLE sinkproof_checkpoints (
+    sink TEXT PRIMARY KEY,
+    checkpoint TEXT NOT NULL
   ) STRICT, WITHOUT ROWID;
   `,
 ];

@@ -49,7 +49,9 @@ type Name =
   | "release"
   | "freezes"
   | "allFreezes"
-  | "scanAudit";
+  | "scanAudit"
+  | "checkpoint"
+  | "putCheckpoint";
 
 /** The statements' text by name, in the order they are prepared. */
 const TEXTS: Readonly<Record<Name, string>> = {
@@ -72,6 +74,9 @@ const TEXTS: Readonly<Record<Name, string>> = {
   insertFencedReceipt:
     "INSERT INTO sinkproof_receipts (sink, key, position, final, receipt) SELECT @sink, @key, @position, 1, @receipt WHERE EXISTS (SELECT 1 FROM sinkproof_claims WHERE sink = @sink AND key = @key AND fencing_token = @token AND released = 0)",
   freezeOf: "SELECT state FROM sinkproof_freezes WHERE sink = ? AND origin = ?",
+  checkpoint: "SELECT checkpoint FROM sinkproof_checkpoints WHERE sink = ?",
+  putCheckpoint:
+    "INSERT INTO sinkproof_checkpoints (sink, checkpoint) VALUES (?, ?) ON CONFLICT (sink) DO UPDATE SET checkpoint = excluded.checkpoint",
   putFreeze: "INSERT INTO sinkproof_freezes (sink, origin, audit, state) VALUES (?, ?, ?, ?)",
   deleteFreeze: "DELETE FROM sinkproof_freezes WHERE sink = ? AND origin = ?",
   lastAudit: "SELECT idx, hash FROM sinkproof_audit ORDER BY idx DESC LIMIT 1",

@@ -73,6 +73,7 @@ import type {
   LedgerCapabilities,
   LedgerEntry,
   Receipt,
+  ReconcileCheckpoint,
   SinkFreeze,
 } from "../types.js";
 import { busyBackoff, type Database, DRIVER_BUSY_MS, loadDriver, sleep } from "./driver.js";
@@ -484,6 +485,17 @@ export class SqliteLedger extends BaseLedger {
     make: (previous: AuditHead | undefined) => AuditRecord,
   ): Promise<FreezeChanged> {
     return this.#run(() => this.#s.changeFreeze.immediate(change, make));
+  }
+
+  protected override async _getCheckpoint(sink: string): Promise<ReconcileCheckpoint | undefined> {
+    const row = await this.#run(
+      () => this.#s.checkpoint.get(sink) as { checkpoint: string } | undefined,
+    );
+    return row === undefined ? undefined : (parseStoredJson(row.checkpoint) as ReconcileCheckpoint);
+  }
+
+  protected override async _putCheckpoint(checkpoint: ReconcileCheckpoint): Promise<void> {
+    await this.#run(() => this.#s.putCheckpoint.run(checkpoint.sink, JSON.stringify(checkpoint)));
   }
 
   protected async _getFreezes(sink: string | undefined): Promise<readonly SinkFreeze[]> {

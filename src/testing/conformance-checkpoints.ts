@@ -1,0 +1,122 @@
+/**
+ * Conformance cases for reconciliation checkpoints (`ledgerCheckpointCases`): one per sink,
+ * replaced by each put, kept across a reopen on a durable ledger; a checkpoint past the
+ * head or of a bad shape is refused and the stored one stays. Part of the public suite
+ * (`ledgerConformance`).
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { InvalidArgumentError } from "../errors.js";
+import type { Ledger, LedgerEntry, ReconcileCheckpoint } from "../ledger/types.js";
+import {
+  type ConformanceGroup,
+  codeIs,
+  defineGroup,
+  fill,
+  rejectsWith,
+} from "./conformance-support.js";
+
+const isArgumentAt =
+  (path: string) =>
+  (error: unknown): boolean =>
+    error instanceof InvalidArgumentError && error.path === path;
+
+const checkpointAt = (entry: LedgerEntry, sink = "warehouse"): ReconcileCheckpoint => ({
+  sink,
+  through: entry.position,
+  at: "2026-01-01T00:00:00.000Z",
+  key: entry.envelope.key,
+  checksum: entry.envelope.checksum,
+  digest: "xxh64sum:0123456789abcdef",
+});
+
+/**
+ * Conformance cases for `getCheckpoint` and `putCheckpoint`. One of the groups
+ * {@link ledgerConformance} runs; a ledger that keeps no checkpoints (code `unsupported`)
+ * skips them by name, with the reason, in `options.skip`.
+ */
+export const ledgerCheckpointCases: ConformanceGroup = defineGroup((test, durable) => {
+  test("a checkpoint is kept per sink, and each put replaces the sink's last", async (ledger, t) => {
+    const [e1, e2] = (await fill(ledger, t, 2)) as [LedgerEntry, LedgerEntry];
+    assert.equal(await ledger.getCheckpoint("warehouse"), undefined, "none before a put");
+    await ledger.putCheckpoint(checkpointAt(e2));
+    await ledger.putCheckpoint({
+      ...checkpointAt(e1, "search"),
+      sweptAt: "2026-01-01T00:00:01.000Z",
+    });
+    assert.deepEqual(await ledger.getCheckpoint("warehouse"), checkpointAt(e2));
+    assert.deepEqual(await ledger.getCheckpoint("search"), {
+      ...checkpointAt(e1, "search"),
+      sweptAt: "2026-01-01T00:00:01.000Z",
+    });
+    // Moved back too: the ledger keeps what it is given; reconcile decides what to trust.
+    await ledger.putCheckpoint(checkpointAt(e1));
+    assert.deepEqual(await ledger.getCheckpoint("warehouse"), checkpointAt(e1));
+    const none: ReconcileCheckpoint = {
+      sink: "warehouse",
+      through: 0,
+      at: "2026-01-01T00:00:02.000Z",
+      digest: "xxh64sum:0000000000000000",
+    };
+    await ledger.putCheckpoint(none);
+    assert.deepEqual(await ledger.getCheckpoint("warehouse"), none);
+    assert.ok(Object.isFrozen(await ledger.getCheckpoint("warehouse")), "answers are frozen");
+  });
+
+  if (durable) {
+    test("a checkpoint survives a reopen", async (ledger, t) => {
+      const [, e2] = (await fill(ledger, t, 2)) as [LedgerEntry, LedgerEntry];
+      await ledger.putCheckpoint(checkpointAt(e2));
+      const reopened = await t.reopen();
+      assert.deepEqual(await reopened.getCheckpoint("warehouse"), checkpointAt(e2));
+    });
+  }
+
+  test("a checkpoint past the head, or of a bad shape, is refused and the stored one stays", async (ledger, t) => {
+    const [e1] = (await fill(ledger, t, 1)) as [LedgerEntry];
+    await ledger.putCheckpoint(checkpointAt(e1));
+    const bad: [unknown, string][] = [
+      [{ ...checkpointAt(e1), through: 2 }, "checkpoint.through"],
+      [{ ...checkpointAt(e1), through: -1 }, "checkpoint.through"],
+      [{ ...checkpointAt(e1), through: 1.5 }, "checkpoint.through"],
+      [{ ...checkpointAt(e1), sink: "" }, "checkpoint.sink"],
+      [{ ...checkpointAt(e1), at: "yesterday" }, "checkpoint.at"],
+      [{ ...checkpointAt(e1), digest: "xxh64sum:XYZ" }, "checkpoint.digest"],
+      [{ ...checkpointAt(e1), checksum: "md5:00" }, "checkpoint.checksum"],
+      [{ ...checkpointAt(e1), key: undefined }, "checkpoint.key"],
+      [{ ...checkpointAt(e1), sweptAt: 5 }, "checkpoint.sweptAt"],
+      [{ ...checkpointAt(e1), throug: 1 }, "checkpoint.throug"],
+      [
+        {
+          sink: "warehouse",
+          through: 0,
+          at: "2026-01-01T00:00:00.000Z",
+          digest: "xxh64sum:0000000000000001",
+        },
+        "checkpoint.digest",
+      ],
+      [
+        {
+          sink: "warehouse",
+          through: 0,
+          at: "2026-01-01T00:00:00.000Z",
+          digest: "xxh64sum:0000000000000000",
+          key: "k",
+        },
+        "checkpoint.key",
+      ],
+      [null, "checkpoint"],
+    ];
+    for (const [checkpoint, path] of bad) {
+      await rejectsWith(
+        ledger.putCheckpoint(checkpoint as ReconcileCheckpoint),
+        isArgumentAt(path),
+        `${JSON.stringify(checkpoint)} refused at ${path}`,
+      );
+    }
+    await rejectsWith(ledger.getCheckpoint(""), codeIs("invalid_argument"), "an empty sink name");
+    assert.deepEqual(await ledger.getCheckpoint("warehouse"), checkpointAt(e1));
+  });
+});
