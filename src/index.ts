@@ -189,10 +189,10 @@ export type {
   PutReceiptStatus,
   Receipt,
   ReceiptCompaction,
-  ReconcileCheckpoint,
   ReceiptError,
   ReceiptSignature,
   ReceiptStatus,
+  ReconcileCheckpoint,
   ScanQuery,
   SequenceReservation,
   SinkFreeze,
@@ -228,6 +228,7 @@ export {
 export type { InterruptedSettlement } from "./reconcile/settle.js";
 export type {
   BucketDigest,
+  CheckpointReport,
   ConsistencyWindow,
   DigestSplit,
   DigestStats,

@@ -109,6 +109,7 @@ const PRELUDES: Record<string, Prelude> = {
     warehouseDigest:
       "const warehouseDigest: sp.SinkDigest = { digest: async () => [], observeRange: () => [] };",
     warehouse: `const warehouse: sp.ReconcileSink = { name: "warehouse", observe: () => [] };`,
+    sinks: `const sinks: sp.ReconcileSink[] = [{ name: "warehouse", observe: () => [] }];`,
   },
   "docs/runbook.md": {
     ledger: emitted.ledger,

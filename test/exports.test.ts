@@ -107,6 +107,7 @@ const EXPECTED: Record<keyof typeof ENTRY_POINTS, { values: string[]; types: str
       "CanonicalizationErrorCode",
       "CanonicalizeOptions",
       "ChangeDirection",
+      "CheckpointReport",
       "Checksum",
       "ChecksumAlgorithm",
       "ChecksumOfOptions",

@@ -152,32 +152,63 @@ export async function ledgerEntry(ledger: Ledger, key: string): Promise<LedgerEn
   }
 }
 
+/** Leftover keys looked up in the ledger per `getMany` call. */
+const LOOKUP_BATCH = 1000;
+
+/**
+ * The ledger's entries of `keys` (undefined for a key it does not hold, or could never
+ * hold), in batches of {@link LOOKUP_BATCH}: one `getMany` each, or, for a batch holding a
+ * key the ledger refuses to look up, one `get` per key.
+ */
+async function ledgerEntries(
+  ledger: Ledger,
+  keys: readonly string[],
+): Promise<(LedgerEntry | undefined)[]> {
+  try {
+    return [...(await ledger.getMany(keys))];
+  } catch (error) {
+    if (!(error instanceof InvalidArgumentError)) throw error;
+    const out: (LedgerEntry | undefined)[] = [];
+    for (const key of keys) out.push(await ledgerEntry(ledger, key));
+    return out;
+  }
+}
+
 /** Keys the sink holds that the scan did not meet: unexpected unless the ledger has them outside the range. */
 export async function judgeLeftovers(
   ctx: Context,
   run: SinkRun,
   map: Map<string, Slot>,
 ): Promise<void> {
-  for (const [key, slot] of map) {
-    const entry = await ledgerEntry(ctx.ledger, key);
-    // Outside the range covered, or appended since the scan began: not unexpected.
-    if (
-      entry !== undefined &&
-      entry.envelope.key === key &&
-      (entry.position < ctx.from || entry.position > ctx.to)
-    )
-      continue;
-    const held = toHeld(slot);
-    run.tally.add({
-      kind: "unexpected",
-      sink: run.sink.name,
-      key,
-      observed: copyChecksum(
-        held.first,
-        held.first.checksum !== undefined ? algorithmOf(held.first.checksum as Checksum) : "xxh64",
-      ),
-      count: held.count,
-    });
+  const keys = [...map.keys()];
+  for (let i = 0; i < keys.length; i += LOOKUP_BATCH) {
+    const batch = keys.slice(i, i + LOOKUP_BATCH);
+    const entries = await ledgerEntries(ctx.ledger, batch);
+    for (const [j, key] of batch.entries()) {
+      const entry = entries[j];
+      // Outside the range covered, or appended since the scan began: not unexpected.
+      if (
+        entry !== undefined &&
+        entry.envelope.key === key &&
+        (entry.position < ctx.from || entry.position > ctx.to)
+      ) {
+        run.outOfRange++;
+        continue;
+      }
+      const held = toHeld(map.get(key) as Slot);
+      run.tally.add({
+        kind: "unexpected",
+        sink: run.sink.name,
+        key,
+        observed: copyChecksum(
+          held.first,
+          held.first.checksum !== undefined
+            ? algorithmOf(held.first.checksum as Checksum)
+            : "xxh64",
+        ),
+        count: held.count,
+      });
+    }
   }
 }
 

@@ -26,8 +26,9 @@ import { performance } from "node:perf_hooks";
 import { isSinkproofError, LedgerError } from "../errors.js";
 import { errorSummary, invalidArgument, show } from "../internal/arguments.js";
 import { optionKeys, readOptions } from "../internal/options.js";
-import type { Ledger, PositionRange } from "../ledger/types.js";
+import type { Ledger, PositionRange, ReconcileCheckpoint } from "../ledger/types.js";
 import { logger } from "../observe/debug.js";
+import { nextCheckpoint, PrefixSums, prefixMismatch, type Start, startOf } from "./checkpoint.js";
 import { RowBuffer, rowHash, SortedRows } from "./digest.js";
 import { digestComparer, entryAt } from "./digest-compare.js";
 import { applyFreezePolicy } from "./freeze.js";
@@ -51,6 +52,7 @@ import {
   sinkExpectation,
 } from "./sinks.js";
 import type {
+  CheckpointReport,
   ConsistencyWindow,
   Finding,
   FindingCounts,
@@ -99,6 +101,7 @@ function comparerFor(
     digest: undefined,
     error: undefined,
     durationMs: 0,
+    outOfRange: 0,
   };
   if (sink.digest !== undefined && (ctx.from === 1 || sink.observe === undefined))
     return digestComparer(ctx, run);
@@ -169,6 +172,7 @@ function sinkReport(
     durationMs: run.durationMs,
     interrupted,
     error,
+    ...(run.outOfRange > 0 ? { outOfRange: run.outOfRange } : {}),
   };
 }
 
@@ -185,6 +189,7 @@ const RECONCILE_KEYS = optionKeys<ReconcileOptions>()(
   "maxFindings",
   "freezeOn",
   "actor",
+  "incremental",
 );
 const RANGE_KEYS = optionKeys<PositionRange>()("from", "to");
 
@@ -199,6 +204,7 @@ interface Resolved {
   readonly actor: string;
   readonly wantFrom: number;
   readonly wantTo: number | undefined;
+  readonly incremental: false | true | "sweep";
 }
 
 function resolveOptions(reconcileOptions: ReconcileOptions): Resolved {
@@ -223,6 +229,19 @@ function resolveOptions(reconcileOptions: ReconcileOptions): Resolved {
   const actor = options.actor ?? "sinkproof.reconcile";
   if (typeof actor !== "string" || actor.length === 0)
     invalidArgument("options.actor", "must be a non-empty string");
+  const incremental = options.incremental ?? false;
+  if (incremental !== false && incremental !== true && incremental !== "sweep") {
+    invalidArgument(
+      "options.incremental",
+      `must be true, false or "sweep", got ${show(incremental)}`,
+    );
+  }
+  if (incremental !== false && options.range !== undefined) {
+    invalidArgument(
+      "options.range",
+      "cannot be given with options.incremental: each sink's checkpoint decides where its pass starts",
+    );
+  }
   const range = readOptions<PositionRange>(options.range, "options.range", RANGE_KEYS);
   const wantFrom = checkPosition(range.from, "options.range.from") ?? 1;
   const wantTo = checkPosition(range.to, "options.range.to");
@@ -236,6 +255,7 @@ function resolveOptions(reconcileOptions: ReconcileOptions): Resolved {
     actor,
     wantFrom,
     wantTo,
+    incremental,
   };
 }
 
@@ -247,12 +267,13 @@ async function scanLedger(
   ctx: Context,
   comparers: readonly Comparer[],
   holdings: Holdings,
+  sums: PrefixSums | undefined,
 ): Promise<SortedRows | undefined> {
   const live = comparers.filter((c) => c.run.error === undefined && c.basis !== "digest");
   const hashing = comparers.some((c) => c.run.error === undefined && c.basis === "digest");
   const rows = hashing ? new RowBuffer() : undefined;
   let done = 0;
-  if (ctx.entries > 0 && (live.length > 0 || hashing)) {
+  if (ctx.entries > 0 && (live.length > 0 || hashing || sums !== undefined)) {
     for await (const entry of ctx.ledger.scan({ from: ctx.from, to: ctx.to })) {
       const i = holdings.index.get(entry.envelope.key);
       for (const comparer of live) {
@@ -261,6 +282,7 @@ async function scanLedger(
       }
       if (rows !== undefined)
         rows.push(rowHash(entry.envelope.key, entry.envelope.checksum), 1, entry.position);
+      sums?.add(entry);
       if (++done % PROGRESS_EVERY === 0) progress(ctx, undefined, "compare", done, ctx.entries);
     }
   }
@@ -289,7 +311,15 @@ async function scanLedger(
  * `reconcile`, audited): every guard of the sink on this ledger, in any process, refuses
  * deliveries other than replays until {@link repair} converges for it.
  *
- * Throws `InvalidArgumentError` for malformed options; ledger failures propagate.
+ * With `incremental: true`, each sink is checked only after its checkpoint in the ledger
+ * (see {@link ReconcileCheckpoint}): the whole ledger when it has none or one the ledger no
+ * longer agrees with; the checkpoint then moves to the sink's consistency window (a late,
+ * lost or altered entry holds it). `incremental: "sweep"` checks every entry and the
+ * checkpoint's prefix digest. Each sink's report says where its pass started
+ * (`checkpoint`), and `outOfRange` counts the rows a sink gave outside it (read whole).
+ *
+ * Throws `InvalidArgumentError` for malformed options; ledger failures propagate (a ledger
+ * that keeps no checkpoints: `LedgerError` `unsupported` for an incremental pass).
  *
  * @example
  * ```ts
@@ -305,8 +335,8 @@ async function scanLedger(
  * ```
  */
 export async function reconcile(reconcileOptions: ReconcileOptions): Promise<ReconcileReport> {
-  const { ledger, sinks, clock, onProgress, maxFindings, policy, actor, wantFrom, wantTo } =
-    resolveOptions(reconcileOptions);
+  const resolved = resolveOptions(reconcileOptions);
+  const { ledger, sinks, clock, wantFrom, wantTo, incremental } = resolved;
   const started = performance.now();
   const nowMs = clock();
   if (typeof nowMs !== "number" || !Number.isFinite(nowMs) || Math.abs(nowMs) > MAX_TIME_MS)
@@ -315,8 +345,58 @@ export async function reconcile(reconcileOptions: ReconcileOptions): Promise<Rec
       `must return ms since the epoch (a valid Date), got ${show(nowMs)}`,
     );
   const head = await ledger.head();
-  const to = Math.min(wantTo ?? head, head);
-  const from = wantFrom;
+  // Read before the sinks, so an action interrupted after this point shows next time.
+  const interrupted = await interruptedBySink(ledger, new Set(sinks.map((s) => s.name)));
+  const base: PassBase = { resolved, nowMs, interrupted };
+  const all = sinks.map((sink, index) => ({ sink, index }));
+  let reports: SinkReport[];
+  let from: number;
+  let to: number;
+  if (incremental === false) {
+    to = Math.min(wantTo ?? head, head);
+    from = wantFrom;
+    reports = (await pass(base, all, from, to, undefined)).reports;
+  } else {
+    to = head;
+    reports = await incrementalPasses(base, all, head, incremental === "sweep");
+    from = Math.min(...reports.map((r) => r.checkpoint?.from ?? 1));
+  }
+  const entries = Math.max(0, to - from + 1);
+  return {
+    generatedAt: new Date(nowMs).toISOString(),
+    consistent: reports.every((r) => r.consistent),
+    range: { from, to: Math.max(to, from - 1), entries },
+    sinks: reports,
+    durationMs: performance.now() - started,
+  };
+}
+
+/** What every pass of one `reconcile` call shares. */
+interface PassBase {
+  readonly resolved: Resolved;
+  readonly nowMs: number;
+  readonly interrupted: ReadonlyMap<string, readonly InterruptedAction[]>;
+}
+
+/** A sink of the call, with its index in `options.sinks`. */
+interface Member {
+  readonly sink: ReconcileSink;
+  readonly index: number;
+}
+
+/**
+ * One comparison of `members` with the ledger positions `from` to `to`: read every sink,
+ * one ledger scan (adding each entry to `sums` when given), settle the rest; one report per
+ * member, in order.
+ */
+async function pass(
+  base: PassBase,
+  members: readonly Member[],
+  from: number,
+  to: number,
+  sums: PrefixSums | undefined,
+): Promise<{ reports: SinkReport[] }> {
+  const { ledger, onProgress, maxFindings, policy, actor } = base.resolved;
   const entries = Math.max(0, to - from + 1);
   const first = entries > 0 ? await entryAt(ledger, from) : undefined;
   const ctx: Context = {
@@ -325,32 +405,82 @@ export async function reconcile(reconcileOptions: ReconcileOptions): Promise<Rec
     to: Math.max(to, from - 1),
     entries,
     since: first?.appendedAt,
-    nowMs,
+    nowMs: base.nowMs,
     maxFindings,
     onProgress,
   };
-  log("reconciling %d sinks over positions %d..%d", sinks.length, from, ctx.to);
-  // Read before the sinks, so an action interrupted after this point shows next time.
-  const interrupted = await interruptedBySink(ledger, new Set(sinks.map((s) => s.name)));
+  log("reconciling %d sinks over positions %d..%d", members.length, from, ctx.to);
   const holdings = new Holdings();
-  const comparers = sinks.map((sink, i) => comparerFor(ctx, sink, `options.sinks[${i}]`, holdings));
+  const comparers = members.map(({ sink, index }) =>
+    comparerFor(ctx, sink, `options.sinks[${index}]`, holdings),
+  );
   // 1. Read every sink (observations, receipts).
   for (const comparer of comparers) await step(comparer, () => comparer.prepare());
   // 2. One ledger scan for every sink: each entry judged at each sink that could be read.
-  const expected = await scanLedger(ctx, comparers, holdings);
+  const expected = await scanLedger(ctx, comparers, holdings, sums);
   // 3. What the scan could not settle: leftover keys, digest bisection.
   for (const comparer of comparers) await step(comparer, () => comparer.finish(expected));
   const reports: SinkReport[] = [];
   for (const [i, comparer] of comparers.entries()) {
-    const sink = sinks[i] as ReconcileSink;
-    const report = sinkReport(ctx, comparer, interrupted.get(sink.name) ?? []);
+    const sink = (members[i] as Member).sink;
+    const report = sinkReport(ctx, comparer, base.interrupted.get(sink.name) ?? []);
     reports.push(await applyFreezePolicy(ledger, sink, report, sink.freezeOn ?? policy, actor));
   }
-  return {
-    generatedAt: new Date(nowMs).toISOString(),
-    consistent: reports.every((r) => r.consistent),
-    range: { from, to: ctx.to, entries },
-    sinks: reports,
-    durationMs: performance.now() - started,
-  };
+  return { reports };
+}
+
+/**
+ * Checkpointed passes: each sink from its checkpoint (sinks starting at the same position
+ * share one pass), then each sink's checkpoint moved to the end of what matched.
+ */
+async function incrementalPasses(
+  base: PassBase,
+  members: readonly Member[],
+  head: number,
+  sweep: boolean,
+): Promise<SinkReport[]> {
+  const { ledger } = base.resolved;
+  const starts: Start[] = [];
+  for (const { sink } of members) {
+    const previous = await ledger.getCheckpoint(sink.name);
+    starts.push(await startOf(ledger, sink, previous, head, sweep));
+  }
+  const groups = new Map<number, number[]>();
+  starts.forEach((start, i) => {
+    const group = groups.get(start.from);
+    if (group === undefined) groups.set(start.from, [i]);
+    else group.push(i);
+  });
+  const out: SinkReport[] = new Array(members.length);
+  const at = new Date(base.nowMs).toISOString();
+  for (const [from, indexes] of [...groups].sort((a, b) => a[0] - b[0])) {
+    const sums = new PrefixSums(from, head - from + 1);
+    const { reports } = await pass(
+      base,
+      indexes.map((i) => members[i] as Member),
+      from,
+      head,
+      sums,
+    );
+    for (const [j, i] of indexes.entries()) {
+      const report = reports[j] as SinkReport;
+      let start = starts[i] as Start;
+      const mismatch = start.status === "untrusted" ? undefined : prefixMismatch(start, sums);
+      if (mismatch !== undefined) start = { ...start, status: "untrusted", reason: mismatch };
+      const stored = await nextCheckpoint(ledger, start, report, sums, at);
+      if (stored !== undefined) await ledger.putCheckpoint(stored);
+      const checkpoint: CheckpointReport = {
+        status: start.status,
+        from: start.from,
+        ...(start.reason === undefined ? {} : { reason: start.reason }),
+        ...(start.previous === undefined ? {} : { previous: start.previous }),
+        ...(stored === undefined ? {} : { stored }),
+      };
+      if (start.status === "untrusted") {
+        log("checkpoint of %s not trusted: %s", report.name, start.reason);
+      }
+      out[i] = { ...report, checkpoint };
+    }
+  }
+  return out;
 }

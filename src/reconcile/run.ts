@@ -83,6 +83,8 @@ export interface SinkRun {
   digest: { buckets: number; differing: number; rowsRead: number } | undefined;
   error: SinkReadFailure | undefined;
   durationMs: number;
+  /** Observations of entries outside the positions checked. */
+  outOfRange: number;
 }
 
 export function progress(

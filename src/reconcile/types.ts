@@ -8,7 +8,7 @@
 import type { Checksum } from "../checksum/checksum.js";
 import type { SinkGuard } from "../delivery/guard.js";
 import type { Envelope, JsonValue } from "../envelope/schema.js";
-import type { Ledger, PositionRange, ReceiptStatus } from "../ledger/types.js";
+import type { Ledger, PositionRange, ReceiptStatus, ReconcileCheckpoint } from "../ledger/types.js";
 import type { AcceptedVersions } from "../schema/accepts.js";
 import type { SchemaRegistry } from "../schema/registry.js";
 
@@ -448,6 +448,36 @@ export interface SinkReport {
    * something malformed): the sink is then not consistent and its counts are partial.
    */
   readonly error?: SinkReadFailure | undefined;
+  /** With `incremental`: where this sink's pass started, and the checkpoint it moved. */
+  readonly checkpoint?: CheckpointReport | undefined;
+  /**
+   * Observations the sink gave for entries outside the positions checked (ignored, not
+   * unexpected): a sink that reads back by range gives none; a positive count means it
+   * was read whole.
+   */
+  readonly outOfRange?: number | undefined;
+}
+
+/** What an incremental pass did with one sink's checkpoint. */
+export interface CheckpointReport {
+  /**
+   * `trusted` (the pass started after it), `none` (there was none: a full pass),
+   * `untrusted` (it no longer matches the ledger: see `reason`; a full pass), `sweep`
+   * (`incremental: "sweep"`: a full pass that also checked the prefix digest), or `whole`
+   * (a digest-mode sink, which compares its whole table: a full pass).
+   */
+  readonly status: "trusted" | "none" | "untrusted" | "sweep" | "whole";
+  /** Why an untrusted checkpoint was not trusted. */
+  readonly reason?: string | undefined;
+  /** The first position checked for this sink. */
+  readonly from: number;
+  /** The checkpoint found in the ledger before the pass. */
+  readonly previous?: ReconcileCheckpoint | undefined;
+  /**
+   * The checkpoint stored after the pass (absent when none was stored: the sink could not
+   * be read, or nothing moved).
+   */
+  readonly stored?: ReconcileCheckpoint | undefined;
 }
 
 /**
@@ -555,4 +585,13 @@ export interface ReconcileOptions {
    * @default "sinkproof.reconcile"
    */
   readonly actor?: string | undefined;
+  /**
+   * Checkpointed passes. `true`: each sink is checked only after its checkpoint in the
+   * ledger (the whole ledger when it has none, or one that no longer matches), and the
+   * checkpoint is moved to the end of what matched. `"sweep"`: every entry is checked (a
+   * full pass, for drift in old data), the checkpoint's prefix digest is verified, and the
+   * checkpoint is rewritten. Not with `range`. The ledger must keep checkpoints.
+   * @default false
+   */
+  readonly incremental?: boolean | "sweep" | undefined;
 }

@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import { InvalidArgumentError } from "../errors.js";
-import type { Ledger, LedgerEntry, ReconcileCheckpoint } from "../ledger/types.js";
+import type { LedgerEntry, ReconcileCheckpoint } from "../ledger/types.js";
 import {
   type ConformanceGroup,
   codeIs,

@@ -23,12 +23,12 @@ import { createManualClock } from "./clock.js";
 import { ledgerAppendBatchCases, ledgerAppendCases } from "./conformance-append.js";
 import { ledgerAuditCases, ledgerAuditPhaseCases } from "./conformance-audit.js";
 import { ledgerBatchCases } from "./conformance-batch.js";
+import { ledgerCheckpointCases } from "./conformance-checkpoints.js";
 import { ledgerClaimCases, ledgerFencingCases, ledgerTakeoverCases } from "./conformance-claims.js";
 import { ledgerFreezeCases } from "./conformance-freezes.js";
 import { ledgerClosedCases, ledgerRestartCases } from "./conformance-lifecycle.js";
 import { ledgerReadCases, ledgerSequenceCases } from "./conformance-reads.js";
 import { ledgerReceiptCases, ledgerWatermarkCases } from "./conformance-receipts.js";
-import { ledgerCheckpointCases } from "./conformance-checkpoints.js";
 import { ledgerRetentionCases } from "./conformance-retention.js";
 import { type ConformanceGroup, type ConformanceTools, sleep } from "./conformance-support.js";
 

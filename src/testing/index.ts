@@ -18,6 +18,7 @@ export {
 export { ledgerAppendBatchCases, ledgerAppendCases } from "./conformance-append.js";
 export { ledgerAuditCases, ledgerAuditPhaseCases } from "./conformance-audit.js";
 export { ledgerBatchCases } from "./conformance-batch.js";
+export { ledgerCheckpointCases } from "./conformance-checkpoints.js";
 export {
   ledgerClaimCases,
   ledgerFencingCases,
@@ -27,7 +28,6 @@ export { ledgerFreezeCases } from "./conformance-freezes.js";
 export { ledgerClosedCases, ledgerRestartCases } from "./conformance-lifecycle.js";
 export { ledgerReadCases, ledgerSequenceCases } from "./conformance-reads.js";
 export { ledgerReceiptCases, ledgerWatermarkCases } from "./conformance-receipts.js";
-export { ledgerCheckpointCases } from "./conformance-checkpoints.js";
 export { ledgerRetentionCases } from "./conformance-retention.js";
 export type { ConformanceTest, ConformanceTools } from "./conformance-support.js";
 export {

@@ -74,12 +74,13 @@ const sqlite: Subject = {
         return raw.prepare(tableNames(statement, "")).all() as Record<string, unknown>[];
       },
       async toSchemaOne() {
-        // Undo what versions 2 (entry hash) and 3 (fencing, freezes) added.
+        // Undo what versions 2 (entry hash), 3 (fencing, freezes) and 4 (checkpoints) added.
         raw.exec(`ALTER TABLE sinkproof_entries DROP COLUMN entry_hash;
           ALTER TABLE sinkproof_claims DROP COLUMN fencing_token;
           ALTER TABLE sinkproof_claims DROP COLUMN released;
           DROP TABLE sinkproof_fencing;
-          DROP TABLE sinkproof_freezes;`);
+          DROP TABLE sinkproof_freezes;
+          DROP TABLE sinkproof_checkpoints;`);
         raw.pragma("user_version = 1");
       },
       async reopen() {
@@ -115,10 +116,11 @@ const postgres: Subject = {
         return (await raw.query(tableNames(statement, `"${schema}".`))).rows;
       },
       async toSchemaOne() {
-        // Undo what versions 2 (entry hash) and 3 (fencing, freezes) added.
+        // Undo what versions 2 (entry hash), 3 (fencing, freezes) and 4 (checkpoints) added.
         await raw.query(`ALTER TABLE "${schema}".sinkproof_entries DROP COLUMN entry_hash;
           ALTER TABLE "${schema}".sinkproof_claims DROP COLUMN fencing_token, DROP COLUMN released;
-          DROP TABLE "${schema}".sinkproof_freezes;`);
+          DROP TABLE "${schema}".sinkproof_freezes;
+          DROP TABLE "${schema}".sinkproof_checkpoints;`);
         await raw.query(
           `UPDATE "${schema}".sinkproof_meta SET value = '1' WHERE name = 'schema_version'`,
         );

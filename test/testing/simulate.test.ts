@@ -14,8 +14,10 @@ import {
   guardSink,
   InvalidArgumentError,
   type Ledger,
+  type LedgerEntry,
   MemoryLedger,
   type Observation,
+  type ReconcileCheckpoint,
   type SinkWriter,
 } from "../../src/index.js";
 import { SqliteLedger } from "../../src/ledger/sqlite/index.js";
@@ -501,6 +503,43 @@ describe("simulate: planted bugs are caught, and their failing seeds replay", ()
     if (failing === undefined) return;
     expect(failing.violations[0]?.kind).toBe("watermark");
     await replays(options, failing, "watermark");
+  });
+
+  it("a ledger that stores a reconciliation checkpoint ahead of what the pass verified", async () => {
+    const options = {
+      steps: 300,
+      sinks: twoSinks,
+      ledger: (ctx: { clock: () => number }) => {
+        const inner = new MemoryLedger({ clock: ctx.clock });
+        return new Proxy(inner, {
+          get(t, property) {
+            if (property === "putCheckpoint")
+              return async (checkpoint: ReconcileCheckpoint) => {
+                // The head's entry, so that the next pass trusts it: the positions between
+                // are never checked again.
+                const head = await t.head();
+                let last: LedgerEntry | undefined;
+                for await (const entry of t.scan({ from: head, to: head })) last = entry;
+                if (last === undefined || checkpoint.through === 0)
+                  return t.putCheckpoint(checkpoint);
+                return t.putCheckpoint({
+                  ...checkpoint,
+                  through: head,
+                  key: last.envelope.key,
+                  checksum: last.envelope.checksum,
+                });
+              };
+            const value = Reflect.get(t, property, t);
+            return typeof value === "function" ? value.bind(t) : value;
+          },
+        });
+      },
+    };
+    const failing = await firstFailing(options, 20);
+    expect(failing, "caught within 20 seeds").toBeDefined();
+    if (failing === undefined) return;
+    expect(failing.violations.map((v) => v.kind)).toContain("false-consistent");
+    await replays(options, failing, "false-consistent");
   });
 
   it("a guard whose fencing is switched off, with a sink that checks tokens", async () => {

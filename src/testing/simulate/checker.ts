@@ -11,7 +11,7 @@
  */
 
 import { checksum } from "../../checksum/checksum.js";
-import type { LedgerEntry, Receipt } from "../../ledger/types.js";
+import type { LedgerEntry, Receipt, ReconcileCheckpoint } from "../../ledger/types.js";
 import { isFinalStatus } from "../../ledger/validate.js";
 import type { Observation, ReconcileReport, SinkReport } from "../../reconcile/types.js";
 
@@ -141,6 +141,8 @@ export class Model {
   readonly #duplicated = new Set<string>();
   readonly #unexpected = new Set<string>();
   #falseConsistent = 0;
+  /** Per sink, the highest checkpoint a pass stored. */
+  readonly #stored = new Map<string, number>();
   #falseAlarm = 0;
   recovered = 0;
 
@@ -208,6 +210,14 @@ export class Model {
    * A receipt was stored: a `written` or `replayed` one must follow a write under its
    * claim that reached the sink; a final one marks its position done for the watermark.
    */
+  /** A checkpoint a pass stored (`putCheckpoint` answered). */
+  checkpointStored(checkpoint: ReconcileCheckpoint): void {
+    this.#stored.set(
+      checkpoint.sink,
+      Math.max(this.#stored.get(checkpoint.sink) ?? 0, checkpoint.through),
+    );
+  }
+
   receipt(receipt: Receipt, step: number): void {
     const { sink, key, status, fencingToken } = receipt;
     if (
@@ -349,10 +359,68 @@ export class Model {
   ): void {
     const nowMs = Date.parse(report.generatedAt);
     for (const sinkReport of report.sinks) {
+      this.#checkTrusted(sinkReport, step);
       const held = snapshots.get(sinkReport.name);
       if (sinkReport.error !== undefined || held === undefined) continue;
       this.#checkSinkReport(sinkReport, held, entries, report, nowMs, lagToleranceMs, step);
     }
+  }
+
+  /**
+   * An incremental pass trusts only a checkpoint some pass stored (positions up to it are
+   * skipped on its word).
+   */
+  #checkTrusted(sinkReport: SinkReport, step: number): void {
+    const previous = sinkReport.checkpoint?.previous;
+    if (
+      sinkReport.checkpoint?.status === "trusted" &&
+      previous !== undefined &&
+      previous.through > (this.#stored.get(sinkReport.name) ?? 0)
+    ) {
+      // Positions up to it were skipped on the word of a checkpoint no pass stored.
+      this.#falseConsistent++;
+      this.violate(
+        {
+          kind: "false-consistent",
+          step,
+          sink: sinkReport.name,
+          message: `reconcile trusted a checkpoint of ${sinkReport.name} at ${previous.through}; no pass stored one past ${this.#stored.get(sinkReport.name) ?? 0}`,
+        },
+        false,
+      );
+    }
+  }
+
+  /**
+   * A checkpoint an incremental pass stored never passes an entry the model knows was not
+   * matched when the sink was read (late ones included): the next pass would never check it.
+   */
+  #checkCheckpoint(
+    sinkReport: SinkReport,
+    expected: ReadonlyMap<string, string>,
+    entries: ReadonlyMap<string, LedgerEntry>,
+    step: number,
+  ): void {
+    const stored = sinkReport.checkpoint?.stored;
+    if (stored === undefined) return;
+    let first: LedgerEntry | undefined;
+    for (const [key, kind] of expected) {
+      const entry = entries.get(key);
+      if (kind === "matched" || entry === undefined) continue;
+      if (first === undefined || entry.position < first.position) first = entry;
+    }
+    if (first === undefined || stored.through < first.position) return;
+    this.#falseConsistent++;
+    this.violate(
+      {
+        kind: "false-consistent",
+        step,
+        sink: sinkReport.name,
+        key: first.envelope.key,
+        message: `reconcile moved the checkpoint of ${sinkReport.name} to ${stored.through}, past ${first.envelope.key} at ${first.position}, which the model knows is ${expected.get(first.envelope.key)}`,
+      },
+      false,
+    );
   }
 
   #checkSinkReport(
@@ -366,8 +434,10 @@ export class Model {
   ): void {
     const sink = sinkReport.name;
     const expected = new Map<string, string>();
+    // An incremental pass checks each sink from its own checkpoint on.
+    const from = sinkReport.checkpoint?.from ?? report.range.from;
     for (const entry of entries.values()) {
-      if (entry.position < report.range.from || entry.position > report.range.to) continue;
+      if (entry.position < from || entry.position > report.range.to) continue;
       const key = entry.envelope.key;
       const slot = held.get(key);
       let kind = "matched";
@@ -379,6 +449,7 @@ export class Model {
       expected.set(key, kind);
     }
     for (const key of held.keys()) if (!entries.has(key)) expected.set(key, "unexpected");
+    this.#checkCheckpoint(sinkReport, expected, entries, step);
     const troubled = [...expected.values()].some((k) => k !== "matched" && k !== "missing-late");
     if (sinkReport.consistent && troubled) {
       this.#falseConsistent++;

@@ -152,16 +152,30 @@ async function reconcileAndRepair(
   const snapshots: Snapshots = new Map();
   const sinks = kit.reconcileSinks(snapshots);
   let report: ReconcileReport;
+  // Every other pass is incremental (from each sink's checkpoint), on ledgers that keep
+  // checkpoints: the checker judges each sink over the positions its pass checked.
+  const incremental = world.checkpoints && world.stats.reconciles % 2 === 1;
   try {
-    report = await reconcile({ ledger: kit.ledger, sinks, clock: kit.clock, actor: life.label });
+    report = await reconcile({
+      ledger: kit.ledger,
+      sinks,
+      clock: kit.clock,
+      actor: life.label,
+      ...(incremental ? { incremental: true } : {}),
+    });
   } catch (error) {
+    if (incremental && isSinkproofError(error) && error.code === "unsupported") {
+      world.checkpoints = false;
+      world.log(`${life.label} reconcile: the ledger keeps no checkpoints, full passes only`);
+      return undefined;
+    }
     if (!isLedgerOutage(error)) throw error;
     world.log(`${life.label} reconcile ! ${error.code}`);
     return undefined;
   }
   world.stats.reconciles++;
   world.log(
-    `${life.label} reconcile -> ${report.sinks
+    `${life.label} reconcile${incremental ? " incremental" : ""} -> ${report.sinks
       .map(
         (s) =>
           `${s.name}:${s.consistent ? "ok" : JSON.stringify(s.counts)}${s.interrupted.length > 0 ? ` interrupted ${s.interrupted.length}` : ""}`,

@@ -36,6 +36,7 @@ import type {
   Ledger,
   LedgerEntry,
   Receipt,
+  ReconcileCheckpoint,
 } from "../../ledger/types.js";
 import type {
   Observation,
@@ -110,6 +111,8 @@ export class World {
   step = 0;
   /** False in the end phase: no fault is injected. */
   faulty = true;
+  /** Whether reconcilers may run incremental passes (false once the ledger says it keeps no checkpoints). */
+  checkpoints = true;
   readonly stats = {
     operations: 0,
     crashes: 0,
@@ -292,6 +295,8 @@ export class World {
             life.label,
           );
       }
+    } else if (method === "putCheckpoint") {
+      model.checkpointStored(args[0] as ReconcileCheckpoint);
     } else if (method === "putReceipt") {
       model.receipt(args[0] as Receipt, this.step);
     } else if (method === "putReceipts") {
