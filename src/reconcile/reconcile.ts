@@ -25,6 +25,7 @@
 import { performance } from "node:perf_hooks";
 import { isSinkproofError, LedgerError } from "../errors.js";
 import { errorSummary, invalidArgument, show } from "../internal/arguments.js";
+import { eachAtMost } from "../internal/each-at-most.js";
 import { optionKeys, readOptions } from "../internal/options.js";
 import type { Ledger, PositionRange, ReconcileCheckpoint } from "../ledger/types.js";
 import { logger } from "../observe/debug.js";
@@ -71,6 +72,9 @@ const log = logger("reconcile");
 export const DEFAULT_LAG_TOLERANCE_MS = 60_000;
 /** Default number of findings listed per sink. */
 export const DEFAULT_MAX_FINDINGS = 10_000;
+/** Sinks read (and settled) at once by default. */
+export const DEFAULT_CONCURRENCY = 4;
+const MAX_CONCURRENCY = 256;
 /** The largest time a `Date` can hold, in ms. */
 const MAX_TIME_MS = 8.64e15;
 
@@ -190,6 +194,7 @@ const RECONCILE_KEYS = optionKeys<ReconcileOptions>()(
   "freezeOn",
   "actor",
   "incremental",
+  "concurrency",
 );
 const RANGE_KEYS = optionKeys<PositionRange>()("from", "to");
 
@@ -205,6 +210,7 @@ interface Resolved {
   readonly wantFrom: number;
   readonly wantTo: number | undefined;
   readonly incremental: false | true | "sweep";
+  readonly concurrency: number;
 }
 
 function resolveOptions(reconcileOptions: ReconcileOptions): Resolved {
@@ -218,7 +224,8 @@ function resolveOptions(reconcileOptions: ReconcileOptions): Resolved {
     invalidArgument("options.clock", "must be a function returning ms since the epoch");
   if (options.onProgress !== undefined && !isFunction(options.onProgress))
     invalidArgument("options.onProgress", "must be a function");
-  const maxFindings = options.maxFindings ?? DEFAULT_MAX_FINDINGS;
+  const maxFindings =
+    options.maxFindings === undefined ? DEFAULT_MAX_FINDINGS : options.maxFindings;
   if (!Number.isSafeInteger(maxFindings) || maxFindings < 0) {
     invalidArgument(
       "options.maxFindings",
@@ -242,6 +249,13 @@ function resolveOptions(reconcileOptions: ReconcileOptions): Resolved {
       "cannot be given with options.incremental: each sink's checkpoint decides where its pass starts",
     );
   }
+  const concurrency = options.concurrency === undefined ? DEFAULT_CONCURRENCY : options.concurrency;
+  if (!Number.isSafeInteger(concurrency) || concurrency < 1 || concurrency > MAX_CONCURRENCY) {
+    invalidArgument(
+      "options.concurrency",
+      `must be an integer from 1 to ${MAX_CONCURRENCY}, got ${show(concurrency)}`,
+    );
+  }
   const range = readOptions<PositionRange>(options.range, "options.range", RANGE_KEYS);
   const wantFrom = checkPosition(range.from, "options.range.from") ?? 1;
   const wantTo = checkPosition(range.to, "options.range.to");
@@ -256,6 +270,7 @@ function resolveOptions(reconcileOptions: ReconcileOptions): Resolved {
     wantFrom,
     wantTo,
     incremental,
+    concurrency,
   };
 }
 
@@ -414,12 +429,13 @@ async function pass(
   const comparers = members.map(({ sink, index }) =>
     comparerFor(ctx, sink, `options.sinks[${index}]`, holdings),
   );
-  // 1. Read every sink (observations, receipts).
-  for (const comparer of comparers) await step(comparer, () => comparer.prepare());
+  const { concurrency } = base.resolved;
+  // 1. Read every sink (observations, receipts), `concurrency` at once.
+  await eachAtMost(comparers, concurrency, (c) => step(c, () => c.prepare()));
   // 2. One ledger scan for every sink: each entry judged at each sink that could be read.
   const expected = await scanLedger(ctx, comparers, holdings, sums);
-  // 3. What the scan could not settle: leftover keys, digest bisection.
-  for (const comparer of comparers) await step(comparer, () => comparer.finish(expected));
+  // 3. What the scan could not settle (leftover keys, digest bisection), `concurrency` at once.
+  await eachAtMost(comparers, concurrency, (c) => step(c, () => c.finish(expected)));
   const reports: SinkReport[] = [];
   for (const [i, comparer] of comparers.entries()) {
     const sink = (members[i] as Member).sink;

@@ -594,4 +594,11 @@ export interface ReconcileOptions {
    * @default false
    */
   readonly incremental?: boolean | "sweep" | undefined;
+  /**
+   * Sinks read at once (their `observe`, `digest` or receipts), and settled at once after
+   * the ledger scan (leftover keys, digest bisection). The ledger is still scanned once per
+   * pass for every sink. `1` reads them one after another. An integer from 1 to 256.
+   * @default 4
+   */
+  readonly concurrency?: number | undefined;
 }
