@@ -208,6 +208,20 @@ export {
   metricId,
   noopMetrics,
 } from "./observe/metrics.js";
+export { createMonitor } from "./reconcile/monitor.js";
+export type {
+  BaselineMetric,
+  BaselineOptions,
+  BaselineState,
+  Monitor,
+  MonitorAlert,
+  MonitorAlertKind,
+  MonitorError,
+  MonitorOptions,
+  MonitorPass,
+  MonitorSinkStatus,
+  MonitorStatus,
+} from "./reconcile/monitor-types.js";
 export {
   DEFAULT_LAG_TOLERANCE_MS,
   DEFAULT_MAX_FINDINGS,

@@ -199,7 +199,7 @@ const RECONCILE_KEYS = optionKeys<ReconcileOptions>()(
 const RANGE_KEYS = optionKeys<PositionRange>()("from", "to");
 
 /** `reconcile`'s options, checked. */
-interface Resolved {
+export interface Resolved {
   readonly ledger: Ledger;
   readonly sinks: readonly ReconcileSink[];
   readonly clock: () => number;
@@ -213,7 +213,8 @@ interface Resolved {
   readonly concurrency: number;
 }
 
-function resolveOptions(reconcileOptions: ReconcileOptions): Resolved {
+/** `reconcile`'s options checked (typed errors for bad ones), as it reads them. Internal. */
+export function resolveOptions(reconcileOptions: ReconcileOptions): Resolved {
   const options = readOptions<ReconcileOptions>(reconcileOptions, "options", RECONCILE_KEYS, {
     required: true,
     renamed: { now: "clock" },
