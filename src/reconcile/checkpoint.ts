@@ -157,7 +157,13 @@ export async function nextCheckpoint(
   at: string,
 ): Promise<ReconcileCheckpoint | undefined> {
   if (report.error !== undefined) return undefined;
-  const through = report.window.position;
+  // A key the ledger never emitted has no position to hold the checkpoint at: it holds
+  // it where the pass started, so that the next pass reads that slice again until the row
+  // is removed (a sink that reads back by range would never show it again otherwise).
+  const through =
+    report.counts.unexpected > 0
+      ? Math.min(report.window.position, start.from - 1)
+      : report.window.position;
   const trusted = start.status === "trusted" && start.previous !== undefined;
   if (trusted && through <= (start.previous as ReconcileCheckpoint).through) return undefined;
   const base = trusted ? (start.previous as ReconcileCheckpoint).digest : EMPTY_PREFIX_DIGEST;
@@ -177,4 +183,37 @@ export async function nextCheckpoint(
     digest,
     ...swept,
   };
+}
+
+function sameCheckpoint(
+  a: ReconcileCheckpoint | undefined,
+  b: ReconcileCheckpoint | undefined,
+): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return (
+    a.through === b.through &&
+    a.at === b.at &&
+    a.digest === b.digest &&
+    a.key === b.key &&
+    a.checksum === b.checksum &&
+    a.sweptAt === b.sweptAt
+  );
+}
+
+/**
+ * Stores `next` unless another pass changed the sink's checkpoint since this one read
+ * it (a sweep that moved it back over old drift must not be overwritten by a pass that
+ * started before it): true when stored. The read and the write are two calls, so two
+ * passes finishing in the same instant can still race; running one scheduler per ledger
+ * (`createMonitor` never runs two passes at once) avoids it.
+ */
+export async function storeCheckpoint(
+  ledger: Ledger,
+  start: Start,
+  next: ReconcileCheckpoint,
+): Promise<boolean> {
+  const current = await ledger.getCheckpoint(next.sink);
+  if (!sameCheckpoint(current, start.previous)) return false;
+  await ledger.putCheckpoint(next);
+  return true;
 }

@@ -7,8 +7,8 @@
  */
 
 /**
- * What a baseline learns per sink, one value a pass: `lagMs` (the consistency window's
- * `behindMs`), `findingRate` (findings other than `matched` and `missing-late`, per entry
+ * What a baseline learns per sink, one value a pass: `lagMs` (the age of its oldest late
+ * entry, 0 when none is late), `findingRate` (findings other than `matched` and `missing-late`, per entry
  * checked) and `duplicateRate` (`duplicate` findings per entry checked).
  */
 export type BaselineMetric = "lagMs" | "findingRate" | "duplicateRate";

@@ -57,7 +57,9 @@ export interface MonitorOptions {
   readonly fullSweepEveryMs?: number | false | undefined;
   /**
    * Called with each alert, in order; awaited before the next one. A callback that throws
-   * or rejects is counted (`sinkproof.monitor.alert_failures`) and does not stop the monitor.
+   * or rejects is counted (`sinkproof.monitor.alert_failures`), does not stop the monitor,
+   * and does not count as delivered: the next pass sends the alert again while its
+   * condition lasts. It may call `stop()`, not `runOnce()`.
    */
   readonly onAlert?: ((alert: MonitorAlert) => void | Promise<void>) | undefined;
   /** Called after each pass (a throwing callback is counted and ignored, as for `onAlert`). */
@@ -70,8 +72,7 @@ export interface MonitorOptions {
    */
   readonly clock?: (() => number) | undefined;
   /**
-   * The lag past which a sink whose only findings are late entries raises a `lag` alert,
-   * ms. Below it the lag is acceptable latency; past a sink's lag tolerance an entry is
+   * The age past which a sink's oldest late entry raises a `lag` alert, ms. Below it the lag is acceptable latency; past a sink's lag tolerance an entry is
    * lost (a `loss` alert).
    * @default half of each sink's `lagToleranceMs`
    */
@@ -97,7 +98,7 @@ export type MonitorAlertKind =
   | "loss"
   /** Entries the sink holds altered, twice, or never emitted (`mismatched`, `duplicate`, `unexpected`). */
   | "drift"
-  /** Only late entries, but the oldest is older than `lagAlertMs`: latency, not loss (yet). */
+  /** Late entries (not lost yet), the oldest older than `lagAlertMs`: latency, not loss. */
   | "lag"
   /** The sink could not be read (its report has an `error`). */
   | "unreadable"

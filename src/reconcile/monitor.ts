@@ -7,7 +7,9 @@
  * @module
  */
 
+import { AsyncLocalStorage } from "node:async_hooks";
 import { performance } from "node:perf_hooks";
+import { InvalidArgumentError } from "../errors.js";
 import { errorSummary, invalidArgument, show } from "../internal/arguments.js";
 import { checkInteger, optionalFunction } from "../internal/checks.js";
 import { optionKeys, readOptions } from "../internal/options.js";
@@ -200,6 +202,17 @@ class SinkState {
   }
 }
 
+/**
+ * The time from the caller's clock: ms since the epoch, else an `InvalidArgumentError` at
+ * `where()`. A clock that throws has its own error passed on.
+ */
+function checkedTime(clock: () => number, where: string): number {
+  const value: unknown = clock();
+  if (typeof value !== "number" || !Number.isFinite(value) || Math.abs(value) > MAX_TIME_MS)
+    invalidArgument(`${where}()`, `must return ms since the epoch, got ${show(value)}`);
+  return value;
+}
+
 /** Entries the sink's pass judged: every finding but `unexpected` is one ledger entry. */
 function judged(counts: FindingCounts): number {
   return (
@@ -231,8 +244,19 @@ function conditionsOf(report: SinkReport, lagAlertMs: number | undefined): Set<C
   if (c["missing-lost"] > 0) found.add("loss");
   if (c.mismatched + c.duplicate + c.unexpected > 0) found.add("drift");
   const threshold = lagAlertMs ?? report.lagToleranceMs / 2;
-  if (c["missing-late"] > 0 && report.window.behindMs > threshold) found.add("lag");
+  if (c["missing-late"] > 0 && oldestLateMs(report) > threshold) found.add("lag");
   return found;
+}
+
+/**
+ * The age of the sink's oldest late entry: the first listed (findings are in position
+ * order, so in append order); the window's age when the list was cut before any.
+ */
+function oldestLateMs(report: SinkReport): number {
+  for (const finding of report.findings) {
+    if (finding.kind === "missing-late") return finding.ageMs;
+  }
+  return report.window.behindMs;
 }
 
 function messageOf(kind: Condition, report: SinkReport, lagAlertMs: number | undefined): string {
@@ -245,7 +269,7 @@ function messageOf(kind: Condition, report: SinkReport, lagAlertMs: number | und
     case "drift":
       return `${name} differs from the ledger: ${describeCounts(report.counts, ["mismatched", "duplicate", "unexpected"])}`;
     case "lag":
-      return `${name} is ${report.window.behindMs} ms behind (${entries(report.window.behindEntries)}; alert past ${lagAlertMs ?? report.lagToleranceMs / 2} ms, lost past ${report.lagToleranceMs} ms)`;
+      return `${name} has ${entries(report.counts["missing-late"])} not there yet, the oldest ${oldestLateMs(report)} ms old (alert past ${lagAlertMs ?? report.lagToleranceMs / 2} ms, lost past ${report.lagToleranceMs} ms)`;
   }
 }
 
@@ -258,7 +282,7 @@ function messageOf(kind: Condition, report: SinkReport, lagAlertMs: number | und
  *
  * - alerts, each once when its condition starts and a `recovered` one when it ends:
  *   `loss` (entries missing past the lag tolerance), `drift` (mismatched, duplicate or
- *   unexpected), `lag` (only late entries, but older than `lagAlertMs`: latency, not
+ *   unexpected), `lag` (late entries, the oldest older than `lagAlertMs`: latency, not
  *   loss), `unreadable`, and `anomaly` (a learned baseline of the sink's lag, finding rate
  *   or duplicate rate exceeded by more than `sigmas` deviations, after `warmup` passes);
  *   a pass that throws raises `failed`;
@@ -291,7 +315,11 @@ export function createMonitor(options: MonitorOptions): Monitor {
   const { ledger, metrics, clock } = config;
   const alpha = config.baseline?.alpha ?? 0.2;
   const sinks = new Map(config.names.map((name) => [name, new SinkState(alpha)]));
-  const createdAt = clock();
+  /** Marks the monitor's own callbacks (`onAlert`, `onPass`), whatever they await. */
+  const callbacks = new AsyncLocalStorage<object>();
+  const token = {};
+  const insideCallback = <T>(call: () => T): T => callbacks.run(token, call);
+  const createdAt = checkedTime(clock, "options.clock");
   let started = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let queue: Promise<unknown> = Promise.resolve();
@@ -301,17 +329,26 @@ export function createMonitor(options: MonitorOptions): Monitor {
   let failing = false;
   let last: MonitorPass | undefined;
   let checkpoints = true;
+  /** When this monitor last ran a sweep. */
+  let lastSweep: number | undefined;
 
-  async function send(alerts: MonitorAlert[], alert: MonitorAlert): Promise<void> {
+  /**
+   * Sends one alert; false when `onAlert` failed (the condition is then not marked as
+   * alerted, so the next pass sends it again).
+   */
+  async function send(alerts: MonitorAlert[], alert: MonitorAlert): Promise<boolean> {
     alerts.push(alert);
     metrics.counter("sinkproof.monitor.alerts", 1, { sink: alert.sink ?? "", kind: alert.kind });
     log("%s alert (%s): %s", alert.kind, alert.severity, alert.message);
-    if (config.onAlert === undefined) return;
+    if (config.onAlert === undefined) return true;
+    const onAlert = config.onAlert;
     try {
-      await config.onAlert(alert);
+      await insideCallback(() => onAlert(alert));
+      return true;
     } catch (error) {
       metrics.counter("sinkproof.monitor.alert_failures", 1, { kind: alert.kind });
       log("onAlert threw: %s", errorSummary(error, "alert_failed").message);
+      return false;
     }
   }
 
@@ -324,6 +361,8 @@ export function createMonitor(options: MonitorOptions): Monitor {
       const swept = checkpoint?.sweptAt === undefined ? createdAt : Date.parse(checkpoint.sweptAt);
       oldest = Math.min(oldest, swept);
     }
+    // A sink that could not be swept keeps its old sweptAt: not a sweep every pass for it.
+    if (lastSweep !== undefined) oldest = Math.max(oldest, lastSweep);
     return now - oldest >= config.sweepEveryMs;
   }
 
@@ -333,7 +372,8 @@ export function createMonitor(options: MonitorOptions): Monitor {
     state.consistent = report.consistent;
     if (report.consistent && report.error === undefined) state.lastConsistentAt = now;
     metrics.gauge("sinkproof.monitor.consistent", report.consistent ? 1 : 0, labels);
-    metrics.gauge("sinkproof.monitor.lag_ms", report.window.behindMs, labels);
+    const lagMs = report.counts["missing-late"] > 0 ? oldestLateMs(report) : 0;
+    metrics.gauge("sinkproof.monitor.lag_ms", lagMs, labels);
     metrics.gauge("sinkproof.monitor.behind_entries", report.window.behindEntries, labels);
     metrics.gauge(
       "sinkproof.monitor.data_age_ms",
@@ -353,8 +393,7 @@ export function createMonitor(options: MonitorOptions): Monitor {
     const base = { sink: report.name, at, counts: report.counts, window: report.window };
     for (const kind of CONDITIONS) {
       if (!found.has(kind) || state.active.has(kind)) continue;
-      state.active.add(kind);
-      await send(alerts, {
+      const sent = await send(alerts, {
         kind,
         severity: SEVERITY[kind],
         message: messageOf(kind, report, config.lagAlertMs),
@@ -363,6 +402,7 @@ export function createMonitor(options: MonitorOptions): Monitor {
           ? { error: { code: report.error.code, message: report.error.message } }
           : {}),
       });
+      if (sent) state.active.add(kind);
     }
     // Baselines learn from passes that could read the sink.
     const cleared: MonitorAlertKind[] = [];
@@ -371,7 +411,7 @@ export function createMonitor(options: MonitorOptions): Monitor {
       const entries = Math.max(1, judged(report.counts));
       const c = report.counts;
       const values: Record<BaselineMetric, number> = {
-        lagMs: report.window.behindMs,
+        lagMs,
         findingRate: (c["missing-lost"] + c.mismatched + c.duplicate + c.unexpected) / entries,
         duplicateRate: c.duplicate / entries,
       };
@@ -383,9 +423,7 @@ export function createMonitor(options: MonitorOptions): Monitor {
         if (isAnomalous(before, value, metric, sigmas, warmup)) {
           anomalous = true;
           if (!state.anomalies.has(metric)) {
-            state.anomalies.add(metric);
-            state.active.add("anomaly");
-            await send(alerts, {
+            const sent = await send(alerts, {
               kind: "anomaly",
               severity: SEVERITY.anomaly,
               message: `${report.name}: ${metric} is ${show(value)}, usually ${show(before.mean)} ± ${show(before.sigma)} (${before.samples} passes)`,
@@ -394,6 +432,10 @@ export function createMonitor(options: MonitorOptions): Monitor {
               baseline: before,
               ...base,
             });
+            if (sent) {
+              state.anomalies.add(metric);
+              state.active.add("anomaly");
+            }
           }
         } else state.anomalies.delete(metric);
         ewma.add(value);
@@ -405,18 +447,19 @@ export function createMonitor(options: MonitorOptions): Monitor {
       if (report.error !== undefined && kind !== "unreadable") continue;
       if (state.active.has(kind) && !found.has(kind)) {
         state.active.delete(kind);
-        // Late entries that became lost: the lag did not end, it turned into a loss.
-        if (!(kind === "lag" && found.has("loss"))) cleared.push(kind);
+        cleared.push(kind);
       }
     }
     if (cleared.length > 0) {
-      await send(alerts, {
+      const sent = await send(alerts, {
         kind: "recovered",
         severity: SEVERITY.recovered,
         message: `${report.name}: ${cleared.join(", ")} over`,
         cleared,
         ...base,
       });
+      // Not delivered: still in force as far as the receiver knows, so sent again next pass.
+      if (!sent) for (const kind of cleared) state.active.add(kind);
     }
   }
 
@@ -429,13 +472,7 @@ export function createMonitor(options: MonitorOptions): Monitor {
     }
   }
 
-  /** The time now from the caller's clock, checked. */
-  function readClock(): number {
-    const value: unknown = clock();
-    if (typeof value !== "number" || !Number.isFinite(value) || Math.abs(value) > MAX_TIME_MS)
-      invalidArgument("options.clock()", `must return ms since the epoch, got ${show(value)}`);
-    return value;
-  }
+  const readClock = (): number => checkedTime(clock, "options.clock");
 
   async function passAt(sweep: boolean): Promise<MonitorPass> {
     const alerts: MonitorAlert[] = [];
@@ -455,6 +492,7 @@ export function createMonitor(options: MonitorOptions): Monitor {
       try {
         const run = async (): Promise<ReconcileReport> => {
           kind = !checkpoints ? "full" : sweep || (await sweepDue(now)) ? "sweep" : "incremental";
+          if (kind === "sweep") lastSweep = now;
           return reconcile({
             ...config.reconcileOptions,
             ...(kind === "full"
@@ -482,8 +520,7 @@ export function createMonitor(options: MonitorOptions): Monitor {
     if (error !== undefined) {
       failures++;
       if (!failing) {
-        failing = true;
-        await send(alerts, {
+        failing = await send(alerts, {
           kind: "failed",
           severity: SEVERITY.failed,
           sink: undefined,
@@ -494,15 +531,14 @@ export function createMonitor(options: MonitorOptions): Monitor {
       }
     } else {
       if (failing) {
-        failing = false;
-        await send(alerts, {
+        failing = !(await send(alerts, {
           kind: "recovered",
           severity: SEVERITY.recovered,
           sink: undefined,
           at,
           message: "reconciliation passes run again",
           cleared: ["failed"],
-        });
+        }));
       }
       for (const sink of (report as ReconcileReport).sinks) await judgeSink(sink, at, now, alerts);
     }
@@ -515,8 +551,9 @@ export function createMonitor(options: MonitorOptions): Monitor {
     };
     last = pass;
     if (config.onPass !== undefined) {
+      const onPass = config.onPass;
       try {
-        await config.onPass(pass);
+        await insideCallback(() => onPass(pass));
       } catch (caught) {
         metrics.counter("sinkproof.monitor.pass_callback_failures", 1);
         log("onPass threw: %s", errorSummary(caught, "callback_failed").message);
@@ -555,12 +592,22 @@ export function createMonitor(options: MonitorOptions): Monitor {
       generation++;
       if (timer !== undefined) clearTimeout(timer);
       timer = undefined;
+      // From the monitor's own onAlert or onPass, the running pass is the caller: it ends
+      // when the callback returns, and waiting for it here would wait forever.
+      if (callbacks.getStore() === token) return;
       await queue;
     },
     async runOnce(runOptions) {
       const read = readOptions<{ sweep?: boolean | undefined }>(runOptions, "options", RUN_KEYS);
       if (read.sweep !== undefined && typeof read.sweep !== "boolean")
         invalidArgument("options.sweep", `must be a boolean, got ${show(read.sweep)}`);
+      if (callbacks.getStore() === token) {
+        throw new InvalidArgumentError(
+          "invalid_argument",
+          "monitor.runOnce() was called from the monitor's own onAlert or onPass: the pass that calls it runs until the callback returns, so the new one could never start; schedule it instead (setImmediate)",
+          { path: "runOnce" },
+        );
+      }
       return enqueue(read.sweep === true);
     },
     status(): MonitorStatus {

@@ -26,10 +26,17 @@ import { performance } from "node:perf_hooks";
 import { isSinkproofError, LedgerError } from "../errors.js";
 import { errorSummary, invalidArgument, show } from "../internal/arguments.js";
 import { eachAtMost } from "../internal/each-at-most.js";
-import { optionKeys, readOptions } from "../internal/options.js";
+import { optionKeys, readOptions, readProperty } from "../internal/options.js";
 import type { Ledger, PositionRange, ReconcileCheckpoint } from "../ledger/types.js";
 import { logger } from "../observe/debug.js";
-import { nextCheckpoint, PrefixSums, prefixMismatch, type Start, startOf } from "./checkpoint.js";
+import {
+  nextCheckpoint,
+  PrefixSums,
+  prefixMismatch,
+  type Start,
+  startOf,
+  storeCheckpoint,
+} from "./checkpoint.js";
 import { RowBuffer, rowHash, SortedRows } from "./digest.js";
 import { digestComparer, entryAt } from "./digest-compare.js";
 import { applyFreezePolicy } from "./freeze.js";
@@ -237,12 +244,21 @@ export function resolveOptions(reconcileOptions: ReconcileOptions): Resolved {
   const actor = options.actor ?? "sinkproof.reconcile";
   if (typeof actor !== "string" || actor.length === 0)
     invalidArgument("options.actor", "must be a non-empty string");
-  const incremental = options.incremental ?? false;
+  const incremental = options.incremental === undefined ? false : options.incremental;
   if (incremental !== false && incremental !== true && incremental !== "sweep") {
     invalidArgument(
       "options.incremental",
       `must be true, false or "sweep", got ${show(incremental)}`,
     );
+  }
+  if (incremental !== false) {
+    for (const method of ["getCheckpoint", "putCheckpoint"] as const) {
+      if (!isFunction(readProperty(ledger, method, "options.ledger")))
+        invalidArgument(
+          "options.ledger",
+          `must be a Ledger with checkpoints for an incremental pass (it has no ${method}() method)`,
+        );
+    }
   }
   if (incremental !== false && options.range !== undefined) {
     invalidArgument(
@@ -375,7 +391,7 @@ export async function reconcile(reconcileOptions: ReconcileOptions): Promise<Rec
   } else {
     to = head;
     reports = await incrementalPasses(base, all, head, incremental === "sweep");
-    from = Math.min(...reports.map((r) => r.checkpoint?.from ?? 1));
+    from = reports.length === 0 ? 1 : Math.min(...reports.map((r) => r.checkpoint?.from ?? 1));
   }
   const entries = Math.max(0, to - from + 1);
   return {
@@ -484,8 +500,11 @@ async function incrementalPasses(
       let start = starts[i] as Start;
       const mismatch = start.status === "untrusted" ? undefined : prefixMismatch(start, sums);
       if (mismatch !== undefined) start = { ...start, status: "untrusted", reason: mismatch };
-      const stored = await nextCheckpoint(ledger, start, report, sums, at);
-      if (stored !== undefined) await ledger.putCheckpoint(stored);
+      const next = await nextCheckpoint(ledger, start, report, sums, at);
+      const stored =
+        next !== undefined && (await storeCheckpoint(ledger, start, next)) ? next : undefined;
+      if (next !== undefined && stored === undefined)
+        log("checkpoint of %s changed by another pass meanwhile: left as it is", report.name);
       const checkpoint: CheckpointReport = {
         status: start.status,
         from: start.from,

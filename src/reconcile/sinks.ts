@@ -31,6 +31,7 @@ export function checkLedger(ledger: unknown): Ledger {
     "head",
     "scan",
     "get",
+    "getMany",
     "getReceipts",
     "scanReceipts",
     "appendAudit",

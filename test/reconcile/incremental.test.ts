@@ -386,6 +386,108 @@ describe("reconcile({ incremental: true })", () => {
     const error = await reconcile({ ledger: bare, sinks, incremental: true }).catch((e) => e);
     expect(error).toBeInstanceOf(LedgerError);
     expect((error as LedgerError).code).toBe("unsupported");
+    // null is not "false"; a Ledger-shaped object without checkpoints is refused up front.
+    await expect(reconcile({ ledger, sinks, incremental: null as never })).rejects.toMatchObject({
+      path: "options.incremental",
+    });
+    const {
+      getCheckpoint: _g,
+      putCheckpoint: _p,
+      ...duck
+    } = Object.fromEntries(
+      [
+        "head",
+        "scan",
+        "get",
+        "getMany",
+        "getReceipts",
+        "scanReceipts",
+        "appendAudit",
+        "scanAudit",
+        "freezeSink",
+        "getFreezes",
+        "getCheckpoint",
+        "putCheckpoint",
+      ].map((m) => [m, (ledger as unknown as Record<string, () => unknown>)[m]?.bind(ledger)]),
+    );
+    await expect(
+      reconcile({ ledger: duck as never, sinks, incremental: true }),
+    ).rejects.toMatchObject({ code: "invalid_argument", path: "options.ledger" });
+    // No sinks: a finite range.
+    const none = await reconcile({ ledger, sinks: [], incremental: true });
+    expect(Number.isFinite(none.range.from)).toBe(true);
+  });
+
+  it("a key the ledger never emitted holds the checkpoint: the next passes read that slice again until it is removed", async () => {
+    const ledger = await ledgerWith(10);
+    const table = new Table(true);
+    await table.fill(ledger);
+    await reconcile({ ledger, sinks: [table.sink("t")], clock, incremental: true });
+    await ledger.append(envelopes(2));
+    await table.fill(ledger, 11);
+    // A stray row, stored at position 11 by whoever wrote it.
+    table.rows.set("stray/key", { checksum: "xxh64:0123456789abcdef", position: 11 });
+    for (let round = 0; round < 3; round++) {
+      const report = await reconcile({
+        ledger,
+        sinks: [table.sink("t")],
+        clock,
+        incremental: true,
+      });
+      expect(report.consistent, `round ${round}`).toBe(false);
+      expect(report.sinks[0]?.counts.unexpected).toBe(1);
+      expect((await ledger.getCheckpoint("t"))?.through).toBe(10);
+      await ledger.append(envelopes(1));
+      await table.fill(ledger, 13 + round);
+    }
+    table.rows.delete("stray/key");
+    const clean = await reconcile({ ledger, sinks: [table.sink("t")], clock, incremental: true });
+    expect(clean.consistent).toBe(true);
+    expect((await ledger.getCheckpoint("t"))?.through).toBe(15);
+  });
+
+  it("a pass does not overwrite a checkpoint another pass moved meanwhile (a sweep that found old drift)", async () => {
+    const ledger = await ledgerWith(10);
+    const table = new Table(true);
+    await table.fill(ledger);
+    let gate: (() => void) | undefined;
+    let slow = false;
+    const sink: ReconcileSink = {
+      name: "t",
+      lagToleranceMs: 60_000,
+      async *observe(range: ObserveRange) {
+        const rows = [...table.rows].filter(
+          ([, r]) => r.position >= range.from && r.position <= range.to,
+        );
+        if (slow) {
+          slow = false;
+          await new Promise<void>((resolve) => {
+            gate = resolve;
+          });
+        }
+        for (const [key, row] of rows) yield { key, checksum: row.checksum };
+      },
+    };
+    await reconcile({ ledger, sinks: [sink], clock, incremental: true });
+    await ledger.append(envelopes(2));
+    await table.fill(ledger, 11);
+    slow = true;
+    const early = reconcile({ ledger, sinks: [sink], clock, incremental: true });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const [key, row] = [...table.rows].find(([, r]) => r.position === 3) as [
+      string,
+      { checksum: string; position: number },
+    ];
+    table.rows.set(key, { ...row, checksum: "xxh64:0000000000000000" });
+    const sweep = await reconcile({ ledger, sinks: [sink], clock, incremental: "sweep" });
+    expect(sweep.sinks[0]?.counts.mismatched).toBe(1);
+    expect((await ledger.getCheckpoint("t"))?.through).toBe(2);
+    (gate as () => void)();
+    const late = await early;
+    expect(late.sinks[0]?.checkpoint?.stored, "not stored over the sweep's").toBeUndefined();
+    expect((await ledger.getCheckpoint("t"))?.through).toBe(2);
+    const next = await reconcile({ ledger, sinks: [sink], clock, incremental: true });
+    expect(next.consistent).toBe(false);
   });
 });
 

@@ -121,9 +121,10 @@ describe("createMonitor: alerts", () => {
     expect((await monitor.runOnce()).alerts, "still lagging: said once").toEqual([]);
     w.clock.advance(30_000);
     const loss = await monitor.runOnce();
-    // The lag turned into a loss: no "recovered" for it.
-    expect(kinds(loss.alerts)).toEqual(["loss:table"]);
+    // The lag turned into a loss: the lag incident ends, the loss one begins.
+    expect(kinds(loss.alerts)).toEqual(["loss:table", "recovered:table"]);
     expect(loss.alerts[0]).toMatchObject({ severity: "critical", counts: { "missing-lost": 3 } });
+    expect(loss.alerts[1]?.cleared).toEqual(["lag"]);
     expect(monitor.status().sinks.table?.active).toEqual(["loss"]);
     // Last found consistent (late entries only) 30 s ago.
     expect(w.metrics.snapshot().gauges["sinkproof.monitor.data_age_ms{sink=table}"]).toBe(30_000);
@@ -193,7 +194,12 @@ describe("createMonitor: alerts", () => {
   it("a clock that throws or answers garbage fails the pass, never the monitor", async () => {
     const w = await world();
     let answer: () => unknown = () => Number.NaN;
+    expect(() => w.monitor({ clock: () => answer() as number }), "checked at once").toThrow(
+      InvalidArgumentError,
+    );
+    answer = w.clock.now;
     const monitor = w.monitor({ clock: () => answer() as number });
+    answer = () => Number.NaN;
     const nan = await monitor.runOnce();
     expect(nan.error).toMatchObject({ code: "invalid_argument" });
     expect(nan.error?.message).toContain("options.clock()");
@@ -206,6 +212,90 @@ describe("createMonitor: alerts", () => {
     expect(monitor.status()).toMatchObject({ running: false, passes: 2, failures: 2 });
     answer = w.clock.now;
     expect(kinds((await monitor.runOnce()).alerts)).toEqual(["recovered:-"]);
+  });
+
+  it("lag is the age of the oldest late entry, not of an old difference", async () => {
+    const w = await world();
+    const monitor = w.monitor();
+    await monitor.runOnce();
+    const [key] = [...w.rows.keys()] as [string];
+    w.rows.set(key, "xxh64:0000000000000000");
+    w.clock.advance(3_600_000);
+    await monitor.runOnce({ sweep: true }); // drift, an hour old
+    await w.append(1, false);
+    w.clock.advance(1000);
+    const pass = await monitor.runOnce({ sweep: true });
+    expect(pass.alerts, "a 1 s old late entry is no lag").toEqual([]);
+    expect(w.metrics.snapshot().gauges["sinkproof.monitor.lag_ms{sink=table}"]).toBe(1000);
+  });
+
+  it("an alert onAlert failed to deliver is sent again by the next pass", async () => {
+    const w = await world();
+    let fail = true;
+    const delivered: string[] = [];
+    const monitor = w.monitor({
+      onAlert: (alert) => {
+        if (fail) throw new Error("ECONNRESET");
+        delivered.push(alert.kind);
+      },
+    });
+    await monitor.runOnce();
+    await w.append(1, false);
+    w.clock.advance(120_000);
+    expect(kinds((await monitor.runOnce()).alerts)).toEqual(["loss:table"]);
+    expect(monitor.status().sinks.table?.active).toEqual([]);
+    fail = false;
+    expect(kinds((await monitor.runOnce()).alerts)).toEqual(["loss:table"]);
+    expect(delivered).toEqual(["loss"]);
+    expect(kinds((await monitor.runOnce()).alerts), "once delivered, said once").toEqual([]);
+    // A recovered alert that fails is sent again too.
+    for await (const entry of w.ledger.scan({ from: 11 }))
+      w.rows.set(entry.envelope.key, entry.envelope.checksum);
+    fail = true;
+    expect(kinds((await monitor.runOnce()).alerts)).toEqual(["recovered:table"]);
+    fail = false;
+    expect(kinds((await monitor.runOnce()).alerts)).toEqual(["recovered:table"]);
+    expect(delivered).toEqual(["loss", "recovered"]);
+  });
+
+  it("stop() from onAlert does not hang; runOnce() from it is refused", async () => {
+    const w = await world();
+    let refused: unknown;
+    const monitor = createMonitor({
+      ledger: w.ledger,
+      sinks: [w.sink],
+      clock: w.clock.now,
+      onAlert: async (alert) => {
+        if (alert.severity !== "critical") return;
+        refused = await monitor.runOnce().catch((error: unknown) => error);
+        await monitor.stop();
+      },
+    });
+    monitor.start();
+    await monitor.runOnce();
+    await w.append(1, false);
+    w.clock.advance(120_000);
+    const pass = await monitor.runOnce();
+    expect(kinds(pass.alerts)).toEqual(["loss:table"]);
+    expect(refused).toBeInstanceOf(InvalidArgumentError);
+    expect(monitor.status()).toMatchObject({ started: false, running: false });
+    await monitor.stop();
+    expect((await monitor.runOnce()).report?.consistent).toBe(false);
+  });
+
+  it("a sink that cannot be read does not make every pass a sweep", async () => {
+    const w = await world();
+    const monitor = w.monitor({ fullSweepEveryMs: 10_000 });
+    expect((await monitor.runOnce()).kind).toBe("incremental");
+    w.state.fail = true;
+    w.clock.advance(11_000);
+    expect((await monitor.runOnce()).kind).toBe("sweep");
+    for (let i = 0; i < 3; i++) {
+      w.clock.advance(1000);
+      expect((await monitor.runOnce()).kind, `pass ${i}`).toBe("incremental");
+    }
+    w.clock.advance(10_000);
+    expect((await monitor.runOnce()).kind).toBe("sweep");
   });
 
   it("an onAlert that throws is counted, and the monitor goes on", async () => {
