@@ -181,6 +181,7 @@ export type {
   ClaimOptions,
   ClaimResult,
   CompactReceiptsInput,
+  DigestScope,
   FreezeInput,
   Ledger,
   LedgerCapabilities,

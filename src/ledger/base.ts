@@ -66,6 +66,14 @@ import type {
   ReceiptsCompacted,
 } from "./base-types.js";
 import { adoptCheckpoint, checkCheckpoint } from "./checkpoints.js";
+import {
+  adoptBuckets,
+  adoptPositions,
+  checkRange as checkHashRangeArgument,
+  checkScope,
+  checkSplit,
+  noDigests,
+} from "./digests.js";
 import { KnownEntries, type KnownEntry } from "./known-entries.js";
 import {
   checkedClaimResult,
@@ -84,11 +92,15 @@ import type {
   AuditInput,
   AuditRecord,
   AuditVerification,
+  BucketDigest,
   Claim,
   ClaimOptions,
   ClaimResult,
   CompactReceiptsInput,
+  DigestScope,
+  DigestSplit,
   FreezeInput,
+  HashRange,
   Ledger,
   LedgerCapabilities,
   LedgerEntry,
@@ -345,6 +357,28 @@ export abstract class BaseLedger implements Ledger {
   /** Replaces the checkpoint of `checkpoint.sink`, durably (checked already). */
   protected async _putCheckpoint(checkpoint: ReconcileCheckpoint): Promise<void> {
     throw noCheckpoints(this.constructor.name, checkpoint.sink);
+  }
+
+  /**
+   * Bucket digests of the entries at positions 1 to `scope.through` over `split` (checked
+   * already): one row per entry, its `rowHash(key, checksum)`; non-empty buckets only, in
+   * bucket order. The default refuses with `unsupported` (reconcile then hashes its own
+   * scan): override it, and `_digestPositions`, where the storage can keep each entry's
+   * row hash (the four ledgers of sinkproof do).
+   */
+  protected async _digestBuckets(
+    _split: DigestSplit,
+    _scope: DigestScope,
+  ): Promise<readonly BucketDigest[]> {
+    throw noDigests(this.constructor.name);
+  }
+
+  /** Positions from 1 to `scope.through` whose row hash is in `range`, ascending. */
+  protected async _digestPositions(
+    _range: HashRange,
+    _scope: DigestScope,
+  ): Promise<readonly number[]> {
+    throw noDigests(this.constructor.name);
   }
 
   // ---- helpers for adapters ------------------------------------------------------------
@@ -777,6 +811,22 @@ export abstract class BaseLedger implements Ledger {
       );
     }
     await this.#run(() => this._putCheckpoint(checked));
+  }
+
+  async digestBuckets(split: DigestSplit, scope: DigestScope): Promise<readonly BucketDigest[]> {
+    this.assertOpen();
+    const checked = checkSplit(split, "split");
+    const within = checkScope(scope, "scope", await this.head());
+    const answer = await this.#run(() => this._digestBuckets(checked, within));
+    return adoptBuckets(answer, checked, within, this.storageSite("entries"));
+  }
+
+  async digestPositions(range: HashRange, scope: DigestScope): Promise<readonly number[]> {
+    this.assertOpen();
+    const checked = checkHashRangeArgument(range, "range");
+    const within = checkScope(scope, "scope", await this.head());
+    const answer = await this.#run(() => this._digestPositions(checked, within));
+    return adoptPositions(answer, within, this.storageSite("entries"));
   }
 
   async appendAudit(input: AuditInput): Promise<AuditRecord> {

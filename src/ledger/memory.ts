@@ -22,13 +22,18 @@ import {
   planAppend,
   type ReceiptsCompacted,
 } from "./base.js";
+import { type IndexedRow, LazyRowIndex } from "./row-index.js";
 import { ClaimTable, FreezeTable, ReceiptIndex } from "./state.js";
 import type {
   AppendedEntry,
   AuditHead,
   AuditRecord,
+  BucketDigest,
   Claim,
   ClaimResult,
+  DigestScope,
+  DigestSplit,
+  HashRange,
   LedgerCapabilities,
   LedgerEntry,
   Receipt,
@@ -43,6 +48,14 @@ const CAPABILITIES: LedgerCapabilities = Object.freeze({
   claims: "process",
   clock: "injected",
 });
+
+/** The rows of `entries` at positions `from` to `to`, for the row index. */
+function* rowsOf(entries: readonly LedgerEntry[], from: number, to: number): Iterable<IndexedRow> {
+  for (let position = from; position <= to; position++) {
+    const { envelope } = entries[position - 1] as LedgerEntry;
+    yield { position, key: envelope.key, checksum: envelope.checksum };
+  }
+}
 
 /**
  * A ledger held in memory: fast (batched appends at hundreds of thousands of envelopes a
@@ -69,6 +82,7 @@ export class MemoryLedger extends BaseLedger {
   readonly #freezes = new FreezeTable();
   readonly #audit: AuditRecord[] = [];
   readonly #checkpoints = new Map<string, ReconcileCheckpoint>();
+  readonly #rowIndex = new LazyRowIndex((from, to) => rowsOf(this.#entries, from, to));
 
   /**
    * It hands back the frozen entries the core checked at append, and nothing lies between:
@@ -164,6 +178,20 @@ export class MemoryLedger extends BaseLedger {
   ): Promise<ReceiptsCompacted> {
     const removed = this.#receipts.compact(sink, through);
     return { removed, record: this.#appendRecord(make) };
+  }
+
+  protected override async _digestBuckets(
+    split: DigestSplit,
+    scope: DigestScope,
+  ): Promise<readonly BucketDigest[]> {
+    return (await this.#rowIndex.upTo(this.#entries.length)).buckets(split, scope);
+  }
+
+  protected override async _digestPositions(
+    range: HashRange,
+    scope: DigestScope,
+  ): Promise<readonly number[]> {
+    return (await this.#rowIndex.upTo(this.#entries.length)).positions(range, scope);
   }
 
   protected override async _getCheckpoint(sink: string): Promise<ReconcileCheckpoint | undefined> {

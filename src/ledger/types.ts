@@ -440,6 +440,44 @@ export interface ReceiptCompaction {
   readonly audit: number;
 }
 
+/** A range of per-row hash values, `[from, to)` over unsigned 32-bit numbers. */
+export interface HashRange {
+  /** Inclusive lower bound. */
+  readonly from: number;
+  /** Exclusive upper bound (at most 2^32). */
+  readonly to: number;
+}
+
+/**
+ * A digest request: split the hash range `[from, to)` into `buckets` equal buckets of
+ * width `(to - from) / buckets` (always an integer). Bucket `b` covers
+ * `[from + b × width, from + (b + 1) × width)`.
+ */
+export interface DigestSplit {
+  /** Inclusive lower bound of the whole range. */
+  readonly from: number;
+  /** Exclusive upper bound of the whole range (at most 2^32). */
+  readonly to: number;
+  /** How many equal buckets. */
+  readonly buckets: number;
+}
+
+/** What a sink answers for one bucket in digest mode. Empty buckets may be left out. */
+export interface BucketDigest {
+  /** The bucket's number in the split, from 0. */
+  readonly bucket: number;
+  /** Rows whose row hash falls in the bucket (each copy of a key counts). */
+  readonly count: number;
+  /** `formatDigest(sum of hi, sum of lo)`: 16 lowercase hex digits. */
+  readonly digest: string;
+}
+
+/** Which entries a ledger's digest request covers: positions 1 to `through`. */
+export interface DigestScope {
+  /** The last position covered (at most the head; 0 covers none). */
+  readonly through: number;
+}
+
 /**
  * Where incremental reconciliation of one sink got to, kept in the ledger
  * ({@link Ledger.putCheckpoint}): every entry at positions 1 to `through` was found at the
@@ -634,6 +672,24 @@ export interface Ledger {
    * whether to trust it. `unsupported` as for `getCheckpoint`.
    */
   putCheckpoint(checkpoint: ReconcileCheckpoint): Promise<void>;
+
+  /**
+   * Digest mode's ledger side: the bucket digests of the entries at positions 1 to
+   * `scope.through`, one row each (the row hash of its key and checksum, as `rowHash` of
+   * `sinkproof/digest` computes it), over `split` exactly as a sink's
+   * `SinkDigest.digest` answers (empty buckets left out, in bucket order). The ledger
+   * keeps what it needs up to date itself (stored row hashes in the SQL ledgers, an
+   * in-memory index in MemoryLedger and FileLedger), so `reconcile` never hashes every
+   * entry. `unsupported` from a ledger that keeps none: reconcile then hashes its scan.
+   */
+  digestBuckets(split: DigestSplit, scope: DigestScope): Promise<readonly BucketDigest[]>;
+
+  /**
+   * The positions (ascending) of the entries at positions 1 to `scope.through` whose row
+   * hash lies in `range`: the ledger's rows of a bucket that differs. `unsupported` as
+   * for `digestBuckets`.
+   */
+  digestPositions(range: HashRange, scope: DigestScope): Promise<readonly number[]>;
 
   /** Closes the ledger; later calls fail with `ledger_closed`. Calling it twice is fine. */
   close(): Promise<void>;

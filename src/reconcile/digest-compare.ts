@@ -7,7 +7,7 @@
  * @module
  */
 
-import { InvalidArgumentError, LedgerError } from "../errors.js";
+import { CorruptionError, InvalidArgumentError, LedgerError } from "../errors.js";
 import { describe } from "../internal/arguments.js";
 import type { Ledger, LedgerEntry } from "../ledger/types.js";
 import { type Held, type Slot, toHeld } from "./copies.js";
@@ -15,13 +15,99 @@ import { HASH_SPACE, rowHash, type SortedRows } from "./digest.js";
 import { hold, readObservations } from "./holdings.js";
 import { judgeHeld, judgeLeftovers, judgeMissing, ledgerEntry } from "./judge.js";
 import { type Comparer, type Context, progress, type SinkRun } from "./run.js";
-import type { BucketDigest, HashRange, Observation, SinkDigest } from "./types.js";
+import type { BucketDigest, DigestSplit, HashRange, Observation, SinkDigest } from "./types.js";
 
 /** Digest mode reads a bucket row by row once both sides hold at most this many rows. */
-const LEAF_ROWS = 64;
+const LEAF_ROWS = 16;
+/** Gaps up to this many positions between wanted entries are read through, in one scan. */
+const READ_THROUGH = 64;
 /** Digest mode splits a differing bucket into this many. */
 const FANOUT = 16;
 const EMPTY_DIGEST = "0000000000000000";
+const NO_ROWS: Summary = Object.freeze({ count: 0, digest: EMPTY_DIGEST });
+
+/** A bucket's row count and digest. */
+interface Summary {
+  readonly count: number;
+  readonly digest: string;
+}
+
+/**
+ * The ledger's side of digest mode: its rows (one per entry of the range, which starts at
+ * 1), summarised by bucket and listed by hash range. Either the rows the scan hashed
+ * ({@link scannedRows}) or the ledger's own row hashes ({@link ledgerRows}).
+ */
+export interface ExpectedRows {
+  /** Rows: the entries 1 to the range's end. */
+  readonly length: number;
+  /** Whether the rows come from the ledger's stored row hashes (checked as they are read). */
+  readonly stored: boolean;
+  /** The non-empty buckets of `split`, by bucket number. */
+  buckets(split: DigestSplit): Promise<ReadonlyMap<number, Summary>>;
+  /** The positions of the rows in `range`, ascending. */
+  positions(range: HashRange): Promise<readonly number[]>;
+}
+
+/** The rows the ledger scan hashed, sorted. */
+export function scannedRows(sorted: SortedRows): ExpectedRows {
+  return {
+    length: sorted.length,
+    stored: false,
+    async buckets(split) {
+      const width = (split.to - split.from) / split.buckets;
+      const out = new Map<number, Summary>();
+      for (let b = 0; b < split.buckets; b++) {
+        const from = split.from + b * width;
+        const summary = sorted.summary(from, from + width);
+        if (summary.count > 0) out.set(b, summary);
+      }
+      return out;
+    },
+    async positions(range) {
+      const { start, end } = sorted.summary(range.from, range.to);
+      const out: number[] = [];
+      for (let i = start; i < end; i++) out.push(sorted.ref(i));
+      return out.sort((a, b) => a - b);
+    },
+  };
+}
+
+/**
+ * The ledger's own row hashes (`digestBuckets`, `digestPositions`), when it keeps them:
+ * no entry is hashed here. Undefined when it keeps none (`unsupported`), or is a
+ * Ledger-shaped object without those methods: the scan then hashes every entry. Their
+ * total must be the range's entries, or the ledger is damaged.
+ */
+export async function ledgerRows(ctx: Context): Promise<ExpectedRows | undefined> {
+  const ledger = ctx.ledger;
+  if (typeof ledger.digestBuckets !== "function" || typeof ledger.digestPositions !== "function")
+    return undefined;
+  const scope = { through: ctx.to };
+  let total: readonly BucketDigest[];
+  try {
+    total = await ledger.digestBuckets({ from: 0, to: HASH_SPACE, buckets: 1 }, scope);
+  } catch (error) {
+    if (error instanceof LedgerError && error.code === "unsupported") return undefined;
+    throw error;
+  }
+  const rows = total.reduce((n, b) => n + b.count, 0);
+  if (rows !== ctx.entries) {
+    throw new CorruptionError(
+      `The ledger's row hashes count ${rows} rows for its ${ctx.entries} entries 1 to ${ctx.to}: a row is missing or doubled. See docs/runbook.md`,
+      { file: ledger.constructor.name, offset: 0 },
+    );
+  }
+  return {
+    length: rows,
+    stored: true,
+    async buckets(split) {
+      const out = new Map<number, Summary>();
+      for (const b of await ledger.digestBuckets(split, scope)) out.set(b.bucket, b);
+      return out;
+    },
+    positions: (range) => ledger.digestPositions(range, scope),
+  };
+}
 
 export function digestComparer(ctx: Context, run: SinkRun): Comparer {
   return {
@@ -37,7 +123,7 @@ export function digestComparer(ctx: Context, run: SinkRun): Comparer {
       }
     },
     visit: () => undefined, // the shared scan hashes every entry once for all digest sinks
-    finish: (expected) => compareDigest(ctx, run, expected as SortedRows),
+    finish: (expected) => compareDigest(ctx, run, expected as ExpectedRows),
   };
 }
 
@@ -59,7 +145,7 @@ async function* entriesAt(
     let j = i;
     while (
       j + 1 < positions.length &&
-      (positions[j + 1] as number) - (positions[j] as number) <= 64
+      (positions[j + 1] as number) - (positions[j] as number) <= READ_THROUGH
     )
       j++;
     const wanted = new Set(positions.slice(i, j + 1));
@@ -110,7 +196,7 @@ function checkBuckets(answer: unknown, buckets: number, where: string): Map<numb
 async function bisect(
   ctx: Context,
   run: SinkRun,
-  expected: SortedRows,
+  expected: ExpectedRows,
   digest: SinkDigest,
 ): Promise<HashRange[]> {
   const stats = run.digest as NonNullable<SinkRun["digest"]>;
@@ -124,10 +210,11 @@ async function bisect(
       const width = (split.to - split.from) / split.buckets;
       const where = `${run.where}.digest.digest()`;
       const byBucket = checkBuckets(await digest.digest(split), split.buckets, where);
+      const ours = await expected.buckets(split);
       for (let b = 0; b < split.buckets; b++) {
         const from = split.from + b * width;
         const to = from + width;
-        const mine = expected.summary(from, to);
+        const mine = ours.get(b) ?? NO_ROWS;
         const theirs = byBucket.get(b);
         const count = theirs?.count ?? 0;
         stats.buckets++;
@@ -145,13 +232,15 @@ async function bisect(
   return leaves;
 }
 
-async function compareDigest(ctx: Context, run: SinkRun, expected: SortedRows): Promise<void> {
+async function compareDigest(ctx: Context, run: SinkRun, expected: ExpectedRows): Promise<void> {
   const digest = run.sink.digest as SinkDigest;
   run.digest = { buckets: 0, differing: 0, rowsRead: 0 };
   const leaves = await bisect(ctx, run, expected, digest);
   // Read the differing leaves row by row, on both sides.
   const map = new Map<string, Slot>();
   const positions: number[] = [];
+  /** For stored row hashes: the leaf each position was listed in, checked as it is read. */
+  const leafOf = new Map<number, HashRange>();
   for (const leaf of leaves) {
     const where = `${run.where}.digest.observeRange()`;
     const inLeaf = (o: Observation): void => {
@@ -174,14 +263,27 @@ async function compareDigest(ctx: Context, run: SinkRun, expected: SortedRows): 
       inLeaf,
       () => {},
     );
-    const { start, end } = expected.summary(leaf.from, leaf.to);
-    for (let i = start; i < end; i++) positions.push(expected.ref(i));
+    for (const position of await expected.positions(leaf)) {
+      positions.push(position);
+      if (expected.stored) leafOf.set(position, leaf);
+    }
   }
   run.observations = run.digest.rowsRead;
   positions.sort((a, b) => a - b);
   const pending: Array<() => Promise<void> | void> = [];
   for await (const entry of entriesAt(ctx.ledger, positions)) {
     const key = entry.envelope.key;
+    const leaf = leafOf.get(entry.position);
+    if (leaf !== undefined) {
+      const { hash } = rowHash(key, entry.envelope.checksum);
+      if (hash < leaf.from || hash >= leaf.to) {
+        throw new CorruptionError(
+          `The ledger listed the entry at position ${entry.position} in hash range [${leaf.from}, ${leaf.to}), but its row hash is ${hash}: its stored row hash is damaged. See docs/runbook.md`,
+          { file: ctx.ledger.constructor.name, offset: 0 },
+          { position: entry.position },
+        );
+      }
+    }
     const slot = map.get(key);
     map.delete(key);
     pending.push(

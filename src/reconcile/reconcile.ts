@@ -38,7 +38,7 @@ import {
   storeCheckpoint,
 } from "./checkpoint.js";
 import { RowBuffer, rowHash, SortedRows } from "./digest.js";
-import { digestComparer, entryAt } from "./digest-compare.js";
+import { digestComparer, entryAt, ledgerRows, scannedRows } from "./digest-compare.js";
 import { applyFreezePolicy } from "./freeze.js";
 import { Holdings } from "./holdings.js";
 import { interruptedBySink } from "./interrupted.js";
@@ -300,9 +300,9 @@ async function scanLedger(
   comparers: readonly Comparer[],
   holdings: Holdings,
   sums: PrefixSums | undefined,
+  hashing: boolean,
 ): Promise<SortedRows | undefined> {
   const live = comparers.filter((c) => c.run.error === undefined && c.basis !== "digest");
-  const hashing = comparers.some((c) => c.run.error === undefined && c.basis === "digest");
   const rows = hashing ? new RowBuffer() : undefined;
   let done = 0;
   if (ctx.entries > 0 && (live.length > 0 || hashing || sums !== undefined)) {
@@ -450,7 +450,12 @@ async function pass(
   // 1. Read every sink (observations, receipts), `concurrency` at once.
   await eachAtMost(comparers, concurrency, (c) => step(c, () => c.prepare()));
   // 2. One ledger scan for every sink: each entry judged at each sink that could be read.
-  const expected = await scanLedger(ctx, comparers, holdings, sums);
+  // Digest sinks use the ledger's own row hashes when it keeps them; else the scan
+  // hashes every entry for them (and a pass with only digest sinks scans nothing).
+  const digests = comparers.some((c) => c.run.error === undefined && c.basis === "digest");
+  const stored = digests ? await ledgerRows(ctx) : undefined;
+  const scanned = await scanLedger(ctx, comparers, holdings, sums, digests && !stored);
+  const expected = stored ?? (scanned === undefined ? undefined : scannedRows(scanned));
   // 3. What the scan could not settle (leftover keys, digest bisection), `concurrency` at once.
   await eachAtMost(comparers, concurrency, (c) => step(c, () => c.finish(expected)));
   const reports: SinkReport[] = [];

@@ -8,7 +8,7 @@
 
 import type { Envelope } from "../envelope/schema.js";
 import type { Ledger, LedgerEntry } from "../ledger/types.js";
-import type { SortedRows } from "./digest.js";
+import type { ExpectedRows } from "./digest-compare.js";
 import {
   FINDING_KINDS,
   type Finding,
@@ -108,5 +108,5 @@ export interface Comparer {
   prepare(): Promise<void>;
   /** `i`: the entry key's number in the shared key index, when some sink holds it. */
   visit(entry: LedgerEntry, i: number | undefined): Promise<void> | undefined;
-  finish(expected: SortedRows | undefined): Promise<void>;
+  finish(expected: ExpectedRows | undefined): Promise<void>;
 }

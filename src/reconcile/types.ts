@@ -37,37 +37,9 @@ export interface ObserveRange {
   readonly since: string | undefined;
 }
 
-/** A range of per-row hash values, `[from, to)` over unsigned 32-bit numbers. */
-export interface HashRange {
-  /** Inclusive lower bound. */
-  readonly from: number;
-  /** Exclusive upper bound (at most 2^32). */
-  readonly to: number;
-}
+import type { BucketDigest, DigestSplit, HashRange } from "../ledger/types.js";
 
-/**
- * A digest request: split the hash range `[from, to)` into `buckets` equal buckets of
- * width `(to - from) / buckets` (always an integer). Bucket `b` covers
- * `[from + b × width, from + (b + 1) × width)`.
- */
-export interface DigestSplit {
-  /** Inclusive lower bound of the whole range. */
-  readonly from: number;
-  /** Exclusive upper bound of the whole range (at most 2^32). */
-  readonly to: number;
-  /** How many equal buckets. */
-  readonly buckets: number;
-}
-
-/** What a sink answers for one bucket in digest mode. Empty buckets may be left out. */
-export interface BucketDigest {
-  /** The bucket's number in the split, from 0. */
-  readonly bucket: number;
-  /** Rows whose row hash falls in the bucket (each copy of a key counts). */
-  readonly count: number;
-  /** `formatDigest(sum of hi, sum of lo)`: 16 lowercase hex digits. */
-  readonly digest: string;
-}
+export type { BucketDigest, DigestSplit, HashRange };
 
 /**
  * A sink's digest mode: it can summarise, and read back, its rows by row hash. See

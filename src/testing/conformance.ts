@@ -25,6 +25,7 @@ import { ledgerAuditCases, ledgerAuditPhaseCases } from "./conformance-audit.js"
 import { ledgerBatchCases } from "./conformance-batch.js";
 import { ledgerCheckpointCases } from "./conformance-checkpoints.js";
 import { ledgerClaimCases, ledgerFencingCases, ledgerTakeoverCases } from "./conformance-claims.js";
+import { ledgerDigestCases } from "./conformance-digests.js";
 import { ledgerFreezeCases } from "./conformance-freezes.js";
 import { ledgerClosedCases, ledgerRestartCases } from "./conformance-lifecycle.js";
 import { ledgerReadCases, ledgerSequenceCases } from "./conformance-reads.js";
@@ -95,6 +96,7 @@ const GROUPS: readonly ConformanceGroup[] = [
   ledgerBatchCases,
   ledgerRetentionCases,
   ledgerCheckpointCases,
+  ledgerDigestCases,
 ];
 
 const CONFORMANCE_KEYS = optionKeys<LedgerConformanceOptions>()(

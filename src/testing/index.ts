@@ -24,6 +24,7 @@ export {
   ledgerFencingCases,
   ledgerTakeoverCases,
 } from "./conformance-claims.js";
+export { ledgerDigestCases } from "./conformance-digests.js";
 export { ledgerFreezeCases } from "./conformance-freezes.js";
 export { ledgerClosedCases, ledgerRestartCases } from "./conformance-lifecycle.js";
 export { ledgerReadCases, ledgerSequenceCases } from "./conformance-reads.js";

@@ -37,6 +37,8 @@ export type LedgerCall =
   | "compactReceipts"
   | "getCheckpoint"
   | "putCheckpoint"
+  | "digestBuckets"
+  | "digestPositions"
   | "close";
 
 /** A method of {@link Ledger} that returns an async iterable. */
@@ -69,6 +71,8 @@ export const LEDGER_CALLS: readonly LedgerCall[] = [
   "compactReceipts",
   "getCheckpoint",
   "putCheckpoint",
+  "digestBuckets",
+  "digestPositions",
   "close",
 ];
 

@@ -74,13 +74,18 @@ const sqlite: Subject = {
         return raw.prepare(tableNames(statement, "")).all() as Record<string, unknown>[];
       },
       async toSchemaOne() {
-        // Undo what versions 2 (entry hash), 3 (fencing, freezes) and 4 (checkpoints) added.
+        // Undo what versions 2 (entry hash), 3 (fencing, freezes), 4 (checkpoints) and 5
+        // (row hashes) added.
         raw.exec(`ALTER TABLE sinkproof_entries DROP COLUMN entry_hash;
           ALTER TABLE sinkproof_claims DROP COLUMN fencing_token;
           ALTER TABLE sinkproof_claims DROP COLUMN released;
           DROP TABLE sinkproof_fencing;
           DROP TABLE sinkproof_freezes;
-          DROP TABLE sinkproof_checkpoints;`);
+          DROP TABLE sinkproof_checkpoints;
+          DROP INDEX sinkproof_entries_by_row_hash;
+          ALTER TABLE sinkproof_entries DROP COLUMN row_hash;
+          ALTER TABLE sinkproof_entries DROP COLUMN row_hi;
+          ALTER TABLE sinkproof_entries DROP COLUMN row_lo;`);
         raw.pragma("user_version = 1");
       },
       async reopen() {
@@ -116,11 +121,13 @@ const postgres: Subject = {
         return (await raw.query(tableNames(statement, `"${schema}".`))).rows;
       },
       async toSchemaOne() {
-        // Undo what versions 2 (entry hash), 3 (fencing, freezes) and 4 (checkpoints) added.
+        // Undo what versions 2 (entry hash), 3 (fencing, freezes), 4 (checkpoints) and 5
+        // (row hashes) added.
         await raw.query(`ALTER TABLE "${schema}".sinkproof_entries DROP COLUMN entry_hash;
           ALTER TABLE "${schema}".sinkproof_claims DROP COLUMN fencing_token, DROP COLUMN released;
           DROP TABLE "${schema}".sinkproof_freezes;
-          DROP TABLE "${schema}".sinkproof_checkpoints;`);
+          DROP TABLE "${schema}".sinkproof_checkpoints;
+          ALTER TABLE "${schema}".sinkproof_entries DROP COLUMN row_hash, DROP COLUMN row_hi, DROP COLUMN row_lo;`);
         await raw.query(
           `UPDATE "${schema}".sinkproof_meta SET value = '1' WHERE name = 'schema_version'`,
         );
@@ -363,6 +370,11 @@ for (const subject of [sqlite, postgres]) {
         const damaged = await caught(ledger.get((envelopes[1] as Envelope).key));
         expectCorruption(damaged, 2);
         expect((damaged as Error).message).toContain("the payload or the checksum was altered");
+        // The migration to schema 5 gave every row its row hash, as rowHash computes it
+        // (each is checked against its key and checksum as it is read).
+        expect([
+          ...(await ledger.digestPositions({ from: 0, to: 2 ** 32 }, { through: 3 })),
+        ]).toEqual([1, 2, 3]);
         // New appends get their hash at once.
         const producer = createProducer({ id: "orders-svc", ledger });
         const next = await producer.emit(

@@ -535,8 +535,10 @@ describe("simulate: planted bugs are caught, and their failing seeds replay", ()
         });
       },
     };
-    const failing = await firstFailing(options, 20);
-    expect(failing, "caught within 20 seeds").toBeDefined();
+    // Seen only when a later incremental pass trusts such a checkpoint while the entries it
+    // skipped hold a difference (a few seeds in a hundred of 300 steps): a wider bound.
+    const failing = await firstFailing(options, 100);
+    expect(failing, "caught within 100 seeds").toBeDefined();
     if (failing === undefined) return;
     expect(failing.violations.map((v) => v.kind)).toContain("false-consistent");
     await replays(options, failing, "false-consistent");

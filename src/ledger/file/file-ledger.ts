@@ -48,12 +48,17 @@ import {
   type LedgerOptions,
   type ReceiptsCompacted,
 } from "../base.js";
+import { type IndexedRow, LazyRowIndex } from "../row-index.js";
 import { ClaimTable } from "../state.js";
 import type {
   AuditHead,
   AuditRecord,
+  BucketDigest,
   Claim,
   ClaimResult,
+  DigestScope,
+  DigestSplit,
+  HashRange,
   LedgerCapabilities,
   LedgerEntry,
   Receipt,
@@ -170,6 +175,8 @@ export class FileLedger extends BaseLedger {
   #fenceReserving: Promise<void> | undefined;
   /** Final receipts written but not yet durable, by (sink, key): claims wait for them. */
   readonly #pendingFinal = new Map<string, Promise<void>>();
+  /** Digest mode's row hashes: built on the first request, from a verified scan. */
+  readonly #rowIndex = new LazyRowIndex((from, to) => this.#indexedRows(from, to));
 
   private constructor(directory: string, lock: DirectoryLock, options: FileLedgerOptions) {
     super(options);
@@ -410,6 +417,26 @@ export class FileLedger extends BaseLedger {
       this.#state.audit.push(record);
     });
     return { removed, record };
+  }
+
+  async *#indexedRows(from: number, to: number): AsyncIterable<IndexedRow> {
+    for await (const { position, envelope } of this.scan({ from, to })) {
+      yield { position, key: envelope.key, checksum: envelope.checksum };
+    }
+  }
+
+  protected override async _digestBuckets(
+    split: DigestSplit,
+    scope: DigestScope,
+  ): Promise<readonly BucketDigest[]> {
+    return (await this.#rowIndex.upTo(this.#entries.count)).buckets(split, scope);
+  }
+
+  protected override async _digestPositions(
+    range: HashRange,
+    scope: DigestScope,
+  ): Promise<readonly number[]> {
+    return (await this.#rowIndex.upTo(this.#entries.count)).positions(range, scope);
   }
 
   protected override async _getCheckpoint(sink: string): Promise<ReconcileCheckpoint | undefined> {

@@ -14,6 +14,7 @@
 import { algorithmOf } from "../../checksum/checksum.js";
 import type { Envelope } from "../../envelope/schema.js";
 import { type AppendOutcome, planAppend } from "../base.js";
+import { rowWords } from "../digests.js";
 import { storedEnvelope } from "../envelope-json.js";
 import { entryHashOfRest } from "../read-checks.js";
 import type { EntryRow } from "../sql-rows.js";
@@ -64,9 +65,28 @@ function insertColumns(
   let times: string[] = [];
   let texts: string[] = [];
   let hashes: string[] = [];
+  let rowHashes: number[] = [];
+  let rowHis: number[] = [];
+  let rowLos: number[] = [];
   let chars = 0;
   const cut = () => {
-    chunks.push([positions, keys, ids, producers, streams, checksums, times, texts, hashes]);
+    chunks.push([
+      positions,
+      keys,
+      ids,
+      producers,
+      streams,
+      checksums,
+      times,
+      texts,
+      hashes,
+      rowHashes,
+      rowHis,
+      rowLos,
+    ]);
+    rowHashes = [];
+    rowHis = [];
+    rowLos = [];
     positions = [];
     keys = [];
     ids = [];
@@ -94,6 +114,10 @@ function insertColumns(
     times.push(appendedAt);
     texts.push(text);
     hashes.push(entryHashOfRest(position, appendedAt, rest, algorithmOf(envelope.checksum)));
+    const [rowHash, rowHi, rowLo] = rowWords(envelope);
+    rowHashes.push(rowHash);
+    rowHis.push(rowHi);
+    rowLos.push(rowLo);
     results[index] = {
       entry: Object.freeze({ position, appendedAt, envelope }),
       status: "appended",

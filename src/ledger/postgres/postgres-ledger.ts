@@ -53,6 +53,7 @@ import {
   type FreezeChanged,
   type ReceiptsCompacted,
 } from "../base.js";
+import { type BucketRow, bucketsOfRows, type HashedRow, positionsOfRows } from "../digests.js";
 import {
   parseStoredJson,
   type StoragePart,
@@ -69,8 +70,12 @@ import {
 import type {
   AuditHead,
   AuditRecord,
+  BucketDigest,
   Claim,
   ClaimResult,
+  DigestScope,
+  DigestSplit,
+  HashRange,
   LedgerCapabilities,
   Receipt,
   ReconcileCheckpoint,
@@ -666,6 +671,29 @@ export class PostgresLedger extends BaseLedger {
       }
       return [{ before, record }, true];
     }, this.#locks.audit);
+  }
+
+  protected override async _digestBuckets(
+    split: DigestSplit,
+    scope: DigestScope,
+  ): Promise<readonly BucketDigest[]> {
+    const width = (split.to - split.from) / split.buckets;
+    const { rows } = await this.#query({
+      ...this.#q.digestBuckets,
+      values: [split.from, split.to, width, scope.through],
+    });
+    return bucketsOfRows(rows as unknown as BucketRow[]);
+  }
+
+  protected override async _digestPositions(
+    range: HashRange,
+    scope: DigestScope,
+  ): Promise<readonly number[]> {
+    const { rows } = await this.#query({
+      ...this.#q.digestPositions,
+      values: [range.from, range.to, scope.through],
+    });
+    return positionsOfRows(rows as unknown as HashedRow[], this.storageSite("entries"));
   }
 
   protected override async _getCheckpoint(sink: string): Promise<ReconcileCheckpoint | undefined> {

@@ -102,6 +102,8 @@ type StatementName =
   | "putFreeze"
   | "checkpoint"
   | "putCheckpoint"
+  | "digestBuckets"
+  | "digestPositions"
   | "deleteFreeze"
   | "freezes"
   | "allFreezes"
@@ -140,11 +142,11 @@ function entryStatements(t: Tables, named: Named) {
     head: named("head", `SELECT coalesce(max(position), 0) AS head FROM ${t.entries}`),
     insert: named(
       "insert",
-      `INSERT INTO ${t.entries} (position, key, id, producer, stream, checksum, appended_at, envelope, entry_hash) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])`,
+      `INSERT INTO ${t.entries} (position, key, id, producer, stream, checksum, appended_at, envelope, entry_hash, row_hash, row_hi, row_lo) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::bigint[])`,
     ),
     insertFresh: named(
       "insert_fresh",
-      `INSERT INTO ${t.entries} (position, key, id, producer, stream, checksum, appended_at, envelope, entry_hash) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[]) ON CONFLICT DO NOTHING`,
+      `INSERT INTO ${t.entries} (position, key, id, producer, stream, checksum, appended_at, envelope, entry_hash, row_hash, row_hi, row_lo) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::bigint[]) ON CONFLICT DO NOTHING`,
     ),
     byKey: named("by_key", `${entryColumns} WHERE key = $1`),
     byKeys: named("by_keys", `${entryColumns} WHERE key = ANY($1::text[])`),
@@ -274,6 +276,15 @@ function freezeAndAuditStatements(t: Tables, named: Named) {
     putCheckpoint: named(
       "put_checkpoint",
       `INSERT INTO ${t.checkpoints} (sink, checkpoint) VALUES ($1, $2) ON CONFLICT (sink) DO UPDATE SET checkpoint = excluded.checkpoint`,
+    ),
+    // Digest mode's ledger side: $1 from, $2 to, $3 bucket width, $4 through.
+    digestBuckets: named(
+      "digest_buckets",
+      `SELECT (row_hash - $1::bigint) / $3::bigint AS bucket, count(*) AS count, (sum(row_hi) % 4294967296)::bigint AS hi, (sum(row_lo) % 4294967296)::bigint AS lo FROM ${t.entries} WHERE row_hash >= $1::bigint AND row_hash < $2::bigint AND position <= $4::bigint GROUP BY 1 ORDER BY 1`,
+    ),
+    digestPositions: named(
+      "digest_positions",
+      `SELECT position, key, checksum, row_hash, row_hi, row_lo FROM ${t.entries} WHERE row_hash >= $1::bigint AND row_hash < $2::bigint AND position <= $3::bigint ORDER BY position`,
     ),
     lastAudit: named("last_audit", `SELECT idx, hash FROM ${t.audit} ORDER BY idx DESC LIMIT 1`),
     insertAudit: named(

@@ -10,6 +10,7 @@
  * @module
  */
 
+import { rowHash } from "../../checksum/row-hash.js";
 import { LedgerError } from "../../errors.js";
 import { backfilledEntryHash } from "../read-checks.js";
 import { type EntryRow, storedOf } from "../sql-rows.js";
@@ -25,7 +26,7 @@ import type { Database } from "./driver.js";
  * db.pragma("user_version", { simple: true }) <= SQLITE_SCHEMA_VERSION; // this version reads it
  * ```
  */
-export const SQLITE_SCHEMA_VERSION = 4;
+export const SQLITE_SCHEMA_VERSION = 5;
 
 /**
  * Migrations by the version they lead to: SQL, or a step that runs statements of its own.
@@ -118,6 +119,34 @@ const MIGRATIONS: readonly (string | ((db: Database, path: string) => void))[] =
     checkpoint TEXT NOT NULL
   ) STRICT, WITHOUT ROWID;
   `,
+  // 5: each entry's row hash for digest mode (`rowHash(key, checksum)`: its place in the
+  // hash space and its two digest words), indexed, so that bucket digests are one range
+  // scan of the index. Rows already there get theirs here.
+  (db) => {
+    db.exec(`
+      ALTER TABLE sinkproof_entries ADD COLUMN row_hash INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE sinkproof_entries ADD COLUMN row_hi INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE sinkproof_entries ADD COLUMN row_lo INTEGER NOT NULL DEFAULT 0;
+    `);
+    const page = db.prepare(
+      "SELECT position, key, checksum FROM sinkproof_entries WHERE position > ? ORDER BY position LIMIT 1000",
+    );
+    const set = db.prepare(
+      "UPDATE sinkproof_entries SET row_hash = ?, row_hi = ?, row_lo = ? WHERE position = ?",
+    );
+    for (let after = 0; ; ) {
+      const rows = page.all(after) as { position: number; key: string; checksum: string }[];
+      for (const row of rows) {
+        const { hash, hi, lo } = rowHash(row.key, row.checksum);
+        set.run(hash, hi, lo, row.position);
+      }
+      if (rows.length < 1000) break;
+      after = (rows.at(-1) as { position: number }).position;
+    }
+    db.exec(
+      "CREATE INDEX sinkproof_entries_by_row_hash ON sinkproof_entries (row_hash, position, row_hi, row_lo)",
+    );
+  },
 ];
 
 /** The database's schema version; a newer one than this code is `database_too_new`. */

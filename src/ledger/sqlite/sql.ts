@@ -51,7 +51,9 @@ type Name =
   | "allFreezes"
   | "scanAudit"
   | "checkpoint"
-  | "putCheckpoint";
+  | "putCheckpoint"
+  | "digestBuckets"
+  | "digestPositions";
 
 /** The statements' text by name, in the order they are prepared. */
 const TEXTS: Readonly<Record<Name, string>> = {
@@ -89,7 +91,7 @@ const TEXTS: Readonly<Record<Name, string>> = {
   byId: `${ENTRY_COLUMNS} WHERE id = ?`,
   head: "SELECT coalesce(max(position), 0) AS head FROM sinkproof_entries",
   insertEntry:
-    "INSERT INTO sinkproof_entries (position, key, id, producer, stream, checksum, appended_at, envelope, entry_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+    "INSERT INTO sinkproof_entries (position, key, id, producer, stream, checksum, appended_at, envelope, entry_hash, row_hash, row_hi, row_lo) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
   scan: `${ENTRY_COLUMNS} WHERE position >= ? AND position <= ? ORDER BY position LIMIT ?`,
   scanProducer: `${ENTRY_COLUMNS} WHERE position >= ? AND position <= ? AND producer = ? ORDER BY position LIMIT ?`,
   scanStream: `${ENTRY_COLUMNS} WHERE position >= ? AND position <= ? AND stream = ? ORDER BY position LIMIT ?`,
@@ -109,6 +111,12 @@ const TEXTS: Readonly<Record<Name, string>> = {
   freezes: "SELECT state FROM sinkproof_freezes WHERE sink = ? ORDER BY audit",
   allFreezes: "SELECT state FROM sinkproof_freezes ORDER BY sink, audit",
   scanAudit: "SELECT idx, record FROM sinkproof_audit WHERE idx > ? ORDER BY idx LIMIT ?",
+  // Digest mode's ledger side: ? = from, width, from, to, through (see _digestBuckets).
+  // The driver binds numbers as REAL: the casts keep the division an integer one.
+  digestBuckets:
+    "SELECT (row_hash - CAST(? AS INTEGER)) / CAST(? AS INTEGER) AS bucket, count(*) AS count, sum(row_hi) % 4294967296 AS hi, sum(row_lo) % 4294967296 AS lo FROM sinkproof_entries WHERE row_hash >= ? AND row_hash < ? AND position <= ? GROUP BY 1 ORDER BY 1",
+  digestPositions:
+    "SELECT position, key, checksum, row_hash, row_hi, row_lo FROM sinkproof_entries WHERE row_hash >= ? AND row_hash < ? AND position <= ? ORDER BY position",
 };
 
 /** The prepared statements, by name. */

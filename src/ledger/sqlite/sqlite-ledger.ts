@@ -49,6 +49,13 @@ import {
   planAppend,
   type ReceiptsCompacted,
 } from "../base.js";
+import {
+  type BucketRow,
+  bucketsOfRows,
+  type HashedRow,
+  positionsOfRows,
+  rowWords,
+} from "../digests.js";
 import { storedEnvelope } from "../envelope-json.js";
 import {
   entryHashOfRest,
@@ -68,8 +75,12 @@ import type {
   AppendedEntry,
   AuditHead,
   AuditRecord,
+  BucketDigest,
   Claim,
   ClaimResult,
+  DigestScope,
+  DigestSplit,
+  HashRange,
   LedgerCapabilities,
   LedgerEntry,
   Receipt,
@@ -309,6 +320,7 @@ export class SqliteLedger extends BaseLedger {
         appendedAt,
         stored.text,
         entryHashOfRest(position + 1, appendedAt, stored.rest, algorithmOf(envelope.checksum)),
+        ...rowWords(envelope),
       );
       if (inserted.changes === 1) {
         position++;
@@ -485,6 +497,36 @@ export class SqliteLedger extends BaseLedger {
     make: (previous: AuditHead | undefined) => AuditRecord,
   ): Promise<FreezeChanged> {
     return this.#run(() => this.#s.changeFreeze.immediate(change, make));
+  }
+
+  protected override async _digestBuckets(
+    split: DigestSplit,
+    scope: DigestScope,
+  ): Promise<readonly BucketDigest[]> {
+    const width = (split.to - split.from) / split.buckets;
+    return this.#run(() =>
+      bucketsOfRows(
+        this.#s.digestBuckets.all(
+          split.from,
+          width,
+          split.from,
+          split.to,
+          scope.through,
+        ) as BucketRow[],
+      ),
+    );
+  }
+
+  protected override async _digestPositions(
+    range: HashRange,
+    scope: DigestScope,
+  ): Promise<readonly number[]> {
+    return this.#run(() =>
+      positionsOfRows(
+        this.#s.digestPositions.all(range.from, range.to, scope.through) as HashedRow[],
+        this.storageSite("entries"),
+      ),
+    );
   }
 
   protected override async _getCheckpoint(sink: string): Promise<ReconcileCheckpoint | undefined> {
