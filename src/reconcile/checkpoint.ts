@@ -67,6 +67,11 @@ export class PrefixSums {
     this.#count++;
   }
 
+  /** Forgets what was added (a pass that starts again). */
+  reset(): void {
+    this.#count = 0;
+  }
+
   /** Positions added: `from` to `from + count - 1`. */
   get count(): number {
     return this.#count;

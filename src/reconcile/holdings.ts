@@ -72,18 +72,47 @@ export const VISITED: Held = Object.freeze({
  * up once for all sinks (not once per sink), and nothing is deleted: judged slots are
  * marked, and what is left unmarked is what the ledger did not meet.
  */
+/**
+ * Thrown (and caught by the pass) when a pass's read-back holds more keys than its memory
+ * budget allows: the pass starts again, split into more hash partitions. Internal.
+ */
+export class TooManyKeys extends Error {
+  constructor(readonly keys: number) {
+    super(`more than ${keys} keys held at once`);
+  }
+}
+
+/** The partition of a key among `parts`: FNV-1a of its UTF-16 code units, mod `parts`. */
+export function partOf(key: string, parts: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % parts;
+}
+
 export class Holdings {
   readonly index: Map<string, number> = new Map();
   readonly keys: string[] = [];
+
+  /**
+   * `part`: the keys this pass holds (the others are read and dropped), undefined for all;
+   * `maxKeys`: the most keys held at once, past which the pass is split ({@link TooManyKeys}).
+   */
+  constructor(
+    readonly part: ((key: string) => boolean) | undefined = undefined,
+    readonly maxKeys: number = Number.POSITIVE_INFINITY,
+  ) {}
 
   /** A new sink's slots: as long as the index, so that writes never leave holes. */
   slots(): (Slot | undefined)[] {
     return new Array<Slot | undefined>(this.keys.length).fill(undefined);
   }
 
-  add(slots: (Slot | undefined)[], o: Observation): void {
+  /** Holds one observation; false when its key is not this pass's to hold. */
+  add(slots: (Slot | undefined)[], o: Observation): boolean {
+    if (this.part !== undefined && !this.part(o.key)) return false;
     let i = this.index.get(o.key);
     if (i === undefined) {
+      if (this.keys.length >= this.maxKeys) throw new TooManyKeys(this.maxKeys);
       i = this.keys.length;
       this.index.set(o.key, i);
       this.keys.push(o.key);
@@ -97,6 +126,7 @@ export class Holdings {
         slots.push(next);
       }
     }
+    return true;
   }
 }
 

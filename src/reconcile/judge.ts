@@ -13,7 +13,7 @@ import type { Ledger, LedgerEntry, Receipt, ReceiptStatus } from "../ledger/type
 import { isFinalStatus } from "../ledger/validate.js";
 import { copyChecksum, judgeCopy, type Slot, toHeld } from "./copies.js";
 import { diffValues } from "./diff.js";
-import { type Holdings, readObservations, VISITED } from "./holdings.js";
+import { type Holdings, readObservations, TooManyKeys, VISITED } from "./holdings.js";
 import { type Comparer, type Context, differencesOf, progress, type SinkRun } from "./run.js";
 import type { MismatchedFinding, ObserveRange, ReconcileSink } from "./types.js";
 
@@ -222,13 +222,18 @@ export function observedComparer(ctx: Context, run: SinkRun, holdings: Holdings)
       const range: ObserveRange = { from: ctx.from, to: ctx.to, since: ctx.since };
       const observe = run.sink.observe as NonNullable<ReconcileSink["observe"]>;
       slots = holdings.slots();
-      run.observations = await readObservations(
+      let kept = 0;
+      const read = await readObservations(
         observe(range),
         `${run.where}.observe()`,
-        (o) => holdings.add(slots, o),
+        (o) => {
+          if (holdings.add(slots, o)) kept++;
+        },
         (n) => progress(ctx, name, "observe", n),
       );
-      progress(ctx, name, "observe", run.observations, run.observations);
+      // In a partitioned pass each observation is counted by the partition that holds it.
+      run.observations += kept;
+      progress(ctx, name, "observe", read, read);
     },
     visit(entry, i) {
       const slot = i === undefined ? undefined : slots[i];
@@ -260,7 +265,10 @@ export function receiptComparer(ctx: Context, run: SinkRun): Comparer {
     async prepare() {
       if (ctx.entries === 0) return;
       for await (const receipt of ctx.ledger.scanReceipts(name, { from: ctx.from, to: ctx.to })) {
-        if (isFinalStatus(receipt.status)) last.set(receipt.key, receipt);
+        if (!isFinalStatus(receipt.status)) continue;
+        if (ctx.part !== undefined && !ctx.part(receipt.key)) continue;
+        if (last.size >= ctx.maxKeys && !last.has(receipt.key)) throw new TooManyKeys(ctx.maxKeys);
+        last.set(receipt.key, receipt);
       }
     },
     visit(entry) {

@@ -23,7 +23,7 @@
  */
 
 import { performance } from "node:perf_hooks";
-import { isSinkproofError, LedgerError } from "../errors.js";
+import { InvalidArgumentError, isSinkproofError, LedgerError } from "../errors.js";
 import { errorSummary, invalidArgument, show } from "../internal/arguments.js";
 import { eachAtMost } from "../internal/each-at-most.js";
 import { optionKeys, readOptions, readProperty } from "../internal/options.js";
@@ -40,7 +40,7 @@ import {
 import { RowBuffer, rowHash, SortedRows } from "./digest.js";
 import { digestComparer, entryAt, ledgerRows, scannedRows } from "./digest-compare.js";
 import { applyFreezePolicy } from "./freeze.js";
-import { Holdings } from "./holdings.js";
+import { Holdings, partOf, TooManyKeys } from "./holdings.js";
 import { interruptedBySink } from "./interrupted.js";
 import { ageOf, observedComparer, receiptComparer } from "./judge.js";
 import {
@@ -79,6 +79,11 @@ const log = logger("reconcile");
 export const DEFAULT_LAG_TOLERANCE_MS = 60_000;
 /** Default number of findings listed per sink. */
 export const DEFAULT_MAX_FINDINGS = 10_000;
+/**
+ * Keys a pass holds at once by default (read-back keys of all its sinks, or one sink's
+ * receipts): one to two GB of heap. Past it the pass is split into hash partitions.
+ */
+export const DEFAULT_MAX_KEYS = 4_000_000;
 /** Sinks read (and settled) at once by default. */
 export const DEFAULT_CONCURRENCY = 4;
 const MAX_CONCURRENCY = 256;
@@ -96,13 +101,8 @@ function isLedgerFailure(error: unknown): boolean {
   );
 }
 
-function comparerFor(
-  ctx: Context,
-  sink: ReconcileSink,
-  where: string,
-  holdings: Holdings,
-): Comparer {
-  const run: SinkRun = {
+function newRun(ctx: Context, sink: ReconcileSink, where: string): SinkRun {
+  return {
     sink,
     where,
     lagMs: sink.lagToleranceMs ?? DEFAULT_LAG_TOLERANCE_MS,
@@ -114,9 +114,16 @@ function comparerFor(
     durationMs: 0,
     outOfRange: 0,
   };
-  if (sink.digest !== undefined && (ctx.from === 1 || sink.observe === undefined))
-    return digestComparer(ctx, run);
-  return sink.observe !== undefined
+}
+
+/** Whether a sink is compared in digest mode over this range. */
+function isDigest(ctx: Context, sink: ReconcileSink): boolean {
+  return sink.digest !== undefined && (ctx.from === 1 || sink.observe === undefined);
+}
+
+function comparerFor(ctx: Context, run: SinkRun, holdings: Holdings): Comparer {
+  if (isDigest(ctx, run.sink)) return digestComparer(ctx, run);
+  return run.sink.observe !== undefined
     ? observedComparer(ctx, run, holdings)
     : receiptComparer(ctx, run);
 }
@@ -129,7 +136,7 @@ async function step(comparer: Comparer, body: () => Promise<void>): Promise<void
   try {
     await body();
   } catch (caught) {
-    if (isLedgerFailure(caught)) throw caught;
+    if (isLedgerFailure(caught) || caught instanceof TooManyKeys) throw caught;
     run.error = failureOf(caught);
     log("sink %s could not be reconciled: %s", run.sink.name, run.error.message);
   } finally {
@@ -202,6 +209,7 @@ const RECONCILE_KEYS = optionKeys<ReconcileOptions>()(
   "actor",
   "incremental",
   "concurrency",
+  "maxKeysInMemory",
 );
 const RANGE_KEYS = optionKeys<PositionRange>()("from", "to");
 
@@ -218,6 +226,7 @@ export interface Resolved {
   readonly wantTo: number | undefined;
   readonly incremental: false | true | "sweep";
   readonly concurrency: number;
+  readonly maxKeys: number;
 }
 
 /** `reconcile`'s options checked (typed errors for bad ones), as it reads them. Internal. */
@@ -273,6 +282,11 @@ export function resolveOptions(reconcileOptions: ReconcileOptions): Resolved {
       `must be an integer from 1 to ${MAX_CONCURRENCY}, got ${show(concurrency)}`,
     );
   }
+  const maxKeys =
+    options.maxKeysInMemory === undefined ? DEFAULT_MAX_KEYS : options.maxKeysInMemory;
+  if (!Number.isSafeInteger(maxKeys) || maxKeys < 1) {
+    invalidArgument("options.maxKeysInMemory", `must be a positive integer, got ${show(maxKeys)}`);
+  }
   const range = readOptions<PositionRange>(options.range, "options.range", RANGE_KEYS);
   const wantFrom = checkPosition(range.from, "options.range.from") ?? 1;
   const wantTo = checkPosition(range.to, "options.range.to");
@@ -288,6 +302,7 @@ export function resolveOptions(reconcileOptions: ReconcileOptions): Resolved {
     wantTo,
     incremental,
     concurrency,
+    maxKeys,
   };
 }
 
@@ -306,11 +321,14 @@ async function scanLedger(
   const rows = hashing ? new RowBuffer() : undefined;
   let done = 0;
   if (ctx.entries > 0 && (live.length > 0 || hashing || sums !== undefined)) {
+    const part = ctx.part;
     for await (const entry of ctx.ledger.scan({ from: ctx.from, to: ctx.to })) {
-      const i = holdings.index.get(entry.envelope.key);
-      for (const comparer of live) {
-        const pending = comparer.visit(entry, i);
-        if (pending !== undefined) await pending;
+      if (part === undefined || part(entry.envelope.key)) {
+        const i = holdings.index.get(entry.envelope.key);
+        for (const comparer of live) {
+          const pending = comparer.visit(entry, i);
+          if (pending !== undefined) await pending;
+        }
       }
       if (rows !== undefined)
         rows.push(rowHash(entry.envelope.key, entry.envelope.checksum), 1, entry.position);
@@ -440,24 +458,32 @@ async function pass(
     nowMs: base.nowMs,
     maxFindings,
     onProgress,
+    maxKeys: base.resolved.maxKeys,
   };
   log("reconciling %d sinks over positions %d..%d", members.length, from, ctx.to);
-  const holdings = new Holdings();
-  const comparers = members.map(({ sink, index }) =>
-    comparerFor(ctx, sink, `options.sinks[${index}]`, holdings),
-  );
-  const { concurrency } = base.resolved;
-  // 1. Read every sink (observations, receipts), `concurrency` at once.
-  await eachAtMost(comparers, concurrency, (c) => step(c, () => c.prepare()));
-  // 2. One ledger scan for every sink: each entry judged at each sink that could be read.
-  // Digest sinks use the ledger's own row hashes when it keeps them; else the scan
-  // hashes every entry for them (and a pass with only digest sinks scans nothing).
-  const digests = comparers.some((c) => c.run.error === undefined && c.basis === "digest");
-  const stored = digests ? await ledgerRows(ctx) : undefined;
-  const scanned = await scanLedger(ctx, comparers, holdings, sums, digests && !stored);
-  const expected = stored ?? (scanned === undefined ? undefined : scannedRows(scanned));
-  // 3. What the scan could not settle (leftover keys, digest bisection), `concurrency` at once.
-  await eachAtMost(comparers, concurrency, (c) => step(c, () => c.finish(expected)));
+  // Within the memory budget: a pass whose read-back holds more than `maxKeys` keys starts
+  // again split into hash partitions, each reading every sink and the ledger once and
+  // holding only its own keys.
+  let runs: SinkRun[] = [];
+  let comparers: Comparer[] = [];
+  for (let parts = 1; ; parts *= 4) {
+    runs = members.map(({ sink, index }) => newRun(ctx, sink, `options.sinks[${index}]`));
+    try {
+      comparers = await partitioned(base, ctx, runs, sums, parts);
+      break;
+    } catch (caught) {
+      if (!(caught instanceof TooManyKeys)) throw caught;
+      if (parts >= MAX_PARTS) {
+        throw new InvalidArgumentError(
+          "invalid_argument",
+          `A read-back holds more than ${ctx.maxKeys} keys in each of ${parts} partitions: raise options.maxKeysInMemory`,
+          { path: "options.maxKeysInMemory" },
+        );
+      }
+      sums?.reset();
+      log("more than %d keys held: the pass starts again in %d partitions", ctx.maxKeys, parts * 4);
+    }
+  }
   const reports: SinkReport[] = [];
   for (const [i, comparer] of comparers.entries()) {
     const sink = (members[i] as Member).sink;
@@ -465,6 +491,52 @@ async function pass(
     reports.push(await applyFreezePolicy(ledger, sink, report, sink.freezeOn ?? policy, actor));
   }
   return { reports };
+}
+
+/** The most hash partitions a pass is split into. */
+const MAX_PARTS = 4096;
+
+/**
+ * The pass in `parts` hash partitions (1: the whole pass at once): per partition, every
+ * sink read (keeping that partition's keys), one ledger scan, the rest settled. Digest
+ * sinks hold no keys: they are compared once, in the first partition, which also feeds
+ * `sums`. Returns a comparer per run (for the report's basis).
+ */
+async function partitioned(
+  base: PassBase,
+  ctx: Context,
+  runs: readonly SinkRun[],
+  sums: PrefixSums | undefined,
+  parts: number,
+): Promise<Comparer[]> {
+  const { concurrency } = base.resolved;
+  let out: Comparer[] = [];
+  for (let p = 0; p < parts; p++) {
+    const part = parts === 1 ? undefined : (key: string) => partOf(key, parts) === p;
+    const pctx: Context = part === undefined ? ctx : { ...ctx, part };
+    const holdings = new Holdings(part, ctx.maxKeys);
+    const all = runs.map((run) => comparerFor(pctx, run, holdings));
+    const comparers = all.filter((c) => p === 0 || c.basis !== "digest");
+    // 1. Read every sink (observations, receipts), `concurrency` at once.
+    await eachAtMost(comparers, concurrency, (c) => step(c, () => c.prepare()));
+    // 2. One ledger scan for every sink: each entry judged at each sink that could be read.
+    // Digest sinks use the ledger's own row hashes when it keeps them; else the scan
+    // hashes every entry for them (and a pass with only digest sinks scans nothing).
+    const digests = comparers.some((c) => c.run.error === undefined && c.basis === "digest");
+    const stored = digests ? await ledgerRows(pctx) : undefined;
+    const scanned = await scanLedger(
+      pctx,
+      comparers,
+      holdings,
+      p === 0 ? sums : undefined,
+      digests && !stored,
+    );
+    const expected = stored ?? (scanned === undefined ? undefined : scannedRows(scanned));
+    // 3. What the scan could not settle (leftover keys, digest bisection), `concurrency` at once.
+    await eachAtMost(comparers, concurrency, (c) => step(c, () => c.finish(expected)));
+    if (p === 0) out = all;
+  }
+  return out;
 }
 
 /**

@@ -69,6 +69,10 @@ export interface Context {
   readonly nowMs: number;
   readonly maxFindings: number;
   readonly onProgress: ((progress: ReconcileProgress) => void) | undefined;
+  /** In a partitioned pass: whether a key is this partition's (undefined: every key). */
+  readonly part?: ((key: string) => boolean) | undefined;
+  /** The most keys (read-back keys, receipts' keys) held at once. */
+  readonly maxKeys: number;
 }
 
 /** Per-sink state of one comparison. */

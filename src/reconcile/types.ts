@@ -573,4 +573,14 @@ export interface ReconcileOptions {
    * @default 4
    */
   readonly concurrency?: number | undefined;
+  /**
+   * The most keys a pass holds in memory at once: the keys its read-back sinks gave (all
+   * sinks together), or one receipts-only sink's keys. Past it, the pass starts again split
+   * into hash partitions (4, 16, 64, … of the key space): each reads every sink and the
+   * ledger once more and holds only its share, so memory stays near this many keys (a few
+   * hundred bytes of heap each) whatever the size of the sinks, at the cost of one more
+   * read of each per partition.
+   * @default 4_000_000
+   */
+  readonly maxKeysInMemory?: number | undefined;
 }

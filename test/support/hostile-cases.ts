@@ -1359,6 +1359,7 @@ export function hostileCases(): HostileCase[] {
         "options.actor",
         "options.concurrency",
         "options.incremental",
+        "options.maxKeysInMemory",
       ],
       ledger: (r) => r.ledger,
     }),
