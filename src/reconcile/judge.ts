@@ -214,6 +214,8 @@ export async function judgeLeftovers(
 
 export function observedComparer(ctx: Context, run: SinkRun, holdings: Holdings): Comparer {
   let slots: (Slot | undefined)[] = [];
+  /** The final receipt (or null) of each missing entry of the batch being visited. */
+  const receipts = new Map<number, Receipt | null>();
   const name = run.sink.name;
   return {
     run,
@@ -235,9 +237,25 @@ export function observedComparer(ctx: Context, run: SinkRun, holdings: Holdings)
       run.observations += kept;
       progress(ctx, name, "observe", read, read);
     },
+    async prefetch(batch) {
+      receipts.clear();
+      const missing = batch.filter(({ i }) => {
+        const slot = i === undefined ? undefined : slots[i];
+        return slot === undefined || slot === VISITED;
+      });
+      if (missing.length < 2) return;
+      // The receipts of the entries this sink misses, all at once (round trips overlap).
+      const found = await Promise.all(
+        missing.map(({ entry }) => ctx.ledger.getReceipts(name, entry.envelope.key)),
+      );
+      missing.forEach(({ entry }, k) => {
+        receipts.set(entry.position, finalReceipt(found[k] as readonly Receipt[]));
+      });
+    },
     visit(entry, i) {
       const slot = i === undefined ? undefined : slots[i];
-      if (slot === undefined || slot === VISITED) return judgeMissing(ctx, run, entry);
+      if (slot === undefined || slot === VISITED)
+        return judgeMissing(ctx, run, entry, receipts.get(entry.position));
       slots[i as number] = VISITED;
       judgeHeld(run, entry, slot);
       return undefined;

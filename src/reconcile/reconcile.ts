@@ -48,6 +48,7 @@ import {
   type Context,
   PROGRESS_EVERY,
   progress,
+  type ScannedEntry,
   type SinkRun,
   Tally,
 } from "./run.js";
@@ -322,19 +323,33 @@ async function scanLedger(
   let done = 0;
   if (ctx.entries > 0 && (live.length > 0 || hashing || sums !== undefined)) {
     const part = ctx.part;
-    for await (const entry of ctx.ledger.scan({ from: ctx.from, to: ctx.to })) {
-      if (part === undefined || part(entry.envelope.key)) {
-        const i = holdings.index.get(entry.envelope.key);
+    const prefetching = live.filter((c) => c.prefetch !== undefined);
+    let batch: ScannedEntry[] = [];
+    // Entries are judged a batch at a time, in order, after each comparer read at once
+    // what the batch's visits need from the ledger.
+    const judge = async () => {
+      if (prefetching.length > 0)
+        await Promise.all(prefetching.map((c) => step(c, () => c.prefetch?.(batch) ?? DONE)));
+      for (const { entry, i } of batch) {
         for (const comparer of live) {
+          if (comparer.run.error !== undefined) continue;
           const pending = comparer.visit(entry, i);
           if (pending !== undefined) await pending;
         }
+      }
+      batch = [];
+    };
+    for await (const entry of ctx.ledger.scan({ from: ctx.from, to: ctx.to })) {
+      if (part === undefined || part(entry.envelope.key)) {
+        batch.push({ entry, i: holdings.index.get(entry.envelope.key) });
+        if (batch.length === SCAN_BATCH) await judge();
       }
       if (rows !== undefined)
         rows.push(rowHash(entry.envelope.key, entry.envelope.checksum), 1, entry.position);
       sums?.add(entry);
       if (++done % PROGRESS_EVERY === 0) progress(ctx, undefined, "compare", done, ctx.entries);
     }
+    if (batch.length > 0) await judge();
   }
   progress(ctx, undefined, "compare", done, ctx.entries);
   return rows === undefined ? undefined : new SortedRows(rows);
@@ -492,6 +507,10 @@ async function pass(
   }
   return { reports };
 }
+
+/** Scanned entries judged together (their missing entries' receipts read at once). */
+const SCAN_BATCH = 256;
+const DONE: Promise<void> = Promise.resolve();
 
 /** The most hash partitions a pass is split into. */
 const MAX_PARTS = 4096;

@@ -106,10 +106,22 @@ export function progress(
  * the sink, `visit` judges one entry (a promise only when it must look up receipts),
  * `finish` handles what the scan could not (leftover keys, digest bisection).
  */
+/** A scanned entry, with its key's number in the shared key index (when a sink holds it). */
+export interface ScannedEntry {
+  readonly entry: LedgerEntry;
+  readonly i: number | undefined;
+}
+
 export interface Comparer {
   readonly run: SinkRun;
   readonly basis: SinkReport["basis"];
   prepare(): Promise<void>;
+  /**
+   * Before the visits of a batch of scanned entries (in order, each with its key's
+   * number): what the visits will need from the ledger, read at once (the receipts of
+   * the entries the sink misses), so that they cost no round trip each.
+   */
+  prefetch?(batch: readonly ScannedEntry[]): Promise<void>;
   /** `i`: the entry key's number in the shared key index, when some sink holds it. */
   visit(entry: LedgerEntry, i: number | undefined): Promise<void> | undefined;
   finish(expected: ExpectedRows | undefined): Promise<void>;

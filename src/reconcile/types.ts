@@ -579,7 +579,8 @@ export interface ReconcileOptions {
    * into hash partitions (4, 16, 64, … of the key space): each reads every sink and the
    * ledger once more and holds only its share, so memory stays near this many keys (a few
    * hundred bytes of heap each) whatever the size of the sinks, at the cost of one more
-   * read of each per partition.
+   * read of each per partition (`observe` is called once per partition: it must read the
+   * sink afresh at each call).
    * @default 4_000_000
    */
   readonly maxKeysInMemory?: number | undefined;

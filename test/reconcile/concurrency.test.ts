@@ -140,6 +140,66 @@ describe("reconcile({ concurrency })", () => {
     expect(state.running).toBe(0);
   });
 
+  it("the receipts of a sink's missing entries are read a batch at a time, not one after another", async () => {
+    const ledger = await ledgerWith(600);
+    // The warehouse acknowledged every entry, then lost them all but 100.
+    for await (const entry of ledger.scan()) {
+      const at = new Date(NOW - 3_600_000).toISOString();
+      await ledger.putReceipt({
+        sink: "warehouse",
+        key: entry.envelope.key,
+        id: entry.envelope.id,
+        position: entry.position,
+        status: "written",
+        checksum: entry.envelope.checksum,
+        attempt: 1,
+        startedAt: at,
+        finishedAt: at,
+      });
+    }
+    const kept = new Set<string>();
+    for await (const entry of ledger.scan({ from: 1, to: 100 })) kept.add(entry.envelope.key);
+    let running = 0;
+    let most = 0;
+    let calls = 0;
+    const watched = new Proxy(ledger, {
+      get(target, property, receiver) {
+        if (property === "getReceipts") {
+          return async (sink: string, key: string) => {
+            calls++;
+            running++;
+            most = Math.max(most, running);
+            await new Promise((resolve) => setImmediate(resolve));
+            running--;
+            return target.getReceipts(sink, key);
+          };
+        }
+        const value = Reflect.get(target, property, receiver);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const report = await reconcile({
+      ledger: watched,
+      clock,
+      sinks: [
+        {
+          name: "warehouse",
+          lagToleranceMs: 0,
+          async *observe() {
+            for await (const entry of ledger.scan()) {
+              if (kept.has(entry.envelope.key))
+                yield { key: entry.envelope.key, checksum: entry.envelope.checksum };
+            }
+          },
+        },
+      ],
+    });
+    expect(report.sinks[0]?.counts["missing-lost"]).toBe(500);
+    expect(report.sinks[0]?.contradicted, "each missing entry's receipt was read").toBe(500);
+    expect(calls).toBe(500);
+    expect(most, "receipts read at once").toBeGreaterThan(50);
+  });
+
   it("refuses a concurrency that is not an integer from 1 to 256", async () => {
     const ledger = await ledgerWith(1);
     for (const concurrency of [0, -1, 1.5, 257, Number.NaN, "4", null]) {
