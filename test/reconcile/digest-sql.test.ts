@@ -4,6 +4,7 @@
  * must give `digestIndex`'s answers for every split (awkward Unicode keys included).
  */
 import { readFileSync } from "node:fs";
+import Database from "better-sqlite3";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { digestIndex, formatDigest, rowHash } from "../../src/digest/index.js";
@@ -16,7 +17,7 @@ const skip = postgresUrl === undefined;
 const doc = readFileSync(new URL("../../docs/reconciliation.md", import.meta.url), "utf8");
 const section = doc.slice(doc.indexOf("### A SQL sink computes its digest in one query"));
 const blocks = [...section.matchAll(/```sql\n([\s\S]*?)```/g)].map((m) => m[1] as string);
-const [oneQuery, stored] = blocks as [string, string];
+const [oneQuery, stored, sqlite] = blocks as [string, string, string];
 const [storedDdl, storedRest] = stored.split("-- digest") as [string, string];
 const [storedDigest, storedObserve] = storedRest.split("-- observeRange") as [string, string];
 
@@ -99,5 +100,46 @@ describe.skipIf(skip)("the PostgreSQL digest queries of docs/reconciliation.md",
     for await (const row of index.observeRange(range)) expected.push(row.key);
     expect(observed).toEqual(expected.sort());
     expect(observed.length).toBeGreaterThan(0);
+  });
+});
+
+describe("the SQLite digest queries of docs/reconciliation.md", () => {
+  const [ddl, rest] = sqlite.split("-- digest") as [string, string];
+  const [digestSql, observeSql] = rest.split("-- observeRange") as [string, string];
+
+  it("the stored-hash table, its digest and its observeRange give digestIndex's answers", async () => {
+    expect(ddl).toContain("-- sqlite");
+    const db = new Database(":memory:");
+    db.exec(ddl);
+    const insert = db.prepare(
+      "INSERT INTO orders_sink (key, checksum, row_hash, row_hi, row_lo) VALUES (?, ?, ?, ?, ?)",
+    );
+    for (const row of rows) {
+      const h = rowHash(row.key, row.checksum);
+      insert.run(row.key, row.checksum, h.hash, h.hi, h.lo);
+    }
+    const digest = db.prepare(digestSql);
+    for (const split of splits) {
+      const width = (split.to - split.from) / split.buckets;
+      const answer = (
+        digest.all({ from: split.from, to: split.to, width }) as Record<string, number>[]
+      ).map((r) => ({
+        bucket: Number(r.bucket),
+        count: Number(r.count),
+        digest: formatDigest(r.hi as number, r.lo as number),
+      }));
+      expect(answer, JSON.stringify(split)).toEqual(await index.digest(split));
+    }
+    const range = { from: 2 ** 30, to: 2 ** 30 + 2 ** 28 };
+    const observed = (
+      db.prepare(observeSql).all({ from: range.from, to: range.to }) as { key: string }[]
+    )
+      .map((r) => r.key)
+      .sort();
+    const expected: string[] = [];
+    for await (const row of index.observeRange(range)) expected.push(row.key);
+    expect(observed).toEqual(expected.sort());
+    expect(observed.length).toBeGreaterThan(0);
+    db.close();
   });
 });
