@@ -198,8 +198,14 @@ export type {
   SequenceReservation,
   SinkFreeze,
   UnfreezeInput,
+  WindowHistoryQuery,
+  WindowSample,
 } from "./ledger/types.js";
-export { FINAL_RECEIPT_STATUSES, RECEIPT_STATUSES } from "./ledger/types.js";
+export {
+  FINAL_RECEIPT_STATUSES,
+  RECEIPT_STATUSES,
+  WINDOW_HISTORY_LIMIT,
+} from "./ledger/types.js";
 export {
   createMemoryMetrics,
   type MemoryMetrics,
@@ -255,6 +261,7 @@ export type {
   FindingOf,
   FreezePolicy,
   HashRange,
+  HistoryOptions,
   InterruptedAction,
   ListedFindingKind,
   MismatchedFinding,

@@ -55,6 +55,7 @@ const EXPECTED: Record<keyof typeof ENTRY_POINTS, { values: string[]; types: str
       "SchemaCompatibilityError",
       "SchemaRegistryError",
       "SinkproofError",
+      "WINDOW_HISTORY_LIMIT",
       "assertIntact",
       "canonicalize",
       "checksum",
@@ -152,6 +153,7 @@ const EXPECTED: Record<keyof typeof ENTRY_POINTS, { values: string[]; types: str
       "GuardTimers",
       "GuardUnfreezeOptions",
       "HashRange",
+      "HistoryOptions",
       "IdFactory",
       "IdFactoryOptions",
       "IdleOptions",
@@ -279,6 +281,8 @@ const EXPECTED: Record<keyof typeof ENTRY_POINTS, { values: string[]; types: str
       "VerifyOptions",
       "VerifyResult",
       "VerifySinkPayloadsOptions",
+      "WindowHistoryQuery",
+      "WindowSample",
     ],
   },
   "sinkproof/ledger": {
@@ -335,6 +339,7 @@ const EXPECTED: Record<keyof typeof ENTRY_POINTS, { values: string[]; types: str
       "ledgerSequenceCases",
       "ledgerTakeoverCases",
       "ledgerWatermarkCases",
+      "ledgerWindowCases",
       "simulate",
     ],
     types: [

@@ -111,3 +111,11 @@ export function noCheckpoints(ledger: string, sink: string): LedgerError {
     `${ledger} keeps no reconciliation checkpoints (its adapter does not implement _getCheckpoint and _putCheckpoint): ${JSON.stringify(sink)} can be reconciled by full passes only`,
   );
 }
+
+/** A ledger whose adapter keeps no consistency-window history. */
+export function noWindowHistory(ledger: string, sink: string): LedgerError {
+  return new LedgerError(
+    "unsupported",
+    `${ledger} keeps no consistency-window history (its adapter does not implement _recordWindows and _windowHistory): the windows of ${JSON.stringify(sink)} are in each report only`,
+  );
+}

@@ -45,6 +45,7 @@ import {
   closeError,
   guardedIterable,
   noCheckpoints,
+  noWindowHistory,
   pastHead,
   receiptFenced,
   receiptWithoutEntry,
@@ -113,7 +114,10 @@ import type {
   SequenceReservation,
   SinkFreeze,
   UnfreezeInput,
+  WindowHistoryQuery,
+  WindowSample,
 } from "./types.js";
+import { WINDOW_HISTORY_LIMIT } from "./types.js";
 import {
   checkAuditInput,
   checkCompactInput,
@@ -130,6 +134,7 @@ import {
   MAX_TTL_MS,
   type ResolvedScan,
 } from "./validate.js";
+import { adoptWindows, checkHistoryQuery, checkWindowSamples } from "./windows.js";
 
 export { type AppendPlan, planAppend } from "./append.js";
 export { checkLedgerOptions, LEDGER_OPTION_KEYS, type LedgerOptions } from "./base-checks.js";
@@ -289,6 +294,20 @@ export abstract class BaseLedger implements Ledger {
     return found;
   }
   /**
+   * The receipts of many keys (distinct) of one sink, one list per key in the same order,
+   * each in the order put. The default asks `_getReceipts` for each, one after the other;
+   * an adapter with a round trip per call overrides it with one query.
+   */
+  protected async _getReceiptsMany(
+    sink: string,
+    keys: readonly string[],
+  ): Promise<readonly (readonly Receipt[])[]> {
+    const found: (readonly Receipt[])[] = [];
+    for (const key of keys) found.push(await this._getReceipts(sink, key));
+    return found;
+  }
+
+  /**
    * `_claim` for many keys of one sink (distinct), one answer per request in order; each
    * request is decided atomically on its own, as `_claim` decides it. The default calls
    * `_claim` for each, one after the other; an adapter overrides it to decide them in one
@@ -357,6 +376,21 @@ export abstract class BaseLedger implements Ledger {
   /** Replaces the checkpoint of `checkpoint.sink`, durably (checked already). */
   protected async _putCheckpoint(checkpoint: ReconcileCheckpoint): Promise<void> {
     throw noCheckpoints(this.constructor.name, checkpoint.sink);
+  }
+
+  /**
+   * Appends samples (checked already, at least one) to their sinks' window histories,
+   * durably, keeping each sink's most recent `keep`. The default refuses with
+   * `unsupported`: override it, and `_windowHistory`, where the storage can keep a short
+   * list per sink (the four ledgers of sinkproof do).
+   */
+  protected async _recordWindows(samples: readonly WindowSample[], _keep: number): Promise<void> {
+    throw noWindowHistory(this.constructor.name, (samples[0] as WindowSample).sink);
+  }
+
+  /** The most recent `limit` samples of `sink` as stored, oldest first (checked on the way out). */
+  protected async _windowHistory(sink: string, _limit: number): Promise<readonly unknown[]> {
+    throw noWindowHistory(this.constructor.name, sink);
   }
 
   /**
@@ -813,6 +847,21 @@ export abstract class BaseLedger implements Ledger {
     await this.#run(() => this._putCheckpoint(checked));
   }
 
+  async recordWindows(samples: readonly WindowSample[]): Promise<void> {
+    this.assertOpen();
+    const checked = checkWindowSamples(samples, "samples");
+    if (checked.length === 0) return;
+    await this.#run(() => this._recordWindows(checked, WINDOW_HISTORY_LIMIT));
+  }
+
+  async windowHistory(sink: string, query?: WindowHistoryQuery): Promise<readonly WindowSample[]> {
+    this.assertOpen();
+    checkName(sink, "sink");
+    const limit = checkHistoryQuery(query, "query");
+    const stored = await this.#run(() => this._windowHistory(sink, limit));
+    return adoptWindows(stored, sink, limit, this.storageSite("windows"));
+  }
+
   async digestBuckets(split: DigestSplit, scope: DigestScope): Promise<readonly BucketDigest[]> {
     this.assertOpen();
     const checked = checkSplit(split, "split");
@@ -875,6 +924,22 @@ export abstract class BaseLedger implements Ledger {
         const entry = found[i];
         return entry === undefined ? undefined : this.#answering(entry, "key", key);
       }),
+    );
+  }
+
+  async getReceiptsMany(
+    sink: string,
+    keys: readonly string[],
+  ): Promise<readonly (readonly Receipt[])[]> {
+    this.assertOpen();
+    checkName(sink, "sink");
+    const list = distinctKeys(keys, "keys");
+    if (list.length === 0) return EMPTY;
+    const found = await this.#run(() => this._getReceiptsMany(sink, list));
+    const site = this.storageSite("receipts");
+    answers(found, list.length, site, `the receipts of many keys of ${JSON.stringify(sink)}`);
+    return Object.freeze(
+      list.map((key, i) => checkedReceipts(found[i] as readonly Receipt[], site, sink, key)),
     );
   }
 

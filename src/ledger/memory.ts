@@ -39,8 +39,10 @@ import type {
   Receipt,
   ReconcileCheckpoint,
   SinkFreeze,
+  WindowSample,
 } from "./types.js";
 import { isFinalStatus } from "./validate.js";
+import { WindowHistories } from "./windows.js";
 
 const CAPABILITIES: LedgerCapabilities = Object.freeze({
   durability: "none",
@@ -82,6 +84,7 @@ export class MemoryLedger extends BaseLedger {
   readonly #freezes = new FreezeTable();
   readonly #audit: AuditRecord[] = [];
   readonly #checkpoints = new Map<string, ReconcileCheckpoint>();
+  readonly #windows = new WindowHistories();
   readonly #rowIndex = new LazyRowIndex((from, to) => rowsOf(this.#entries, from, to));
 
   /**
@@ -167,6 +170,13 @@ export class MemoryLedger extends BaseLedger {
     return this.#receipts.get(sink, key);
   }
 
+  protected override async _getReceiptsMany(
+    sink: string,
+    keys: readonly string[],
+  ): Promise<readonly (readonly Receipt[])[]> {
+    return keys.map((key) => this.#receipts.get(sink, key));
+  }
+
   protected async *_scanReceipts(sink: string, from: number, to: number): AsyncIterable<Receipt> {
     yield* this.#receipts.scan(sink, from, to);
   }
@@ -200,6 +210,17 @@ export class MemoryLedger extends BaseLedger {
 
   protected override async _putCheckpoint(checkpoint: ReconcileCheckpoint): Promise<void> {
     this.#checkpoints.set(checkpoint.sink, checkpoint);
+  }
+
+  protected override async _recordWindows(samples: readonly WindowSample[]): Promise<void> {
+    this.#windows.add(samples);
+  }
+
+  protected override async _windowHistory(
+    sink: string,
+    limit: number,
+  ): Promise<readonly unknown[]> {
+    return this.#windows.get(sink, limit);
   }
 
   protected async _getWatermark(sink: string): Promise<number> {

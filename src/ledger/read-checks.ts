@@ -66,7 +66,8 @@ export type StoragePart =
   | "watermarks"
   | "claims"
   | "sequences"
-  | "checkpoints";
+  | "checkpoints"
+  | "windows";
 
 /**
  * Envelope fields an adapter stores in columns of their own beside the envelope (to index

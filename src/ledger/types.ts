@@ -505,6 +505,35 @@ export interface ReconcileCheckpoint {
   readonly sweptAt?: string | undefined;
 }
 
+/**
+ * One point of a sink's consistency-window history ({@link Ledger.recordWindows}): where
+ * one reconciliation found the sink's window. `reconcile({ history: true })` and the
+ * monitor record one per sink per pass; the HTML report draws them as a time series.
+ */
+export interface WindowSample {
+  /** The sink. */
+  readonly sink: string;
+  /** When the reconciliation ran (its report's `generatedAt`): ISO-8601 UTC with milliseconds. */
+  readonly at: string;
+  /** Every entry up to this position matched (the report's `window.position`). */
+  readonly position: number;
+  /** Entries of the range checked past `position`. */
+  readonly behindEntries: number;
+  /** Age of the first entry past `position`, ms (0 when none). */
+  readonly behindMs: number;
+  /** Whether the sink was consistent in that pass. */
+  readonly consistent: boolean;
+}
+
+/** Which samples {@link Ledger.windowHistory} answers. */
+export interface WindowHistoryQuery {
+  /** At most this many, the most recent (1 to {@link WINDOW_HISTORY_LIMIT}; default: all kept). */
+  readonly limit?: number | undefined;
+}
+
+/** How many samples of each sink's window history a ledger keeps: older ones are dropped. */
+export const WINDOW_HISTORY_LIMIT = 1000;
+
 /** What a ledger promises; the conformance suite reads these to choose its tests. */
 export interface LedgerCapabilities {
   /**
@@ -627,6 +656,13 @@ export interface Ledger {
    */
   getMany(keys: readonly string[]): Promise<readonly (LedgerEntry | undefined)[]>;
   /**
+   * `getReceipts` for many keys of one sink: one answer per key in the same order, each
+   * the key's receipts in the order they were put (empty for a key with none). Keys must
+   * be distinct. The SQL ledgers answer in one query; the default of `BaseLedger` asks
+   * `getReceipts` of its adapter for each key.
+   */
+  getReceiptsMany(sink: string, keys: readonly string[]): Promise<readonly (readonly Receipt[])[]>;
+  /**
    * `claim` for many keys of one sink with the same options, one result per key in the
    * same order; each key is decided on its own, exactly as `claim` decides it (some may be
    * `acquired`, others `held` or `done`). Keys must be distinct.
@@ -672,6 +708,21 @@ export interface Ledger {
    * whether to trust it. `unsupported` as for `getCheckpoint`.
    */
   putCheckpoint(checkpoint: ReconcileCheckpoint): Promise<void>;
+
+  /**
+   * Appends samples to their sinks' consistency-window histories, durably, in the order
+   * given (at most 1,000 a call), and drops each sink's oldest past the most recent
+   * {@link WINDOW_HISTORY_LIMIT}. Every sample is checked before any is kept. A
+   * `LedgerError` with code `unsupported` from a ledger that keeps no history (a
+   * `BaseLedger` whose adapter does not override `_recordWindows`).
+   */
+  recordWindows(samples: readonly WindowSample[]): Promise<void>;
+
+  /**
+   * The consistency-window history of `sink`, oldest first: its most recent samples, at
+   * most `query.limit` (all that are kept by default). `unsupported` as for `recordWindows`.
+   */
+  windowHistory(sink: string, query?: WindowHistoryQuery): Promise<readonly WindowSample[]>;
 
   /**
    * Digest mode's ledger side: the bucket digests of the entries at positions 1 to

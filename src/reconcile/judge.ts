@@ -8,7 +8,7 @@
  */
 
 import { algorithmOf, type Checksum } from "../checksum/checksum.js";
-import { InvalidArgumentError } from "../errors.js";
+import { InvalidArgumentError, LedgerError } from "../errors.js";
 import type { Ledger, LedgerEntry, Receipt, ReceiptStatus } from "../ledger/types.js";
 import { isFinalStatus } from "../ledger/validate.js";
 import { copyChecksum, judgeCopy, type Slot, toHeld } from "./copies.js";
@@ -244,10 +244,18 @@ export function observedComparer(ctx: Context, run: SinkRun, holdings: Holdings)
         return slot === undefined || slot === VISITED;
       });
       if (missing.length < 2) return;
-      // The receipts of the entries this sink misses, all at once (round trips overlap).
-      const found = await Promise.all(
-        missing.map(({ entry }) => ctx.ledger.getReceipts(name, entry.envelope.key)),
-      );
+      // The receipts of the entries this sink misses, in one batch call (one query on the
+      // SQL ledgers); a ledger without it, all at once (their round trips overlap).
+      const keys = missing.map(({ entry }) => entry.envelope.key);
+      const found =
+        typeof ctx.ledger.getReceiptsMany === "function"
+          ? await ctx.ledger.getReceiptsMany(name, keys)
+          : await Promise.all(keys.map((key) => ctx.ledger.getReceipts(name, key)));
+      if (!Array.isArray(found) || found.length !== keys.length || !found.every(Array.isArray))
+        throw new LedgerError(
+          "ledger_failed",
+          `getReceiptsMany(${JSON.stringify(name)}, …) answered something other than one list per key`,
+        );
       missing.forEach(({ entry }, k) => {
         receipts.set(entry.position, finalReceipt(found[k] as readonly Receipt[]));
       });

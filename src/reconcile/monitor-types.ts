@@ -11,6 +11,7 @@ import type {
   ConsistencyWindow,
   FindingCounts,
   FreezePolicy,
+  HistoryOptions,
   ReconcileReport,
   ReconcileSink,
 } from "./types.js";
@@ -90,6 +91,14 @@ export interface MonitorOptions {
    * @default "sinkproof.monitor"
    */
   readonly actor?: string | undefined;
+  /**
+   * Passed to each `reconcile`: each pass keeps every sink's consistency window in the
+   * ledger's history, and each report carries the sinks' recent history (drawn by the
+   * HTML report). By default on when the ledger keeps history (sinkproof's four do) and
+   * off, silently, when it does not; given explicitly, a ledger without it fails the pass.
+   * @default true (when the ledger keeps history)
+   */
+  readonly history?: boolean | HistoryOptions | undefined;
 }
 
 /** What an alert is about. */

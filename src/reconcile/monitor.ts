@@ -9,7 +9,7 @@
 
 import { AsyncLocalStorage } from "node:async_hooks";
 import { performance } from "node:perf_hooks";
-import { InvalidArgumentError } from "../errors.js";
+import { InvalidArgumentError, LedgerError } from "../errors.js";
 import { errorSummary, invalidArgument, show } from "../internal/arguments.js";
 import { checkInteger, optionalFunction } from "../internal/checks.js";
 import { optionKeys, readOptions } from "../internal/options.js";
@@ -54,6 +54,7 @@ const MONITOR_KEYS = optionKeys<MonitorOptions>()(
   "maxFindings",
   "freezeOn",
   "actor",
+  "history",
 );
 const BASELINE_KEYS = optionKeys<BaselineOptions>()("alpha", "sigmas", "warmup");
 const RUN_KEYS = optionKeys<{ sweep?: boolean | undefined }>()("sweep");
@@ -97,6 +98,8 @@ interface Resolved {
   readonly clock: () => number;
   readonly lagAlertMs: number | undefined;
   readonly baseline: Baseline | undefined;
+  /** The `history` option as given, or `auto` (on when the ledger keeps history). */
+  readonly history: ReconcileOptions["history"] | "auto";
 }
 
 function checkMs(value: unknown, where: string, min: number): number {
@@ -158,6 +161,9 @@ function resolveOptions(given: MonitorOptions): Resolved {
   };
   // Checked now as each pass will check them, so that a typo fails here, not every minute.
   checkReconcileOptions(reconcileOptions);
+  const history = options.history === undefined ? "auto" : options.history;
+  if (history !== "auto" && history !== false)
+    checkReconcileOptions({ ...reconcileOptions, history });
   return {
     ledger,
     reconcileOptions,
@@ -170,6 +176,7 @@ function resolveOptions(given: MonitorOptions): Resolved {
     clock,
     lagAlertMs,
     baseline: resolveBaseline(options.baseline),
+    history,
   };
 }
 
@@ -329,6 +336,8 @@ export function createMonitor(options: MonitorOptions): Monitor {
   let failing = false;
   let last: MonitorPass | undefined;
   let checkpoints = true;
+  /** Whether passes keep window history: undefined until the first pass asks the ledger. */
+  let keepsHistory: boolean | undefined = config.history === false ? false : undefined;
   /** When this monitor last ran a sweep. */
   let lastSweep: number | undefined;
 
@@ -474,6 +483,27 @@ export function createMonitor(options: MonitorOptions): Monitor {
 
   const readClock = (): number => checkedTime(clock, "options.clock");
 
+  /**
+   * Whether the ledger keeps window history: asked once. By default a ledger without it
+   * turns history off; asked for explicitly, its `unsupported` fails the pass.
+   */
+  async function probeHistory(): Promise<boolean> {
+    const ledger = config.ledger;
+    const probe =
+      typeof ledger.windowHistory === "function"
+        ? ledger.windowHistory(config.names[0] ?? "sinkproof", { limit: 1 })
+        : Promise.reject(new LedgerError("unsupported", "the ledger has no windowHistory()"));
+    try {
+      await probe;
+      return true;
+    } catch (caught) {
+      if (config.history !== "auto" || errorSummary(caught, "").code !== "unsupported")
+        throw caught;
+      log("the ledger keeps no window history: passes record none");
+      return false;
+    }
+  }
+
   async function passAt(sweep: boolean): Promise<MonitorPass> {
     const alerts: MonitorAlert[] = [];
     let kind: MonitorPass["kind"] = checkpoints ? "incremental" : "full";
@@ -490,11 +520,13 @@ export function createMonitor(options: MonitorOptions): Monitor {
     const at = new Date(Number.isFinite(now) ? now : Date.now()).toISOString();
     if (error === undefined)
       try {
+        keepsHistory ??= await probeHistory();
         const run = async (): Promise<ReconcileReport> => {
           kind = !checkpoints ? "full" : sweep || (await sweepDue(now)) ? "sweep" : "incremental";
           if (kind === "sweep") lastSweep = now;
           return reconcile({
             ...config.reconcileOptions,
+            ...(keepsHistory ? { history: config.history === "auto" ? true : config.history } : {}),
             ...(kind === "full"
               ? {}
               : { incremental: kind === "sweep" ? ("sweep" as const) : true }),

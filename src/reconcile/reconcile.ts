@@ -27,7 +27,14 @@ import { InvalidArgumentError, isSinkproofError, LedgerError } from "../errors.j
 import { errorSummary, invalidArgument, show } from "../internal/arguments.js";
 import { eachAtMost } from "../internal/each-at-most.js";
 import { optionKeys, readOptions, readProperty } from "../internal/options.js";
-import type { Ledger, PositionRange, ReconcileCheckpoint } from "../ledger/types.js";
+import {
+  type Ledger,
+  type PositionRange,
+  type ReconcileCheckpoint,
+  WINDOW_HISTORY_LIMIT,
+  type WindowSample,
+} from "../ledger/types.js";
+import { MAX_SAMPLES } from "../ledger/windows.js";
 import { logger } from "../observe/debug.js";
 import {
   nextCheckpoint,
@@ -66,6 +73,7 @@ import type {
   Finding,
   FindingCounts,
   FreezePolicy,
+  HistoryOptions,
   InterruptedAction,
   ReconcileOptions,
   ReconcileReport,
@@ -211,7 +219,11 @@ const RECONCILE_KEYS = optionKeys<ReconcileOptions>()(
   "incremental",
   "concurrency",
   "maxKeysInMemory",
+  "history",
 );
+const HISTORY_KEYS = optionKeys<HistoryOptions>()("points");
+/** How many samples a report carries per sink by default (`history: true`). */
+const DEFAULT_HISTORY_POINTS = 100;
 const RANGE_KEYS = optionKeys<PositionRange>()("from", "to");
 
 /** `reconcile`'s options, checked. */
@@ -228,6 +240,8 @@ export interface Resolved {
   readonly incremental: false | true | "sweep";
   readonly concurrency: number;
   readonly maxKeys: number;
+  /** Samples of each sink's history its report carries; undefined: no history. */
+  readonly historyPoints: number | undefined;
 }
 
 /** `reconcile`'s options checked (typed errors for bad ones), as it reads them. Internal. */
@@ -288,6 +302,7 @@ export function resolveOptions(reconcileOptions: ReconcileOptions): Resolved {
   if (!Number.isSafeInteger(maxKeys) || maxKeys < 1) {
     invalidArgument("options.maxKeysInMemory", `must be a positive integer, got ${show(maxKeys)}`);
   }
+  const historyPoints = resolveHistory(options.history, ledger);
   const range = readOptions<PositionRange>(options.range, "options.range", RANGE_KEYS);
   const wantFrom = checkPosition(range.from, "options.range.from") ?? 1;
   const wantTo = checkPosition(range.to, "options.range.to");
@@ -304,7 +319,63 @@ export function resolveOptions(reconcileOptions: ReconcileOptions): Resolved {
     incremental,
     concurrency,
     maxKeys,
+    historyPoints,
   };
+}
+
+/** The `history` option: how many samples per sink the report carries, or undefined (off). */
+function resolveHistory(given: unknown, ledger: Ledger): number | undefined {
+  if (given === undefined || given === false) return undefined;
+  let points = DEFAULT_HISTORY_POINTS;
+  if (given !== true) {
+    const o = readOptions<HistoryOptions>(given, "options.history", HISTORY_KEYS, {
+      required: true,
+    });
+    points = o.points ?? DEFAULT_HISTORY_POINTS;
+    if (!Number.isSafeInteger(points) || points < 1 || points > WINDOW_HISTORY_LIMIT)
+      invalidArgument(
+        "options.history.points",
+        `must be an integer from 1 to ${WINDOW_HISTORY_LIMIT}, got ${show(points)}`,
+      );
+  }
+  for (const method of ["recordWindows", "windowHistory"] as const) {
+    if (!isFunction(readProperty(ledger, method, "options.ledger")))
+      invalidArgument(
+        "options.ledger",
+        `must be a Ledger that keeps window history for options.history (it has no ${method}() method)`,
+      );
+  }
+  return points;
+}
+
+/**
+ * Records each readable sink's window of this pass in the ledger's history (its time the
+ * report's), then gives each sink's report its most recent `points` samples.
+ */
+async function withHistory(
+  ledger: Ledger,
+  reports: readonly SinkReport[],
+  at: string,
+  points: number,
+): Promise<SinkReport[]> {
+  const samples: WindowSample[] = reports
+    .filter((r) => r.error === undefined)
+    .map((r) => ({
+      sink: r.name,
+      at,
+      position: r.window.position,
+      behindEntries: r.window.behindEntries,
+      behindMs: r.window.behindMs,
+      consistent: r.consistent,
+    }));
+  for (let i = 0; i < samples.length; i += MAX_SAMPLES)
+    await ledger.recordWindows(samples.slice(i, i + MAX_SAMPLES));
+  return Promise.all(
+    reports.map(async (r) => ({
+      ...r,
+      history: await ledger.windowHistory(r.name, { limit: points }),
+    })),
+  );
 }
 
 /**
@@ -383,8 +454,13 @@ async function scanLedger(
  * checkpoint's prefix digest. Each sink's report says where its pass started
  * (`checkpoint`), and `outOfRange` counts the rows a sink gave outside it (read whole).
  *
+ * With `history`, each readable sink's consistency window is kept in the ledger's history
+ * ({@link Ledger.recordWindows}) and each sink's report carries its recent samples
+ * (`SinkReport.history`), which the HTML report draws as a time series.
+ *
  * Throws `InvalidArgumentError` for malformed options; ledger failures propagate (a ledger
- * that keeps no checkpoints: `LedgerError` `unsupported` for an incremental pass).
+ * that keeps no checkpoints: `LedgerError` `unsupported` for an incremental pass; one that
+ * keeps no history, for `history`).
  *
  * @example
  * ```ts
@@ -427,8 +503,11 @@ export async function reconcile(reconcileOptions: ReconcileOptions): Promise<Rec
     from = reports.length === 0 ? 1 : Math.min(...reports.map((r) => r.checkpoint?.from ?? 1));
   }
   const entries = Math.max(0, to - from + 1);
+  const generatedAt = new Date(nowMs).toISOString();
+  if (resolved.historyPoints !== undefined)
+    reports = await withHistory(ledger, reports, generatedAt, resolved.historyPoints);
   return {
-    generatedAt: new Date(nowMs).toISOString(),
+    generatedAt,
     consistent: reports.every((r) => r.consistent),
     range: { from, to: Math.max(to, from - 1), entries },
     sinks: reports,

@@ -8,6 +8,7 @@
  */
 
 import type { Badge, Cell, More, Table } from "./render-cells.js";
+import { historyChart } from "./render-history.js";
 import {
   KIND_COLUMNS,
   RECEIPTS_NOTE,
@@ -204,6 +205,7 @@ function sinkSection(m: SinkModel): string {
   const i = interrupted(m);
   if (i !== "") out.push(i);
   out.push(bar(sink));
+  if (sink.history !== undefined) out.push(historyChart(sink.history));
   out.push(
     `<dl class="facts">${m.facts.map(([k, v]) => `<div><dt>${h(k)}</dt><dd>${h(v)}</dd></div>`).join("")}</dl>`,
   );
@@ -276,6 +278,7 @@ svg.bar{display:block;margin:12px 0 6px;border-radius:4px;overflow:hidden}
 .facts{display:flex;flex-wrap:wrap;gap:4px 24px;margin:8px 0}.facts div{display:flex;gap:6px}
 .facts dt{color:var(--muted)}.facts dd{margin:0;font-weight:600}
 .more{color:var(--muted);font-style:italic}
+figure.history{margin:8px 0}figure.history figcaption{color:var(--muted);font-size:12px}
 .s-failed,.s-flagged{color:#cf222e;font-weight:600}
 `.trim();
 

@@ -7,6 +7,7 @@
  */
 
 import type { Cell, More, Table } from "./render-cells.js";
+import { historySummary } from "./render-history.js";
 import type { RepairModel, ReportModel, SinkModel } from "./render-model.js";
 import { RECEIPTS_NOTE, REMAINING_NOTE } from "./render-model.js";
 import { mdCode, mdMore, mdTable, mdText, num, plural } from "./render-text.js";
@@ -134,6 +135,13 @@ function notes(m: ReportModel): string[] {
     out.push("", "### Frozen", "");
     for (const s of frozen) {
       out.push(`- ${mdCode(s.name, false)}: guard frozen: ${mdText(s.frozen)}`);
+    }
+  }
+  const histories = sinks.filter((s) => s.history !== undefined && s.history.length > 0);
+  if (histories.length > 0) {
+    out.push("", "### Consistency-window history", "");
+    for (const s of histories) {
+      out.push(`- ${mdCode(s.name, false)}: ${mdText(historySummary(s.history ?? []))}`);
     }
   }
   const digests = sinks.filter((s) => s.digest !== undefined);

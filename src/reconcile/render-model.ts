@@ -20,6 +20,7 @@ import {
   type Tone,
   text,
 } from "./render-cells.js";
+import { historySummary } from "./render-history.js";
 import {
   type InterruptedModel,
   interruptedModel,
@@ -389,6 +390,8 @@ function factsOf(sink: SinkReport): Array<[string, string]> {
       ["rows read", num(sink.digest.rowsRead)],
     );
   }
+  if (sink.history !== undefined && sink.history.length > 0)
+    facts.push(["history", historySummary(sink.history)]);
   facts.push(["took", formatDuration(sink.durationMs)]);
   return facts;
 }

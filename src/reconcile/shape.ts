@@ -7,6 +7,7 @@
  */
 
 import { describe, invalidArgument, reading } from "../internal/arguments.js";
+import { checkWindowSample } from "../ledger/windows.js";
 import type { RepairResult } from "./repair.js";
 import {
   FINDING_KINDS,
@@ -93,6 +94,10 @@ export function checkReportShape(given: unknown, where: string): ReconcileReport
     ) {
       invalidArgument(`${at}.window`, "must be { position, behindEntries, behindMs }");
     }
+    if (sink.history !== undefined)
+      forEachItem(sink.history, `${at}.history`, (sample, p) => {
+        checkWindowSample(sample, p);
+      });
     forEachItem(sink.findings, `${at}.findings`, (finding, f) => {
       if (
         !isObject(finding) ||

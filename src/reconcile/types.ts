@@ -8,7 +8,13 @@
 import type { Checksum } from "../checksum/checksum.js";
 import type { SinkGuard } from "../delivery/guard.js";
 import type { Envelope, JsonValue } from "../envelope/schema.js";
-import type { Ledger, PositionRange, ReceiptStatus, ReconcileCheckpoint } from "../ledger/types.js";
+import type {
+  Ledger,
+  PositionRange,
+  ReceiptStatus,
+  ReconcileCheckpoint,
+  WindowSample,
+} from "../ledger/types.js";
 import type { AcceptedVersions } from "../schema/accepts.js";
 import type { SchemaRegistry } from "../schema/registry.js";
 
@@ -428,6 +434,12 @@ export interface SinkReport {
    * was read whole.
    */
   readonly outOfRange?: number | undefined;
+  /**
+   * With `history`: this sink's recent consistency windows as the ledger keeps them
+   * ({@link Ledger.windowHistory}), oldest first, this pass's last. The HTML report draws
+   * them as a time series.
+   */
+  readonly history?: readonly WindowSample[] | undefined;
 }
 
 /** What an incremental pass did with one sink's checkpoint. */
@@ -584,4 +596,20 @@ export interface ReconcileOptions {
    * @default 4_000_000
    */
   readonly maxKeysInMemory?: number | undefined;
+  /**
+   * Keeps each sink's consistency window of this pass in the ledger's history
+   * ({@link Ledger.recordWindows}; each sink's last 1,000 are kept), and puts each sink's
+   * recent history in its report (`SinkReport.history`, drawn by the HTML report as a time
+   * series): `true` for its last 100 passes, or `{ points }` for that many (1 to 1,000).
+   * A sink that could not be read records no sample (a gap in its series). Needs a ledger
+   * that keeps history, as sinkproof's four do (else `LedgerError` `unsupported`).
+   * @default false
+   */
+  readonly history?: boolean | HistoryOptions | undefined;
+}
+
+/** `reconcile`'s `history` option in full. */
+export interface HistoryOptions {
+  /** How many of each sink's most recent samples its report carries, 1 to 1,000. @default 100 */
+  readonly points?: number | undefined;
 }

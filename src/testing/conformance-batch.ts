@@ -10,7 +10,7 @@
 
 import assert from "node:assert/strict";
 import { InvalidArgumentError } from "../errors.js";
-import type { Claim, ClaimResult } from "../ledger/types.js";
+import type { Claim, ClaimResult, LedgerEntry } from "../ledger/types.js";
 import {
   type ConformanceGroup,
   codeIs,
@@ -56,6 +56,55 @@ export const ledgerBatchCases: ConformanceGroup = defineGroup((test) => {
     );
     await rejectsWith(ledger.getMany(["ok", ""]), isArgumentAt("keys[1]"), "an empty key");
     await rejectsWith(ledger.getMany("k" as never), isArgumentAt("keys"), "not an array");
+  });
+
+  test("getReceiptsMany answers each key's receipts in order, as getReceipts does", async (ledger, t) => {
+    const entries = await fill(ledger, t, 3);
+    const [e1, e2, e3] = entries as [LedgerEntry, LedgerEntry, LedgerEntry];
+    await ledger.putReceipt(
+      receiptFor(e1, { status: "failed", error: { code: "E", message: "m" } }),
+    );
+    await ledger.putReceipt(receiptFor(e1, { attempt: 2 }));
+    await ledger.putReceipt(receiptFor(e3));
+    await ledger.putReceipt(receiptFor(e3, { sink: "search" }));
+    const keys = [e3.envelope.key, "missing", e2.envelope.key, e1.envelope.key];
+    const found = await ledger.getReceiptsMany("warehouse", keys);
+    assert.equal(found.length, 4);
+    for (let i = 0; i < keys.length; i++) {
+      assert.deepEqual(
+        found[i],
+        await ledger.getReceipts("warehouse", keys[i] as string),
+        `the receipts of ${keys[i]}`,
+      );
+    }
+    assert.deepEqual(
+      found[3]?.map((r) => r.attempt),
+      [1, 2],
+      "a key's receipts in the order they were put",
+    );
+    assert.deepEqual(found[1], [], "none for a key not in the ledger");
+    assert.deepEqual(
+      found[0]?.map((r) => r.sink),
+      ["warehouse"],
+      "only the sink asked for",
+    );
+    assert.ok(Object.isFrozen(found) && Object.isFrozen(found[0]), "answers are frozen");
+    assert.deepEqual(await ledger.getReceiptsMany("warehouse", []), []);
+    await rejectsWith(
+      ledger.getReceiptsMany("warehouse", [e1.envelope.key, e1.envelope.key]),
+      isArgumentAt("keys[1]"),
+      "a repeated key",
+    );
+    await rejectsWith(
+      ledger.getReceiptsMany("", [e1.envelope.key]),
+      isArgumentAt("sink"),
+      "no sink",
+    );
+    await rejectsWith(
+      ledger.getReceiptsMany("warehouse", "k" as never),
+      isArgumentAt("keys"),
+      "not an array",
+    );
   });
 
   test("claimMany decides each key as claim does: acquired, held or done, in order", async (ledger, t) => {

@@ -32,6 +32,7 @@ import { ledgerReadCases, ledgerSequenceCases } from "./conformance-reads.js";
 import { ledgerReceiptCases, ledgerWatermarkCases } from "./conformance-receipts.js";
 import { ledgerRetentionCases } from "./conformance-retention.js";
 import { type ConformanceGroup, type ConformanceTools, sleep } from "./conformance-support.js";
+import { ledgerWindowCases } from "./conformance-windows.js";
 
 export { createManualClock, type ManualClock } from "./clock.js";
 export type { ConformanceGroup } from "./conformance-support.js";
@@ -97,6 +98,7 @@ const GROUPS: readonly ConformanceGroup[] = [
   ledgerRetentionCases,
   ledgerCheckpointCases,
   ledgerDigestCases,
+  ledgerWindowCases,
 ];
 
 const CONFORMANCE_KEYS = optionKeys<LedgerConformanceOptions>()(

@@ -31,6 +31,7 @@ export { ledgerReadCases, ledgerSequenceCases } from "./conformance-reads.js";
 export { ledgerReceiptCases, ledgerWatermarkCases } from "./conformance-receipts.js";
 export { ledgerRetentionCases } from "./conformance-retention.js";
 export type { ConformanceTest, ConformanceTools } from "./conformance-support.js";
+export { ledgerWindowCases } from "./conformance-windows.js";
 export {
   createFaultyLedger,
   type FaultyLedger,

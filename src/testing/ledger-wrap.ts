@@ -31,6 +31,7 @@ export type LedgerCall =
   | "appendAudit"
   | "verifyAudit"
   | "getMany"
+  | "getReceiptsMany"
   | "claimMany"
   | "releaseClaims"
   | "putReceipts"
@@ -39,6 +40,8 @@ export type LedgerCall =
   | "putCheckpoint"
   | "digestBuckets"
   | "digestPositions"
+  | "recordWindows"
+  | "windowHistory"
   | "close";
 
 /** A method of {@link Ledger} that returns an async iterable. */
@@ -65,6 +68,7 @@ export const LEDGER_CALLS: readonly LedgerCall[] = [
   "appendAudit",
   "verifyAudit",
   "getMany",
+  "getReceiptsMany",
   "claimMany",
   "releaseClaims",
   "putReceipts",
@@ -73,6 +77,8 @@ export const LEDGER_CALLS: readonly LedgerCall[] = [
   "putCheckpoint",
   "digestBuckets",
   "digestPositions",
+  "recordWindows",
+  "windowHistory",
   "close",
 ];
 

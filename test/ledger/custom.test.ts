@@ -27,7 +27,16 @@ ledgerConformance({
       "scope.through bounds the entries counted; entries appended later count in the next request",
       "a reopened ledger answers the same",
       "bad requests are refused with typed errors naming the path",
-    ].map((name) => [name, "JsonFileLedger keeps no row hashes: digest mode hashes its scan"]),
+    ]
+      .map((name) => [name, "JsonFileLedger keeps no row hashes: digest mode hashes its scan"])
+      .concat(
+        [
+          "window samples are kept per sink, in the order recorded",
+          "each sink keeps its most recent WINDOW_HISTORY_LIMIT samples",
+          "window samples survive a reopen",
+          "a bad sample stores none of its call, and a bad query is refused",
+        ].map((name) => [name, "JsonFileLedger keeps no window history (the hooks are optional)"]),
+      ),
   ),
 });
 
@@ -38,6 +47,26 @@ describe("JsonFileLedger without digest hooks", () => {
       .digestBuckets({ from: 0, to: 2 ** 32, buckets: 1 }, { through: 0 })
       .catch((e: unknown) => e);
     expect((error as { code?: string }).code).toBe("unsupported");
+    await ledger.close();
+  });
+
+  it("refuses window history with `unsupported`, after checking the samples", async () => {
+    const ledger = new JsonFileLedger(join(root, `l${n++}.json`));
+    const sample = {
+      sink: "search",
+      at: "2026-01-01T00:00:00.000Z",
+      position: 0,
+      behindEntries: 0,
+      behindMs: 0,
+      consistent: true,
+    };
+    const refused = await ledger.recordWindows([sample]).catch((e: unknown) => e);
+    expect((refused as { code?: string }).code).toBe("unsupported");
+    const bad = await ledger.recordWindows([{ ...sample, position: -1 }]).catch((e: unknown) => e);
+    expect((bad as { code?: string; path?: string }).code).toBe("invalid_argument");
+    expect((bad as { path?: string }).path).toBe("samples[0].position");
+    const read = await ledger.windowHistory("search").catch((e: unknown) => e);
+    expect((read as { code?: string }).code).toBe("unsupported");
     await ledger.close();
   });
 });

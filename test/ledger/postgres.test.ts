@@ -231,7 +231,7 @@ describe.skipIf(skip)("PostgresLedger", () => {
         "SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = $1",
         [schema],
       );
-      expect(tables.rows[0]?.n).toBe(9); // eight ledger tables and sinkproof_meta
+      expect(tables.rows[0]?.n).toBe(10); // nine ledger tables and sinkproof_meta
       await pool.end();
       await Promise.all(ledgers.map((l) => l.close()));
     });

@@ -16,7 +16,7 @@ describe("docs/ledgers.md", () => {
     const section = doc.slice(doc.indexOf("### Schema"));
     const block = /```sql\n([\s\S]*?)```/.exec(section)?.[1];
     expect(block).toBeDefined();
-    expect(POSTGRES_SCHEMA_VERSION).toBe(5);
+    expect(POSTGRES_SCHEMA_VERSION).toBe(6);
     for (let version = 1; version <= POSTGRES_SCHEMA_VERSION; version++) {
       const migration = (MIGRATIONS[version] as (s: string) => string)('"public"');
       expect(normalize(block as string), `version ${version}`).toContain(normalize(migration));

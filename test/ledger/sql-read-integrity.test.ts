@@ -74,8 +74,8 @@ const sqlite: Subject = {
         return raw.prepare(tableNames(statement, "")).all() as Record<string, unknown>[];
       },
       async toSchemaOne() {
-        // Undo what versions 2 (entry hash), 3 (fencing, freezes), 4 (checkpoints) and 5
-        // (row hashes) added.
+        // Undo what versions 2 (entry hash), 3 (fencing, freezes), 4 (checkpoints), 5
+        // (row hashes) and 6 (window history) added.
         raw.exec(`ALTER TABLE sinkproof_entries DROP COLUMN entry_hash;
           ALTER TABLE sinkproof_claims DROP COLUMN fencing_token;
           ALTER TABLE sinkproof_claims DROP COLUMN released;
@@ -85,7 +85,8 @@ const sqlite: Subject = {
           DROP INDEX sinkproof_entries_by_row_hash;
           ALTER TABLE sinkproof_entries DROP COLUMN row_hash;
           ALTER TABLE sinkproof_entries DROP COLUMN row_hi;
-          ALTER TABLE sinkproof_entries DROP COLUMN row_lo;`);
+          ALTER TABLE sinkproof_entries DROP COLUMN row_lo;
+          DROP TABLE sinkproof_windows;`);
         raw.pragma("user_version = 1");
       },
       async reopen() {
@@ -121,13 +122,14 @@ const postgres: Subject = {
         return (await raw.query(tableNames(statement, `"${schema}".`))).rows;
       },
       async toSchemaOne() {
-        // Undo what versions 2 (entry hash), 3 (fencing, freezes), 4 (checkpoints) and 5
-        // (row hashes) added.
+        // Undo what versions 2 (entry hash), 3 (fencing, freezes), 4 (checkpoints), 5
+        // (row hashes) and 6 (window history) added.
         await raw.query(`ALTER TABLE "${schema}".sinkproof_entries DROP COLUMN entry_hash;
           ALTER TABLE "${schema}".sinkproof_claims DROP COLUMN fencing_token, DROP COLUMN released;
           DROP TABLE "${schema}".sinkproof_freezes;
           DROP TABLE "${schema}".sinkproof_checkpoints;
-          ALTER TABLE "${schema}".sinkproof_entries DROP COLUMN row_hash, DROP COLUMN row_hi, DROP COLUMN row_lo;`);
+          ALTER TABLE "${schema}".sinkproof_entries DROP COLUMN row_hash, DROP COLUMN row_hi, DROP COLUMN row_lo;
+          DROP TABLE "${schema}".sinkproof_windows;`);
         await raw.query(
           `UPDATE "${schema}".sinkproof_meta SET value = '1' WHERE name = 'schema_version'`,
         );

@@ -141,6 +141,15 @@ describe("reconcile({ concurrency })", () => {
   });
 
   it("the receipts of a sink's missing entries are read a batch at a time, not one after another", async () => {
+    for (const batchCall of [true, false]) await missingReceipts(batchCall);
+  });
+
+  /**
+   * 600 entries acknowledged, 500 lost: each missing entry's receipt read. With the batch
+   * operation, one `getReceiptsMany` per 256 scanned entries; a ledger object without it
+   * (`batchCall` false), one `getReceipts` per missing entry, many at once.
+   */
+  async function missingReceipts(batchCall: boolean): Promise<void> {
     const ledger = await ledgerWith(600);
     // The warehouse acknowledged every entry, then lost them all but 100.
     for await (const entry of ledger.scan()) {
@@ -162,8 +171,16 @@ describe("reconcile({ concurrency })", () => {
     let running = 0;
     let most = 0;
     let calls = 0;
+    const batches: number[] = [];
     const watched = new Proxy(ledger, {
       get(target, property, receiver) {
+        if (property === "getReceiptsMany") {
+          if (!batchCall) return undefined;
+          return async (sink: string, keys: readonly string[]) => {
+            batches.push(keys.length);
+            return target.getReceiptsMany(sink, keys);
+          };
+        }
         if (property === "getReceipts") {
           return async (sink: string, key: string) => {
             calls++;
@@ -196,9 +213,16 @@ describe("reconcile({ concurrency })", () => {
     });
     expect(report.sinks[0]?.counts["missing-lost"]).toBe(500);
     expect(report.sinks[0]?.contradicted, "each missing entry's receipt was read").toBe(500);
-    expect(calls).toBe(500);
-    expect(most, "receipts read at once").toBeGreaterThan(50);
-  });
+    if (batchCall) {
+      // Scanned in batches of 256: 1-256 (156 of them missing), 257-512, 513-600.
+      expect(batches).toEqual([156, 256, 88]);
+      expect(calls, "no receipt read one key at a time").toBe(0);
+    } else {
+      expect(batches).toEqual([]);
+      expect(calls).toBe(500);
+      expect(most, "receipts read at once").toBeGreaterThan(50);
+    }
+  }
 
   it("refuses a concurrency that is not an integer from 1 to 256", async () => {
     const ledger = await ledgerWith(1);

@@ -31,7 +31,7 @@ describe("createFaultyLedger", () => {
     const inner = new MemoryLedger();
     const faulty = createFaultyLedger(inner);
     const listed: string[] = [...LEDGER_CALLS, ...LEDGER_SCANS];
-    expect(new Set(listed).size).toBe(31);
+    expect(new Set(listed).size).toBe(34);
     for (const method of listed) {
       expect(typeof (inner as never)[method], method).toBe("function");
       expect(typeof (faulty as never)[method], method).toBe("function");

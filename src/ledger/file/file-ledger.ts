@@ -64,6 +64,7 @@ import type {
   Receipt,
   ReconcileCheckpoint,
   SinkFreeze,
+  WindowSample,
 } from "../types.js";
 import { isFinalStatus } from "../validate.js";
 import { MAX_ENTRIES } from "./columns.js";
@@ -325,6 +326,13 @@ export class FileLedger extends BaseLedger {
     return this.#state.receipts.get(sink, key);
   }
 
+  protected override async _getReceiptsMany(
+    sink: string,
+    keys: readonly string[],
+  ): Promise<readonly (readonly Receipt[])[]> {
+    return keys.map((key) => this.#state.receipts.get(sink, key));
+  }
+
   protected async *_scanReceipts(sink: string, from: number, to: number): AsyncIterable<Receipt> {
     yield* this.#state.receipts.scan(sink, from, to);
   }
@@ -447,6 +455,17 @@ export class FileLedger extends BaseLedger {
     await this.#log.write(jsonFrame(KIND.checkpoint, checkpoint), () => {
       this.#state.checkpoints.set(checkpoint.sink, checkpoint);
     });
+  }
+
+  protected override async _recordWindows(samples: readonly WindowSample[]): Promise<void> {
+    await this.#log.write(jsonFrame(KIND.windows, samples), () => this.#state.windows.add(samples));
+  }
+
+  protected override async _windowHistory(
+    sink: string,
+    limit: number,
+  ): Promise<readonly unknown[]> {
+    return this.#state.windows.get(sink, limit);
   }
 
   protected async _getFreezes(sink: string | undefined): Promise<readonly SinkFreeze[]> {

@@ -66,6 +66,8 @@ export const KIND = {
   compact: 9,
   /** A reconciliation checkpoint (the whole record), replacing the sink's previous one. */
   checkpoint: 10,
+  /** Consistency-window samples (an array of them), appended to their sinks' histories. */
+  windows: 11,
 } as const;
 
 /**

@@ -21,7 +21,8 @@ import { CorruptionError } from "../../errors.js";
 import { deepFreeze } from "../../internal/freeze.js";
 import { logger } from "../../observe/debug.js";
 import { FreezeTable } from "../state.js";
-import type { AuditHead, AuditRecord, Receipt, SinkFreeze } from "../types.js";
+import type { AuditHead, AuditRecord, Receipt, SinkFreeze, WindowSample } from "../types.js";
+import { WindowHistories } from "../windows.js";
 import type { EntryTable } from "./entries.js";
 import { decodeJson, KIND, MalformedBody } from "./frames.js";
 import type { DirectoryLock } from "./lock.js";
@@ -82,6 +83,8 @@ export class FileState {
   readonly watermarks: Map<string, number> = new Map();
   /** Reconciliation checkpoints as stored (checked by the ledger when read). */
   readonly checkpoints: Map<string, unknown> = new Map();
+  /** Consistency-window histories, each sink's most recent samples as stored (checked when read). */
+  readonly windows: WindowHistories = new WindowHistories();
   /** The next fencing token to give, and the first one not yet reserved on disk. */
   fenceNext = 1;
   fenceLimit = 1;
@@ -322,6 +325,17 @@ class Replay {
           );
         }
         state.checkpoints.set(checkpoint.sink, checkpoint);
+        return;
+      }
+      case KIND.windows: {
+        const samples = decodeJson(body) as unknown;
+        if (
+          !Array.isArray(samples) ||
+          !samples.every((s) => typeof s === "object" && s !== null && typeof s.sink === "string")
+        ) {
+          throw new MalformedBody("window samples are not a list of samples, each of a sink");
+        }
+        state.windows.add(samples as WindowSample[]);
         return;
       }
       case KIND.compact: {

@@ -28,7 +28,7 @@ import { transaction } from "./transaction.js";
  * console.log(`this sinkproof writes ledger schema ${POSTGRES_SCHEMA_VERSION}`);
  * ```
  */
-export const POSTGRES_SCHEMA_VERSION = 5;
+export const POSTGRES_SCHEMA_VERSION = 6;
 
 /**
  * Migrations by the version they lead to, given the quoted schema. Never edit a released
@@ -125,6 +125,16 @@ export const MIGRATIONS: readonly ((s: string) => string)[] = [
   ) AS h
   WHERE e.position = h.position;
   CREATE INDEX sinkproof_entries_by_row_hash ON ${s}.sinkproof_entries (row_hash, position) INCLUDE (row_hi, row_lo);
+  `,
+  // Consistency-window history: each sink's most recent samples (each as JSON text), in
+  // the order recorded.
+  (s) => `
+  CREATE TABLE ${s}.sinkproof_windows (
+    seq bigserial PRIMARY KEY,
+    sink text NOT NULL,
+    sample text NOT NULL
+  );
+  CREATE INDEX sinkproof_windows_by_sink ON ${s}.sinkproof_windows (sink, seq);
   `,
 ];
 

@@ -80,6 +80,7 @@ import type {
   Receipt,
   ReconcileCheckpoint,
   SinkFreeze,
+  WindowSample,
 } from "../types.js";
 import { isFinalStatus } from "../validate.js";
 import { appendFresh, appendPlanned } from "./append.js";
@@ -340,6 +341,24 @@ export class PostgresLedger extends BaseLedger {
   protected async _getReceipts(sink: string, key: string): Promise<readonly Receipt[]> {
     const { rows } = await this.#query({ ...this.#q.receipts, values: [sink, key] });
     return rows.map((row) => parseStoredJson(row.receipt) as Receipt);
+  }
+
+  protected override async _getReceiptsMany(
+    sink: string,
+    keys: readonly string[],
+  ): Promise<readonly (readonly Receipt[])[]> {
+    const { rows } = await this.#query({ ...this.#q.receiptsOfKeys, values: [sink, keys] });
+    const byKey = new Map<string, Receipt[]>();
+    for (const row of rows) {
+      const key = String(row.key);
+      let list = byKey.get(key);
+      if (list === undefined) {
+        list = [];
+        byKey.set(key, list);
+      }
+      list.push(parseStoredJson(row.receipt) as Receipt);
+    }
+    return keys.map((key) => byKey.get(key) ?? []);
   }
 
   protected async *_scanReceipts(sink: string, from: number, to: number): AsyncIterable<Receipt> {
@@ -707,6 +726,29 @@ export class PostgresLedger extends BaseLedger {
       ...this.#q.putCheckpoint,
       values: [checkpoint.sink, JSON.stringify(checkpoint)],
     });
+  }
+
+  protected override async _recordWindows(
+    samples: readonly WindowSample[],
+    keep: number,
+  ): Promise<void> {
+    const sinks = samples.map((sample) => sample.sink);
+    await this.#transaction(async (client): Promise<[undefined, boolean]> => {
+      await client.query({
+        ...this.#q.insertWindows,
+        values: [sinks, samples.map((sample) => JSON.stringify(sample))],
+      });
+      await client.query({ ...this.#q.trimWindows, values: [[...new Set(sinks)], keep] });
+      return [undefined, true];
+    });
+  }
+
+  protected override async _windowHistory(
+    sink: string,
+    limit: number,
+  ): Promise<readonly unknown[]> {
+    const { rows } = await this.#query({ ...this.#q.windows, values: [sink, limit] });
+    return rows.map((row) => parseStoredJson(row.sample));
   }
 
   protected async _getFreezes(sink: string | undefined): Promise<readonly SinkFreeze[]> {

@@ -38,6 +38,7 @@ export interface Tables {
   readonly claims: string;
   readonly freezes: string;
   readonly checkpoints: string;
+  readonly windows: string;
   readonly audit: string;
   /** `sinkproof_meta`: the schema version. */
   readonly meta: string;
@@ -55,6 +56,7 @@ export function tables(schema: string): Tables {
     claims: `${s}.sinkproof_claims`,
     freezes: `${s}.sinkproof_freezes`,
     checkpoints: `${s}.sinkproof_checkpoints`,
+    windows: `${s}.sinkproof_windows`,
     audit: `${s}.sinkproof_audit`,
     meta: `${s}.sinkproof_meta`,
   };
@@ -84,6 +86,7 @@ type StatementName =
   | "putReceipt"
   | "putReceipts"
   | "byKeys"
+  | "receiptsOfKeys"
   | "takeClaims"
   | "lastFinals"
   | "currentClaims"
@@ -102,6 +105,9 @@ type StatementName =
   | "putFreeze"
   | "checkpoint"
   | "putCheckpoint"
+  | "insertWindows"
+  | "trimWindows"
+  | "windows"
   | "digestBuckets"
   | "digestPositions"
   | "deleteFreeze"
@@ -184,6 +190,10 @@ function receiptStatements(t: Tables, named: Named) {
     receipts: named(
       "receipts",
       `SELECT receipt FROM ${t.receipts} WHERE sink = $1 AND key = $2 ORDER BY seq`,
+    ),
+    receiptsOfKeys: named(
+      "receipts_of_keys",
+      `SELECT key, receipt FROM ${t.receipts} WHERE sink = $1 AND key = ANY($2::text[]) ORDER BY seq`,
     ),
     scanReceipts: named(
       "scan_receipts",
@@ -276,6 +286,20 @@ function freezeAndAuditStatements(t: Tables, named: Named) {
     putCheckpoint: named(
       "put_checkpoint",
       `INSERT INTO ${t.checkpoints} (sink, checkpoint) VALUES ($1, $2) ON CONFLICT (sink) DO UPDATE SET checkpoint = excluded.checkpoint`,
+    ),
+    // Samples in the order given ($1 sinks, $2 samples as JSON text).
+    insertWindows: named(
+      "insert_windows",
+      `INSERT INTO ${t.windows} (sink, sample) SELECT u.sink, u.sample FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(sink, sample, n) ORDER BY u.n`,
+    ),
+    // Every sample of the sinks $1 but each one's most recent $2.
+    trimWindows: named(
+      "trim_windows",
+      `DELETE FROM ${t.windows} AS w USING (SELECT seq, row_number() OVER (PARTITION BY sink ORDER BY seq DESC) AS n FROM ${t.windows} WHERE sink = ANY($1::text[])) AS r WHERE w.seq = r.seq AND r.n > $2::bigint`,
+    ),
+    windows: named(
+      "windows",
+      `SELECT sample FROM (SELECT seq, sample FROM ${t.windows} WHERE sink = $1 ORDER BY seq DESC LIMIT $2::bigint) AS recent ORDER BY seq`,
     ),
     // Digest mode's ledger side: $1 from, $2 to, $3 bucket width, $4 through.
     digestBuckets: named(

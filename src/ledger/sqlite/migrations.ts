@@ -26,7 +26,7 @@ import type { Database } from "./driver.js";
  * db.pragma("user_version", { simple: true }) <= SQLITE_SCHEMA_VERSION; // this version reads it
  * ```
  */
-export const SQLITE_SCHEMA_VERSION = 5;
+export const SQLITE_SCHEMA_VERSION = 6;
 
 /**
  * Migrations by the version they lead to: SQL, or a step that runs statements of its own.
@@ -147,6 +147,16 @@ const MIGRATIONS: readonly (string | ((db: Database, path: string) => void))[] =
       "CREATE INDEX sinkproof_entries_by_row_hash ON sinkproof_entries (row_hash, position, row_hi, row_lo)",
     );
   },
+  // 6: consistency-window history, each sink's most recent samples (each as JSON text), in
+  // the order recorded.
+  `
+  CREATE TABLE sinkproof_windows (
+    seq INTEGER PRIMARY KEY,
+    sink TEXT NOT NULL,
+    sample TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX sinkproof_windows_by_sink ON sinkproof_windows (sink, seq);
+  `,
 ];
 
 /** The database's schema version; a newer one than this code is `database_too_new`. */

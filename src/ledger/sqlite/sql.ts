@@ -10,7 +10,15 @@
 import type { ClaimRequest, FreezeChange, FreezeChanged, ReceiptsCompacted } from "../base.js";
 import { parseStoredJson } from "../read-checks.js";
 import type { EntryRow } from "../sql-rows.js";
-import type { AuditHead, AuditRecord, Claim, ClaimResult, Receipt, SinkFreeze } from "../types.js";
+import type {
+  AuditHead,
+  AuditRecord,
+  Claim,
+  ClaimResult,
+  Receipt,
+  SinkFreeze,
+  WindowSample,
+} from "../types.js";
 import { isFinalStatus } from "../validate.js";
 import type { Database, Statement } from "./driver.js";
 
@@ -52,6 +60,9 @@ type Name =
   | "scanAudit"
   | "checkpoint"
   | "putCheckpoint"
+  | "insertWindow"
+  | "trimWindows"
+  | "windows"
   | "digestBuckets"
   | "digestPositions";
 
@@ -79,6 +90,12 @@ const TEXTS: Readonly<Record<Name, string>> = {
   checkpoint: "SELECT checkpoint FROM sinkproof_checkpoints WHERE sink = ?",
   putCheckpoint:
     "INSERT INTO sinkproof_checkpoints (sink, checkpoint) VALUES (?, ?) ON CONFLICT (sink) DO UPDATE SET checkpoint = excluded.checkpoint",
+  insertWindow: "INSERT INTO sinkproof_windows (sink, sample) VALUES (?, ?)",
+  // Every sample of the sink but its most recent `keep` (the one `keep` places back and older).
+  trimWindows:
+    "DELETE FROM sinkproof_windows WHERE sink = @sink AND seq <= (SELECT seq FROM sinkproof_windows WHERE sink = @sink ORDER BY seq DESC LIMIT 1 OFFSET @keep)",
+  windows:
+    "SELECT sample FROM (SELECT seq, sample FROM sinkproof_windows WHERE sink = ? ORDER BY seq DESC LIMIT ?) ORDER BY seq",
   putFreeze: "INSERT INTO sinkproof_freezes (sink, origin, audit, state) VALUES (?, ?, ?, ?)",
   deleteFreeze: "DELETE FROM sinkproof_freezes WHERE sink = ? AND origin = ?",
   lastAudit: "SELECT idx, hash FROM sinkproof_audit ORDER BY idx DESC LIMIT 1",
@@ -146,6 +163,10 @@ export interface Prepared extends Statements {
   readonly claimMany: Transaction<[readonly ClaimRequest[]], ClaimResult[]>;
   /** The entry rows of many keys, read in one transaction. */
   readonly getMany: Transaction<[readonly string[]], (EntryRow | undefined)[]>;
+  /** The receipt rows of many keys of one sink, read in one transaction. */
+  readonly receiptsMany: Transaction<[string, readonly string[]], { receipt: string }[][]>;
+  /** Window samples appended in one transaction, each sink trimmed to its most recent `keep`. */
+  readonly recordWindows: Transaction<[readonly WindowSample[], number], void>;
   /** Many claims released in one transaction. */
   readonly releaseMany: Transaction<[readonly Claim[]], boolean[]>;
   /** A freeze set or lifted, with its audit record. */
@@ -175,9 +196,17 @@ export function prepareAll(db: Database): Prepared {
     getMany: db.transaction((keys: readonly string[]) =>
       keys.map((key) => s.byKey.get(key) as EntryRow | undefined),
     ),
+    receiptsMany: db.transaction((sink: string, keys: readonly string[]) =>
+      keys.map((key) => s.receipts.all(sink, key) as { receipt: string }[]),
+    ),
     releaseMany: db.transaction((claims: readonly Claim[]) =>
       claims.map((c) => s.release.run(c.sink, c.key, c.token).changes === 1),
     ),
+    recordWindows: db.transaction((samples: readonly WindowSample[], keep: number) => {
+      for (const sample of samples) s.insertWindow.run(sample.sink, JSON.stringify(sample));
+      for (const sink of new Set(samples.map((sample) => sample.sink)))
+        s.trimWindows.run({ sink, keep });
+    }),
     changeFreeze: freezeTransaction(db, s),
     appendAudit: auditTransaction(db, s),
     compactReceipts: db.transaction(

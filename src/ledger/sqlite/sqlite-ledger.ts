@@ -86,6 +86,7 @@ import type {
   Receipt,
   ReconcileCheckpoint,
   SinkFreeze,
+  WindowSample,
 } from "../types.js";
 import { busyBackoff, type Database, DRIVER_BUSY_MS, loadDriver, sleep } from "./driver.js";
 import { isBusy, openError, translateSqliteError } from "./errors.js";
@@ -411,6 +412,14 @@ export class SqliteLedger extends BaseLedger {
     );
   }
 
+  protected override async _getReceiptsMany(
+    sink: string,
+    keys: readonly string[],
+  ): Promise<readonly (readonly Receipt[])[]> {
+    const lists = await this.#run(() => this.#s.receiptsMany(sink, keys));
+    return lists.map((rows) => rows.map((row) => parseStoredJson(row.receipt) as Receipt));
+  }
+
   protected async *_scanReceipts(sink: string, from: number, to: number): AsyncIterable<Receipt> {
     let position = from;
     let seq = 0;
@@ -538,6 +547,21 @@ export class SqliteLedger extends BaseLedger {
 
   protected override async _putCheckpoint(checkpoint: ReconcileCheckpoint): Promise<void> {
     await this.#run(() => this.#s.putCheckpoint.run(checkpoint.sink, JSON.stringify(checkpoint)));
+  }
+
+  protected override async _recordWindows(
+    samples: readonly WindowSample[],
+    keep: number,
+  ): Promise<void> {
+    await this.#run(() => this.#s.recordWindows.immediate(samples, keep));
+  }
+
+  protected override async _windowHistory(
+    sink: string,
+    limit: number,
+  ): Promise<readonly unknown[]> {
+    const rows = await this.#run(() => this.#s.windows.all(sink, limit) as { sample: string }[]);
+    return rows.map((row) => parseStoredJson(row.sample));
   }
 
   protected async _getFreezes(sink: string | undefined): Promise<readonly SinkFreeze[]> {
