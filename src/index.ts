@@ -187,6 +187,7 @@ export type {
   LedgerCapabilities,
   LedgerEntry,
   PositionRange,
+  PutCheckpointOptions,
   PutReceiptStatus,
   Receipt,
   ReceiptCompaction,

@@ -203,6 +203,7 @@ const EXPECTED: Record<keyof typeof ENTRY_POINTS, { values: string[]; types: str
       "PublishItem",
       "Published",
       "PublishedMany",
+      "PutCheckpointOptions",
       "PutReceiptStatus",
       "Receipt",
       "ReceiptCompaction",

@@ -106,6 +106,7 @@ import type {
   LedgerCapabilities,
   LedgerEntry,
   PositionRange,
+  PutCheckpointOptions,
   PutReceiptStatus,
   Receipt,
   ReceiptCompaction,
@@ -180,6 +181,8 @@ export abstract class BaseLedger implements Ledger {
   readonly #audit = new AuditWriter();
   /** Position and id of the entries appended or read lately: receipts' entry checks. */
   readonly #known = new KnownEntries();
+  /** The last `putCheckpoint` of this ledger object: puts run one at a time. */
+  #checkpointTurn: Promise<unknown> = Promise.resolve();
 
   constructor(ledgerOptions: LedgerOptions = {}) {
     const options = checkLedgerOptions(ledgerOptions);
@@ -376,6 +379,28 @@ export abstract class BaseLedger implements Ledger {
   /** Replaces the checkpoint of `checkpoint.sink`, durably (checked already). */
   protected async _putCheckpoint(checkpoint: ReconcileCheckpoint): Promise<void> {
     throw noCheckpoints(this.constructor.name, checkpoint.sink);
+  }
+
+  /**
+   * Compare-and-set: replaces the checkpoint of `checkpoint.sink` only if the one stored is
+   * `expected` (null: none), as one atomic step; false when it is not (nothing stored).
+   * Both are checked already. The default reads with `_getCheckpoint`, compares their
+   * JSON and puts with `_putCheckpoint`; `BaseLedger` runs one put at a time per ledger
+   * object, so it is atomic in one process. A storage shared by several processes
+   * overrides it with one atomic statement (the SQL ledgers do).
+   */
+  protected async _replaceCheckpoint(
+    checkpoint: ReconcileCheckpoint,
+    expected: ReconcileCheckpoint | null,
+  ): Promise<boolean> {
+    const stored = adoptCheckpoint(
+      await this._getCheckpoint(checkpoint.sink),
+      checkpoint.sink,
+      this.storageSite("checkpoints"),
+    );
+    if (JSON.stringify(stored ?? null) !== JSON.stringify(expected)) return false;
+    await this._putCheckpoint(checkpoint);
+    return true;
   }
 
   /**
@@ -834,9 +859,20 @@ export abstract class BaseLedger implements Ledger {
     return adoptCheckpoint(stored, sink, this.storageSite("checkpoints"));
   }
 
-  async putCheckpoint(checkpoint: ReconcileCheckpoint): Promise<void> {
+  async putCheckpoint(
+    checkpoint: ReconcileCheckpoint,
+    options?: PutCheckpointOptions,
+  ): Promise<boolean> {
     this.assertOpen();
     const checked = checkCheckpoint(checkpoint, "checkpoint");
+    const given = readOptions<PutCheckpointOptions>(options, "options", ["expected"]).expected;
+    const expected =
+      given === undefined || given === null ? given : checkCheckpoint(given, "options.expected");
+    if (expected != null && expected.sink !== checked.sink)
+      invalidArgument(
+        "options.expected.sink",
+        `must be the sink of the checkpoint (${JSON.stringify(checked.sink)}), got ${JSON.stringify(expected.sink)}`,
+      );
     const head = await this.head();
     if (checked.through > head) {
       invalidArgument(
@@ -844,7 +880,19 @@ export abstract class BaseLedger implements Ledger {
         `is ${checked.through}, past the head of the ledger (${head})`,
       );
     }
-    await this.#run(() => this._putCheckpoint(checked));
+    // One put at a time in this process: a compare-and-set of the default below is then
+    // atomic here (and the SQL ledgers make theirs atomic across processes).
+    const turn = this.#checkpointTurn.then(() =>
+      this.#run(async () => {
+        if (expected === undefined) {
+          await this._putCheckpoint(checked);
+          return true;
+        }
+        return this._replaceCheckpoint(checked, expected);
+      }),
+    );
+    this.#checkpointTurn = turn.catch(() => undefined);
+    return turn;
   }
 
   async recordWindows(samples: readonly WindowSample[]): Promise<void> {

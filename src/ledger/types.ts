@@ -534,6 +534,15 @@ export interface WindowHistoryQuery {
 /** How many samples of each sink's window history a ledger keeps: older ones are dropped. */
 export const WINDOW_HISTORY_LIMIT = 1000;
 
+/** {@link Ledger.putCheckpoint}'s options. */
+export interface PutCheckpointOptions {
+  /**
+   * Store only if the sink's checkpoint is still this one (`null`: the sink has none), in
+   * the same atomic step: a compare-and-set. Absent: store whatever is there.
+   */
+  readonly expected?: ReconcileCheckpoint | null | undefined;
+}
+
 /** What a ledger promises; the conformance suite reads these to choose its tests. */
 export interface LedgerCapabilities {
   /**
@@ -703,11 +712,14 @@ export interface Ledger {
   getCheckpoint(sink: string): Promise<ReconcileCheckpoint | undefined>;
 
   /**
-   * Replaces the reconciliation checkpoint of `checkpoint.sink`, durably. `through` must
-   * not be past the head. The ledger checks its shape, not its truth: `reconcile` decides
-   * whether to trust it. `unsupported` as for `getCheckpoint`.
+   * Replaces the reconciliation checkpoint of `checkpoint.sink`, durably, and answers true.
+   * `through` must not be past the head. The ledger checks its shape, not its truth:
+   * `reconcile` decides whether to trust it. With `options.expected`, a compare-and-set:
+   * stored only if the sink's checkpoint is still exactly that one (`null`: none yet), as
+   * one atomic step, else nothing is stored and the answer is false; so of two passes that
+   * read the same checkpoint, one moves it. `unsupported` as for `getCheckpoint`.
    */
-  putCheckpoint(checkpoint: ReconcileCheckpoint): Promise<void>;
+  putCheckpoint(checkpoint: ReconcileCheckpoint, options?: PutCheckpointOptions): Promise<boolean>;
 
   /**
    * Appends samples to their sinks' consistency-window histories, durably, in the order

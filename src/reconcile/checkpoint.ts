@@ -208,9 +208,9 @@ function sameCheckpoint(
 /**
  * Stores `next` unless another pass changed the sink's checkpoint since this one read
  * it (a sweep that moved it back over old drift must not be overwritten by a pass that
- * started before it): true when stored. The read and the write are two calls, so two
- * passes finishing in the same instant can still race; running one scheduler per ledger
- * (`createMonitor` never runs two passes at once) avoids it.
+ * started before it): true when stored. The store is a compare-and-set in the ledger
+ * (`putCheckpoint`'s `expected`), so of two passes finishing at the same instant on one
+ * checkpoint, one stores and the other does not.
  */
 export async function storeCheckpoint(
   ledger: Ledger,
@@ -219,6 +219,8 @@ export async function storeCheckpoint(
 ): Promise<boolean> {
   const current = await ledger.getCheckpoint(next.sink);
   if (!sameCheckpoint(current, start.previous)) return false;
-  await ledger.putCheckpoint(next);
-  return true;
+  // Compare-and-set against what the pass began from: another pass that stored its own
+  // since (after the read above) wins, and this one stores nothing.
+  const stored = await ledger.putCheckpoint(next, { expected: current ?? null });
+  return stored !== false;
 }

@@ -65,6 +65,65 @@ export const ledgerCheckpointCases: ConformanceGroup = defineGroup((test, durabl
     assert.ok(Object.isFrozen(await ledger.getCheckpoint("warehouse")), "answers are frozen");
   });
 
+  test("with expected, a put is a compare-and-set: of racing puts from one checkpoint, one stores", async (ledger, t) => {
+    const [e1, e2, e3] = (await fill(ledger, t, 3)) as [LedgerEntry, LedgerEntry, LedgerEntry];
+    assert.equal(
+      await ledger.putCheckpoint(checkpointAt(e1), { expected: null }),
+      true,
+      "none yet",
+    );
+    assert.equal(
+      await ledger.putCheckpoint(checkpointAt(e2), { expected: null }),
+      false,
+      "there is one now",
+    );
+    assert.deepEqual(await ledger.getCheckpoint("warehouse"), checkpointAt(e1), "nothing stored");
+    assert.equal(
+      await ledger.putCheckpoint(checkpointAt(e2), { expected: checkpointAt(e1) }),
+      true,
+    );
+    assert.equal(
+      await ledger.putCheckpoint(checkpointAt(e3), { expected: checkpointAt(e1) }),
+      false,
+      "a stale expected",
+    );
+    assert.equal(
+      await ledger.putCheckpoint(checkpointAt(e3), {
+        expected: { ...checkpointAt(e2), at: "2026-01-01T00:00:00.001Z" },
+      }),
+      false,
+      "one field differs",
+    );
+    assert.deepEqual(await ledger.getCheckpoint("warehouse"), checkpointAt(e2));
+    assert.equal(await ledger.putCheckpoint(checkpointAt(e1)), true, "a plain put stores");
+    // Racing: every put expects the same checkpoint; exactly one may replace it.
+    const racers = Array.from({ length: 8 }, (_, i) => ({
+      ...checkpointAt(e3),
+      at: `2026-01-01T00:00:0${i}.000Z`,
+    }));
+    const answers = await Promise.all(
+      racers.map((c) => ledger.putCheckpoint(c, { expected: checkpointAt(e1) })),
+    );
+    assert.equal(answers.filter(Boolean).length, 1, `one of the racing puts stores: ${answers}`);
+    assert.deepEqual(await ledger.getCheckpoint("warehouse"), racers[answers.indexOf(true)]);
+    // A checkpoint of another sink, or a bad one, is refused.
+    await rejectsWith(
+      ledger.putCheckpoint(checkpointAt(e1), { expected: checkpointAt(e1, "search") }),
+      isArgumentAt("options.expected.sink"),
+      "expected of another sink",
+    );
+    await rejectsWith(
+      ledger.putCheckpoint(checkpointAt(e1), { expected: { ...checkpointAt(e1), through: -1 } }),
+      isArgumentAt("options.expected.through"),
+      "a malformed expected",
+    );
+    await rejectsWith(
+      ledger.putCheckpoint(checkpointAt(e1), { expeted: null } as never),
+      isArgumentAt("options.expeted"),
+      "a misspelt option",
+    );
+  });
+
   if (durable) {
     test("a checkpoint survives a reopen", async (ledger, t) => {
       const [, e2] = (await fill(ledger, t, 2)) as [LedgerEntry, LedgerEntry];

@@ -751,6 +751,22 @@ export class PostgresLedger extends BaseLedger {
     return rows.map((row) => parseStoredJson(row.sample));
   }
 
+  protected override async _replaceCheckpoint(
+    checkpoint: ReconcileCheckpoint,
+    expected: ReconcileCheckpoint | null,
+  ): Promise<boolean> {
+    // One statement each: the row's lock decides between two processes swapping at once.
+    const json = JSON.stringify(checkpoint);
+    const result =
+      expected === null
+        ? await this.#query({ ...this.#q.insertCheckpoint, values: [checkpoint.sink, json] })
+        : await this.#query({
+            ...this.#q.swapCheckpoint,
+            values: [checkpoint.sink, json, JSON.stringify(expected)],
+          });
+    return result.rowCount === 1;
+  }
+
   protected async _getFreezes(sink: string | undefined): Promise<readonly SinkFreeze[]> {
     const { rows } =
       sink === undefined

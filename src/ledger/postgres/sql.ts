@@ -105,6 +105,8 @@ type StatementName =
   | "putFreeze"
   | "checkpoint"
   | "putCheckpoint"
+  | "insertCheckpoint"
+  | "swapCheckpoint"
   | "insertWindows"
   | "trimWindows"
   | "windows"
@@ -286,6 +288,15 @@ function freezeAndAuditStatements(t: Tables, named: Named) {
     putCheckpoint: named(
       "put_checkpoint",
       `INSERT INTO ${t.checkpoints} (sink, checkpoint) VALUES ($1, $2) ON CONFLICT (sink) DO UPDATE SET checkpoint = excluded.checkpoint`,
+    ),
+    // Compare-and-set: put only where the sink has none, or has exactly $3.
+    insertCheckpoint: named(
+      "insert_checkpoint",
+      `INSERT INTO ${t.checkpoints} (sink, checkpoint) VALUES ($1, $2) ON CONFLICT (sink) DO NOTHING`,
+    ),
+    swapCheckpoint: named(
+      "swap_checkpoint",
+      `UPDATE ${t.checkpoints} SET checkpoint = $2 WHERE sink = $1 AND checkpoint = $3`,
     ),
     // Samples in the order given ($1 sinks, $2 samples as JSON text).
     insertWindows: named(

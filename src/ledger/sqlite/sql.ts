@@ -163,6 +163,8 @@ export interface Prepared extends Statements {
   readonly claimMany: Transaction<[readonly ClaimRequest[]], ClaimResult[]>;
   /** The entry rows of many keys, read in one transaction. */
   readonly getMany: Transaction<[readonly string[]], (EntryRow | undefined)[]>;
+  /** A checkpoint put only if the stored one's JSON text is `expected` (null: none). */
+  readonly replaceCheckpoint: Transaction<[string, string, string | null], boolean>;
   /** The receipt rows of many keys of one sink, read in one transaction. */
   readonly receiptsMany: Transaction<[string, readonly string[]], { receipt: string }[][]>;
   /** Window samples appended in one transaction, each sink trimmed to its most recent `keep`. */
@@ -195,6 +197,14 @@ export function prepareAll(db: Database): Prepared {
     claimMany: db.transaction((requests: readonly ClaimRequest[]) => claimAll(s, requests)),
     getMany: db.transaction((keys: readonly string[]) =>
       keys.map((key) => s.byKey.get(key) as EntryRow | undefined),
+    ),
+    replaceCheckpoint: db.transaction(
+      (sink: string, json: string, expected: string | null): boolean => {
+        const row = s.checkpoint.get(sink) as { checkpoint: string } | undefined;
+        if ((row?.checkpoint ?? null) !== expected) return false;
+        s.putCheckpoint.run(sink, json);
+        return true;
+      },
     ),
     receiptsMany: db.transaction((sink: string, keys: readonly string[]) =>
       keys.map((key) => s.receipts.all(sink, key) as { receipt: string }[]),

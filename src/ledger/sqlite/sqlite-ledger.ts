@@ -564,6 +564,15 @@ export class SqliteLedger extends BaseLedger {
     return rows.map((row) => parseStoredJson(row.sample));
   }
 
+  protected override async _replaceCheckpoint(
+    checkpoint: ReconcileCheckpoint,
+    expected: ReconcileCheckpoint | null,
+  ): Promise<boolean> {
+    const json = JSON.stringify(checkpoint);
+    const want = expected === null ? null : JSON.stringify(expected);
+    return this.#run(() => this.#s.replaceCheckpoint.immediate(checkpoint.sink, json, want));
+  }
+
   protected async _getFreezes(sink: string | undefined): Promise<readonly SinkFreeze[]> {
     return this.#run(() =>
       (
