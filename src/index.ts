@@ -262,6 +262,7 @@ export type {
   FindingOf,
   FreezePolicy,
   HashRange,
+  HistoryError,
   HistoryOptions,
   InterruptedAction,
   ListedFindingKind,

@@ -153,6 +153,7 @@ const EXPECTED: Record<keyof typeof ENTRY_POINTS, { values: string[]; types: str
       "GuardTimers",
       "GuardUnfreezeOptions",
       "HashRange",
+      "HistoryError",
       "HistoryOptions",
       "IdFactory",
       "IdFactoryOptions",

@@ -667,8 +667,8 @@ export interface Ledger {
   /**
    * `getReceipts` for many keys of one sink: one answer per key in the same order, each
    * the key's receipts in the order they were put (empty for a key with none). Keys must
-   * be distinct. The SQL ledgers answer in one query; the default of `BaseLedger` asks
-   * `getReceipts` of its adapter for each key.
+   * be distinct. PostgresLedger answers in one query, SqliteLedger in one read transaction;
+   * the default of `BaseLedger` asks `_getReceipts` of its adapter for each key.
    */
   getReceiptsMany(sink: string, keys: readonly string[]): Promise<readonly (readonly Receipt[])[]>;
   /**

@@ -253,7 +253,7 @@ export function observedComparer(ctx: Context, run: SinkRun, holdings: Holdings)
           : await Promise.all(keys.map((key) => ctx.ledger.getReceipts(name, key)));
       if (!Array.isArray(found) || found.length !== keys.length || !found.every(Array.isArray))
         throw new LedgerError(
-          "ledger_failed",
+          "storage_error",
           `getReceiptsMany(${JSON.stringify(name)}, …) answered something other than one list per key`,
         );
       missing.forEach(({ entry }, k) => {

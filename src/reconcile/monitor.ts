@@ -9,7 +9,7 @@
 
 import { AsyncLocalStorage } from "node:async_hooks";
 import { performance } from "node:perf_hooks";
-import { InvalidArgumentError, LedgerError } from "../errors.js";
+import { InvalidArgumentError } from "../errors.js";
 import { errorSummary, invalidArgument, show } from "../internal/arguments.js";
 import { checkInteger, optionalFunction } from "../internal/checks.js";
 import { optionKeys, readOptions } from "../internal/options.js";
@@ -161,9 +161,10 @@ function resolveOptions(given: MonitorOptions): Resolved {
   };
   // Checked now as each pass will check them, so that a typo fails here, not every minute.
   checkReconcileOptions(reconcileOptions);
+  // Given, it is checked as reconcile checks it ("auto", the default's name, included).
   const history = options.history === undefined ? "auto" : options.history;
-  if (history !== "auto" && history !== false)
-    checkReconcileOptions({ ...reconcileOptions, history });
+  if (options.history !== undefined && options.history !== false)
+    checkReconcileOptions({ ...reconcileOptions, history: options.history });
   return {
     ledger,
     reconcileOptions,
@@ -484,21 +485,20 @@ export function createMonitor(options: MonitorOptions): Monitor {
   const readClock = (): number => checkedTime(clock, "options.clock");
 
   /**
-   * Whether the ledger keeps window history: asked once. By default a ledger without it
-   * turns history off; asked for explicitly, its `unsupported` fails the pass.
+   * Whether passes keep window history. Asked for explicitly, yes (a ledger that cannot
+   * keep it sets each report's `historyError`). By default, asked of the ledger once: one
+   * without it (`unsupported`, or no such methods) turns history off.
    */
   async function probeHistory(): Promise<boolean> {
+    if (config.history !== "auto") return true;
     const ledger = config.ledger;
-    const probe =
-      typeof ledger.windowHistory === "function"
-        ? ledger.windowHistory(config.names[0] ?? "sinkproof", { limit: 1 })
-        : Promise.reject(new LedgerError("unsupported", "the ledger has no windowHistory()"));
+    if (typeof ledger.windowHistory !== "function" || typeof ledger.recordWindows !== "function")
+      return false;
     try {
-      await probe;
+      await ledger.windowHistory(config.names[0] ?? "sinkproof", { limit: 1 });
       return true;
     } catch (caught) {
-      if (config.history !== "auto" || errorSummary(caught, "").code !== "unsupported")
-        throw caught;
+      if (errorSummary(caught, "").code !== "unsupported") throw caught;
       log("the ledger keeps no window history: passes record none");
       return false;
     }
@@ -544,6 +544,10 @@ export function createMonitor(options: MonitorOptions): Monitor {
       } catch (caught) {
         error = errorSummary(caught, "monitor_pass_failed");
       }
+    if (report?.historyError !== undefined) {
+      metrics.counter("sinkproof.monitor.history_failures", 1, { code: report.historyError.code });
+      log("the window history of this pass was not kept: %s", report.historyError.message);
+    }
     const outcome =
       error !== undefined ? "failed" : report?.consistent ? "consistent" : "inconsistent";
     passes++;

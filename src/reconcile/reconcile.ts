@@ -459,8 +459,8 @@ async function scanLedger(
  * (`SinkReport.history`), which the HTML report draws as a time series.
  *
  * Throws `InvalidArgumentError` for malformed options; ledger failures propagate (a ledger
- * that keeps no checkpoints: `LedgerError` `unsupported` for an incremental pass; one that
- * keeps no history, for `history`).
+ * that keeps no checkpoints: `LedgerError` `unsupported` for an incremental pass), but
+ * those of the history step only set the report's `historyError`.
  *
  * @example
  * ```ts
@@ -504,14 +504,24 @@ export async function reconcile(reconcileOptions: ReconcileOptions): Promise<Rec
   }
   const entries = Math.max(0, to - from + 1);
   const generatedAt = new Date(nowMs).toISOString();
-  if (resolved.historyPoints !== undefined)
-    reports = await withHistory(ledger, reports, generatedAt, resolved.historyPoints);
+  let historyError: ReconcileReport["historyError"];
+  if (resolved.historyPoints !== undefined) {
+    // After the pass (its freezes and checkpoints are stored): a history that fails must
+    // not take the findings with it.
+    try {
+      reports = await withHistory(ledger, reports, generatedAt, resolved.historyPoints);
+    } catch (error) {
+      historyError = errorSummary(error, "history_failed");
+      log("the window history was not kept: %s", historyError.message);
+    }
+  }
   return {
     generatedAt,
     consistent: reports.every((r) => r.consistent),
     range: { from, to: Math.max(to, from - 1), entries },
     sinks: reports,
     durationMs: performance.now() - started,
+    ...(historyError === undefined ? {} : { historyError }),
   };
 }
 

@@ -22,18 +22,35 @@ function fixed(value: number): string {
   return String(Math.round(value * 10) / 10);
 }
 
-/** A "nice" top for an axis that must reach `max` (1, 2 or 5 times a power of ten). */
+/**
+ * A "nice" top for an axis that must reach `max` (1, 2 or 5 times a power of ten, at
+ * least 1 ms); `max` itself when that is not a finite number above it.
+ */
 function niceTop(max: number): number {
-  if (!(max > 0)) return 1;
+  if (!(max > 1)) return 1;
   const power = 10 ** Math.floor(Math.log10(max));
-  for (const step of [1, 2, 5, 10]) if (step * power >= max) return step * power;
-  return 10 * power;
+  for (const step of [1, 2, 5, 10]) {
+    const top = step * power;
+    if (top >= max && Number.isFinite(top)) return top;
+  }
+  return max;
+}
+
+/** The least and greatest of `values` (not empty), without spreading them into a call. */
+function extent(values: readonly number[]): [number, number] {
+  let least = Number.POSITIVE_INFINITY;
+  let most = Number.NEGATIVE_INFINITY;
+  for (const v of values) {
+    if (v < least) least = v;
+    if (v > most) most = v;
+  }
+  return [least, most];
 }
 
 /** One line for a person: how many passes, how many inconsistent, the worst time behind. */
 export function historySummary(history: readonly WindowSample[]): string {
   const bad = history.filter((s) => !s.consistent).length;
-  const worst = Math.max(0, ...history.map((s) => s.behindMs));
+  const worst = history.length === 0 ? 0 : Math.max(0, extent(history.map((s) => s.behindMs))[1]);
   const span =
     history.length < 2
       ? ""
@@ -48,9 +65,8 @@ export function historySummary(history: readonly WindowSample[]): string {
 export function historyChart(history: readonly WindowSample[]): string {
   if (history.length === 0) return "";
   const times = history.map((s) => Date.parse(s.at));
-  const first = Math.min(...times);
-  const last = Math.max(...times);
-  const top = niceTop(Math.max(...history.map((s) => s.behindMs)));
+  const [first, last] = extent(times);
+  const top = niceTop(extent(history.map((s) => s.behindMs))[1]);
   const plotW = WIDTH - LEFT - RIGHT;
   const plotH = HEIGHT - TOP - BOTTOM;
   const xOf = (i: number) =>
@@ -60,7 +76,8 @@ export function historyChart(history: readonly WindowSample[]): string {
       : history.length === 1
         ? plotW / 2
         : (i / (history.length - 1)) * plotW);
-  const yOf = (ms: number) => TOP + plotH - (ms / top) * plotH;
+  // A value past the largest finite top (1e308 ms and more) is drawn at the top.
+  const yOf = (ms: number) => TOP + plotH - Math.min(1, ms / top) * plotH;
   const points = history.map((s, i) => `${fixed(xOf(i))},${fixed(yOf(s.behindMs))}`);
   const dots = history.map((s, i) => {
     const what = `${s.at}: ${s.consistent ? "consistent" : "inconsistent"}, ${formatDuration(s.behindMs)} behind (${plural(s.behindEntries, "entry", "entries")}), matched to position ${num(s.position)}`;

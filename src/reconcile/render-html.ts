@@ -309,6 +309,11 @@ export function renderHtml(m: ReportModel): string {
     )}</span></p>`,
     "</header>",
     m.summary === undefined ? "<p>No sinks were reconciled.</p>" : table(m.summary),
+    ...(report.historyError === undefined
+      ? []
+      : [
+          `<p class="error"><b>Window history not kept:</b> ${hCode(report.historyError.code)} ${h(report.historyError.message)}</p>`,
+        ]),
     ...m.sinks.map(sinkSection),
     ...(m.repair === undefined ? [] : [repairSection(m.repair)]),
     "</body>",

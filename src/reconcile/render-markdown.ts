@@ -138,6 +138,12 @@ function notes(m: ReportModel): string[] {
     }
   }
   const histories = sinks.filter((s) => s.history !== undefined && s.history.length > 0);
+  const historyError = m.report.historyError;
+  if (historyError !== undefined)
+    out.push(
+      "",
+      `> **Window history not kept:** ${mdCode(historyError.code, false)} ${mdText(historyError.message)}`,
+    );
   if (histories.length > 0) {
     out.push("", "### Consistency-window history", "");
     for (const s of histories) {

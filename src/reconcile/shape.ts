@@ -7,6 +7,7 @@
  */
 
 import { describe, invalidArgument, reading } from "../internal/arguments.js";
+import { WINDOW_HISTORY_LIMIT } from "../ledger/types.js";
 import { checkWindowSample } from "../ledger/windows.js";
 import type { RepairResult } from "./repair.js";
 import {
@@ -72,6 +73,14 @@ export function checkReportShape(given: unknown, where: string): ReconcileReport
   if (!isObject(range) || !isCount(range.from) || !isCount(range.to) || !isCount(range.entries)) {
     invalidArgument(`${where}.range`, "must be { from, to, entries } (integers ≥ 0)");
   }
+  const historyError = report.historyError;
+  if (
+    historyError !== undefined &&
+    (!isObject(historyError) ||
+      typeof historyError.code !== "string" ||
+      typeof historyError.message !== "string")
+  )
+    invalidArgument(`${where}.historyError`, "must be { code, message } (strings)");
   forEachItem(report.sinks, `${where}.sinks`, (sink, at) => {
     if (!isObject(sink) || typeof sink.name !== "string") {
       invalidArgument(at, "must be a sink report { name, basis, counts, findings, window, ... }");
@@ -94,10 +103,16 @@ export function checkReportShape(given: unknown, where: string): ReconcileReport
     ) {
       invalidArgument(`${at}.window`, "must be { position, behindEntries, behindMs }");
     }
-    if (sink.history !== undefined)
+    if (sink.history !== undefined) {
+      if (Array.isArray(sink.history) && sink.history.length > WINDOW_HISTORY_LIMIT)
+        invalidArgument(
+          `${at}.history`,
+          `must have at most ${WINDOW_HISTORY_LIMIT} samples, got ${sink.history.length}`,
+        );
       forEachItem(sink.history, `${at}.history`, (sample, p) => {
         checkWindowSample(sample, p);
       });
+    }
     forEachItem(sink.findings, `${at}.findings`, (finding, f) => {
       if (
         !isObject(finding) ||

@@ -436,8 +436,9 @@ export interface SinkReport {
   readonly outOfRange?: number | undefined;
   /**
    * With `history`: this sink's recent consistency windows as the ledger keeps them
-   * ({@link Ledger.windowHistory}), oldest first, this pass's last. The HTML report draws
-   * them as a time series.
+   * ({@link Ledger.windowHistory}), oldest first, this pass's last (a sink that could not
+   * be read records none: its series skips this pass). The HTML report draws them as a
+   * time series.
    */
   readonly history?: readonly WindowSample[] | undefined;
 }
@@ -520,6 +521,22 @@ export interface ReconcileReport {
   readonly sinks: readonly SinkReport[];
   /** Total time, ms. */
   readonly durationMs: number;
+  /**
+   * With `history`: set when the history could not be recorded or read (the ledger keeps
+   * none, or failed, or a stored sample is damaged): what was thrown. The findings stand;
+   * the sinks' reports then carry no `history`.
+   */
+  readonly historyError?: HistoryError | undefined;
+}
+
+/** Why a report asked for `history` carries none: what the history step threw. */
+export interface HistoryError {
+  /** The error's `code` (`unsupported`, `corruption`, a driver's). */
+  readonly code: string;
+  /** Its message. */
+  readonly message: string;
+  /** Its `path`, for an argument the ledger refused. */
+  readonly path?: string;
 }
 
 /** Progress of a reconciliation, reported now and then. */
@@ -601,8 +618,9 @@ export interface ReconcileOptions {
    * ({@link Ledger.recordWindows}; each sink's last 1,000 are kept), and puts each sink's
    * recent history in its report (`SinkReport.history`, drawn by the HTML report as a time
    * series): `true` for its last 100 passes, or `{ points }` for that many (1 to 1,000).
-   * A sink that could not be read records no sample (a gap in its series). Needs a ledger
-   * that keeps history, as sinkproof's four do (else `LedgerError` `unsupported`).
+   * A sink that could not be read records no sample. A history that cannot be recorded or
+   * read (a ledger that keeps none: `unsupported`; a failure; a damaged sample) does not
+   * fail the pass: the report says so in `historyError`, and its sinks carry no history.
    * @default false
    */
   readonly history?: boolean | HistoryOptions | undefined;

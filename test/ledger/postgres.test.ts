@@ -681,6 +681,26 @@ describe.skipIf(skip)("PostgresLedger", () => {
         expect(await ledger.advanceWatermark("sink", 1)).toBe(1);
         await ledger.appendAudit({ actor: "a", action: "note", reason: "r" });
         expect(await ledger.head()).toBe(3);
+        // Checkpoints and window history too (no sequence to be granted).
+        const checkpoint = {
+          sink: "sink",
+          through: 1,
+          at: "2026-01-01T00:00:00.000Z",
+          key: e.key,
+          checksum: e.checksum,
+          digest: "xxh64sum:0123456789abcdef",
+        };
+        expect(await ledger.putCheckpoint(checkpoint, { expected: null })).toBe(true);
+        const sample = {
+          sink: "sink",
+          at: "2026-01-01T00:00:00.000Z",
+          position: 1,
+          behindEntries: 2,
+          behindMs: 5,
+          consistent: true,
+        };
+        await ledger.recordWindows([sample]);
+        expect(await ledger.windowHistory("sink")).toEqual([sample]);
         await ledger.close();
         // The role may not create anything: a schema behind this code cannot be opened by it,
         // and that is a configuration mistake (permission_denied), not a transient failure.

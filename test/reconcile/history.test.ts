@@ -208,14 +208,43 @@ describe("reconcile({ history })", () => {
         path: "options.ledger",
       },
     );
-    // A ledger whose adapter keeps none: `unsupported`.
+    // A ledger whose adapter keeps none: the findings stand, and the report says why it
+    // has no history.
     const custom = new JsonFileLedger(join(root, "custom.json"));
-    await expect(
-      reconcile({ ledger: custom, sinks: [w.sink], history: true }),
-    ).rejects.toMatchObject({
-      code: "unsupported",
-    });
+    const report = await reconcile({ ledger: custom, sinks: [w.sink], history: true });
+    expect(report.consistent).toBe(true);
+    expect(report.historyError?.code).toBe("unsupported");
+    expect(report.sinks[0]?.history).toBeUndefined();
+    expect(renderReport(report, { format: "markdown" })).toContain("Window history not kept");
+    expect(renderReport(report, { format: "html" })).toContain("Window history not kept");
     await custom.close();
+  });
+});
+
+describe("a history that fails does not take the findings with it", () => {
+  it("a damaged stored sample: the loss is still reported, and the report says why it has no history", async () => {
+    const path = join(root, "damaged.db");
+    const { SqliteLedger } = await import("../../src/ledger/sqlite/index.js");
+    const { default: Database } = await import("better-sqlite3");
+    const clock = createManualClock(Date.parse("2026-06-01T12:00:00.000Z"));
+    const ledger = await SqliteLedger.open(path, { clock: clock.now });
+    const w = await world(ledger);
+    await w.append(3);
+    await reconcile({ ledger, sinks: [w.sink], clock: clock.now, history: true });
+    const raw = new Database(path);
+    raw
+      .prepare(
+        `UPDATE sinkproof_windows SET sample = replace(sample, '"position":3', '"position":-3')`,
+      )
+      .run();
+    raw.close();
+    w.rows.delete([...w.rows.keys()][0] as string);
+    clock.advance(120_000);
+    const report = await reconcile({ ledger, sinks: [w.sink], clock: clock.now, history: true });
+    expect(report.sinks[0]?.counts["missing-lost"]).toBe(1);
+    expect(report.historyError?.code).toBe("corruption");
+    expect(report.sinks[0]?.history).toBeUndefined();
+    await ledger.close();
   });
 });
 
@@ -250,6 +279,44 @@ describe("the HTML report's time series", () => {
     expect(renderReport(plain, { format: "html" })).not.toContain('class="history"');
   });
 
+  it("draws extreme values inside the chart: a tiny or a huge time behind, one sample, equal times", async () => {
+    const base = { sink: "other", position: 1, behindEntries: 1, consistent: true };
+    const t = (i: number) => new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString();
+    const cases = [
+      [
+        { ...base, at: t(0), behindMs: 5e-324 },
+        { ...base, at: t(1), behindMs: 0 },
+      ],
+      [
+        { ...base, at: t(0), behindMs: 1.7e308 },
+        { ...base, at: t(1), behindMs: 1 },
+      ],
+      [{ ...base, at: t(0), behindMs: 3 }],
+      [
+        { ...base, at: t(0), behindMs: 3 },
+        { ...base, at: t(0), behindMs: 4 },
+      ],
+    ];
+    const w = await world();
+    const report = await reconcile({ ledger: w.ledger, sinks: [w.other], clock: w.clock.now });
+    for (const history of cases) {
+      const html = renderReport(
+        { ...report, sinks: [{ ...(report.sinks[0] as (typeof report.sinks)[number]), history }] },
+        { format: "html" },
+      );
+      const figure = /<figure class="history">[\s\S]*?<\/figure>/.exec(html)?.[0] ?? "";
+      const numbers = [...figure.matchAll(/(?:cx|cy|points)="([^"]*)"/g)].flatMap((m) =>
+        (m[1] as string).split(/[ ,]/).map(Number),
+      );
+      expect(numbers.length, JSON.stringify(history)).toBeGreaterThan(0);
+      for (const n of numbers) {
+        expect(Number.isFinite(n) && n >= 0 && n <= 600, `${n} in ${JSON.stringify(history)}`).toBe(
+          true,
+        );
+      }
+    }
+  });
+
   it("refuses a report whose history is not a list of samples, naming the path", async () => {
     const w = await world();
     await w.append(1);
@@ -267,6 +334,10 @@ describe("the HTML report's time series", () => {
       [[{ ...sample, behindMs: Number.NaN }], "report.sinks[0].history[0].behindMs"],
       [[{ ...sample, extra: 1 }], "report.sinks[0].history[0].extra"],
     ];
+    bad.push([
+      Array.from({ length: WINDOW_HISTORY_LIMIT + 1 }, () => sample),
+      "report.sinks[0].history",
+    ]);
     for (const [history, path] of bad) {
       const hostile = { ...report, sinks: [{ ...sink, history }] };
       expect(() => renderReport(hostile as never, { format: "html" }), path).toThrow(
@@ -296,7 +367,7 @@ describe("createMonitor keeps history", () => {
     expect(await w.ledger.windowHistory("table")).toHaveLength(2);
   });
 
-  it("turns it off, silently, for a ledger without it; asked for explicitly, the pass fails", async () => {
+  it("turns it off, silently, for a ledger without it; asked for explicitly, each report says why it has none", async () => {
     const w = await world(new JsonFileLedger(join(root, "monitor.json")));
     await w.append(2);
     const auto = createMonitor({ ledger: w.ledger, sinks: [w.sink], clock: w.clock.now });
@@ -314,9 +385,14 @@ describe("createMonitor keeps history", () => {
         alerts.push(a.kind);
       },
     });
-    const failed = await explicit.runOnce();
-    expect(failed.error?.code).toBe("unsupported");
-    expect(alerts).toEqual(["failed"]);
+    const explained = await explicit.runOnce();
+    expect(explained.error).toBeUndefined();
+    expect(explained.kind, "the checkpoints are still used").toBe(pass.kind);
+    expect(explained.report?.historyError?.code).toBe("unsupported");
+    expect(alerts).toEqual([]);
+    expect(() =>
+      createMonitor({ ledger: w.ledger, sinks: [w.sink], history: "auto" as never }),
+    ).toThrow(expect.objectContaining({ code: "invalid_argument", path: "options.history" }));
     expect(() =>
       createMonitor({ ledger: w.ledger, sinks: [w.sink], history: { points: -1 } }),
     ).toThrow(

@@ -130,7 +130,7 @@ export const MIGRATIONS: readonly ((s: string) => string)[] = [
   // the order recorded.
   (s) => `
   CREATE TABLE ${s}.sinkproof_windows (
-    seq bigserial PRIMARY KEY,
+    seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     sink text NOT NULL,
     sample text NOT NULL
   );
