@@ -58,8 +58,13 @@ export class RowIndex {
         { position },
       );
     }
-    if (this.#length === this.#hash.length) this.#grow();
     const { hash, hi, lo } = rowHash(key, checksum);
+    this.#addHashed(position, hash, hi, lo);
+  }
+
+  /** Indexes the next position from its row hash, computed already. */
+  #addHashed(position: number, hash: number, hi: number, lo: number): void {
+    if (this.#length === this.#hash.length) this.#grow();
     const i = this.#length++;
     this.#hash[i] = hash;
     this.#hi[i] = hi;
@@ -74,6 +79,26 @@ export class RowIndex {
       this.#rows[block] = rows;
     }
     rows.push(position);
+  }
+
+  /**
+   * Positions 1 to `hash.length` from their row hashes (the columns of {@link columns}),
+   * with nothing hashed: for an index kept on disk.
+   */
+  static fromColumns(hash: Uint32Array, hi: Uint32Array, lo: Uint32Array): RowIndex {
+    const index = new RowIndex();
+    for (let i = 0; i < hash.length; i++)
+      index.#addHashed(i + 1, hash[i] as number, hi[i] as number, lo[i] as number);
+    return index;
+  }
+
+  /** The row hashes of positions 1 to `length` (views, not copies). */
+  columns(): { hash: Uint32Array; hi: Uint32Array; lo: Uint32Array } {
+    return {
+      hash: this.#hash.subarray(0, this.#length),
+      hi: this.#hi.subarray(0, this.#length),
+      lo: this.#lo.subarray(0, this.#length),
+    };
   }
 
   #grow(): void {
@@ -171,17 +196,30 @@ export class LazyRowIndex {
   #index: RowIndex | undefined;
   #turn: Promise<unknown> = Promise.resolve();
 
+  /**
+   * `read(from, to)` gives the entries to index; `load`, when given, an index kept from
+   * before (positions 1 to some n) to start from instead of an empty one, asked once.
+   */
   constructor(
     private readonly read: (
       from: number,
       to: number,
     ) => AsyncIterable<IndexedRow> | Iterable<IndexedRow>,
+    private readonly load?: () => Promise<RowIndex | undefined>,
   ) {}
+
+  /** The index as built so far; undefined before the first use. */
+  get built(): RowIndex | undefined {
+    return this.#index;
+  }
 
   /** The index, holding at least positions 1 to `head`. */
   upTo(head: number): Promise<RowIndex> {
     const next = this.#turn.then(async () => {
-      this.#index ??= new RowIndex();
+      if (this.#index === undefined) {
+        const loaded = this.load === undefined ? undefined : await this.load();
+        this.#index = loaded !== undefined && loaded.length <= head ? loaded : new RowIndex();
+      }
       const index = this.#index;
       if (index.length < head) {
         for await (const row of this.read(index.length + 1, head)) {

@@ -36,6 +36,7 @@ import { isSinkproofError, LedgerError } from "../../errors.js";
 import { describe, errorText, invalidArgument } from "../../internal/arguments.js";
 import { checkInteger } from "../../internal/checks.js";
 import { optionKeys, readOptions } from "../../internal/options.js";
+import { logger } from "../../observe/debug.js";
 import {
   type AppendOutcome,
   BaseLedger,
@@ -73,7 +74,10 @@ import { jsonFrame, KIND } from "./frames.js";
 import { type DirectoryLock, lockDirectory } from "./lock.js";
 import { ReceiptColumns } from "./receipts.js";
 import { type FileLedgerRecovery, FileState, recover } from "./replay.js";
+import { loadRowCache, saveRowCache } from "./row-cache.js";
 import { SegmentLog } from "./segments.js";
+
+const log = logger("ledger");
 
 /**
  * Fencing tokens reserved on disk at a time: one small fsync'd record per this many
@@ -176,8 +180,22 @@ export class FileLedger extends BaseLedger {
   #fenceReserving: Promise<void> | undefined;
   /** Final receipts written but not yet durable, by (sink, key): claims wait for them. */
   readonly #pendingFinal = new Map<string, Promise<void>>();
-  /** Digest mode's row hashes: built on the first request, from a verified scan. */
-  readonly #rowIndex = new LazyRowIndex((from, to) => this.#indexedRows(from, to));
+  /**
+   * Digest mode's row hashes: at the first request, those the row-index cache kept when the
+   * ledger last closed (row-cache.ts), caught up from a verified scan.
+   */
+  readonly #rowIndex = new LazyRowIndex(
+    (from, to) => this.#indexedRows(from, to),
+    async () => {
+      const loaded = await loadRowCache(this.directory, this.#entries.count, (p) =>
+        this.#entryAt(p),
+      );
+      this.#rowCacheLength = loaded?.length ?? 0;
+      return loaded;
+    },
+  );
+  /** Positions the row-index cache on disk holds (0: none read). */
+  #rowCacheLength = 0;
 
   private constructor(directory: string, lock: DirectoryLock, options: FileLedgerOptions) {
     super(options);
@@ -427,9 +445,39 @@ export class FileLedger extends BaseLedger {
     return { removed, record };
   }
 
+  /** The key and checksum of the committed entry at `position` (undefined past the head). */
+  async #entryAt(position: number): Promise<{ key: string; checksum: string } | undefined> {
+    if (position < 1 || position > this.#entries.count) return undefined;
+    for await (const entry of this.#entries.scan({
+      from: position,
+      to: position,
+      producer: undefined,
+      stream: undefined,
+      limit: 1,
+    })) {
+      return { key: entry.envelope.key, checksum: entry.envelope.checksum };
+    }
+    return undefined;
+  }
+
   async *#indexedRows(from: number, to: number): AsyncIterable<IndexedRow> {
     for await (const { position, envelope } of this.scan({ from, to })) {
       yield { position, key: envelope.key, checksum: envelope.checksum };
+    }
+  }
+
+  /**
+   * Keeps digest mode's row index for the next process, when it holds more than the cache
+   * does. A failure costs the next process one scan, nothing else: it is logged.
+   */
+  async #saveRowCache(): Promise<void> {
+    const index = this.#rowIndex.built;
+    if (index === undefined || index.length <= this.#rowCacheLength) return;
+    try {
+      const last = await this.#entryAt(index.length);
+      if (last !== undefined) await saveRowCache(this.directory, index, last);
+    } catch (error) {
+      log("the row-index cache was not written: %s", errorText(error));
     }
   }
 
@@ -496,6 +544,7 @@ export class FileLedger extends BaseLedger {
 
   protected async _close(): Promise<void> {
     try {
+      await this.#saveRowCache();
       await this.#log.close();
     } finally {
       this.#lock.release();
