@@ -13,12 +13,16 @@
  *   10M MemoryLedger entries would need ~8 GB of heap, and the count of rows read does not
  *   depend on where the ledger keeps its entries.
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Bench } from "tinybench";
 import { digestIndex } from "../src/digest/index.js";
 import {
   checksum,
   createSealer,
   type Envelope,
+  FileLedger,
   type Ledger,
   type LedgerEntry,
   MemoryLedger,
@@ -561,10 +565,65 @@ export async function runReconcileBench(
     medianNs: coldMs * 1e6,
     note: `one run; ${((coldMs / scanMs) * 100).toFixed(1)}% of the scan`,
   });
+  // The same entries in a FileLedger: a process that reopens it (a cron job) starts its
+  // first digest request from the row-index cache the last one wrote at close.
+  const directory = mkdtempSync(join(tmpdir(), "sinkproof-bench-rowcache-"));
+  let reopenedMs: number;
+  let fileScanMs: number;
+  try {
+    const file = await FileLedger.open(directory);
+    let copy: Envelope[] = [];
+    for await (const entry of plain.scan()) {
+      copy.push(entry.envelope);
+      if (copy.length === 1000) {
+        await file.append(copy);
+        copy = [];
+      }
+    }
+    if (copy.length > 0) await file.append(copy);
+    await reconcile({
+      ledger: file,
+      sinks: [{ name: "kv", lagToleranceMs: 0, digest: smallDigest }],
+    });
+    await file.close();
+    const reopened = await FileLedger.open(directory);
+    const fileScans: number[] = [];
+    for (let run = 0; run < 3; run++) {
+      const t0 = performance.now();
+      for await (const _ of reopened.scan());
+      fileScans.push(performance.now() - t0);
+    }
+    fileScanMs = median(fileScans);
+    const t2 = performance.now();
+    const r = await reconcile({
+      ledger: reopened,
+      sinks: [{ name: "kv", lagToleranceMs: 0, digest: smallDigest }],
+    });
+    reopenedMs = performance.now() - t2;
+    if (r.sinks[0]?.counts.mismatched !== 10) throw new Error("digest pass missed a difference");
+    await reopened.close();
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
+  const fileGroup = `digest pass vs one plain scan, FileLedger of ${small.toLocaleString("en-US")} entries reopened, 10 differences`;
+  rows.push({
+    group: fileGroup,
+    name: "ledger.scan() of every entry (floor)",
+    perSecond: small / (fileScanMs / 1000),
+    medianNs: fileScanMs * 1e6,
+    note: "median of 3",
+  });
+  rows.push({
+    group: fileGroup,
+    name: "reconcile in digest mode, first request of the new process (from row-index.cache)",
+    perSecond: 0,
+    medianNs: reopenedMs * 1e6,
+    note: `one run; ${((reopenedMs / fileScanMs) * 100).toFixed(1)}% of the scan`,
+  });
   targets.push({
     target: "digest pass vs one plain scan of the ledger: ≤ 25%",
-    actual: `${((warmMs / scanMs) * 100).toFixed(1)}% with the ledger's index warm; ${((coldMs / scanMs) * 100).toFixed(1)}% for the first request, which builds it`,
-    met: warmMs / scanMs <= 0.25,
+    actual: `${((warmMs / scanMs) * 100).toFixed(1)}% with the ledger's index warm; ${((coldMs / scanMs) * 100).toFixed(1)}% for the first request, which builds it (MemoryLedger); ${((reopenedMs / fileScanMs) * 100).toFixed(1)}% for a reopened FileLedger's first request (row-index cache)`,
+    met: warmMs / scanMs <= 0.25 && reopenedMs / fileScanMs <= 0.25,
   });
   return { rows, targets };
 }

@@ -36,7 +36,11 @@ export type SinkproofErrorCode =
   | "invalid_payload"
   | "incompatible_schema"
   | SchemaRegistryErrorCode
-  | "invalid_cloudevent";
+  | "invalid_cloudevent"
+  | SinkErrorCode;
+
+/** The `code`s of {@link SinkError}. */
+export type SinkErrorCode = "sink_closed" | "sink_storage_error";
 
 /** The `code`s of {@link SchemaRegistryError}. */
 export type SchemaRegistryErrorCode =
@@ -488,6 +492,23 @@ export class LedgerLockedError extends SinkproofError<"ledger_locked"> {
  * ```
  */
 export class DeliveryError extends SinkproofError<DeliveryErrorCode> {}
+
+/**
+ * A ready-made sink (`sinkproof/sinks/*`) could not do what it was asked: it is closed
+ * (`sink_closed`), or its storage failed (`sink_storage_error`, the driver's or file
+ * system's error as `cause`). Damage in what it stores is a {@link CorruptionError}.
+ *
+ * @example
+ * ```ts
+ * import { SinkError } from "sinkproof";
+ * try {
+ *   await archive.remove(key);
+ * } catch (error) {
+ *   if (error instanceof SinkError && error.code === "sink_closed") console.warn("reopen it first");
+ * }
+ * ```
+ */
+export class SinkError extends SinkproofError<SinkErrorCode> {}
 
 /**
  * A payload did not pass its type's schema at emit time; nothing was written. `issues`

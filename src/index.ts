@@ -33,6 +33,7 @@ export {
   checksumsEqual,
   isChecksum,
 } from "./checksum/checksum.js";
+export { defineConfig, type SinkproofConfig } from "./cli/config.js";
 export {
   type ClaimWait,
   type DeliverOptions,
@@ -154,6 +155,8 @@ export {
   SchemaCompatibilityError,
   SchemaRegistryError,
   type SchemaRegistryErrorCode,
+  SinkError,
+  type SinkErrorCode,
   SinkproofError,
   type SinkproofErrorCode,
   type SinkproofErrorContext,
@@ -315,3 +318,4 @@ export {
   type UpcastResult,
   type UpcastStep,
 } from "./schema/registry.js";
+export type { ReadySink } from "./sinks/types.js";

@@ -19,6 +19,8 @@ const ENTRY_POINTS = {
   "sinkproof/otel": "src/otel/index.ts",
   "sinkproof/sqlite": "src/ledger/sqlite/index.ts",
   "sinkproof/postgres": "src/ledger/postgres/index.ts",
+  "sinkproof/sinks/jsonl": "src/sinks/jsonl/index.ts",
+  "sinkproof/sinks/postgres": "src/sinks/postgres/index.ts",
 } as const;
 
 const EXPECTED: Record<keyof typeof ENTRY_POINTS, { values: string[]; types: string[] }> = {
@@ -54,6 +56,7 @@ const EXPECTED: Record<keyof typeof ENTRY_POINTS, { values: string[]; types: str
       "RECEIPT_STATUSES",
       "SchemaCompatibilityError",
       "SchemaRegistryError",
+      "SinkError",
       "SinkproofError",
       "WINDOW_HISTORY_LIMIT",
       "assertIntact",
@@ -68,6 +71,7 @@ const EXPECTED: Record<keyof typeof ENTRY_POINTS, { values: string[]; types: str
       "createProducer",
       "createSchemaRegistry",
       "createSealer",
+      "defineConfig",
       "envelopeSchema",
       "fromCloudEvent",
       "guardSink",
@@ -206,6 +210,7 @@ const EXPECTED: Record<keyof typeof ENTRY_POINTS, { values: string[]; types: str
       "PublishedMany",
       "PutCheckpointOptions",
       "PutReceiptStatus",
+      "ReadySink",
       "Receipt",
       "ReceiptCompaction",
       "ReceiptError",
@@ -253,6 +258,7 @@ const EXPECTED: Record<keyof typeof ENTRY_POINTS, { values: string[]; types: str
       "SinkBatchResult",
       "SinkBatchWriter",
       "SinkDigest",
+      "SinkErrorCode",
       "SinkFailure",
       "SinkFreeze",
       "SinkGuard",
@@ -266,6 +272,7 @@ const EXPECTED: Record<keyof typeof ENTRY_POINTS, { values: string[]; types: str
       "SinkWriteContext",
       "SinkWriteResult",
       "SinkWriter",
+      "SinkproofConfig",
       "SinkproofErrorCode",
       "SinkproofErrorContext",
       "ThrottleOptions",
@@ -343,6 +350,7 @@ const EXPECTED: Record<keyof typeof ENTRY_POINTS, { values: string[]; types: str
       "ledgerWatermarkCases",
       "ledgerWindowCases",
       "simulate",
+      "sinkConformance",
     ],
     types: [
       "ConformanceContext",
@@ -385,6 +393,7 @@ const EXPECTED: Record<keyof typeof ENTRY_POINTS, { values: string[]; types: str
       "SimViolationKind",
       "SimulateOptions",
       "SimulationResult",
+      "SinkConformanceOptions",
       "WriteWindow",
     ],
   },
@@ -406,6 +415,14 @@ const EXPECTED: Record<keyof typeof ENTRY_POINTS, { values: string[]; types: str
       "PgQueryable",
       "PostgresLedgerOptions",
     ],
+  },
+  "sinkproof/sinks/jsonl": {
+    values: ["jsonlSink"],
+    types: ["JsonlRecovery", "JsonlSink", "JsonlSinkOptions"],
+  },
+  "sinkproof/sinks/postgres": {
+    values: ["postgresTableSink"],
+    types: ["PostgresTableSink", "PostgresTableSinkOptions"],
   },
 };
 

@@ -155,7 +155,7 @@ async function step(comparer: Comparer, body: () => Promise<void>): Promise<void
 
 function sinkReport(
   ctx: Context,
-  comparer: Comparer,
+  comparer: Judged,
   interrupted: readonly InterruptedAction[],
 ): SinkReport {
   const { run } = comparer;
@@ -569,7 +569,7 @@ async function pass(
   // again split into hash partitions, each reading every sink and the ledger once and
   // holding only its own keys.
   let runs: SinkRun[] = [];
-  let comparers: Comparer[] = [];
+  let comparers: Judged[] = [];
   for (let parts = 1; ; parts *= 4) {
     runs = members.map(({ sink, index }) => newRun(ctx, sink, `options.sinks[${index}]`));
     try {
@@ -616,9 +616,9 @@ async function partitioned(
   runs: readonly SinkRun[],
   sums: PrefixSums | undefined,
   parts: number,
-): Promise<Comparer[]> {
+): Promise<Judged[]> {
   const { concurrency } = base.resolved;
-  let out: Comparer[] = [];
+  let out: Judged[] = [];
   for (let p = 0; p < parts; p++) {
     const part = parts === 1 ? undefined : (key: string) => partOf(key, parts) === p;
     const pctx: Context = part === undefined ? ctx : { ...ctx, part };
@@ -642,10 +642,16 @@ async function partitioned(
     const expected = stored ?? (scanned === undefined ? undefined : scannedRows(scanned));
     // 3. What the scan could not settle (leftover keys, digest bisection), `concurrency` at once.
     await eachAtMost(comparers, concurrency, (c) => step(c, () => c.finish(expected)));
-    if (p === 0) out = all;
+    // Each sink's tally lives on its run, shared by the partitions; the comparers (and the
+    // holdings they close over) are let go, so one partition's keys are garbage before the
+    // next one's are read.
+    if (p === 0) out = all.map((c) => ({ run: c.run, basis: c.basis }));
   }
   return out;
 }
+
+/** What a sink's report is made from: its run (the tally) and the basis it was read on. */
+type Judged = Pick<Comparer, "run" | "basis">;
 
 /**
  * Checkpointed passes: each sink from its checkpoint (sinks starting at the same position

@@ -89,9 +89,14 @@ export function sinkExpectation(sink: ReconcileSink): (envelope: Envelope) => En
 export function checkSink(sink: unknown, where: string): ReconcileSink {
   if (typeof sink !== "object" || sink === null)
     invalidArgument(where, `must be a sink description, got ${describe(sink)}`);
-  const s: Record<string, unknown> = readOptions<ReconcileSink>(sink, where, SINK_KEYS, {
-    required: true,
-  });
+  const s: Record<string, unknown> = readOptions<ReconcileSink>(
+    sink,
+    where,
+    ACCEPTED_KEYS as never,
+    {
+      required: true,
+    },
+  );
   checkName(s.name, `${where}.name`); // the rule receipts and guards use
 
   const lag = s.lagToleranceMs;
@@ -174,6 +179,20 @@ export const SINK_KEYS: OptionKeys<ReconcileSink> = optionKeys<ReconcileSink>()(
   "accepts",
   "registry",
 );
+
+/**
+ * The keys a sink description may have: {@link SINK_KEYS}, and those of a ready-made sink
+ * (`sinkproof/sinks/*`: its writers, `close` and what it states), which reconcile and
+ * repair do not use, so that such a sink goes in as it is.
+ */
+const ACCEPTED_KEYS: readonly string[] = [
+  ...SINK_KEYS,
+  "write",
+  "writeBatch",
+  "close",
+  "durability",
+  "digestSees",
+];
 
 /** Checks the sink list: an array of sink descriptions with distinct names. Internal. */
 export function checkSinks(given: unknown, where: string): readonly ReconcileSink[] {

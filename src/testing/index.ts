@@ -78,3 +78,4 @@ export {
   type SimulationResult,
   simulate,
 } from "./simulate/simulate.js";
+export { type SinkConformanceOptions, sinkConformance } from "./sink-conformance.js";

@@ -347,6 +347,8 @@ export function librarySources(root: string): Record<string, string> {
     "sinkproof/sqlite": join(root, "src/ledger/sqlite/index.ts"),
     "sinkproof/postgres": join(root, "src/ledger/postgres/index.ts"),
     "sinkproof/otel": join(root, "src/otel/index.ts"),
+    "sinkproof/sinks/jsonl": join(root, "src/sinks/jsonl/index.ts"),
+    "sinkproof/sinks/postgres": join(root, "src/sinks/postgres/index.ts"),
   };
 }
 

@@ -81,6 +81,8 @@ import {
 } from "sinkproof/testing";
 import { z } from "zod";
 import { isSafeParseSchema, schemaIssues } from "../../src/delivery/validation.js";
+import { jsonlSink } from "../../src/sinks/jsonl/index.js";
+import { postgresTableSink } from "../../src/sinks/postgres/index.js";
 
 /** One public function (or method) under attack. */
 export interface HostileCase<C = unknown> {
@@ -1575,6 +1577,59 @@ export function hostileCases(): HostileCase[] {
         "options.lagToleranceMs",
       ],
       ledger: led,
+    }),
+    def({
+      fn: "jsonlSink",
+      setup: () => ({ dir: mkdtempSync(join(tmpdir(), "sinkproof-hostile-jsonl-")) }),
+      params: ["options"],
+      args: ({ dir }) => [
+        {
+          name: "archive",
+          path: join(dir, "a.jsonl"),
+          observe: "both",
+          fsync: false,
+          lagToleranceMs: 0,
+        },
+      ],
+      call: async (_, [o]) => {
+        const sink = await jsonlSink(o as never);
+        await sink.close();
+      },
+      nested: [
+        "options.name",
+        "options.path",
+        "options.observe",
+        "options.fsync",
+        "options.lagToleranceMs",
+      ],
+      cleanup: ({ dir }) => rmSync(dir, { recursive: true, force: true }),
+    }),
+    def({
+      fn: "postgresTableSink",
+      setup: () => undefined,
+      params: ["options"],
+      args: () => [
+        {
+          name: "orders",
+          pool: { query: async () => ({ rows: [], rowCount: 0 }) },
+          table: "orders_sink",
+          schema: "public",
+          observe: "both",
+          lagToleranceMs: 0,
+        },
+      ],
+      call: async (_, [o]) => {
+        const sink = postgresTableSink(o as never);
+        await sink.remove("k");
+      },
+      nested: [
+        "options.name",
+        "options.pool",
+        "options.table",
+        "options.schema",
+        "options.observe",
+        "options.lagToleranceMs",
+      ],
     }),
     def({
       fn: "memorySink.put",

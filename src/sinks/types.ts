@@ -1,0 +1,69 @@
+/**
+ * What every ready-made sink of sinkproof is (`sinkproof/sinks/*`): a `ReconcileSink`
+ * (read back by range, digests, `rewrite` and `remove` for repair) with the writers a
+ * guard needs, fenced by the claim's token, and a `close`. `sinkConformance` in
+ * `sinkproof/testing` checks a sink against it.
+ *
+ * @module
+ */
+
+import type { SinkBatchWriter, SinkWriter } from "../delivery/guard-types.js";
+import type { Envelope } from "../envelope/schema.js";
+import type { Observation, ObserveRange, ReconcileSink, SinkDigest } from "../reconcile/types.js";
+
+/** A ready-made sink: give `write`/`writeBatch` to `guardSink`, the sink itself to `reconcile`. */
+export interface ReadySink extends ReconcileSink {
+  /** The sink's name. */
+  readonly name: string;
+  /** Its lag tolerance for reconciliation, ms. */
+  readonly lagToleranceMs: number;
+  /**
+   * When a write is safe once it resolved: `fsync` (on disk), `synchronous-commit` (a
+   * committed database transaction), `server` (as durable as the server is configured to
+   * be), `none` (lost on a crash).
+   */
+  readonly durability: "fsync" | "synchronous-commit" | "server" | "none";
+  /** What digest mode compares in it, and so what it cannot see. */
+  readonly digestSees: string;
+  /**
+   * An upsert by key, fenced: a write whose `ctx.fencingToken` is not above the token
+   * stored with the row changes nothing (the same write twice is a no-op).
+   */
+  readonly write: SinkWriter;
+  /** `write` for many envelopes in one call (one append, one transaction, one round trip). */
+  readonly writeBatch: SinkBatchWriter;
+  /** The rows held, those of ledger positions `range.from` to `range.to` when given. */
+  readonly observe: (range?: ObserveRange) => AsyncIterable<Observation>;
+  /**
+   * Digest mode over the rows held, present when the sink was made with
+   * `reconcileBy: "digest"`: reconcile then compares bucket digests instead of reading
+   * every row back (see `digestSees` for what that cannot see).
+   */
+  readonly digest?: SinkDigest | undefined;
+  /** The same digests, whatever `reconcileBy` says (not enumerable: reconcile does not see it). */
+  readonly digests: SinkDigest;
+  /** Replaces the key's row with the envelope (repair: no fencing, the row's token kept). */
+  readonly rewrite: (envelope: Envelope) => Promise<void>;
+  /** Removes the key's row (repair); a key not held is fine. */
+  readonly remove: (key: string) => Promise<void>;
+  /** Releases what it holds (files, connections it opened); later writes are `sink_closed`. */
+  close(): Promise<void>;
+}
+
+/**
+ * A ready-made sink made of `own` (the {@link ReadySink} members, enumerable: `{ ...sink,
+ * guard }` keeps them) and `extras` (what is the adapter's own: its path, `migrate`,
+ * `compact`), kept on its prototype, not enumerable, so that `reconcile` and `repair`
+ * take the sink as it is. Internal.
+ */
+export function withExtras<S extends ReadySink>(
+  own: Omit<ReadySink, "digests">,
+  extras: object,
+): S {
+  const prototype: object = {};
+  for (const key of Object.keys(extras)) {
+    const descriptor = Object.getOwnPropertyDescriptor(extras, key) as PropertyDescriptor;
+    Object.defineProperty(prototype, key, { ...descriptor, enumerable: false });
+  }
+  return Object.assign(Object.create(prototype) as object, own) as S;
+}
