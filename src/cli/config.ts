@@ -102,7 +102,7 @@ export async function sinksOf(
   ledger: Ledger,
   file: string,
   only: readonly string[],
-): Promise<readonly ReconcileSink[]> {
+): Promise<{ all: readonly ReconcileSink[]; selected: readonly ReconcileSink[] }> {
   const sinks = typeof config.sinks === "function" ? await config.sinks(ledger) : config.sinks;
   if (!Array.isArray(sinks))
     throw new ConfigError(`${file}: default.sinks() must return an array of sinks`);
@@ -114,12 +114,14 @@ export async function sinksOf(
     )
       throw new ConfigError(`${file}: default.sinks[${i}] must be a sink with a name`);
   });
-  if (only.length === 0) return sinks;
+  if (sinks.length === 0)
+    throw new ConfigError(`${file}: default.sinks is empty: there is nothing to check`);
+  if (only.length === 0) return { all: sinks, selected: sinks };
   const names = new Set(sinks.map((s) => s.name));
   for (const name of only)
     if (!names.has(name))
       throw new ConfigError(
-        `--sink ${name}: no such sink in ${file} (it has ${[...names].join(", ") || "none"})`,
+        `--sink ${name}: no such sink in ${file} (it has ${[...names].join(", ")})`,
       );
-  return sinks.filter((s) => only.includes(s.name));
+  return { all: sinks, selected: sinks.filter((s) => only.includes(s.name)) };
 }

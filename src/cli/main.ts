@@ -107,24 +107,30 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
     io.stdout(`${HELP.main}\n`);
     return command === undefined ? USAGE : OK;
   }
-  const help = HELP[command];
+  const help = command !== "main" && Object.hasOwn(HELP, command) ? HELP[command] : undefined;
   if (help === undefined) {
     io.stderr(`sinkproof: unknown command ${JSON.stringify(command)}\n\n${HELP.main}\n`);
     return USAGE;
   }
   let ledger: Ledger | undefined;
   let sinks: readonly ReconcileSink[] = [];
+  let opened: readonly ReconcileSink[] = [];
   try {
     const { values, positionals } = parse(rest, command);
     if (values.help === true) {
       io.stdout(`${help}\n`);
       return OK;
     }
+    if (TAKES_NO_ARGUMENTS.has(command) && positionals.length > 0)
+      throw new UsageError(
+        `${command} takes no arguments, got ${positionals.map((p) => JSON.stringify(p)).join(" ")} (a sink is --sink NAME)`,
+      );
     const file = (values.config as string | undefined) ?? "sinkproof.config.mjs";
     const config = await loadConfig(file);
-    const opened = await openAll(config, file, (values.sink as string[] | undefined) ?? []);
-    ledger = opened.ledger;
-    sinks = opened.sinks;
+    ledger = await openLedger(config, file);
+    const chosen = await sinksOf(config, ledger, file, (values.sink as string[] | undefined) ?? []);
+    opened = chosen.all;
+    sinks = chosen.selected;
     switch (command) {
       case "reconcile":
         return await reconcileCommand(values, ledger, sinks, io);
@@ -151,7 +157,7 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
     io.stderr(`sinkproof ${command}: ${describeError(error)}\n`);
     return RUNTIME;
   } finally {
-    for (const sink of sinks) {
+    for (const sink of opened) {
       const close = (sink as { close?: unknown }).close;
       if (typeof close === "function")
         await Promise.resolve(close.call(sink)).catch(() => undefined);
@@ -205,21 +211,15 @@ function parse(args: readonly string[], command: string) {
   return parsed;
 }
 
-async function openAll(
-  config: SinkproofConfig,
-  file: string,
-  only: readonly string[],
-): Promise<{ ledger: Ledger; sinks: readonly ReconcileSink[] }> {
+async function openLedger(config: SinkproofConfig, file: string): Promise<Ledger> {
   const ledger = await config.ledger();
   if (typeof ledger !== "object" || ledger === null || typeof ledger.scan !== "function")
     throw new ConfigError(`${file}: default.ledger() must return a Ledger`);
-  try {
-    return { ledger, sinks: await sinksOf(config, ledger, file, only) };
-  } catch (error) {
-    await ledger.close().catch(() => undefined);
-    throw error;
-  }
+  return ledger;
 }
+
+/** Commands that take options only. */
+const TAKES_NO_ARGUMENTS: ReadonlySet<string> = new Set(["reconcile", "repair", "monitor"]);
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 
@@ -300,8 +300,11 @@ async function repairCommand(
     ...(reason === undefined ? {} : { reason }),
   });
   await output(values, renderReport(report, { format, repair: result }), io);
-  if (dryRun) return result.actions.length === 0 ? OK : FINDINGS;
-  return result.converged ? OK : FINDINGS;
+  // 0 only for a state proven whole: dry, nothing to repair (every sink read and
+  // consistent); for real, every action verified, nothing left past the findings listed.
+  if (dryRun) return report.consistent ? OK : FINDINGS;
+  const whole = result.converged && !result.remaining && result.verification?.consistent !== false;
+  return whole ? OK : FINDINGS;
 }
 
 async function auditCommand(
@@ -399,7 +402,12 @@ async function monitorCommand(
     };
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
-    monitor.start();
+    try {
+      monitor.start();
+    } catch (error) {
+      clearInterval(keep);
+      throw error;
+    }
   });
   return OK;
 }

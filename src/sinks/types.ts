@@ -7,8 +7,9 @@
  * @module
  */
 
-import type { SinkBatchWriter, SinkWriter } from "../delivery/guard-types.js";
+import type { SinkBatchWriter, SinkWriteContext, SinkWriter } from "../delivery/guard-types.js";
 import type { Envelope } from "../envelope/schema.js";
+import { describe, invalidArgument } from "../internal/arguments.js";
 import type { Observation, ObserveRange, ReconcileSink, SinkDigest } from "../reconcile/types.js";
 
 /** A ready-made sink: give `write`/`writeBatch` to `guardSink`, the sink itself to `reconcile`. */
@@ -66,4 +67,44 @@ export function withExtras<S extends ReadySink>(
     Object.defineProperty(prototype, key, { ...descriptor, enumerable: false });
   }
   return Object.assign(Object.create(prototype) as object, own) as S;
+}
+
+/**
+ * The position and fencing token a write context gives, checked (non-negative safe
+ * integers: a row stored under anything else could not be read back). Internal.
+ */
+export function writeTarget(
+  context: SinkWriteContext | undefined,
+  where: string,
+): { position: number; token: number } {
+  const c = context as { position?: unknown; fencingToken?: unknown } | undefined;
+  if (typeof c !== "object" || c === null)
+    invalidArgument(
+      where,
+      `must be a write context { position, fencingToken, ... }, got ${describe(c)}`,
+    );
+  const { position, fencingToken } = c;
+  if (typeof position !== "number" || !Number.isSafeInteger(position) || position < 0)
+    invalidArgument(
+      `${where}.position`,
+      `must be a non-negative integer, got ${describe(position)}`,
+    );
+  if (typeof fencingToken !== "number" || !Number.isSafeInteger(fencingToken) || fencingToken < 0)
+    invalidArgument(
+      `${where}.fencingToken`,
+      `must be a non-negative integer, got ${describe(fencingToken)}`,
+    );
+  return { position, token: fencingToken };
+}
+
+/** Of the writes of one call, per key the one under the highest token. Internal. */
+export function highestPerKey<T extends { envelope: Envelope; token: number }>(
+  list: readonly T[],
+): T[] {
+  const best = new Map<string, T>();
+  for (const item of list) {
+    const seen = best.get(item.envelope.key);
+    if (seen === undefined || item.token > seen.token) best.set(item.envelope.key, item);
+  }
+  return [...best.values()];
 }

@@ -136,6 +136,21 @@ describe("sinkproof (the command)", () => {
     expect(cli("reconcile", "--sink", "nope").stderr).toContain("no such sink");
     expect(cli("frobnicate").code).toBe(2);
     expect(cli("ledger", "tail", "--n", "0").code).toBe(2);
+    const stray = cli("repair", "--yes", "--actor", "a", "--reason", "r", "archive");
+    expect(stray.code, "a sink named as an argument, not --sink").toBe(2);
+    expect(stray.stderr).toContain("--sink NAME");
+    expect(cli("constructor").code).toBe(2);
+    expect(cli("main").code).toBe(2);
+    const empty = join(dir, "empty.mjs");
+    writeFileSync(
+      empty,
+      `import { FileLedger } from ${JSON.stringify(dist("index.js"))};
+export default { ledger: () => FileLedger.open(${JSON.stringify(join(dir, "empty-ledger"))}), sinks: [] };
+`,
+    );
+    const none = cli("reconcile", "--config", empty);
+    expect(none.code, "a config with no sinks is not a green run").toBe(2);
+    expect(none.stderr).toContain("empty");
     const failing = join(dir, "failing.mjs");
     writeFileSync(
       failing,

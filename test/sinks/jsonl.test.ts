@@ -127,6 +127,87 @@ describe("jsonlSink", () => {
     await reopened.close();
   });
 
+  it("keys and payloads with U+2028, U+2029 and other characters JSON leaves raw read back", async () => {
+    const path = join(root, "unicode.jsonl");
+    const sink = await jsonlSink({ name: "archive", path });
+    const e = envelope({ text: "line\u2028separator\u2029paragraph \u0085 é 🙂" });
+    await sink.write(e, ctx(1));
+    await sink.remove("p/none"); // not held: nothing written
+    const rows: unknown[] = [];
+    for await (const o of sink.observe()) rows.push(o.payload);
+    expect(rows).toEqual([e.payload]);
+    await sink.compact();
+    await sink.close();
+    const reopened = await jsonlSink({ name: "archive", path });
+    expect(await keys(reopened)).toEqual([e.key]);
+    await reopened.close();
+  });
+
+  it("a batch with one key twice stores the write under the higher token; a bad context is refused", async () => {
+    const path = join(root, "twice.jsonl");
+    const sink = await jsonlSink({ name: "archive", path });
+    const e = envelope();
+    const later = seal({
+      producer: e.producer,
+      seq: e.seq,
+      key: e.key,
+      type: e.type,
+      schema: e.schema,
+      payload: { later: true },
+    });
+    await sink.writeBatch([later, e], {
+      sink: "archive",
+      attempt: 1,
+      replay: false,
+      signal: new AbortController().signal,
+      items: [ctx(1, 9), ctx(1, 3)],
+    });
+    const rows = new Map<string, string>();
+    for await (const o of sink.observe()) rows.set(o.key, o.checksum as string);
+    expect(rows.get(e.key)).toBe(later.checksum);
+    await expect(
+      sink.write(envelope(), { ...ctx(1), position: undefined } as never),
+    ).rejects.toMatchObject({
+      code: "invalid_argument",
+      path: "context.position",
+    });
+    await expect(sink.write(envelope(), { ...ctx(1), fencingToken: -1 })).rejects.toMatchObject({
+      code: "invalid_argument",
+      path: "context.fencingToken",
+    });
+    await sink.close();
+  });
+
+  it("a read-back sees one state of the file: a write made while it streams waits for it", async () => {
+    const path = join(root, "turns.jsonl");
+    const sink = await jsonlSink({ name: "archive", path });
+    const list = Array.from({ length: 50 }, () => envelope());
+    for (const [i, e] of list.entries()) await sink.write(e, ctx(i + 1));
+    const seen: string[] = [];
+    let late: Promise<unknown> | undefined;
+    for await (const o of sink.observe()) {
+      seen.push(o.key);
+      // A newer write of the first key, made while the read-back streams.
+      late ??= Promise.resolve().then(() =>
+        sink.write(
+          seal({
+            producer: "p",
+            seq: list[0]?.seq as number,
+            key: list[0]?.key,
+            type: "t",
+            schema: { name: "t", version: 1 },
+            payload: { newer: true },
+          }),
+          ctx(1, 2),
+        ),
+      );
+    }
+    await late;
+    expect(seen.sort()).toEqual(list.map((e) => e.key).sort());
+    expect((await keys(sink)).length).toBe(50);
+    await sink.close();
+  });
+
   it("refuses bad options with typed errors naming the path", async () => {
     const cases: [unknown, string][] = [
       [{ name: "", path: join(root, "x.jsonl") }, "options.name"],
@@ -135,6 +216,8 @@ describe("jsonlSink", () => {
       [{ name: "a", path: join(root, "x.jsonl"), fsync: "yes" }, "options.fsync"],
       [{ name: "a", path: join(root, "x.jsonl"), lagToleranceMs: -1 }, "options.lagToleranceMs"],
       [{ name: "a", path: join(root, "x.jsonl"), pth: 1 }, "options.pth"],
+      [{ name: "a", path: "a\uD800b" }, "options.path"],
+      [{ name: "a", path: join(root, "x.jsonl"), reconcileBy: "rows" }, "options.reconcileBy"],
       [null, "options"],
     ];
     for (const [options, path] of cases) {

@@ -13,9 +13,9 @@
  * @module
  */
 
-import { createReadStream } from "node:fs";
+import { closeSync, createReadStream, fsyncSync, openSync } from "node:fs";
 import { type FileHandle, open, rename, truncate } from "node:fs/promises";
-import { createInterface } from "node:readline";
+import { dirname } from "node:path";
 import type { Checksum } from "../../checksum/checksum.js";
 import { isWellFormed, rowHash } from "../../checksum/row-hash.js";
 import type {
@@ -33,7 +33,7 @@ import type { BucketDigest, DigestSplit, HashRange } from "../../ledger/types.js
 import { checkName } from "../../ledger/validate.js";
 import { digestIndex } from "../../reconcile/digest.js";
 import type { Observation, ObserveRange, SinkDigest } from "../../reconcile/types.js";
-import { type ReadySink, withExtras } from "../types.js";
+import { highestPerKey, type ReadySink, withExtras, writeTarget } from "../types.js";
 
 /** Options of {@link jsonlSink}. */
 export interface JsonlSinkOptions {
@@ -72,6 +72,16 @@ const OPTION_KEYS = optionKeys<JsonlSinkOptions>()(
   "lagToleranceMs",
   "reconcileBy",
 );
+
+/** fsyncs a directory, so that a rename in it survives a power loss. */
+function syncDirectory(directory: string): void {
+  const fd = openSync(directory, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
 
 /** A live row, as the index keeps it. */
 interface Row {
@@ -112,6 +122,32 @@ export interface JsonlSink extends ReadySink {
   readonly recovery: JsonlRecovery;
   /** Rewrites the file with its live lines only. */
   compact(): Promise<void>;
+}
+
+/**
+ * The lines of the file's first `end` bytes, split on the byte 0x0A only (never on
+ * U+2028 or U+2029, which JSON leaves raw in strings), each with its byte offset; the
+ * last one without its newline has `complete: false`. Streamed: any file size.
+ */
+async function* fileLines(
+  path: string,
+  end: number,
+): AsyncIterable<{ bytes: Buffer; offset: number; complete: boolean }> {
+  if (end === 0) return;
+  let carry: Buffer = Buffer.alloc(0);
+  let offset = 0;
+  for await (const chunk of createReadStream(path, { start: 0, end: end - 1 })) {
+    let data = carry.length === 0 ? (chunk as Buffer) : Buffer.concat([carry, chunk as Buffer]);
+    let start = 0;
+    for (let nl = data.indexOf(10); nl >= 0; nl = data.indexOf(10, start)) {
+      yield { bytes: data.subarray(start, nl), offset, complete: true };
+      offset += nl - start + 1;
+      start = nl + 1;
+    }
+    data = data.subarray(start);
+    carry = Buffer.from(data);
+  }
+  if (carry.length > 0) yield { bytes: carry, offset, complete: false };
 }
 
 function parseLine(text: string): Line | undefined {
@@ -194,21 +230,19 @@ export async function jsonlSink(options: JsonlSinkOptions): Promise<JsonlSink> {
   let handle: FileHandle;
   try {
     handle = await open(path, "a+");
-    const bytes = await handle.readFile();
-    let start = 0;
-    while (start < bytes.length) {
-      const end = bytes.indexOf(10, start);
-      if (end < 0) {
+    const length = (await handle.stat()).size;
+    for await (const { bytes, offset, complete } of fileLines(path, length)) {
+      if (!complete) {
         // A last line without its newline: a write a crash cut short (never acknowledged).
-        tornBytes = bytes.length - start;
+        tornBytes = bytes.length;
         break;
       }
-      const line = parseLine(bytes.subarray(start, end).toString("utf8"));
+      const line = parseLine(bytes.toString("utf8"));
       if (line === undefined) {
         // A whole line (with its newline) that is not a row: damage, not a torn write.
         throw new CorruptionError(
-          `${path}: line ${lines + 1} (at byte ${start}) is not a sink row`,
-          { file: path, offset: start },
+          `${path}: line ${lines + 1} (at byte ${offset}) is not a sink row`,
+          { file: path, offset },
         );
       }
       if (line.op === "put")
@@ -216,13 +250,12 @@ export async function jsonlSink(options: JsonlSinkOptions): Promise<JsonlSink> {
           position: line.position,
           checksum: line.checksum,
           token: line.token,
-          offset: start,
+          offset,
         });
       else rows.delete(line.key);
       lines++;
-      start = end + 1;
     }
-    size = bytes.length - tornBytes;
+    size = length - tornBytes;
     if (tornBytes > 0) {
       await handle.close();
       await truncate(path, size);
@@ -239,13 +272,24 @@ export async function jsonlSink(options: JsonlSinkOptions): Promise<JsonlSink> {
     );
   }
   let closed = false;
+  /** Set when a write failed: the file's end is no longer known, so nothing more is written. */
+  let broken: unknown;
   let dead = lines - rows.size;
   let turn: Promise<unknown> = Promise.resolve();
 
-  /** Runs `fn` after every earlier write: appends are one at a time, in order. */
+  /**
+   * Runs `fn` after every earlier call: appends, compactions and read-backs one at a time,
+   * in order (a read-back sees the file as it was when it began, whole).
+   */
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
     const next = turn.then(() => {
       if (closed) throw new SinkError("sink_closed", `The JSONL sink ${name} is closed`);
+      if (broken !== undefined)
+        throw new SinkError(
+          "sink_storage_error",
+          `The JSONL sink ${path} failed a write and refuses more until it is reopened`,
+          { cause: broken },
+        );
       return fn();
     });
     turn = next.catch(() => undefined);
@@ -257,9 +301,17 @@ export async function jsonlSink(options: JsonlSinkOptions): Promise<JsonlSink> {
     const at = size;
     const bytes = Buffer.from(text, "utf8");
     try {
-      await handle.write(bytes, 0, bytes.length, null);
+      // Every byte, however many calls the kernel takes.
+      for (let done = 0; done < bytes.length; ) {
+        const { bytesWritten } = await handle.write(bytes, done, bytes.length - done, null);
+        done += bytesWritten;
+      }
       if (fsync) await handle.sync();
     } catch (error) {
+      // Some of the bytes may be in the file: cut them off if possible, and refuse further
+      // writes either way (a reopen finds a torn tail, or the lines, whole).
+      broken = error;
+      await handle.truncate(at).catch(() => undefined);
       throw new SinkError(
         "sink_storage_error",
         `Writing the JSONL sink ${path} failed: ${String(error)}`,
@@ -288,7 +340,8 @@ export async function jsonlSink(options: JsonlSinkOptions): Promise<JsonlSink> {
   ): Promise<void> => {
     const lines: string[] = [];
     const kept: { key: string; row: Omit<Row, "offset">; length: number }[] = [];
-    for (const { envelope, position, token } of list) {
+    // A key twice in one call: only its write under the highest token counts.
+    for (const { envelope, position, token } of highestPerKey(list)) {
       const stored = rows.get(envelope.key);
       // Fenced: a write under a token not above the stored one changes nothing (the same
       // write again is a no-op too, so the upsert is idempotent).
@@ -334,8 +387,14 @@ export async function jsonlSink(options: JsonlSinkOptions): Promise<JsonlSink> {
     } finally {
       await out.close();
     }
+    if (moved.size !== rows.size)
+      throw new CorruptionError(
+        `${path}: compaction found ${moved.size} of the ${rows.size} live rows; the file was left as it is`,
+        { file: path, offset: 0 },
+      );
     await handle.close();
     await rename(temp, path);
+    syncDirectory(dirname(path));
     handle = await open(path, "a+");
     rows.clear();
     for (const [key, row] of moved) rows.set(key, row);
@@ -347,27 +406,47 @@ export async function jsonlSink(options: JsonlSinkOptions): Promise<JsonlSink> {
     if (dead > 1000 && dead > rows.size) await compactNow();
   };
 
-  /** Every line of the file as written up to now, with its offset. */
+  /** Every line of the file as written up to now, with its byte offset. */
   async function* readLines(): AsyncIterable<{ line: Line; offset: number }> {
-    const end = size;
-    if (end === 0) return;
-    const stream = createReadStream(path, { start: 0, end: end - 1 });
-    const reader = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
-    let offset = 0;
-    for await (const text of reader) {
-      const line = parseLine(text);
+    for await (const { bytes, offset, complete } of fileLines(path, size)) {
+      const line = complete ? parseLine(bytes.toString("utf8")) : undefined;
       if (line === undefined)
         throw new CorruptionError(`${path}: the line at byte ${offset} is not a sink row`, {
           file: path,
           offset,
         });
       yield { line, offset };
-      offset += Buffer.byteLength(text) + 1;
     }
   }
 
-  /** The live rows, streamed from the file, those within `range` when given. */
+  /**
+   * The live rows, streamed from the file, those within `range` when given. Writes wait
+   * while it reads (it holds the sink's turn), so what it yields is one state of the file.
+   */
   async function* observe(range?: ObserveRange): AsyncIterable<Observation> {
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let entered: () => void = () => undefined;
+    const inside = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
+    const enter = serial(async () => {
+      entered();
+      await held;
+    });
+    // Waits for the turn; fails, closed or broken, as a write would.
+    await Promise.race([inside, enter]);
+    try {
+      yield* liveRows(range);
+    } finally {
+      release();
+      await enter.catch(() => undefined);
+    }
+  }
+
+  async function* liveRows(range: ObserveRange | undefined): AsyncIterable<Observation> {
     for await (const { line, offset } of readLines()) {
       if (line.op !== "put") continue;
       const row = rows.get(line.key);
@@ -418,9 +497,7 @@ export async function jsonlSink(options: JsonlSinkOptions): Promise<JsonlSink> {
       write(envelope: Envelope, context: SinkWriteContext): Promise<SinkWriteResult> {
         const e = checkedEnvelope(envelope);
         return serial(async () => {
-          await writeAll([
-            { envelope: e, position: context.position, token: context.fencingToken },
-          ]);
+          await writeAll([{ envelope: e, ...writeTarget(context, "context") }]);
           return { offset: `${name}:${e.key}` };
         });
       },
@@ -438,8 +515,10 @@ export async function jsonlSink(options: JsonlSinkOptions): Promise<JsonlSink> {
           await writeAll(
             list.map((envelope, i) => ({
               envelope,
-              position: (context.items[i] as SinkWriteContext).position,
-              token: (context.items[i] as SinkWriteContext).fencingToken,
+              ...writeTarget(
+                (context as { items?: readonly SinkWriteContext[] } | undefined)?.items?.[i],
+                `context.items[${i}]`,
+              ),
             })),
           );
           return {};

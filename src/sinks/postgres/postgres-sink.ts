@@ -27,7 +27,7 @@ import type { PgPool, PgQueryResult } from "../../ledger/postgres/pool.js";
 import type { BucketDigest, DigestSplit, HashRange } from "../../ledger/types.js";
 import { checkName } from "../../ledger/validate.js";
 import type { Observation, ObserveRange, SinkDigest } from "../../reconcile/types.js";
-import { type ReadySink, withExtras } from "../types.js";
+import { highestPerKey, type ReadySink, withExtras, writeTarget } from "../types.js";
 
 /** Options of {@link postgresTableSink}. */
 export interface PostgresTableSinkOptions {
@@ -63,6 +63,8 @@ const OPTION_KEYS = optionKeys<PostgresTableSinkOptions>()(
 );
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+/** A table name leaves room for its indexes' names (`<table>_by_row_hash`) within 63 bytes. */
+const TABLE = /^[A-Za-z_][A-Za-z0-9_]{0,47}$/;
 const PAGE = 1000;
 
 /** A PostgreSQL table sink: see {@link postgresTableSink}. */
@@ -73,11 +75,11 @@ export interface PostgresTableSink extends ReadySink {
   migrate(): Promise<void>;
 }
 
-function identifier(value: unknown, where: string): string {
-  if (typeof value !== "string" || !IDENTIFIER.test(value))
+function identifier(value: unknown, where: string, rule = IDENTIFIER, most = 63): string {
+  if (typeof value !== "string" || !rule.test(value))
     invalidArgument(
       where,
-      `must be an SQL identifier (letters, digits and _, not starting with a digit, at most 63), got ${describe(value)}`,
+      `must be an SQL identifier (letters, digits and _, not starting with a digit, at most ${most}), got ${describe(value)}`,
     );
   return value;
 }
@@ -111,7 +113,7 @@ export function postgresTableSink(options: PostgresTableSinkOptions): PostgresTa
     typeof readProperty(pool, "query", "options.pool") !== "function"
   )
     invalidArgument("options.pool", `must be a pg Pool, got ${describe(pool)}`);
-  const tableName = identifier(o.table, "options.table");
+  const tableName = identifier(o.table, "options.table", TABLE, 48);
   const schemaName = identifier(o.schema ?? "public", "options.schema");
   const mode = o.observe ?? "both";
   if (mode !== "both" && mode !== "checksum")
@@ -152,8 +154,10 @@ export function postgresTableSink(options: PostgresTableSinkOptions): PostgresTa
     WHERE ${t}.fencing_token < excluded.fencing_token`;
 
   const writeAll = async (
-    list: readonly { envelope: Envelope; position: number; token: number }[],
+    given: readonly { envelope: Envelope; position: number; token: number }[],
   ): Promise<void> => {
+    // A key twice in one statement cannot be upserted twice: its highest token's write counts.
+    const list = highestPerKey(given);
     if (list.length === 0) return;
     const hashes = list.map(({ envelope }) => rowHash(envelope.key, envelope.checksum));
     await query(upsert, [
@@ -254,7 +258,7 @@ export function postgresTableSink(options: PostgresTableSinkOptions): PostgresTa
         "the stored row hashes (of key and checksum): not a payload edited under its checksum, nor a row inserted by hand without them",
       async write(envelope: Envelope, context: SinkWriteContext): Promise<SinkWriteResult> {
         const e = checked(envelope);
-        await writeAll([{ envelope: e, position: context.position, token: context.fencingToken }]);
+        await writeAll([{ envelope: e, ...writeTarget(context, "context") }]);
         return { offset: `${name}:${e.key}` };
       },
       async writeBatch(
@@ -265,8 +269,10 @@ export function postgresTableSink(options: PostgresTableSinkOptions): PostgresTa
         await writeAll(
           list.map((envelope, i) => ({
             envelope,
-            position: (context.items[i] as SinkWriteContext).position,
-            token: (context.items[i] as SinkWriteContext).fencingToken,
+            ...writeTarget(
+              (context as { items?: readonly SinkWriteContext[] } | undefined)?.items?.[i],
+              `context.items[${i}]`,
+            ),
           })),
         );
         return {};
