@@ -318,4 +318,4 @@ export {
   type UpcastResult,
   type UpcastStep,
 } from "./schema/registry.js";
-export type { ReadySink } from "./sinks/types.js";
+export type { ReadySink, ReadySinkOptions } from "./sinks/types.js";

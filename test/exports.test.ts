@@ -211,6 +211,7 @@ const EXPECTED: Record<keyof typeof ENTRY_POINTS, { values: string[]; types: str
       "PutCheckpointOptions",
       "PutReceiptStatus",
       "ReadySink",
+      "ReadySinkOptions",
       "Receipt",
       "ReceiptCompaction",
       "ReceiptError",

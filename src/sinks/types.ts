@@ -9,7 +9,8 @@
 
 import type { SinkBatchWriter, SinkWriteContext, SinkWriter } from "../delivery/guard-types.js";
 import type { Envelope } from "../envelope/schema.js";
-import { describe, invalidArgument } from "../internal/arguments.js";
+import { describe, invalidArgument, show } from "../internal/arguments.js";
+import { checkName } from "../ledger/validate.js";
 import type { Observation, ObserveRange, ReconcileSink, SinkDigest } from "../reconcile/types.js";
 
 /** A ready-made sink: give `write`/`writeBatch` to `guardSink`, the sink itself to `reconcile`. */
@@ -107,4 +108,54 @@ export function highestPerKey<T extends { envelope: Envelope; token: number }>(
     if (seen === undefined || item.token > seen.token) best.set(item.envelope.key, item);
   }
   return [...best.values()];
+}
+
+/** The options every ready-made sink takes, beside its own. */
+export interface ReadySinkOptions {
+  /** The sink's name (as its guard and the ledger's receipts know it). */
+  readonly name: string;
+  /**
+   * What read-back yields per row: `both` (the stored checksum and the payload, so that
+   * reconcile also finds a payload edited under its checksum) or `checksum` (cheaper).
+   * @default "both"
+   */
+  readonly observe?: "both" | "checksum" | undefined;
+  /** The lag tolerance reconcile uses for it, ms. @default 60_000 */
+  readonly lagToleranceMs?: number | undefined;
+  /**
+   * How reconcile reads it: `observe` (every row read back: sees everything the sinks
+   * catalog says) or `digest` (bucket digests, only differing buckets' rows read: for
+   * large sinks, blind to what `digestSees` says).
+   * @default "observe"
+   */
+  readonly reconcileBy?: "observe" | "digest" | undefined;
+}
+
+/** The keys of {@link ReadySinkOptions}, for each sink's list of option keys. Internal. */
+export const READY_SINK_OPTION_KEYS = ["name", "observe", "lagToleranceMs", "reconcileBy"] as const;
+
+/** {@link ReadySinkOptions} read (already copied by `readOptions`) and checked. Internal. */
+export function readySinkOptions(o: Partial<ReadySinkOptions>): {
+  name: string;
+  mode: "both" | "checksum";
+  lagToleranceMs: number;
+  reconcileBy: "observe" | "digest";
+} {
+  const name = checkName(o.name, "options.name");
+  const mode = o.observe ?? "both";
+  if (mode !== "both" && mode !== "checksum")
+    invalidArgument("options.observe", `must be "both" or "checksum", got ${show(mode)}`);
+  const reconcileBy = o.reconcileBy ?? "observe";
+  if (reconcileBy !== "observe" && reconcileBy !== "digest")
+    invalidArgument(
+      "options.reconcileBy",
+      `must be "observe" or "digest", got ${show(reconcileBy)}`,
+    );
+  const lagToleranceMs = o.lagToleranceMs ?? 60_000;
+  if (typeof lagToleranceMs !== "number" || !Number.isFinite(lagToleranceMs) || lagToleranceMs < 0)
+    invalidArgument(
+      "options.lagToleranceMs",
+      `must be a non-negative number of ms, got ${show(lagToleranceMs)}`,
+    );
+  return { name, mode, lagToleranceMs, reconcileBy };
 }

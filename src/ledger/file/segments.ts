@@ -64,7 +64,8 @@ interface Queued {
   readonly reject: (error: unknown) => void;
 }
 
-function fsyncDirectory(dir: string): void {
+/** fsyncs a directory, so that a file created or renamed in it survives a power loss. */
+export function fsyncDirectory(dir: string): void {
   const fd = openSync(dir, "r");
   try {
     fsyncSync(fd);

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { closeSync, createReadStream, fsyncSync, openSync } from "node:fs";
+import { createReadStream } from "node:fs";
 import { type FileHandle, open, rename, truncate } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Checksum } from "../../checksum/checksum.js";
@@ -29,59 +29,33 @@ import { assertIntact } from "../../envelope/verify.js";
 import { CorruptionError, SinkError } from "../../errors.js";
 import { describe, eachUnderPath, invalidArgument, show } from "../../internal/arguments.js";
 import { optionKeys, readArray, readOptions } from "../../internal/options.js";
+import { fsyncDirectory } from "../../ledger/file/segments.js";
 import type { BucketDigest, DigestSplit, HashRange } from "../../ledger/types.js";
-import { checkName } from "../../ledger/validate.js";
 import { digestIndex } from "../../reconcile/digest.js";
 import type { Observation, ObserveRange, SinkDigest } from "../../reconcile/types.js";
-import { highestPerKey, type ReadySink, withExtras, writeTarget } from "../types.js";
+import {
+  highestPerKey,
+  READY_SINK_OPTION_KEYS,
+  type ReadySink,
+  type ReadySinkOptions,
+  readySinkOptions,
+  withExtras,
+  writeTarget,
+} from "../types.js";
 
 /** Options of {@link jsonlSink}. */
-export interface JsonlSinkOptions {
-  /** The sink's name (as its guard and the ledger's receipts know it). */
-  readonly name: string;
+export interface JsonlSinkOptions extends ReadySinkOptions {
   /** The file (created when missing). */
   readonly path: string;
-  /**
-   * What read-back yields per row: `both` (the stored checksum and the payload, so that
-   * reconcile also finds a payload edited under its checksum) or `checksum` (cheaper).
-   * @default "both"
-   */
-  readonly observe?: "both" | "checksum" | undefined;
   /**
    * fsync each write before it resolves (`false`: the operating system's page cache only,
    * for tests: a crash may lose acknowledged writes).
    * @default true
    */
   readonly fsync?: boolean | undefined;
-  /** The lag tolerance reconcile uses for it, ms. @default 60_000 */
-  readonly lagToleranceMs?: number | undefined;
-  /**
-   * How reconcile reads it: `observe` (every row read back: sees everything the sinks
-   * catalog says) or `digest` (bucket digests, only differing buckets' rows read: for
-   * large sinks, blind to what `digestSees` says).
-   * @default "observe"
-   */
-  readonly reconcileBy?: "observe" | "digest" | undefined;
 }
 
-const OPTION_KEYS = optionKeys<JsonlSinkOptions>()(
-  "name",
-  "path",
-  "observe",
-  "fsync",
-  "lagToleranceMs",
-  "reconcileBy",
-);
-
-/** fsyncs a directory, so that a rename in it survives a power loss. */
-function syncDirectory(directory: string): void {
-  const fd = openSync(directory, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
+const OPTION_KEYS = optionKeys<JsonlSinkOptions>()(...READY_SINK_OPTION_KEYS, "path", "fsync");
 
 /** A live row, as the index keeps it. */
 interface Row {
@@ -193,7 +167,7 @@ function parseLine(text: string): Line | undefined {
  */
 export async function jsonlSink(options: JsonlSinkOptions): Promise<JsonlSink> {
   const o = readOptions<JsonlSinkOptions>(options, "options", OPTION_KEYS, { required: true });
-  const name = checkName(o.name, "options.name");
+  const { name, mode, lagToleranceMs, reconcileBy } = readySinkOptions(o);
   const given = o.path;
   // A lone surrogate would become U+FFFD in the file name: another file than the one named.
   if (
@@ -204,24 +178,9 @@ export async function jsonlSink(options: JsonlSinkOptions): Promise<JsonlSink> {
   )
     invalidArgument("options.path", `must be a file path, got ${describe(given)}`);
   const path: string = given;
-  const mode = o.observe ?? "both";
-  if (mode !== "both" && mode !== "checksum")
-    invalidArgument("options.observe", `must be "both" or "checksum", got ${show(mode)}`);
   const fsync = o.fsync ?? true;
   if (typeof fsync !== "boolean")
     invalidArgument("options.fsync", `must be a boolean, got ${show(fsync)}`);
-  const reconcileBy = o.reconcileBy ?? "observe";
-  if (reconcileBy !== "observe" && reconcileBy !== "digest")
-    invalidArgument(
-      "options.reconcileBy",
-      `must be "observe" or "digest", got ${show(reconcileBy)}`,
-    );
-  const lagToleranceMs = o.lagToleranceMs ?? 60_000;
-  if (typeof lagToleranceMs !== "number" || !Number.isFinite(lagToleranceMs) || lagToleranceMs < 0)
-    invalidArgument(
-      "options.lagToleranceMs",
-      `must be a non-negative number of ms, got ${show(lagToleranceMs)}`,
-    );
 
   const rows = new Map<string, Row>();
   let size = 0;
@@ -394,7 +353,7 @@ export async function jsonlSink(options: JsonlSinkOptions): Promise<JsonlSink> {
       );
     await handle.close();
     await rename(temp, path);
-    syncDirectory(dirname(path));
+    fsyncDirectory(dirname(path));
     handle = await open(path, "a+");
     rows.clear();
     for (const [key, row] of moved) rows.set(key, row);

@@ -21,45 +21,36 @@ import type {
 import type { Envelope } from "../../envelope/schema.js";
 import { assertIntact } from "../../envelope/verify.js";
 import { SinkError } from "../../errors.js";
-import { describe, eachUnderPath, invalidArgument, show } from "../../internal/arguments.js";
+import { describe, eachUnderPath, invalidArgument } from "../../internal/arguments.js";
 import { optionKeys, readArray, readOptions, readProperty } from "../../internal/options.js";
 import type { PgPool, PgQueryResult } from "../../ledger/postgres/pool.js";
 import type { BucketDigest, DigestSplit, HashRange } from "../../ledger/types.js";
-import { checkName } from "../../ledger/validate.js";
 import type { Observation, ObserveRange, SinkDigest } from "../../reconcile/types.js";
-import { highestPerKey, type ReadySink, withExtras, writeTarget } from "../types.js";
+import {
+  highestPerKey,
+  READY_SINK_OPTION_KEYS,
+  type ReadySink,
+  type ReadySinkOptions,
+  readySinkOptions,
+  withExtras,
+  writeTarget,
+} from "../types.js";
 
 /** Options of {@link postgresTableSink}. */
-export interface PostgresTableSinkOptions {
-  /** The sink's name (as its guard and the ledger's receipts know it). */
-  readonly name: string;
+export interface PostgresTableSinkOptions extends ReadySinkOptions {
   /** A `pg` pool (`new pg.Pool(...)`): the sink runs its queries on it and never ends it. */
   readonly pool: PgPool;
   /** The table: an SQL identifier (letters, digits, `_`; not starting with a digit). */
   readonly table: string;
   /** Its schema, an identifier as well. @default "public" */
   readonly schema?: string | undefined;
-  /** What read-back yields per row: `both` (checksum and payload) or `checksum`. @default "both" */
-  readonly observe?: "both" | "checksum" | undefined;
-  /** The lag tolerance reconcile uses for it, ms. @default 60_000 */
-  readonly lagToleranceMs?: number | undefined;
-  /**
-   * How reconcile reads it: `observe` (every row read back: sees everything the sinks
-   * catalog says) or `digest` (bucket digests, only differing buckets' rows read: for
-   * large sinks, blind to what `digestSees` says).
-   * @default "observe"
-   */
-  readonly reconcileBy?: "observe" | "digest" | undefined;
 }
 
 const OPTION_KEYS = optionKeys<PostgresTableSinkOptions>()(
-  "name",
+  ...READY_SINK_OPTION_KEYS,
   "pool",
   "table",
   "schema",
-  "observe",
-  "lagToleranceMs",
-  "reconcileBy",
 );
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -105,7 +96,7 @@ export function postgresTableSink(options: PostgresTableSinkOptions): PostgresTa
   const o = readOptions<PostgresTableSinkOptions>(options, "options", OPTION_KEYS, {
     required: true,
   });
-  const name = checkName(o.name, "options.name");
+  const { name, mode, lagToleranceMs, reconcileBy } = readySinkOptions(o);
   const pool = o.pool;
   if (
     typeof pool !== "object" ||
@@ -115,21 +106,6 @@ export function postgresTableSink(options: PostgresTableSinkOptions): PostgresTa
     invalidArgument("options.pool", `must be a pg Pool, got ${describe(pool)}`);
   const tableName = identifier(o.table, "options.table", TABLE, 48);
   const schemaName = identifier(o.schema ?? "public", "options.schema");
-  const mode = o.observe ?? "both";
-  if (mode !== "both" && mode !== "checksum")
-    invalidArgument("options.observe", `must be "both" or "checksum", got ${show(mode)}`);
-  const reconcileBy = o.reconcileBy ?? "observe";
-  if (reconcileBy !== "observe" && reconcileBy !== "digest")
-    invalidArgument(
-      "options.reconcileBy",
-      `must be "observe" or "digest", got ${show(reconcileBy)}`,
-    );
-  const lagToleranceMs = o.lagToleranceMs ?? 60_000;
-  if (typeof lagToleranceMs !== "number" || !Number.isFinite(lagToleranceMs) || lagToleranceMs < 0)
-    invalidArgument(
-      "options.lagToleranceMs",
-      `must be a non-negative number of ms, got ${show(lagToleranceMs)}`,
-    );
   const t = `"${schemaName}"."${tableName}"`;
   let closed = false;
 
