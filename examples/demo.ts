@@ -5,7 +5,8 @@
  * 1. A FileLedger in a temporary directory (its path is printed).
  * 2. A producer publishes order events through a pipeline to three sinks, each with
  *    seeded faults:
- *    - `files`:  a JSONL file store that sometimes appends a line twice (duplicates);
+ *    - `files`:  the ready-made JSONL sink (`sinkproof/sinks/jsonl`), whose file a cleanup
+ *                script and a person then edit by hand (lines deleted, payloads altered);
  *    - `search`: an in-memory search index that corrupts a few payloads;
  *    - `kv`:     a key-value store that silently drops ~1% of writes and is offline for
  *                a window of writes, then comes back (read back in digest mode).
@@ -20,26 +21,15 @@
  * Run: npm run demo            (10,000 events)
  *      npx tsx examples/demo.ts --events 1000 --out ./reports   (after `npm run build`)
  */
-import {
-  appendFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  renameSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import {
   createPipeline,
   createProducer,
-  type Envelope,
   FileLedger,
   guardSink,
-  type JsonValue,
-  type Observation,
   type ReconcileProgress,
   type ReconcileReport,
   type ReconcileSink,
@@ -47,8 +37,8 @@ import {
   reconcile,
   renderReport,
   repair,
-  type SinkWriter,
 } from "sinkproof";
+import { type JsonlSink, jsonlSink } from "sinkproof/sinks/jsonl";
 import { createMemorySink, createSeededRandom } from "sinkproof/testing";
 
 const { values } = parseArgs({
@@ -62,40 +52,6 @@ const out = resolve(values.out ?? root);
 mkdirSync(out, { recursive: true });
 const tty = process.stdout.isTTY === true;
 const LAG_MS = 250;
-
-/**
- * A JSONL file store: one line per write. It appends, so a write whose acknowledgement
- * got lost and was sent again leaves two lines (1 write in 200 here).
- */
-function jsonlStore(file: string) {
-  const random = createSeededRandom(11);
-  writeFileSync(file, "");
-  const line = (e: Envelope) =>
-    `${JSON.stringify({ key: e.key, checksum: e.checksum, payload: e.payload })}\n`;
-  const write: SinkWriter = (envelope) => {
-    const text = line(envelope);
-    appendFileSync(file, random() < 0.005 ? text + text : text);
-    return { offset: file };
-  };
-  const rows = () =>
-    readFileSync(file, "utf8")
-      .split("\n")
-      .filter((l) => l.length > 0)
-      .map((l) => JSON.parse(l) as { key: string; checksum: string; payload: JsonValue });
-  return {
-    write,
-    /** Reads the file back: the payload is what counts (the stored checksum could be stale). */
-    *observe(): Iterable<Observation> {
-      for (const row of rows()) yield { key: row.key, payload: row.payload };
-    },
-    /** Removes every line of a key: write a new file, then rename it over the old one. */
-    remove(key: string) {
-      const kept = rows().filter((row) => row.key !== key);
-      writeFileSync(`${file}.tmp`, kept.map((row) => `${JSON.stringify(row)}\n`).join(""));
-      renameSync(`${file}.tmp`, file);
-    },
-  };
-}
 
 function progress(text: string, done = false): void {
   if (tty) process.stdout.write(`\r${text}${done ? "\n" : ""}`);
@@ -143,8 +99,15 @@ console.log(`ledger:  ${join(root, "ledger")}`);
 
 // --- The sinks -------------------------------------------------------------------------
 const retry = { attempts: 3, baseDelayMs: 1, maxDelayMs: 5 };
-const files = jsonlStore(join(root, "orders.jsonl"));
-const filesGuard = guardSink({ name: "files", ledger, write: files.write, retry });
+const filesPath = join(root, "orders.jsonl");
+let files: JsonlSink = await jsonlSink({ name: "files", path: filesPath, lagToleranceMs: LAG_MS });
+// Writes go to the sink open now (it is reopened after the hand edits below).
+const filesGuard = guardSink({
+  name: "files",
+  ledger,
+  write: (envelope, ctx) => files.write(envelope, ctx),
+  retry,
+});
 const search = createMemorySink({
   name: "search",
   ledger,
@@ -165,17 +128,6 @@ const kv = createMemorySink({
   },
   guardOptions: { retry },
 });
-const sinks: ReconcileSink[] = [
-  {
-    name: "files",
-    lagToleranceMs: LAG_MS,
-    observe: files.observe,
-    remove: files.remove,
-    guard: filesGuard,
-  },
-  { ...search, lagToleranceMs: LAG_MS },
-  { ...kv, lagToleranceMs: LAG_MS },
-];
 
 // --- Publish -----------------------------------------------------------------------------
 const producer = createProducer({ id: "orders-svc", ledger });
@@ -216,6 +168,27 @@ console.log(
   `published ${published} events in ${seconds.toFixed(1)} s; ${failedDeliveries} deliveries failed (kv offline for a while)`,
 );
 await new Promise((r) => setTimeout(r, LAG_MS + 50)); // let the lag tolerance pass: what is missing now is lost
+
+// --- Hands on the JSONL file: a cleanup script deletes 0.5% of its lines, and someone
+// edits three payloads in place (their stored checksums left as they were).
+await files.close();
+const random = createSeededRandom(11);
+let altered = 0;
+const lines: string[] = [];
+for (const line of readFileSync(filesPath, "utf8").split("\n")) {
+  if (line.length === 0 || random() < 0.005) continue;
+  if (altered < 3 && random() < 0.01) {
+    lines.push(line.replace(/"qty":(\d+)/, (_, qty: string) => `"qty":${Number(qty) + 10}`));
+    altered++;
+  } else lines.push(line);
+}
+writeFileSync(filesPath, lines.map((line) => `${line}\n`).join(""));
+files = await jsonlSink({ name: "files", path: filesPath, lagToleranceMs: LAG_MS });
+const sinks: ReconcileSink[] = [
+  { ...files, guard: filesGuard },
+  { ...search, lagToleranceMs: LAG_MS },
+  { ...kv, lagToleranceMs: LAG_MS },
+];
 
 // --- Reconcile ---------------------------------------------------------------------------
 const onProgress = (p: ReconcileProgress) =>
@@ -275,6 +248,7 @@ writeFileSync(join(out, "report-after.md"), renderReport(report, { format: "mark
 console.log(
   `reports: ${join(out, "report.md")}, ${join(out, "report.html")}, ${join(out, "report-after.md")}`,
 );
+await files.close();
 await ledger.close();
 const ok = report.consistent && audit.ok && existsSync(join(out, "report.html"));
 console.log(

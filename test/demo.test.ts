@@ -48,7 +48,8 @@ describe("the demo", () => {
         };
       };
       expect(row("files").basis).toBe("observed");
-      expect(row("files").duplicate).toBeGreaterThan(0);
+      expect(row("files").lost, "lines deleted by hand").toBeGreaterThan(0);
+      expect(row("files").mismatched, "payloads edited by hand").toBeGreaterThan(0);
       expect(row("search").mismatched).toBeGreaterThan(0);
       expect(row("kv").basis).toBe("digest");
       expect(row("kv").lost).toBeGreaterThan(0);
