@@ -498,7 +498,9 @@ export function createMonitor(options: MonitorOptions): Monitor {
       await ledger.windowHistory(config.names[0] ?? "sinkproof", { limit: 1 });
       return true;
     } catch (caught) {
-      if (errorSummary(caught, "").code !== "unsupported") throw caught;
+      // Any other failure (a damaged sample, a ledger down): history stays on, and the
+      // pass reports it in `historyError` without losing its findings.
+      if (errorSummary(caught, "").code !== "unsupported") return true;
       log("the ledger keeps no window history: passes record none");
       return false;
     }

@@ -248,6 +248,40 @@ describe("a history that fails does not take the findings with it", () => {
   });
 });
 
+describe("a monitor whose first sink's history is damaged", () => {
+  it("still reports the loss: the pass stands, with historyError", async () => {
+    const w = await world();
+    await w.append(2);
+    const real = w.ledger;
+    const damaged = new Proxy(real, {
+      get(target, property, receiver) {
+        if (property === "windowHistory")
+          return async () => {
+            throw Object.assign(new Error("a sample is not one"), { code: "corruption" });
+          };
+        const value = Reflect.get(target, property, receiver);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    w.rows.delete([...w.rows.keys()][0] as string);
+    w.clock.advance(120_000);
+    const alerts: string[] = [];
+    const monitor = createMonitor({
+      ledger: damaged,
+      sinks: [w.sink],
+      clock: w.clock.now,
+      onAlert: (a) => {
+        alerts.push(a.kind);
+      },
+    });
+    const pass = await monitor.runOnce();
+    expect(pass.error).toBeUndefined();
+    expect(pass.report?.sinks[0]?.counts["missing-lost"]).toBe(1);
+    expect(pass.report?.historyError?.code).toBe("corruption");
+    expect(alerts).toEqual(["loss"]);
+  });
+});
+
 describe("the HTML report's time series", () => {
   it("draws one point per pass, red where the pass was inconsistent; markdown gives the summary", async () => {
     const w = await world();
